@@ -1,0 +1,50 @@
+"""The rivalry domain: curated facts, how they are read, reasoned over, validated and stored.
+
+Nothing here imports Flask; the server and the command line are thin layers on top.
+"""
+
+from importlib.resources import files
+from importlib.resources.abc import Traversable
+
+ID_BASE = "https://w3id.org/rivalry/id/"
+GRAPH_BASE = "https://w3id.org/rivalry/graph/"
+ONTOLOGY_GRAPH = GRAPH_BASE + "ontology"
+INFERRED_GRAPH = GRAPH_BASE + "inferred"
+META_GRAPH = GRAPH_BASE + "meta"
+FACTS_GRAPH_BASE = GRAPH_BASE + "facts/"
+
+
+def facts_dir() -> Traversable:
+    """The curated facts shipped with the package (graph/facts in a checkout)."""
+    return files(__name__).joinpath("facts")
+
+
+def queries_dir() -> Traversable:
+    """The canned SPARQL queries shipped with the package (graph/queries in a checkout)."""
+    return files(__name__).joinpath("queries")
+
+#: Prefixes used when writing Turtle, TriG and query results, and offered to queries.
+PREFIXES: dict[str, str] = {
+    "rv": "https://w3id.org/rivalry/ontology#",
+    "id": ID_BASE,
+    "rdf": "http://www.w3.org/1999/02/22-rdf-syntax-ns#",
+    "rdfs": "http://www.w3.org/2000/01/rdf-schema#",
+    "owl": "http://www.w3.org/2002/07/owl#",
+    "xsd": "http://www.w3.org/2001/XMLSchema#",
+    "skos": "http://www.w3.org/2004/02/skos/core#",
+    "prov": "http://www.w3.org/ns/prov#",
+    "org": "http://www.w3.org/ns/org#",
+    "dct": "http://purl.org/dc/terms/",
+    "schema": "https://schema.org/",
+    "sem": "http://semanticweb.cs.vu.nl/2009/11/sem/",
+    "void": "http://rdfs.org/ns/void#",
+    "wd": "http://www.wikidata.org/entity/",
+}
+#: One prefix per kind of entity, matching the paths under ID_BASE.
+ENTITY_KINDS: dict[str, str] = {
+    "action": "action", "agency": "agency", "change": "status-change", "company": "company",
+    "instrument": "instrument", "organization": "organization", "person": "person",
+    "post": "post", "program": "program", "response": "response", "sector": "sector",
+    "source": "source", "state": "state", "tech": "technology", "tier": "tier-assignment",
+}
+PREFIXES.update({prefix: f"{ID_BASE}{path}/" for prefix, path in ENTITY_KINDS.items()})

@@ -1,0 +1,151 @@
+"""Building the graph: read the ontology and facts, check them, materialise inferences,
+and publish the result as a new build of the store, atomically."""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pyoxigraph as ox
+
+from rivalry.graph import INFERRED_GRAPH, META_GRAPH, facts_dir
+from rivalry.graph.errors import InvalidFacts
+from rivalry.graph.load import FactsFile, load_facts, load_ontology, undeclared_terms
+from rivalry.graph.reason import ConsistencyReport, check_consistency, materialise
+from rivalry.graph.store import BuildInfo, StoreLocation, write_database
+
+RDF_TYPE = ox.NamedNode("http://www.w3.org/1999/02/22-rdf-syntax-ns#type")
+RDFS_LABEL = ox.NamedNode("http://www.w3.org/2000/01/rdf-schema#label")
+PROV_DERIVED = ox.NamedNode("http://www.w3.org/ns/prov#wasDerivedFrom")
+DCT_SOURCE = ox.NamedNode("http://purl.org/dc/terms/source")
+VOID_TRIPLES = ox.NamedNode("http://rdfs.org/ns/void#triples")
+ASSERTION_GRAPH = ox.NamedNode("https://w3id.org/rivalry/ontology#AssertionGraph")
+SOURCE_DOCUMENT = ox.NamedNode("https://w3id.org/rivalry/ontology#SourceDocument")
+XSD_INTEGER = ox.NamedNode("http://www.w3.org/2001/XMLSchema#integer")
+
+
+@dataclass
+class BuildResult:
+    info: BuildInfo
+    path: Path
+    files: list[FactsFile]
+    consistency: ConsistencyReport | None
+
+
+Progress = Callable[[str], None]
+
+
+def _quiet(_: str) -> None:
+    pass
+
+
+def declared_terms(ontology: list[ox.Quad]) -> set[str]:
+    return {q.subject.value for q in ontology if isinstance(q.subject, ox.NamedNode)}
+
+
+def check_terms(files: list[FactsFile], declared: set[str]) -> None:
+    """Refuse facts that use a term of the rivalry namespace the ontology lacks."""
+    problems = []
+    for f in files:
+        for term, count in sorted(undeclared_terms(f.quads, declared).items()):
+            problems.append(f"{f.path}: uses <{term}> ({count}x), which the ontology does not "
+                            "declare; check the spelling against ontology/rivalry.ttl")
+    if problems:
+        raise InvalidFacts(f"{len(problems)} unknown ontology term(s) in the facts", problems)
+
+
+def metadata(files: list[FactsFile]) -> list[ox.Quad]:
+    """Describe each facts graph in the metadata graph: its file, its sources, its size."""
+    meta = ox.NamedNode(META_GRAPH)
+    quads = []
+    for f in files:
+        quads += [
+            ox.Quad(f.graph, RDF_TYPE, ASSERTION_GRAPH, meta),
+            ox.Quad(f.graph, RDFS_LABEL, ox.Literal(f"facts: {f.name}", language="en"), meta),
+            ox.Quad(f.graph, DCT_SOURCE, ox.Literal(f"graph/facts/{f.name}.ttl"), meta),
+            ox.Quad(f.graph, VOID_TRIPLES, ox.Literal(str(len(f.quads)), datatype=XSD_INTEGER),
+                    meta),
+        ]
+        sources = {q.subject for q in f.quads
+                   if q.predicate == RDF_TYPE and q.object == SOURCE_DOCUMENT}
+        quads += [ox.Quad(f.graph, PROV_DERIVED, s, meta) for s in sorted(sources, key=str)]
+    return quads
+
+
+def content_hash(quads: list[ox.Quad]) -> str:
+    digest = hashlib.sha256()
+    for line in sorted(str(q) for q in quads):
+        digest.update(line.encode("utf-8"))
+        digest.update(b"\n")
+    return digest.hexdigest()
+
+
+def assemble(
+    facts: Path | None = None,
+    *,
+    ontology: Path | None = None,
+    consistency: bool = True,
+    progress: Progress = _quiet,
+) -> tuple[ox.Store, list[FactsFile], ConsistencyReport | None, int, str]:
+    """Read, check and reason, in memory. Raises InvalidInput or InvalidFacts."""
+    ontology_quads = load_ontology(ontology)
+    directory = facts or Path(str(facts_dir()))
+    files = load_facts(directory)
+    progress(f"read {len(files)} facts file(s), "
+             f"{sum(len(f.quads) for f in files)} triples, from {directory}")
+    check_terms(files, declared_terms(ontology_quads))
+    asserted = ontology_quads + [q for f in files for q in f.quads]
+    report = None
+    if consistency:
+        report = check_consistency(asserted)
+        if not report.ok:
+            raise InvalidFacts(f"HermiT: {report.message}", report.culprits or report.unsatisfiable)
+        progress(f"HermiT: {report.message}")
+    store = ox.Store()
+    store.extend(asserted)
+    store.extend(metadata(files))
+    inferred = materialise(store)
+    progress(f"materialised {inferred} inferred triples into <{INFERRED_GRAPH}>")
+    return store, files, report, inferred, content_hash(asserted)
+
+
+def build(
+    store_root: str | Path,
+    facts: Path | None = None,
+    *,
+    ontology: Path | None = None,
+    consistency: bool = True,
+    progress: Progress = _quiet,
+) -> BuildResult:
+    """Build the graph from the ontology and facts and publish it in `store_root`.
+
+    Either the whole build is published or nothing changes: the store served before a
+    failed build is left exactly as it was.
+    """
+    memory, files, report, inferred, digest = assemble(
+        facts, ontology=ontology, consistency=consistency, progress=progress)
+    location = StoreLocation(store_root)
+    now = datetime.now(UTC)
+    build_id = f"{now:%Y%m%dT%H%M%S}Z-{digest[:12]}"
+    partial = location.new_build_dir(build_id)
+    try:
+        write_database(partial / "db", memory)
+        info = BuildInfo(
+            build_id=build_id,
+            built_at=now.isoformat(timespec="seconds"),
+            quads=len(memory),
+            graphs=sum(1 for _ in memory.named_graphs()),
+            content_hash=digest,
+            inferred=inferred,
+        )
+        final = location.publish(partial, info)
+    except BaseException:
+        shutil.rmtree(partial, ignore_errors=True)
+        raise
+    progress(f"published build {build_id} ({info.quads} quads in {info.graphs} graphs) "
+             f"at {final}")
+    return BuildResult(info=info, path=final, files=files, consistency=report)

@@ -1,0 +1,119 @@
+"""The exceptions of the rivalry domain. Each carries the HTTP status it maps to, so that
+one handler in the server can render any of them (STYLE.md, habit 4)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+class RivalryError(Exception):
+    """Base of every error the domain raises on purpose."""
+
+    status = 500
+    title = "Internal error"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+    def to_dict(self) -> dict:
+        return {"error": self.title, "status": self.status, "message": self.message}
+
+
+@dataclass(frozen=True)
+class SourceLocation:
+    """Where in an input file something went wrong. Lines and columns count from 1."""
+
+    file: str
+    line: int | None = None
+    column: int | None = None
+
+    def __str__(self) -> str:
+        where = self.file
+        if self.line is not None:
+            where += f":{self.line}"
+            if self.column is not None:
+                where += f":{self.column}"
+        return where
+
+
+class InvalidInput(RivalryError):
+    """An input file cannot be read or parsed: says which file, where, and why."""
+
+    status = 400
+    title = "Invalid input"
+
+    def __init__(self, location: SourceLocation, reason: str, hint: str | None = None) -> None:
+        message = f"{location}: {reason}"
+        if hint:
+            message += f" ({hint})"
+        super().__init__(message)
+        self.location = location
+        self.reason = reason
+        self.hint = hint
+
+    def to_dict(self) -> dict:
+        data = super().to_dict()
+        data.update(
+            file=self.location.file, line=self.location.line, column=self.location.column
+        )
+        return data
+
+
+class InvalidOntology(RivalryError):
+    """The ontology itself is broken: unparseable, or a term it needs is missing."""
+
+    title = "Invalid ontology"
+
+
+class InvalidFacts(RivalryError):
+    """Facts that do not hold together: inconsistent under the ontology, or failing shapes."""
+
+    status = 422
+    title = "Invalid facts"
+
+    def __init__(self, message: str, details: list[str] | None = None) -> None:
+        super().__init__(message)
+        self.details = details or []
+
+    def __str__(self) -> str:
+        if not self.details:
+            return self.message
+        return self.message + "\n" + "\n".join(f"  - {d}" for d in self.details)
+
+    def to_dict(self) -> dict:
+        data = super().to_dict()
+        data["details"] = self.details
+        return data
+
+
+class QueryError(RivalryError):
+    """A SPARQL query that cannot be run: a syntax error, or a form that is not allowed."""
+
+    status = 400
+    title = "Invalid query"
+
+
+class QueryTimeout(RivalryError):
+    """A query ran past its time limit; the message names the setting."""
+
+    status = 503
+    title = "Query timed out"
+
+
+class NotFound(RivalryError):
+    status = 404
+    title = "Not found"
+
+
+class StoreError(RivalryError):
+    """The store is missing, locked, or cannot be written."""
+
+    status = 503
+    title = "Store unavailable"
+
+
+class ReasonerUnavailable(RivalryError):
+    """The HermiT reasoner cannot run, usually because Java is missing."""
+
+    title = "Reasoner unavailable"

@@ -1,0 +1,268 @@
+"""The store: where built graphs live on disk, how a new build replaces the old one
+atomically, and the one place queries are run (STYLE.md, habit 3).
+
+Layout of a store directory (the `store` setting, RIVALRY_STORE):
+
+    STORE/builds/<build-id>/db/          a pyoxigraph (RocksDB) database
+    STORE/builds/<build-id>/build.json   when and from what it was built, its size
+    STORE/current -> builds/<build-id>   the build being served
+
+A build writes a new directory and only then repoints `current`, with a rename, which
+POSIX makes atomic: readers see the old build or the new one, never half of one, and a
+build that fails leaves `current` as it was.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import threading
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pyoxigraph as ox
+
+from rivalry.graph.errors import QueryError, StoreError
+
+#: How many earlier builds to keep beside the current one (for a server still reading
+#: one, and to roll back by hand).
+KEEP_PREVIOUS_BUILDS = 2
+
+DEFAULT_STORE = "var/store"
+
+
+@dataclass(frozen=True)
+class BuildInfo:
+    build_id: str
+    built_at: str
+    quads: int
+    graphs: int
+    content_hash: str
+    inferred: int = 0
+
+    @classmethod
+    def read(cls, path: Path) -> BuildInfo:
+        data = json.loads(path.read_text("utf-8"))
+        return cls(**{k: data[k] for k in cls.__dataclass_fields__ if k in data})
+
+    def to_dict(self) -> dict[str, Any]:
+        return {k: getattr(self, k) for k in self.__dataclass_fields__}
+
+
+class StoreLocation:
+    """A store directory on disk, holding builds and the `current` pointer."""
+
+    def __init__(self, root: str | os.PathLike[str]) -> None:
+        self.root = Path(root)
+        self.builds = self.root / "builds"
+        self.current_link = self.root / "current"
+
+    def current(self) -> Path | None:
+        """The directory of the build being served, or None before the first build."""
+        try:
+            target = os.readlink(self.current_link)
+        except FileNotFoundError:
+            return None
+        except OSError as e:
+            raise StoreError(f"{self.current_link} is not a build pointer: {e.strerror}") from None
+        path = (self.root / target).resolve()
+        return path if (path / "db").is_dir() else None
+
+    def current_info(self) -> BuildInfo | None:
+        current = self.current()
+        return BuildInfo.read(current / "build.json") if current else None
+
+    def new_build_dir(self, build_id: str) -> Path:
+        self.builds.mkdir(parents=True, exist_ok=True)
+        path = self.builds / f"{build_id}.partial-{os.getpid()}"
+        if path.exists():
+            shutil.rmtree(path)
+        path.mkdir()
+        return path
+
+    def publish(self, partial: Path, info: BuildInfo) -> Path:
+        """Make a finished build the current one, atomically, and prune old builds."""
+        (partial / "build.json").write_text(json.dumps(info.to_dict(), indent=2) + "\n", "utf-8")
+        final = self.builds / info.build_id
+        if final.exists():  # the same content rebuilt: keep the new copy
+            shutil.rmtree(final)
+        os.replace(partial, final)
+        tmp_link = self.root / f".current.{os.getpid()}"
+        if tmp_link.is_symlink():
+            tmp_link.unlink()
+        os.symlink(os.path.relpath(final, self.root), tmp_link)
+        os.replace(tmp_link, self.current_link)
+        _fsync_dir(self.root)
+        self.prune()
+        return final
+
+    def prune(self) -> None:
+        """Remove failed partial builds and all but the newest earlier builds."""
+        current = self.current()
+        finished = []
+        for path in self.builds.iterdir() if self.builds.is_dir() else ():
+            if ".partial-" in path.name:
+                pid = path.name.rsplit("-", 1)[-1]
+                if not (pid.isdigit() and _pid_alive(int(pid))):
+                    shutil.rmtree(path, ignore_errors=True)
+            elif path != current and (path / "build.json").exists():
+                finished.append(path)
+        finished.sort(key=lambda p: (p / "build.json").stat().st_mtime, reverse=True)
+        for old in finished[KEEP_PREVIOUS_BUILDS:]:
+            shutil.rmtree(old, ignore_errors=True)
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return pid != os.getpid() or True
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def write_database(path: Path, quads: Iterable[ox.Quad]) -> None:
+    """Write quads into a new on-disk pyoxigraph database at `path`."""
+    db = ox.Store(str(path))
+    db.bulk_extend(quads)
+    db.flush()
+    db.optimize()
+    del db
+
+
+class EmbeddedStore:
+    """The current build of a store directory, opened read-only with pyoxigraph.
+
+    When a new build is published, the next call picks it up: `refresh()` compares the
+    `current` pointer with the build it has open.
+    """
+
+    def __init__(self, location: StoreLocation | str | os.PathLike[str]) -> None:
+        self.location = (location if isinstance(location, StoreLocation)
+                         else StoreLocation(location))
+        self._lock = threading.Lock()
+        self._path: Path | None = None
+        self._db: ox.Store | None = None
+        self._info: BuildInfo | None = None
+        self.refresh()
+
+    def refresh(self) -> None:
+        current = self.location.current()
+        if current == self._path and self._db is not None:
+            return
+        with self._lock:
+            if current is None:
+                raise StoreError(
+                    f"no graph has been built in {self.location.root}: run `rivalry build` "
+                    "(or point RIVALRY_STORE at a built store)")
+            try:
+                db = ox.Store.read_only(str(current / "db"))
+            except OSError as e:
+                raise StoreError(f"cannot open the store at {current}: {e}") from None
+            self._db, self._path = db, current
+            self._info = BuildInfo.read(current / "build.json")
+
+    @property
+    def info(self) -> BuildInfo:
+        self.refresh()
+        assert self._info is not None
+        return self._info
+
+    @property
+    def db(self) -> ox.Store:
+        self.refresh()
+        assert self._db is not None
+        return self._db
+
+    def query(
+        self,
+        sparql: str,
+        *,
+        default_graph_uris: list[str] | None = None,
+        named_graph_uris: list[str] | None = None,
+    ) -> QueryResult:
+        """Run a read-only SPARQL query. The default graph is the union of all graphs,
+        unless the request names its default graphs (SPARQL 1.1 Protocol, 2.1.4)."""
+        return run_query(self.db, sparql, default_graph_uris=default_graph_uris,
+                         named_graph_uris=named_graph_uris)
+
+    def quads(self, graph: str | None = None) -> Iterator[ox.Quad]:
+        g = ox.NamedNode(graph) if graph else None
+        return self.db.quads_for_pattern(None, None, None, g)
+
+    def named_graphs(self) -> list[str]:
+        return sorted(g.value for g in self.db.named_graphs() if isinstance(g, ox.NamedNode))
+
+
+class QueryResult:
+    """The answer to a query: solutions (SELECT), a boolean (ASK) or triples (CONSTRUCT,
+    DESCRIBE). Solutions and triples are streamed: read them once, by iterating or by
+    serializing."""
+
+    def __init__(self, raw: ox.QuerySolutions | ox.QueryBoolean | ox.QueryTriples) -> None:
+        self.raw = raw
+        if isinstance(raw, ox.QuerySolutions):
+            self.kind = "select"
+            self.variables = [v.value for v in raw.variables]
+        elif isinstance(raw, ox.QueryBoolean):
+            self.kind = "ask"
+            self.variables = []
+        else:
+            self.kind = "graph"
+            self.variables = []
+
+    @property
+    def boolean(self) -> bool:
+        return bool(self.raw)
+
+    def rows(self) -> Iterator[list[ox.Term | None]]:
+        assert isinstance(self.raw, ox.QuerySolutions)
+        for solution in self.raw:
+            yield [solution[v] for v in self.variables]
+
+    def triples(self) -> Iterator[ox.Triple]:
+        assert isinstance(self.raw, ox.QueryTriples)
+        return iter(self.raw)
+
+    def serialize(self, fmt: ox.QueryResultsFormat | ox.RdfFormat) -> bytes:
+        if self.kind == "graph":
+            if not isinstance(fmt, ox.RdfFormat):
+                raise QueryError("a CONSTRUCT or DESCRIBE query gives triples, not a results table")
+            return self.raw.serialize(format=fmt) or b""
+        if not isinstance(fmt, ox.QueryResultsFormat):
+            raise QueryError("a SELECT or ASK query gives a results table, not triples")
+        return self.raw.serialize(format=fmt) or b""
+
+
+def run_query(
+    db: ox.Store,
+    sparql: str,
+    *,
+    default_graph_uris: list[str] | None = None,
+    named_graph_uris: list[str] | None = None,
+) -> QueryResult:
+    kwargs: dict[str, Any] = {}
+    if default_graph_uris:
+        kwargs["default_graph"] = [ox.NamedNode(u) for u in default_graph_uris]
+    else:
+        kwargs["use_default_graph_as_union"] = True
+    if named_graph_uris:
+        kwargs["named_graphs"] = [ox.NamedNode(u) for u in named_graph_uris]
+    try:
+        return QueryResult(db.query(sparql, **kwargs))
+    except SyntaxError as e:
+        raise QueryError(f"SPARQL syntax error: {e}") from None
+    except (ValueError, OSError) as e:
+        raise QueryError(f"the query failed: {e}") from None

@@ -1,0 +1,132 @@
+"""The rivalry ontology's terms as a closed namespace: a typo fails at import.
+
+Kept in step with rivalry.ttl by tests/test_ontology.py::test_namespace_matches_ontology.
+"""
+
+from rdflib.namespace import DefinedNamespace, Namespace
+from rdflib.term import URIRef
+
+
+class RV(DefinedNamespace):
+    _NS = Namespace("https://w3id.org/rivalry/ontology#")
+    _fail = True
+
+    AIDiffusionTier1: URIRef
+    AIDiffusionTier2: URIRef
+    AIDiffusionTier3: URIRef
+    AIDiffusionTierScheme: URIRef
+    Accuses: URIRef
+    Action: URIRef
+    Actor: URIRef
+    AllDestinations: URIRef
+    AnalystInference: URIRef
+    Announced: URIRef
+    AssertionGraph: URIRef
+    Company: URIRef
+    ComplainsOfficially: URIRef
+    Condemns: URIRef
+    ConfirmationScheme: URIRef
+    Confirmed: URIRef
+    DateValue: URIRef
+    Denial: URIRef
+    Denies: URIRef
+    DeniesTargeting: URIRef
+    Designation: URIRef
+    DestinationScheme: URIRef
+    DiplomaticProtest: URIRef
+    Disputed: URIRef
+    EntityListing: URIRef
+    Expired: URIRef
+    ExplicitlyStated: URIRef
+    ExportControl: URIRef
+    GovernmentAgency: URIRef
+    InForce: URIRef
+    Investigation: URIRef
+    InvestmentRestriction: URIRef
+    LegalAnalysis: URIRef
+    LegalInstrument: URIRef
+    MarketAccessRestriction: URIRef
+    Measure: URIRef
+    NewsReport: URIRef
+    OfficiallyDenied: URIRef
+    Organization: URIRef
+    PartiallyInForce: URIRef
+    Person: URIRef
+    PrimaryOfficial: URIRef
+    Program: URIRef
+    Proposed: URIRef
+    ReportedByMedia: URIRef
+    Rescinded: URIRef
+    Response: URIRef
+    ResponseBasisScheme: URIRef
+    Sanction: URIRef
+    SectorScheme: URIRef
+    SourceDocument: URIRef
+    SourceKindScheme: URIRef
+    StanceScheme: URIRef
+    State: URIRef
+    StateMedia: URIRef
+    Statement: URIRef
+    StatusChange: URIRef
+    StatusScheme: URIRef
+    Superseded: URIRef
+    Suspended: URIRef
+    Tariff: URIRef
+    Technology: URIRef
+    TechnologyScheme: URIRef
+    ThreatensCountermeasures: URIRef
+    TierAssignment: URIRef
+    Unconfirmed: URIRef
+    Welcomes: URIRef
+    Worldwide: URIRef
+    about: URIRef
+    agencyOf: URIRef
+    announcedOn: URIRef
+    appliesToDestination: URIRef
+    cameoCode: URIRef
+    changedBy: URIRef
+    channel: URIRef
+    commentDeadline: URIRef
+    complianceDate: URIRef
+    confirmationNote: URIRef
+    confirmationStatus: URIRef
+    controlledBy: URIRef
+    controlsTechnology: URIRef
+    country: URIRef
+    designee: URIRef
+    effectiveOn: URIRef
+    endedOn: URIRef
+    hasDesignation: URIRef
+    hasStatusChange: URIRef
+    hasTierAssignment: URIRef
+    implementedBy: URIRef
+    implements: URIRef
+    issuedBy: URIRef
+    issuingState: URIRef
+    legalBasis: URIRef
+    measureType: URIRef
+    newStatus: URIRef
+    onBehalfOf: URIRef
+    provoked: URIRef
+    publishedOn: URIRef
+    qualifiedResponse: URIRef
+    quote: URIRef
+    reason: URIRef
+    respondsTo: URIRef
+    responseBasis: URIRef
+    responseContext: URIRef
+    responseTo: URIRef
+    retrievedOn: URIRef
+    sector: URIRef
+    sourceKind: URIRef
+    spokenBy: URIRef
+    stance: URIRef
+    status: URIRef
+    statusDate: URIRef
+    subjectOf: URIRef
+    summary: URIRef
+    targetedBy: URIRef
+    targets: URIRef
+    tier: URIRef
+    tierState: URIRef
+    underProgram: URIRef
