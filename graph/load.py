@@ -112,7 +112,8 @@ def load_ontology(path: Path | None = None) -> list[ox.Quad]:
     """The ontology's triples, in the ontology graph."""
     source = path or Path(str(ontology_file()))
     try:
-        return read_rdf_file(source, graph=ox.NamedNode(ONTOLOGY_GRAPH))
+        return canonical(read_rdf_file(source, graph=ox.NamedNode(ONTOLOGY_GRAPH)),
+                         scope="ontology")
     except InvalidInput as e:
         raise InvalidOntology(f"the ontology cannot be read: {e.message}") from None
 

@@ -134,17 +134,17 @@ def _rule_queries(rules: Rules) -> list[str]:
     class_pairs = [(c, s) for c, sups in rules.superclasses.items() for s in sups]
     if class_pairs:
         queries.append(
-            "CONSTRUCT { ?x a ?sup } WHERE { VALUES (?sub ?sup) { %s } ?x a ?sub . "
-            "FILTER NOT EXISTS { ?x a ?sup } }" % _values(class_pairs))
+            "CONSTRUCT { ?x a ?sup } WHERE { VALUES (?sub ?sup) { " + _values(class_pairs)
+            + " } ?x a ?sub . FILTER NOT EXISTS { ?x a ?sup } }")
     prop_pairs = [(p, s) for p, sups in rules.superproperties.items() for s in sups]
     if prop_pairs:
         queries.append(
-            "CONSTRUCT { ?x ?sup ?y } WHERE { VALUES (?sub ?sup) { %s } ?x ?sub ?y . "
-            "FILTER NOT EXISTS { ?x ?sup ?y } }" % _values(prop_pairs))
+            "CONSTRUCT { ?x ?sup ?y } WHERE { VALUES (?sub ?sup) { " + _values(prop_pairs)
+            + " } ?x ?sub ?y . FILTER NOT EXISTS { ?x ?sup ?y } }")
     if rules.inverses:
         queries.append(
-            "CONSTRUCT { ?y ?q ?x } WHERE { VALUES (?p ?q) { %s } ?x ?p ?y . "
-            "FILTER(!isLiteral(?y)) FILTER NOT EXISTS { ?y ?q ?x } }" % _values(rules.inverses))
+            "CONSTRUCT { ?y ?q ?x } WHERE { VALUES (?p ?q) { " + _values(rules.inverses)
+            + " } ?x ?p ?y . FILTER(!isLiteral(?y)) FILTER NOT EXISTS { ?y ?q ?x } }")
     for prop in sorted(rules.transitive):
         queries.append(
             f"CONSTRUCT {{ ?x <{prop}> ?z }} WHERE {{ ?x <{prop}> ?y . ?y <{prop}> ?z . "

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import threading
 from collections.abc import Iterable, Iterator
@@ -246,6 +247,16 @@ class QueryResult:
         return self.raw.serialize(format=fmt) or b""
 
 
+def describe_syntax_error(error: SyntaxError) -> str:
+    """pyoxigraph says "error at 3:14: expected ..."; say it the way people read it."""
+    message = str(error)
+    match = re.match(r"error at (\d+):(\d+): (.*)", message, re.S)
+    if match:
+        line, column, reason = match.groups()
+        return f"SPARQL syntax error at line {line}, column {column}: {reason}"
+    return f"SPARQL syntax error: {message}"
+
+
 def run_query(
     db: ox.Store,
     sparql: str,
@@ -263,6 +274,6 @@ def run_query(
     try:
         return QueryResult(db.query(sparql, **kwargs))
     except SyntaxError as e:
-        raise QueryError(f"SPARQL syntax error: {e}") from None
+        raise QueryError(describe_syntax_error(e)) from None
     except (ValueError, OSError) as e:
         raise QueryError(f"the query failed: {e}") from None

@@ -1,0 +1,40 @@
+"""The rivalry web server: a Flask app factory (STYLE.md, habit 1)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+
+from rivalry.graph.store import EmbeddedStore
+from rivalry.server.settings import load_settings
+
+
+def create_app(settings: Mapping[str, Any] | None = None) -> Flask:
+    """Create the app: defaults, then RIVALRY_* environment variables, then `settings`."""
+    # An explicit instance path: Flask cannot infer one for a namespace package laid out
+    # with package-dir (it looks for the package under rivalry/), and we keep no
+    # instance files anyway.
+    app = Flask(__name__, instance_path=str(Path(__file__).resolve().parent / "instance"))
+    values = load_settings(settings)
+    app.config["RIVALRY"] = values
+    app.config["JSON_SORT_KEYS"] = False
+
+    from rivalry.server import errors, pages, sparql
+
+    errors.init_app(app)
+    app.register_blueprint(pages.bp)
+    app.register_blueprint(sparql.bp)
+    return app
+
+
+def get_store(app: Flask) -> EmbeddedStore:
+    """The app's store, opened on first use (so the app starts before the first build,
+    and answers 503 with what to do until there is one)."""
+    store = app.extensions.get("rivalry.store")
+    if store is None:
+        store = EmbeddedStore(app.config["RIVALRY"]["store"])
+        app.extensions["rivalry.store"] = store
+    return store

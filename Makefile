@@ -1,0 +1,39 @@
+# Set-up and everyday commands. `make serve` and `make test` work on a fresh machine:
+# they create the virtual environment and install what is needed first.
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: serve test setup build lint check-java clean
+
+serve: setup check-java build
+	$(BIN)/rivalry serve
+
+test: setup check-java
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+build: setup check-java
+	$(BIN)/rivalry build
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is needed; this is " + sys.version.split()[0])'
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV) || { \
+		echo "Cannot create a virtual environment; on Debian install it with: apt-get install python3-venv" >&2; exit 1; }
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	@touch $(STAMP)
+
+check-java:
+	@command -v java >/dev/null 2>&1 || { \
+		echo "Java is missing. The HermiT reasoner (the consistency check of every build) needs a Java runtime, 11 or newer." >&2; \
+		echo "Install one, for example on Debian or Ubuntu: apt-get install default-jre-headless" >&2; \
+		exit 1; }
+
+lint: setup
+	$(BIN)/ruff check .
+
+clean:
+	rm -rf $(VENV) var .pytest_cache .ruff_cache

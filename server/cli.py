@@ -1,0 +1,255 @@
+"""The `rivalry` command: build, check, query, export and serve the graph.
+
+Each command is a thin layer over a function of rivalry.graph or rivalry.server.
+Exit codes: 0 success; 1 the facts or the query are wrong (inconsistent facts, failed
+checks); 2 an input cannot be read (syntax errors, missing files, bad options);
+3 the store is unavailable.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+import pyoxigraph as ox
+
+from rivalry.graph import PREFIXES
+from rivalry.graph.errors import (
+    InvalidFacts,
+    InvalidInput,
+    InvalidOntology,
+    QueryError,
+    RivalryError,
+    StoreError,
+)
+from rivalry.server.settings import SETTINGS, load_settings
+
+EXIT_CODES: dict[type[RivalryError], int] = {
+    InvalidFacts: 1,
+    InvalidInput: 2,
+    InvalidOntology: 2,
+    QueryError: 2,
+    StoreError: 3,
+}
+
+
+def fail(error: RivalryError) -> None:
+    click.echo(f"error: {error}", err=True)
+    for kind, code in EXIT_CODES.items():
+        if isinstance(error, kind):
+            sys.exit(code)
+    sys.exit(1)
+
+
+def settings_from(**overrides: Any) -> dict[str, Any]:
+    try:
+        return load_settings(overrides)
+    except RivalryError as e:
+        fail(e)
+        raise  # unreachable
+
+
+store_option = click.option(
+    "--store", "store", type=click.Path(file_okay=False, path_type=Path),
+    help="Store directory (default: the `store` setting, RIVALRY_STORE, or var/store).")
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="rivalry")
+def main() -> None:
+    """rivalry: a knowledge graph of the technology rivalry between states."""
+
+
+@main.command()
+@store_option
+@click.option("--facts", type=click.Path(file_okay=False, path_type=Path),
+              help="Directory of facts files (default: the curated facts, graph/facts).")
+@click.option("--consistency-check/--no-consistency-check", default=True, show_default=True,
+              help="Check the ontology and facts with HermiT (needs Java).")
+@click.option("-q", "--quiet", is_flag=True, help="Print nothing but errors.")
+def build(store: Path | None, facts: Path | None, consistency_check: bool, quiet: bool) -> None:
+    """Build the graph and publish it in the store, atomically.
+
+    Reads the ontology and every facts file, checks them, materialises inferences and
+    swaps the new build in. A failed build leaves the store as it was.
+    """
+    from rivalry.graph.build import build as run_build
+
+    settings = settings_from(store=store)
+    progress = (lambda _: None) if quiet else (lambda m: click.echo(m, err=True))
+    try:
+        run_build(settings["store"], facts, consistency=consistency_check, progress=progress)
+    except RivalryError as e:
+        fail(e)
+
+
+@main.command()
+@click.option("--facts", type=click.Path(file_okay=False, path_type=Path),
+              help="Directory of facts files (default: the curated facts).")
+def check(facts: Path | None) -> None:
+    """Check the ontology and facts for consistency with HermiT (OWL 2 DL)."""
+    from rivalry.graph import facts_dir
+    from rivalry.graph.load import load_facts, load_ontology
+    from rivalry.graph.reason import check_consistency
+
+    try:
+        quads = load_ontology() + [q for f in load_facts(facts or Path(str(facts_dir())))
+                                   for q in f.quads]
+        report = check_consistency(quads)
+    except RivalryError as e:
+        fail(e)
+    click.echo(f"HermiT: {report.message} "
+               f"({report.rewritten_literals} date literals given to HermiT as strings)")
+    for line in report.culprits + report.unsatisfiable:
+        click.echo(f"  - {line}")
+    sys.exit(0 if report.ok else 1)
+
+
+TABLE_FORMATS = {"table": None, "csv": ox.QueryResultsFormat.CSV,
+                 "tsv": ox.QueryResultsFormat.TSV, "json": ox.QueryResultsFormat.JSON,
+                 "xml": ox.QueryResultsFormat.XML}
+GRAPH_FORMATS = {"turtle": ox.RdfFormat.TURTLE, "ntriples": ox.RdfFormat.N_TRIPLES,
+                 "jsonld": ox.RdfFormat.JSON_LD, "rdfxml": ox.RdfFormat.RDF_XML}
+
+
+def short(term: ox.Term | None) -> str:
+    """A term as a person reads it: prefixed names, plain literal values."""
+    if term is None:
+        return ""
+    if isinstance(term, ox.NamedNode):
+        best = max((ns for ns in PREFIXES.values() if term.value.startswith(ns)),
+                   key=len, default=None)
+        if best is not None:
+            prefix = next(p for p, ns in PREFIXES.items() if ns == best)
+            local = term.value[len(best):]
+            if local and all(c.isalnum() or c in "-_." for c in local):
+                return f"{prefix}:{local}"
+        return f"<{term.value}>"
+    if isinstance(term, ox.BlankNode):
+        return f"_:{term.value}"
+    if isinstance(term, ox.Literal):
+        return term.value
+    return str(term)
+
+
+def print_table(variables: list[str], rows: list[list[str]]) -> None:
+    widths = [max([len(v)] + [len(r[i]) for r in rows]) for i, v in enumerate(variables)]
+    click.echo("  ".join(v.ljust(w) for v, w in zip(variables, widths, strict=True)).rstrip())
+    click.echo("  ".join("-" * w for w in widths))
+    for row in rows:
+        click.echo("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
+    click.echo(f"({len(rows)} row{'s' if len(rows) != 1 else ''})", err=True)
+
+
+@main.command()
+@click.argument("query", required=False)
+@click.option("-f", "--file", "query_file", type=click.File("r", encoding="utf-8"),
+              help="Read the query from a file ('-' for standard input).")
+@click.option("--format", "fmt", type=click.Choice(sorted(TABLE_FORMATS) + sorted(GRAPH_FORMATS)),
+              help="Output format: table (default), csv, tsv, json or xml for SELECT and ASK; "
+                   "turtle (default), ntriples, jsonld or rdfxml for CONSTRUCT and DESCRIBE.")
+@store_option
+def query(query: str | None, query_file: Any, fmt: str | None, store: Path | None) -> None:
+    """Run a SPARQL query against the store.
+
+    Give the query inline (rivalry query 'SELECT ...') or from a file (-f query.rq).
+    """
+    from rivalry.graph.store import EmbeddedStore
+
+    if (query is None) == (query_file is None):
+        click.echo("error: give a query inline or with --file, not both and not neither",
+                   err=True)
+        sys.exit(2)
+    text = query if query is not None else query_file.read()
+    settings = settings_from(store=store)
+    try:
+        result = EmbeddedStore(settings["store"]).query(text)
+        if result.kind == "graph":
+            if fmt in TABLE_FORMATS:
+                raise QueryError(f"--format {fmt} is for SELECT and ASK; a {result.kind} query "
+                                 "gives triples: use turtle, ntriples, jsonld or rdfxml")
+            rdf = GRAPH_FORMATS[fmt or "turtle"]
+            data = ox.serialize(list(result.triples()), format=rdf,
+                                prefixes=PREFIXES if rdf == ox.RdfFormat.TURTLE else None)
+            sys.stdout.buffer.write(data or b"")
+            return
+        if fmt in GRAPH_FORMATS:
+            raise QueryError(f"--format {fmt} is for CONSTRUCT and DESCRIBE; this query gives "
+                             "a results table: use table, csv, tsv, json or xml")
+        if fmt in (None, "table"):
+            if result.kind == "ask":
+                click.echo("true" if result.boolean else "false")
+            else:
+                print_table(result.variables,
+                            [[short(t) for t in row] for row in result.rows()])
+            return
+        sys.stdout.buffer.write(result.serialize(TABLE_FORMATS[fmt]))
+    except RivalryError as e:
+        fail(e)
+
+
+EXPORT_FORMATS = {"turtle": ox.RdfFormat.TURTLE, "ntriples": ox.RdfFormat.N_TRIPLES,
+                  "nquads": ox.RdfFormat.N_QUADS, "trig": ox.RdfFormat.TRIG,
+                  "jsonld": ox.RdfFormat.JSON_LD}
+
+
+@main.command()
+@click.option("--format", "fmt", type=click.Choice(sorted(EXPORT_FORMATS)), default="trig",
+              show_default=True,
+              help="trig, nquads and jsonld keep the named graphs; turtle and ntriples give "
+                   "the union of all graphs.")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
+              help="File to write (default: standard output).")
+@store_option
+def export(fmt: str, output: Path | None, store: Path | None) -> None:
+    """Write the whole graph: ontology, facts, metadata and inferences."""
+    from rivalry.graph.export import export_graph
+    from rivalry.graph.store import EmbeddedStore
+
+    settings = settings_from(store=store)
+    try:
+        db = EmbeddedStore(settings["store"])
+        if output is None:
+            export_graph(db, EXPORT_FORMATS[fmt], sys.stdout.buffer)
+        else:
+            export_graph(db, EXPORT_FORMATS[fmt], output)
+    except RivalryError as e:
+        fail(e)
+
+
+@main.command()
+@click.option("--host", help="Interface to listen on (setting `host`; default 127.0.0.1).")
+@click.option("--port", type=int, help="Port to listen on (setting `port`; default 8000).")
+@click.option("--workers", type=int, help="Worker processes (setting `workers`).")
+@click.option("--dev", is_flag=True,
+              help="Run Flask's development server with reloading instead of gunicorn.")
+@store_option
+def serve(host: str | None, port: int | None, workers: int | None, dev: bool,
+          store: Path | None) -> None:
+    """Serve the graph over HTTP: the SPARQL endpoint and pages."""
+    from rivalry.server import create_app
+
+    settings = settings_from(host=host, port=port, workers=workers,
+                             store=str(store) if store else None)
+    try:
+        app = create_app(settings)
+    except RivalryError as e:
+        fail(e)
+    url = f"http://{settings['host']}:{settings['port']}/"
+    click.echo(f"serving {settings['store']} at {url} (SPARQL: {url}sparql)", err=True)
+    if dev:
+        app.run(host=settings["host"], port=settings["port"], debug=True)
+        return
+    from rivalry.server.wsgi import run_gunicorn
+
+    run_gunicorn(app, settings)
+
+
+@main.command("settings")
+def show_settings() -> None:
+    """List the settings, their environment variables, values and help."""
+    values = settings_from()
+    for s in SETTINGS:
+        click.echo(f"{s.name} = {values[s.name]!r}  [{s.env}]\n    {s.help}")

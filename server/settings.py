@@ -1,0 +1,106 @@
+"""Settings: one declared table (STYLE.md, habit 2).
+
+Each setting has a name, a default, a type and a help text. Values come from the
+defaults, then RIVALRY_<NAME> environment variables, then explicit overrides (the
+command line, or tests). Unknown names and values of the wrong type fail at startup.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from rivalry.graph.errors import RivalryError
+from rivalry.graph.store import DEFAULT_STORE
+
+
+@dataclass(frozen=True)
+class Setting:
+    name: str
+    default: Any
+    help: str
+
+    @property
+    def type(self) -> type:
+        return type(self.default)
+
+    @property
+    def env(self) -> str:
+        return "RIVALRY_" + self.name.upper()
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting("store", DEFAULT_STORE,
+            "Directory of the embedded store: its builds and the pointer to the current one. "
+            "Relative paths are taken from the working directory."),
+    Setting("host", "127.0.0.1", "Interface `rivalry serve` listens on."),
+    Setting("port", 8000, "Port `rivalry serve` listens on."),
+    Setting("workers", 2, "Worker processes of the production server (gunicorn)."),
+)
+
+DEFAULT_SETTINGS: dict[str, Any] = {s.name: s.default for s in SETTINGS}
+_BY_NAME = {s.name: s for s in SETTINGS}
+
+#: Settings that existed once, with what to do instead.
+OBSOLETE_SETTINGS: dict[str, str] = {}
+
+
+class InvalidSetting(RivalryError):
+    title = "Invalid setting"
+
+
+def _coerce(setting: Setting, value: Any, origin: str) -> Any:
+    if setting.type is str and isinstance(value, os.PathLike):
+        return os.fspath(value)
+    if isinstance(value, setting.type) and not (setting.type is int and isinstance(value, bool)):
+        return value
+    if isinstance(value, str):
+        text = value.strip()
+        try:
+            if setting.type is bool:
+                lowered = text.lower()
+                if lowered in ("1", "true", "yes", "on"):
+                    return True
+                if lowered in ("0", "false", "no", "off"):
+                    return False
+                raise ValueError(text)
+            return setting.type(text)
+        except ValueError:
+            pass
+    if setting.type is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    raise InvalidSetting(
+        f"{origin}: {value!r} is not a valid {setting.type.__name__} for the setting "
+        f"{setting.name!r} ({setting.help})")
+
+
+def _check_name(name: str, origin: str) -> Setting:
+    if name in OBSOLETE_SETTINGS:
+        raise InvalidSetting(f"{origin}: the setting {name!r} was removed: "
+                             f"{OBSOLETE_SETTINGS[name]}")
+    if name not in _BY_NAME:
+        raise InvalidSetting(f"{origin}: unknown setting {name!r}; known settings: "
+                             + ", ".join(sorted(_BY_NAME)))
+    return _BY_NAME[name]
+
+
+def load_settings(
+    overrides: Mapping[str, Any] | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> dict[str, Any]:
+    """Defaults, then RIVALRY_* environment variables, then `overrides`."""
+    environ = os.environ if environ is None else environ
+    values = dict(DEFAULT_SETTINGS)
+    for key, raw in environ.items():
+        if not key.startswith("RIVALRY_") or not key[8:]:
+            continue
+        setting = _check_name(key[8:].lower(), f"environment variable {key}")
+        values[setting.name] = _coerce(setting, raw, f"environment variable {key}")
+    for name, raw in (overrides or {}).items():
+        if raw is None:
+            continue
+        setting = _check_name(name, "setting")
+        values[name] = _coerce(setting, raw, f"setting {name}")
+    return values

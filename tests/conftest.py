@@ -1,0 +1,73 @@
+"""Shared fixtures: one build of the curated graph per test session, an app over it,
+and helpers to run the `rivalry` command."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner, Result
+from flask import Flask
+from flask.testing import FlaskClient
+
+from rivalry.graph import facts_dir
+from rivalry.graph.build import BuildResult, build
+from rivalry.server import create_app
+from rivalry.server.cli import main
+
+DATA = Path(__file__).parent / "data"
+CURATED_FACTS = Path(str(facts_dir()))
+
+
+@pytest.fixture(autouse=True)
+def _isolated_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No RIVALRY_* variable of the developer's shell leaks into a test."""
+    import os
+
+    for key in list(os.environ):
+        if key.startswith("RIVALRY_"):
+            monkeypatch.delenv(key)
+
+
+@pytest.fixture(scope="session")
+def curated_build(tmp_path_factory: pytest.TempPathFactory) -> BuildResult:
+    """The curated facts, built once (with the HermiT check) into a session store."""
+    root = tmp_path_factory.mktemp("store")
+    return build(root / "store")
+
+
+@pytest.fixture(scope="session")
+def store_dir(curated_build: BuildResult) -> Path:
+    return curated_build.path.parent.parent
+
+
+@pytest.fixture
+def fresh_store(tmp_path: Path, store_dir: Path) -> Path:
+    """A private copy of the curated store, for tests that rebuild or break it."""
+    copy = tmp_path / "store"
+    shutil.copytree(store_dir, copy, symlinks=True)
+    return copy
+
+
+@pytest.fixture
+def app(store_dir: Path) -> Flask:
+    app = create_app({"store": str(store_dir)})
+    app.config["TESTING"] = True
+    return app
+
+
+@pytest.fixture
+def client(app: Flask) -> Iterator[FlaskClient]:
+    with app.test_client() as client:
+        yield client
+
+
+@pytest.fixture
+def cli() -> CliRunner:
+    return CliRunner()
+
+
+def run(cli: CliRunner, *args: str) -> Result:
+    return cli.invoke(main, [str(a) for a in args], catch_exceptions=False)

@@ -1,0 +1,181 @@
+"""`rivalry build`: materialised inferences, named graphs, atomic publication, bad input."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pyoxigraph as ox
+import pytest
+from click.testing import CliRunner
+
+from rivalry.graph import FACTS_GRAPH_BASE, INFERRED_GRAPH, META_GRAPH, ONTOLOGY_GRAPH
+from rivalry.graph.build import build
+from rivalry.graph.errors import InvalidFacts, InvalidInput
+from rivalry.graph.store import EmbeddedStore, StoreLocation
+
+from .conftest import CURATED_FACTS, DATA, run
+
+RV = "PREFIX rv: <https://w3id.org/rivalry/ontology#>\n"
+
+
+def select(store: EmbeddedStore, query: str) -> list[list[str]]:
+    return [[t.value if t is not None else None for t in row]
+            for row in store.query(RV + query).rows()]
+
+
+def test_measure_query_finds_every_sanction_and_export_control(store_dir: Path) -> None:
+    store = EmbeddedStore(store_dir)
+    measures = {r[0] for r in select(store, "SELECT ?m { ?m a rv:Measure }")}
+    sanctions = {r[0] for r in select(store, "SELECT ?m { ?m a rv:Sanction }")}
+    controls = {r[0] for r in select(store, "SELECT ?m { ?m a rv:ExportControl }")}
+    assert sanctions and controls
+    assert sanctions | controls <= measures
+    assert "https://w3id.org/rivalry/id/action/us-ofac-2025-01-03-integrity" in measures
+    assert "https://w3id.org/rivalry/id/action/us-bis-2025-01-13-ai-diffusion" in measures
+
+
+def test_inferences_live_in_their_own_graph(store_dir: Path) -> None:
+    store = EmbeddedStore(store_dir)
+    rows = select(store, """SELECT ?g { GRAPH ?g {
+        <https://w3id.org/rivalry/id/action/us-ofac-2025-01-03-integrity>
+            rv:issuingState <https://w3id.org/rivalry/id/state/us> } }""")
+    assert rows == [[INFERRED_GRAPH]]
+    inverse = select(store, """SELECT ?m { <https://w3id.org/rivalry/id/company/integrity-technology-group>
+        rv:targetedBy ?m }""")
+    assert inverse == [["https://w3id.org/rivalry/id/action/us-ofac-2025-01-03-integrity"]]
+
+
+def test_one_named_graph_per_facts_file_and_union_default(store_dir: Path) -> None:
+    store = EmbeddedStore(store_dir)
+    graphs = set(store.named_graphs())
+    files = sorted(CURATED_FACTS.rglob("*.ttl"))
+    expected = {FACTS_GRAPH_BASE + p.relative_to(CURATED_FACTS).with_suffix("").as_posix()
+                for p in files}
+    assert expected <= graphs
+    assert {ONTOLOGY_GRAPH, INFERRED_GRAPH, META_GRAPH} <= graphs
+    assert len(graphs) == len(files) + 3
+    # The default graph is the union: a query joins facts from different files.
+    rows = select(store, """SELECT ?label { ?a rv:issuedBy ?agency . ?agency rdfs:label ?label .
+        FILTER(?a = <https://w3id.org/rivalry/id/action/us-ofac-2025-01-03-integrity>) }""".replace(
+        "SELECT", "PREFIX rdfs: <http://www.w3.org/2000/01/rdf-schema#> SELECT"))
+    assert rows == [["Office of Foreign Assets Control"]]
+    # Each facts graph is described in the metadata graph with its sources.
+    meta = select(store, f"""SELECT ?src {{ GRAPH <{META_GRAPH}> {{
+        <{FACTS_GRAPH_BASE}events/2025-01-integrity-technology-sanction>
+        a rv:AssertionGraph ; <http://www.w3.org/ns/prov#wasDerivedFrom> ?src }} }}""")
+    assert ["https://w3id.org/rivalry/id/source/treasury-jy2769"] in meta
+
+
+def test_rebuild_gives_the_same_store(fresh_store: Path, cli: CliRunner, tmp_path: Path) -> None:
+    first = tmp_path / "first.nq"
+    second = tmp_path / "second.nq"
+    run(cli, "export", "--store", fresh_store, "--format", "nquads", "-o", first)
+    result = run(cli, "build", "--store", fresh_store, "--quiet", "--no-consistency-check")
+    assert result.exit_code == 0, result.output
+    run(cli, "export", "--store", fresh_store, "--format", "nquads", "-o", second)
+    assert first.read_bytes() == second.read_bytes()
+    assert len(first.read_bytes()) > 10_000
+
+
+def test_store_location_from_option_and_environment(tmp_path: Path, cli: CliRunner,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    by_env = tmp_path / "env-store"
+    monkeypatch.setenv("RIVALRY_STORE", str(by_env))
+    result = run(cli, "build", "--quiet", "--no-consistency-check")
+    assert result.exit_code == 0, result.output
+    assert StoreLocation(by_env).current() is not None
+    by_option = tmp_path / "option-store"
+    result = run(cli, "build", "--quiet", "--no-consistency-check", "--store", by_option)
+    assert result.exit_code == 0, result.output
+    assert StoreLocation(by_option).current() is not None
+
+
+def served_snapshot(store_dir: Path) -> tuple[str, str]:
+    location = StoreLocation(store_dir)
+    current = location.current()
+    assert current is not None
+    return os.readlink(location.current_link), location.current_info().content_hash
+
+
+def test_syntax_error_names_file_line_and_column_and_keeps_the_store(
+        fresh_store: Path, cli: CliRunner, tmp_path: Path) -> None:
+    before = served_snapshot(fresh_store)
+    result = run(cli, "build", "--store", fresh_store, "--facts", DATA / "syntax-error")
+    assert result.exit_code == 2
+    message = result.stderr
+    assert "broken.ttl:6:" in message  # the line of the unterminated string
+    assert "syntax error" in message.lower()
+    assert served_snapshot(fresh_store) == before
+    # ...and the old build still answers.
+    assert EmbeddedStore(fresh_store).query(RV + "ASK { ?m a rv:Sanction }").boolean
+
+
+def test_syntax_error_location_is_exact() -> None:
+    with pytest.raises(InvalidInput) as caught:
+        build("/nonexistent-never-written", DATA / "syntax-error", consistency=False)
+    assert caught.value.location.file.endswith("broken.ttl")
+    assert caught.value.location.line == 6
+    assert caught.value.location.column is not None
+
+
+def test_inconsistent_facts_are_refused_and_the_store_kept(fresh_store: Path,
+                                                           cli: CliRunner) -> None:
+    before = served_snapshot(fresh_store)
+    result = run(cli, "build", "--store", fresh_store, "--facts", DATA / "inconsistent")
+    assert result.exit_code == 1
+    assert "https://w3id.org/rivalry/id/state/atlantis" in result.stderr
+    assert served_snapshot(fresh_store) == before
+
+
+def test_unknown_ontology_term_is_refused_naming_file_and_term(tmp_path: Path) -> None:
+    with pytest.raises(InvalidFacts) as caught:
+        build(tmp_path / "s", DATA / "unknown-term", consistency=False)
+    detail = str(caught.value)
+    assert "typo.ttl" in detail and "Sanktion" in detail
+    assert not (tmp_path / "s" / "current").exists()
+
+
+def test_failure_while_writing_leaves_no_partial_build(fresh_store: Path,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    before = served_snapshot(fresh_store)
+
+    def explode(path: Path, quads: object) -> None:
+        path.mkdir()
+        (path / "half-written").write_text("x")
+        raise OSError("disk full")
+
+    monkeypatch.setattr("rivalry.graph.build.write_database", explode)
+    with pytest.raises(OSError):
+        build(fresh_store, consistency=False)
+    assert served_snapshot(fresh_store) == before
+    assert not [p for p in (fresh_store / "builds").iterdir() if ".partial-" in p.name]
+
+
+def test_missing_facts_directory_is_a_clear_error(tmp_path: Path, cli: CliRunner) -> None:
+    result = run(cli, "build", "--store", tmp_path / "s", "--facts", tmp_path / "nope")
+    assert result.exit_code == 2
+    assert "no such facts directory" in result.stderr
+
+
+def test_old_builds_are_pruned(fresh_store: Path) -> None:
+    for _ in range(4):
+        build(fresh_store, consistency=False)
+    builds = [p for p in (fresh_store / "builds").iterdir()]
+    assert len(builds) <= 3
+    shutil.rmtree(fresh_store)
+
+
+def test_served_store_picks_up_a_new_build(fresh_store: Path) -> None:
+    store = EmbeddedStore(fresh_store)
+    first = store.info.build_id
+    build(fresh_store, consistency=False)
+    assert store.info.build_id != first
+    assert store.query(RV + "ASK { ?m a rv:Measure }").boolean
+
+
+def test_quads_only_in_expected_graphs(store_dir: Path) -> None:
+    store = EmbeddedStore(store_dir)
+    default = list(store.db.quads_for_pattern(None, None, None, ox.DefaultGraph()))
+    assert default == []  # everything lives in a named graph; the default is their union
