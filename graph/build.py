@@ -17,6 +17,7 @@ from rivalry.graph.errors import InvalidFacts
 from rivalry.graph.load import FactsFile, load_facts, load_ontology, undeclared_terms
 from rivalry.graph.reason import ConsistencyReport, check_consistency, materialise
 from rivalry.graph.store import BuildInfo, StoreLocation, write_database
+from rivalry.graph.validate import refuse_unless_conforms, validate_build
 
 RDF_TYPE = ox.NamedNode("http://www.w3.org/1999/02/22-rdf-syntax-ns#type")
 RDFS_LABEL = ox.NamedNode("http://www.w3.org/2000/01/rdf-schema#label")
@@ -89,28 +90,39 @@ def assemble(
     *,
     ontology: Path | None = None,
     consistency: bool = True,
+    validation: bool = True,
     progress: Progress = _quiet,
 ) -> tuple[ox.Store, list[FactsFile], ConsistencyReport | None, int, str]:
-    """Read, check and reason, in memory. Raises InvalidInput or InvalidFacts."""
+    """Read, validate (SHACL), check (HermiT) and reason, in memory.
+
+    Raises InvalidInput for unreadable files, InvalidFacts for facts that do not hold.
+    """
     ontology_quads = load_ontology(ontology)
     directory = facts or Path(str(facts_dir()))
     files = load_facts(directory)
     progress(f"read {len(files)} facts file(s), "
              f"{sum(len(f.quads) for f in files)} triples, from {directory}")
     check_terms(files, declared_terms(ontology_quads))
+    if validation:
+        report = validate_build([(str(f.path), f.quads) for f in files])
+        refuse_unless_conforms(report)
+        counts = report.counts()
+        progress(f"SHACL: the facts conform ({counts['Warning']} warning(s), "
+                 f"{counts['Info']} info(s))")
     asserted = ontology_quads + [q for f in files for q in f.quads]
-    report = None
+    consistency_report = None
     if consistency:
-        report = check_consistency(asserted)
-        if not report.ok:
-            raise InvalidFacts(f"HermiT: {report.message}", report.culprits or report.unsatisfiable)
-        progress(f"HermiT: {report.message}")
+        consistency_report = check_consistency(asserted)
+        if not consistency_report.ok:
+            raise InvalidFacts(f"HermiT: {consistency_report.message}",
+                               consistency_report.culprits or consistency_report.unsatisfiable)
+        progress(f"HermiT: {consistency_report.message}")
     store = ox.Store()
     store.extend(asserted)
     store.extend(metadata(files))
     inferred = materialise(store)
     progress(f"materialised {inferred} inferred triples into <{INFERRED_GRAPH}>")
-    return store, files, report, inferred, content_hash(asserted)
+    return store, files, consistency_report, inferred, content_hash(asserted)
 
 
 def build(
@@ -119,6 +131,7 @@ def build(
     *,
     ontology: Path | None = None,
     consistency: bool = True,
+    validation: bool = True,
     progress: Progress = _quiet,
 ) -> BuildResult:
     """Build the graph from the ontology and facts and publish it in `store_root`.
@@ -127,7 +140,8 @@ def build(
     failed build is left exactly as it was.
     """
     memory, files, report, inferred, digest = assemble(
-        facts, ontology=ontology, consistency=consistency, progress=progress)
+        facts, ontology=ontology, consistency=consistency, validation=validation,
+        progress=progress)
     location = StoreLocation(store_root)
     now = datetime.now(UTC)
     build_id = f"{now:%Y%m%dT%H%M%S}Z-{digest[:12]}"

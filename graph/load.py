@@ -7,6 +7,7 @@ syntax errors, which curators need. Each facts file becomes one named graph.
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -81,6 +82,8 @@ def parse_rdf(
         column = e.start - (data.rfind(b"\n", 0, e.start) + 1) + 1
         raise InvalidInput(SourceLocation(label, line, column),
                            "the file is not valid UTF-8", "save it as UTF-8") from None
+    if fmt == ox.RdfFormat.RDF_XML:
+        check_xml_entities(data, label)
     try:
         parsed = ox.parse(data, format=fmt, base_iri=base_iri,
                           without_named_graphs=graph is not None)
@@ -88,9 +91,13 @@ def parse_rdf(
             return list(parsed)
         return [ox.Quad(q.subject, q.predicate, q.object, graph) for q in parsed]
     except SyntaxError as e:
+        if "LoadDocumentCallback" in str(e):
+            raise InvalidInput(SourceLocation(label), "the JSON-LD refers to a remote @context, "
+                               "which is never fetched", "inline the @context object") from None
         # pyoxigraph reports "Parser error at line L between columns A and B: message"
         message = str(e)
         reason = message.split(": ", 1)[1] if ": " in message else message
+        reason = re.sub(r" \(line \d+\)$", "", reason)
         raise InvalidInput(SourceLocation(label, e.lineno, e.offset),
                            f"{fmt.name} syntax error: {reason}") from None
     except (ValueError, OSError) as e:
@@ -174,3 +181,45 @@ def undeclared_terms(quads: Iterable[ox.Quad], declared: set[str]) -> dict[str, 
                 if term.value not in declared:
                     unknown[term.value] = unknown.get(term.value, 0) + 1
     return unknown
+
+
+#: Entity declarations in an XML internal subset: <!ENTITY [%] name "value" | SYSTEM ...>
+_ENTITY = re.compile(rb"<!ENTITY\s+(%\s*)?([^\s\"']+)\s+(\"[^\"]*\"|'[^']*'|[^>]*)\s*>")
+#: How many characters entity references may add to an RDF/XML document, at most.
+MAX_ENTITY_EXPANSION = 1_000_000
+
+
+def check_xml_entities(data: bytes, label: str) -> None:
+    """Refuse RDF/XML whose DTD could make the parser do unbounded work.
+
+    Simple internal entities (the usual `<!ENTITY owl "http://...#">`) are allowed.
+    Refused: entities that refer to other entities ("billion laughs"), parameter
+    entities, external entities (SYSTEM/PUBLIC, which are never fetched anyway), and
+    documents whose entity references would expand beyond MAX_ENTITY_EXPANSION.
+    """
+    head = data[:65536]
+    if b"<!DOCTYPE" not in head and b"<!ENTITY" not in data:
+        return
+    declarations = list(_ENTITY.finditer(data))
+    if data.count(b"<!ENTITY") != len(declarations):
+        raise InvalidInput(SourceLocation(label), "an XML entity declaration could not be "
+                           "checked, so the document is not accepted",
+                           'declare entities as <!ENTITY name "value">')
+    expansion = 0
+    for match in declarations:
+        parameter, name, value = match.groups()
+        where = SourceLocation(label, data[: match.start()].count(b"\n") + 1)
+        if parameter:
+            raise InvalidInput(where, "XML parameter entities are not accepted")
+        if value[:1] not in (b'"', b"'"):
+            raise InvalidInput(where, f"the external XML entity {name.decode(errors='replace')!r} "
+                               "is not accepted (external entities are never fetched)")
+        if b"&" in value or b"%" in value:
+            raise InvalidInput(where, f"the XML entity {name.decode(errors='replace')!r} refers to "
+                               "other entities; nested entities are not accepted "
+                               "(they can expand without bound)")
+        uses = data.count(b"&" + name + b";")
+        expansion += uses * max(len(value) - 2, 0)
+        if expansion > MAX_ENTITY_EXPANSION:
+            raise InvalidInput(where, "XML entity references would expand the document by more "
+                               f"than {MAX_ENTITY_EXPANSION} characters")

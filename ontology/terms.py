@@ -117,6 +117,7 @@ class RV(DefinedNamespace):
     responseContext: URIRef
     responseTo: URIRef
     retrievedOn: URIRef
+    retroactive: URIRef
     sector: URIRef
     sourceKind: URIRef
     spokenBy: URIRef

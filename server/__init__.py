@@ -20,13 +20,16 @@ def create_app(settings: Mapping[str, Any] | None = None) -> Flask:
     app = Flask(__name__, instance_path=str(Path(__file__).resolve().parent / "instance"))
     values = load_settings(settings)
     app.config["RIVALRY"] = values
-    app.config["JSON_SORT_KEYS"] = False
+    # Werkzeug refuses larger bodies with 413 from the Content-Length, before reading,
+    # and stops reading a chunked body once it passes the limit.
+    app.config["MAX_CONTENT_LENGTH"] = values["max_body_bytes"]
 
-    from rivalry.server import errors, pages, sparql
+    from rivalry.server import errors, pages, sparql, validation
 
     errors.init_app(app)
     app.register_blueprint(pages.bp)
     app.register_blueprint(sparql.bp)
+    app.register_blueprint(validation.bp)
     return app
 
 

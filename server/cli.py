@@ -68,19 +68,24 @@ def main() -> None:
               help="Directory of facts files (default: the curated facts, graph/facts).")
 @click.option("--consistency-check/--no-consistency-check", default=True, show_default=True,
               help="Check the ontology and facts with HermiT (needs Java).")
+@click.option("--validation/--no-validation", default=True, show_default=True,
+              help="Validate the facts against the SHACL shapes.")
 @click.option("-q", "--quiet", is_flag=True, help="Print nothing but errors.")
-def build(store: Path | None, facts: Path | None, consistency_check: bool, quiet: bool) -> None:
+def build(store: Path | None, facts: Path | None, consistency_check: bool, validation: bool,
+          quiet: bool) -> None:
     """Build the graph and publish it in the store, atomically.
 
-    Reads the ontology and every facts file, checks them, materialises inferences and
-    swaps the new build in. A failed build leaves the store as it was.
+    Reads the ontology and every facts file, validates them against the shapes, checks
+    their consistency with HermiT, materialises inferences and swaps the new build in.
+    A failed build leaves the store as it was.
     """
     from rivalry.graph.build import build as run_build
 
     settings = settings_from(store=store)
     progress = (lambda _: None) if quiet else (lambda m: click.echo(m, err=True))
     try:
-        run_build(settings["store"], facts, consistency=consistency_check, progress=progress)
+        run_build(settings["store"], facts, consistency=consistency_check,
+                  validation=validation, progress=progress)
     except RivalryError as e:
         fail(e)
 
@@ -105,6 +110,54 @@ def check(facts: Path | None) -> None:
     for line in report.culprits + report.unsatisfiable:
         click.echo(f"  - {line}")
     sys.exit(0 if report.ok else 1)
+
+
+REPORT_FORMATS = ("text", "json", "turtle")
+INPUT_FORMATS = ("turtle", "trig", "ntriples", "nquads", "jsonld", "rdfxml")
+
+
+@main.command()
+@click.argument("files", nargs=-1, required=True,
+                type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--format", "report_format", type=click.Choice(REPORT_FORMATS), default="text",
+              show_default=True, help="Report as text, JSON, or a SHACL report in Turtle.")
+@click.option("--input-format", type=click.Choice(INPUT_FORMATS),
+              help="Format of the files (default: from each file's extension).")
+@click.option("--strict", is_flag=True, help="Warnings fail validation too.")
+@click.option("--no-context", is_flag=True,
+              help="Validate the files alone, not in the context of the built graph.")
+@store_option
+def validate(files: tuple[Path, ...], report_format: str, input_format: str | None,
+             strict: bool, no_context: bool, store: Path | None) -> None:
+    """Validate new facts against the shapes, in the context of the built graph.
+
+    Reads Turtle, TriG, N-Triples, N-Quads, JSON-LD and RDF/XML. The report covers the
+    given files' own nodes only. Exit 0 when they conform, 1 on violations (and on
+    warnings with --strict), 2 when a file cannot be read.
+    """
+    from rivalry.graph.store import EmbeddedStore
+    from rivalry.graph.validate import Submission, context_for
+    from rivalry.graph.validate import validate as run_validate
+
+    settings = settings_from(store=store)
+    try:
+        submission = Submission.from_files(list(files), input_format)
+        db = None
+        if not no_context:
+            try:
+                db = EmbeddedStore(settings["store"])
+            except StoreError as e:
+                click.echo(f"note: validating without the graph's context: {e}", err=True)
+        report = run_validate(submission, context_for(db, submission), strict=strict)
+    except RivalryError as e:
+        fail(e)
+    if report_format == "json":
+        click.echo(report.to_json())
+    elif report_format == "turtle":
+        click.echo(report.to_turtle())
+    else:
+        click.echo(report.to_text())
+    sys.exit(0 if report.conforms else 1)
 
 
 TABLE_FORMATS = {"table": None, "csv": ox.QueryResultsFormat.CSV,

@@ -38,6 +38,10 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("host", "127.0.0.1", "Interface `rivalry serve` listens on."),
     Setting("port", 8000, "Port `rivalry serve` listens on."),
     Setting("workers", 2, "Worker processes of the production server (gunicorn)."),
+    Setting("max_body_bytes", 5_000_000,
+            "Largest request body accepted, in bytes; larger ones get 413 before they are read."),
+    Setting("validation_time_limit", 10.0,
+            "Seconds a POST /validate may run before it is stopped (503)."),
 )
 
 DEFAULT_SETTINGS: dict[str, Any] = {s.name: s.default for s in SETTINGS}
