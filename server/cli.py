@@ -119,15 +119,18 @@ INPUT_FORMATS = ("turtle", "trig", "ntriples", "nquads", "jsonld", "rdfxml")
 @main.command()
 @click.argument("files", nargs=-1, required=True,
                 type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--format", "report_format", type=click.Choice(REPORT_FORMATS), default="text",
-              show_default=True, help="Report as text, JSON, or a SHACL report in Turtle.")
+@click.option("--format", "fmt", type=click.Choice(sorted(set(REPORT_FORMATS + INPUT_FORMATS))),
+              default="text", show_default=True,
+              help="text, json or turtle: the report's format. trig, ntriples, nquads, "
+                   "jsonld or rdfxml: the files' format, when their extensions do not say "
+                   "(turtle also reads files of unknown extension as Turtle).")
 @click.option("--input-format", type=click.Choice(INPUT_FORMATS),
               help="Format of the files (default: from each file's extension).")
 @click.option("--strict", is_flag=True, help="Warnings fail validation too.")
 @click.option("--no-context", is_flag=True,
               help="Validate the files alone, not in the context of the built graph.")
 @store_option
-def validate(files: tuple[Path, ...], report_format: str, input_format: str | None,
+def validate(files: tuple[Path, ...], fmt: str, input_format: str | None,
              strict: bool, no_context: bool, store: Path | None) -> None:
     """Validate new facts against the shapes, in the context of the built graph.
 
@@ -135,13 +138,23 @@ def validate(files: tuple[Path, ...], report_format: str, input_format: str | No
     given files' own nodes only. Exit 0 when they conform, 1 on violations (and on
     warnings with --strict), 2 when a file cannot be read.
     """
+    from rivalry.graph.load import FORMATS_BY_SUFFIX, read_rdf_file
     from rivalry.graph.store import EmbeddedStore
     from rivalry.graph.validate import Submission, context_for
     from rivalry.graph.validate import validate as run_validate
 
+    report_format = fmt if fmt in REPORT_FORMATS else "text"
+    if fmt in INPUT_FORMATS and fmt != "turtle":
+        input_format = input_format or fmt
     settings = settings_from(store=store)
     try:
-        submission = Submission.from_files(list(files), input_format)
+        if input_format is None and fmt == "turtle":
+            known = [f for f in files if f.suffix.lower() in FORMATS_BY_SUFFIX]
+            parts = [(str(f), read_rdf_file(f, "turtle" if f not in known else None))
+                     for f in files]
+            submission = Submission.from_quads(parts)
+        else:
+            submission = Submission.from_files(list(files), input_format)
         db = None
         if not no_context:
             try:

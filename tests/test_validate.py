@@ -230,3 +230,19 @@ def test_build_refuses_facts_that_do_not_conform(fresh_store: Path, cli: CliRunn
     assert str(bad) in result.stderr
     assert "issuer" in result.stderr and "test-measure" in result.stderr
     assert StoreLocation(fresh_store).current_info() == before
+
+
+def test_cli_format_names_the_input_format_when_it_is_one(store_dir: Path, cli: CliRunner,
+                                                         tmp_path: Path) -> None:
+    source = SHACL / "invalid" / "issuer-among-targets.ttl"
+    quads = list(ox.parse(path=str(source), format=ox.RdfFormat.TURTLE))
+    target = tmp_path / "facts.data"
+    ox.serialize(quads, str(target), format=ox.RdfFormat.N_QUADS)
+    result = run(cli, "validate", "--store", store_dir, "--format", "nquads", target)
+    assert result.exit_code == 1
+    assert "sh:SPARQLConstraintComponent" in result.stdout
+    turtle = tmp_path / "facts.txt"
+    turtle.write_bytes(source.read_bytes())
+    result = run(cli, "validate", "--store", store_dir, "--format", "turtle", turtle)
+    assert result.exit_code == 1
+    rdflib.Graph().parse(data=result.stdout, format="turtle")  # the report, in Turtle
