@@ -17,7 +17,7 @@ test: setup check-java
 build: setup check-java
 	$(BIN)/rivalry build
 
-setup: $(STAMP)
+setup: $(STAMP) node_modules/.installed
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is needed; this is " + sys.version.split()[0])'
@@ -25,6 +25,14 @@ $(STAMP): pyproject.toml
 		echo "Cannot create a virtual environment; on Debian install it with: apt-get install python3-venv" >&2; exit 1; }
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	@touch $(STAMP)
+
+# The query page's editor (YASGUI), from the npm registry; never copied into the repository.
+node_modules/.installed: package.json package-lock.json
+	@command -v npm >/dev/null 2>&1 || { \
+		echo "npm is missing. The query page's editor (YASGUI) is installed with npm: install Node.js 18 or newer (Debian: apt-get install nodejs npm)." >&2; \
+		exit 1; }
+	npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
 
 check-java:
 	@command -v java >/dev/null 2>&1 || { \
@@ -36,4 +44,4 @@ lint: setup
 	$(BIN)/ruff check .
 
 clean:
-	rm -rf $(VENV) var .pytest_cache .ruff_cache
+	rm -rf $(VENV) var node_modules .pytest_cache .ruff_cache

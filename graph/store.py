@@ -26,7 +26,9 @@ from typing import Any
 
 import pyoxigraph as ox
 
-from rivalry.graph.errors import QueryError, StoreError
+from rivalry.graph.errors import QueryError, QueryTimeout, StoreError
+from rivalry.graph.results import Answer
+from rivalry.graph.sparql import check_query
 
 #: How many earlier builds to keep beside the current one (for a server still reading
 #: one, and to roll back by hand).
@@ -199,6 +201,18 @@ class EmbeddedStore:
         return run_query(self.db, sparql, default_graph_uris=default_graph_uris,
                          named_graph_uris=named_graph_uris)
 
+    def execute(
+        self,
+        sparql: str,
+        limits: QueryLimits,
+        *,
+        default_graph_uris: list[str] | None = None,
+        named_graph_uris: list[str] | None = None,
+    ) -> Answer:
+        """Run a query from the public endpoint, under its limits (see `execute`)."""
+        return execute(self.db, sparql, limits, default_graph_uris=default_graph_uris,
+                       named_graph_uris=named_graph_uris)
+
     def quads(self, graph: str | None = None) -> Iterator[ox.Quad]:
         g = ox.NamedNode(graph) if graph else None
         return self.db.quads_for_pattern(None, None, None, g)
@@ -245,6 +259,101 @@ class QueryResult:
         if not isinstance(fmt, ox.QueryResultsFormat):
             raise QueryError("a SELECT or ASK query gives a results table, not triples")
         return self.raw.serialize(format=fmt) or b""
+
+
+@dataclass(frozen=True)
+class QueryLimits:
+    """The limits every query from the public endpoint runs under; each is a setting."""
+
+    time_limit: float = 10.0
+    row_limit: int = 10_000
+    max_depth: int = 100
+    service_allowlist: tuple[str, ...] = ()
+
+
+def dataset_options(
+    shape_has_dataset: bool,
+    default_graph_uris: list[str] | None,
+    named_graph_uris: list[str] | None,
+) -> dict[str, Any]:
+    """pyoxigraph options for the query's RDF dataset (SPARQL 1.1 Protocol, 2.1.4).
+
+    A dataset given in the request wins over the query's FROM / FROM NAMED; a query's own
+    FROM clauses win over the union default graph (which pyoxigraph would otherwise
+    apply instead of them).
+    """
+    if default_graph_uris or named_graph_uris:
+        return {
+            "default_graph": [ox.NamedNode(u) for u in default_graph_uris or []],
+            "named_graphs": [ox.NamedNode(u) for u in named_graph_uris or []],
+        }
+    if shape_has_dataset:
+        return {}
+    return {"use_default_graph_as_union": True}
+
+
+def execute(
+    db: ox.Store,
+    sparql: str,
+    limits: QueryLimits,
+    *,
+    default_graph_uris: list[str] | None = None,
+    named_graph_uris: list[str] | None = None,
+) -> Answer:
+    """The public endpoint's choke point: check, run and collect a query under `limits`.
+
+    Refuses updates, SERVICE outside the allow-list and pathological nesting before the
+    engine sees the query. Keeps at most `row_limit` rows or triples (and says so). The
+    query runs in a thread: past `time_limit` this raises QueryTimeout at once, while
+    the thread may still be working; a server that must reclaim that CPU ends its
+    worker process (rivalry.server does, under gunicorn).
+    """
+    shape = check_query(sparql, max_depth=limits.max_depth,
+                        service_allowlist=limits.service_allowlist)
+    options = dataset_options(shape.has_dataset_clause, default_graph_uris, named_graph_uris)
+    outcome: list[Any] = []
+    done = threading.Event()
+
+    def work() -> None:
+        try:
+            outcome.append(_collect(db.query(sparql, **options), limits.row_limit))
+        except SyntaxError as e:
+            outcome.append(QueryError(describe_syntax_error(e)))
+        except (ValueError, OSError, RuntimeError) as e:
+            outcome.append(QueryError(f"the query failed: {e}"))
+        finally:
+            done.set()
+
+    worker = threading.Thread(target=work, name="rivalry-query", daemon=True)
+    worker.start()
+    if not done.wait(limits.time_limit):
+        raise QueryTimeout(
+            f"the query ran longer than {limits.time_limit:g} s and was stopped "
+            "(setting query_time_limit); narrow it, or add a LIMIT")
+    result = outcome[0]
+    if isinstance(result, Exception):
+        raise result
+    return result
+
+
+def _collect(raw: Any, row_limit: int) -> Answer:
+    if isinstance(raw, ox.QueryBoolean):
+        return Answer("ask", boolean=bool(raw))
+    if isinstance(raw, ox.QuerySolutions):
+        names = [v.value for v in raw.variables]
+        variables = raw.variables
+        rows = []
+        for solution in raw:
+            if len(rows) == row_limit:
+                return Answer("select", names, rows, truncated=True, limit=row_limit)
+            rows.append([solution[v] for v in variables])
+        return Answer("select", names, rows)
+    triples = []
+    for triple in raw:
+        if len(triples) == row_limit:
+            return Answer("graph", triples=triples, truncated=True, limit=row_limit)
+        triples.append(triple)
+    return Answer("graph", triples=triples)
 
 
 def describe_syntax_error(error: SyntaxError) -> str:

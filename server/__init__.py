@@ -24,12 +24,14 @@ def create_app(settings: Mapping[str, Any] | None = None) -> Flask:
     # and stops reading a chunked body once it passes the limit.
     app.config["MAX_CONTENT_LENGTH"] = values["max_body_bytes"]
 
-    from rivalry.server import errors, pages, sparql, validation
+    from rivalry.server import errors, meta, pages, sparql, validation
 
     errors.init_app(app)
+    meta.init_cors(app)
     app.register_blueprint(pages.bp)
     app.register_blueprint(sparql.bp)
     app.register_blueprint(validation.bp)
+    app.register_blueprint(meta.bp)
     return app
 
 

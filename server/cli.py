@@ -319,3 +319,7 @@ def show_settings() -> None:
     values = settings_from()
     for s in SETTINGS:
         click.echo(f"{s.name} = {values[s.name]!r}  [{s.env}]\n    {s.help}")
+
+
+if __name__ == "__main__":
+    main()

@@ -50,7 +50,11 @@ RDF_FORMATS: tuple[Format, ...] = (
            aliases=("application/xml", "text/xml")),
 )
 
-BY_NAME: dict[str, Format] = {f.name: f for f in RESULT_FORMATS + RDF_FORMATS}
+#: A page people can read, for any query form; offered last, so that clients asking
+#: for anything get a machine format.
+HTML = Format("html", "text/html", ".html", aliases=("application/xhtml+xml",))
+
+BY_NAME: dict[str, Format] = {f.name: f for f in RESULT_FORMATS + RDF_FORMATS + (HTML,)}
 
 
 def lookup(formats: tuple[Format, ...], name: str) -> Format | None:

@@ -1,20 +1,37 @@
-"""Pages for people: the home page with a query form that works without JavaScript."""
+"""Pages for people: the query page, with YASGUI and the example queries, and a plain
+form that works without JavaScript."""
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, render_template
+from functools import lru_cache
+from pathlib import Path
 
+from flask import Blueprint, Response, abort, current_app, render_template, send_from_directory
+
+from rivalry.graph.canned import canned_queries
 from rivalry.graph.errors import StoreError
 from rivalry.server import get_store
 
 bp = Blueprint("pages", __name__)
 
-EXAMPLE_QUERY = """PREFIX rv: <https://w3id.org/rivalry/ontology#>
-PREFIX rdfs: <http://www.w3.org/2000/01/rdf-schema#>
-SELECT ?measure ?label ?state ?announced WHERE {
-  ?measure a rv:Measure ; rdfs:label ?label ; rv:issuingState ?state ;
-           rv:announcedOn ?announced .
-} ORDER BY ?announced"""
+YASGUI_FILES = ("yasgui.min.js", "yasgui.min.css")
+
+
+@lru_cache(maxsize=8)
+def _find_yasgui(configured: str) -> Path | None:
+    if configured:
+        path = Path(configured)
+        return path if (path / YASGUI_FILES[0]).is_file() else None
+    # An editable install or a checkout: node_modules sits beside pyproject.toml.
+    for base in [Path.cwd(), *Path(__file__).resolve().parents]:
+        candidate = base / "node_modules" / "@zazuko" / "yasgui" / "build"
+        if (candidate / YASGUI_FILES[0]).is_file():
+            return candidate
+    return None
+
+
+def yasgui_dir() -> Path | None:
+    return _find_yasgui(current_app.config["RIVALRY"]["yasgui_path"])
 
 
 @bp.get("/")
@@ -25,4 +42,18 @@ def home() -> str:
         info, problem = None, e.message
     else:
         problem = None
-    return render_template("home.html", info=info, problem=problem, example=EXAMPLE_QUERY)
+    examples = canned_queries()
+    examples_json = [{"name": q.name, "title": q.title, "text": q.text} for q in examples]
+    return render_template("home.html", info=info, problem=problem, examples=examples,
+                           examples_json=examples_json,
+                           yasgui=yasgui_dir() is not None,
+                           first=examples[0].text if examples else "")
+
+
+@bp.get("/-/yasgui/<name>")
+def yasgui_asset(name: str) -> Response:
+    folder = yasgui_dir()
+    if folder is None or name not in YASGUI_FILES:
+        abort(404)
+    response = send_from_directory(folder, name, max_age=86400)
+    return response

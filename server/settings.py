@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from rivalry.graph.errors import RivalryError
-from rivalry.graph.store import DEFAULT_STORE
+from rivalry.graph.store import DEFAULT_STORE, QueryLimits
 
 
 @dataclass(frozen=True)
@@ -42,6 +42,20 @@ SETTINGS: tuple[Setting, ...] = (
             "Largest request body accepted, in bytes; larger ones get 413 before they are read."),
     Setting("validation_time_limit", 10.0,
             "Seconds a POST /validate may run before it is stopped (503)."),
+    Setting("query_time_limit", 10.0,
+            "Seconds a SPARQL query may run; past it the client gets 503 and the work stops."),
+    Setting("result_row_limit", 10_000,
+            "Most rows (SELECT) or triples (CONSTRUCT, DESCRIBE) a query returns; beyond it "
+            "the answer is cut and marked truncated."),
+    Setting("max_query_depth", 100,
+            "Deepest nesting of groups, brackets and parentheses a query may have."),
+    Setting("service_allowlist", "",
+            "SPARQL endpoints that SERVICE may call, separated by spaces; empty: none."),
+    Setting("yasgui_path", "",
+            "Directory of the YASGUI build (yasgui.min.js and .css) for the query page; empty: "
+            "node_modules/@zazuko/yasgui/build of the checkout, as `make setup` installs it."),
+    Setting("cors", True,
+            "Send CORS headers (Access-Control-Allow-Origin: *) on read endpoints."),
 )
 
 DEFAULT_SETTINGS: dict[str, Any] = {s.name: s.default for s in SETTINGS}
@@ -90,6 +104,16 @@ def _check_name(name: str, origin: str) -> Setting:
     return _BY_NAME[name]
 
 
+def query_limits(settings: Mapping[str, Any]) -> QueryLimits:
+    """The query limits a set of settings asks for."""
+    return QueryLimits(
+        time_limit=settings["query_time_limit"],
+        row_limit=settings["result_row_limit"],
+        max_depth=settings["max_query_depth"],
+        service_allowlist=tuple(settings["service_allowlist"].split()),
+    )
+
+
 def load_settings(
     overrides: Mapping[str, Any] | None = None,
     environ: Mapping[str, str] | None = None,
@@ -107,4 +131,10 @@ def load_settings(
             continue
         setting = _check_name(name, "setting")
         values[name] = _coerce(setting, raw, f"setting {name}")
+    for name in ("query_time_limit", "validation_time_limit"):
+        if values[name] <= 0:
+            raise InvalidSetting(f"setting {name} must be a positive number of seconds")
+    for name in ("result_row_limit", "max_query_depth", "max_body_bytes", "workers", "port"):
+        if values[name] < 1:
+            raise InvalidSetting(f"setting {name} must be at least 1")
     return values

@@ -23,10 +23,20 @@ class _Gunicorn(BaseApplication):  # type: ignore[misc]
 
 
 def run_gunicorn(app: Flask, settings: dict[str, Any]) -> None:
+    # One request per worker process (sync workers): a worker whose query ran past the
+    # time limit can then end itself without harming other clients' requests.
+    app.config["RIVALRY_EXIT_AFTER_TIMEOUT"] = True
+    slowest = max(settings["query_time_limit"], settings["validation_time_limit"])
     options = {
         "bind": f"{settings['host']}:{settings['port']}",
         "workers": settings["workers"],
+        "worker_class": "sync",
+        # gunicorn's own watchdog, a backstop well beyond the query and validation limits
+        "timeout": int(slowest * 3 + 30),
+        "graceful_timeout": 10,
+        "limit_request_line": 8190,  # long GET queries; longer ones belong in a POST
         "accesslog": "-",
         "errorlog": "-",
+        "control_socket_disable": True,
     }
     _Gunicorn(app, options).run()

@@ -77,9 +77,6 @@ def test_wrong_format_for_query_form(store_dir: Path, cli: CliRunner) -> None:
     assert "CONSTRUCT" in result.stderr
 
 
-# rdflib's own Dataset parser warns about its own deprecated internals.
-@pytest.mark.filterwarnings("ignore:Dataset.default_context is deprecated:DeprecationWarning")
-@pytest.mark.filterwarnings("ignore:ConjunctiveGraph is deprecated:DeprecationWarning")
 @pytest.mark.parametrize("fmt,rdflib_format,dataset", [
     ("turtle", "turtle", False), ("ntriples", "nt", False), ("nquads", "nquads", True),
     ("trig", "trig", True), ("jsonld", "json-ld", True),

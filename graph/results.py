@@ -1,0 +1,162 @@
+"""Writing query answers: SPARQL results (JSON, XML, CSV, TSV) for SELECT and ASK, and
+RDF (through pyoxigraph) for CONSTRUCT and DESCRIBE.
+
+The endpoint caps result rows, so it writes the rows it keeps itself rather than
+handing pyoxigraph's whole result stream to its serializer. The writers follow the W3C
+Recommendations: SPARQL 1.1 Query Results JSON Format, XML Format, and CSV and TSV
+Formats.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from xml.sax.saxutils import escape, quoteattr
+
+import pyoxigraph as ox
+
+XSD_STRING = "http://www.w3.org/2001/XMLSchema#string"
+RDF_LANGSTRING = "http://www.w3.org/1999/02/22-rdf-syntax-ns#langString"
+
+Row = Sequence[ox.NamedNode | ox.BlankNode | ox.Literal | ox.Triple | None]
+
+
+@dataclass
+class Answer:
+    """A query's answer, held in memory within the row limit."""
+
+    kind: str  # "select", "ask" or "graph"
+    variables: list[str] = field(default_factory=list)
+    rows: list[Row] = field(default_factory=list)
+    boolean: bool = False
+    triples: list[ox.Triple] = field(default_factory=list)
+    truncated: bool = False
+    limit: int | None = None
+
+    @property
+    def size(self) -> int:
+        return len(self.rows) if self.kind == "select" else len(self.triples)
+
+
+def _json_term(term: ox.Term) -> dict:
+    if isinstance(term, ox.NamedNode):
+        return {"type": "uri", "value": term.value}
+    if isinstance(term, ox.BlankNode):
+        return {"type": "bnode", "value": term.value}
+    if isinstance(term, ox.Literal):
+        out = {"type": "literal", "value": term.value}
+        if term.language:
+            out["xml:lang"] = term.language
+        elif term.datatype.value != XSD_STRING:
+            out["datatype"] = term.datatype.value
+        return out
+    if isinstance(term, ox.Triple):
+        return {"type": "triple", "value": {"subject": _json_term(term.subject),
+                                            "predicate": _json_term(term.predicate),
+                                            "object": _json_term(term.object)}}
+    raise TypeError(term)
+
+
+def to_json(answer: Answer) -> bytes:
+    if answer.kind == "ask":
+        return json.dumps({"head": {}, "boolean": answer.boolean}).encode()
+    bindings = [{v: _json_term(t) for v, t in zip(answer.variables, row, strict=True)
+                 if t is not None} for row in answer.rows]
+    doc: dict = {"head": {"vars": answer.variables}, "results": {"bindings": bindings}}
+    return json.dumps(doc, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
+def _xml_term(term: ox.Term) -> str:
+    if isinstance(term, ox.NamedNode):
+        return f"<uri>{escape(term.value)}</uri>"
+    if isinstance(term, ox.BlankNode):
+        return f"<bnode>{escape(term.value)}</bnode>"
+    if isinstance(term, ox.Literal):
+        if term.language:
+            return f"<literal xml:lang={quoteattr(term.language)}>{escape(term.value)}</literal>"
+        if term.datatype.value != XSD_STRING:
+            return (f"<literal datatype={quoteattr(term.datatype.value)}>"
+                    f"{escape(term.value)}</literal>")
+        return f"<literal>{escape(term.value)}</literal>"
+    if isinstance(term, ox.Triple):
+        return (f"<triple><subject>{_xml_term(term.subject)}</subject>"
+                f"<predicate>{_xml_term(term.predicate)}</predicate>"
+                f"<object>{_xml_term(term.object)}</object></triple>")
+    raise TypeError(term)
+
+
+def to_xml(answer: Answer) -> bytes:
+    out = ['<?xml version="1.0" encoding="UTF-8"?>\n'
+           '<sparql xmlns="http://www.w3.org/2005/sparql-results#"><head>']
+    if answer.kind == "ask":
+        out.append(f"</head><boolean>{'true' if answer.boolean else 'false'}</boolean></sparql>")
+        return "".join(out).encode("utf-8")
+    out.extend(f"<variable name={quoteattr(v)}/>" for v in answer.variables)
+    out.append("</head><results>")
+    for row in answer.rows:
+        out.append("<result>")
+        out.extend(f"<binding name={quoteattr(v)}>{_xml_term(t)}</binding>"
+                   for v, t in zip(answer.variables, row, strict=True) if t is not None)
+        out.append("</result>")
+    out.append("</results></sparql>")
+    return "".join(out).encode("utf-8")
+
+
+def _csv_value(term: ox.Term | None) -> str:
+    if term is None:
+        return ""
+    if isinstance(term, ox.BlankNode):
+        return f"_:{term.value}"
+    if isinstance(term, ox.Triple):
+        return str(term)
+    return term.value
+
+
+def to_csv(answer: Answer) -> bytes:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    if answer.kind == "ask":
+        writer.writerow(["_askResult"])
+        writer.writerow(["true" if answer.boolean else "false"])
+    else:
+        writer.writerow(answer.variables)
+        writer.writerows([_csv_value(t) for t in row] for row in answer.rows)
+    return buffer.getvalue().encode("utf-8")
+
+
+def _tsv_value(term: ox.Term | None) -> str:
+    # RDF terms in Turtle/N-Triples syntax, as the TSV format asks; pyoxigraph's str()
+    # gives exactly that, with tabs and newlines in literals escaped.
+    return "" if term is None else str(term)
+
+
+def to_tsv(answer: Answer) -> bytes:
+    if answer.kind == "ask":
+        return f"?_askResult\n{'true' if answer.boolean else 'false'}\n".encode()
+    lines = ["\t".join(f"?{v}" for v in answer.variables)]
+    lines.extend("\t".join(_tsv_value(t) for t in row) for row in answer.rows)
+    return ("\n".join(lines) + "\n").encode("utf-8")
+
+
+RESULT_WRITERS = {
+    ox.QueryResultsFormat.JSON: to_json,
+    ox.QueryResultsFormat.XML: to_xml,
+    ox.QueryResultsFormat.CSV: to_csv,
+    ox.QueryResultsFormat.TSV: to_tsv,
+}
+
+
+def write(answer: Answer, fmt: ox.QueryResultsFormat | ox.RdfFormat,
+          prefixes: dict[str, str] | None = None) -> bytes:
+    """Serialize an answer: results formats for SELECT/ASK, RDF formats for graphs."""
+    if answer.kind == "graph":
+        assert isinstance(fmt, ox.RdfFormat)
+        data = [ox.Quad(t.subject, t.predicate, t.object, ox.DefaultGraph())
+                for t in answer.triples] if fmt.supports_datasets else answer.triples
+        use = prefixes if fmt in (ox.RdfFormat.TURTLE, ox.RdfFormat.TRIG) else None
+        return ox.serialize(data, format=fmt, prefixes=use) or b""
+    assert isinstance(fmt, ox.QueryResultsFormat)
+    return RESULT_WRITERS[fmt](answer)

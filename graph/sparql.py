@@ -1,0 +1,138 @@
+"""Reading a SPARQL request's text before any engine sees it: its form, the endpoints of
+its SERVICE clauses, whether it names its own dataset, and how deeply it nests.
+
+pyoxigraph follows SERVICE to any host and its parser overflows the stack on queries
+nested a few thousand levels deep, so both are checked here, on tokens, first. The
+tokenizer knows SPARQL's lexical rules (strings, IRIs, comments, prefixed names) well
+enough that keywords inside them are not mistaken for the real thing.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from rivalry.graph.errors import QueryError
+
+QUERY_FORMS = {"SELECT", "ASK", "CONSTRUCT", "DESCRIBE"}
+UPDATE_KEYWORDS = {"INSERT", "DELETE", "LOAD", "CLEAR", "CREATE", "DROP", "COPY", "MOVE", "ADD",
+                   "WITH"}
+
+_TOKEN = re.compile(
+    r"""
+    (?P<ws>\s+)
+  | (?P<comment>\#[^\n\r]*)
+  | (?P<string>'''(?:[^'\\]|\\.|'(?!''))*'''|\"\"\"(?:[^"\\]|\\.|"(?!""))*\"\"\"
+               |'(?:[^'\\\n\r]|\\.)*'|"(?:[^"\\\n\r]|\\.)*")
+  | (?P<iri><[^<>"{}|^`\\\x00-\x20]*>)
+  | (?P<var>[?$][A-Za-z0-9_\u00B7-\uFFFF]+)
+  | (?P<pname>(?:[A-Za-z\u00C0-\uFFFF][\w.\-\u00B7-\uFFFF]*)?:
+              (?:[\w\-:.%\\\u00B7-\uFFFF]*[\w\-:%\\\u00B7-\uFFFF])?)
+  | (?P<word>[A-Za-z_][A-Za-z0-9_]*)
+  | (?P<open>[{(\[])
+  | (?P<close>[})\]])
+  | (?P<other>.)
+    """,
+    re.VERBOSE | re.DOTALL,
+)
+
+
+@dataclass
+class QueryShape:
+    """What a query is, as far as the endpoint's safety rules need to know."""
+
+    form: str | None = None
+    services: list[str | None] = field(default_factory=list)
+    has_dataset_clause: bool = False
+    depth: int = 0
+
+
+def tokens(text: str) -> list[tuple[str, str]]:
+    out = []
+    for match in _TOKEN.finditer(text):
+        kind = match.lastgroup or "other"
+        if kind in ("ws", "comment"):
+            continue
+        out.append((kind, match.group()))
+    return out
+
+
+_CODEPOINT = re.compile(r"\\u([0-9A-Fa-f]{4})|\\U([0-9A-Fa-f]{8})")
+
+
+def unescape_codepoints(text: str) -> str:
+    """SPARQL 1.1 Query, 19.2: \\uXXXX and \\UXXXXXXXX escapes are replaced before parsing,
+    anywhere in the query, so `\\u0053ERVICE` is the keyword SERVICE. Do the same."""
+
+    def replace(match: re.Match[str]) -> str:
+        code = int(match.group(1) or match.group(2), 16)
+        return chr(code) if code <= 0x10FFFF and not 0xD800 <= code <= 0xDFFF else match.group()
+
+    return _CODEPOINT.sub(replace, text)
+
+
+def inspect_query(text: str) -> QueryShape:
+    """The form, SERVICE endpoints (None for a variable), dataset clause and depth."""
+    shape = QueryShape()
+    toks = tokens(unescape_codepoints(text))
+    prefixes: dict[str, str] = {}
+    depth = 0
+    base = ""
+    i = 0
+    while i < len(toks):
+        kind, value = toks[i]
+        upper = value.upper() if kind == "word" else ""
+        if kind == "open":
+            depth += 1
+            shape.depth = max(shape.depth, depth)
+        elif kind == "close":
+            depth -= 1
+        elif upper == "PREFIX" and i + 2 < len(toks) and toks[i + 1][0] == "pname" \
+                and toks[i + 2][0] == "iri":
+            prefixes[toks[i + 1][1].rstrip(":")] = toks[i + 2][1][1:-1]
+            i += 2
+        elif upper == "BASE" and i + 1 < len(toks) and toks[i + 1][0] == "iri":
+            base = toks[i + 1][1][1:-1]
+            i += 1
+        elif upper and shape.form is None and depth == 0 and (
+                upper in QUERY_FORMS or upper in UPDATE_KEYWORDS):
+            shape.form = upper if upper in QUERY_FORMS else "UPDATE"
+        elif upper == "FROM" and depth == 0:
+            shape.has_dataset_clause = True
+        elif upper == "SERVICE":
+            j = i + 1
+            if j < len(toks) and toks[j][0] == "word" and toks[j][1].upper() == "SILENT":
+                j += 1
+            target = toks[j] if j < len(toks) else ("other", "")
+            if target[0] == "iri":
+                iri = target[1][1:-1]
+                shape.services.append(iri if ":" in iri or not base else base + iri)
+            elif target[0] == "pname":
+                prefix, _, local = target[1].partition(":")
+                shape.services.append(prefixes[prefix] + local if prefix in prefixes else None)
+            else:
+                shape.services.append(None)
+        i += 1
+    return shape
+
+
+def check_query(text: str, *, max_depth: int,
+                service_allowlist: tuple[str, ...] = ()) -> QueryShape:
+    """Refuse what the endpoint must never run; return the query's shape otherwise."""
+    shape = inspect_query(text)
+    if shape.depth > max_depth:
+        raise QueryError(
+            f"the query nests groups {shape.depth} levels deep; at most {max_depth} are "
+            "accepted (setting max_query_depth)")
+    if shape.form == "UPDATE":
+        raise QueryError("this is a SPARQL update; the endpoint is read-only and runs queries "
+                         "only (SELECT, ASK, CONSTRUCT, DESCRIBE)")
+    for endpoint in shape.services:
+        if endpoint is None:
+            raise QueryError("SERVICE with a variable or an unresolvable endpoint is not "
+                             "accepted: the server makes no requests to other hosts")
+        if endpoint not in service_allowlist:
+            raise QueryError(f"SERVICE <{endpoint}> is not accepted: the server makes no "
+                             "requests to other hosts unless the endpoint is in the "
+                             "service_allowlist setting")
+    return shape

@@ -1,0 +1,69 @@
+"""The query page and its example queries."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from flask.testing import FlaskClient
+
+from rivalry.graph.canned import canned_queries, read_canned
+from rivalry.graph.errors import InvalidInput
+from rivalry.graph.store import EmbeddedStore, QueryLimits
+from rivalry.server import create_app
+
+EXAMPLES = canned_queries()
+
+
+def test_there_is_an_example_per_answerable_competency_question() -> None:
+    assert len(EXAMPLES) >= 12
+    assert all(q.title and q.description for q in EXAMPLES)
+
+
+@pytest.mark.parametrize("query", EXAMPLES, ids=lambda q: q.name)
+def test_each_example_answers_on_the_curated_graph(query, store_dir: Path) -> None:
+    answer = EmbeddedStore(store_dir).execute(query.text, QueryLimits())
+    assert answer.kind == "select"
+    assert answer.rows, f"{query.name} returns nothing on the curated graph"
+
+
+def test_page_lists_every_example_with_one_click_links(client: FlaskClient) -> None:
+    page = client.get("/").data.decode()
+    for query in EXAMPLES:
+        assert query.title.replace("'", "&#39;") in page
+        assert f'id="{query.name}"' in page
+    assert page.count('href="/sparql?query=') >= len(EXAMPLES)
+
+
+def test_page_works_without_javascript(client: FlaskClient) -> None:
+    page = client.get("/").data.decode()
+    assert '<form action="/sparql" method="get">' in page
+    assert '<option value="html">' in page
+    first = EXAMPLES[0]
+    response = client.get("/sparql", query_string={"query": first.text, "format": "html"})
+    assert response.status_code == 200 and b"<table>" in response.data
+
+
+def test_yasgui_is_served_from_the_installed_package(client: FlaskClient) -> None:
+    node = Path(__file__).parent.parent / "node_modules" / "@zazuko" / "yasgui" / "build"
+    if not (node / "yasgui.min.js").is_file():
+        pytest.skip("YASGUI is not installed (make setup installs it with npm)")
+    page = client.get("/").data.decode()
+    assert "/-/yasgui/yasgui.min.js" in page and 'id="yasgui"' in page
+    with client.get("/-/yasgui/yasgui.min.js") as script:
+        assert script.status_code == 200 and len(script.data) > 100_000
+    assert client.get("/-/yasgui/../../package.json").status_code == 404
+
+
+def test_without_yasgui_the_page_says_how_to_get_it(store_dir: Path, tmp_path: Path) -> None:
+    app = create_app({"store": str(store_dir), "yasgui_path": str(tmp_path)})
+    page = app.test_client().get("/").data.decode()
+    assert "make setup" in page and "yasgui.min.js" not in page
+    assert '<form action="/sparql" method="get">' in page
+
+
+def test_canned_query_without_title_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "bad.rq"
+    path.write_text("SELECT * WHERE { ?s ?p ?o }", "utf-8")
+    with pytest.raises(InvalidInput, match="title"):
+        read_canned(path)

@@ -1,0 +1,409 @@
+"""The SPARQL 1.1 Protocol's query operation at /sparql, through Flask's test client."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from pathlib import Path
+from urllib.parse import quote
+
+import pyoxigraph as ox
+import pytest
+import rdflib
+from flask.testing import FlaskClient
+
+from rivalry.graph.store import EmbeddedStore
+from rivalry.server import create_app
+from rivalry.server.settings import SETTINGS
+
+RV = "PREFIX rv: <https://w3id.org/rivalry/ontology#>\n"
+SELECT = RV + "SELECT ?m ?d WHERE { ?m a rv:Measure ; rv:announcedOn ?d } ORDER BY ?m"
+CONSTRUCT = RV + "CONSTRUCT { ?m rv:announcedOn ?d } WHERE { ?m a rv:Measure ; rv:announcedOn ?d }"
+ASK = RV + "ASK { ?m a rv:Sanction }"
+FORM = "application/x-www-form-urlencoded"
+
+
+def expected_rows(store_dir: Path) -> set[tuple[str, str]]:
+    result = EmbeddedStore(store_dir).query(SELECT)
+    return {(row[0].value, row[1].value) for row in result.rows()}
+
+
+# --- the three ways of sending a query ---------------------------------------------------
+
+
+def test_get(client: FlaskClient, store_dir: Path) -> None:
+    response = client.get("/sparql", query_string={"query": SELECT})
+    assert response.status_code == 200
+    data = response.get_json(force=True)
+    got = {(b["m"]["value"], b["d"]["value"]) for b in data["results"]["bindings"]}
+    assert got == expected_rows(store_dir)
+
+
+def test_post_form(client: FlaskClient, store_dir: Path) -> None:
+    response = client.post("/sparql", data={"query": SELECT})
+    assert response.status_code == 200
+    assert len(response.get_json(force=True)["results"]["bindings"]) == len(
+        expected_rows(store_dir))
+
+
+@pytest.mark.parametrize("content_type", [
+    "application/sparql-query", "application/sparql-query; charset=utf-8",
+    "application/sparql-query;charset=UTF-8"])
+def test_post_direct(client: FlaskClient, content_type: str) -> None:
+    response = client.post("/sparql", data=SELECT.encode(), content_type=content_type)
+    assert response.status_code == 200
+    assert response.get_json(force=True)["head"]["vars"] == ["m", "d"]
+
+
+def test_post_direct_in_another_charset(client: FlaskClient) -> None:
+    query = RV + 'SELECT ?l WHERE { ?s rdfs:label ?l FILTER(?l = "中华人民共和国"@zh) }'
+    query = query.replace(RV, RV + "PREFIX rdfs: <http://www.w3.org/2000/01/rdf-schema#>\n")
+    response = client.post("/sparql", data=query.encode("utf-16"),
+                           content_type="application/sparql-query; charset=utf-16")
+    assert response.status_code == 200
+    assert response.get_json(force=True)["results"]["bindings"][0]["l"]["value"] == "中华人民共和国"
+
+
+# --- malformed requests -------------------------------------------------------------------
+
+
+def test_syntax_error_is_400_with_a_readable_message(client: FlaskClient) -> None:
+    response = client.get("/sparql", query_string={"query": "SELECT ?s WHERE { ?s ?p }"})
+    assert response.status_code == 400
+    assert "SPARQL syntax error at line 1, column" in response.get_json()["message"]
+
+
+def test_two_queries_are_400(client: FlaskClient) -> None:
+    response = client.get("/sparql?query=" + quote(ASK) + "&query=" + quote(ASK))
+    assert response.status_code == 400
+    response = client.post("/sparql?query=" + quote(ASK), data=ASK.encode(),
+                           content_type="application/sparql-query")
+    assert response.status_code == 400
+    response = client.post("/sparql?query=" + quote(ASK), data={"query": ASK})
+    assert response.status_code == 400
+
+
+def test_wrong_media_type_is_400(client: FlaskClient) -> None:
+    response = client.post("/sparql", data=ASK.encode(), content_type="text/plain")
+    assert response.status_code == 400
+    assert "application/sparql-query" in response.get_json()["message"]
+
+
+def test_invalid_utf8_is_400(client: FlaskClient) -> None:
+    assert client.get("/sparql?query=ASK%20%7B%7D%FF").status_code == 400
+    response = client.post("/sparql", data=b"query=ASK%20%7B%7D%C3%28", content_type=FORM)
+    assert response.status_code == 400
+    response = client.post("/sparql", data=b"ASK { \xff }",
+                           content_type="application/sparql-query")
+    assert response.status_code == 400
+    assert "not valid utf-8" in response.get_json()["message"]
+
+
+def test_post_without_query_is_400(client: FlaskClient) -> None:
+    assert client.post("/sparql", data={"nothing": "here"}).status_code == 400
+
+
+def test_empty_query_is_400(client: FlaskClient) -> None:
+    assert client.get("/sparql", query_string={"query": "  "}).status_code == 400
+
+
+# --- updates are refused, however they are sent ------------------------------------------
+
+UPDATE = "INSERT DATA { <https://example.org/s> <https://example.org/p> <https://example.org/o> }"
+
+
+@pytest.mark.parametrize("send", ["get-update", "form-update", "direct-update", "query-param",
+                                  "direct-query"])
+def test_updates_are_refused_and_change_nothing(client: FlaskClient, send: str) -> None:
+    if send == "get-update":
+        response = client.get("/sparql", query_string={"update": UPDATE})
+    elif send == "form-update":
+        response = client.post("/sparql", data={"update": UPDATE})
+    elif send == "direct-update":
+        response = client.post("/sparql", data=UPDATE.encode(),
+                               content_type="application/sparql-update")
+    elif send == "query-param":
+        response = client.get("/sparql", query_string={"query": UPDATE})
+    else:
+        response = client.post("/sparql", data=UPDATE.encode(),
+                               content_type="application/sparql-query")
+    assert 400 <= response.status_code < 500
+    check = client.get("/sparql", query_string={
+        "query": "ASK { <https://example.org/s> ?p ?o }"})
+    assert check.get_json(force=True)["boolean"] is False
+
+
+# --- result formats and negotiation -------------------------------------------------------
+
+
+def parse_results(media_type: str, body: bytes) -> set[tuple[str, ...]]:
+    if media_type == "application/sparql-results+json":
+        data = json.loads(body)
+        return {(b["m"]["value"], b["d"]["value"]) for b in data["results"]["bindings"]}
+    if media_type == "application/sparql-results+xml":
+        results = ox.parse_query_results(body, format=ox.QueryResultsFormat.XML)
+        return {(s["m"].value, s["d"].value) for s in results}
+    if media_type == "text/csv":
+        rows = list(csv.reader(io.StringIO(body.decode())))
+        assert rows[0] == ["m", "d"]
+        return {tuple(r) for r in rows[1:]}
+    results = ox.parse_query_results(body, format=ox.QueryResultsFormat.TSV)
+    return {(s["m"].value, s["d"].value) for s in results}
+
+
+@pytest.mark.parametrize("media_type", [
+    "application/sparql-results+json", "application/sparql-results+xml", "text/csv",
+    "text/tab-separated-values"])
+def test_select_formats_parse_back_to_the_stores_answer(client: FlaskClient, store_dir: Path,
+                                                         media_type: str) -> None:
+    response = client.get("/sparql", query_string={"query": SELECT},
+                          headers={"Accept": media_type})
+    assert response.status_code == 200
+    assert response.mimetype == media_type
+    assert parse_results(media_type, response.data) == expected_rows(store_dir)
+    assert response.headers["Vary"] == "Accept"
+
+
+@pytest.mark.parametrize("media_type,fmt", [
+    ("application/sparql-results+json", ox.QueryResultsFormat.JSON),
+    ("application/sparql-results+xml", ox.QueryResultsFormat.XML),
+])
+def test_ask_formats(client: FlaskClient, media_type: str, fmt: ox.QueryResultsFormat) -> None:
+    response = client.get("/sparql", query_string={"query": ASK}, headers={"Accept": media_type})
+    assert bool(ox.parse_query_results(response.data, format=fmt)) is True
+
+
+@pytest.mark.parametrize("media_type,rdflib_format", [
+    ("text/turtle", "turtle"), ("application/n-triples", "nt"),
+    ("application/n-quads", "nquads"), ("application/trig", "trig"),
+    ("application/ld+json", "json-ld"), ("application/rdf+xml", "xml"),
+])
+def test_construct_formats_parse_back(client: FlaskClient, store_dir: Path, media_type: str,
+                                      rdflib_format: str) -> None:
+    response = client.get("/sparql", query_string={"query": CONSTRUCT},
+                          headers={"Accept": media_type})
+    assert response.status_code == 200
+    assert response.mimetype == media_type
+    if rdflib_format in ("nquads", "trig"):
+        graph = rdflib.Dataset()
+        graph.parse(data=response.data, format=rdflib_format)
+        triples = {(str(s), str(o)) for s, _, o, _ in graph.quads()}
+    else:
+        graph = rdflib.Graph().parse(data=response.data, format=rdflib_format)
+        triples = {(str(s), str(o)) for s, _, o in graph}
+    assert triples == expected_rows(store_dir)
+
+
+def test_describe_is_a_graph(client: FlaskClient) -> None:
+    response = client.get("/sparql", query_string={
+        "query": "DESCRIBE <https://w3id.org/rivalry/id/state/cn>"})
+    assert response.status_code == 200 and response.mimetype == "text/turtle"
+    g = rdflib.Graph().parse(data=response.data, format="turtle")
+    assert len(g) > 3
+
+
+def test_q_values_decide(client: FlaskClient) -> None:
+    accept = ("application/sparql-results+json;q=0.4, text/csv;q=0.9, "
+              "application/sparql-results+xml;q=0.5")
+    response = client.get("/sparql", query_string={"query": SELECT}, headers={"Accept": accept})
+    assert response.mimetype == "text/csv"
+    response = client.get("/sparql", query_string={"query": CONSTRUCT},
+                          headers={"Accept": "application/rdf+xml;q=0.2, application/n-triples"})
+    assert response.mimetype == "application/n-triples"
+
+
+def test_wildcards_and_no_accept_give_the_defaults(client: FlaskClient) -> None:
+    for accept in ("*/*", None):
+        headers = {"Accept": accept} if accept else {}
+        select = client.get("/sparql", query_string={"query": SELECT}, headers=headers)
+        assert select.mimetype == "application/sparql-results+json"
+        graph = client.get("/sparql", query_string={"query": CONSTRUCT}, headers=headers)
+        assert graph.mimetype == "text/turtle"
+
+
+def test_406_for_what_cannot_be_produced(client: FlaskClient) -> None:
+    response = client.get("/sparql", query_string={"query": SELECT},
+                          headers={"Accept": "text/turtle"})
+    assert response.status_code == 406
+    response = client.get("/sparql", query_string={"query": CONSTRUCT},
+                          headers={"Accept": "text/csv"})
+    assert response.status_code == 406
+    assert client.get("/sparql", query_string={"query": SELECT, "format": "turtle"}
+                      ).status_code == 406
+
+
+@pytest.mark.parametrize("fmt,media_type", [
+    ("csv", "text/csv"), ("tsv", "text/tab-separated-values"),
+    ("xml", "application/sparql-results+xml"), ("json", "application/sparql-results+json"),
+    ("html", "text/html"), ("text/csv", "text/csv")])
+def test_format_parameter_for_links(client: FlaskClient, fmt: str, media_type: str) -> None:
+    response = client.get("/sparql", query_string={"query": SELECT, "format": fmt},
+                          headers={"Accept": "application/sparql-results+json"})
+    assert response.status_code == 200 and response.mimetype == media_type
+
+
+def test_browsers_get_a_table(client: FlaskClient) -> None:
+    response = client.get("/sparql", query_string={"query": SELECT},
+                          headers={"Accept": "text/html,application/xhtml+xml,*/*;q=0.8"})
+    assert response.mimetype == "text/html"
+    assert b"<table>" in response.data and b"us-ofac-2025-01-03-integrity" in response.data
+
+
+# --- the dataset of a request --------------------------------------------------------------
+
+STATES = "https://w3id.org/rivalry/graph/facts/reference/states"
+AGENCIES = "https://w3id.org/rivalry/graph/facts/reference/agencies"
+
+
+def test_default_graph_uri_restricts_the_default_graph(client: FlaskClient) -> None:
+    query = RV + "SELECT (COUNT(DISTINCT ?s) AS ?n) WHERE { ?s a rv:State }"
+    whole = client.get("/sparql", query_string={"query": query}).get_json(force=True)
+    only_agencies = client.get("/sparql", query_string={
+        "query": query, "default-graph-uri": AGENCIES}).get_json(force=True)
+    n = [int(d["results"]["bindings"][0]["n"]["value"]) for d in (whole, only_agencies)]
+    assert n[0] >= 2 and n[1] == 0
+
+
+def test_repeated_graph_uris(client: FlaskClient) -> None:
+    query = "SELECT DISTINCT ?g WHERE { GRAPH ?g { ?s ?p ?o } }"
+    response = client.get("/sparql?query=" + quote(query) + "&named-graph-uri=" + quote(STATES)
+                          + "&named-graph-uri=" + quote(AGENCIES))
+    graphs = {b["g"]["value"] for b in response.get_json(force=True)["results"]["bindings"]}
+    assert graphs == {STATES, AGENCIES}
+    query = RV + "SELECT (COUNT(*) AS ?n) WHERE { ?s rdfs:label ?l }"
+    query = "PREFIX rdfs: <http://www.w3.org/2000/01/rdf-schema#>\n" + query
+    response = client.post("/sparql?default-graph-uri=" + quote(STATES) + "&default-graph-uri="
+                           + quote(AGENCIES), data=query.encode(),
+                           content_type="application/sparql-query")
+    assert int(response.get_json(force=True)["results"]["bindings"][0]["n"]["value"]) > 4
+
+
+def test_from_clause_in_the_query_is_honoured(client: FlaskClient) -> None:
+    agency = "<https://w3id.org/rivalry/ontology#GovernmentAgency>"
+    query = f"SELECT DISTINCT ?s WHERE {{ ?s a {agency} }}"
+    scoped = f"SELECT DISTINCT ?s FROM <{STATES}> WHERE {{ ?s a {agency} }}"
+    assert client.get("/sparql", query_string={"query": query}).get_json(force=True)[
+        "results"]["bindings"]
+    assert client.get("/sparql", query_string={"query": scoped}).get_json(force=True)[
+        "results"]["bindings"] == []
+
+
+# --- limits -------------------------------------------------------------------------------
+
+
+def test_row_cap_truncates_visibly(store_dir: Path) -> None:
+    client = create_app({"store": str(store_dir), "result_row_limit": 3}).test_client()
+    response = client.get("/sparql", query_string={"query": "SELECT * WHERE { ?s ?p ?o }"})
+    data = response.get_json(force=True)
+    assert len(data["results"]["bindings"]) == 3
+    assert data["truncated"] is True
+    assert response.headers["X-Result-Truncated"] == "true"
+    assert response.headers["X-Result-Row-Limit"] == "3"
+    graph = client.get("/sparql", query_string={"query": "CONSTRUCT WHERE { ?s ?p ?o }"},
+                       headers={"Accept": "application/n-triples"})
+    assert len(graph.data.decode().strip().splitlines()) == 3
+    assert graph.headers["X-Result-Truncated"] == "true"
+    small = client.get("/sparql", query_string={"query": ASK})
+    assert "X-Result-Truncated" not in small.headers
+
+
+def test_time_limit_names_the_setting(store_dir: Path) -> None:
+    client = create_app({"store": str(store_dir), "query_time_limit": 0.2}).test_client()
+    heavy = "SELECT (COUNT(*) AS ?n) WHERE { ?a ?b ?c . ?d ?e ?f . ?g ?h ?i . ?j ?k ?l }"
+    response = client.get("/sparql", query_string={"query": heavy})
+    assert response.status_code == 503
+    assert "query_time_limit" in response.get_json()["message"]
+
+
+def test_request_body_cap_is_413(store_dir: Path) -> None:
+    client = create_app({"store": str(store_dir), "max_body_bytes": 500}).test_client()
+    big = ASK + " #" + "x" * 1000
+    assert client.post("/sparql", data=big.encode(),
+                       content_type="application/sparql-query").status_code == 413
+    assert client.post("/sparql", data={"query": big}).status_code == 413
+
+
+def test_service_is_refused_unless_allowed(store_dir: Path, client: FlaskClient) -> None:
+    for query in ("SELECT * WHERE { SERVICE <http://127.0.0.1:9/sparql> { ?s ?p ?o } }",
+                  "SELECT * WHERE { SERVICE SILENT <http://127.0.0.1:9/sparql> { ?s ?p ?o } }",
+                  "PREFIX x: <http://127.0.0.1:9/> "
+                  "SELECT * WHERE { SERVICE x:sparql { ?s ?p ?o } }",
+                  "SELECT * WHERE { ?e ?p ?o SERVICE ?e { ?s ?p ?o } }",
+                  "select * where { service <http://127.0.0.1:9/sparql> { ?s ?p ?o } }"):
+        response = client.get("/sparql", query_string={"query": query})
+        assert response.status_code == 400, query
+        assert "SERVICE" in response.get_json()["message"]
+    allowed = create_app({"store": str(store_dir),
+                          "service_allowlist": "http://127.0.0.1:9/sparql"}).test_client()
+    response = allowed.get("/sparql", query_string={
+        "query": "SELECT * WHERE { SERVICE SILENT <http://127.0.0.1:9/sparql> { ?s ?p ?o } }"})
+    assert response.status_code == 200
+
+
+def test_keywords_inside_strings_iris_and_comments_are_not_service(client: FlaskClient) -> None:
+    query = ('SELECT ?s WHERE { ?s ?p "SERVICE <http://x/>" . # SERVICE <http://y/>\n'
+             ' FILTER(?p != <http://example.org/SERVICE>) } LIMIT 1')
+    assert client.get("/sparql", query_string={"query": query}).status_code == 200
+
+
+def test_deeply_nested_query_is_400(client: FlaskClient) -> None:
+    query = "SELECT * WHERE " + "{" * 3000 + "}" * 3000
+    response = client.get("/sparql", query_string={"query": query})
+    assert response.status_code == 400
+    assert "max_query_depth" in response.get_json()["message"]
+    query = "SELECT * WHERE { FILTER(" + "(" * 3000 + "1" + ")" * 3000 + ") }"
+    assert client.post("/sparql", data=query.encode(),
+                       content_type="application/sparql-query").status_code == 400
+
+
+# --- service description, CORS, settings, health ---------------------------------------------
+
+SD = rdflib.Namespace("http://www.w3.org/ns/sparql-service-description#")
+
+
+@pytest.mark.parametrize("media_type,fmt", [
+    ("text/turtle", "turtle"), ("application/rdf+xml", "xml"), ("application/ld+json", "json-ld")])
+def test_service_description(client: FlaskClient, media_type: str, fmt: str) -> None:
+    response = client.get("/sparql", headers={"Accept": media_type})
+    assert response.status_code == 200 and response.mimetype == media_type
+    g = rdflib.Graph().parse(data=response.data, format=fmt)
+    service = next(g.subjects(rdflib.RDF.type, SD.Service))
+    assert (service, SD.endpoint, rdflib.URIRef("http://localhost/sparql")) in g
+    assert (service, SD.supportedLanguage, SD.SPARQL11Query) in g
+    assert (service, SD.feature, SD.UnionDefaultGraph) in g
+    assert len(set(g.objects(service, SD.resultFormat))) == 10
+
+
+def test_cors(client: FlaskClient, store_dir: Path) -> None:
+    response = client.get("/sparql", query_string={"query": ASK},
+                          headers={"Origin": "https://example.org"})
+    assert response.headers["Access-Control-Allow-Origin"] == "*"
+    preflight = client.options("/sparql", headers={
+        "Origin": "https://example.org", "Access-Control-Request-Method": "POST",
+        "Access-Control-Request-Headers": "Content-Type"})
+    assert preflight.status_code in (200, 204)
+    assert "POST" in preflight.headers["Access-Control-Allow-Methods"]
+    assert "Content-Type" in preflight.headers["Access-Control-Allow-Headers"]
+    off = create_app({"store": str(store_dir), "cors": False}).test_client()
+    assert "Access-Control-Allow-Origin" not in off.get(
+        "/sparql", query_string={"query": ASK}).headers
+
+
+def test_settings_json_lists_every_setting(client: FlaskClient) -> None:
+    data = client.get("/-/settings.json").get_json()
+    assert set(data) == {s.name for s in SETTINGS}
+    assert data["query_time_limit"] == 10.0
+
+
+def test_health_reports_store_and_build(client: FlaskClient) -> None:
+    data = client.get("/-/health").get_json()
+    assert data["status"] == "ok"
+    assert data["build"]["quads"] > 1000 and data["build"]["built_at"]
+    assert data["store"]["kind"] == "embedded"
+
+
+def test_error_shape_is_one_json_object(client: FlaskClient) -> None:
+    body = client.get("/sparql", query_string={"query": "SELEC"}).get_json()
+    assert set(body) == {"error", "status", "message"}
+    assert body["status"] == 400
