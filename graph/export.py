@@ -23,3 +23,41 @@ def export_graph(store: EmbeddedStore, fmt: ox.RdfFormat, output: BinaryIO | Pat
         triples = sorted({ox.Triple(q.subject, q.predicate, q.object)
                           for q in store.db.quads_for_pattern(None, None, None, None)}, key=str)
         ox.serialize(triples, target, format=fmt, prefixes=prefixes)
+
+
+#: The dumps of the whole graph, by file name, and their formats.
+DUMPS: dict[str, ox.RdfFormat] = {
+    "rivalry.trig": ox.RdfFormat.TRIG,
+    "rivalry.nq": ox.RdfFormat.N_QUADS,
+    "rivalry.jsonld": ox.RdfFormat.JSON_LD,
+    "rivalry.ttl": ox.RdfFormat.TURTLE,
+    "rivalry.nt": ox.RdfFormat.N_TRIPLES,
+}
+
+
+def write_dumps(store: EmbeddedStore, directory: Path) -> dict[str, int]:
+    """Write every dump, plain and gzip-compressed, into `directory` (once per build),
+    each file atomically. Returns file names and sizes in bytes."""
+    import fcntl
+    import gzip
+    import os
+    import shutil
+
+    directory.mkdir(parents=True, exist_ok=True)
+    with open(directory / ".lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # one worker writes; the others wait and reuse
+        for name, fmt in DUMPS.items():
+            target = directory / name
+            if not target.exists():
+                tmp = directory / f".{name}.{os.getpid()}"
+                with open(tmp, "wb") as out:
+                    export_graph(store, fmt, out)
+                os.replace(tmp, target)
+            zipped = directory / (name + ".gz")
+            if not zipped.exists():
+                tmp = directory / f".{name}.gz.{os.getpid()}"
+                with open(target, "rb") as src, gzip.GzipFile(tmp, "wb", mtime=0) as out:
+                    shutil.copyfileobj(src, out)
+                os.replace(tmp, zipped)
+    return {p.name: p.stat().st_size for p in sorted(directory.iterdir())
+            if not p.name.startswith(".")}

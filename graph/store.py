@@ -178,6 +178,13 @@ class EmbeddedStore:
             self._info = BuildInfo.read(current / "build.json")
 
     @property
+    def build_dir(self) -> Path:
+        """The directory of the build being served (its database, metadata, dumps)."""
+        self.refresh()
+        assert self._path is not None
+        return self._path
+
+    @property
     def info(self) -> BuildInfo:
         self.refresh()
         assert self._info is not None
@@ -195,11 +202,14 @@ class EmbeddedStore:
         *,
         default_graph_uris: list[str] | None = None,
         named_graph_uris: list[str] | None = None,
+        bindings: dict[str, ox.Term] | None = None,
     ) -> QueryResult:
-        """Run a read-only SPARQL query. The default graph is the union of all graphs,
-        unless the request names its default graphs (SPARQL 1.1 Protocol, 2.1.4)."""
+        """Run a trusted SPARQL query (the project's own, or the command line's). The
+        default graph is the union of all graphs, unless the request names its default
+        graphs (SPARQL 1.1 Protocol, 2.1.4). `bindings` binds variables to values (never
+        pasted into the text)."""
         return run_query(self.db, sparql, default_graph_uris=default_graph_uris,
-                         named_graph_uris=named_graph_uris)
+                         named_graph_uris=named_graph_uris, bindings=bindings)
 
     def execute(
         self,
@@ -372,8 +382,11 @@ def run_query(
     *,
     default_graph_uris: list[str] | None = None,
     named_graph_uris: list[str] | None = None,
+    bindings: dict[str, ox.Term] | None = None,
 ) -> QueryResult:
     kwargs: dict[str, Any] = {}
+    if bindings:
+        kwargs["substitutions"] = {ox.Variable(k): v for k, v in bindings.items()}
     if default_graph_uris:
         kwargs["default_graph"] = [ox.NamedNode(u) for u in default_graph_uris]
     else:

@@ -24,7 +24,16 @@ def create_app(settings: Mapping[str, Any] | None = None) -> Flask:
     # and stops reading a chunked body once it passes the limit.
     app.config["MAX_CONTENT_LENGTH"] = values["max_body_bytes"]
 
-    from rivalry.server import errors, meta, pages, sparql, validation
+    from rivalry.server import (
+        browse,
+        entities,
+        errors,
+        meta,
+        pages,
+        publish,
+        sparql,
+        validation,
+    )
 
     errors.init_app(app)
     meta.init_cors(app)
@@ -32,6 +41,9 @@ def create_app(settings: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(sparql.bp)
     app.register_blueprint(validation.bp)
     app.register_blueprint(meta.bp)
+    app.register_blueprint(entities.bp)
+    app.register_blueprint(browse.bp)
+    app.register_blueprint(publish.bp)
     return app
 
 

@@ -8,6 +8,7 @@ command line, or tests). Unknown names and values of the wrong type fail at star
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -35,6 +36,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("store", DEFAULT_STORE,
             "Directory of the embedded store: its builds and the pointer to the current one. "
             "Relative paths are taken from the working directory."),
+    Setting("base_iri", "https://w3id.org/rivalry/",
+            "The IRI the graph's entities are minted under; <base_iri>id/... is served at "
+            "/id/..., and the ontology <base_iri>ontology at /ontology."),
     Setting("host", "127.0.0.1", "Interface `rivalry serve` listens on."),
     Setting("port", 8000, "Port `rivalry serve` listens on."),
     Setting("workers", 2, "Worker processes of the production server (gunicorn)."),
@@ -134,6 +138,8 @@ def load_settings(
     for name in ("query_time_limit", "validation_time_limit"):
         if values[name] <= 0:
             raise InvalidSetting(f"setting {name} must be a positive number of seconds")
+    if not re.match(r"^https?://[^\s]+/$", values["base_iri"]):
+        raise InvalidSetting("setting base_iri must be an http(s) IRI ending with '/'")
     for name in ("result_row_limit", "max_query_depth", "max_body_bytes", "workers", "port"):
         if values[name] < 1:
             raise InvalidSetting(f"setting {name} must be at least 1")

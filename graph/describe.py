@@ -1,0 +1,334 @@
+"""Describing one entity: the triples a linked-data client gets when it dereferences an
+IRI, and what an entity's page shows. Labels of classes and properties come from the
+ontology graph, so nothing here is written per class."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+import pyoxigraph as ox
+
+from rivalry.graph import INFERRED_GRAPH, ONTOLOGY_GRAPH
+from rivalry.graph.store import EmbeddedStore
+
+RDF_TYPE = "http://www.w3.org/1999/02/22-rdf-syntax-ns#type"
+RDFS = "http://www.w3.org/2000/01/rdf-schema#"
+SKOS = "http://www.w3.org/2004/02/skos/core#"
+RV = "https://w3id.org/rivalry/ontology#"
+LABEL_PROPERTIES = (RDFS + "label", SKOS + "prefLabel", "http://purl.org/dc/terms/title")
+
+
+def description_query(iri: str) -> str:
+    """The SPARQL query whose answer is an entity's description: every triple about it,
+    every triple pointing to it, a label for every node and property it mentions, and the
+    source documents behind it with their publishers' labels."""
+    e = f"<{iri}>"
+    return f"""PREFIX rdfs: <http://www.w3.org/2000/01/rdf-schema#>
+PREFIX skos: <http://www.w3.org/2004/02/skos/core#>
+PREFIX prov: <http://www.w3.org/ns/prov#>
+PREFIX dct:  <http://purl.org/dc/terms/>
+CONSTRUCT {{
+  {e} ?p ?o . ?s ?q {e} .
+  ?node rdfs:label ?label . ?node skos:prefLabel ?prefLabel .
+  ?source ?sp ?so . ?publisher rdfs:label ?publisherLabel .
+}}
+WHERE {{
+  {{ {e} ?p ?o }}
+  UNION {{ ?s ?q {e} }}
+  UNION {{
+    {{ {e} ?node ?x }} UNION {{ {e} ?x ?node }} UNION {{ ?node ?x {e} }} UNION {{ ?x ?node {e} }}
+    {{ ?node rdfs:label ?label }} UNION {{ ?node skos:prefLabel ?prefLabel }}
+  }}
+  UNION {{
+    {e} prov:wasDerivedFrom ?source .
+    ?source ?sp ?so .
+    OPTIONAL {{ ?source dct:publisher ?publisher . ?publisher rdfs:label ?publisherLabel }}
+  }}
+}}"""
+
+
+def describe(store: EmbeddedStore, iri: str) -> list[ox.Triple]:
+    """The entity's description, or [] when the graph knows nothing of it."""
+    triples = set(store.query(description_query(iri)).triples())
+    return sorted(triples, key=str)
+
+
+def exists(store: EmbeddedStore, iri: str) -> bool:
+    node = ox.NamedNode(iri)
+    return (next(store.db.quads_for_pattern(node, None, None, None), None) is not None
+            or next(store.db.quads_for_pattern(None, None, node, None), None) is not None)
+
+
+# ---------------------------------------------------------------------------------------
+# Labels from the graph (ontology terms included), in a preferred language
+# ---------------------------------------------------------------------------------------
+
+
+class Labels:
+    """Labels of IRIs, read from the store, English preferred."""
+
+    def __init__(self, store: EmbeddedStore, language: str = "en") -> None:
+        self.store = store
+        self.language = language
+        self._cache: dict[str, str | None] = {}
+
+    def get(self, iri: str) -> str | None:
+        if iri not in self._cache:
+            node = ox.NamedNode(iri)
+            found: dict[str, str] = {}
+            for prop in LABEL_PROPERTIES:
+                for q in self.store.db.quads_for_pattern(node, ox.NamedNode(prop), None, None):
+                    if isinstance(q.object, ox.Literal):
+                        found.setdefault(q.object.language or "", q.object.value)
+                if found:
+                    break
+            self._cache[iri] = (found.get(self.language) or found.get("")
+                                or next(iter(found.values()), None))
+        return self._cache[iri]
+
+    def __call__(self, iri: str, fallback: str | None = None) -> str:
+        return self.get(iri) or fallback or iri
+
+
+# ---------------------------------------------------------------------------------------
+# What an entity's page shows
+# ---------------------------------------------------------------------------------------
+
+
+@dataclass
+class Value:
+    term: ox.Term
+    label: str | None = None
+
+
+@dataclass
+class TimelineEntry:
+    action: str
+    label: str
+    date: str
+    role: str
+    kind: str | None = None
+    state: str | None = None
+
+
+@dataclass
+class Source:
+    iri: str
+    title: str | None
+    publisher: str | None
+    issued: str | None
+    url: str | None
+
+
+@dataclass
+class EntityView:
+    iri: str
+    label: str
+    types: list[tuple[str, str]]
+    comments: list[str]
+    outgoing: list[tuple[str, str, list[Value]]]
+    incoming: list[tuple[str, str, list[Value]]]
+    timeline: list[TimelineEntry] = field(default_factory=list)
+    sources: list[Source] = field(default_factory=list)
+    chain: list[ChainLink] = field(default_factory=list)
+    chain_nodes: dict[str, TimelineEntry] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ChainLink:
+    source: str  # the responding action
+    target: str  # the action responded to
+
+
+COMMENT_PROPERTIES = (RDFS + "comment", RV + "summary", SKOS + "definition")
+
+#: How an actor or a technology takes part in an action, for its timeline. The roles'
+#: names are the ontology's property labels; only the paths are listed here.
+ROLE_PATHS: tuple[tuple[str, str], ...] = (
+    ("rv:issuedBy", f"<{RV}issuedBy>"),
+    ("rv:issuingState", f"<{RV}issuingState>"),
+    ("rv:targets", f"<{RV}targets>"),
+    ("rv:spokenBy", f"<{RV}spokenBy>"),
+    ("rv:onBehalfOf", f"<{RV}onBehalfOf>"),
+    ("rv:controlsTechnology", f"<{RV}controlsTechnology>/<{SKOS}broader>*"),
+    ("rv:tierState", f"<{RV}hasTierAssignment>/<{RV}tierState>"),
+    ("rv:about", f"<{RV}about>"),
+    ("rv:legalBasis", f"<{RV}legalBasis>|<{RV}implementedBy>"),
+    ("rv:underProgram", f"<{RV}underProgram>"),
+    ("rv:sector", f"<{RV}sector>"),
+)
+
+
+def entity_view(store: EmbeddedStore, iri: str, labels: Labels | None = None) -> EntityView:
+    labels = labels or Labels(store)
+    node = ox.NamedNode(iri)
+    out: dict[str, list[Value]] = defaultdict(list)
+    types: list[str] = []
+    comments: list[str] = []
+    seen: set[tuple[str, str]] = set()
+    for q in store.db.quads_for_pattern(node, None, None, None):
+        key = (q.predicate.value, str(q.object))
+        if key in seen or q.graph_name == ox.NamedNode(ONTOLOGY_GRAPH) or _noise(q):
+            continue
+        seen.add(key)
+        if q.predicate.value == RDF_TYPE:
+            types.append(q.object.value)
+        elif q.predicate.value in COMMENT_PROPERTIES and isinstance(q.object, ox.Literal):
+            comments.append(q.object.value)
+        else:
+            out[q.predicate.value].append(_value(q.object, labels))
+    inc: dict[str, list[Value]] = defaultdict(list)
+    seen.clear()
+    for q in store.db.quads_for_pattern(None, None, node, None):
+        key = (q.predicate.value, str(q.subject))
+        if key in seen or q.predicate.value == RDF_TYPE or _noise(q):
+            continue
+        seen.add(key)
+        inc[q.predicate.value].append(_value(q.subject, labels))
+    view = EntityView(
+        iri=iri,
+        label=labels(iri, iri.rsplit("/", 1)[-1]),
+        types=_most_specific(store, types, labels),
+        comments=comments,
+        outgoing=_grouped(out, labels),
+        incoming=_grouped(inc, labels),
+    )
+    view.timeline = timeline(store, iri, labels)
+    view.sources = sources(store, iri)
+    view.chain, view.chain_nodes = response_chain(store, iri, view.timeline, labels)
+    return view
+
+
+def _noise(quad: ox.Quad) -> bool:
+    """Inferred triples with a super-property from another vocabulary (prov:, sem:, ...)
+    repeat what the page already shows under our own property; pages leave them out.
+    Linked-data descriptions keep them."""
+    return (quad.graph_name == ox.NamedNode(INFERRED_GRAPH)
+            and not quad.predicate.value.startswith(RV) and quad.predicate.value != RDF_TYPE)
+
+
+def _value(term: ox.Term, labels: Labels) -> Value:
+    return Value(term, labels.get(term.value) if isinstance(term, ox.NamedNode) else None)
+
+
+def _grouped(values: dict[str, list[Value]], labels: Labels) -> list[tuple[str, str, list[Value]]]:
+    rows = [(p, labels(p, p.rsplit("#", 1)[-1].rsplit("/", 1)[-1]), sorted(
+        v, key=lambda x: (x.label or str(x.term)).lower())) for p, v in values.items()]
+    return sorted(rows, key=lambda r: r[1].lower())
+
+
+def _most_specific(store: EmbeddedStore, types: list[str],
+                   labels: Labels) -> list[tuple[str, str]]:
+    """The entity's classes minus those implied by another of them."""
+    sub = ox.NamedNode(RDFS + "subClassOf")
+    implied: set[str] = set()
+    for t in types:
+        todo = [t]
+        while todo:
+            current = todo.pop()
+            for q in store.db.quads_for_pattern(ox.NamedNode(current), sub, None,
+                                                ox.NamedNode(ONTOLOGY_GRAPH)):
+                if isinstance(q.object, ox.NamedNode) and q.object.value not in implied:
+                    implied.add(q.object.value)
+                    todo.append(q.object.value)
+    chosen = [t for t in types if t not in implied] or types
+    return sorted(((t, labels(t, t.rsplit("#", 1)[-1])) for t in set(chosen)),
+                  key=lambda x: x[1])
+
+
+def timeline(store: EmbeddedStore, iri: str, labels: Labels) -> list[TimelineEntry]:
+    """Actions the entity issued, suffered, spoke about or is otherwise part of, by date;
+    for an action, the actions it responds to and that respond to it."""
+    unions = " UNION ".join(
+        f'{{ ?action {path} <{iri}> BIND("{role}" AS ?role) }}' for role, path in ROLE_PATHS)
+    unions += (f' UNION {{ <{iri}> <{RV}respondsTo> ?action BIND("rv:respondsTo" AS ?role) }}'
+               f' UNION {{ ?action <{RV}respondsTo> <{iri}> BIND("rv:provoked" AS ?role) }}')
+    query = f"""SELECT DISTINCT ?action ?date ?role WHERE {{
+        {unions}
+        ?action a <{RV}Action> ; <{RV}announcedOn> ?date .
+    }} ORDER BY ?date ?action"""
+    roles: dict[tuple[str, str], list[str]] = {}
+    for action, date, role in store.query(query).rows():
+        found = roles.setdefault((date.value, action.value), [])
+        if role.value not in found:
+            found.append(role.value)
+    return [_entry(store, action, date, found, labels)
+            for (date, action), found in sorted(roles.items())]
+
+
+def _entry(store: EmbeddedStore, action: str, date: str, roles: list[str],
+           labels: Labels) -> TimelineEntry:
+    names = [labels(RV + role.split(":", 1)[1], role) for role in roles]
+    return TimelineEntry(action=action, label=labels(action), date=date,
+                         role=", ".join(names), kind=_kind(store, action, labels),
+                         state=_state(store, action, labels))
+
+
+def _kind(store: EmbeddedStore, action: str, labels: Labels) -> str | None:
+    types = [q.object.value for q in store.db.quads_for_pattern(
+        ox.NamedNode(action), ox.NamedNode(RDF_TYPE), None, None)]
+    chosen = _most_specific(store, [t for t in types if t.startswith(RV)], labels)
+    return chosen[0][1] if chosen else None
+
+
+def _state(store: EmbeddedStore, action: str, labels: Labels) -> str | None:
+    """The issuing state; for a company's or organization's action, the issuer's country."""
+    node = ox.NamedNode(action)
+    q = next(store.db.quads_for_pattern(node, ox.NamedNode(RV + "issuingState"), None, None),
+             None)
+    if q is None:
+        issuer = next(store.db.quads_for_pattern(node, ox.NamedNode(RV + "issuedBy"), None,
+                                                 None), None)
+        if issuer is not None:
+            q = next(store.db.quads_for_pattern(issuer.object, ox.NamedNode(RV + "country"),
+                                                None, None), None)
+    return labels(q.object.value) if q is not None else None
+
+
+def sources(store: EmbeddedStore, iri: str) -> list[Source]:
+    query = f"""PREFIX prov: <http://www.w3.org/ns/prov#>
+    PREFIX dct: <http://purl.org/dc/terms/>
+    PREFIX rdfs: <http://www.w3.org/2000/01/rdf-schema#>
+    PREFIX schema: <https://schema.org/>
+    SELECT ?doc (SAMPLE(?t) AS ?title) (SAMPLE(?pl) AS ?publisher) (SAMPLE(?d) AS ?issued)
+           (SAMPLE(?u) AS ?url)
+    WHERE {{
+      <{iri}> prov:wasDerivedFrom ?doc .
+      OPTIONAL {{ ?doc dct:title ?t }}
+      OPTIONAL {{ ?doc dct:publisher/rdfs:label ?pl FILTER(lang(?pl) = "en" || lang(?pl) = "") }}
+      OPTIONAL {{ ?doc dct:issued ?d }}
+      OPTIONAL {{ ?doc schema:url ?u }}
+    }} GROUP BY ?doc ORDER BY ?issued"""
+    out = []
+    for doc, title, publisher, issued, url in store.query(query).rows():
+        out.append(Source(doc.value, *(t.value if t is not None else None
+                                       for t in (title, publisher, issued, url))))
+    return out
+
+
+def response_chain(store: EmbeddedStore, iri: str, entries: list[TimelineEntry],
+                   labels: Labels) -> tuple[list[ChainLink], dict[str, TimelineEntry]]:
+    """The chains of responses the entity belongs to: every action linked to it (or to
+    the actions of its timeline) by rv:respondsTo, in either direction, transitively."""
+    start = {iri} | {e.action for e in entries}
+    path = f"(<{RV}respondsTo>|^<{RV}respondsTo>)*"
+    values = " ".join(f"<{s}>" for s in sorted(start))
+    query = f"""SELECT DISTINCT ?a ?b WHERE {{
+        VALUES ?start {{ {values} }}
+        ?start {path} ?a .
+        ?a <{RV}respondsTo> ?b .
+    }}"""
+    links = sorted({ChainLink(a.value, b.value) for a, b in store.query(query).rows()},
+                   key=lambda link: (link.source, link.target))
+    nodes: dict[str, TimelineEntry] = {}
+    for link in links:
+        for action in (link.source, link.target):
+            if action not in nodes:
+                date = next(store.db.quads_for_pattern(
+                    ox.NamedNode(action), ox.NamedNode(RV + "announcedOn"), None, None), None)
+                nodes[action] = TimelineEntry(
+                    action=action, label=labels(action), date=date.object.value if date else "",
+                    role="", kind=_kind(store, action, labels),
+                    state=_state(store, action, labels))
+    return links, nodes

@@ -1,0 +1,190 @@
+"""Dereferenceable IRIs: every entity under <base_iri>id/ answers at /id/... for
+linked-data clients (Turtle, JSON-LD, N-Triples, RDF/XML) and for people (HTML).
+
+Policy (W3C, "Cool URIs for the Semantic Web", section 4.3, "303 URIs forwarding to
+different documents"): an entity IRI names a thing (a state, a company, a sanction), not
+a document, so GET on it answers 303 See Other to the document that describes it, in
+the format the client negotiated: /id/state/cn -> /id/state/cn.ttl, .jsonld, .nt,
+.rdf or .html. Those documents answer 200, with ETag and Last-Modified (and 304 on
+revalidation) and Link headers naming the other formats.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import datetime
+from email.utils import format_datetime
+
+import pyoxigraph as ox
+import rdflib
+from flask import Blueprint, Response, current_app, redirect, render_template, request, url_for
+
+from rivalry.graph import PREFIXES
+from rivalry.graph.describe import Labels, describe, description_query, entity_view, exists
+from rivalry.graph.errors import NotFound, RivalryError
+from rivalry.server import get_store
+from rivalry.server.diagram import chain_svg
+from rivalry.server.formats import HTML, RDF_FORMATS, Format, lookup, negotiate
+
+bp = Blueprint("entities", __name__)
+
+ENTITY_FORMATS: tuple[Format, ...] = tuple(
+    f for f in (lookup(RDF_FORMATS, n) for n in ("turtle", "jsonld", "ntriples", "rdfxml"))
+    if f is not None) + (HTML,)
+BY_SUFFIX = {f.suffix: f for f in ENTITY_FORMATS}
+
+
+class NotAcceptable(RivalryError):
+    status = 406
+    title = "Not acceptable"
+
+
+def base_iri() -> str:
+    return current_app.config["RIVALRY"]["base_iri"]
+
+
+def local_path(iri: str) -> str | None:
+    """The server path of an IRI minted under the base, or None for other IRIs."""
+    base = base_iri()
+    return "/" + iri[len(base):] if iri.startswith(base) else None
+
+
+def href(iri: str) -> str:
+    """Where a page should link for an IRI: here for our own, the IRI itself otherwise."""
+    return local_path(iri) or iri
+
+
+def split_suffix(path: str) -> tuple[str, Format | None]:
+    for suffix, fmt in BY_SUFFIX.items():
+        if path.endswith(suffix):
+            return path[: -len(suffix)], fmt
+    return path, None
+
+
+def context_url() -> str:
+    return url_for("entities.context", _external=True)
+
+
+def jsonld_context() -> dict:
+    return {"@context": dict(PREFIXES)}
+
+
+def to_jsonld(triples: list[ox.Triple]) -> bytes:
+    """JSON-LD compacted with the prefixes of /context.jsonld, which it refers to (the
+    server serves that context itself; nothing is fetched to write it)."""
+    g = rdflib.Graph()
+    for t in triples:
+        g.add(tuple(_rdflib(x) for x in (t.subject, t.predicate, t.object)))
+    data = json.loads(g.serialize(format="json-ld", context=jsonld_context()["@context"],
+                                  auto_compact=True))
+    if not isinstance(data, dict):
+        data = {"@graph": data}
+    data["@context"] = context_url()
+    return json.dumps(data, ensure_ascii=False, indent=1).encode("utf-8")
+
+
+def _rdflib(term: ox.Term) -> rdflib.term.Node:
+    if isinstance(term, ox.NamedNode):
+        return rdflib.URIRef(term.value)
+    if isinstance(term, ox.BlankNode):
+        return rdflib.BNode(term.value)
+    if term.language:
+        return rdflib.Literal(term.value, lang=term.language)
+    return rdflib.Literal(term.value, datatype=rdflib.URIRef(term.datatype.value))
+
+
+def serialize(triples: list[ox.Triple], fmt: Format) -> bytes:
+    if fmt.name == "jsonld":
+        return to_jsonld(triples)
+    assert fmt.rdf is not None
+    prefixes = PREFIXES if fmt.rdf == ox.RdfFormat.TURTLE else None
+    return ox.serialize(triples, format=fmt.rdf, prefixes=prefixes) or b""
+
+
+def not_found_body(iri: str, fmt: Format) -> tuple[bytes, str]:
+    message = f"{iri} is not described in this graph"
+    if fmt.name == "turtle":
+        return f"# {message}\n".encode(), fmt.content_type
+    if fmt.name == "ntriples":
+        return b"", fmt.content_type
+    if fmt.name == "rdfxml":
+        return (b'<?xml version="1.0" encoding="UTF-8"?>\n<rdf:RDF xmlns:rdf='
+                b'"http://www.w3.org/1999/02/22-rdf-syntax-ns#"/>\n'), fmt.content_type
+    if fmt.name == "jsonld":
+        return json.dumps({"@graph": []}).encode(), fmt.content_type
+    html = render_template("error.html", status=404, error="Not found", message=message)
+    return html.encode(), HTML.content_type
+
+
+def alternates(path: str) -> str:
+    return ", ".join(f'<{path}{f.suffix}>; rel="alternate"; type="{f.media_type}"'
+                     for f in ENTITY_FORMATS)
+
+
+def conditional(response: Response, tag: str) -> Response:
+    """ETag and Last-Modified from the build being served; 304 when the client has it."""
+    info = get_store(current_app).info
+    response.set_etag(hashlib.sha256(f"{info.content_hash}:{tag}".encode()).hexdigest()[:32])
+    response.last_modified = datetime.fromisoformat(info.built_at)
+    response.headers["Cache-Control"] = "public, max-age=60, must-revalidate"
+    return response.make_conditional(request)
+
+
+@bp.get("/id/<path:rest>")
+def entity(rest: str) -> Response:
+    path, fmt = split_suffix(rest)
+    iri = base_iri() + "id/" + path
+    store = get_store(current_app)
+    if fmt is None:
+        chosen = negotiate(request.accept_mimetypes, ENTITY_FORMATS)
+        if not exists(store, iri):
+            body, content_type = not_found_body(iri, chosen or ENTITY_FORMATS[0])
+            response = Response(body, status=404, content_type=content_type)
+            response.headers["Vary"] = "Accept"
+            return response
+        if chosen is None:
+            raise NotAcceptable("this entity can be described as "
+                                + ", ".join(f.media_type for f in ENTITY_FORMATS))
+        response = redirect(f"/id/{path}{chosen.suffix}", code=303)
+        response.headers["Vary"] = "Accept"
+        response.headers["Link"] = alternates(f"/id/{path}")
+        return response
+    if not exists(store, iri):
+        body, content_type = not_found_body(iri, fmt)
+        return Response(body, status=404, content_type=content_type)
+    if fmt is HTML:
+        body = entity_page(iri).encode("utf-8")
+    else:
+        body = serialize(describe(store, iri), fmt)
+    response = Response(body, content_type=fmt.content_type)
+    response.headers["Link"] = alternates(f"/id/{path}") + f', <{iri}>; rel="describes"'
+    response.headers["Content-Location"] = f"/id/{path}{fmt.suffix}"
+    return conditional(response, f"{path}{fmt.suffix}")
+
+
+def entity_page(iri: str) -> str:
+    store = get_store(current_app)
+    labels = Labels(store)
+    view = entity_view(store, iri, labels)
+    path = local_path(iri) or iri
+    svg = chain_svg(view.chain, view.chain_nodes, focus=iri, href=href) if view.chain else None
+    query = description_query(iri)
+    return render_template("entity.html", view=view, path=path, href=href, svg=svg,
+                           formats=ENTITY_FORMATS[:-1], query=query, labels=labels)
+
+
+@bp.get("/context.jsonld")
+def context() -> Response:
+    response = Response(json.dumps(jsonld_context(), indent=1),
+                        content_type="application/ld+json; charset=utf-8")
+    response.headers["Cache-Control"] = "public, max-age=86400"
+    return response
+
+
+@bp.app_template_filter("httpdate")
+def httpdate(value: str) -> str:
+    return format_datetime(datetime.fromisoformat(value), usegmt=True)
+
+
+__all__ = ["bp", "href", "local_path", "NotFound"]

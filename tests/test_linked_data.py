@@ -1,0 +1,342 @@
+"""Dereferenceable IRIs, the documents behind them, the ontology, shapes, dumps, VoID."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import socket
+from pathlib import Path
+
+import pyoxigraph as ox
+import pytest
+import rdflib
+import rdflib.compare
+from flask.testing import FlaskClient
+
+from rivalry.graph import ID_BASE
+from rivalry.graph.store import EmbeddedStore
+
+ENTITIES = ["action/us-ofac-2025-01-03-integrity", "state/cn", "agency/us-ofac",
+            "company/integrity-technology-group", "person/guo-jiakun",
+            "technology/gallium-extraction", "source/treasury-jy2769"]
+
+ACCEPT = [
+    ("text/turtle", ".ttl", "text/turtle"),
+    ("application/ld+json", ".jsonld", "application/ld+json"),
+    ("application/n-triples", ".nt", "application/n-triples"),
+    ("application/rdf+xml", ".rdf", "application/rdf+xml"),
+    ("text/html", ".html", "text/html"),
+    ("text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8", ".html", "text/html"),
+    ("application/rdf+xml;q=0.5, text/turtle;q=0.9", ".ttl", "text/turtle"),
+    ("*/*", ".ttl", "text/turtle"),
+]
+PARSERS = {"text/turtle": "turtle", "application/ld+json": "json-ld",
+           "application/n-triples": "nt", "application/rdf+xml": "xml"}
+
+
+@pytest.mark.parametrize("path", ENTITIES)
+@pytest.mark.parametrize("accept,suffix,media_type", ACCEPT)
+def test_entity_iri_303s_to_the_negotiated_document(client: FlaskClient, path: str,
+                                                    accept: str, suffix: str,
+                                                    media_type: str) -> None:
+    response = client.get(f"/id/{path}", headers={"Accept": accept})
+    assert response.status_code == 303
+    assert response.headers["Location"] == f"/id/{path}{suffix}"
+    assert "Accept" in response.headers["Vary"]
+    document = client.get(response.headers["Location"], headers={"Accept": accept})
+    assert document.status_code == 200
+    assert document.mimetype == media_type
+
+
+@pytest.mark.parametrize("path", ENTITIES)
+@pytest.mark.parametrize("suffix,media_type", [
+    (".ttl", "text/turtle"), (".jsonld", "application/ld+json"),
+    (".nt", "application/n-triples"), (".rdf", "application/rdf+xml"), (".html", "text/html")])
+def test_suffixed_documents(client: FlaskClient, path: str, suffix: str, media_type: str) -> None:
+    response = client.get(f"/id/{path}{suffix}")
+    assert response.status_code == 200 and response.mimetype == media_type
+    links = response.headers["Link"]
+    for other in (".ttl", ".jsonld", ".nt", ".rdf", ".html"):
+        assert f"</id/{path}{other}>; rel=\"alternate\"" in links
+    assert f"<{ID_BASE}{path}>; rel=\"describes\"" in links
+    assert response.headers["ETag"] and response.headers["Last-Modified"]
+    if media_type in PARSERS:
+        data = response.data
+        if media_type == "application/ld+json":  # give rdflib the context: no fetching
+            doc = json.loads(data)
+            doc["@context"] = client.get("/context.jsonld").get_json(force=True)["@context"]
+            data = json.dumps(doc).encode()
+        g = rdflib.Graph().parse(data=data, format=PARSERS[media_type])
+        assert (rdflib.URIRef(ID_BASE + path), None, None) in g
+
+
+def test_revalidation_gives_304(client: FlaskClient) -> None:
+    first = client.get("/id/state/cn.ttl")
+    etag, modified = first.headers["ETag"], first.headers["Last-Modified"]
+    assert client.get("/id/state/cn.ttl", headers={"If-None-Match": etag}).status_code == 304
+    assert client.get("/id/state/cn.ttl",
+                      headers={"If-Modified-Since": modified}).status_code == 304
+    assert client.get("/id/state/cn.ttl", headers={"If-None-Match": '"other"'}).status_code == 200
+    # formats have different tags
+    assert client.get("/id/state/cn.nt").headers["ETag"] != etag
+
+
+@pytest.mark.parametrize("accept,media_type", [
+    ("text/turtle", "text/turtle"), ("application/ld+json", "application/ld+json"),
+    ("application/n-triples", "application/n-triples"), ("application/rdf+xml",
+                                                          "application/rdf+xml"),
+    ("text/html", "text/html")])
+def test_unknown_iri_is_404_in_the_asked_format(client: FlaskClient, accept: str,
+                                                media_type: str) -> None:
+    response = client.get("/id/state/atlantis", headers={"Accept": accept})
+    assert response.status_code == 404
+    assert response.mimetype == media_type
+    if media_type in PARSERS:
+        assert len(rdflib.Graph().parse(data=response.data, format=PARSERS[media_type])) == 0
+    suffixed = client.get("/id/state/atlantis.ttl")
+    assert suffixed.status_code == 404 and suffixed.mimetype == "text/turtle"
+
+
+def test_unproducible_format_is_406(client: FlaskClient) -> None:
+    assert client.get("/id/state/cn", headers={"Accept": "image/png"}).status_code == 406
+
+
+def test_jsonld_uses_the_servers_own_context(client: FlaskClient) -> None:
+    doc = client.get("/id/state/cn.jsonld").get_json(force=True)
+    assert doc["@context"] == "http://localhost/context.jsonld"
+    context = client.get("/context.jsonld")
+    assert context.mimetype == "application/ld+json"
+    prefixes = context.get_json(force=True)["@context"]
+    assert prefixes["rv"] == "https://w3id.org/rivalry/ontology#"
+    # Expanded with that context (given locally: nothing is fetched), it is the same graph
+    # as the Turtle.
+    doc["@context"] = prefixes
+    g = rdflib.Graph().parse(data=json.dumps(doc), format="json-ld")
+    turtle = rdflib.Graph().parse(data=client.get("/id/state/cn.ttl").data, format="turtle")
+    assert rdflib.compare.isomorphic(g, turtle)
+
+
+def test_base_iri_is_a_setting(store_dir: Path) -> None:
+    from rivalry.server import create_app
+
+    app = create_app({"store": str(store_dir), "base_iri": "https://example.org/other/"})
+    response = app.test_client().get("/id/state/cn", headers={"Accept": "text/turtle"})
+    assert response.status_code == 404  # the graph's IRIs are not minted under that base
+
+
+# --- what a description holds -----------------------------------------------------------
+
+RDFS_LABEL = rdflib.RDFS.label
+SKOS_PREF = rdflib.URIRef("http://www.w3.org/2004/02/skos/core#prefLabel")
+
+
+def check_description(store: EmbeddedStore, iri: str, g: rdflib.Graph) -> None:
+    """Every triple about the entity and pointing to it, a label for every node it
+    mentions, and the sources behind it."""
+    node = ox.NamedNode(iri)
+    mentioned = set()
+    for q in store.db.quads_for_pattern(node, None, None, None):
+        triple = (rdflib.URIRef(iri), rdflib.URIRef(q.predicate.value), _term(q.object))
+        assert triple in g, triple
+        mentioned.add(q.object)
+        mentioned.add(q.predicate)
+    for q in store.db.quads_for_pattern(None, None, node, None):
+        assert (_term(q.subject), rdflib.URIRef(q.predicate.value), rdflib.URIRef(iri)) in g
+        mentioned.add(q.subject)
+    for m in mentioned:
+        if not isinstance(m, ox.NamedNode):
+            continue
+        has_label = any(True for p in ("http://www.w3.org/2000/01/rdf-schema#label",
+                                       "http://www.w3.org/2004/02/skos/core#prefLabel")
+                        for _ in store.db.quads_for_pattern(m, ox.NamedNode(p), None, None))
+        if has_label:
+            ref = rdflib.URIRef(m.value)
+            assert (ref, RDFS_LABEL, None) in g or (ref, SKOS_PREF, None) in g, m.value
+    prov = ox.NamedNode("http://www.w3.org/ns/prov#wasDerivedFrom")
+    for q in store.db.quads_for_pattern(node, prov, None, None):
+        doc = rdflib.URIRef(q.object.value)
+        for p in ("http://purl.org/dc/terms/title", "http://purl.org/dc/terms/publisher",
+                  "http://purl.org/dc/terms/issued", "https://schema.org/url"):
+            assert (doc, rdflib.URIRef(p), None) in g, (doc, p)
+        publisher = g.value(doc, rdflib.URIRef("http://purl.org/dc/terms/publisher"))
+        assert (publisher, RDFS_LABEL, None) in g
+
+
+def _term(t: ox.Term) -> rdflib.term.Node:
+    if isinstance(t, ox.NamedNode):
+        return rdflib.URIRef(t.value)
+    if isinstance(t, ox.BlankNode):
+        return rdflib.BNode(t.value)
+    if t.language:
+        return rdflib.Literal(t.value, lang=t.language)
+    if t.datatype.value == "http://www.w3.org/2001/XMLSchema#string":
+        return rdflib.Literal(t.value)  # rdflib keeps RDF 1.0's plain literals apart
+    return rdflib.Literal(t.value, datatype=rdflib.URIRef(t.datatype.value))
+
+
+def parse(client: FlaskClient, data: bytes, fmt: str) -> rdflib.Graph:
+    """Parse a response; JSON-LD gets the server's context locally, so nothing is fetched."""
+    if fmt == "json-ld":
+        doc = json.loads(data)
+        if isinstance(doc, dict) and isinstance(doc.get("@context"), str):
+            doc["@context"] = client.get("/context.jsonld").get_json(force=True)["@context"]
+        data = json.dumps(doc).encode()
+    return rdflib.Graph().parse(data=data, format=fmt)
+
+
+@pytest.mark.parametrize("path", ENTITIES)
+def test_description_holds_everything(client: FlaskClient, store_dir: Path, path: str) -> None:
+    g = rdflib.Graph().parse(data=client.get(f"/id/{path}.nt").data, format="nt")
+    check_description(EmbeddedStore(store_dir), ID_BASE + path, g)
+
+
+# --- pages -------------------------------------------------------------------------------------
+
+
+def test_entity_page(client: FlaskClient) -> None:
+    html = client.get("/id/action/us-ofac-2025-01-03-integrity.html").data.decode()
+    assert "<h1>OFAC sanctions Integrity Technology Group</h1>" in html
+    assert ">sanction</a>" in html  # its type, labelled from the ontology
+    assert ">issued by</a>" in html and ">legal basis</a>" in html  # ontology labels
+    assert 'href="/id/agency/us-ofac"' in html  # linked entities are links here
+    assert "<h2>Timeline</h2>" in html and "2025-01-06" in html
+    assert "<svg" in html and "Chain of responses" in html
+    assert 'href="https://home.treasury.gov/news/press-releases/jy2769"' in html
+    assert 'href="/id/action/us-ofac-2025-01-03-integrity.ttl"' in html
+    assert 'href="/id/action/us-ofac-2025-01-03-integrity.jsonld"' in html
+    assert "/sparql?query=" in html
+
+
+def test_actor_page_has_a_timeline(client: FlaskClient) -> None:
+    html = client.get("/id/state/cn.html").data.decode()
+    assert "<h2>Timeline</h2>" in html
+    assert "MOFCOM proposes export restrictions" in html
+    html = client.get("/id/company/integrity-technology-group.html").data.decode()
+    assert "OFAC sanctions Integrity Technology Group" in html and "targets" in html
+
+
+def test_browse_pages(client: FlaskClient) -> None:
+    index = client.get("/browse").data.decode()
+    assert "government agency" in index and "company" in index
+    for alias, member in [("states", "United States"), ("agencies", "Office of Foreign Assets"),
+                          ("companies", "Integrity Technology Group"), ("people", "Guo Jiakun"),
+                          ("technologies", "gallium extraction")]:
+        response = client.get(f"/browse/{alias}", follow_redirects=True)
+        assert response.status_code == 200 and member in response.data.decode(), alias
+
+
+def test_actions_filter(client: FlaskClient) -> None:
+    everything = client.get("/browse/actions").data.decode()
+    assert everything.count("<tr><td><time") == 6
+    cn = client.get("/browse/actions", query_string={
+        "state": ID_BASE + "state/cn",
+        "type": "https://w3id.org/rivalry/ontology#ExportControl"}).data.decode()
+    assert cn.count("<tr><td><time") == 1 and "MOFCOM proposes" in cn
+    tech = client.get("/browse/actions", query_string={
+        "technology": ID_BASE + "technology/semiconductors"}).data.decode()
+    assert "Artificial Intelligence Diffusion" in tech and tech.count("<tr><td><time") == 1
+    year = client.get("/browse/actions", query_string={"year": "2025"}).data.decode()
+    assert year.count("<tr><td><time") == 6
+    assert client.get("/browse/actions", query_string={"year": "1066"}).status_code == 400
+
+
+def test_timeline(client: FlaskClient) -> None:
+    html = client.get("/timeline").data.decode()
+    assert "<h2>2025</h2>" in html
+    dates = [line.split('datetime="')[1][:10] for line in html.splitlines()
+             if 'class="event"' in line]
+    assert dates == sorted(dates) and len(dates) == 6
+
+
+# --- ontology, shapes --------------------------------------------------------------------------
+
+
+def test_ontology_documentation_and_rdf(client: FlaskClient,
+                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    def no_network(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the server tried to open a network connection")
+
+    monkeypatch.setattr(socket.socket, "connect", no_network)
+    html = client.get("/ontology", headers={"Accept": "text/html"})
+    assert html.status_code == 303 or html.mimetype == "text/html"
+    page = html.data.decode()
+    assert "rivalry ontology" in page and "ExportControl" in page and "issuedBy" in page
+    for accept, fmt in [("text/turtle", "turtle"), ("application/rdf+xml", "xml"),
+                        ("application/ld+json", "json-ld")]:
+        response = client.get("/ontology", headers={"Accept": accept})
+        assert response.status_code == 200 and "Accept" in response.headers["Vary"]
+        g = parse(client, response.data, fmt)
+        assert (rdflib.URIRef("https://w3id.org/rivalry/ontology#Sanction"), rdflib.RDF.type,
+                rdflib.OWL.Class) in g
+
+
+def test_shapes_are_published(client: FlaskClient) -> None:
+    response = client.get("/shapes", headers={"Accept": "text/turtle"})
+    g = rdflib.Graph().parse(data=response.data, format="turtle")
+    assert (None, rdflib.URIRef("http://www.w3.org/ns/shacl#targetClass"), None) in g
+    assert b"ExportControl" in client.get("/shapes", headers={"Accept": "text/html"}).data
+
+
+# --- dumps and VoID ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name,fmt,dataset", [
+    ("rivalry.ttl", "turtle", False), ("rivalry.nt", "nt", False),
+    ("rivalry.nq", "nquads", True), ("rivalry.trig", "trig", True),
+    ("rivalry.jsonld", "json-ld", True)])
+def test_dumps(client: FlaskClient, store_dir: Path, name: str, fmt: str, dataset: bool) -> None:
+    with client.get(f"/data/{name}") as response:
+        plain = response.data
+        assert response.status_code == 200
+    with client.get(f"/data/{name}.gz") as response:
+        assert gzip.decompress(response.data) == plain
+    with client.get(f"/data/{name}", headers={"Accept-Encoding": "gzip"}) as response:
+        assert response.headers["Content-Encoding"] == "gzip"
+        assert gzip.decompress(response.data) == plain
+    store = EmbeddedStore(store_dir)
+    if dataset:
+        ds = rdflib.Dataset()
+        ds.parse(data=plain, format=fmt)
+        assert sum(1 for _ in ds.quads()) == sum(1 for _ in store.quads())
+        meta = {str(g.identifier) for g in ds.graphs()}
+        assert "https://w3id.org/rivalry/graph/meta" in meta
+    else:
+        g = rdflib.Graph().parse(data=plain, format=fmt)
+        distinct = {(q.subject, q.predicate, q.object) for q in store.quads()}
+        assert len(g) == len(distinct)
+
+
+def test_data_page_lists_sizes(client: FlaskClient) -> None:
+    listing = client.get("/data", headers={"Accept": "application/json"}).get_json(force=True)
+    files = {f["name"]: f for f in listing["files"]}
+    assert {"rivalry.ttl", "rivalry.nq.gz", "rivalry.trig", "rivalry.jsonld"} <= set(files)
+    for name, f in files.items():
+        with client.get(f"/data/{name}") as response:
+            assert len(response.data) == f["size"]
+    assert b"size (bytes)" in client.get("/data", headers={"Accept": "text/html"}).data
+
+
+def test_void_counts_match_the_data(client: FlaskClient, store_dir: Path) -> None:
+    g = rdflib.Graph().parse(data=client.get("/.well-known/void",
+                                             headers={"Accept": "text/turtle"}).data,
+                             format="turtle")
+    void = rdflib.Namespace("http://rdfs.org/ns/void#")
+    dataset = rdflib.URIRef("https://w3id.org/rivalry/dataset")
+    store = EmbeddedStore(store_dir)
+    triples = {(q.subject, q.predicate, q.object) for q in store.quads()}
+
+    def value(p: rdflib.URIRef) -> int:
+        return int(g.value(dataset, p))
+
+    assert value(void.triples) == len(triples)
+    assert value(void.entities) == len({s for s, _, _ in triples if isinstance(s, ox.NamedNode)
+                                        and s.value.startswith(ID_BASE)})
+    rdf_type = ox.NamedNode(str(rdflib.RDF.type))
+    assert value(void.classes) == len({o for _, p, o in triples if p == rdf_type})
+    assert value(void.properties) == len({p for _, p, _ in triples})
+    assert (dataset, void.sparqlEndpoint, rdflib.URIRef("http://localhost/sparql")) in g
+    assert len(list(g.objects(dataset, void.dataDump))) == 5
+    assert str(g.value(dataset, void.uriSpace)) == ID_BASE
+    subsets = {str(s): int(g.value(s, void.triples)) for s in g.objects(dataset, void.subset)}
+    assert subsets["https://w3id.org/rivalry/graph/inferred"] > 0
+    assert sum(subsets.values()) == sum(1 for _ in store.quads())
