@@ -27,8 +27,10 @@ class RV(DefinedNamespace):
     Condemns: URIRef
     ConfirmationScheme: URIRef
     Confirmed: URIRef
+    CountryBan: URIRef
     DateValue: URIRef
     Denial: URIRef
+    DenialOrder: URIRef
     Denies: URIRef
     DeniesTargeting: URIRef
     Designation: URIRef
@@ -41,12 +43,16 @@ class RV(DefinedNamespace):
     ExportControl: URIRef
     GovernmentAgency: URIRef
     InForce: URIRef
+    IndustrialPolicy: URIRef
     Investigation: URIRef
     InvestmentRestriction: URIRef
     LegalAnalysis: URIRef
+    LegalFramework: URIRef
     LegalInstrument: URIRef
+    LicenceRevocation: URIRef
     MarketAccessRestriction: URIRef
     Measure: URIRef
+    MeasureTypeScheme: URIRef
     NewsReport: URIRef
     OfficiallyDenied: URIRef
     Organization: URIRef
@@ -57,6 +63,7 @@ class RV(DefinedNamespace):
     Proposed: URIRef
     ReportedByMedia: URIRef
     Rescinded: URIRef
+    Rescission: URIRef
     Response: URIRef
     ResponseBasisScheme: URIRef
     Sanction: URIRef
@@ -73,10 +80,13 @@ class RV(DefinedNamespace):
     Suspended: URIRef
     Tariff: URIRef
     Technology: URIRef
+    TechnologyCatalogueRevision: URIRef
     TechnologyScheme: URIRef
     ThreatensCountermeasures: URIRef
     TierAssignment: URIRef
     Unconfirmed: URIRef
+    UnverifiedListing: URIRef
+    WTODispute: URIRef
     Welcomes: URIRef
     Worldwide: URIRef
     about: URIRef
@@ -104,6 +114,7 @@ class RV(DefinedNamespace):
     issuedBy: URIRef
     issuingState: URIRef
     legalBasis: URIRef
+    listedEntityCount: URIRef
     measureType: URIRef
     newStatus: URIRef
     onBehalfOf: URIRef
