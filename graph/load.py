@@ -223,3 +223,19 @@ def check_xml_entities(data: bytes, label: str) -> None:
         if expansion > MAX_ENTITY_EXPANSION:
             raise InvalidInput(where, "XML entity references would expand the document by more "
                                f"than {MAX_ENTITY_EXPANSION} characters")
+
+
+def ill_typed(lexical: str, datatype: str) -> bool:
+    """Whether a lexical form is invalid for its XSD datatype (rdflib's check, without the
+    traceback rdflib logs for every bad value)."""
+    import logging
+
+    import rdflib
+
+    logger = logging.getLogger("rdflib.term")
+    previous = logger.disabled
+    logger.disabled = True
+    try:
+        return bool(rdflib.Literal(lexical, datatype=datatype).ill_typed)
+    finally:
+        logger.disabled = previous

@@ -210,9 +210,9 @@ def java_available() -> bool:
 
 def _ill_typed(literal: ox.Literal) -> bool:
     """Whether a date-like literal's lexical form is invalid for its datatype."""
-    import rdflib
+    from rivalry.graph.load import ill_typed
 
-    return bool(rdflib.Literal(literal.value, datatype=literal.datatype.value).ill_typed)
+    return ill_typed(literal.value, literal.datatype.value)
 
 
 def hermit_input(quads: Iterable[ox.Quad]) -> tuple[list[ox.Triple], int, list[str]]:

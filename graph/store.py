@@ -218,10 +218,11 @@ class EmbeddedStore:
         *,
         default_graph_uris: list[str] | None = None,
         named_graph_uris: list[str] | None = None,
+        bindings: dict[str, ox.Term] | None = None,
     ) -> Answer:
         """Run a query from the public endpoint, under its limits (see `execute`)."""
         return execute(self.db, sparql, limits, default_graph_uris=default_graph_uris,
-                       named_graph_uris=named_graph_uris)
+                       named_graph_uris=named_graph_uris, bindings=bindings)
 
     def quads(self, graph: str | None = None) -> Iterator[ox.Quad]:
         g = ox.NamedNode(graph) if graph else None
@@ -309,6 +310,7 @@ def execute(
     *,
     default_graph_uris: list[str] | None = None,
     named_graph_uris: list[str] | None = None,
+    bindings: dict[str, ox.Term] | None = None,
 ) -> Answer:
     """The public endpoint's choke point: check, run and collect a query under `limits`.
 
@@ -321,6 +323,8 @@ def execute(
     shape = check_query(sparql, max_depth=limits.max_depth,
                         service_allowlist=limits.service_allowlist)
     options = dataset_options(shape.has_dataset_clause, default_graph_uris, named_graph_uris)
+    if bindings:
+        options["substitutions"] = {ox.Variable(k): v for k, v in bindings.items()}
     outcome: list[Any] = []
     done = threading.Event()
 

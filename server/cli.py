@@ -213,25 +213,45 @@ def print_table(variables: list[str], rows: list[list[str]]) -> None:
 @click.argument("query", required=False)
 @click.option("-f", "--file", "query_file", type=click.File("r", encoding="utf-8"),
               help="Read the query from a file ('-' for standard input).")
+@click.option("--canned", help="Run a canned query of graph/queries by name (see "
+              "`rivalry queries`).")
+@click.option("--param", "params", multiple=True, metavar="NAME=VALUE",
+              help="A canned query's parameter; bound to its variable, never pasted in.")
 @click.option("--format", "fmt", type=click.Choice(sorted(TABLE_FORMATS) + sorted(GRAPH_FORMATS)),
               help="Output format: table (default), csv, tsv, json or xml for SELECT and ASK; "
                    "turtle (default), ntriples, jsonld or rdfxml for CONSTRUCT and DESCRIBE.")
 @store_option
-def query(query: str | None, query_file: Any, fmt: str | None, store: Path | None) -> None:
+def query(query: str | None, query_file: Any, canned: str | None, params: tuple[str, ...],
+          fmt: str | None, store: Path | None) -> None:
     """Run a SPARQL query against the store.
 
-    Give the query inline (rivalry query 'SELECT ...') or from a file (-f query.rq).
+    Give the query inline (rivalry query 'SELECT ...'), from a file (-f query.rq), or by
+    name (--canned cq06-measures-against-company --param company=https://...).
     """
+    from rivalry.graph.canned import canned_query
     from rivalry.graph.store import EmbeddedStore
 
-    if (query is None) == (query_file is None):
-        click.echo("error: give a query inline or with --file, not both and not neither",
-                   err=True)
+    if sum(x is not None for x in (query, query_file, canned)) != 1:
+        click.echo("error: give one query: inline, with --file, or with --canned", err=True)
         sys.exit(2)
-    text = query if query is not None else query_file.read()
     settings = settings_from(store=store)
+    bindings = None
     try:
-        result = EmbeddedStore(settings["store"]).query(text)
+        if canned:
+            chosen = canned_query(canned)
+            values = {}
+            for p in params:
+                name, sep, value = p.partition("=")
+                if not sep:
+                    raise QueryError(f"--param {p!r}: write it as NAME=VALUE")
+                values[name] = value
+            bindings = chosen.bindings(values)
+            text = chosen.text
+        elif params:
+            raise QueryError("--param goes with --canned")
+        else:
+            text = query if query is not None else query_file.read()
+        result = EmbeddedStore(settings["store"]).query(text, bindings=bindings)
         if result.kind == "graph":
             if fmt in TABLE_FORMATS:
                 raise QueryError(f"--format {fmt} is for SELECT and ASK; a {result.kind} query "
@@ -254,6 +274,8 @@ def query(query: str | None, query_file: Any, fmt: str | None, store: Path | Non
         sys.stdout.buffer.write(result.serialize(TABLE_FORMATS[fmt]))
     except RivalryError as e:
         fail(e)
+    except RuntimeError as e:  # pyoxigraph: a binding for a variable the query lacks
+        fail(QueryError(str(e)))
 
 
 EXPORT_FORMATS = {"turtle": ox.RdfFormat.TURTLE, "ntriples": ox.RdfFormat.N_TRIPLES,
@@ -311,6 +333,37 @@ def serve(host: str | None, port: int | None, workers: int | None, dev: bool,
     from rivalry.server.wsgi import run_gunicorn
 
     run_gunicorn(app, settings)
+
+
+@main.command("stats")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
+              show_default=True)
+@store_option
+def show_stats(fmt: str, store: Path | None) -> None:
+    """Counts of the graph by type, issuing state and year, and facts with one source."""
+    import json
+
+    from rivalry.graph.stats import stats
+    from rivalry.graph.store import EmbeddedStore
+
+    settings = settings_from(store=store)
+    try:
+        result = stats(EmbeddedStore(settings["store"]))
+    except RivalryError as e:
+        fail(e)
+    click.echo(json.dumps(result.to_dict(), indent=2, ensure_ascii=False) if fmt == "json"
+               else result.to_text())
+
+
+@main.command("queries")
+def list_queries() -> None:
+    """List the canned queries and their parameters."""
+    from rivalry.graph.canned import canned_queries
+
+    for q in canned_queries():
+        click.echo(f"{q.name}: {q.title}")
+        for p in q.params:
+            click.echo(f"    --param {p.name}={p.default}  ({p.description})")
 
 
 @main.command("settings")

@@ -11,6 +11,7 @@ from flask import Blueprint, Response, abort, current_app, render_template, send
 from rivalry.graph.canned import canned_queries
 from rivalry.graph.errors import StoreError
 from rivalry.server import get_store
+from rivalry.server.entities import href
 
 bp = Blueprint("pages", __name__)
 
@@ -43,11 +44,20 @@ def home() -> str:
     else:
         problem = None
     examples = canned_queries()
-    examples_json = [{"name": q.name, "title": q.title, "text": q.text} for q in examples]
+    examples_json = [{"name": q.name, "title": q.title, "text": q.text_with_defaults()}
+                     for q in examples]
     return render_template("home.html", info=info, problem=problem, examples=examples,
                            examples_json=examples_json,
                            yasgui=yasgui_dir() is not None,
-                           first=examples[0].text if examples else "")
+                           first=examples[0].text_with_defaults() if examples else "")
+
+
+@bp.get("/stats")
+def stats_page() -> str:
+    from rivalry.graph.stats import stats
+
+    store = get_store(current_app)
+    return render_template("stats.html", stats=stats(store), href=href)
 
 
 @bp.get("/-/yasgui/<name>")

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from flask.testing import FlaskClient
 
-from rivalry.graph.canned import canned_queries, read_canned
+from rivalry.graph.canned import canned_queries, read_canned, run_canned
 from rivalry.graph.errors import InvalidInput
 from rivalry.graph.store import EmbeddedStore, QueryLimits
 from rivalry.server import create_app
@@ -22,9 +22,11 @@ def test_there_is_an_example_per_answerable_competency_question() -> None:
 
 @pytest.mark.parametrize("query", EXAMPLES, ids=lambda q: q.name)
 def test_each_example_answers_on_the_curated_graph(query, store_dir: Path) -> None:
-    answer = EmbeddedStore(store_dir).execute(query.text, QueryLimits())
+    answer = run_canned(EmbeddedStore(store_dir), query, limits=QueryLimits())
     assert answer.kind == "select"
     assert answer.rows, f"{query.name} returns nothing on the curated graph"
+    shown = EmbeddedStore(store_dir).execute(query.text_with_defaults(), QueryLimits())
+    assert len(shown.rows) == len(answer.rows)  # the page's text runs as the server does
 
 
 def test_page_lists_every_example_with_one_click_links(client: FlaskClient) -> None:
@@ -40,7 +42,8 @@ def test_page_works_without_javascript(client: FlaskClient) -> None:
     assert '<form action="/sparql" method="get">' in page
     assert '<option value="html">' in page
     first = EXAMPLES[0]
-    response = client.get("/sparql", query_string={"query": first.text, "format": "html"})
+    response = client.get("/sparql", query_string={"query": first.text_with_defaults(),
+                                                   "format": "html"})
     assert response.status_code == 200 and b"<table>" in response.data
 
 
@@ -60,6 +63,28 @@ def test_without_yasgui_the_page_says_how_to_get_it(store_dir: Path, tmp_path: P
     page = app.test_client().get("/").data.decode()
     assert "make setup" in page and "yasgui.min.js" not in page
     assert '<form action="/sparql" method="get">' in page
+
+
+def test_parameters_are_bound_not_pasted(store_dir: Path) -> None:
+    from rivalry.graph.canned import canned_query
+    from rivalry.graph.errors import QueryError
+
+    query = canned_query("cq14-status-on-date")
+    store = EmbeddedStore(store_dir)
+    before = run_canned(store, query, {"on": "2025-02-15"})
+    after = run_canned(store, query, {"on": "2025-06-01"})
+    status = {r[1].value: r[3].value for r in before.rows}
+    assert status["https://w3id.org/rivalry/id/action/us-bis-2025-01-13-ai-diffusion"] == "in force"
+    status = {r[1].value: r[3].value for r in after.rows}
+    assert status["https://w3id.org/rivalry/id/action/us-bis-2025-01-13-ai-diffusion"] == "rescinded"
+    # a value is a value: an injection attempt is just an invalid date
+    with pytest.raises(QueryError, match="not a valid date"):
+        run_canned(store, query, {"on": '2025-01-01"^^<x> } UNION { ?s ?p ?o'})
+    with pytest.raises(QueryError, match="no parameter"):
+        run_canned(store, query, {"colour": "red"})
+    company = canned_query("cq06-measures-against-company")
+    with pytest.raises(QueryError, match="not an http"):
+        run_canned(store, company, {"company": "> } ?s ?p ?o { <x"})
 
 
 def test_canned_query_without_title_is_refused(tmp_path: Path) -> None:
