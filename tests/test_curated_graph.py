@@ -41,7 +41,8 @@ def test_every_technology_is_used_by_an_action(store_dir: Path) -> None:
 
 def test_every_state_has_its_wikidata_item(store_dir: Path) -> None:
     states = rows(store_dir, """SELECT ?s ?q WHERE { ?s a rv:State .
-        OPTIONAL { ?s skos:exactMatch ?q FILTER(STRSTARTS(STR(?q), "http://www.wikidata.org/entity/Q")) } }""")
+        OPTIONAL { ?s skos:exactMatch ?q
+                   FILTER(STRSTARTS(STR(?q), "http://www.wikidata.org/entity/Q")) } }""")
     assert states and all(q for _, q in states)
 
 
@@ -53,7 +54,8 @@ def test_every_agency_reaches_its_state(store_dir: Path) -> None:
 
 def test_every_response_link_is_qualified(store_dir: Path) -> None:
     bare = rows(store_dir, """SELECT ?a ?b WHERE { ?a rv:respondsTo ?b .
-        FILTER NOT EXISTS { ?a rv:qualifiedResponse [ rv:responseTo ?b ; rv:responseBasis ?basis ] } }""")
+        FILTER NOT EXISTS {
+            ?a rv:qualifiedResponse [ rv:responseTo ?b ; rv:responseBasis ?basis ] } }""")
     assert bare == []
 
 
