@@ -25,6 +25,7 @@ class LiveServer:
         env = {k: v for k, v in os.environ.items() if not k.startswith("RIVALRY_")}
         env.update({f"RIVALRY_{k.upper()}": str(v) for k, v in settings.items()})
         env["RIVALRY_STORE"] = str(store)
+        self.store = store
         self.log = log
         with log.open("wb") as out:
             self.process = subprocess.Popen(

@@ -60,6 +60,7 @@ def test_who_protested_on_behalf_of_which_ministry(store_dir: Path) -> None:
 def test_the_company_denied_and_responded_explicitly(store_dir: Path) -> None:
     rows = answers(store_dir, """
         SELECT ?d ?basis ?who WHERE {
+          VALUES ?c { <https://w3id.org/rivalry/id/company/integrity-technology-group> }
           ?d a rv:Denial ; rv:onBehalfOf ?c ; rv:respondsTo ?m ;
              rv:qualifiedResponse [ rv:responseTo ?m ; rv:responseBasis ?basis ;
                                     sem:accordingTo ?who ] .
@@ -78,7 +79,15 @@ def test_mofcom_proposal_technologies_and_comment_deadline(store_dir: Path) -> N
           FILTER(lang(?tech) = "en")
         }""")
     assert {r["deadline"] for r in rows} == {"2025-02-01"}
-    assert {r["status"] for r in rows} == {"https://w3id.org/rivalry/ontology#Proposed"}
+    # proposed in January, adopted in the revised catalogue of 15 July 2025
+    assert {r["status"] for r in rows} == {"https://w3id.org/rivalry/ontology#InForce"}
+    history = answers(store_dir, """
+        SELECT ?date ?status WHERE {
+          <https://w3id.org/rivalry/id/action/cn-mofcom-2025-01-02-catalogue-proposal>
+              rv:hasStatusChange [ rv:statusDate ?date ; rv:newStatus ?status ] }
+        ORDER BY ?date""")
+    assert [(h["date"], h["status"].rsplit("#", 1)[1]) for h in history] == [
+        ("2025-01-02", "Proposed"), ("2025-07-15", "InForce")]
     techs = {r["tech"] for r in rows}
     assert "lithium iron phosphate (LFP) cathode preparation technology" in techs
     assert "lithium extraction and refining technology" in techs
@@ -96,8 +105,10 @@ def test_both_claims_about_the_proposal_and_who_asserts_each(store_dir: Path) ->
     assert ("ReportedByMedia", "ESS News") in claims
     assert ("OfficiallyDenied", "Ministry of Commerce of the People's Republic of China") in claims
     denial = answers(store_dir, """
-        SELECT ?speaker WHERE { ?s rv:stance rv:DeniesTargeting ; rv:spokenBy/rdfs:label ?speaker .
-                                FILTER(lang(?speaker) = "en") }""")
+        SELECT ?speaker WHERE {
+          ?s rv:stance rv:DeniesTargeting ; rv:spokenBy/rdfs:label ?speaker ;
+             rv:about <https://w3id.org/rivalry/id/action/cn-mofcom-2025-01-02-catalogue-proposal> .
+          FILTER(lang(?speaker) = "en") }""")
     assert denial == [{"speaker": "He Yadong"}]
 
 

@@ -74,6 +74,10 @@ def render(url: str, tmp_path: Path, budget_ms: int = 5000) -> str:
     return result.stdout.decode("utf-8")
 
 
+def server_store(server: LiveServer) -> Path:
+    return server.store
+
+
 def test_browser_renders_an_entity_page(server: LiveServer, tmp_path: Path) -> None:
     dom = render(server.url + "/id/action/us-ofac-2025-01-03-integrity", tmp_path)
     assert "<h1>OFAC sanctions Integrity Technology Group</h1>" in dom
@@ -84,10 +88,13 @@ def test_browser_renders_an_entity_page(server: LiveServer, tmp_path: Path) -> N
 
 
 def test_browser_renders_the_timeline(server: LiveServer, tmp_path: Path) -> None:
+    from .test_linked_data import count_actions
+
     dom = render(server.url + "/timeline", tmp_path)
-    assert "<h2>2025</h2>" in dom
-    assert dom.count('class="event"') == 6
+    assert "<h2>2018</h2>" in dom and "<h2>2025</h2>" in dom
+    assert dom.count('class="event"') == count_actions(server_store(server))
     assert dom.index("MOFCOM proposes") < dom.index("BIS Framework for Artificial")
+    assert dom.index("<h2>2018</h2>") < dom.index("<h2>2025</h2>")
 
 
 def test_browser_runs_an_example_query_in_yasgui(server: LiveServer, tmp_path: Path) -> None:
