@@ -9,6 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pyoxigraph as ox
 
@@ -126,7 +127,7 @@ def assemble(
 
 
 def build(
-    store_root: str | Path,
+    store_root: str | Path | Any,
     facts: Path | None = None,
     *,
     ontology: Path | None = None,
@@ -134,17 +135,27 @@ def build(
     validation: bool = True,
     progress: Progress = _quiet,
 ) -> BuildResult:
-    """Build the graph from the ontology and facts and publish it in `store_root`.
+    """Build the graph from the ontology and facts and publish it in `store_root` (a
+    store directory, or a RemoteStore for an external SPARQL server).
 
     Either the whole build is published or nothing changes: the store served before a
-    failed build is left exactly as it was.
+    failed build is left exactly as it was. (An external server is loaded graph by graph
+    once everything has been checked; see rivalry.graph.remote.)
     """
     memory, files, report, inferred, digest = assemble(
         facts, ontology=ontology, consistency=consistency, validation=validation,
         progress=progress)
-    location = StoreLocation(store_root)
     now = datetime.now(UTC)
     build_id = f"{now:%Y%m%dT%H%M%S}Z-{digest[:12]}"
+    if not isinstance(store_root, (str, Path)):  # an external SPARQL server
+        info = BuildInfo(build_id=build_id, built_at=now.isoformat(timespec="seconds"),
+                         quads=len(memory), graphs=sum(1 for _ in memory.named_graphs()),
+                         content_hash=digest, inferred=inferred)
+        store_root.publish(memory, info)
+        progress(f"loaded build {build_id} ({info.quads} quads in {info.graphs} graphs) "
+                 f"into {store_root.graph_store_endpoint}")
+        return BuildResult(info=info, path=Path(), files=files, consistency=report)
+    location = StoreLocation(store_root)
     partial = location.new_build_dir(build_id)
     try:
         write_database(partial / "db", memory)

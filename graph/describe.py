@@ -56,8 +56,8 @@ def describe(store: EmbeddedStore, iri: str) -> list[ox.Triple]:
 
 def exists(store: EmbeddedStore, iri: str) -> bool:
     node = ox.NamedNode(iri)
-    return (next(store.db.quads_for_pattern(node, None, None, None), None) is not None
-            or next(store.db.quads_for_pattern(None, None, node, None), None) is not None)
+    return (next(store.quads_for_pattern(node, None, None, None), None) is not None
+            or next(store.quads_for_pattern(None, None, node, None), None) is not None)
 
 
 # ---------------------------------------------------------------------------------------
@@ -78,7 +78,7 @@ class Labels:
             node = ox.NamedNode(iri)
             found: dict[str, str] = {}
             for prop in LABEL_PROPERTIES:
-                for q in self.store.db.quads_for_pattern(node, ox.NamedNode(prop), None, None):
+                for q in self.store.quads_for_pattern(node, ox.NamedNode(prop), None, None):
                     if isinstance(q.object, ox.Literal):
                         found.setdefault(q.object.language or "", q.object.value)
                 if found:
@@ -167,7 +167,7 @@ def entity_view(store: EmbeddedStore, iri: str, labels: Labels | None = None) ->
     types: list[str] = []
     comments: list[str] = []
     seen: set[tuple[str, str]] = set()
-    for q in store.db.quads_for_pattern(node, None, None, None):
+    for q in store.quads_for_pattern(node, None, None, None):
         key = (q.predicate.value, str(q.object))
         if key in seen or q.graph_name == ox.NamedNode(ONTOLOGY_GRAPH) or _noise(q):
             continue
@@ -180,7 +180,7 @@ def entity_view(store: EmbeddedStore, iri: str, labels: Labels | None = None) ->
             out[q.predicate.value].append(_value(q.object, labels))
     inc: dict[str, list[Value]] = defaultdict(list)
     seen.clear()
-    for q in store.db.quads_for_pattern(None, None, node, None):
+    for q in store.quads_for_pattern(None, None, node, None):
         key = (q.predicate.value, str(q.subject))
         if key in seen or q.predicate.value == RDF_TYPE or _noise(q):
             continue
@@ -227,7 +227,7 @@ def _most_specific(store: EmbeddedStore, types: list[str],
         todo = [t]
         while todo:
             current = todo.pop()
-            for q in store.db.quads_for_pattern(ox.NamedNode(current), sub, None,
+            for q in store.quads_for_pattern(ox.NamedNode(current), sub, None,
                                                 ox.NamedNode(ONTOLOGY_GRAPH)):
                 if isinstance(q.object, ox.NamedNode) and q.object.value not in implied:
                     implied.add(q.object.value)
@@ -266,7 +266,7 @@ def _entry(store: EmbeddedStore, action: str, date: str, roles: list[str],
 
 
 def _kind(store: EmbeddedStore, action: str, labels: Labels) -> str | None:
-    types = [q.object.value for q in store.db.quads_for_pattern(
+    types = [q.object.value for q in store.quads_for_pattern(
         ox.NamedNode(action), ox.NamedNode(RDF_TYPE), None, None)]
     chosen = _most_specific(store, [t for t in types if t.startswith(RV)], labels)
     return chosen[0][1] if chosen else None
@@ -275,13 +275,13 @@ def _kind(store: EmbeddedStore, action: str, labels: Labels) -> str | None:
 def _state(store: EmbeddedStore, action: str, labels: Labels) -> str | None:
     """The issuing state; for a company's or organization's action, the issuer's country."""
     node = ox.NamedNode(action)
-    q = next(store.db.quads_for_pattern(node, ox.NamedNode(RV + "issuingState"), None, None),
+    q = next(store.quads_for_pattern(node, ox.NamedNode(RV + "issuingState"), None, None),
              None)
     if q is None:
-        issuer = next(store.db.quads_for_pattern(node, ox.NamedNode(RV + "issuedBy"), None,
+        issuer = next(store.quads_for_pattern(node, ox.NamedNode(RV + "issuedBy"), None,
                                                  None), None)
         if issuer is not None:
-            q = next(store.db.quads_for_pattern(issuer.object, ox.NamedNode(RV + "country"),
+            q = next(store.quads_for_pattern(issuer.object, ox.NamedNode(RV + "country"),
                                                 None, None), None)
     return labels(q.object.value) if q is not None else None
 
@@ -325,7 +325,7 @@ def response_chain(store: EmbeddedStore, iri: str, entries: list[TimelineEntry],
     for link in links:
         for action in (link.source, link.target):
             if action not in nodes:
-                date = next(store.db.quads_for_pattern(
+                date = next(store.quads_for_pattern(
                     ox.NamedNode(action), ox.NamedNode(RV + "announcedOn"), None, None), None)
                 nodes[action] = TimelineEntry(
                     action=action, label=labels(action), date=date.object.value if date else "",

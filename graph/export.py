@@ -17,11 +17,11 @@ def export_graph(store: EmbeddedStore, fmt: ox.RdfFormat, output: BinaryIO | Pat
     target = str(output) if isinstance(output, Path) else output
     prefixes = PREFIXES if fmt in (ox.RdfFormat.TURTLE, ox.RdfFormat.TRIG) else None
     if fmt.supports_datasets:
-        quads = sorted(store.db.quads_for_pattern(None, None, None, None), key=str)
+        quads = sorted(store.quads_for_pattern(None, None, None, None), key=str)
         ox.serialize(quads, target, format=fmt, prefixes=prefixes)
     else:
         triples = sorted({ox.Triple(q.subject, q.predicate, q.object)
-                          for q in store.db.quads_for_pattern(None, None, None, None)}, key=str)
+                          for q in store.quads_for_pattern(None, None, None, None)}, key=str)
         ox.serialize(triples, target, format=fmt, prefixes=prefixes)
 
 

@@ -56,7 +56,7 @@ def members(store: EmbeddedStore, class_iri: str, labels: Labels) -> list[tuple[
 
 
 def is_class(store: EmbeddedStore, iri: str) -> bool:
-    return next(store.db.quads_for_pattern(ox.NamedNode(iri), None, ox.NamedNode(OWL_CLASS),
+    return next(store.quads_for_pattern(ox.NamedNode(iri), None, ox.NamedNode(OWL_CLASS),
                                            ox.NamedNode(ONTOLOGY_GRAPH)), None) is not None
 
 

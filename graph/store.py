@@ -37,6 +37,18 @@ KEEP_PREVIOUS_BUILDS = 2
 DEFAULT_STORE = "var/store"
 
 
+def open_store(settings: dict[str, Any]) -> EmbeddedStore | Any:
+    """The store the settings name: an external SPARQL server when `sparql_endpoint` is
+    set, the embedded store at `store` otherwise."""
+    if settings.get("sparql_endpoint"):
+        from rivalry.graph.remote import RemoteStore
+
+        return RemoteStore(settings["sparql_endpoint"], settings.get("graph_store_endpoint", ""),
+                           settings.get("graph_store_auth", ""),
+                           settings.get("cache_dir", "var/cache"))
+    return EmbeddedStore(settings["store"])
+
+
 @dataclass(frozen=True)
 class BuildInfo:
     build_id: str
@@ -228,6 +240,21 @@ class EmbeddedStore:
         g = ox.NamedNode(graph) if graph else None
         return self.db.quads_for_pattern(None, None, None, g)
 
+    def quads_for_pattern(self, subject: ox.Term | None, predicate: ox.Term | None,
+                          obj: ox.Term | None, graph: ox.Term | None = None
+                          ) -> Iterator[ox.Quad]:
+        """Quads matching a pattern, in any graph unless `graph` is given."""
+        return self.db.quads_for_pattern(subject, predicate, obj, graph)
+
+    @property
+    def cache_dir(self) -> Path:
+        """Where files derived from the current build (dumps) are kept."""
+        return self.build_dir / "dumps"
+
+    @property
+    def kind(self) -> str:
+        return "embedded"
+
     def named_graphs(self) -> list[str]:
         return sorted(g.value for g in self.db.named_graphs() if isinstance(g, ox.NamedNode))
 
@@ -259,14 +286,15 @@ class QueryResult:
             yield [solution[v] for v in self.variables]
 
     def triples(self) -> Iterator[ox.Triple]:
-        assert isinstance(self.raw, ox.QueryTriples)
+        if self.kind != "graph":
+            raise QueryError("a SELECT or ASK query gives a results table, not triples")
         return iter(self.raw)
 
     def serialize(self, fmt: ox.QueryResultsFormat | ox.RdfFormat) -> bytes:
         if self.kind == "graph":
             if not isinstance(fmt, ox.RdfFormat):
                 raise QueryError("a CONSTRUCT or DESCRIBE query gives triples, not a results table")
-            return self.raw.serialize(format=fmt) or b""
+            return ox.serialize(list(self.raw), format=fmt) or b""
         if not isinstance(fmt, ox.QueryResultsFormat):
             raise QueryError("a SELECT or ASK query gives a results table, not triples")
         return self.raw.serialize(format=fmt) or b""

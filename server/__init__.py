@@ -8,7 +8,7 @@ from typing import Any
 
 from flask import Flask
 
-from rivalry.graph.store import EmbeddedStore
+from rivalry.graph.store import EmbeddedStore, open_store
 from rivalry.server.settings import load_settings
 
 
@@ -52,6 +52,6 @@ def get_store(app: Flask) -> EmbeddedStore:
     and answers 503 with what to do until there is one)."""
     store = app.extensions.get("rivalry.store")
     if store is None:
-        store = EmbeddedStore(app.config["RIVALRY"]["store"])
+        store = open_store(app.config["RIVALRY"])
         app.extensions["rivalry.store"] = store
     return store

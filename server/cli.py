@@ -22,9 +22,10 @@ from rivalry.graph.errors import (
     InvalidOntology,
     QueryError,
     RivalryError,
+    SourceLocation,
     StoreError,
 )
-from rivalry.server.settings import SETTINGS, load_settings
+from rivalry.server.settings import SECRET_SETTINGS, SETTINGS, load_settings
 
 EXIT_CODES: dict[type[RivalryError], int] = {
     InvalidFacts: 1,
@@ -80,11 +81,13 @@ def build(store: Path | None, facts: Path | None, consistency_check: bool, valid
     A failed build leaves the store as it was.
     """
     from rivalry.graph.build import build as run_build
+    from rivalry.graph.store import open_store
 
     settings = settings_from(store=store)
     progress = (lambda _: None) if quiet else (lambda m: click.echo(m, err=True))
     try:
-        run_build(settings["store"], facts, consistency=consistency_check,
+        target = open_store(settings) if settings["sparql_endpoint"] else settings["store"]
+        run_build(target, facts, consistency=consistency_check,
                   validation=validation, progress=progress)
     except RivalryError as e:
         fail(e)
@@ -139,7 +142,7 @@ def validate(files: tuple[Path, ...], fmt: str, input_format: str | None,
     warnings with --strict), 2 when a file cannot be read.
     """
     from rivalry.graph.load import FORMATS_BY_SUFFIX, read_rdf_file
-    from rivalry.graph.store import EmbeddedStore
+    from rivalry.graph.store import open_store
     from rivalry.graph.validate import Submission, context_for
     from rivalry.graph.validate import validate as run_validate
 
@@ -158,7 +161,7 @@ def validate(files: tuple[Path, ...], fmt: str, input_format: str | None,
         db = None
         if not no_context:
             try:
-                db = EmbeddedStore(settings["store"])
+                db = open_store(settings)
             except StoreError as e:
                 click.echo(f"note: validating without the graph's context: {e}", err=True)
         report = run_validate(submission, context_for(db, submission), strict=strict)
@@ -229,7 +232,7 @@ def query(query: str | None, query_file: Any, canned: str | None, params: tuple[
     name (--canned cq06-measures-against-company --param company=https://...).
     """
     from rivalry.graph.canned import canned_query
-    from rivalry.graph.store import EmbeddedStore
+    from rivalry.graph.store import open_store
 
     if sum(x is not None for x in (query, query_file, canned)) != 1:
         click.echo("error: give one query: inline, with --file, or with --canned", err=True)
@@ -251,7 +254,7 @@ def query(query: str | None, query_file: Any, canned: str | None, params: tuple[
             raise QueryError("--param goes with --canned")
         else:
             text = query if query is not None else query_file.read()
-        result = EmbeddedStore(settings["store"]).query(text, bindings=bindings)
+        result = open_store(settings).query(text, bindings=bindings)
         if result.kind == "graph":
             if fmt in TABLE_FORMATS:
                 raise QueryError(f"--format {fmt} is for SELECT and ASK; a {result.kind} query "
@@ -294,11 +297,11 @@ EXPORT_FORMATS = {"turtle": ox.RdfFormat.TURTLE, "ntriples": ox.RdfFormat.N_TRIP
 def export(fmt: str, output: Path | None, store: Path | None) -> None:
     """Write the whole graph: ontology, facts, metadata and inferences."""
     from rivalry.graph.export import export_graph
-    from rivalry.graph.store import EmbeddedStore
+    from rivalry.graph.store import open_store
 
     settings = settings_from(store=store)
     try:
-        db = EmbeddedStore(settings["store"])
+        db = open_store(settings)
         if output is None:
             export_graph(db, EXPORT_FORMATS[fmt], sys.stdout.buffer)
         else:
@@ -335,6 +338,49 @@ def serve(host: str | None, port: int | None, workers: int | None, dev: bool,
     run_gunicorn(app, settings)
 
 
+@main.command()
+@click.option("--measures", type=click.IntRange(min=1), required=True,
+              help="How many actions to generate (100,000 gives about 2 million triples).")
+@click.option("--seed", type=int, default=1, show_default=True,
+              help="The same seed always gives the same graph.")
+@click.option("-o", "--output", type=click.Path(file_okay=False, path_type=Path),
+              required=True, help="Directory to write: a facts directory for `rivalry build "
+              "--facts` (the curated reference entities are copied in too).")
+def synth(measures: int, seed: int, output: Path) -> None:
+    """Write a deterministic synthetic graph in the ontology, for benchmarks."""
+    import shutil
+
+    from rivalry.graph import facts_dir
+    from rivalry.graph.synth import synthesize
+
+    if output.exists() and any(output.iterdir()):
+        fail(InvalidInput(SourceLocation(str(output)), "the output directory is not empty",
+                          "give a new directory"))
+    reference = Path(str(facts_dir())) / "reference"
+    shutil.copytree(reference, output / "reference", dirs_exist_ok=True)
+    reporter = progress_reporter("synthesized", measures)
+    files = synthesize(output, measures, seed, progress=reporter)
+    click.echo(f"wrote {len(files)} files with {measures} actions to {output}", err=True)
+
+
+def progress_reporter(verb: str, total: int):  # noqa: ANN201 - a small closure
+    """Counts and rate on a terminal; nothing when output is not a terminal or in CI."""
+    import os
+    import time
+
+    if not sys.stderr.isatty() or os.environ.get("CI"):
+        return None
+    start = time.monotonic()
+
+    def report(done: int) -> None:
+        rate = done / max(time.monotonic() - start, 1e-9)
+        end = "\n" if done >= total else ""
+        sys.stderr.write(f"\r{verb} {done:,}/{total:,} ({rate:,.0f}/s)" + end)
+        sys.stderr.flush()
+
+    return report
+
+
 @main.command("stats")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
               show_default=True)
@@ -344,11 +390,11 @@ def show_stats(fmt: str, store: Path | None) -> None:
     import json
 
     from rivalry.graph.stats import stats
-    from rivalry.graph.store import EmbeddedStore
+    from rivalry.graph.store import open_store
 
     settings = settings_from(store=store)
     try:
-        result = stats(EmbeddedStore(settings["store"]))
+        result = stats(open_store(settings))
     except RivalryError as e:
         fail(e)
     click.echo(json.dumps(result.to_dict(), indent=2, ensure_ascii=False) if fmt == "json"
@@ -371,7 +417,9 @@ def show_settings() -> None:
     """List the settings, their environment variables, values and help."""
     values = settings_from()
     for s in SETTINGS:
-        click.echo(f"{s.name} = {values[s.name]!r}  [{s.env}]\n    {s.help}")
+        shown = ("(set)" if values[s.name] else "''") if s.name in SECRET_SETTINGS \
+            else repr(values[s.name])
+        click.echo(f"{s.name} = {shown}  [{s.env}]\n    {s.help}")
 
 
 if __name__ == "__main__":

@@ -6,7 +6,7 @@ from flask import Blueprint, Flask, Response, current_app, jsonify, request
 
 from rivalry.graph.errors import StoreError
 from rivalry.server import get_store
-from rivalry.server.settings import SETTINGS
+from rivalry.server.settings import SECRET_SETTINGS, SETTINGS
 
 bp = Blueprint("meta", __name__)
 
@@ -17,13 +17,15 @@ READ_PATHS = ("/sparql", "/-/", "/id/", "/data", "/ontology", "/shapes", "/.well
 @bp.get("/-/settings.json")
 def settings_json() -> Response:
     values = current_app.config["RIVALRY"]
-    return jsonify({s.name: values[s.name] for s in SETTINGS})
+    return jsonify({s.name: ("(set)" if values[s.name] else "") if s.name in SECRET_SETTINGS
+                     else values[s.name] for s in SETTINGS})
 
 
 @bp.get("/-/health")
 def health() -> tuple[Response, int]:
     values = current_app.config["RIVALRY"]
-    body: dict = {"store": {"kind": "embedded", "path": values["store"]}}
+    body: dict = {"store": {"kind": "remote", "endpoint": values["sparql_endpoint"]}
+                  if values["sparql_endpoint"] else {"kind": "embedded", "path": values["store"]}}
     try:
         store = get_store(current_app)
         info = store.info

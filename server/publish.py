@@ -147,7 +147,7 @@ DUMP_TYPES = {
 
 
 def dumps_dir() -> Path:
-    return get_store(current_app).build_dir / "dumps"
+    return get_store(current_app).cache_dir
 
 
 def dump_sizes() -> dict[str, int]:
@@ -206,7 +206,7 @@ def void(suffix: str | None = None) -> Response:
     fmt = _choose(split_suffix("x" + suffix)[1] if suffix else None)
     store = get_store(current_app)
     info = store.info
-    stats = _cached_statistics(info.build_id, str(store.location.root))
+    stats = _cached_statistics(info.build_id, current_app.config["RIVALRY"]["store"])
     base = current_app.config["RIVALRY"]["base_iri"]
     triples = void_description(
         stats, dataset=base + "dataset",

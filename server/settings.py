@@ -36,6 +36,15 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("store", DEFAULT_STORE,
             "Directory of the embedded store: its builds and the pointer to the current one. "
             "Relative paths are taken from the working directory."),
+    Setting("sparql_endpoint", "",
+            "Query endpoint (SPARQL 1.1 Protocol) of an external SPARQL server to use instead "
+            "of the embedded store; empty: the embedded store."),
+    Setting("graph_store_endpoint", "",
+            "Graph Store Protocol endpoint of that server, for `rivalry build` to load into."),
+    Setting("graph_store_auth", "",
+            "user:password for writing to the external server (HTTP Basic); never shown."),
+    Setting("cache_dir", "var/cache",
+            "Where dumps of an external store's builds are kept."),
     Setting("base_iri", "https://w3id.org/rivalry/",
             "The IRI the graph's entities are minted under; <base_iri>id/... is served at "
             "/id/..., and the ontology <base_iri>ontology at /ontology."),
@@ -64,6 +73,9 @@ SETTINGS: tuple[Setting, ...] = (
 
 DEFAULT_SETTINGS: dict[str, Any] = {s.name: s.default for s in SETTINGS}
 _BY_NAME = {s.name: s for s in SETTINGS}
+
+#: Settings whose values are secrets: never shown at /-/settings.json or by the CLI.
+SECRET_SETTINGS = {"graph_store_auth"}
 
 #: Settings that existed once, with what to do instead.
 OBSOLETE_SETTINGS: dict[str, str] = {}

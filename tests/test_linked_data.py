@@ -135,12 +135,12 @@ def check_description(store: EmbeddedStore, iri: str, g: rdflib.Graph) -> None:
     mentions, and the sources behind it."""
     node = ox.NamedNode(iri)
     mentioned = set()
-    for q in store.db.quads_for_pattern(node, None, None, None):
+    for q in store.quads_for_pattern(node, None, None, None):
         triple = (rdflib.URIRef(iri), rdflib.URIRef(q.predicate.value), _term(q.object))
         assert triple in g, triple
         mentioned.add(q.object)
         mentioned.add(q.predicate)
-    for q in store.db.quads_for_pattern(None, None, node, None):
+    for q in store.quads_for_pattern(None, None, node, None):
         assert (_term(q.subject), rdflib.URIRef(q.predicate.value), rdflib.URIRef(iri)) in g
         mentioned.add(q.subject)
     for m in mentioned:
@@ -148,12 +148,12 @@ def check_description(store: EmbeddedStore, iri: str, g: rdflib.Graph) -> None:
             continue
         has_label = any(True for p in ("http://www.w3.org/2000/01/rdf-schema#label",
                                        "http://www.w3.org/2004/02/skos/core#prefLabel")
-                        for _ in store.db.quads_for_pattern(m, ox.NamedNode(p), None, None))
+                        for _ in store.quads_for_pattern(m, ox.NamedNode(p), None, None))
         if has_label:
             ref = rdflib.URIRef(m.value)
             assert (ref, RDFS_LABEL, None) in g or (ref, SKOS_PREF, None) in g, m.value
     prov = ox.NamedNode("http://www.w3.org/ns/prov#wasDerivedFrom")
-    for q in store.db.quads_for_pattern(node, prov, None, None):
+    for q in store.quads_for_pattern(node, prov, None, None):
         doc = rdflib.URIRef(q.object.value)
         for p in ("http://purl.org/dc/terms/title", "http://purl.org/dc/terms/publisher",
                   "http://purl.org/dc/terms/issued", "https://schema.org/url"):
