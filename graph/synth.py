@@ -36,7 +36,7 @@ STANCES = ["Condemns", "ThreatensCountermeasures", "Accuses", "ComplainsOfficial
 SECTORS = ["semiconductors", "artificial-intelligence", "telecommunications", "cyber",
            "batteries", "critical-minerals", "defense", "drones", "social-media", "automotive"]
 TOP_TECHNOLOGIES = ["semiconductors", "critical-minerals", "battery-technology",
-                    "telecom-equipment", "artificial-intelligence", "drones"]
+                    "telecom-equipment", "artificial-intelligence", "quantum"]
 PER_FILE = 1000
 
 PREFIXES = """@prefix rv:      <https://w3id.org/rivalry/ontology#> .

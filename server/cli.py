@@ -345,7 +345,8 @@ def serve(host: str | None, port: int | None, workers: int | None, dev: bool,
               help="The same seed always gives the same graph.")
 @click.option("-o", "--output", type=click.Path(file_okay=False, path_type=Path),
               required=True, help="Directory to write: a facts directory for `rivalry build "
-              "--facts` (the curated reference entities are copied in too).")
+              "--facts` (the curated facts are copied in too: the synthetic actions use its "
+              "states).")
 def synth(measures: int, seed: int, output: Path) -> None:
     """Write a deterministic synthetic graph in the ontology, for benchmarks."""
     import shutil
@@ -356,8 +357,7 @@ def synth(measures: int, seed: int, output: Path) -> None:
     if output.exists() and any(output.iterdir()):
         fail(InvalidInput(SourceLocation(str(output)), "the output directory is not empty",
                           "give a new directory"))
-    reference = Path(str(facts_dir())) / "reference"
-    shutil.copytree(reference, output / "reference", dirs_exist_ok=True)
+    shutil.copytree(Path(str(facts_dir())), output, dirs_exist_ok=True)
     reporter = progress_reporter("synthesized", measures)
     files = synthesize(output, measures, seed, progress=reporter)
     click.echo(f"wrote {len(files)} files with {measures} actions to {output}", err=True)
