@@ -67,6 +67,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("yasgui_path", "",
             "Directory of the YASGUI build (yasgui.min.js and .css) for the query page; empty: "
             "node_modules/@zazuko/yasgui/build of the checkout, as `make setup` installs it."),
+    Setting("result_cache_bytes", 64_000_000,
+            "Bytes of SPARQL answers each worker keeps for repeated queries (the cache is "
+            "keyed on the build, so answers never go stale); 0 turns it off."),
     Setting("cors", True,
             "Send CORS headers (Access-Control-Allow-Origin: *) on read endpoints."),
 )
@@ -152,6 +155,8 @@ def load_settings(
             raise InvalidSetting(f"setting {name} must be a positive number of seconds")
     if not re.match(r"^https?://[^\s]+/$", values["base_iri"]):
         raise InvalidSetting("setting base_iri must be an http(s) IRI ending with '/'")
+    if values["result_cache_bytes"] < 0:
+        raise InvalidSetting("setting result_cache_bytes must be 0 or more")
     for name in ("result_row_limit", "max_query_depth", "max_body_bytes", "workers", "port"):
         if values[name] < 1:
             raise InvalidSetting(f"setting {name} must be at least 1")

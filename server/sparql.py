@@ -15,8 +15,9 @@ from flask import Blueprint, Response, current_app, redirect, render_template, r
 
 from rivalry.graph import PREFIXES
 from rivalry.graph.errors import QueryError, QueryTimeout, RivalryError
-from rivalry.graph.results import write
+from rivalry.graph.results import Answer, write
 from rivalry.server import get_store
+from rivalry.server.cache import AnswerCache, CachedAnswer
 from rivalry.server.formats import (
     HTML,
     RDF_FORMATS,
@@ -138,9 +139,37 @@ def endpoint() -> Response:
         raise QueryError("the query is empty")
     settings = current_app.config["RIVALRY"]
     store = get_store(current_app)
+    cache = answer_cache()
+    key = (store.info.build_id, text, tuple(default_graphs), tuple(named_graphs),
+           request.args.get("format", ""), str(request.accept_mimetypes))
+    cached = cache.get(key) if cache else None
+    if cached is not None:
+        response = Response(cached.body, content_type=cached.content_type)
+        response.headers.extend(cached.headers)
+        response.headers["X-Cache"] = "hit"
+        return response
     answer = store.execute(text, query_limits(settings),
                            default_graph_uris=default_graphs or None,
                            named_graph_uris=named_graphs or None)
+    response = render_answer(answer, text)
+    if cache is not None and response.status_code == 200:
+        kept = tuple((k, v) for k, v in response.headers.items()
+                     if k in ("Vary", "X-Result-Truncated", "X-Result-Row-Limit"))
+        cache.put(key, CachedAnswer(response.get_data(), response.content_type, kept))
+    return response
+
+
+def answer_cache() -> AnswerCache | None:
+    size = current_app.config["RIVALRY"]["result_cache_bytes"]
+    if not size:
+        return None
+    cache = current_app.extensions.get("rivalry.answer_cache")
+    if cache is None:
+        cache = current_app.extensions["rivalry.answer_cache"] = AnswerCache(size)
+    return cache
+
+
+def render_answer(answer: Answer, text: str) -> Response:
     fmt = choose_format(answer.kind)
     if fmt is HTML:
         response = Response(render_template("results.html", answer=answer, query=text,

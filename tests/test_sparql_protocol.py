@@ -407,3 +407,22 @@ def test_error_shape_is_one_json_object(client: FlaskClient) -> None:
     body = client.get("/sparql", query_string={"query": "SELEC"}).get_json()
     assert set(body) == {"error", "status", "message"}
     assert body["status"] == 400
+
+
+def test_repeated_queries_come_from_a_cache_keyed_on_the_build(fresh_store: Path) -> None:
+    from rivalry.graph.build import build
+
+    client = create_app({"store": str(fresh_store)}).test_client()
+    first = client.get("/sparql", query_string={"query": SELECT})
+    second = client.get("/sparql", query_string={"query": SELECT})
+    assert "X-Cache" not in first.headers and second.headers["X-Cache"] == "hit"
+    assert first.data == second.data
+    other_format = client.get("/sparql", query_string={"query": SELECT},
+                              headers={"Accept": "text/csv"})
+    assert "X-Cache" not in other_format.headers and other_format.mimetype == "text/csv"
+    build(fresh_store, consistency=False, validation=False)  # a new build: a new key
+    third = client.get("/sparql", query_string={"query": SELECT})
+    assert "X-Cache" not in third.headers
+    off = create_app({"store": str(fresh_store), "result_cache_bytes": 0}).test_client()
+    off.get("/sparql", query_string={"query": SELECT})
+    assert "X-Cache" not in off.get("/sparql", query_string={"query": SELECT}).headers
