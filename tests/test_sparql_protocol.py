@@ -409,8 +409,13 @@ def test_error_shape_is_one_json_object(client: FlaskClient) -> None:
     assert body["status"] == 400
 
 
-def test_repeated_queries_come_from_a_cache_keyed_on_the_build(fresh_store: Path) -> None:
+def test_repeated_queries_come_from_a_cache_keyed_on_the_build(fresh_store: Path,
+                                                              tmp_path: Path) -> None:
+    import shutil
+
     from rivalry.graph.build import build
+
+    from .conftest import CURATED_FACTS, DATA
 
     client = create_app({"store": str(fresh_store)}).test_client()
     first = client.get("/sparql", query_string={"query": SELECT})
@@ -420,9 +425,14 @@ def test_repeated_queries_come_from_a_cache_keyed_on_the_build(fresh_store: Path
     other_format = client.get("/sparql", query_string={"query": SELECT},
                               headers={"Accept": "text/csv"})
     assert "X-Cache" not in other_format.headers and other_format.mimetype == "text/csv"
-    build(fresh_store, consistency=False, validation=False)  # a new build: a new key
+    facts = tmp_path / "facts"  # different facts: a new build, a new key
+    shutil.copytree(CURATED_FACTS, facts)
+    shutil.copy(DATA / "shacl" / "valid" / "complete-export-control.ttl", facts / "events")
+    build(fresh_store, facts, consistency=False, validation=False)
     third = client.get("/sparql", query_string={"query": SELECT})
     assert "X-Cache" not in third.headers
+    assert len(json.loads(third.data)["results"]["bindings"]) == len(
+        json.loads(first.data)["results"]["bindings"]) + 1
     off = create_app({"store": str(fresh_store), "result_cache_bytes": 0}).test_client()
     off.get("/sparql", query_string={"query": SELECT})
     assert "X-Cache" not in off.get("/sparql", query_string={"query": SELECT}).headers
