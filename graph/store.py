@@ -46,7 +46,7 @@ def open_store(settings: dict[str, Any]) -> EmbeddedStore | Any:
         return RemoteStore(settings["sparql_endpoint"], settings.get("graph_store_endpoint", ""),
                            settings.get("graph_store_auth", ""),
                            settings.get("cache_dir", "var/cache"))
-    return EmbeddedStore(settings["store"])
+    return EmbeddedStore(settings["store"], in_memory=settings.get("store_in_memory", False))
 
 
 @dataclass(frozen=True)
@@ -164,9 +164,13 @@ class EmbeddedStore:
     `current` pointer with the build it has open.
     """
 
-    def __init__(self, location: StoreLocation | str | os.PathLike[str]) -> None:
+    def __init__(self, location: StoreLocation | str | os.PathLike[str],
+                 in_memory: bool = False) -> None:
         self.location = (location if isinstance(location, StoreLocation)
                          else StoreLocation(location))
+        #: Serve from a copy in memory: queries run several times faster than on RocksDB,
+        #: at the cost of loading the build when it is opened and of the memory it takes.
+        self.in_memory = in_memory
         self._lock = threading.Lock()
         self._path: Path | None = None
         self._db: ox.Store | None = None
@@ -186,6 +190,11 @@ class EmbeddedStore:
                 db = ox.Store.read_only(str(current / "db"))
             except OSError as e:
                 raise StoreError(f"cannot open the store at {current}: {e}") from None
+            if self.in_memory:
+                memory = ox.Store()
+                memory.bulk_extend(db)
+                del db  # closes the on-disk database: nothing of RocksDB is kept open
+                db = memory
             self._db, self._path = db, current
             self._info = BuildInfo.read(current / "build.json")
 

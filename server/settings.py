@@ -36,6 +36,10 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("store", DEFAULT_STORE,
             "Directory of the embedded store: its builds and the pointer to the current one. "
             "Relative paths are taken from the working directory."),
+    Setting("store_in_memory", True,
+            "Serve the embedded store from a copy in memory, loaded when the server starts "
+            "(and again after each new build): several times faster queries, for memory "
+            "about that of the data in pyoxigraph."),
     Setting("sparql_endpoint", "",
             "Query endpoint (SPARQL 1.1 Protocol) of an external SPARQL server to use instead "
             "of the embedded store; empty: the embedded store."),

@@ -7,6 +7,8 @@ from typing import Any
 from flask import Flask
 from gunicorn.app.base import BaseApplication
 
+from rivalry.graph.errors import RivalryError
+
 
 class _Gunicorn(BaseApplication):  # type: ignore[misc]
     def __init__(self, app: Flask, options: dict[str, Any]) -> None:
@@ -26,6 +28,16 @@ def run_gunicorn(app: Flask, settings: dict[str, Any]) -> None:
     # One request per worker process (sync workers): a worker whose query ran past the
     # time limit can then end itself without harming other clients' requests.
     app.config["RIVALRY_EXIT_AFTER_TIMEOUT"] = True
+    preload = bool(settings["store_in_memory"]) and not settings["sparql_endpoint"]
+    if preload:
+        # Load the graph into memory once, in the master process; the workers it forks
+        # share those pages copy-on-write. No on-disk handle is open across the fork.
+        from rivalry.server import get_store
+
+        try:
+            get_store(app).refresh()
+        except RivalryError:
+            pass  # no build yet: every worker answers 503 with what to do
     slowest = max(settings["query_time_limit"], settings["validation_time_limit"])
     options = {
         "bind": f"{settings['host']}:{settings['port']}",
@@ -38,5 +50,6 @@ def run_gunicorn(app: Flask, settings: dict[str, Any]) -> None:
         "accesslog": "-",
         "errorlog": "-",
         "control_socket_disable": True,
+        "preload_app": preload,
     }
     _Gunicorn(app, options).run()

@@ -1,0 +1,441 @@
+#!/usr/bin/env python
+"""Benchmarks of rivalry against Oxigraph server, on synthetic graphs. Not a test.
+
+    .venv/bin/python bench/benchmark.py --sizes 1000 10000 100000 --out docs/benchmarks.md
+
+For each size it generates a synthetic graph (`rivalry synth`), then measures, in one
+run: build time and peak memory (and a raw pyoxigraph bulk load plus the inference
+step, for comparison); each canned query in-process; /sparql over HTTP with 4 and 16
+concurrent clients for point lookups, the analyst mix and the analyst mix with repeats,
+against `oxigraph serve` in memory and on disk started on the same data, servers taking
+turns; validation of a batch of 10 new measures in the context of the whole graph
+against pySHACL validating the whole graph; entity page and Turtle latency. It writes a
+Markdown report and the raw figures as JSON beside it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import multiprocessing
+import os
+import platform
+import random
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+import urllib.parse
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def child(code: str, timeout: float | None = None) -> dict:
+    """Run Python code in a fresh process; it prints one JSON object. Adds peak memory."""
+    wrapper = textwrap.dedent("""
+        import json, resource, sys, time
+        result = {}
+        exec(sys.stdin.read())
+        result["peak_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        print(json.dumps(result))
+    """)
+    try:
+        done = subprocess.run([sys.executable, "-c", wrapper], input=code, text=True,
+                              capture_output=True, timeout=timeout, check=True)
+    except subprocess.TimeoutExpired:
+        return {"timeout": timeout}
+    except subprocess.CalledProcessError as e:
+        raise RuntimeError(e.stderr[-3000:]) from None
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def wait_http(url: str, seconds: float = 300) -> None:
+    deadline = time.monotonic() + seconds
+    parsed = urllib.parse.urlparse(url)
+    while time.monotonic() < deadline:
+        try:
+            c = http.client.HTTPConnection(parsed.hostname, parsed.port, timeout=5)
+            c.request("GET", parsed.path or "/")
+            c.getresponse().read()
+            c.close()
+            return
+        except OSError:
+            time.sleep(0.3)
+    raise RuntimeError(f"{url} did not answer")
+
+
+class Server:
+    def __init__(self, args: list[str], url: str, env: dict | None = None) -> None:
+        self.process = subprocess.Popen(args, stdout=subprocess.DEVNULL,
+                                        stderr=subprocess.DEVNULL, env=env,
+                                        start_new_session=True)
+        self.url = url
+
+    def stop(self) -> None:
+        os.killpg(self.process.pid, signal.SIGTERM)
+        try:
+            self.process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait()
+
+
+# --- load generation -----------------------------------------------------------------------
+
+
+def _client(args: tuple) -> list[tuple[float, int]]:
+    host, port, path, requests, seconds, seed = args
+    rng = random.Random(seed)
+    out = []
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        body, accept = requests[rng.randrange(len(requests))]
+        start = time.perf_counter()
+        try:
+            c = http.client.HTTPConnection(host, port, timeout=60)
+            c.request("POST", path, body=body.encode("utf-8"), headers={
+                "Content-Type": "application/sparql-query", "Accept": accept})
+            r = c.getresponse()
+            r.read()
+            status = r.status
+            c.close()
+        except OSError:
+            status = 0
+        out.append((time.perf_counter() - start, status))
+    return out
+
+
+def load(url: str, requests: list[tuple[str, str]], clients: int, seconds: float) -> dict:
+    parsed = urllib.parse.urlparse(url)
+    with multiprocessing.Pool(clients) as pool:
+        results = pool.map(_client, [(parsed.hostname, parsed.port, parsed.path, requests,
+                                      seconds, i) for i in range(clients)])
+    samples = [s for r in results for s in r]
+    ok = sorted(t for t, status in samples if status == 200)
+    errors = sum(1 for _, status in samples if status != 200)
+    if not ok:
+        return {"throughput": 0.0, "p50_ms": None, "p99_ms": None, "errors": errors}
+    return {"throughput": len(ok) / seconds, "p50_ms": 1000 * ok[len(ok) // 2],
+            "p99_ms": 1000 * ok[min(len(ok) - 1, int(len(ok) * 0.99))], "errors": errors}
+
+
+# --- one size ----------------------------------------------------------------------------------
+
+
+def run_size(n: int, work: Path, seconds: float, pyshacl_timeout: float) -> dict:
+    result: dict = {"measures": n}
+    facts = work / f"facts-{n}"
+    store = work / f"store-{n}"
+    subprocess.run([str(BIN / "rivalry"), "synth", "--measures", str(n), "--seed", "1",
+                    "-o", str(facts)], check=True, capture_output=True)
+    result["facts_mb"] = sum(p.stat().st_size for p in facts.rglob("*.ttl")) / 1e6
+
+    # build, and the raw pyoxigraph bulk load plus inference as the yardstick
+    result["build"] = child(f"""
+from pathlib import Path
+from rivalry.graph.build import build
+t = time.perf_counter()
+info = build(Path({str(store)!r}), Path({str(facts)!r}), consistency=False,
+             validation=False).info
+result["seconds"] = time.perf_counter() - t
+result["quads"] = info.quads
+""")
+    result["raw_load"] = child(f"""
+from pathlib import Path
+import pyoxigraph as ox
+from rivalry.graph import ONTOLOGY_GRAPH, FACTS_GRAPH_BASE
+from rivalry.graph.reason import materialise
+from rivalry.ontology import ontology_file
+facts = Path({str(facts)!r})
+t = time.perf_counter()
+s = ox.Store({str(work / f"raw-{n}")!r})
+s.bulk_load(path=str(ontology_file()), format=ox.RdfFormat.TURTLE,
+            to_graph=ox.NamedNode(ONTOLOGY_GRAPH))
+for p in sorted(facts.rglob("*.ttl")):
+    name = p.relative_to(facts).with_suffix("").as_posix()
+    s.bulk_load(path=str(p), format=ox.RdfFormat.TURTLE,
+                to_graph=ox.NamedNode(FACTS_GRAPH_BASE + name))
+result["load_seconds"] = time.perf_counter() - t
+t = time.perf_counter()
+materialise(s)
+result["inference_seconds"] = time.perf_counter() - t
+result["seconds"] = result["load_seconds"] + result["inference_seconds"]
+""")
+    shutil.rmtree(work / f"raw-{n}", ignore_errors=True)
+
+    # canned queries in-process
+    result["canned"] = child(f"""
+from rivalry.graph.canned import canned_queries, run_canned
+from rivalry.graph.store import EmbeddedStore, QueryLimits
+s = EmbeddedStore({str(store)!r})
+limits = QueryLimits(time_limit=600, row_limit=10**7)
+for q in canned_queries():
+    times = []
+    for _ in range(3):
+        t = time.perf_counter(); a = run_canned(s, q, limits=limits)
+        times.append(time.perf_counter() - t)
+    result[q.name] = {{"ms": 1000 * sorted(times)[1], "rows": len(a.rows)}}
+""")
+
+    # requests for the HTTP workloads
+    sys.path.insert(0, str(ROOT))
+    from rivalry.graph.canned import canned_queries
+    from rivalry.graph.describe import description_query
+    from rivalry.graph.store import EmbeddedStore
+
+    s = EmbeddedStore(store)
+    entities = [r[0].value for r in s.query(
+        "SELECT ?e WHERE { ?e a <https://w3id.org/rivalry/ontology#Action> } LIMIT 2000"
+    ).rows()]
+    del s
+    point = [(description_query(e), "application/n-triples") for e in entities]
+    mix = [(q.text_with_defaults(), "application/sparql-results+json")
+           for q in canned_queries()]
+    unique_mix = [(text + f"\n# {i}", accept) for i in range(200) for text, accept in mix]
+    workloads = {"point lookups": point, "analyst mix": unique_mix,
+                 "analyst mix with repeats": mix}
+
+    dump = work / f"dump-{n}.nq"
+    subprocess.run([str(BIN / "rivalry"), "export", "--store", str(store), "--format",
+                    "nquads", "-o", str(dump)], check=True)
+    servers = {}
+
+    def serve_rivalry() -> Server:
+        port = free_port()
+        env = {k: v for k, v in os.environ.items() if not k.startswith("RIVALRY_")}
+        return Server([str(BIN / "rivalry"), "serve", "--store", str(store), "--port",
+                       str(port), "--workers", "4"], f"http://127.0.0.1:{port}/sparql", env)
+
+    def serve_oxigraph(on_disk: bool) -> Server:
+        port = free_port()
+        args = [str(BIN / "oxigraph"), "serve", "--bind", f"127.0.0.1:{port}",
+                "--union-default-graph"]
+        location = work / f"oxigraph-{n}"
+        if on_disk:
+            shutil.rmtree(location, ignore_errors=True)
+            subprocess.run([str(BIN / "oxigraph"), "load", "--location", str(location),
+                            "--file", str(dump)], check=True, capture_output=True)
+            args += ["--location", str(location)]
+        server = Server(args, f"http://127.0.0.1:{port}/query")
+        wait_http(f"http://127.0.0.1:{port}/")
+        if not on_disk:
+            c = http.client.HTTPConnection("127.0.0.1", port, timeout=600)
+            c.request("POST", "/store", body=dump.read_bytes(),
+                      headers={"Content-Type": "application/n-quads"})
+            c.getresponse().read()
+        return server
+
+    http_results: dict = {}
+    for name, start in (("rivalry", serve_rivalry),
+                        ("oxigraph (memory)", lambda: serve_oxigraph(False)),
+                        ("oxigraph (disk)", lambda: serve_oxigraph(True))):
+        server = start()
+        servers[name] = server
+        try:
+            wait_http(server.url.rsplit("/", 1)[0] + "/")
+            for workload, requests in workloads.items():
+                for clients in (4, 16):
+                    load(server.url, requests[:50], 2, 1.0)  # warm up
+                    http_results.setdefault(workload, {}).setdefault(str(clients), {})[
+                        name] = load(server.url, requests, clients, seconds)
+            if name == "rivalry":
+                base = server.url.rsplit("/", 1)[0]
+                result["pages"] = page_latency(base, entities[:50])
+        finally:
+            server.stop()
+    result["http"] = http_results
+    dump.unlink()
+    shutil.rmtree(work / f"oxigraph-{n}", ignore_errors=True)
+
+    # validation of a batch of 10 new measures, against pySHACL on the whole graph
+    result["validation"] = child(f"""
+from pathlib import Path
+from rivalry.graph.store import EmbeddedStore
+from rivalry.graph.validate import Submission, context_for, validate
+batch = Path({str(work / "batch.ttl")!r})
+s = EmbeddedStore({str(store)!r})
+companies = [r[0].value for r in s.query(
+    "SELECT ?c WHERE {{ ?c a <https://w3id.org/rivalry/ontology#Company> }} LIMIT 10").rows()]
+lines = ["@prefix rv: <https://w3id.org/rivalry/ontology#> .",
+         "@prefix xsd: <http://www.w3.org/2001/XMLSchema#> ."]
+for i, c in enumerate(companies):
+    lines.append(f'<https://w3id.org/rivalry/id/action/bench-{{i}}> a rv:Sanction ; '
+                 f'<http://www.w3.org/2000/01/rdf-schema#label> "Benchmark sanction {{i}}"@en ; '
+                 f'rv:issuedBy <https://w3id.org/rivalry/id/agency/us-ofac> ; rv:targets <{{c}}> ; '
+                 f'rv:announcedOn "2025-03-01"^^xsd:date ; rv:status rv:InForce ; '
+                 f'rv:sector <https://w3id.org/rivalry/id/sector/cyber> ; '
+                 f'<http://www.w3.org/ns/prov#wasDerivedFrom> '
+                 f'<https://w3id.org/rivalry/id/source/treasury-jy2769> .')
+batch.write_text("\\n".join(lines))
+times = []
+for _ in range(5):
+    t = time.perf_counter()
+    sub = Submission.from_files([batch])
+    report = validate(sub, context_for(s, sub))
+    times.append(time.perf_counter() - t)
+result["batch_seconds"] = sorted(times)[2]
+result["batch_conforms"] = report.conforms
+""")
+    result["pyshacl_whole"] = child(f"""
+from pathlib import Path
+import pyshacl, rdflib
+from rivalry.graph.validate import shapes_graph, ontology_graph
+data = rdflib.Graph()
+for p in sorted(Path({str(facts)!r}).rglob("*.ttl")):
+    data.parse(p, format="turtle")
+data += ontology_graph()
+t = time.perf_counter()
+pyshacl.validate(data, shacl_graph=shapes_graph(), inference="none", allow_warnings=True)
+result["seconds"] = time.perf_counter() - t
+""", timeout=pyshacl_timeout)
+    shutil.rmtree(store, ignore_errors=True)
+    shutil.rmtree(facts, ignore_errors=True)
+    return result
+
+
+def page_latency(base: str, entities: list[str]) -> dict:
+    out = {}
+    parsed = urllib.parse.urlparse(base)
+    for suffix in (".html", ".ttl"):
+        times = []
+        for e in entities:
+            path = "/" + e.split("/rivalry/", 1)[1] + suffix
+            start = time.perf_counter()
+            c = http.client.HTTPConnection(parsed.hostname, parsed.port, timeout=60)
+            c.request("GET", path)
+            r = c.getresponse()
+            r.read()
+            c.close()
+            if r.status == 200:
+                times.append(time.perf_counter() - start)
+        times.sort()
+        out[suffix] = {"p50_ms": 1000 * times[len(times) // 2],
+                       "p99_ms": 1000 * times[min(len(times) - 1, int(len(times) * 0.99))]}
+    return out
+
+
+# --- report --------------------------------------------------------------------------------------
+
+
+def machine() -> dict:
+    cpu = "unknown"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    import pyoxigraph
+    import pyshacl
+
+    version = subprocess.run([str(BIN / "oxigraph"), "--version"], capture_output=True,
+                             text=True).stdout.strip()
+    return {"cpu": cpu, "cores": os.cpu_count(), "memory_gib": round(mem, 1),
+            "python": platform.python_version(), "pyoxigraph": pyoxigraph.__version__,
+            "pyshacl": pyshacl.__version__, "oxigraph_server": version}
+
+
+def ratio(a: float | None, b: float | None) -> str:
+    return f"{a / b:.2f}×" if a and b else "n/a"
+
+
+def report(results: list[dict], info: dict, command: str, seconds: float) -> str:
+    lines = ["# Benchmarks", "",
+             "Measured by `bench/benchmark.py` (not part of the tests). Command:", "",
+             f"    {command}", "",
+             f"Machine: {info['cpu']}, {info['cores']} cores, {info['memory_gib']} GiB; "
+             f"Python {info['python']}, pyoxigraph {info['pyoxigraph']}, pySHACL "
+             f"{info['pyshacl']}, {info['oxigraph_server']}. Each HTTP figure is "
+             f"{seconds:g} s of load from separate client processes, servers taking turns "
+             "on the same data; rivalry runs `rivalry serve` (gunicorn, 4 sync workers) "
+             "with every limit on (time limit, row cap, body cap, SERVICE and nesting "
+             "checks) and its answer cache.", ""]
+    for r in results:
+        n = r["measures"]
+        b, raw = r["build"], r["raw_load"]
+        lines += [f"## {n:,} measures ({b.get('quads', 0):,} quads, "
+                  f"{r['facts_mb']:.1f} MB of Turtle)", "",
+                  "| build | seconds | peak memory (MB) |", "|---|---|---|",
+                  f"| `rivalry build` (no HermiT, no SHACL) | {b['seconds']:.1f} | "
+                  f"{b['peak_mb']:.0f} |",
+                  f"| raw pyoxigraph bulk load + inference step | {raw['seconds']:.1f} "
+                  f"({raw['load_seconds']:.1f} + {raw['inference_seconds']:.1f}) | "
+                  f"{raw['peak_mb']:.0f} |",
+                  f"| ratio | {ratio(b['seconds'], raw['seconds'])} | |", "",
+                  "| canned query | ms | rows |", "|---|---|---|"]
+        for name, q in r["canned"].items():
+            if isinstance(q, dict):
+                lines.append(f"| {name} | {q['ms']:.1f} | {q['rows']} |")
+        lines += ["", "| /sparql over HTTP | clients | rivalry req/s (p50/p99 ms) | "
+                  "Oxigraph memory | Oxigraph disk | rivalry / best Oxigraph |",
+                  "|---|---|---|---|---|---|"]
+        for workload, by_clients in r["http"].items():
+            for clients, by_server in by_clients.items():
+                cells = []
+                for name in ("rivalry", "oxigraph (memory)", "oxigraph (disk)"):
+                    x = by_server[name]
+                    err = f", {x['errors']} errors" if x["errors"] else ""
+                    p50 = f"{x['p50_ms']:.1f}" if x["p50_ms"] is not None else "-"
+                    p99 = f"{x['p99_ms']:.1f}" if x["p99_ms"] is not None else "-"
+                    cells.append(f"{x['throughput']:.1f} ({p50}/{p99}{err})")
+                best = max(by_server["oxigraph (memory)"]["throughput"],
+                           by_server["oxigraph (disk)"]["throughput"])
+                lines.append(f"| {workload} | {clients} | {' | '.join(cells)} | "
+                             f"{ratio(by_server['rivalry']['throughput'], best)} |")
+        v, whole = r["validation"], r["pyshacl_whole"]
+        whole_s = (f"> {whole['timeout']:.0f} (stopped)" if "timeout" in whole
+                   else f"{whole['seconds']:.1f}")
+        speedup = ("> " + ratio(whole["timeout"], v["batch_seconds"]) if "timeout" in whole
+                   else ratio(whole["seconds"], v["batch_seconds"]))
+        lines += ["", "| validation | seconds |", "|---|---|",
+                  f"| batch of 10 new measures, in the context of the whole graph | "
+                  f"{v['batch_seconds']:.3f} |",
+                  f"| pySHACL over the whole graph | {whole_s} |",
+                  f"| speed-up | {speedup} |", ""]
+        if "pages" in r:
+            p = r["pages"]
+            lines += ["| entity documents (sequential) | p50 ms | p99 ms |", "|---|---|---|",
+                      f"| HTML page | {p['.html']['p50_ms']:.1f} | {p['.html']['p99_ms']:.1f} |",
+                      f"| Turtle description | {p['.ttl']['p50_ms']:.1f} | "
+                      f"{p['.ttl']['p99_ms']:.1f} |", ""]
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[1000, 10000, 100000])
+    parser.add_argument("--seconds", type=float, default=10.0,
+                        help="length of each HTTP load measurement")
+    parser.add_argument("--pyshacl-timeout", type=float, default=900.0)
+    parser.add_argument("--out", type=Path, default=ROOT / "docs" / "benchmarks-run.md")
+    args = parser.parse_args()
+    info = machine()
+    results = []
+    with tempfile.TemporaryDirectory(prefix="rivalry-bench-") as tmp:
+        for n in args.sizes:
+            print(f"size {n} ...", file=sys.stderr, flush=True)
+            results.append(run_size(n, Path(tmp), args.seconds, args.pyshacl_timeout))
+            command = "bench/benchmark.py " + " ".join(sys.argv[1:])
+            args.out.write_text(report(results, info, command, args.seconds), "utf-8")
+            args.out.with_suffix(".json").write_text(
+                json.dumps({"machine": info, "results": results}, indent=1), "utf-8")
+    print(f"wrote {args.out}", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()
