@@ -93,6 +93,7 @@ def assemble(
     consistency: bool = True,
     validation: bool = True,
     progress: Progress = _quiet,
+    on_file: Callable[[int, int, int], None] | None = None,
 ) -> tuple[ox.Store, list[FactsFile], ConsistencyReport | None, int, str]:
     """Read, validate (SHACL), check (HermiT) and reason, in memory.
 
@@ -100,7 +101,7 @@ def assemble(
     """
     ontology_quads = load_ontology(ontology)
     directory = facts or Path(str(facts_dir()))
-    files = load_facts(directory)
+    files = load_facts(directory, on_file)
     progress(f"read {len(files)} facts file(s), "
              f"{sum(len(f.quads) for f in files)} triples, from {directory}")
     check_terms(files, declared_terms(ontology_quads))
@@ -134,6 +135,7 @@ def build(
     consistency: bool = True,
     validation: bool = True,
     progress: Progress = _quiet,
+    on_file: Callable[[int, int, int], None] | None = None,
 ) -> BuildResult:
     """Build the graph from the ontology and facts and publish it in `store_root` (a
     store directory, or a RemoteStore for an external SPARQL server).
@@ -144,7 +146,7 @@ def build(
     """
     memory, files, report, inferred, digest = assemble(
         facts, ontology=ontology, consistency=consistency, validation=validation,
-        progress=progress)
+        progress=progress, on_file=on_file)
     now = datetime.now(UTC)
     build_id = f"{now:%Y%m%dT%H%M%S}Z-{digest[:12]}"
     if not isinstance(store_root, (str, Path)):  # an external SPARQL server

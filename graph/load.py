@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
@@ -137,19 +137,26 @@ def facts_files(directory: Path) -> list[Path]:
     return sorted(p for p in directory.rglob("*.ttl") if p.is_file())
 
 
-def load_facts(directory: Path) -> list[FactsFile]:
+def load_facts(directory: Path,
+               on_file: Callable[[int, int, int], None] | None = None) -> list[FactsFile]:
     """Parse every Turtle file under `directory`, each into its own named graph.
 
     Blank nodes are given canonical labels per file (RDFC-1.0), so the same files always
-    give the same quads and a rebuild gives the same store.
+    give the same quads and a rebuild gives the same store. `on_file(done, total,
+    triples)` is called after each file, for progress reports.
     """
-    loaded = []
-    for path in facts_files(directory):
+    loaded: list[FactsFile] = []
+    paths = facts_files(directory)
+    triples = 0
+    for path in paths:
         name = str(PurePosixPath(path.relative_to(directory).with_suffix("").as_posix()))
         graph = graph_for(name)
         quads = read_rdf_file(path, graph=graph)
         loaded.append(FactsFile(path=path, name=name, graph=graph,
                                 quads=canonical(quads, scope=name)))
+        triples += len(quads)
+        if on_file is not None:
+            on_file(len(loaded), len(paths), triples)
     return loaded
 
 

@@ -88,7 +88,8 @@ def build(store: Path | None, facts: Path | None, consistency_check: bool, valid
     try:
         target = open_store(settings) if settings["sparql_endpoint"] else settings["store"]
         run_build(target, facts, consistency=consistency_check,
-                  validation=validation, progress=progress)
+                  validation=validation, progress=progress,
+                  on_file=None if quiet else file_progress())
     except RivalryError as e:
         fail(e)
 
@@ -361,6 +362,25 @@ def synth(measures: int, seed: int, output: Path) -> None:
     reporter = progress_reporter("synthesized", measures)
     files = synthesize(output, measures, seed, progress=reporter)
     click.echo(f"wrote {len(files)} files with {measures} actions to {output}", err=True)
+
+
+def file_progress():  # noqa: ANN201 - a small closure
+    """Files and triples read, with the rate, on a terminal only (not in CI, not piped)."""
+    import os
+    import time
+
+    if not sys.stderr.isatty() or os.environ.get("CI"):
+        return None
+    start = time.monotonic()
+
+    def report(done: int, total: int, triples: int) -> None:
+        rate = triples / max(time.monotonic() - start, 1e-9)
+        end = "\n" if done >= total else ""
+        sys.stderr.write(f"\rread {done:,}/{total:,} files, {triples:,} triples "
+                         f"({rate:,.0f} triples/s)" + end)
+        sys.stderr.flush()
+
+    return report
 
 
 def progress_reporter(verb: str, total: int):  # noqa: ANN201 - a small closure
