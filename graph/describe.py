@@ -110,6 +110,7 @@ class TimelineEntry:
     role: str
     kind: str | None = None
     state: str | None = None
+    omitted: int = 0  # on the first entry: earlier actions left out (-1: many)
 
 
 @dataclass
@@ -239,22 +240,34 @@ def _most_specific(store: EmbeddedStore, types: list[str],
 
 def timeline(store: EmbeddedStore, iri: str, labels: Labels) -> list[TimelineEntry]:
     """Actions the entity issued, suffered, spoke about or is otherwise part of, by date;
-    for an action, the actions it responds to and that respond to it."""
-    unions = " UNION ".join(
-        f'{{ ?action {path} <{iri}> BIND("{role}" AS ?role) }}' for role, path in ROLE_PATHS)
-    unions += (f' UNION {{ <{iri}> <{RV}respondsTo> ?action BIND("rv:respondsTo" AS ?role) }}'
-               f' UNION {{ ?action <{RV}respondsTo> <{iri}> BIND("rv:provoked" AS ?role) }}')
-    query = f"""SELECT DISTINCT ?action ?date ?role WHERE {{
-        {unions}
-        ?action a <{RV}Action> ; <{RV}announcedOn> ?date .
-    }} ORDER BY ?date ?action"""
+    for an action, the actions it responds to and that respond to it. One small query
+    per role, each anchored on the entity, so the cost follows the entity's neighbourhood,
+    not the size of the graph."""
+    patterns = [(role, f"?action {path} <{iri}>") for role, path in ROLE_PATHS]
+    patterns += [("rv:respondsTo", f"<{iri}> <{RV}respondsTo> ?action"),
+                 ("rv:provoked", f"?action <{RV}respondsTo> <{iri}>")]
     roles: dict[tuple[str, str], list[str]] = {}
-    for action, date, role in store.query(query).rows():
-        found = roles.setdefault((date.value, action.value), [])
-        if role.value not in found:
-            found.append(role.value)
-    return [_entry(store, action, date, found, labels)
-            for (date, action), found in sorted(roles.items())]
+    more = False
+    for role, pattern in patterns:
+        query = (f"SELECT DISTINCT ?action ?date WHERE {{ {pattern} . "
+                 f"?action <{RV}announcedOn> ?date }} ORDER BY DESC(?date) "
+                 f"LIMIT {TIMELINE_MAX + 1}")
+        rows = list(store.query(query).rows())
+        more = more or len(rows) > TIMELINE_MAX
+        for action, date in rows:
+            found = roles.setdefault((date.value, action.value), [])
+            if role not in found:
+                found.append(role)
+    latest = sorted(roles.items())[-TIMELINE_MAX:]
+    entries = [_entry(store, action, date, found, labels) for (date, action), found in latest]
+    if entries and (more or len(roles) > TIMELINE_MAX):
+        entries[0].omitted = len(roles) - len(entries) if not more else -1
+    return entries
+
+
+#: The most actions an entity's timeline lists (the latest ones); the page links to the
+#: filtered list of all of them.
+TIMELINE_MAX = 200
 
 
 def _entry(store: EmbeddedStore, action: str, date: str, roles: list[str],
@@ -307,22 +320,47 @@ def sources(store: EmbeddedStore, iri: str) -> list[Source]:
     return out
 
 
+#: How far and how wide an entity page's chain of responses reaches: enough for the
+#: exchanges in the curated record, bounded so that a page stays small and fast however
+#: connected the graph is.
+CHAIN_HOPS = 4
+CHAIN_MAX_NODES = 40
+
+
 def response_chain(store: EmbeddedStore, iri: str, entries: list[TimelineEntry],
                    labels: Labels) -> tuple[list[ChainLink], dict[str, TimelineEntry]]:
-    """The chains of responses the entity belongs to: every action linked to it (or to
-    the actions of its timeline) by rv:respondsTo, in either direction, transitively."""
-    start = {iri} | {e.action for e in entries}
-    path = f"(<{RV}respondsTo>|^<{RV}respondsTo>)*"
-    values = " ".join(f"<{s}>" for s in sorted(start))
-    query = f"""SELECT DISTINCT ?a ?b WHERE {{
-        VALUES ?start {{ {values} }}
-        ?start {path} ?a .
-        ?a <{RV}respondsTo> ?b .
-    }}"""
-    links = sorted({ChainLink(a.value, b.value) for a, b in store.query(query).rows()},
-                   key=lambda link: (link.source, link.target))
+    """The chain of responses around the entity: actions linked to it (or to the actions
+    of its timeline) by rv:respondsTo in either direction, up to CHAIN_HOPS steps and
+    CHAIN_MAX_NODES actions, nearest first."""
+    responds = ox.NamedNode(RV + "respondsTo")
+    frontier = [iri] + [e.action for e in entries if e.action != iri]
+    seen = set(frontier[:CHAIN_MAX_NODES])
+    frontier = frontier[:CHAIN_MAX_NODES]
+    links: set[ChainLink] = set()
+    for _ in range(CHAIN_HOPS):
+        following = []
+        for node in frontier:
+            n = ox.NamedNode(node)
+            neighbours = [(node, q.object.value) for q in
+                          store.quads_for_pattern(n, responds, None, None)
+                          if isinstance(q.object, ox.NamedNode)]
+            neighbours += [(q.subject.value, node) for q in
+                           store.quads_for_pattern(None, responds, n, None)
+                           if isinstance(q.subject, ox.NamedNode)]
+            for source, target in sorted(set(neighbours)):
+                other = target if source == node else source
+                if other not in seen:
+                    if len(seen) >= CHAIN_MAX_NODES:
+                        continue
+                    seen.add(other)
+                    following.append(other)
+                links.add(ChainLink(source, target))
+        frontier = following
+        if not frontier:
+            break
+    links = {link for link in links if link.source in seen and link.target in seen}
     nodes: dict[str, TimelineEntry] = {}
-    for link in links:
+    for link in sorted(links, key=lambda x: (x.source, x.target)):
         for action in (link.source, link.target):
             if action not in nodes:
                 date = next(store.quads_for_pattern(
@@ -331,4 +369,4 @@ def response_chain(store: EmbeddedStore, iri: str, entries: list[TimelineEntry],
                     action=action, label=labels(action), date=date.object.value if date else "",
                     role="", kind=_kind(store, action, labels),
                     state=_state(store, action, labels))
-    return links, nodes
+    return sorted(links, key=lambda x: (x.source, x.target)), nodes
