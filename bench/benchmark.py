@@ -248,7 +248,10 @@ for q in canned_queries():
             wait_http(server.url.rsplit("/", 1)[0] + "/")
             for workload, requests in workloads.items():
                 for clients in (4, 16):
-                    load(server.url, requests[:50], 2, 1.0)  # warm up
+                    # warm up: a second of load; for repeats, a full window, so that every
+                    # worker has answered every query once before the measurement
+                    warm = seconds if workload.endswith("repeats") else 1.0
+                    load(server.url, requests[:50], clients, warm)
                     http_results.setdefault(workload, {}).setdefault(str(clients), {})[
                         name] = load(server.url, requests, clients, seconds)
             if name == "rivalry":
