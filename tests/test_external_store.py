@@ -1,7 +1,7 @@
 """End to end over an external SPARQL 1.1 server (Oxigraph server on loopback) instead of
 the embedded store: build, endpoint, entity pages, dumps, VoID and validation context.
 
-CI starts `oxigraph serve` and names it in RIVALRY_TEST_OXIGRAPH (host:port); otherwise
+CI starts `oxigraph serve` and names it in OXIGRAPH_TEST_SERVER (host:port); otherwise
 these tests start their own on a free port."""
 
 from __future__ import annotations
@@ -52,7 +52,7 @@ def _wait(url: str, process: subprocess.Popen | None = None) -> None:
 @pytest.fixture(scope="module")
 def oxigraph(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """The base URL of an Oxigraph server with the union default graph."""
-    given = os.environ.get("RIVALRY_TEST_OXIGRAPH")
+    given = os.environ.get("OXIGRAPH_TEST_SERVER")
     if given:
         base = f"http://{given}"
         _wait(base + "/query?query=ASK%7B%7D")
