@@ -44,6 +44,33 @@ def fail(error: RivalryError) -> None:
     sys.exit(1)
 
 
+def check_port_free(host: str, port: int) -> None:
+    """Exit with a clear message when another process already listens on host:port, before
+    the store is loaded (the server would otherwise retry for seconds and then fail)."""
+    import errno
+    import socket
+
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except socket.gaierror as e:
+        click.echo(f"error: cannot serve on {host}:{port}: unknown host ({e.strerror}); "
+                   "set --host or RIVALRY_HOST to an address of this machine", err=True)
+        sys.exit(2)
+    family, kind, proto, _, address = infos[0]
+    with socket.socket(family, kind, proto) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(address)
+        except OSError as e:
+            if e.errno == errno.EADDRINUSE:
+                reason = "another process is already listening there"
+            else:
+                reason = e.strerror or str(e)
+            click.echo(f"error: cannot serve on {host}:{port}: {reason}; stop it, or choose "
+                       "another port with --port or RIVALRY_PORT", err=True)
+            sys.exit(2)
+
+
 def settings_from(**overrides: Any) -> dict[str, Any]:
     try:
         return load_settings(overrides)
@@ -325,6 +352,7 @@ def serve(host: str | None, port: int | None, workers: int | None, dev: bool,
 
     settings = settings_from(host=host, port=port, workers=workers,
                              store=str(store) if store else None)
+    check_port_free(settings["host"], settings["port"])
     try:
         app = create_app(settings)
     except RivalryError as e:

@@ -99,3 +99,17 @@ def test_export_formats_parse_back(store_dir: Path, cli: CliRunner, tmp_path: Pa
         assert (rdflib.URIRef("https://w3id.org/rivalry/id/state/cn"),
                 rdflib.URIRef("http://www.w3.org/2004/02/skos/core#exactMatch"),
                 rdflib.URIRef("http://www.wikidata.org/entity/Q148")) in g
+
+
+def test_serve_on_a_busy_port_says_so_before_loading(store_dir: Path, cli: CliRunner) -> None:
+    import socket
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        result = run(cli, "serve", "--store", store_dir, "--host", "127.0.0.1",
+                     "--port", port)
+    assert result.exit_code == 2
+    assert f"cannot serve on 127.0.0.1:{port}" in result.stderr
+    assert "already listening" in result.stderr and "--port" in result.stderr
