@@ -22,9 +22,10 @@ from flask import Blueprint, Response, current_app, redirect, render_template, r
 
 from rivalry.graph import PREFIXES
 from rivalry.graph.describe import Labels, describe, description_query, entity_view, exists
-from rivalry.graph.errors import NotFound, RivalryError
+from rivalry.graph.errors import NotFound
 from rivalry.server import get_store
 from rivalry.server.diagram import chain_svg
+from rivalry.server.errors import NotAcceptable
 from rivalry.server.formats import HTML, RDF_FORMATS, Format, lookup, negotiate
 
 bp = Blueprint("entities", __name__)
@@ -33,11 +34,6 @@ ENTITY_FORMATS: tuple[Format, ...] = tuple(
     f for f in (lookup(RDF_FORMATS, n) for n in ("turtle", "jsonld", "ntriples", "rdfxml"))
     if f is not None) + (HTML,)
 BY_SUFFIX = {f.suffix: f for f in ENTITY_FORMATS}
-
-
-class NotAcceptable(RivalryError):
-    status = 406
-    title = "Not acceptable"
 
 
 def base_iri() -> str:

@@ -9,6 +9,20 @@ from werkzeug.exceptions import HTTPException
 from rivalry.graph.errors import RivalryError
 
 
+class NotAcceptable(RivalryError):
+    """No representation the client accepts (HTTP 406); the message lists the ones there are."""
+
+    status = 406
+    title = "Not acceptable"
+
+
+class UnsupportedMediaType(RivalryError):
+    """A request body in a media type the route cannot read (HTTP 415)."""
+
+    status = 415
+    title = "Unsupported media type"
+
+
 def error_body(status: int, title: str, message: str, **extra: object) -> dict:
     body = {"error": title, "status": status, "message": message}
     body.update({k: v for k, v in extra.items() if v is not None})

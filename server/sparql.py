@@ -18,6 +18,7 @@ from rivalry.graph.errors import QueryError, QueryTimeout, RivalryError
 from rivalry.graph.results import Answer, write
 from rivalry.server import get_store
 from rivalry.server.cache import AnswerCache, CachedAnswer
+from rivalry.server.errors import NotAcceptable
 from rivalry.server.formats import (
     HTML,
     RDF_FORMATS,
@@ -41,11 +42,6 @@ def short_iri(iri: str) -> str:
     return f"{prefix}:{iri[len(best):]}"
 
 PROTOCOL = "SPARQL 1.1 Protocol, section 2.1"
-
-
-class NotAcceptable(QueryError):
-    status = 406
-    title = "Not acceptable"
 
 
 class ReadOnly(RivalryError):

@@ -5,25 +5,16 @@ from __future__ import annotations
 import pyoxigraph as ox
 from flask import Blueprint, Response, current_app, jsonify, render_template, request
 
-from rivalry.graph.errors import RivalryError, StoreError
+from rivalry.graph.errors import StoreError
 from rivalry.graph.isolate import run_with_time_limit
 from rivalry.graph.validate import Report, Submission, context_for, validate
 from rivalry.server import get_store
+from rivalry.server.errors import NotAcceptable, UnsupportedMediaType
 from rivalry.server.formats import RDF_FORMATS, lookup
 
 bp = Blueprint("validation", __name__)
 
 REPORT_TYPES = ["application/json", "text/turtle", "text/html"]
-
-
-class UnsupportedMediaType(RivalryError):
-    status = 415
-    title = "Unsupported media type"
-
-
-class NotAcceptable(RivalryError):
-    status = 406
-    title = "Not acceptable"
 
 
 def input_format() -> ox.RdfFormat:
