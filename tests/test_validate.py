@@ -246,3 +246,16 @@ def test_cli_format_names_the_input_format_when_it_is_one(store_dir: Path, cli: 
     result = run(cli, "validate", "--store", store_dir, "--format", "turtle", turtle)
     assert result.exit_code == 1
     rdflib.Graph().parse(data=result.stdout, format="turtle")  # the report, in Turtle
+
+
+def test_misspelt_ontology_terms_are_named(store_dir: Path) -> None:
+    """Validation refuses what `rivalry build` refuses: rv: terms the ontology lacks."""
+    path = SHACL / "invalid" / "undeclared-term.ttl"
+    report = report_for(path, store_dir)
+    undeclared = {(r.path, r.value) for r in report.violations
+                  if r.shape == "https://w3id.org/rivalry/shapes#DeclaredTermsShape"}
+    rdf_type = "http://www.w3.org/1999/02/22-rdf-syntax-ns#type"
+    rv = "https://w3id.org/rivalry/ontology#"
+    assert undeclared == {(rdf_type, f"{rv}Sancton"), (f"{rv}annoucedOn", f"{rv}annoucedOn")}
+    assert any(f"{rv}Sancton" in r.message and "not declared" in r.message
+               for r in report.violations)
