@@ -33,7 +33,13 @@ from rivalry.graph import GRAPH_BASE
 from rivalry.graph.errors import QueryError, QueryTimeout, StoreError
 from rivalry.graph.results import Answer
 from rivalry.graph.sparql import check_query
-from rivalry.graph.store import BuildInfo, QueryLimits, QueryResult, describe_syntax_error
+from rivalry.graph.store import (
+    BuildInfo,
+    QueryLimits,
+    QueryResult,
+    ResultFormat,
+    describe_syntax_error,
+)
 
 BUILD_GRAPH = GRAPH_BASE + "build"
 RDF_JSON = "http://www.w3.org/1999/02/22-rdf-syntax-ns#JSON"
@@ -145,9 +151,12 @@ class RemoteStore:
     def execute(self, sparql: str, limits: QueryLimits, *,
                 default_graph_uris: list[str] | None = None,
                 named_graph_uris: list[str] | None = None,
-                bindings: dict[str, ox.Term] | None = None) -> Answer:
+                bindings: dict[str, ox.Term] | None = None,
+                result_format: ResultFormat | None = None) -> Answer:
         """A query from the public endpoint, checked as for the embedded store, run on the
-        server with the time limit as the HTTP timeout, and cut at the row limit."""
+        server with the time limit as the HTTP timeout, and cut at the row limit. The
+        rows are collected here whatever `result_format` asks, for the caller to write:
+        the server's own document could carry more rows than the cap."""
         from rivalry.graph.store import _collect
 
         shape = check_query(sparql, max_depth=limits.max_depth,

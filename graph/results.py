@@ -1,10 +1,12 @@
 """Writing query answers: SPARQL results (JSON, XML, CSV, TSV) for SELECT and ASK, and
 RDF (through pyoxigraph) for CONSTRUCT and DESCRIBE.
 
-The endpoint caps result rows, so it writes the rows it keeps itself rather than
-handing pyoxigraph's whole result stream to its serializer. The writers follow the W3C
-Recommendations: SPARQL 1.1 Query Results JSON Format, XML Format, and CSV and TSV
-Formats.
+Most answers are written by pyoxigraph's own serializer, from a query whose top-level
+LIMIT the endpoint has set to one more than its row cap (`trim_rows` then counts the
+rows and drops the extra one, which says the answer was cut). The Python writers here
+serve the rest (pages, queries that cannot be rewritten, answers from a remote store);
+they follow the W3C Recommendations: SPARQL 1.1 Query Results JSON Format, XML Format,
+and CSV and TSV Formats.
 """
 
 from __future__ import annotations
@@ -35,10 +37,10 @@ class Answer:
     triples: list[ox.Triple] = field(default_factory=list)
     truncated: bool = False
     limit: int | None = None
+    #: the answer already written (by pyoxigraph), and in which format
+    body: bytes | None = None
+    body_format: ox.QueryResultsFormat | None = None
 
-    @property
-    def size(self) -> int:
-        return len(self.rows) if self.kind == "select" else len(self.triples)
 
 
 def _json_term(term: ox.Term) -> dict:
@@ -160,3 +162,40 @@ def write(answer: Answer, fmt: ox.QueryResultsFormat | ox.RdfFormat,
         return ox.serialize(data, format=fmt, prefixes=use) or b""
     assert isinstance(fmt, ox.QueryResultsFormat)
     return RESULT_WRITERS[fmt](answer)
+
+
+def trim_rows(body: bytes, fmt: ox.QueryResultsFormat, keep: int) -> tuple[bytes, bool]:
+    """Cut a results document pyoxigraph wrote to at most `keep` rows; say whether it was.
+
+    The query was asked for `keep + 1` rows, so at most one row goes. Counting is exact
+    and cheap where the format allows it (XML escapes `<` in values, TSV escapes line
+    breaks); JSON and CSV documents are parsed only when a cheap upper bound on their
+    rows says they may hold more than `keep`.
+    """
+    if fmt == ox.QueryResultsFormat.XML:
+        if body.count(b"<result>") <= keep:
+            return body, False
+        return body[:body.rfind(b"<result>")] + b"</results></sparql>", True
+    if fmt == ox.QueryResultsFormat.TSV:
+        if body.count(b"\n") - 1 <= keep:
+            return body, False
+        return body[:body.rfind(b"\n", 0, len(body) - 1) + 1], True
+    if fmt == ox.QueryResultsFormat.CSV:
+        if body.count(b"\n") - 1 <= keep:  # line breaks in quoted values only add lines
+            return body, False
+        table = list(csv.reader(io.StringIO(body.decode("utf-8"), newline="")))
+        if len(table) - 1 <= keep:
+            return body, False
+        buffer = io.StringIO()
+        csv.writer(buffer, lineterminator="\r\n").writerows(table[:keep + 1])
+        return buffer.getvalue().encode("utf-8"), True
+    # JSON: `},{` separates consecutive bindings (string values may add more), so its
+    # count bounds the rows from above
+    if body.count(b"},{") + 1 <= keep:
+        return body, False
+    doc = json.loads(body)
+    rows = doc["results"]["bindings"]
+    if len(rows) <= keep:
+        return body, False
+    del rows[keep:]
+    return json.dumps(doc, ensure_ascii=False, separators=(",", ":")).encode("utf-8"), True

@@ -29,6 +29,7 @@ _TOKEN = re.compile(
   | (?P<pname>(?:[A-Za-z\u00C0-\uFFFF][\w.\-\u00B7-\uFFFF]*)?:
               (?:[\w\-:.%\\\u00B7-\uFFFF]*[\w\-:%\\\u00B7-\uFFFF])?)
   | (?P<word>[A-Za-z_][A-Za-z0-9_]*)
+  | (?P<integer>[0-9]+)
   | (?P<open>[{(\[])
   | (?P<close>[})\]])
   | (?P<other>.)
@@ -48,12 +49,17 @@ class QueryShape:
 
 
 def tokens(text: str) -> list[tuple[str, str]]:
+    return [(kind, value) for kind, value, _ in spans(text)]
+
+
+def spans(text: str) -> list[tuple[str, str, int]]:
+    """The query's tokens (comments and white space left out), with where each starts."""
     out = []
     for match in _TOKEN.finditer(text):
         kind = match.lastgroup or "other"
         if kind in ("ws", "comment"):
             continue
-        out.append((kind, match.group()))
+        out.append((kind, match.group(), match.start()))
     return out
 
 
@@ -136,3 +142,41 @@ def check_query(text: str, *, max_depth: int,
                              "requests to other hosts unless the endpoint is in the "
                              "service_allowlist setting")
     return shape
+
+
+def with_row_limit(text: str, limit: int) -> str | None:
+    """A SELECT query rewritten so that it gives at most `limit` rows: its own top-level
+    LIMIT when that is smaller, `limit` otherwise, put where SPARQL allows it (after the
+    solution modifiers, before a trailing VALUES block). None when the text cannot be
+    rewritten safely (not a SELECT, or \\u escapes, which move the tokens); the caller
+    then counts rows itself.
+    """
+    if _CODEPOINT.search(text):
+        return None
+    toks = spans(text)
+    depth = 0
+    form = None
+    insert_at = len(text)
+    for i, (kind, value, start) in enumerate(toks):
+        if kind == "open":
+            depth += 1
+        elif kind == "close":
+            depth -= 1
+        elif kind == "word" and depth == 0:
+            upper = value.upper()
+            if form is None and (upper in QUERY_FORMS or upper in UPDATE_KEYWORDS):
+                form = upper
+            elif upper == "LIMIT" and form == "SELECT":
+                if i + 1 < len(toks) and toks[i + 1][0] == "integer":
+                    _, number, at = toks[i + 1]
+                    if int(number) <= limit:
+                        return text
+                    return f"{text[:at]}{limit}{text[at + len(number):]}"
+                return None
+            elif upper == "VALUES" and form == "SELECT":
+                insert_at = start  # the query's trailing VALUES block
+                break
+    if form != "SELECT" or depth != 0:
+        return None
+    # on a line of its own: the text may end inside a comment
+    return f"{text[:insert_at]}\nLIMIT {limit}\n{text[insert_at:]}"

@@ -19,7 +19,7 @@ import os
 import re
 import shutil
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -27,8 +27,12 @@ from typing import Any
 import pyoxigraph as ox
 
 from rivalry.graph.errors import QueryError, QueryTimeout, StoreError
-from rivalry.graph.results import Answer
-from rivalry.graph.sparql import check_query
+from rivalry.graph.results import Answer, trim_rows
+from rivalry.graph.sparql import check_query, with_row_limit
+
+#: Given the kind of answer ("select", "ask" or "graph"), the results format to write it
+#: in natively, or None to collect it for the caller to write.
+ResultFormat = Callable[[str], "ox.QueryResultsFormat | None"]
 
 #: How many earlier builds to keep beside the current one (for a server still reading
 #: one, and to roll back by hand).
@@ -240,10 +244,12 @@ class EmbeddedStore:
         default_graph_uris: list[str] | None = None,
         named_graph_uris: list[str] | None = None,
         bindings: dict[str, ox.Term] | None = None,
+        result_format: ResultFormat | None = None,
     ) -> Answer:
         """Run a query from the public endpoint, under its limits (see `execute`)."""
         return execute(self.db, sparql, limits, default_graph_uris=default_graph_uris,
-                       named_graph_uris=named_graph_uris, bindings=bindings)
+                       named_graph_uris=named_graph_uris, bindings=bindings,
+                       result_format=result_format)
 
     def quads(self, graph: str | None = None) -> Iterator[ox.Quad]:
         g = ox.NamedNode(graph) if graph else None
@@ -348,6 +354,7 @@ def execute(
     default_graph_uris: list[str] | None = None,
     named_graph_uris: list[str] | None = None,
     bindings: dict[str, ox.Term] | None = None,
+    result_format: ResultFormat | None = None,
 ) -> Answer:
     """The public endpoint's choke point: check, run and collect a query under `limits`.
 
@@ -356,18 +363,28 @@ def execute(
     query runs in a thread: past `time_limit` this raises QueryTimeout at once, while
     the thread may still be working; a server that must reclaim that CPU ends its
     worker process (rivalry.server does, under gunicorn).
+
+    When `result_format` names a results format for the answer's kind, SELECT and ASK
+    answers come back already written by pyoxigraph (`Answer.body`): the row cap is then
+    a top-level LIMIT one above the cap, and the extra row, if any, is dropped. That
+    spares turning every row into Python objects, a third of the time of a large answer.
     """
     shape = check_query(sparql, max_depth=limits.max_depth,
                         service_allowlist=limits.service_allowlist)
     options = dataset_options(shape.has_dataset_clause, default_graph_uris, named_graph_uris)
     if bindings:
         options["substitutions"] = {ox.Variable(k): v for k, v in bindings.items()}
+    kind = {"SELECT": "select", "ASK": "ask"}.get(shape.form or "", "graph")
+    fmt = result_format(kind) if result_format and shape.form else None
     outcome: list[Any] = []
     done = threading.Event()
 
     def work() -> None:
         try:
-            outcome.append(_collect(db.query(sparql, **options), limits.row_limit))
+            written = _written(db, sparql, kind, fmt, options, limits.row_limit) if fmt \
+                else None
+            outcome.append(written or _collect(db.query(sparql, **options),
+                                               limits.row_limit))
         except SyntaxError as e:
             outcome.append(QueryError(describe_syntax_error(e)))
         except (ValueError, OSError, RuntimeError) as e:
@@ -385,6 +402,27 @@ def execute(
     if isinstance(result, Exception):
         raise result
     return result
+
+
+def _written(db: ox.Store, sparql: str, kind: str, fmt: ox.QueryResultsFormat,
+             options: dict[str, Any], row_limit: int) -> Answer | None:
+    """The answer written by pyoxigraph in `fmt`, or None when the query cannot be capped
+    by a LIMIT (the caller collects its rows instead)."""
+    if kind == "ask":
+        raw = db.query(sparql, **options)
+        return Answer("ask", boolean=bool(raw), body=raw.serialize(format=fmt),
+                      body_format=fmt)
+    capped = with_row_limit(sparql, row_limit + 1)
+    if capped is None:
+        return None
+    try:
+        raw = db.query(capped, **options)
+    except SyntaxError:
+        return None  # reported by the caller, for the text as it was sent
+    variables = [v.value for v in raw.variables]
+    body, truncated = trim_rows(raw.serialize(format=fmt) or b"", fmt, row_limit)
+    return Answer("select", variables, body=body, body_format=fmt, truncated=truncated,
+                  limit=row_limit if truncated else None)
 
 
 def _collect(raw: Any, row_limit: int) -> Answer:

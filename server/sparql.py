@@ -11,11 +11,13 @@ from __future__ import annotations
 import os
 from urllib.parse import parse_qsl
 
+import pyoxigraph as ox
 from flask import Blueprint, Response, current_app, redirect, render_template, request
 
 from rivalry.graph import PREFIXES
 from rivalry.graph.errors import QueryError, QueryTimeout, RivalryError
 from rivalry.graph.results import Answer, write
+from rivalry.graph.sparql import inspect_query
 from rivalry.server import get_store
 from rivalry.server.cache import AnswerCache, CachedAnswer
 from rivalry.server.errors import NotAcceptable
@@ -136,8 +138,7 @@ def endpoint() -> Response:
     settings = current_app.config["RIVALRY"]
     store = get_store(current_app)
     cache = answer_cache()
-    key = (store.info.build_id, text, tuple(default_graphs), tuple(named_graphs),
-           request.args.get("format", ""), str(request.accept_mimetypes))
+    key = answer_key(store.info.build_id, text, default_graphs, named_graphs)
     cached = cache.get(key) if cache else None
     if cached is not None:
         response = Response(cached.body, content_type=cached.content_type)
@@ -146,13 +147,40 @@ def endpoint() -> Response:
         return response
     answer = store.execute(text, query_limits(settings),
                            default_graph_uris=default_graphs or None,
-                           named_graph_uris=named_graphs or None)
+                           named_graph_uris=named_graphs or None,
+                           result_format=native_format)
     response = render_answer(answer, text)
     if cache is not None and response.status_code == 200:
         kept = tuple((k, v) for k, v in response.headers.items()
                      if k in ("Vary", "X-Result-Truncated", "X-Result-Row-Limit"))
         cache.put(key, CachedAnswer(response.get_data(), response.content_type, kept))
     return response
+
+
+def answer_key(build_id: str, text: str, default_graphs: list[str],
+               named_graphs: list[str]) -> tuple:
+    """What an answer depends on: the build, the query and its dataset, and the format
+    this request gets for the query's kind of answer (not the Accept header's exact
+    words, so clients that word it differently share answers)."""
+    form = inspect_query(text).form
+    kind = {"SELECT": "select", "ASK": "select", None: "select"}.get(form, "graph")
+    try:
+        fmt = choose_format(kind).name
+    except NotAcceptable:
+        fmt = None  # answered 406, never cached
+    return (build_id, text, tuple(default_graphs), tuple(named_graphs), fmt)
+
+
+def native_format(kind: str) -> ox.QueryResultsFormat | None:
+    """The results format pyoxigraph should write this request's answer in; None for
+    pages, graphs and formats that cannot be given (406 comes after the query runs, so
+    a broken query is still told it is broken)."""
+    if kind == "graph":
+        return None
+    try:
+        return choose_format(kind).results
+    except NotAcceptable:
+        return None
 
 
 def answer_cache() -> AnswerCache | None:
@@ -174,9 +202,14 @@ def render_answer(answer: Answer, text: str) -> Response:
                             content_type=HTML.content_type)
         response.headers["Vary"] = "Accept"
         return response
-    body = write(answer, fmt.rdf if answer.kind == "graph" else fmt.results, PREFIXES)
+    if answer.body is not None and answer.body_format == fmt.results:
+        body = answer.body
+    else:
+        body = write(answer, fmt.rdf if answer.kind == "graph" else fmt.results, PREFIXES)
     if answer.truncated and fmt.name == "json":
-        body = body[:-1] + b',"truncated":true}'
+        # before "results", where streaming readers (pyoxigraph's among them) accept an
+        # extra member; the head holds only variable names, so the first match is its end
+        body = body.replace(b'},"results":', b'},"truncated":true,"results":', 1)
     response = Response(body, content_type=fmt.content_type)
     response.headers["Vary"] = "Accept"
     if answer.truncated:

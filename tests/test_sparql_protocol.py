@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 from pathlib import Path
 from urllib.parse import quote
 
@@ -308,6 +309,89 @@ def test_row_cap_truncates_visibly(store_dir: Path) -> None:
     assert "X-Result-Truncated" not in small.headers
 
 
+RESULT_MEDIA = {"json": ox.QueryResultsFormat.JSON, "xml": ox.QueryResultsFormat.XML,
+                "csv": ox.QueryResultsFormat.CSV, "tsv": ox.QueryResultsFormat.TSV}
+# a value that looks like a JSON row separator and a CSV line break
+AWKWARD = RV + """SELECT ?x ?v WHERE {
+  VALUES (?x ?v) { (1 "a},{\\"b\\n, c") (2 "d") (3 UNDEF) (4 "e") (5 "f") } } ORDER BY ?x"""
+
+
+@pytest.mark.parametrize("fmt", sorted(RESULT_MEDIA))
+@pytest.mark.parametrize(("query", "rows", "truncated"), [
+    (AWKWARD, 3, True),  # five rows, cut to three
+    (AWKWARD.replace("ORDER BY ?x", "ORDER BY ?x LIMIT 3"), 3, False),  # exactly the cap
+    (AWKWARD.replace("ORDER BY ?x", "ORDER BY ?x LIMIT 2"), 2, False),
+    (AWKWARD.replace("ORDER BY ?x", "ORDER BY ?x LIMIT 50 OFFSET 3"), 2, False),
+    (AWKWARD.replace("ORDER BY ?x", "ORDER BY ?x LIMIT 4"), 3, True),
+    # the query's own VALUES block comes after its solution modifiers
+    (RV + "SELECT ?x WHERE { } VALUES ?x { 1 2 3 4 5 6 }", 3, True),
+    (RV + "SELECT ?x WHERE { { SELECT ?x WHERE { VALUES ?x { 1 2 3 4 } } LIMIT 9 } }\n"
+     "# LIMIT 1 in a comment at the end", 3, True),
+])
+def test_row_cap_in_every_results_format(store_dir: Path, fmt: str, query: str, rows: int,
+                                         truncated: bool) -> None:
+    client = create_app({"store": str(store_dir), "result_row_limit": 3}).test_client()
+    response = client.get("/sparql", query_string={"query": query, "format": fmt})
+    assert response.status_code == 200, response.data
+    if fmt == "csv":  # lossy, so pyoxigraph does not read it; the csv module does
+        table = list(csv.reader(io.StringIO(response.data.decode(), newline="")))
+        values = [row[1] if len(row) > 1 else None for row in table[1:]]
+    else:
+        parsed = list(ox.parse_query_results(response.data, format=RESULT_MEDIA[fmt]))
+        values = [s["v"].value if "?v" in query and s["v"] else None for s in parsed]
+    assert len(values) == rows
+    assert ("X-Result-Truncated" in response.headers) is truncated
+    if "?v" in query and "OFFSET" not in query:
+        assert values[:2] == ['a},{"b\n, c', "d"][:rows]
+    if fmt == "json":
+        assert json.loads(response.data).get("truncated", False) is truncated
+
+
+def test_row_limit_is_written_into_the_query_where_sparql_allows_it() -> None:
+    from rivalry.graph.sparql import with_row_limit
+
+    assert with_row_limit("SELECT * { ?s ?p ?o } # the end", 11) == \
+        "SELECT * { ?s ?p ?o } # the end\nLIMIT 11\n"
+    assert with_row_limit("select * { ?s ?p ?o } limit 5 offset 2", 11) == \
+        "select * { ?s ?p ?o } limit 5 offset 2"
+    assert with_row_limit("SELECT * { ?s ?p ?o } OFFSET 2 LIMIT 500", 11) == \
+        "SELECT * { ?s ?p ?o } OFFSET 2 LIMIT 11"
+    assert with_row_limit("SELECT ?x { } VALUES ?x { 1 }", 11) == \
+        "SELECT ?x { } \nLIMIT 11\nVALUES ?x { 1 }"
+    # a LIMIT inside a subquery, a string or an IRI is not the query's own
+    assert with_row_limit('SELECT * { { SELECT * { ?s ?p "LIMIT 1" } LIMIT 1 } }', 11) \
+        .endswith("\nLIMIT 11\n")
+    for other in ("ASK { ?s ?p ?o }", "CONSTRUCT WHERE { ?s ?p ?o }",
+                  "SELECT * { ?s ?p ?o \\u007D", "SELECT * { ?s ?p ?o } LIMIT ?x"):
+        assert with_row_limit(other, 11) is None, other
+
+
+def test_natively_written_answers_match_the_collected_ones(store_dir: Path) -> None:
+    """Every canned query gives the same solutions whether pyoxigraph writes the answer
+    (JSON) or the rows are collected first (the HTML page's path)."""
+    from rivalry.graph.canned import canned_queries, run_canned
+    from rivalry.graph.store import QueryLimits
+
+    store = EmbeddedStore(store_dir)
+    client = create_app({"store": str(store_dir)}).test_client()
+    for query in canned_queries():
+        collected = run_canned(store, query, limits=QueryLimits())
+        response = client.post("/sparql", data=query.text_with_defaults().encode(),
+                               content_type="application/sparql-query",
+                               headers={"Accept": "application/sparql-results+json"})
+        written = list(ox.parse_query_results(response.data,
+                                              format=ox.QueryResultsFormat.JSON))
+        assert collected.body is None
+        assert sorted(_comparable(s[v] for v in collected.variables) for s in written) \
+            == sorted(_comparable(r) for r in collected.rows), query.name
+
+
+def _comparable(row: object) -> str:
+    # GROUP_CONCAT's order is not defined: one run's "A | B" may be another's "B | A"
+    return str([sorted(re.split(r"\s*[|,]\s*", t.value)) if isinstance(t, ox.Literal)
+                else str(t) for t in row])
+
+
 def test_time_limit_names_the_setting(store_dir: Path) -> None:
     client = create_app({"store": str(store_dir), "query_time_limit": 0.2}).test_client()
     heavy = "SELECT (COUNT(*) AS ?n) WHERE { ?a ?b ?c . ?d ?e ?f . ?g ?h ?i . ?j ?k ?l }"
@@ -425,6 +509,15 @@ def test_repeated_queries_come_from_a_cache_keyed_on_the_build(fresh_store: Path
     other_format = client.get("/sparql", query_string={"query": SELECT},
                               headers={"Accept": "text/csv"})
     assert "X-Cache" not in other_format.headers and other_format.mimetype == "text/csv"
+    # the same format asked for in other words is the same answer
+    worded = client.get("/sparql", query_string={"query": SELECT},
+                        headers={"Accept": "text/csv;q=0.9, text/html;q=0.1"})
+    assert worded.headers["X-Cache"] == "hit" and worded.data == other_format.data
+    by_name = client.get("/sparql", query_string={"query": SELECT, "format": "csv"})
+    assert by_name.headers["X-Cache"] == "hit"
+    page = client.get("/sparql", query_string={"query": SELECT},
+                      headers={"Accept": "text/html"})
+    assert "X-Cache" not in page.headers and page.mimetype == "text/html"
     facts = tmp_path / "facts"  # different facts: a new build, a new key
     shutil.copytree(CURATED_FACTS, facts)
     shutil.copy(DATA / "shacl" / "valid" / "complete-export-control.ttl", facts / "events")
