@@ -74,6 +74,13 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("result_cache_bytes", 64_000_000,
             "Bytes of SPARQL answers each worker keeps for repeated queries (the cache is "
             "keyed on the build, so answers never go stale); 0 turns it off."),
+    Setting("warm_answer_cache", True,
+            "When `rivalry serve` starts over the embedded store held in memory, answer "
+            "every canned query once (as SPARQL JSON, with its default values) before the "
+            "workers start, so that they share those answers from the first request."),
+    Setting("allocator", "auto",
+            "malloc for `rivalry serve` (Linux): 'auto' preloads jemalloc or tcmalloc when "
+            "installed, 'system' keeps the C library's, or the path of a library to preload."),
     Setting("cors", True,
             "Send CORS headers (Access-Control-Allow-Origin: *) on read endpoints."),
 )

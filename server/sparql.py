@@ -8,11 +8,14 @@ way they are sent: this endpoint is read-only.
 
 from __future__ import annotations
 
+import dataclasses
+import math
 import os
+import time
 from urllib.parse import parse_qsl
 
 import pyoxigraph as ox
-from flask import Blueprint, Response, current_app, redirect, render_template, request
+from flask import Blueprint, Flask, Response, current_app, redirect, render_template, request
 
 from rivalry.graph import PREFIXES
 from rivalry.graph.errors import QueryError, QueryTimeout, RivalryError
@@ -145,7 +148,10 @@ def endpoint() -> Response:
         response.headers.extend(cached.headers)
         response.headers["X-Cache"] = "hit"
         return response
-    answer = store.execute(text, query_limits(settings),
+    limits = query_limits(settings)
+    if current_app.config.get("RIVALRY_WARMING"):  # the server's own canned queries
+        limits = dataclasses.replace(limits, time_limit=math.inf)
+    answer = store.execute(text, limits,
                            default_graph_uris=default_graphs or None,
                            named_graph_uris=named_graphs or None,
                            result_format=native_format)
@@ -181,6 +187,33 @@ def native_format(kind: str) -> ox.QueryResultsFormat | None:
         return choose_format(kind).results
     except NotAcceptable:
         return None
+
+
+def warm_answer_cache(app: Flask) -> tuple[int, float]:
+    """Answer every canned query once, as SPARQL JSON with its default values, through
+    the endpoint, so that the answers are in the cache. For a server about to fork its
+    workers: the queries run in this thread and without the time limit (they are the
+    project's own), and a failure is logged, never raised. Returns how many answers were
+    cached and the seconds it took."""
+    from rivalry.graph.canned import canned_queries
+
+    start = time.perf_counter()
+    client = app.test_client()
+    cached = 0
+    app.config["RIVALRY_WARMING"] = True
+    try:
+        for query in canned_queries():
+            response = client.post("/sparql", data=query.text_with_defaults().encode("utf-8"),
+                                   content_type="application/sparql-query",
+                                   headers={"Accept": "application/sparql-results+json"})
+            if response.status_code == 200:
+                cached += 1
+            else:
+                app.logger.warning("canned query %s not cached: %s %s", query.name,
+                                   response.status_code, response.get_data(as_text=True)[:200])
+    finally:
+        app.config["RIVALRY_WARMING"] = False
+    return cached, time.perf_counter() - start
 
 
 def answer_cache() -> AnswerCache | None:

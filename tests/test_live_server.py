@@ -227,3 +227,35 @@ def test_query_page_with_examples(server: LiveServer) -> None:
     status, _, body = get(server.url + "/", {"Accept": "text/html"})
     assert status == 200
     assert b"Example queries" in body and b'<form action="/sparql" method="get">' in body
+
+
+def test_canned_queries_are_answered_from_the_warmed_cache(server: LiveServer) -> None:
+    """gunicorn's master answers every canned query before the workers fork (without the
+    time limit, which is 2 s here), so each worker's first request for one is a hit."""
+    from rivalry.graph.canned import canned_queries
+
+    queries = canned_queries()
+    assert f"answer cache: {len(queries)} canned queries answered" in server.log.read_text()
+    for query in queries:
+        c = http.client.HTTPConnection("127.0.0.1", server.port, timeout=60)
+        c.request("POST", "/sparql", body=query.text_with_defaults().encode(), headers={
+            "Content-Type": "application/sparql-query",
+            "Accept": "application/sparql-results+json, */*;q=0.1"})
+        response = c.getresponse()
+        body = response.read()
+        c.close()
+        assert response.status == 200 and response.getheader("X-Cache") == "hit", query.name
+        assert json.loads(body)["results"]["bindings"], query.name
+
+
+def test_the_server_says_which_malloc_it_runs_with(server: LiveServer) -> None:
+    import ctypes.util
+
+    from rivalry.server.wsgi import ALLOCATORS
+
+    found = next(filter(None, (ctypes.util.find_library(n) for n in ALLOCATORS)), None)
+    log = server.log.read_text()
+    assert f"malloc: {found or 'the C library'}" in log
+    if found:  # every process of the server runs with it
+        for pid in {server.process.pid, *server.workers()}:
+            assert found.split(".so")[0] in Path(f"/proc/{pid}/maps").read_text()
