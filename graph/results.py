@@ -167,19 +167,21 @@ def write(answer: Answer, fmt: ox.QueryResultsFormat | ox.RdfFormat,
 def trim_rows(body: bytes, fmt: ox.QueryResultsFormat, keep: int) -> tuple[bytes, bool]:
     """Cut a results document pyoxigraph wrote to at most `keep` rows; say whether it was.
 
-    The query was asked for `keep + 1` rows, so at most one row goes. Counting is exact
-    and cheap where the format allows it (XML escapes `<` in values, TSV escapes line
-    breaks); JSON and CSV documents are parsed only when a cheap upper bound on their
-    rows says they may hold more than `keep`.
+    The query was asked for `keep + 1` rows, so one row goes at most, though any excess
+    is cut. Counting is exact and cheap where the format allows it (XML escapes `<` in
+    values, TSV escapes line breaks); JSON and CSV documents are parsed only when a
+    cheap upper bound on their rows says they may hold more than `keep`.
     """
     if fmt == ox.QueryResultsFormat.XML:
-        if body.count(b"<result>") <= keep:
+        parts = body.split(b"<result>", keep + 1)
+        if len(parts) <= keep + 1:
             return body, False
-        return body[:body.rfind(b"<result>")] + b"</results></sparql>", True
+        return b"<result>".join(parts[:keep + 1]) + b"</results></sparql>", True
     if fmt == ox.QueryResultsFormat.TSV:
-        if body.count(b"\n") - 1 <= keep:
+        lines = body.split(b"\n", keep + 1)  # the header, then a line per row
+        if len(lines) <= keep + 1 or lines[keep + 1] == b"":
             return body, False
-        return body[:body.rfind(b"\n", 0, len(body) - 1) + 1], True
+        return b"\n".join(lines[:keep + 1]) + b"\n", True
     if fmt == ox.QueryResultsFormat.CSV:
         if body.count(b"\n") - 1 <= keep:  # line breaks in quoted values only add lines
             return body, False

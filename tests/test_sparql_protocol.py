@@ -366,6 +366,25 @@ def test_row_limit_is_written_into_the_query_where_sparql_allows_it() -> None:
         assert with_row_limit(other, 11) is None, other
 
 
+@pytest.mark.parametrize("fmt", sorted(RESULT_MEDIA))
+def test_trim_rows_cuts_any_excess(fmt: str) -> None:
+    """The endpoint asks for one row more than the cap; should more come, all go."""
+    from rivalry.graph.results import trim_rows
+
+    store = ox.Store()
+    query = 'SELECT ?x ?v WHERE { VALUES (?x ?v) { (1 "a},{\\"b\\n") (2 UNDEF) (3 "<result>") ' \
+        '(4 "d") (5 "e") (6 "f") } } ORDER BY ?x'
+    body = store.query(query).serialize(format=RESULT_MEDIA[fmt])
+    for keep, cut in ((6, False), (7, False), (2, True), (0, True)):
+        trimmed, truncated = trim_rows(body, RESULT_MEDIA[fmt], keep)
+        assert truncated is cut
+        if fmt == "csv":
+            rows = list(csv.reader(io.StringIO(trimmed.decode(), newline="")))[1:]
+        else:
+            rows = list(ox.parse_query_results(trimmed, format=RESULT_MEDIA[fmt]))
+        assert len(rows) == min(keep, 6), (keep, trimmed)
+
+
 def test_natively_written_answers_match_the_collected_ones(store_dir: Path) -> None:
     """Every canned query gives the same solutions whether pyoxigraph writes the answer
     (JSON) or the rows are collected first (the HTML page's path)."""
