@@ -10,6 +10,7 @@ enough that keywords inside them are not mistaken for the real thing.
 from __future__ import annotations
 
 import re
+import threading
 from dataclasses import dataclass, field
 
 from rivalry.graph.errors import QueryError
@@ -77,8 +78,23 @@ def unescape_codepoints(text: str) -> str:
     return _CODEPOINT.sub(replace, text)
 
 
+_last = threading.local()
+
+
 def inspect_query(text: str) -> QueryShape:
-    """The form, SERVICE endpoints (None for a variable), dataset clause and depth."""
+    """The form, SERVICE endpoints (None for a variable), dataset clause and depth.
+
+    The last text read in each thread is remembered, since a request reads its query
+    twice (for the answer cache's key, then in the store's checks). Do not change the
+    shape returned."""
+    if getattr(_last, "text", None) == text:
+        return _last.shape
+    shape = _inspect(text)
+    _last.text, _last.shape = text, shape
+    return shape
+
+
+def _inspect(text: str) -> QueryShape:
     shape = QueryShape()
     toks = tokens(unescape_codepoints(text))
     prefixes: dict[str, str] = {}

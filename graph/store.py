@@ -178,13 +178,21 @@ class EmbeddedStore:
         self.in_memory = in_memory
         self._lock = threading.Lock()
         self._path: Path | None = None
+        self._pointer: str | None = None  # the `current` link's text when last opened
         self._db: ox.Store | None = None
         self._info: BuildInfo | None = None
         self.refresh()
 
     def refresh(self) -> None:
+        try:  # one system call when nothing changed (twice per request)
+            pointer = os.readlink(self.location.current_link)
+        except OSError:
+            pointer = None
+        if pointer is not None and pointer == self._pointer and self._db is not None:
+            return
         current = self.location.current()
         if current == self._path and self._db is not None:
+            self._pointer = pointer
             return
         with self._lock:
             if current is None:
@@ -200,7 +208,7 @@ class EmbeddedStore:
                 memory.bulk_extend(db)
                 del db  # closes the on-disk database: nothing of RocksDB is kept open
                 db = memory
-            self._db, self._path = db, current
+            self._db, self._path, self._pointer = db, current, pointer
             self._info = BuildInfo.read(current / "build.json")
 
     @property

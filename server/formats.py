@@ -3,10 +3,12 @@ content negotiation, `format=` parameters and suffixed URLs (STYLE.md, habit 7).
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import pyoxigraph as ox
 from werkzeug.datastructures import MIMEAccept
+from werkzeug.http import parse_accept_header
 
 
 @dataclass(frozen=True)
@@ -80,3 +82,10 @@ def negotiate(accept: MIMEAccept, formats: tuple[Format, ...]) -> Format | None:
                 offers.append(media_type)
     best = accept.best_match(offers)
     return owner[best] if best else None
+
+
+@functools.lru_cache(maxsize=256)
+def negotiate_header(header: str, formats: tuple[Format, ...]) -> Format | None:
+    """`negotiate` for an Accept header's text, remembered: clients send few distinct
+    headers, and parsing and matching one costs more than a small query's lookup."""
+    return negotiate(parse_accept_header(header, MIMEAccept), formats)

@@ -31,6 +31,7 @@ from rivalry.server.formats import (
     Format,
     lookup,
     negotiate,
+    negotiate_header,
 )
 from rivalry.server.service import SERVICE_FORMATS, service_description
 from rivalry.server.settings import query_limits
@@ -64,7 +65,7 @@ def choose_format(kind: str) -> Format:
                 f"format={explicit!r} cannot be produced for this query; choose one of: "
                 + ", ".join(f.name for f in formats))
         return chosen
-    chosen = negotiate(request.accept_mimetypes, formats)
+    chosen = negotiate_header(request.headers.get("Accept", ""), formats)
     if chosen is None:
         raise NotAcceptable(
             f"none of the media types in Accept: {request.headers.get('Accept')!r} can be "
