@@ -141,19 +141,6 @@ def load(url: str, requests: list[tuple[str, str]], clients: int, seconds: float
 # --- one size ----------------------------------------------------------------------------------
 
 
-def allocator_env() -> dict:
-    """The environment `rivalry serve` gives itself (setting allocator=auto), for the
-    in-process measurements to run as the server does."""
-    sys.path.insert(0, str(ROOT))
-    from rivalry.server.wsgi import find_allocator
-
-    library = find_allocator("auto")
-    env = dict(os.environ)
-    if library:
-        env["LD_PRELOAD"] = library
-    return env
-
-
 def run_size(n: int, work: Path, seconds: float, mix_seconds: float,
              pyshacl_timeout: float) -> dict:
     result: dict = {"measures": n}
@@ -197,7 +184,7 @@ result["seconds"] = result["load_seconds"] + result["inference_seconds"]
     shutil.rmtree(work / f"raw-{n}", ignore_errors=True)
 
     # canned queries in-process, as the server runs them: the store in memory, the
-    # endpoint's row cap, pyoxigraph writing SPARQL JSON, the server's malloc
+    # endpoint's row cap, pyoxigraph writing SPARQL JSON
     result["canned"] = child(f"""
 import pyoxigraph as ox
 from rivalry.graph.canned import canned_queries, run_canned
@@ -214,7 +201,7 @@ for q in canned_queries():
     rows = len(json.loads(a.body)["results"]["bindings"]) if a.kind == "select" else 1
     result[q.name] = {{"ms": 1000 * sorted(times)[1], "rows": rows,
                       "truncated": a.truncated}}
-""", env=allocator_env())
+""")
 
     # requests for the HTTP workloads
     sys.path.insert(0, str(ROOT))
@@ -285,7 +272,7 @@ for q in canned_queries():
                         name] = load(server.url, requests, clients, window)
             if name == "rivalry":
                 result["serve_log"] = [line for line in server.log.read_text().splitlines()
-                                       if line.startswith(("malloc:", "answer cache:"))]
+                                       if line.startswith("answer cache:")]
                 base = server.url.rsplit("/", 1)[0]
                 result["pages"] = page_latency(base, entities[:50])
         finally:
@@ -379,8 +366,7 @@ def machine() -> dict:
 
     version = subprocess.run([str(BIN / "oxigraph"), "--version"], capture_output=True,
                              text=True).stdout.strip()
-    return {"allocator": allocator_env().get("LD_PRELOAD"),
-            "cpu": cpu, "cores": os.cpu_count(), "memory_gib": round(mem, 1),
+    return {"cpu": cpu, "cores": os.cpu_count(), "memory_gib": round(mem, 1),
             "python": platform.python_version(), "pyoxigraph": pyoxigraph.__version__,
             "pyshacl": pyshacl.__version__, "oxigraph_server": version}
 
@@ -405,8 +391,7 @@ def report(results: list[dict], info: dict, command: str, seconds: float,
              "shipped, without limits. The analyst mix is the 20 canned queries, each made "
              "unique by a trailing comment (so no cache can answer it); the mix with "
              "repeats sends the same 20 texts. Canned queries in-process run as the server "
-             f"runs them (in memory, row cap, pyoxigraph writing JSON, malloc: "
-             f"{info.get('allocator') or 'glibc'}).", ""]
+             "runs them (in memory, row cap, pyoxigraph writing JSON).", ""]
     for r in results:
         n = r["measures"]
         b, raw = r["build"], r["raw_load"]

@@ -353,14 +353,6 @@ def serve(host: str | None, port: int | None, workers: int | None, dev: bool,
     settings = settings_from(host=host, port=port, workers=workers,
                              store=str(store) if store else None)
     check_port_free(settings["host"], settings["port"])
-    if not dev:
-        from rivalry.server.wsgi import use_allocator
-
-        try:
-            allocator = use_allocator(settings["allocator"])  # may run the command again
-        except RivalryError as e:
-            fail(e)
-        click.echo("malloc: " + (allocator or "the C library's"), err=True)
     try:
         app = create_app(settings)
     except RivalryError as e:

@@ -78,9 +78,6 @@ SETTINGS: tuple[Setting, ...] = (
             "When `rivalry serve` starts over the embedded store held in memory, answer "
             "every canned query once (as SPARQL JSON, with its default values) before the "
             "workers start, so that they share those answers from the first request."),
-    Setting("allocator", "auto",
-            "malloc for `rivalry serve` (Linux): 'auto' preloads jemalloc or tcmalloc when "
-            "installed, 'system' keeps the C library's, or the path of a library to preload."),
     Setting("cors", True,
             "Send CORS headers (Access-Control-Allow-Origin: *) on read endpoints."),
 )

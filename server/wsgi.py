@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import ctypes.util
-import os
 import sys
-from pathlib import Path
 from typing import Any
 
 from flask import Flask
@@ -65,46 +62,3 @@ def run_gunicorn(app: Flask, settings: dict[str, Any]) -> None:
     }
     _Gunicorn(app, options).run()
 
-
-#: Allocators tried, in order, when the `allocator` setting is "auto".
-ALLOCATORS = ("jemalloc", "tcmalloc_minimal", "tcmalloc")
-
-
-class AllocatorNotFound(RivalryError):
-    status = 500
-    title = "Allocator not found"
-
-
-def find_allocator(choice: str) -> str | None:
-    """The shared library the `allocator` setting names: None for "system" (or when
-    "auto" finds none of ALLOCATORS installed), a library path or name otherwise."""
-    if choice == "system" or not sys.platform.startswith("linux"):
-        return None
-    if choice == "auto":
-        return next(filter(None, (ctypes.util.find_library(n) for n in ALLOCATORS)), None)
-    if not Path(choice).is_file():
-        raise AllocatorNotFound(
-            f"setting allocator names {choice!r}, which is not a file; give the path of a "
-            "malloc library (such as /usr/lib/x86_64-linux-gnu/libjemalloc.so.2), or "
-            "'auto' or 'system'")
-    return choice
-
-
-def use_allocator(choice: str) -> str | None:
-    """Run this process again with a faster malloc preloaded, when one is asked for (or,
-    with "auto", installed) and not loaded yet. pyoxigraph's engine allocates heavily and
-    runs its queries about an eighth faster over jemalloc or tcmalloc than over glibc's
-    malloc (docs/benchmarks.md). Returns the library in use, or None for the system's."""
-    library = find_allocator(choice)
-    if library is None:
-        return None
-    loaded = os.environ.get("LD_PRELOAD", "").split()
-    if library in loaded:
-        return library
-    if Path(sys.argv[0]).name not in ("rivalry", "cli.py"):
-        return None  # called from within another program (a test runner): never replace it
-    env = dict(os.environ, LD_PRELOAD=" ".join([library, *loaded]))
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os.execve(sys.executable, sys.orig_argv, env)
-    return library  # not reached

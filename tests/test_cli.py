@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -117,15 +114,3 @@ def test_serve_on_a_busy_port_says_so_before_loading(store_dir: Path, cli: CliRu
     assert f"cannot serve on 127.0.0.1:{port}" in result.stderr
     assert "already listening" in result.stderr and "--port" in result.stderr
 
-
-def test_serve_refuses_an_allocator_that_is_not_there(tmp_path: Path) -> None:
-    from .live import free_port
-
-    result = subprocess.run(
-        [sys.executable, "-m", "rivalry.server.cli", "serve", "--store", str(tmp_path),
-         "--port", str(free_port())],
-        env={**{k: v for k, v in os.environ.items() if not k.startswith("RIVALRY_")},
-             "RIVALRY_ALLOCATOR": str(tmp_path / "libnothing.so")},
-        capture_output=True, text=True, timeout=60)
-    assert result.returncode != 0
-    assert "libnothing.so" in result.stderr and "not a file" in result.stderr

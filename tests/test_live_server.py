@@ -247,15 +247,3 @@ def test_canned_queries_are_answered_from_the_warmed_cache(server: LiveServer) -
         assert response.status == 200 and response.getheader("X-Cache") == "hit", query.name
         assert json.loads(body)["results"]["bindings"], query.name
 
-
-def test_the_server_says_which_malloc_it_runs_with(server: LiveServer) -> None:
-    import ctypes.util
-
-    from rivalry.server.wsgi import ALLOCATORS
-
-    found = next(filter(None, (ctypes.util.find_library(n) for n in ALLOCATORS)), None)
-    log = server.log.read_text()
-    assert f"malloc: {found or 'the C library'}" in log
-    if found:  # every process of the server runs with it
-        for pid in {server.process.pid, *server.workers()}:
-            assert found.split(".so")[0] in Path(f"/proc/{pid}/maps").read_text()
