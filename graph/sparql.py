@@ -48,6 +48,13 @@ class QueryShape:
     has_dataset_clause: bool = False
     depth: int = 0
 
+    @property
+    def kind(self) -> str | None:
+        """The kind of answer: "select" or "ask" (a results table), "graph" (CONSTRUCT,
+        DESCRIBE), or None when the text is no query."""
+        return {"SELECT": "select", "ASK": "ask", "CONSTRUCT": "graph",
+                "DESCRIBE": "graph"}.get(self.form or "")
+
 
 def tokens(text: str) -> list[tuple[str, str]]:
     return [(kind, value) for kind, value, _ in spans(text)]

@@ -383,8 +383,8 @@ def execute(
     options = dataset_options(shape.has_dataset_clause, default_graph_uris, named_graph_uris)
     if bindings:
         options["substitutions"] = {ox.Variable(k): v for k, v in bindings.items()}
-    kind = {"SELECT": "select", "ASK": "ask"}.get(shape.form or "", "graph")
-    fmt = result_format(kind) if result_format and shape.form else None
+    kind = shape.kind
+    fmt = result_format(kind) if result_format and kind else None
     outcome: list[Any] = []
     done = threading.Event()
 
@@ -405,10 +405,10 @@ def execute(
         work()
     else:
         threading.Thread(target=work, name="rivalry-query", daemon=True).start()
-    if not done.wait(limits.time_limit if not math.isinf(limits.time_limit) else None):
-        raise QueryTimeout(
-            f"the query ran longer than {limits.time_limit:g} s and was stopped "
-            "(setting query_time_limit); narrow it, or add a LIMIT")
+        if not done.wait(limits.time_limit):
+            raise QueryTimeout(
+                f"the query ran longer than {limits.time_limit:g} s and was stopped "
+                "(setting query_time_limit); narrow it, or add a LIMIT")
     result = outcome[0]
     if isinstance(result, Exception):
         raise result

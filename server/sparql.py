@@ -169,10 +169,8 @@ def answer_key(build_id: str, text: str, default_graphs: list[str],
     """What an answer depends on: the build, the query and its dataset, and the format
     this request gets for the query's kind of answer (not the Accept header's exact
     words, so clients that word it differently share answers)."""
-    form = inspect_query(text).form
-    kind = {"SELECT": "select", "ASK": "select", None: "select"}.get(form, "graph")
     try:
-        fmt = choose_format(kind).name
+        fmt = choose_format(inspect_query(text).kind or "select").name
     except NotAcceptable:
         fmt = None  # answered 406, never cached
     return (build_id, text, tuple(default_graphs), tuple(named_graphs), fmt)

@@ -61,4 +61,3 @@ def run_gunicorn(app: Flask, settings: dict[str, Any]) -> None:
         "preload_app": preload,
     }
     _Gunicorn(app, options).run()
-
