@@ -376,7 +376,7 @@ def execute(
     When `result_format` names a results format for the answer's kind, SELECT and ASK
     answers come back already written by pyoxigraph (`Answer.body`): the row cap is then
     a top-level LIMIT one above the cap, and the extra row, if any, is dropped. That
-    spares turning every row into Python objects, a third of the time of a large answer.
+    spares turning every row into Python objects (docs/benchmarks.md has the effect).
     """
     shape = check_query(sparql, max_depth=limits.max_depth,
                         service_allowlist=limits.service_allowlist)
