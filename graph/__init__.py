@@ -42,9 +42,11 @@ PREFIXES: dict[str, str] = {
 }
 #: One prefix per kind of entity, matching the paths under ID_BASE.
 ENTITY_KINDS: dict[str, str] = {
-    "action": "action", "agency": "agency", "change": "status-change", "company": "company",
+    "action": "action", "agency": "agency", "change": "status-change", "claim": "date-claim",
+    "company": "company",
     "instrument": "instrument", "organization": "organization", "person": "person",
     "post": "post", "program": "program", "response": "response", "sector": "sector",
     "source": "source", "state": "state", "tech": "technology", "tier": "tier-assignment",
+    "union": "union",
 }
 PREFIXES.update({prefix: f"{ID_BASE}{path}/" for prefix, path in ENTITY_KINDS.items()})

@@ -18,16 +18,24 @@ class RV(DefinedNamespace):
     Accuses: URIRef
     Action: URIRef
     Actor: URIRef
+    Adopted: URIRef
     AllDestinations: URIRef
     AnalystInference: URIRef
     Announced: URIRef
+    AntiDiscrimination: URIRef
+    AntiDumping: URIRef
+    AntiSubsidy: URIRef
+    AntitrustProbe: URIRef
     AssertionGraph: URIRef
     Company: URIRef
+    CompanySeizure: URIRef
     ComplainsOfficially: URIRef
     Condemns: URIRef
     ConfirmationScheme: URIRef
     Confirmed: URIRef
     CountryBan: URIRef
+    CybersecurityReview: URIRef
+    DateClaim: URIRef
     DateValue: URIRef
     Denial: URIRef
     DenialOrder: URIRef
@@ -41,29 +49,36 @@ class RV(DefinedNamespace):
     Expired: URIRef
     ExplicitlyStated: URIRef
     ExportControl: URIRef
+    ForcedDivestment: URIRef
     GovernmentAgency: URIRef
     InForce: URIRef
     IndustrialPolicy: URIRef
     Investigation: URIRef
     InvestmentRestriction: URIRef
+    InvestmentScreening: URIRef
     LegalAnalysis: URIRef
     LegalFramework: URIRef
     LegalInstrument: URIRef
+    LicenceDecision: URIRef
     LicenceRevocation: URIRef
     MarketAccessRestriction: URIRef
     Measure: URIRef
     MeasureTypeScheme: URIRef
+    Mirror: URIRef
+    NetworkExclusion: URIRef
     NewsReport: URIRef
     OfficiallyDenied: URIRef
     Organization: URIRef
     PartiallyInForce: URIRef
     Person: URIRef
+    Polity: URIRef
     PrimaryOfficial: URIRef
     Program: URIRef
     Proposed: URIRef
     ReportedByMedia: URIRef
     Rescinded: URIRef
     Rescission: URIRef
+    RescissionAnnounced: URIRef
     Response: URIRef
     ResponseBasisScheme: URIRef
     Sanction: URIRef
@@ -77,8 +92,11 @@ class RV(DefinedNamespace):
     StatusChange: URIRef
     StatusScheme: URIRef
     Superseded: URIRef
+    SupranationalUnion: URIRef
     Suspended: URIRef
+    Suspension: URIRef
     Tariff: URIRef
+    TariffEscalation: URIRef
     Technology: URIRef
     TechnologyCatalogueRevision: URIRef
     TechnologyScheme: URIRef
@@ -96,6 +114,8 @@ class RV(DefinedNamespace):
     cameoCode: URIRef
     changedBy: URIRef
     channel: URIRef
+    claimedDate: URIRef
+    claimedProperty: URIRef
     commentDeadline: URIRef
     complianceDate: URIRef
     confirmationNote: URIRef
@@ -103,6 +123,7 @@ class RV(DefinedNamespace):
     controlledBy: URIRef
     controlsTechnology: URIRef
     country: URIRef
+    dateClaim: URIRef
     designee: URIRef
     effectiveOn: URIRef
     endedOn: URIRef
@@ -111,11 +132,15 @@ class RV(DefinedNamespace):
     hasTierAssignment: URIRef
     implementedBy: URIRef
     implements: URIRef
+    institutionOf: URIRef
     issuedBy: URIRef
+    issuingPolity: URIRef
     issuingState: URIRef
+    issuingUnion: URIRef
     legalBasis: URIRef
     listedEntityCount: URIRef
     measureType: URIRef
+    memberOf: URIRef
     newStatus: URIRef
     onBehalfOf: URIRef
     provoked: URIRef

@@ -186,6 +186,12 @@ def test_cq19_single_source_facts(store_dir: Path) -> None:
 
 def test_cq20_where_sources_disagree(store_dir: Path) -> None:
     rows = answer(store_dir, "cq20-sources-disagree")
-    pairs = {(r["node"], r["value"], r["other"]) for r in rows if r["value"]}
-    assert (A + "us-bis-2023-10-17-advcomp-update", "2023-11-16", "2023-11-17") in pairs
-    assert (A + "cn-mfa-2024-10-skydio", "2024-10-10", "2024-10-11") in pairs
+    claims = {(r["node"], r["property"], r["claimed"], r["kept"]) for r in rows if r["claimed"]}
+    advcomp = A + "us-bis-2023-10-17-advcomp-update"
+    assert (advcomp, "comment deadline", "2023-12-16", "2023-12-18") in claims
+    assert (advcomp, "comment deadline", "2023-12-18", "2023-12-18") in claims
+    skydio = A + "cn-mfa-2024-10-skydio"
+    assert {c[2] for c in claims if c[0] == skydio} == {"2024-10-10", "2024-10-11"}
+    # each claim names its source; the disputed node without date claims is listed too
+    assert all(r["source"] for r in rows if r["claimed"])
+    assert A + "us-bis-2019-08-19-huawei-46" in {r["node"] for r in rows}
