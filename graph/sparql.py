@@ -2,7 +2,9 @@
 its SERVICE clauses, whether it names its own dataset, and how deeply it nests.
 
 pyoxigraph follows SERVICE to any host and its parser overflows the stack on queries
-nested a few thousand levels deep, so both are checked here, on tokens, first. The
+nested a few thousand levels deep (brackets, braces, parentheses, and runs of prefix
+operators such as `!!!!…`, on each of which it recurses), so both are checked here, on
+tokens, first. The
 tokenizer knows SPARQL's lexical rules (strings, IRIs, comments, prefixed names) well
 enough that keywords inside them are not mistaken for the real thing.
 """
@@ -16,6 +18,9 @@ from dataclasses import dataclass, field
 from rivalry.graph.errors import QueryError
 
 QUERY_FORMS = {"SELECT", "ASK", "CONSTRUCT", "DESCRIBE"}
+#: Prefix operators the SPARQL parser handles by recursion, one level each: logical and
+#: arithmetic negation, unary plus, and inverse paths.
+UNARY_OPERATORS = {"!", "-", "+", "^"}
 UPDATE_KEYWORDS = {"INSERT", "DELETE", "LOAD", "CLEAR", "CREATE", "DROP", "COPY", "MOVE", "ADD",
                    "WITH"}
 
@@ -106,16 +111,24 @@ def _inspect(text: str) -> QueryShape:
     toks = tokens(unescape_codepoints(text))
     prefixes: dict[str, str] = {}
     depth = 0
+    unary = 0  # prefix operators (! - + ^) since the last operand: the parser recurses on each
     base = ""
     i = 0
     while i < len(toks):
         kind, value = toks[i]
         upper = value.upper() if kind == "word" else ""
+        if kind == "other" and value in UNARY_OPERATORS:
+            if not (value == "!" and i + 1 < len(toks) and toks[i + 1][1] == "="):
+                unary += 1
+                shape.depth = max(shape.depth, depth + unary)
+        elif kind not in ("open", "other"):
+            unary = 0
         if kind == "open":
             depth += 1
-            shape.depth = max(shape.depth, depth)
+            shape.depth = max(shape.depth, depth + unary)
         elif kind == "close":
             depth -= 1
+            unary = 0
         elif upper == "PREFIX" and i + 2 < len(toks) and toks[i + 1][0] == "pname" \
                 and toks[i + 2][0] == "iri":
             prefixes[toks[i + 1][1].rstrip(":")] = toks[i + 2][1][1:-1]
@@ -151,8 +164,9 @@ def check_query(text: str, *, max_depth: int,
     shape = inspect_query(text)
     if shape.depth > max_depth:
         raise QueryError(
-            f"the query nests groups {shape.depth} levels deep; at most {max_depth} are "
-            "accepted (setting max_query_depth)")
+            f"the query nests {shape.depth} levels deep (groups, brackets, parentheses and "
+            f"prefix operators such as ! and -); at most {max_depth} are accepted (setting "
+            "max_query_depth)")
     if shape.form == "UPDATE":
         raise QueryError("this is a SPARQL update; the endpoint is read-only and runs queries "
                          "only (SELECT, ASK, CONSTRUCT, DESCRIBE)")
