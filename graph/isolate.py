@@ -1,11 +1,20 @@
-"""Running work that cannot be interrupted (pySHACL, a SPARQL query in pyoxigraph) in a
-child process that is killed when its time is up: the only way to make a time limit
-really stop the work, and to keep a crash in the work from taking the server down."""
+"""Running work that cannot be interrupted (pySHACL, a SPARQL query in pyoxigraph) where a
+time limit really stops it, and where a crash in the work cannot take the server down.
+
+Two situations:
+
+- In a process that a supervisor kills when its time is up (a worker of `rivalry serve`,
+  see rivalry.server.workers), the work runs inline: the supervisor's kill is what stops
+  it. The worker says so with `set_supervised()` when it starts.
+- Anywhere else (the development server, tests, the command line), the work runs in a
+  forked child process that is killed past the limit.
+"""
 
 from __future__ import annotations
 
 import multiprocessing
 import os
+import resource
 import signal
 import traceback
 from collections.abc import Callable
@@ -17,13 +26,29 @@ T = TypeVar("T")
 
 # fork: the child starts at once with everything already imported. It must only do
 # pure-Python or read-only work on objects it is given, never touch the parent's
-# open store handles.
+# open on-disk store handles (it opens its own).
 _CONTEXT = multiprocessing.get_context("fork")
+
+_supervised = False
+
+
+def set_supervised(value: bool = True) -> None:
+    """Declare that this process is killed by its supervisor past its time limit, so that
+    work runs inline rather than in a child of its own."""
+    global _supervised
+    _supervised = value
+
+
+def supervised() -> bool:
+    return _supervised
 
 
 class WorkerDied(RivalryError):
-    status = 500
-    title = "Worker failed"
+    """The child process doing the work ended without an answer (a crash, or the memory
+    limit). Not the client's fault, and not a bug to show: a 503."""
+
+    status = 503
+    title = "Work failed"
 
 
 class TimeLimitExceeded(RivalryError):
@@ -31,9 +56,29 @@ class TimeLimitExceeded(RivalryError):
     title = "Time limit exceeded"
 
 
-def _child(conn: Any, func: Callable[..., Any], args: tuple[Any, ...]) -> None:
+def limit_memory(extra_bytes: int) -> None:
+    """Cap this process's address space at what it maps now plus `extra_bytes`, so that
+    one request cannot take the machine's memory (allocation beyond it fails)."""
+    if extra_bytes <= 0:
+        return
+    with open("/proc/self/statm") as f:
+        pages = int(f.read().split()[0])
+    current = pages * os.sysconf("SC_PAGE_SIZE")
+    limit = current + extra_bytes
+    _, hard = resource.getrlimit(resource.RLIMIT_AS)
+    if hard != resource.RLIM_INFINITY:
+        limit = min(limit, hard)
+    resource.setrlimit(resource.RLIMIT_AS, (limit, hard))
+
+
+def _child(conn: Any, func: Callable[..., Any], args: tuple[Any, ...],
+           memory: int) -> None:
     try:
+        limit_memory(memory)
         result = (True, func(*args))
+    except MemoryError:
+        result = (False, WorkerDied("the work needed more memory than it is allowed "
+                                    "(setting request_memory_bytes) and was stopped"))
     except BaseException as e:  # noqa: BLE001 - everything goes back to the parent
         if not isinstance(e, RivalryError):
             e = WorkerDied(f"{type(e).__name__}: {e}\n{traceback.format_exc(limit=5)}")
@@ -46,14 +91,18 @@ def _child(conn: Any, func: Callable[..., Any], args: tuple[Any, ...]) -> None:
 
 
 def run_with_time_limit(func: Callable[..., T], args: tuple[Any, ...], seconds: float,
-                        what: str) -> T:
-    """Run func(*args) in a forked child; kill it after `seconds`.
+                        what: str, *, memory: int = 0) -> T:
+    """Run func(*args) under a time limit: inline when this process is supervised,
+    otherwise in a forked child killed after `seconds` (and capped at `memory` bytes
+    more than the parent maps, when given).
 
     `what` names the work and the setting, for the error message, e.g.
     "validation (setting validation_time_limit)".
     """
+    if _supervised:
+        return func(*args)
     receive, send = _CONTEXT.Pipe(duplex=False)
-    child = _CONTEXT.Process(target=_child, args=(send, func, args), daemon=True)
+    child = _CONTEXT.Process(target=_child, args=(send, func, args, memory), daemon=True)
     child.start()
     send.close()
     try:
@@ -62,8 +111,13 @@ def run_with_time_limit(func: Callable[..., T], args: tuple[Any, ...], seconds: 
         try:
             ok, value = receive.recv()
         except EOFError:
-            raise WorkerDied(f"{what}: the worker process died "
-                             f"(exit code {child.exitcode})") from None
+            child.join(1)
+            code = child.exitcode
+            how = (f"signal {signal.Signals(-code).name}" if code is not None and code < 0
+                   else f"exit code {code}")
+            raise WorkerDied(f"{what}: the process doing it ended without an answer ({how}); "
+                             "it may have needed more memory than allowed "
+                             "(setting request_memory_bytes)") from None
     finally:
         receive.close()
         if child.is_alive():

@@ -37,10 +37,10 @@ class Answer:
     triples: list[ox.Triple] = field(default_factory=list)
     truncated: bool = False
     limit: int | None = None
-    #: the answer already written (by pyoxigraph), and in which format
+    #: the answer already written (by pyoxigraph), and the media type of its format (a
+    #: string, so that an Answer can cross a process boundary)
     body: bytes | None = None
-    body_format: ox.QueryResultsFormat | None = None
-
+    body_format: str | None = None
 
 
 def _json_term(term: ox.Term) -> dict:

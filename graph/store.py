@@ -28,6 +28,7 @@ from typing import Any
 import pyoxigraph as ox
 
 from rivalry.graph.errors import QueryError, QueryTimeout, StoreError
+from rivalry.graph.isolate import TimeLimitExceeded, run_with_time_limit, supervised
 from rivalry.graph.results import Answer, trim_rows
 from rivalry.graph.sparql import check_query, with_row_limit
 
@@ -176,6 +177,10 @@ class EmbeddedStore:
         #: Serve from a copy in memory: queries run several times faster than on RocksDB,
         #: at the cost of loading the build when it is opened and of the memory it takes.
         self.in_memory = in_memory
+        #: Follow the `current` pointer to each new build (True), or keep serving the
+        #: build opened last until `reopen()` (a worker of `rivalry serve`, whose front
+        #: moves every worker to a new build at once).
+        self.follow = True
         self._lock = threading.Lock()
         self._path: Path | None = None
         self._pointer: str | None = None  # the `current` link's text when last opened
@@ -183,7 +188,22 @@ class EmbeddedStore:
         self._info: BuildInfo | None = None
         self.refresh()
 
+    def reopen(self) -> None:
+        """Open the build that is current now, and keep serving it (stop following)."""
+        self.follow = True
+        try:
+            self.refresh()
+        finally:
+            self.follow = False
+
+    @property
+    def known_build_id(self) -> str | None:
+        """The id of the build open now, without looking for a newer one."""
+        return self._info.build_id if self._info is not None else None
+
     def refresh(self) -> None:
+        if not self.follow and self._db is not None:
+            return
         try:  # one system call when nothing changed (twice per request)
             pointer = os.readlink(self.location.current_link)
         except OSError:
@@ -255,10 +275,32 @@ class EmbeddedStore:
         bindings: dict[str, ox.Term] | None = None,
         result_format: ResultFormat | None = None,
     ) -> Answer:
-        """Run a query from the public endpoint, under its limits (see `execute`)."""
-        return execute(self.db, sparql, limits, default_graph_uris=default_graph_uris,
-                       named_graph_uris=named_graph_uris, bindings=bindings,
-                       result_format=result_format)
+        """Run a query from the public endpoint, under its limits (see `execute`).
+
+        The query is checked here first; then it runs where its time limit can stop it:
+        inline in a supervised worker of `rivalry serve` (whose supervisor kills it),
+        otherwise in a child process killed past the limit. Trusted callers with no time
+        limit (math.inf) run inline."""
+        options: dict[str, Any] = {"default_graph_uris": default_graph_uris,
+                                   "named_graph_uris": named_graph_uris,
+                                   "bindings": bindings}
+        check_query(sparql, max_depth=limits.max_depth,
+                    service_allowlist=limits.service_allowlist)
+        if math.isinf(limits.time_limit) or supervised():
+            return execute(self.db, sparql, limits, result_format=result_format, **options)
+        formats = {}
+        for kind in ("select", "ask"):
+            fmt = result_format(kind) if result_format else None
+            if fmt is not None:
+                formats[kind] = fmt.media_type
+        db = self.db
+        source: ox.Store | str = db if self.in_memory else str(self.build_dir / "db")
+        try:
+            return run_with_time_limit(_execute_in_child, (source, sparql, limits, options,
+                                                           formats),
+                                       limits.time_limit, "the query", memory=limits.memory)
+        except TimeLimitExceeded:
+            raise query_timeout(limits) from None
 
     def quads(self, graph: str | None = None) -> Iterator[ox.Quad]:
         g = ox.NamedNode(graph) if graph else None
@@ -329,6 +371,7 @@ class QueryLimits:
     """The limits every query from the public endpoint runs under; each is a setting."""
 
     time_limit: float = 10.0  # seconds; math.inf runs the query in the calling thread
+    memory: int = 0  # bytes a query may allocate beyond the process's own; 0: no cap
     row_limit: int = 10_000
     max_depth: int = 100
     service_allowlist: tuple[str, ...] = ()
@@ -365,13 +408,12 @@ def execute(
     bindings: dict[str, ox.Term] | None = None,
     result_format: ResultFormat | None = None,
 ) -> Answer:
-    """The public endpoint's choke point: check, run and collect a query under `limits`.
+    """The public endpoint's choke point: check and run a query, here and now.
 
     Refuses updates, SERVICE outside the allow-list and pathological nesting before the
     engine sees the query. Keeps at most `row_limit` rows or triples (and says so). The
-    query runs in a thread: past `time_limit` this raises QueryTimeout at once, while
-    the thread may still be working; a server that must reclaim that CPU ends its
-    worker process (rivalry.server does, under gunicorn).
+    time limit is not applied here: `EmbeddedStore.execute` runs this where the work can
+    be killed when its time is up (see rivalry.graph.isolate).
 
     When `result_format` names a results format for the answer's kind, SELECT and ASK
     answers come back already written by pyoxigraph (`Answer.body`): the row cap is then
@@ -385,34 +427,32 @@ def execute(
         options["substitutions"] = {ox.Variable(k): v for k, v in bindings.items()}
     kind = shape.kind
     fmt = result_format(kind) if result_format and kind else None
-    outcome: list[Any] = []
-    done = threading.Event()
+    try:
+        written = _written(db, sparql, kind, fmt, options, limits.row_limit) if fmt else None
+        return written or _collect(db.query(sparql, **options), limits.row_limit)
+    except SyntaxError as e:
+        raise QueryError(describe_syntax_error(e)) from None
+    except (ValueError, OSError, RuntimeError) as e:
+        raise QueryError(f"the query failed: {e}") from None
 
-    def work() -> None:
-        try:
-            written = _written(db, sparql, kind, fmt, options, limits.row_limit) if fmt \
-                else None
-            outcome.append(written or _collect(db.query(sparql, **options),
-                                               limits.row_limit))
-        except SyntaxError as e:
-            outcome.append(QueryError(describe_syntax_error(e)))
-        except (ValueError, OSError, RuntimeError) as e:
-            outcome.append(QueryError(f"the query failed: {e}"))
-        finally:
-            done.set()
 
-    if math.isinf(limits.time_limit):  # trusted callers only: no thread, no limit
-        work()
-    else:
-        threading.Thread(target=work, name="rivalry-query", daemon=True).start()
-        if not done.wait(limits.time_limit):
-            raise QueryTimeout(
-                f"the query ran longer than {limits.time_limit:g} s and was stopped "
-                "(setting query_time_limit); narrow it, or add a LIMIT")
-    result = outcome[0]
-    if isinstance(result, Exception):
-        raise result
-    return result
+def _execute_in_child(source: ox.Store | str, sparql: str, limits: QueryLimits,
+                      options: dict[str, Any], formats: dict[str, str]) -> Answer:
+    """`execute` in a forked child: the in-memory store is the parent's (shared copy on
+    write); an on-disk store is opened again, since a RocksDB handle does not survive a
+    fork."""
+    db = source if isinstance(source, ox.Store) else ox.Store.read_only(source)
+
+    def result_format(kind: str) -> ox.QueryResultsFormat | None:
+        media_type = formats.get(kind)
+        return ox.QueryResultsFormat.from_media_type(media_type) if media_type else None
+
+    return execute(db, sparql, limits, result_format=result_format, **options)
+
+
+def query_timeout(limits: QueryLimits) -> QueryTimeout:
+    return QueryTimeout(f"the query ran longer than {limits.time_limit:g} s and was stopped "
+                        "(setting query_time_limit); narrow it, or add a LIMIT")
 
 
 def _written(db: ox.Store, sparql: str, kind: str, fmt: ox.QueryResultsFormat,
@@ -422,7 +462,7 @@ def _written(db: ox.Store, sparql: str, kind: str, fmt: ox.QueryResultsFormat,
     if kind == "ask":
         raw = db.query(sparql, **options)
         return Answer("ask", boolean=bool(raw), body=raw.serialize(format=fmt),
-                      body_format=fmt)
+                      body_format=fmt.media_type)
     capped = with_row_limit(sparql, row_limit + 1)
     if capped is None:
         return None
@@ -432,7 +472,8 @@ def _written(db: ox.Store, sparql: str, kind: str, fmt: ox.QueryResultsFormat,
         return None  # reported by the caller, for the text as it was sent
     variables = [v.value for v in raw.variables]
     body, truncated = trim_rows(raw.serialize(format=fmt) or b"", fmt, row_limit)
-    return Answer("select", variables, body=body, body_format=fmt, truncated=truncated,
+    return Answer("select", variables, body=body, body_format=fmt.media_type,
+                  truncated=truncated,
                   limit=row_limit if truncated else None)
 
 

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from flask import Flask
+from flask import Flask, Response
 
 from rivalry.graph.store import EmbeddedStore, open_store
 from rivalry.server.settings import load_settings
@@ -44,6 +44,18 @@ def create_app(settings: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(entities.bp)
     app.register_blueprint(browse.bp)
     app.register_blueprint(publish.bp)
+
+    @app.after_request
+    def say_build(response: Response) -> Response:
+        # Under `rivalry serve`, tell the front which build an answer comes from, so that
+        # it may keep it in its cache for that build only (rivalry.server.front).
+        if app.config.get("RIVALRY_SUPERVISED"):
+            store = app.extensions.get("rivalry.store")
+            build = getattr(store, "known_build_id", None) if store is not None else None
+            if build:
+                response.headers["X-Rivalry-Build"] = build
+        return response
+
     return app
 
 

@@ -44,33 +44,6 @@ def fail(error: RivalryError) -> None:
     sys.exit(1)
 
 
-def check_port_free(host: str, port: int) -> None:
-    """Exit with a clear message when another process already listens on host:port, before
-    the store is loaded (the server would otherwise retry for seconds and then fail)."""
-    import errno
-    import socket
-
-    try:
-        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    except socket.gaierror as e:
-        click.echo(f"error: cannot serve on {host}:{port}: unknown host ({e.strerror}); "
-                   "set --host or RIVALRY_HOST to an address of this machine", err=True)
-        sys.exit(2)
-    family, kind, proto, _, address = infos[0]
-    with socket.socket(family, kind, proto) as probe:
-        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            probe.bind(address)
-        except OSError as e:
-            if e.errno == errno.EADDRINUSE:
-                reason = "another process is already listening there"
-            else:
-                reason = e.strerror or str(e)
-            click.echo(f"error: cannot serve on {host}:{port}: {reason}; stop it, or choose "
-                       "another port with --port or RIVALRY_PORT", err=True)
-            sys.exit(2)
-
-
 def settings_from(**overrides: Any) -> dict[str, Any]:
     try:
         return load_settings(overrides)
@@ -343,28 +316,39 @@ def export(fmt: str, output: Path | None, store: Path | None) -> None:
 @click.option("--port", type=int, help="Port to listen on (setting `port`; default 8000).")
 @click.option("--workers", type=int, help="Worker processes (setting `workers`).")
 @click.option("--dev", is_flag=True,
-              help="Run Flask's development server with reloading instead of gunicorn.")
+              help="Run Flask's development server with reloading instead of the front "
+                   "and its workers.")
 @store_option
 def serve(host: str | None, port: int | None, workers: int | None, dev: bool,
           store: Path | None) -> None:
-    """Serve the graph over HTTP: the SPARQL endpoint and pages."""
+    """Serve the graph over HTTP: the SPARQL endpoint and pages.
+
+    An event-driven front holds the connections and hands whole requests to worker
+    processes, which it stops when a request runs past its time limit (docs/serving.md).
+    """
     from rivalry.server import create_app
 
     settings = settings_from(host=host, port=port, workers=workers,
                              store=str(store) if store else None)
-    check_port_free(settings["host"], settings["port"])
+    from rivalry.server.serve import listen, run
+
     try:
-        app = create_app(settings)
+        sock = listen(settings["host"], settings["port"])
     except RivalryError as e:
-        fail(e)
+        click.echo(f"error: {e}", err=True)
+        sys.exit(2)
     url = f"http://{settings['host']}:{settings['port']}/"
-    click.echo(f"serving {settings['store']} at {url} (SPARQL: {url}sparql)", err=True)
+    where = settings["sparql_endpoint"] or settings["store"]
+    click.echo(f"serving {where} at {url} (SPARQL: {url}sparql)", err=True)
     if dev:
+        sock.close()
+        try:
+            app = create_app(settings)
+        except RivalryError as e:
+            fail(e)
         app.run(host=settings["host"], port=settings["port"], debug=True)
         return
-    from rivalry.server.wsgi import run_gunicorn
-
-    run_gunicorn(app, settings)
+    run(settings, sock)
 
 
 @main.command()

@@ -23,6 +23,39 @@ class UnsupportedMediaType(RivalryError):
     title = "Unsupported media type"
 
 
+class ContentTooLarge(RivalryError):
+    """A request body over the max_body_bytes setting (HTTP 413)."""
+
+    status = 413
+    title = "Content too large"
+
+
+def read_body() -> bytes:
+    """The request body, whole, or 413 when it is larger than `max_body_bytes`. A chunked
+    body has no length to check first, and Werkzeug's own limit stops reading it silently,
+    so the bytes are counted here: a body is used whole or not at all."""
+    from flask import current_app
+
+    limit = current_app.config["RIVALRY"]["max_body_bytes"]
+    cached = getattr(request, "_rivalry_body", None)
+    if cached is not None:
+        return cached
+    if request.content_length is not None and request.content_length > limit:
+        raise ContentTooLarge(f"the request body is {request.content_length} bytes; at most "
+                              f"{limit} are accepted (setting max_body_bytes)")
+    if request.content_length is None and request.environ.get("wsgi.input_terminated"):
+        # chunked: read the server's stream itself, past the limit by one byte, since
+        # Werkzeug's limited stream would stop at the limit without a word
+        data = request.environ["wsgi.input"].read(limit + 1)
+    else:
+        data = request.stream.read(limit + 1)
+    if len(data) > limit:
+        raise ContentTooLarge(f"the request body is larger than {limit} bytes (setting "
+                              "max_body_bytes); nothing of it was used")
+    request._rivalry_body = data  # type: ignore[attr-defined]
+    return data
+
+
 def error_body(status: int, title: str, message: str, **extra: object) -> dict:
     body = {"error": title, "status": status, "message": message}
     body.update({k: v for k, v in extra.items() if v is not None})
@@ -30,11 +63,12 @@ def error_body(status: int, title: str, message: str, **extra: object) -> dict:
 
 
 def render_error(body: dict) -> Response:
-    best = request.accept_mimetypes.best_match(
-        ["application/json", "text/html", "text/plain"], default="application/json")
+    from rivalry.server.formats import best_offer
+
+    best = best_offer(request.headers.get("Accept", ""),
+                      ("application/json", "text/html", "text/plain")) or "application/json"
     status = body["status"]
-    if best == "text/html" and request.accept_mimetypes["text/html"] > request.accept_mimetypes[
-            "application/json"]:
+    if best == "text/html":
         response = Response(render_template("error.html", **body), status=status,
                             mimetype="text/html")
     elif best == "text/plain":

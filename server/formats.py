@@ -8,7 +8,6 @@ from dataclasses import dataclass
 
 import pyoxigraph as ox
 from werkzeug.datastructures import MIMEAccept
-from werkzeug.http import parse_accept_header
 
 
 @dataclass(frozen=True)
@@ -68,11 +67,68 @@ def lookup(formats: tuple[Format, ...], name: str) -> Format | None:
     return None
 
 
-def negotiate(accept: MIMEAccept, formats: tuple[Format, ...]) -> Format | None:
-    """The best format for an Accept header (q-values respected), the first of `formats`
-    when the client accepts anything, or None when nothing acceptable can be produced."""
-    if not accept:
-        return formats[0]
+def _ranges(header: str) -> list[tuple[str, str, float]]:
+    """The media ranges of an Accept header: (type, subtype, q), media-type parameters
+    other than q (charset, profile…) set aside, as RFC 9110 (section 12.5.1) lets a
+    server do when its representations have no such variants."""
+    ranges = []
+    for item in header.split(","):
+        parts = [p.strip() for p in item.split(";")]
+        media = parts[0].lower()
+        if "/" not in media:
+            continue
+        kind, _, sub = media.partition("/")
+        q = 1.0
+        for param in parts[1:]:
+            name, _, value = param.partition("=")
+            if name.strip().lower() == "q":
+                try:
+                    q = float(value.strip().strip('"'))
+                except ValueError:
+                    q = -1.0
+                break
+        if 0.0 <= q <= 1.0 and kind and sub:
+            ranges.append((kind, sub, q))
+    return ranges
+
+
+def _quality(ranges: list[tuple[str, str, float]], offer: str) -> float:
+    """The q the client gives an offer: that of the most specific range matching it."""
+    kind, _, sub = offer.lower().partition("/")
+    best, specificity = 0.0, -1
+    for rkind, rsub, q in ranges:
+        if (rkind, rsub) == (kind, sub):
+            level = 2
+        elif rkind == kind and rsub == "*":
+            level = 1
+        elif (rkind, rsub) == ("*", "*"):
+            level = 0
+        else:
+            continue
+        if level > specificity:
+            best, specificity = q, level
+    return best
+
+
+@functools.lru_cache(maxsize=1024)
+def best_offer(header: str, offers: tuple[str, ...]) -> str | None:
+    """The offer (a media type) the Accept header prefers: the highest q, the server's
+    order among equals; the first offer for a missing or empty header; None when none is
+    acceptable. Used by every negotiation of the app and by the front's cache."""
+    if not header or not header.strip():
+        return offers[0] if offers else None
+    ranges = _ranges(header)
+    if not ranges:
+        return offers[0] if offers else None
+    chosen, top = None, 0.0
+    for offer in offers:
+        q = _quality(ranges, offer)
+        if q > top:
+            chosen, top = offer, q
+    return chosen
+
+
+def _offers(formats: tuple[Format, ...]) -> tuple[tuple[str, ...], dict[str, Format]]:
     offers: list[str] = []
     owner: dict[str, Format] = {}
     for f in formats:
@@ -80,12 +136,26 @@ def negotiate(accept: MIMEAccept, formats: tuple[Format, ...]) -> Format | None:
             if media_type not in owner:
                 owner[media_type] = f
                 offers.append(media_type)
-    best = accept.best_match(offers)
+    return tuple(offers), owner
+
+
+def negotiate(accept: MIMEAccept | str, formats: tuple[Format, ...]) -> Format | None:
+    """The best format for an Accept header (q-values respected, other media-type
+    parameters set aside), the first of `formats` when the client accepts anything, or
+    None when nothing acceptable can be produced."""
+    header = accept if isinstance(accept, str) else accept.to_header()
+    offers, owner = _offers(formats)
+    best = best_offer(header, offers)
     return owner[best] if best else None
 
 
-@functools.lru_cache(maxsize=256)
 def negotiate_header(header: str, formats: tuple[Format, ...]) -> Format | None:
-    """`negotiate` for an Accept header's text, remembered: clients send few distinct
-    headers, and parsing and matching one costs more than a small query's lookup."""
-    return negotiate(parse_accept_header(header, MIMEAccept), formats)
+    """`negotiate` for an Accept header's text."""
+    return negotiate(header, formats)
+
+
+def variants_header(formats: tuple[Format, ...]) -> str:
+    """The formats a negotiated response could have had, for the front's cache (one
+    entry per format: its content type, then the media types that choose it)."""
+    offers, owner = _offers(formats)
+    return ", ".join(f"{owner[o].content_type.split(';')[0]}={o}" for o in offers)

@@ -54,9 +54,37 @@ SETTINGS: tuple[Setting, ...] = (
             "/id/..., and the ontology <base_iri>ontology at /ontology."),
     Setting("host", "127.0.0.1", "Interface `rivalry serve` listens on."),
     Setting("port", 8000, "Port `rivalry serve` listens on."),
-    Setting("workers", 2, "Worker processes of the production server (gunicorn)."),
+    Setting("workers", 2,
+            "Worker processes `rivalry serve` keeps ready to answer requests, one request "
+            "each at a time."),
+    Setting("max_workers", 8,
+            "Most worker processes at once: when every worker is busy (a slow query), more "
+            "are started, up to this number; beyond it requests wait for a free one."),
+    Setting("request_memory_bytes", 2_000_000_000,
+            "Memory a request may take beyond the shared graph, in bytes: a worker's address "
+            "space is capped at what it maps when it starts plus this; a query that needs "
+            "more ends with 503. 0: no cap."),
+    Setting("max_connections", 1000,
+            "Most client connections `rivalry serve` holds at once; more are closed at once."),
+    Setting("header_timeout", 10.0,
+            "Seconds a client may take to send a request's line and headers; slower ones get "
+            "408 and the connection is closed."),
+    Setting("body_timeout", 60.0,
+            "Seconds a client may take to send a request's body."),
+    Setting("send_timeout", 60.0,
+            "Seconds a client may take to accept a response before the connection is closed."),
+    Setting("keepalive_timeout", 15.0,
+            "Seconds an idle keep-alive connection is kept open."),
+    Setting("max_header_bytes", 32_768,
+            "Largest request head (request line and headers), in bytes; larger gets 431."),
+    Setting("max_url_bytes", 8190,
+            "Longest request line, in bytes; longer gets 414 (send long queries by POST)."),
     Setting("max_body_bytes", 5_000_000,
-            "Largest request body accepted, in bytes; larger ones get 413 before they are read."),
+            "Largest request body accepted, in bytes; larger ones get 413, whether the "
+            "length is announced (before reading) or the body is chunked (as it arrives)."),
+    Setting("page_time_limit", 10.0,
+            "Seconds any other request (pages, entity documents, dumps, VoID) may run; past "
+            "it the client gets 503 and the worker doing it is stopped."),
     Setting("validation_time_limit", 10.0,
             "Seconds a POST /validate may run before it is stopped (503)."),
     Setting("query_time_limit", 10.0,
@@ -72,12 +100,13 @@ SETTINGS: tuple[Setting, ...] = (
             "Directory of the YASGUI build (yasgui.min.js and .css) for the query page; empty: "
             "node_modules/@zazuko/yasgui/build of the checkout, as `make setup` installs it."),
     Setting("result_cache_bytes", 64_000_000,
-            "Bytes of SPARQL answers each worker keeps for repeated queries (the cache is "
-            "keyed on the build, so answers never go stale); 0 turns it off."),
+            "Bytes of responses (SPARQL answers, pages, entity documents) `rivalry serve` "
+            "keeps for repeated requests; the cache is keyed on the build being served, so a "
+            "response never outlives its graph; 0 turns it off."),
     Setting("warm_answer_cache", True,
-            "When `rivalry serve` starts over the embedded store held in memory, answer "
-            "every canned query once (as SPARQL JSON, with its default values) before the "
-            "workers start, so that they share those answers from the first request."),
+            "When `rivalry serve` starts, and after each new build, answer every canned "
+            "query once (as SPARQL JSON, with its default values) so that the answers are "
+            "in the cache from the first request."),
     Setting("cors", True,
             "Send CORS headers (Access-Control-Allow-Origin: *) on read endpoints."),
 )
@@ -135,6 +164,7 @@ def query_limits(settings: Mapping[str, Any]) -> QueryLimits:
     """The query limits a set of settings asks for."""
     return QueryLimits(
         time_limit=settings["query_time_limit"],
+        memory=settings["request_memory_bytes"],
         row_limit=settings["result_row_limit"],
         max_depth=settings["max_query_depth"],
         service_allowlist=tuple(settings["service_allowlist"].split()),
@@ -158,14 +188,18 @@ def load_settings(
             continue
         setting = _check_name(name, "setting")
         values[name] = _coerce(setting, raw, f"setting {name}")
-    for name in ("query_time_limit", "validation_time_limit"):
+    for name in ("query_time_limit", "validation_time_limit", "page_time_limit",
+                 "header_timeout", "body_timeout", "send_timeout", "keepalive_timeout"):
         if values[name] <= 0:
             raise InvalidSetting(f"setting {name} must be a positive number of seconds")
     if not re.match(r"^https?://[^\s]+/$", values["base_iri"]):
         raise InvalidSetting("setting base_iri must be an http(s) IRI ending with '/'")
     if values["result_cache_bytes"] < 0:
         raise InvalidSetting("setting result_cache_bytes must be 0 or more")
-    for name in ("result_row_limit", "max_query_depth", "max_body_bytes", "workers", "port"):
+    if values["request_memory_bytes"] < 0:
+        raise InvalidSetting("setting request_memory_bytes must be 0 (no cap) or more")
+    for name in ("result_row_limit", "max_query_depth", "max_body_bytes", "workers", "port",
+                 "max_workers", "max_connections", "max_header_bytes", "max_url_bytes"):
         if values[name] < 1:
             raise InvalidSetting(f"setting {name} must be at least 1")
     return values

@@ -8,22 +8,16 @@ way they are sent: this endpoint is read-only.
 
 from __future__ import annotations
 
-import dataclasses
-import math
-import os
-import time
 from urllib.parse import parse_qsl
 
 import pyoxigraph as ox
-from flask import Blueprint, Flask, Response, current_app, redirect, render_template, request
+from flask import Blueprint, Response, current_app, redirect, render_template, request
 
 from rivalry.graph import PREFIXES
-from rivalry.graph.errors import QueryError, QueryTimeout, RivalryError
+from rivalry.graph.errors import QueryError, RivalryError
 from rivalry.graph.results import Answer, write
-from rivalry.graph.sparql import inspect_query
 from rivalry.server import get_store
-from rivalry.server.cache import AnswerCache, CachedAnswer
-from rivalry.server.errors import NotAcceptable
+from rivalry.server.errors import NotAcceptable, UnsupportedMediaType, read_body
 from rivalry.server.formats import (
     HTML,
     RDF_FORMATS,
@@ -32,6 +26,7 @@ from rivalry.server.formats import (
     lookup,
     negotiate,
     negotiate_header,
+    variants_header,
 )
 from rivalry.server.service import SERVICE_FORMATS, service_description
 from rivalry.server.settings import query_limits
@@ -100,19 +95,22 @@ def read_request() -> tuple[str | None, list[str], list[str]]:
     if request.method == "POST":
         mimetype = request.mimetype
         if mimetype == "application/x-www-form-urlencoded":
-            body_params = _params(request.get_data(cache=True), "request body")
+            body_params = _params(read_body(), "request body")
             if _values(body_params, "update"):
                 raise ReadOnly("this endpoint runs queries only; updates are not accepted "
                                "(the `update` parameter)")
             query_texts += _values(body_params, "query")
         elif mimetype == "application/sparql-query":
             charset = (request.mimetype_params.get("charset") or "utf-8").lower()
+            if charset not in ("utf-8", "utf8"):
+                raise UnsupportedMediaType(
+                    f"a query body in {charset!r} cannot be read: the SPARQL 1.1 Protocol "
+                    "(section 2.1.3) takes application/sparql-query in UTF-8 only; send it "
+                    "as UTF-8")
             try:
-                body = request.get_data(cache=True).decode(charset, errors="strict")
-            except LookupError:
-                raise QueryError(f"unknown charset {charset!r}; send UTF-8") from None
+                body = read_body().decode("utf-8", errors="strict")
             except UnicodeDecodeError:
-                raise QueryError(f"the request body is not valid {charset}") from None
+                raise QueryError("the request body is not valid utf-8 (the protocol takes UTF-8 only)") from None
             query_texts.append(body)
         elif mimetype == "application/sparql-update":
             raise ReadOnly("this endpoint runs queries only; SPARQL updates "
@@ -141,39 +139,12 @@ def endpoint() -> Response:
         raise QueryError("the query is empty")
     settings = current_app.config["RIVALRY"]
     store = get_store(current_app)
-    cache = answer_cache()
-    key = answer_key(store.info.build_id, text, default_graphs, named_graphs)
-    cached = cache.get(key) if cache else None
-    if cached is not None:
-        response = Response(cached.body, content_type=cached.content_type)
-        response.headers.extend(cached.headers)
-        response.headers["X-Cache"] = "hit"
-        return response
     limits = query_limits(settings)
-    if current_app.config.get("RIVALRY_WARMING"):  # the server's own canned queries
-        limits = dataclasses.replace(limits, time_limit=math.inf)
     answer = store.execute(text, limits,
                            default_graph_uris=default_graphs or None,
                            named_graph_uris=named_graphs or None,
                            result_format=native_format)
-    response = render_answer(answer, text)
-    if cache is not None and response.status_code == 200:
-        kept = tuple((k, v) for k, v in response.headers.items()
-                     if k in ("Vary", "X-Result-Truncated", "X-Result-Row-Limit"))
-        cache.put(key, CachedAnswer(response.get_data(), response.content_type, kept))
-    return response
-
-
-def answer_key(build_id: str, text: str, default_graphs: list[str],
-               named_graphs: list[str]) -> tuple:
-    """What an answer depends on: the build, the query and its dataset, and the format
-    this request gets for the query's kind of answer (not the Accept header's exact
-    words, so clients that word it differently share answers)."""
-    try:
-        fmt = choose_format(inspect_query(text).kind or "select").name
-    except NotAcceptable:
-        fmt = None  # answered 406, never cached
-    return (build_id, text, tuple(default_graphs), tuple(named_graphs), fmt)
+    return render_answer(answer, text)
 
 
 def native_format(kind: str) -> ox.QueryResultsFormat | None:
@@ -188,45 +159,18 @@ def native_format(kind: str) -> ox.QueryResultsFormat | None:
         return None
 
 
-def warm_answer_cache(app: Flask) -> tuple[int, float]:
-    """Answer every canned query once, as SPARQL JSON with its default values, through
-    the endpoint, so that the answers are in the cache. For a server about to fork its
-    workers: the queries run in this thread and without the time limit (they are the
-    project's own), and a failure is logged, never raised. Returns how many answers were
-    cached and the seconds it took."""
-    from rivalry.graph.canned import canned_queries
-
-    start = time.perf_counter()
-    client = app.test_client()
-    cached = 0
-    app.config["RIVALRY_WARMING"] = True
-    try:
-        for query in canned_queries():
-            response = client.post("/sparql", data=query.text_with_defaults().encode("utf-8"),
-                                   content_type="application/sparql-query",
-                                   headers={"Accept": "application/sparql-results+json"})
-            if response.status_code == 200:
-                cached += 1
-            else:
-                app.logger.warning("canned query %s not cached: %s %s", query.name,
-                                   response.status_code, response.get_data(as_text=True)[:200])
-    finally:
-        app.config["RIVALRY_WARMING"] = False
-    return cached, time.perf_counter() - start
-
-
-def answer_cache() -> AnswerCache | None:
-    size = current_app.config["RIVALRY"]["result_cache_bytes"]
-    if not size:
-        return None
-    cache = current_app.extensions.get("rivalry.answer_cache")
-    if cache is None:
-        cache = current_app.extensions["rivalry.answer_cache"] = AnswerCache(size)
-    return cache
-
-
 def render_answer(answer: Answer, text: str) -> Response:
     fmt = choose_format(answer.kind)
+    response = _render(answer, text, fmt)
+    if current_app.config.get("RIVALRY_SUPERVISED") and not request.args.get("format"):
+        # the formats this answer could have been negotiated to: the front's cache gives
+        # it to any Accept header that would choose the same one (rivalry.server.front)
+        response.headers["X-Rivalry-Variants"] = variants_header(
+            (RDF_FORMATS if answer.kind == "graph" else RESULT_FORMATS) + (HTML,))
+    return response
+
+
+def _render(answer: Answer, text: str, fmt: Format) -> Response:
     if fmt is HTML:
         response = Response(render_template("results.html", answer=answer, query=text,
                                             formats=RDF_FORMATS if answer.kind == "graph"
@@ -234,7 +178,8 @@ def render_answer(answer: Answer, text: str) -> Response:
                             content_type=HTML.content_type)
         response.headers["Vary"] = "Accept"
         return response
-    if answer.body is not None and answer.body_format == fmt.results:
+    if answer.body is not None and fmt.results is not None \
+            and answer.body_format == fmt.results.media_type:
         body = answer.body
     else:
         body = write(answer, fmt.rdf if answer.kind == "graph" else fmt.results, PREFIXES)
@@ -264,16 +209,4 @@ def describe_service() -> Response:
     body = service_description(request.base_url, current_app.config["RIVALRY"], fmt)
     response = Response(body, content_type=fmt.content_type)
     response.headers["Vary"] = "Accept"
-    return response
-
-
-@bp.errorhandler(QueryTimeout)
-def timed_out(error: QueryTimeout) -> Response:
-    from rivalry.server.errors import error_body, render_error
-
-    response = render_error(error_body(error.status, error.title, error.message))
-    if current_app.config.get("RIVALRY_EXIT_AFTER_TIMEOUT"):
-        # The query's thread cannot be cancelled, so the worker process ends once this
-        # answer is sent; gunicorn starts a fresh worker. That is what stops its CPU work.
-        response.call_on_close(lambda: os._exit(0))
     return response

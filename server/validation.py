@@ -9,7 +9,7 @@ from rivalry.graph.errors import StoreError
 from rivalry.graph.isolate import run_with_time_limit
 from rivalry.graph.validate import Report, Submission, context_for, validate
 from rivalry.server import get_store
-from rivalry.server.errors import NotAcceptable, UnsupportedMediaType
+from rivalry.server.errors import NotAcceptable, UnsupportedMediaType, read_body
 from rivalry.server.formats import RDF_FORMATS, lookup
 
 bp = Blueprint("validation", __name__)
@@ -41,7 +41,7 @@ def validate_body() -> Response:
         else "application/json"
     if best is None:
         raise NotAcceptable("the report can be given as " + ", ".join(REPORT_TYPES))
-    data = request.get_data(cache=False)  # 413 past max_body_bytes
+    data = read_body()  # 413 past max_body_bytes, chunked or not
     submission = Submission.from_bytes(data, fmt, label="request body")
     try:
         context = context_for(get_store(current_app), submission)

@@ -1,4 +1,4 @@
-"""A live `rivalry serve` (gunicorn) on a free loopback port, for tests with real clients."""
+"""A live `rivalry serve` on a free loopback port, for tests with real clients."""
 
 from __future__ import annotations
 
@@ -43,10 +43,21 @@ class LiveServer:
                     raise RuntimeError("the server did not start:\n" + log.read_text()) from None
                 time.sleep(0.2)
 
+    @staticmethod
+    def _children(pid: int) -> set[int]:
+        found: set[int] = set()
+        for task in Path(f"/proc/{pid}/task").iterdir():
+            found |= {int(p) for p in (task / "children").read_text().split()}
+        return found
+
+    def zygote(self) -> int:
+        """The process that forks the workers (the front's only child)."""
+        (zygote,) = self._children(self.process.pid)
+        return zygote
+
     def workers(self) -> set[int]:
-        """The gunicorn worker processes' ids."""
-        children = Path(f"/proc/{self.process.pid}/task/{self.process.pid}/children")
-        return {int(p) for p in children.read_text().split()}
+        """The worker processes' ids (the zygote's children)."""
+        return self._children(self.zygote())
 
     def stop(self) -> None:
         os.killpg(self.process.pid, signal.SIGTERM)

@@ -1,0 +1,624 @@
+"""The front of `rivalry serve`: an event-driven HTTP/1.1 server (asyncio, with h11 for the
+protocol) that holds every connection, reads each request whole, answers repeated ones
+from a cache keyed on the build, and hands the rest to worker processes
+(rivalry.server.workers) that it kills when their time is up.
+
+Why this shape (docs/serving.md has the measurements): a connection costs the front a
+few kilobytes and no thread, so slow clients and idle keep-alive connections cannot use
+up the workers; a request reaches a worker only once its head and body are complete and
+within their limits; and a query that runs too long or takes too much memory ends with
+its worker, not with the server.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import os
+import signal
+import socket
+import sys
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass
+from http import HTTPStatus
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote_to_bytes
+
+import h11
+
+from rivalry.server.formats import best_offer
+from rivalry.server.workers import Reply, WorkerLost, WorkerPool
+
+VARIANTS_HEADER = "X-Rivalry-Variants"
+
+READ_CHUNK = 65536
+FILE_CHUNK = 1 << 20
+
+
+@dataclass(frozen=True)
+class FrontLimits:
+    header_timeout: float  # seconds to receive a request's head, once it has begun
+    keepalive_timeout: float  # seconds an idle connection is kept open
+    body_timeout: float  # seconds to receive a request's body
+    send_timeout: float  # seconds a client may take to accept a response
+    max_connections: int
+    max_header_bytes: int
+    max_url_bytes: int
+    max_body_bytes: int
+    query_time_limit: float
+    validation_time_limit: float
+    page_time_limit: float
+
+    @classmethod
+    def from_settings(cls, s: dict[str, Any]) -> FrontLimits:
+        return cls(header_timeout=s["header_timeout"], keepalive_timeout=s["keepalive_timeout"],
+                   body_timeout=s["body_timeout"], send_timeout=s["send_timeout"],
+                   max_connections=s["max_connections"], max_header_bytes=s["max_header_bytes"],
+                   max_url_bytes=s["max_url_bytes"], max_body_bytes=s["max_body_bytes"],
+                   query_time_limit=s["query_time_limit"],
+                   validation_time_limit=s["validation_time_limit"],
+                   page_time_limit=s["page_time_limit"])
+
+    def time_limit(self, method: str, path: str) -> tuple[float, str]:
+        """The time a request may take, and the setting that says so."""
+        if path == "/sparql":
+            return self.query_time_limit, "query_time_limit"
+        if path == "/validate" and method == "POST":
+            return self.validation_time_limit, "validation_time_limit"
+        return self.page_time_limit, "page_time_limit"
+
+
+# --- the response cache -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Stored:
+    status: int
+    headers: tuple[tuple[str, str], ...]
+    body: bytes
+    vary: tuple[str, ...]  # request header names the response varies on (lower case)
+    varied: tuple[str, ...]  # their values in the request that produced it
+    #: for a negotiated response, the media types that would have chosen each format
+    #: (content type, offer): any Accept header choosing this one's format shares it
+    variants: tuple[tuple[str, str], ...] = ()
+
+
+class ResponseCache:
+    """Responses of the current build, by request, least recently used out first, within
+    a byte budget. A response is kept only when the app says which build it comes from,
+    so an answer never outlives its graph; variants follow the response's Vary header,
+    as an HTTP cache does (RFC 9111, section 4.1)."""
+
+    def __init__(self, max_bytes: int) -> None:
+        self.max_bytes = max_bytes
+        self._items: OrderedDict[tuple, list[Stored]] = OrderedDict()
+        self._size = 0
+        self.hits = 0
+        self.misses = 0
+
+    @staticmethod
+    def key(build: str, method: str, target: bytes, body: bytes) -> tuple:
+        digest = hashlib.sha256(body).digest() if body else b""
+        return (build, method, target, digest)
+
+    def get(self, key: tuple, headers: dict[str, str]) -> Stored | None:
+        variants = self._items.get(key)
+        if variants:
+            for stored in variants:
+                if stored.variants:
+                    offers = tuple(offer for _, offer in stored.variants)
+                    chosen = best_offer(headers.get("accept", ""), offers)
+                    owner = dict((o, c) for c, o in stored.variants).get(chosen or "")
+                    others = tuple(h for h in stored.vary if h != "accept")
+                    if owner != _content_type(stored.headers) or tuple(
+                            headers.get(h, "") for h in others) != tuple(
+                            v for h, v in zip(stored.vary, stored.varied, strict=True)
+                            if h != "accept"):
+                        continue
+                elif tuple(headers.get(h, "") for h in stored.vary) != stored.varied:
+                    continue
+                self._items.move_to_end(key)
+                self.hits += 1
+                return stored
+        self.misses += 1
+        return None
+
+    def put(self, key: tuple, headers: dict[str, str], status: int,
+            response_headers: list[tuple[str, str]], body: bytes,
+            variants: tuple[tuple[str, str], ...] = ()) -> None:
+        size = len(body) + 200
+        if not self.max_bytes or size > self.max_bytes // 4:
+            return
+        vary = tuple(sorted({v.strip().lower() for name, value in response_headers
+                             if name.lower() == "vary" for v in value.split(",") if v.strip()}))
+        if "*" in vary:
+            return
+        stored = Stored(status, tuple(response_headers), body, vary,
+                        tuple(headers.get(h, "") for h in vary), variants)
+        entries = self._items.setdefault(key, [])
+        if variants:
+            kind = _content_type(stored.headers)
+            entries[:] = [s for s in entries if _content_type(s.headers) != kind]
+        else:
+            entries[:] = [s for s in entries if s.varied != stored.varied or s.vary != vary]
+        entries.append(stored)
+        self._size += size
+        while self._size > self.max_bytes and self._items:
+            _, old = self._items.popitem(last=False)
+            self._size -= sum(len(s.body) + 200 for s in old)
+
+    def clear(self) -> None:
+        self._items.clear()
+        self._size = 0
+
+
+# --- requests and responses ---------------------------------------------------------------
+
+
+class Refusal(Exception):
+    """A request the front answers itself: too large, too slow, malformed."""
+
+    def __init__(self, status: int, message: str, close: bool = True) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.close = close
+
+
+@dataclass
+class Response:
+    status: int
+    headers: list[tuple[str, str]]
+    body: bytes = b""
+    file: str | None = None
+
+
+ErrorRenderer = Callable[[int, str, str], tuple[str, bytes]]
+
+REASONS = {s.value: s.phrase for s in HTTPStatus}
+REASONS[413] = "Content Too Large"  # RFC 9110's name
+
+
+class Front:
+    """The HTTP front. `render_error(status, accept, message)` gives the content type and
+    body of an error the front answers itself, in the app's error shape."""
+
+    def __init__(self, limits: FrontLimits, pool: WorkerPool, cache: ResponseCache,
+                 render_error: ErrorRenderer, *, current_build: Callable[[], str | None],
+                 server_name: str, server_port: int, access_log: bool = True) -> None:
+        self.limits = limits
+        self.pool = pool
+        self.cache = cache
+        self.render_error = render_error
+        self.current_build = current_build
+        self.server_name = server_name
+        self.server_port = server_port
+        self.access_log = access_log
+        self.connections = 0
+        self.stopping = False
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._in_flight = 0
+        #: answers the canned queries to fill the cache (after start and new builds)
+        self.warm: Callable[[], Any] | None = None
+
+    # --- connections ----------------------------------------------------------------
+
+    async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        if self.connections >= self.limits.max_connections or self.stopping:
+            writer.close()
+            return
+        self.connections += 1
+        sock = writer.get_extra_info("socket")
+        if sock is not None:
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        peer = writer.get_extra_info("peername")
+        remote = peer[0] if isinstance(peer, tuple) else "-"
+        conn = h11.Connection(h11.SERVER, max_incomplete_event_size=self.limits.max_header_bytes)
+        try:
+            await self._serve_connection(conn, reader, writer, remote)
+        except (ConnectionError, asyncio.IncompleteReadError, TimeoutError, OSError):
+            pass
+        finally:
+            self.connections -= 1
+            try:
+                writer.close()
+            except (OSError, RuntimeError):
+                pass
+
+    async def _read(self, reader: asyncio.StreamReader, timeout: float) -> bytes:
+        return await asyncio.wait_for(reader.read(READ_CHUNK), timeout)
+
+    async def _serve_connection(self, conn: h11.Connection, reader: asyncio.StreamReader,
+                                writer: asyncio.StreamWriter, remote: str) -> None:
+        first = True
+        while not self.stopping:
+            started = time.monotonic()
+            try:
+                request, body = await self._read_request(conn, reader, writer, first)
+            except Refusal as refusal:
+                if conn.our_state in (h11.IDLE, h11.SEND_RESPONSE):
+                    await self._send(conn, writer, self._error(refusal.status, "",
+                                                               refusal.message), close=True)
+                    self._log(remote, None, refusal.status, 0, started, "refused")
+                return
+            if request is None:  # the client closed, or an idle keep-alive connection ended
+                return
+            first = False
+            self._in_flight += 1
+            try:
+                response, note = await self._respond(request, body)
+            finally:
+                self._in_flight -= 1
+            close = self.stopping or _wants_close(request)
+            await self._send(conn, writer, response, close=close, head=request.method == b"HEAD")
+            self._log(remote, request, response.status, len(response.body), started, note)
+            if conn.our_state is h11.MUST_CLOSE or close:
+                return
+            try:
+                conn.start_next_cycle()
+            except h11.LocalProtocolError:
+                return
+
+    async def _read_request(self, conn: h11.Connection, reader: asyncio.StreamReader,
+                            writer: asyncio.StreamWriter,
+                            first: bool) -> tuple[h11.Request | None, bytes]:
+        """The next request's head and whole body, within the limits; (None, b"") when the
+        connection ends cleanly between requests."""
+        limits = self.limits
+        head_deadline: float | None = None
+        if first:
+            head_deadline = time.monotonic() + limits.header_timeout
+        received = 0
+        line = bytearray()  # the start of the request, to refuse an endless request line
+        while True:
+            try:
+                event = conn.next_event()
+            except h11.RemoteProtocolError as e:
+                status = e.error_status_hint if e.error_status_hint in (400, 431, 501) else 400
+                if status == 431:
+                    raise Refusal(431, "the request's head (request line and headers) is larger "
+                                  f"than {limits.max_header_bytes} bytes (setting "
+                                  "max_header_bytes)") from None
+                raise Refusal(status, f"malformed HTTP request: {e}") from None
+            if event is h11.NEED_DATA:
+                if head_deadline is None:  # idle between requests: wait for a first byte
+                    try:
+                        data = await self._read(reader, limits.keepalive_timeout)
+                    except TimeoutError:
+                        return None, b""
+                    head_deadline = time.monotonic() + limits.header_timeout
+                else:
+                    remaining = head_deadline - time.monotonic()
+                    if remaining <= 0:
+                        raise Refusal(408, "the request's head did not arrive within "
+                                      f"{limits.header_timeout:g} s (setting header_timeout)")
+                    try:
+                        data = await self._read(reader, remaining)
+                    except TimeoutError:
+                        if received == 0 and not first:
+                            return None, b""
+                        raise Refusal(408, "the request's head did not arrive within "
+                                      f"{limits.header_timeout:g} s (setting "
+                                      "header_timeout)") from None
+                received += len(data)
+                if len(line) <= limits.max_url_bytes + 16:
+                    line += data[:limits.max_url_bytes + 17 - len(line)]
+                    if len(line) > limits.max_url_bytes + 16 and b"\n" not in line:
+                        raise Refusal(414, "the request line is longer than "
+                                      f"{limits.max_url_bytes} bytes (setting max_url_bytes): "
+                                      "send a long SPARQL query in a POST body instead")
+                conn.receive_data(data)
+                if not data and received == 0:
+                    return None, b""
+                continue
+            if isinstance(event, h11.ConnectionClosed):
+                return None, b""
+            if isinstance(event, h11.Request):
+                break
+            raise Refusal(400, "unexpected data before the request")
+        request = event
+        head_size = len(request.target) + sum(len(n) + len(v) + 4 for n, v in request.headers)
+        if head_size > limits.max_header_bytes:  # a head that came in one read, whole
+            raise Refusal(431, "the request's head (request line and headers) is larger than "
+                          f"{limits.max_header_bytes} bytes (setting max_header_bytes)")
+        if len(request.target) > limits.max_url_bytes:
+            raise Refusal(414, f"the request's address is {len(request.target)} bytes long; at "
+                          f"most {limits.max_url_bytes} are accepted (setting max_url_bytes): "
+                          "send a long SPARQL query in a POST body instead")
+        headers = {name.decode("latin-1").lower(): value.decode("latin-1")
+                   for name, value in request.headers}
+        length = headers.get("content-length")
+        if length is not None and length.isdigit() and int(length) > limits.max_body_bytes:
+            raise Refusal(413, f"the request body is {int(length)} bytes; at most "
+                          f"{limits.max_body_bytes} are accepted (setting max_body_bytes)")
+        expect = headers.get("expect", "").lower()
+        if expect and expect != "100-continue":
+            raise Refusal(417, f"Expect: {expect} is not supported")
+        if conn.they_are_waiting_for_100_continue:
+            writer.write(conn.send(h11.InformationalResponse(status_code=100, headers=[])))
+        body = bytearray()
+        body_deadline = time.monotonic() + limits.body_timeout
+        while True:
+            try:
+                event = conn.next_event()
+            except h11.RemoteProtocolError as e:
+                raise Refusal(400, f"malformed request body: {e}") from None
+            if event is h11.NEED_DATA:
+                remaining = body_deadline - time.monotonic()
+                try:
+                    data = await self._read(reader, max(remaining, 0))
+                except TimeoutError:
+                    raise Refusal(408, "the request body did not arrive within "
+                                  f"{limits.body_timeout:g} s (setting body_timeout)") from None
+                conn.receive_data(data)
+                continue
+            if isinstance(event, h11.Data):
+                body += event.data
+                if len(body) > limits.max_body_bytes:
+                    # a chunked body has no length to check first: count as it comes
+                    raise Refusal(413, "the request body is larger than "
+                                  f"{limits.max_body_bytes} bytes (setting max_body_bytes); "
+                                  "nothing of it was used")
+                continue
+            if isinstance(event, h11.EndOfMessage):
+                return request, bytes(body)
+            if isinstance(event, h11.ConnectionClosed):
+                raise ConnectionError("the client closed the connection mid-request")
+
+    # --- answering -------------------------------------------------------------------
+
+    async def _respond(self, request: h11.Request, body: bytes) -> tuple[Response, str]:
+        headers = [(n.decode("latin-1"), v.decode("latin-1")) for n, v in request.headers]
+        return await self.respond(request.method.decode("ascii", "replace"), request.target,
+                                  headers, body, request.http_version.decode("ascii"))
+
+    async def respond(self, method: str, target: bytes, header_list: list[tuple[str, str]],
+                      body: bytes, http_version: str = "1.1") -> tuple[Response, str]:
+        """The response to one whole request: from the cache, or from a worker within the
+        request's time limit. Also used to warm the cache."""
+        path_bytes, _, query = target.partition(b"?")
+        path = unquote_to_bytes(path_bytes).decode("latin-1")
+        headers: dict[str, str] = {}
+        for name, value in header_list:
+            lowered = name.lower()
+            headers[lowered] = f"{headers[lowered]}, {value}" if lowered in headers else value
+        accept = headers.get("accept", "")
+        build = self.current_build()
+        if build is not None and build != self.pool.build and not self.pool.reloading:
+            self._spawn(self._move_to_new_build())
+        cacheable = method in ("GET", "HEAD") or (method == "POST" and path == "/sparql")
+        key = None
+        if cacheable and build is not None and build == self.pool.build and self.cache.max_bytes:
+            key = ResponseCache.key(build, "GET" if method == "HEAD" else method, target, body)
+            stored = self.cache.get(key, headers)
+            if stored is not None:
+                return self._from_cache(stored, headers), "hit"
+        limit, setting = self.limits.time_limit(method, path)
+        environ = self._environ(method, path, query, header_list, body, http_version)
+        try:
+            reply = await self.pool.call(environ, body, limit)
+        except TimeoutError:
+            if path == "/sparql":
+                message = (f"the query ran longer than {limit:g} s and was stopped (setting "
+                           "query_time_limit); narrow it, or add a LIMIT")
+            else:
+                message = (f"the request took longer than {limit:g} s and was stopped "
+                           f"(setting {setting})")
+            return self._error(503, accept, message), "timeout"
+        except WorkerLost as lost:
+            return self._error(503, accept, f"the request could not be completed: {lost.reason}"
+                               ), "lost"
+        response, variants = _from_reply(reply)
+        if (key is not None and response.status == 200 and reply.build == build
+                and response.file is None and not _no_store(response.headers)):
+            self.cache.put(key, headers, 200, response.headers, response.body, variants)
+        return response, "miss" if key is not None else "-"
+
+    async def _move_to_new_build(self) -> None:
+        """A new build is current: the zygote opens it, new workers serve it, and the
+        cache starts afresh (and is warmed again)."""
+        await self.pool.reload()
+        self.cache.clear()
+        if self.warm is not None:
+            await self.warm()
+
+    def _from_cache(self, stored: Stored, headers: dict[str, str]) -> Response:
+        etag = next((v for n, v in stored.headers if n.lower() == "etag"), None)
+        if etag and etag in [t.strip() for t in headers.get("if-none-match", "").split(",")]:
+            kept = [(n, v) for n, v in stored.headers
+                    if n.lower() in ("etag", "cache-control", "vary", "last-modified",
+                                     "content-location", "link")]
+            return Response(304, kept + [("X-Cache", "hit")])
+        return Response(stored.status, list(stored.headers) + [("X-Cache", "hit")], stored.body)
+
+    def _environ(self, method: str, path: str, query: bytes,
+                 header_list: list[tuple[str, str]], body: bytes,
+                 http_version: str) -> dict[str, Any]:
+        environ: dict[str, Any] = {
+            "REQUEST_METHOD": method,
+            "SCRIPT_NAME": "",
+            "PATH_INFO": path,
+            "QUERY_STRING": query.decode("latin-1"),
+            "SERVER_NAME": self.server_name,
+            "SERVER_PORT": str(self.server_port),
+            "SERVER_PROTOCOL": "HTTP/" + http_version,
+            "REMOTE_ADDR": "",
+            "wsgi.version": (1, 0),
+            "wsgi.url_scheme": "http",
+            "wsgi.multithread": False,
+            "wsgi.multiprocess": True,
+            "wsgi.run_once": False,
+            "CONTENT_LENGTH": str(len(body)),
+        }
+        for name, value in header_list:
+            key = name.upper().replace("-", "_")
+            if key == "CONTENT_TYPE":
+                environ["CONTENT_TYPE"] = value
+            elif key in ("CONTENT_LENGTH", "TRANSFER_ENCODING"):
+                continue  # the body is whole: its length is what was read
+            else:
+                wsgi_key = "HTTP_" + key
+                environ[wsgi_key] = (environ[wsgi_key] + "," + value) if wsgi_key in environ \
+                    else value
+        return environ
+
+    def _error(self, status: int, accept: str, message: str) -> Response:
+        content_type, body = self.render_error(status, accept, message)
+        headers = [("Content-Type", content_type), ("Cache-Control", "no-store")]
+        if status == 503:
+            headers.append(("Retry-After", "5"))
+        return Response(status, headers, body)
+
+    async def _send(self, conn: h11.Connection, writer: asyncio.StreamWriter,
+                    response: Response, *, close: bool, head: bool = False) -> None:
+        headers = [(n, v) for n, v in response.headers
+                   if n.lower() not in ("content-length", "transfer-encoding", "connection")]
+        size = len(response.body)
+        handle = None
+        if response.file is not None:
+            try:
+                handle = open(response.file, "rb")  # noqa: SIM115 - closed below
+                size = os.fstat(handle.fileno()).st_size
+            except OSError:
+                response = self._error(503, "", "a file the server should send is missing; "
+                                       "rebuild the graph (rivalry build)")
+                headers = list(response.headers)
+                size = len(response.body)
+        headers.append(("Content-Length", str(size)))
+        if close:
+            headers.append(("Connection", "close"))
+        try:
+            data = conn.send(h11.Response(status_code=response.status, headers=headers,
+                                          reason=REASONS.get(response.status, "").encode()))
+            writer.write(data)
+            if not head:
+                if handle is not None:
+                    while chunk := handle.read(FILE_CHUNK):
+                        writer.write(conn.send(h11.Data(data=chunk)))
+                        await asyncio.wait_for(writer.drain(), self.limits.send_timeout)
+                elif response.body:
+                    writer.write(conn.send(h11.Data(data=response.body)))
+            writer.write(conn.send(h11.EndOfMessage()))
+            await asyncio.wait_for(writer.drain(), self.limits.send_timeout)
+        finally:
+            if handle is not None:
+                handle.close()
+
+    def _log(self, remote: str, request: h11.Request | None, status: int, size: int,
+             started: float, note: str) -> None:
+        if not self.access_log:
+            return
+        line = ("-" if request is None else
+                f"{request.method.decode()} {request.target.decode('latin-1')[:200]}")
+        ms = (time.monotonic() - started) * 1000
+        sys.stderr.write(f'{remote} "{line}" {status} {size} {ms:.1f}ms {note}\n')
+
+    def _spawn(self, coroutine: Any) -> None:
+        task = asyncio.get_running_loop().create_task(coroutine)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def drain(self, seconds: float) -> None:
+        """Wait for requests in flight to finish, up to `seconds`."""
+        deadline = time.monotonic() + seconds
+        while self._in_flight and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+
+
+def _wants_close(request: h11.Request) -> bool:
+    for name, value in request.headers:
+        if name.lower() == b"connection" and b"close" in value.lower():
+            return True
+    return request.http_version == b"1.0" and not any(
+        name.lower() == b"connection" and b"keep-alive" in value.lower()
+        for name, value in request.headers)
+
+
+def _no_store(headers: list[tuple[str, str]]) -> bool:
+    return any(n.lower() == "cache-control" and ("no-store" in v or "private" in v)
+               for n, v in headers)
+
+
+def _from_reply(reply: Reply) -> tuple[Response, tuple[tuple[str, str], ...]]:
+    """The client's response (internal headers removed) and the negotiation variants the
+    app declared for it."""
+    status = int(reply.status.split(" ", 1)[0])
+    headers, variants = [], ()
+    for name, value in reply.headers:
+        if name.lower() == VARIANTS_HEADER.lower():
+            variants = tuple(tuple(v.strip().split("=", 1)) for v in value.split(",")
+                             if "=" in v)  # type: ignore[misc]
+        elif not name.lower().startswith("x-rivalry-"):
+            headers.append((name, value))
+    return Response(status, headers, reply.body, reply.file), variants
+
+
+def _content_type(headers: tuple[tuple[str, str], ...] | list[tuple[str, str]]) -> str:
+    for name, value in headers:
+        if name.lower() == "content-type":
+            return value.split(";")[0].strip().lower()
+    return ""
+
+
+# --- running it ---------------------------------------------------------------------------
+
+
+def store_build_reader(store_root: str) -> Callable[[], str | None]:
+    """The build id an embedded store's `current` pointer names, read with one system call
+    per request; None before the first build."""
+    link = Path(store_root) / "current"
+
+    def current() -> str | None:
+        try:
+            return os.path.basename(os.readlink(link))
+        except OSError:
+            return None
+
+    return current
+
+
+async def run_front(front: Front, sock: socket.socket, *, warm: Callable[[], Any] | None,
+                    graceful: float = 10.0) -> None:
+    """Serve until SIGTERM or SIGINT, then finish the requests in flight (up to
+    `graceful` seconds) and stop the workers."""
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    failure: list[str] = []
+
+    def broken(reason: str) -> None:
+        failure.append(reason)
+        stop.set()
+
+    front.pool.on_broken = broken
+    await front.pool.wait_ready()
+    if front.pool.load_error:
+        sys.stderr.write(f"note: the store could not be opened: {front.pool.load_error}\n")
+    await front.pool.fill()
+    server = await asyncio.start_server(front.handle, sock=sock, limit=READ_CHUNK,
+                                        backlog=1024)
+    sys.stderr.write(f"serving with {front.pool.size} worker processes "
+                     f"(up to {front.pool.max_workers})\n")
+    sys.stderr.flush()
+    front.warm = warm
+    if warm is not None:
+        front._spawn(warm())
+    async with server:
+        await stop.wait()
+        front.stopping = True
+        front.pool.closing = True
+        server.close()
+        await front.drain(graceful)
+    await front.pool.close()
+    if failure:
+        sys.stderr.write(f"error: {failure[0]}; stopping\n")
+        raise SystemExit(3)
+
+
+def error_json(status: int, title: str, message: str) -> bytes:
+    return json.dumps({"error": title, "status": status, "message": message}).encode()

@@ -1,0 +1,124 @@
+"""`rivalry serve`: the front (rivalry.server.front), the zygote and the workers
+(rivalry.server.workers) put together. docs/serving.md explains the design."""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import socket
+import sys
+from typing import Any
+
+from rivalry.graph.errors import RivalryError, StoreError
+
+
+class AddressInUse(RivalryError):
+    status = 400
+    title = "Address in use"
+
+
+def listen(host: str, port: int) -> socket.socket:
+    """The listening socket, bound before anything is loaded, so that a port already in
+    use is said at once."""
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except socket.gaierror as e:
+        raise AddressInUse(f"cannot serve on {host}:{port}: unknown host ({e.strerror}); set "
+                           "--host or RIVALRY_HOST to an address of this machine") from None
+    family, kind, proto, _, address = infos[0]
+    sock = socket.socket(family, kind, proto)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind(address)
+    except OSError as e:
+        sock.close()
+        reason = ("another process is already listening there" if e.errno == errno.EADDRINUSE
+                  else e.strerror or str(e))
+        raise AddressInUse(f"cannot serve on {host}:{port}: {reason}; stop it, or choose "
+                           "another port with --port or RIVALRY_PORT") from None
+    sock.listen(1024)
+    sock.setblocking(False)
+    return sock
+
+
+def _prepare(app: Any) -> str | None:
+    """In the zygote: open the build that is current (loading it into memory when the
+    store is served from memory) and keep to it; the front decides when to move to a
+    newer build. Returns the build's id, or None before the first build."""
+    from rivalry.graph.store import StoreLocation
+    from rivalry.server import get_store
+
+    settings = app.config["RIVALRY"]
+    if settings["sparql_endpoint"]:
+        return None  # an external store: nothing to load
+    if not settings["store_in_memory"]:
+        # on disk: a RocksDB handle must not cross a fork; each worker opens its own
+        info = StoreLocation(settings["store"]).current_info()
+        return info.build_id if info else None
+    try:
+        store = get_store(app)
+    except StoreError:
+        return None
+    store.reopen()
+    return store.known_build_id
+
+
+def _render_error_with(app: Any):  # noqa: ANN202 - a closure
+    from rivalry.server.errors import error_body, render_error
+
+    def render(status: int, accept: str, message: str) -> tuple[str, bytes]:
+        from rivalry.server.front import REASONS
+
+        with app.test_request_context(headers={"Accept": accept} if accept else {}):
+            response = render_error(error_body(status, REASONS.get(status, "Error"), message))
+            return response.headers["Content-Type"], response.get_data()
+
+    return render
+
+
+def run(settings: dict[str, Any], sock: socket.socket) -> None:
+    """Serve until stopped (SIGTERM or SIGINT)."""
+    from rivalry.server import create_app
+    from rivalry.server.front import (
+        Front,
+        FrontLimits,
+        ResponseCache,
+        run_front,
+        store_build_reader,
+    )
+    from rivalry.server.workers import WorkerPool, start_zygote
+
+    def make_app() -> Any:
+        app = create_app(settings)
+        app.config["USE_X_SENDFILE"] = True  # the front sends files itself
+        app.config["RIVALRY_SUPERVISED"] = True
+        return app
+
+    zygote_pid, control = start_zygote(make_app, _prepare, settings["request_memory_bytes"],
+                                       close_fds=[sock.fileno()])
+    front_app = create_app(settings)  # for rendering the front's own errors; no store
+    pool = WorkerPool(control, zygote_pid, workers=settings["workers"],
+                      max_workers=settings["max_workers"])
+    remote = bool(settings["sparql_endpoint"])
+    current = (lambda: None) if remote else store_build_reader(settings["store"])
+    host, port = sock.getsockname()[:2]
+    front = Front(FrontLimits.from_settings(settings), pool,
+                  ResponseCache(settings["result_cache_bytes"]), _render_error_with(front_app),
+                  current_build=current, server_name=str(host), server_port=int(port))
+
+    async def warm() -> None:
+        from rivalry.graph.canned import canned_queries
+
+        if not (settings["warm_answer_cache"] and settings["result_cache_bytes"]):
+            return
+        answered = 0
+        for query in canned_queries():
+            response, _ = await front.respond(
+                "POST", b"/sparql", [("Content-Type", "application/sparql-query"),
+                                     ("Accept", "application/sparql-results+json")],
+                query.text_with_defaults().encode("utf-8"))
+            answered += response.status == 200
+        sys.stderr.write(f"answer cache: {answered} canned queries answered\n")
+        sys.stderr.flush()
+
+    asyncio.run(run_front(front, sock, warm=warm))

@@ -1,0 +1,465 @@
+"""The worker processes of `rivalry serve`: each runs the Flask app on one request at a
+time, and can be killed at any moment without harm to the others.
+
+Three kinds of process (docs/serving.md has the picture):
+
+- the front (rivalry.server.front) holds the connections and talks to workers;
+- the zygote, forked from the front before it starts any thread, creates the app,
+  opens the store (loading it into memory when `store_in_memory` is on) and then only
+  forks workers, so that they start in milliseconds and share the loaded graph's memory
+  copy-on-write; after a new build it loads that build and forks from it;
+- the workers, each with its own end of a socket pair to the front, serve requests one
+  at a time, with their address space capped (setting `request_memory_bytes`), until the
+  front tells them to exit or kills them (past a time limit).
+
+Messages on every socket are length-prefixed pickles. The front side of the pool is
+asyncio code in the front's event loop; the zygote and worker sides are plain blocking
+code in single-threaded processes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import os
+import pickle
+import signal
+import socket
+import struct
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from rivalry.graph.isolate import limit_memory, set_supervised
+
+_LENGTH = struct.Struct("!I")
+
+#: Header names the app sets for the front only; the front removes them.
+BUILD_HEADER = "X-Rivalry-Build"
+SENDFILE_HEADER = "X-Sendfile"
+
+
+# --- framing ------------------------------------------------------------------------------
+
+
+def send_message(sock: socket.socket, message: Any) -> None:
+    payload = pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
+    sock.sendall(_LENGTH.pack(len(payload)) + payload)
+
+
+def _recv_exactly(sock: socket.socket, size: int) -> bytes:
+    chunks = []
+    while size:
+        chunk = sock.recv(min(size, 1 << 20))
+        if not chunk:
+            raise EOFError("the other end closed the socket")
+        chunks.append(chunk)
+        size -= len(chunk)
+    return b"".join(chunks)
+
+
+def receive_message(sock: socket.socket) -> Any:
+    (size,) = _LENGTH.unpack(_recv_exactly(sock, _LENGTH.size))
+    return pickle.loads(_recv_exactly(sock, size))
+
+
+async def read_message(reader: asyncio.StreamReader) -> Any:
+    (size,) = _LENGTH.unpack(await reader.readexactly(_LENGTH.size))
+    return pickle.loads(await reader.readexactly(size))
+
+
+def frame(message: Any) -> bytes:
+    payload = pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
+    return _LENGTH.pack(len(payload)) + payload
+
+
+# --- the worker side ----------------------------------------------------------------------
+
+
+@dataclass
+class Reply:
+    """A response, as a worker hands it to the front."""
+
+    status: str
+    headers: list[tuple[str, str]]
+    body: bytes
+    file: str | None = None  # a file to send as the body (the app's send_file)
+    build: str | None = None  # the build the answer comes from, when it depends on one
+
+
+def run_wsgi(app: Callable[..., Any], environ: dict[str, Any], body: bytes) -> Reply:
+    """Call a WSGI app on one request and collect its response."""
+    environ = dict(environ)
+    environ["wsgi.input"] = io.BytesIO(body)
+    environ["wsgi.errors"] = sys.stderr
+    started: list[Any] = []
+
+    def start_response(status: str, headers: list[tuple[str, str]],
+                       exc_info: Any = None) -> Callable[[bytes], None]:
+        started[:] = [status, headers]
+        return lambda data: None
+
+    result = app(environ, start_response)
+    try:
+        content = b"".join(result)
+    finally:
+        close = getattr(result, "close", None)
+        if close is not None:
+            close()
+    status, headers = started
+    kept, file, build = [], None, None
+    for name, value in headers:
+        lowered = name.lower()
+        if lowered == SENDFILE_HEADER.lower():
+            file = value
+        elif lowered == BUILD_HEADER.lower():
+            build = value
+        else:
+            kept.append((name, value))
+    return Reply(status, kept, content, file, build)
+
+
+def worker_main(sock: socket.socket, app: Callable[..., Any], memory: int) -> None:
+    """A worker's life: requests in, responses out, one at a time, until told to stop.
+    Never returns: the process ends with os._exit, without running the destructors of
+    the shared in-memory store (which must not run in a fork)."""
+    signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the front decides when workers stop
+    set_supervised()
+    try:
+        limit_memory(memory)
+        while True:
+            message = receive_message(sock)
+            if message[0] == "exit":
+                break
+            _, environ, body = message
+            try:
+                reply = run_wsgi(app, environ, body)
+            except MemoryError:
+                send_message(sock, ("memory",))
+                break
+            send_message(sock, ("reply", reply))
+    except (EOFError, OSError):
+        pass
+    finally:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(0)
+
+
+# --- the zygote ---------------------------------------------------------------------------
+
+
+def zygote_main(control: socket.socket, make_app: Callable[[], Any],
+                prepare: Callable[[Any], str | None], memory: int) -> None:
+    """The zygote's life. `make_app()` creates the app; `prepare(app)` opens (and loads)
+    the current build and returns its id, or None when there is none yet. Commands from
+    the front: ("spawn",) forks a worker and sends the front its socket and pid;
+    ("reload",) opens the build that is now current; ("exit",) ends."""
+    signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # workers are reaped automatically
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    app = make_app()
+    try:
+        build = prepare(app)
+        send_message(control, ("ready", build, None))
+    except Exception as e:  # noqa: BLE001 - reported to the front, which logs it
+        build = None
+        send_message(control, ("ready", None, f"{type(e).__name__}: {e}"))
+    try:
+        while True:
+            command = receive_message(control)
+            if command[0] == "spawn":
+                front_end, worker_end = socket.socketpair()
+                pid = os.fork()
+                if pid == 0:
+                    control.close()
+                    front_end.close()
+                    worker_main(worker_end, app, memory)
+                worker_end.close()
+                socket.send_fds(control, [frame(("spawned", pid, build))],
+                                [front_end.fileno()])
+                front_end.close()
+            elif command[0] == "reload":
+                try:
+                    build = prepare(app)
+                    send_message(control, ("ready", build, None))
+                except Exception as e:  # noqa: BLE001
+                    send_message(control, ("ready", build, f"{type(e).__name__}: {e}"))
+            else:
+                break
+    except (EOFError, OSError):
+        pass
+    finally:
+        os._exit(0)
+
+
+def start_zygote(make_app: Callable[[], Any], prepare: Callable[[Any], str | None],
+                 memory: int, close_fds: list[int]) -> tuple[int, socket.socket]:
+    """Fork the zygote; call before the front starts any thread. Returns its pid and the
+    front's end of the control socket. `close_fds` (the listening socket) are closed in
+    the zygote, so that no worker holds them."""
+    front_end, zygote_end = socket.socketpair()
+    pid = os.fork()
+    if pid == 0:
+        front_end.close()
+        for fd in close_fds:
+            os.close(fd)
+        zygote_main(zygote_end, make_app, prepare, memory)
+    zygote_end.close()
+    return pid, front_end
+
+
+# --- the front side -----------------------------------------------------------------------
+
+
+class WorkerLost(Exception):
+    """The worker ended before answering: killed past its time limit, out of memory, or
+    crashed. `reason` says which, for the client's message."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+@dataclass(eq=False)
+class Worker:
+    pid: int
+    build: str | None
+    reader: asyncio.StreamReader
+    writer: asyncio.StreamWriter
+    generation: int
+    busy_since: float | None = None
+    slow: bool = False  # reniced for a slow request: retired after it
+    served: int = 0
+    alive: bool = True
+
+    def kill(self) -> None:
+        if self.alive:
+            self.alive = False
+            try:
+                os.kill(self.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            self.writer.close()
+
+
+@dataclass
+class PoolStats:
+    spawned: int = 0
+    killed_for_time: int = 0
+    lost: int = 0
+    retired_slow: int = 0
+    waits: int = 0
+    extra: dict[str, int] = field(default_factory=dict)
+
+
+class WorkerPool:
+    """The front's view of the workers: hands out an idle one per request, spawns more
+    (up to `max_workers`) when all are busy, kills a worker whose request is past its
+    deadline, and renices a worker whose request runs longer than `slow_after` seconds,
+    then retires it, so that slow queries yield the CPU to quick ones."""
+
+    def __init__(self, control: socket.socket, zygote_pid: int, *, workers: int,
+                 max_workers: int, slow_after: float = 1.0) -> None:
+        self.control = control
+        self.zygote_pid = zygote_pid
+        self.size = workers
+        self.max_workers = max(max_workers, workers)
+        self.slow_after = slow_after
+        self.idle: list[Worker] = []
+        self.all: set[Worker] = set()
+        self.generation = 0
+        self.build: str | None = None
+        self.load_error: str | None = None
+        self.stats = PoolStats()
+        self._control_lock = asyncio.Lock()
+        self._freed = asyncio.Condition()
+        self._spawning = 0
+        self.reloading = False
+        self.closing = False
+        #: called when the zygote is gone and no worker can be started any more
+        self.on_broken: Callable[[str], None] | None = None
+
+    # the zygote's control socket is used from one coroutine at a time, in a thread (it
+    # carries file descriptors, which asyncio's socket methods do not)
+    async def _control(self, command: tuple[Any, ...]) -> tuple[Any, list[int]]:
+        loop = asyncio.get_running_loop()
+        async with self._control_lock:
+            def exchange() -> tuple[Any, list[int]]:
+                send_message(self.control, command)
+                if command[0] == "spawn":
+                    data, fds, _, _ = socket.recv_fds(self.control, 1 << 16, 1)
+                    (size,) = _LENGTH.unpack(data[:_LENGTH.size])
+                    payload = data[_LENGTH.size:]
+                    while len(payload) < size:
+                        payload += self.control.recv(size - len(payload))
+                    return pickle.loads(payload), fds
+                return receive_message(self.control), []
+            return await loop.run_in_executor(None, exchange)
+
+    async def wait_ready(self) -> None:
+        """The zygote's first answer: the build it opened (or why it could not)."""
+        loop = asyncio.get_running_loop()
+        async with self._control_lock:
+            message = await loop.run_in_executor(None, receive_message, self.control)
+        _, self.build, self.load_error = message
+
+    async def reload(self) -> None:
+        """Have the zygote open the build that is now current; workers of the previous
+        generation finish what they are doing and are replaced."""
+        if self.reloading:
+            return
+        self.reloading = True
+        try:
+            (_, build, error), _ = await self._control(("reload",))
+            self.build, self.load_error = build, error
+            self.generation += 1
+            old = [w for w in self.idle if w.generation < self.generation]
+            for w in old:
+                self.idle.remove(w)
+                await self._retire(w)
+            await self.fill()
+        finally:
+            self.reloading = False
+
+    async def spawn(self) -> Worker:
+        self._spawning += 1
+        try:
+            (_, pid, build), fds = await self._control(("spawn",))
+        finally:
+            self._spawning -= 1
+        sock = socket.socket(fileno=fds[0])
+        reader, writer = await asyncio.open_unix_connection(sock=sock)
+        worker = Worker(pid, build, reader, writer, self.generation)
+        self.all.add(worker)
+        self.stats.spawned += 1
+        return worker
+
+    async def fill(self) -> None:
+        """Keep `size` workers that are not slow."""
+        while (not self.closing
+               and len([w for w in self.all if not w.slow]) + self._spawning < self.size):
+            try:
+                worker = await self.spawn()
+            except (OSError, EOFError, ValueError, IndexError) as e:
+                if not self.closing and self.on_broken is not None:
+                    self.on_broken(f"cannot start a worker: the zygote process is gone ({e})")
+                return
+            self.idle.append(worker)
+            async with self._freed:
+                self._freed.notify()
+
+    async def _retire(self, worker: Worker) -> None:
+        self.all.discard(worker)
+        if worker.alive:
+            worker.alive = False
+            try:
+                worker.writer.write(frame(("exit",)))
+                worker.writer.close()
+            except (OSError, RuntimeError):
+                pass
+
+    async def acquire(self, deadline: float) -> Worker:
+        """An idle worker of the current generation, spawning one if all are busy and the
+        pool may grow; waits (until `deadline`) when it may not."""
+        waited = False
+        while True:
+            while self.idle:
+                worker = self.idle.pop()
+                if worker.alive and worker.generation == self.generation:
+                    return worker
+                await self._retire(worker)
+            if len(self.all) + self._spawning < self.max_workers:
+                return await self.spawn()
+            if not waited:
+                self.stats.waits += 1
+                waited = True
+            timeout = deadline - time.monotonic()
+            if timeout <= 0:
+                raise TimeoutError
+            async with self._freed:
+                try:
+                    await asyncio.wait_for(self._freed.wait(), timeout)
+                except TimeoutError:
+                    raise TimeoutError from None
+
+    async def release(self, worker: Worker) -> None:
+        worker.busy_since = None
+        if not worker.alive:
+            self.all.discard(worker)
+        elif worker.slow or worker.generation < self.generation:
+            if worker.slow:
+                self.stats.retired_slow += 1
+            await self._retire(worker)
+        else:
+            self.idle.append(worker)
+        if (not self.closing
+                and len([w for w in self.all if not w.slow]) + self._spawning < self.size):
+            asyncio.get_running_loop().create_task(self.fill())
+        async with self._freed:
+            self._freed.notify()
+
+    async def call(self, environ: dict[str, Any], body: bytes, seconds: float) -> Reply:
+        """Run one request on a worker, within `seconds` (waiting for a worker included).
+        Raises TimeoutError past the deadline (the worker is killed) and WorkerLost when
+        the worker ends without an answer."""
+        deadline = time.monotonic() + seconds
+        worker = await self.acquire(deadline)
+        worker.busy_since = time.monotonic()
+        worker.served += 1
+        watcher = asyncio.get_running_loop().call_later(self.slow_after, self._renice, worker)
+        try:
+            worker.writer.write(frame(("request", environ, body)))
+            await worker.writer.drain()
+            remaining = deadline - time.monotonic()
+            message = await asyncio.wait_for(read_message(worker.reader), max(remaining, 0))
+        except TimeoutError:
+            self.stats.killed_for_time += 1
+            worker.kill()
+            raise
+        except (asyncio.IncompleteReadError, ConnectionError, EOFError, OSError):
+            self.stats.lost += 1
+            worker.kill()
+            raise WorkerLost("its worker process ended without an answer: it ran out of "
+                             "the memory a request may use (setting request_memory_bytes) "
+                             "or failed") from None
+        finally:
+            watcher.cancel()
+            await self.release(worker)
+        if message[0] == "memory":
+            worker.kill()
+            raise WorkerLost("it needed more memory than a request may use (setting "
+                             "request_memory_bytes)")
+        return message[1]
+
+    def _renice(self, worker: Worker) -> None:
+        """A request running past `slow_after` seconds: lower its worker's priority, so
+        that quick requests keep the CPU, and start a replacement for it."""
+        if not worker.alive or worker.busy_since is None:
+            return
+        try:
+            os.setpriority(os.PRIO_PROCESS, worker.pid, 10)
+        except OSError:
+            pass
+        worker.slow = True
+        if len([w for w in self.all if not w.slow]) + self._spawning < self.size:
+            asyncio.get_running_loop().create_task(self.fill())
+
+    def pids(self) -> list[int]:
+        return sorted(w.pid for w in self.all if w.alive)
+
+    async def close(self) -> None:
+        self.closing = True
+        for worker in list(self.all):
+            await self._retire(worker)
+        try:
+            send_message(self.control, ("exit",))
+        except OSError:
+            pass
+        self.control.close()
+        for worker in list(self.all):
+            worker.kill()

@@ -1,0 +1,279 @@
+"""The front of `rivalry serve` on a live server: connections, limits on what clients send,
+the response cache, and workers that end without taking the server down (issue 12)."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import shutil
+import signal
+import socket
+import threading
+import time
+import urllib.parse
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from rivalry.graph.build import build
+
+from .conftest import CURATED_FACTS, DATA
+from .live import LiveServer
+
+RV = "PREFIX rv: <https://w3id.org/rivalry/ontology#>\n"
+SELECT = RV + "SELECT ?m ?d WHERE { ?m a rv:Measure ; rv:announcedOn ?d } ORDER BY ?m"
+HUNGRY = "SELECT * WHERE { ?a ?p ?o . ?b ?q ?r } ORDER BY ?r ?o"
+BODY_CAP = 20_000
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory: pytest.TempPathFactory, store_dir: Path) -> Path:
+    copy = tmp_path_factory.mktemp("front") / "store"
+    shutil.copytree(store_dir, copy, symlinks=True)
+    return copy
+
+
+@pytest.fixture(scope="module")
+def server(store: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    log = tmp_path_factory.mktemp("front-log") / "server.log"
+    live = LiveServer(store, log, max_body_bytes=BODY_CAP, header_timeout=2,
+                      request_memory_bytes=300_000_000, query_time_limit=5, workers=2,
+                      max_url_bytes=2000, max_header_bytes=8000)
+    yield live
+    live.stop()
+
+
+def request(server: LiveServer, method: str, path: str, body: bytes | None = None,
+            headers: dict[str, str] | None = None) -> tuple[int, dict[str, str], bytes]:
+    c = http.client.HTTPConnection("127.0.0.1", server.port, timeout=60)
+    c.request(method, path, body=body, headers=headers or {})
+    r = c.getresponse()
+    data = r.read()
+    c.close()
+    return r.status, {k.lower(): v for k, v in r.getheaders()}, data
+
+
+def sparql_path(query: str) -> str:
+    return "/sparql?" + urllib.parse.urlencode({"query": query})
+
+
+def raw(server: LiveServer, data: bytes, read_until_close: bool = True) -> bytes:
+    with socket.create_connection(("127.0.0.1", server.port), timeout=30) as s:
+        s.sendall(data)
+        chunks = []
+        while True:
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            chunks.append(chunk)
+            if not read_until_close and b"\r\n\r\n" in b"".join(chunks):
+                break
+        return b"".join(chunks)
+
+
+def chunked(body: bytes, size: int = 1000) -> bytes:
+    out = b""
+    for i in range(0, len(body), size):
+        part = body[i:i + size]
+        out += f"{len(part):x}\r\n".encode() + part + b"\r\n"
+    return out + b"0\r\n\r\n"
+
+
+# --- bodies --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("path,content_type", [
+    ("/sparql", "application/sparql-query"),
+    ("/validate", "text/turtle"),
+])
+def test_chunked_body_over_the_cap_is_413_never_cut(server: LiveServer, path: str,
+                                                   content_type: str) -> None:
+    """A chunked body has no length to check first: the front counts it as it comes."""
+    if path == "/sparql":
+        body = (SELECT + "\n" + "#" * BODY_CAP + "\nOFFSET 5").encode()
+    else:
+        body = (b"@prefix rv: <https://w3id.org/rivalry/ontology#> .\n" + b"#" * BODY_CAP
+                + b"\n<https://w3id.org/rivalry/id/action/x> a rv:Sanction .\n")
+    answer = raw(server, f"POST {path} HTTP/1.1\r\nHost: x\r\nContent-Type: {content_type}\r\n"
+                 "Transfer-Encoding: chunked\r\nAccept: application/json\r\n\r\n".encode()
+                 + chunked(body))
+    head, _, rest = answer.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 413"), head
+    error = json.loads(rest)
+    assert error["status"] == 413 and "max_body_bytes" in error["message"]
+
+
+def test_chunked_body_under_the_cap_is_read_whole(server: LiveServer) -> None:
+    text = SELECT + "\n" + "# padding\n" * 200 + "OFFSET 5 LIMIT 1"
+    answer = raw(server, b"POST /sparql HTTP/1.1\r\nHost: x\r\nContent-Type: "
+                 b"application/sparql-query\r\nTransfer-Encoding: chunked\r\nAccept: "
+                 b"application/sparql-results+json\r\nConnection: close\r\n\r\n"
+                 + chunked(text.encode(), 97))
+    head, _, rest = answer.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 200"), head
+    rows = json.loads(rest)["results"]["bindings"]
+    status, _, whole = request(server, "GET", sparql_path(SELECT),
+                               headers={"Accept": "application/sparql-results+json"})
+    assert rows == json.loads(whole)["results"]["bindings"][5:6]  # OFFSET 5 was kept
+
+
+def test_announced_length_over_the_cap_is_refused_before_reading(server: LiveServer) -> None:
+    answer = raw(server, b"POST /sparql HTTP/1.1\r\nHost: x\r\nContent-Type: "
+                 b"application/sparql-query\r\nContent-Length: 10000000\r\n\r\nSELECT",
+                 read_until_close=True)
+    assert answer.startswith(b"HTTP/1.1 413")
+    assert b"max_body_bytes" in answer
+
+
+def test_expect_100_continue(server: LiveServer) -> None:
+    body = b"ASK { ?s ?p ?o }"
+    with socket.create_connection(("127.0.0.1", server.port), timeout=30) as s:
+        s.sendall(b"POST /sparql HTTP/1.1\r\nHost: x\r\nContent-Type: application/sparql-query"
+                  b"\r\nExpect: 100-continue\r\nConnection: close\r\nContent-Length: "
+                  + str(len(body)).encode() + b"\r\n\r\n")
+        assert s.recv(1024).startswith(b"HTTP/1.1 100")
+        s.sendall(body)
+        answer = b""
+        while chunk := s.recv(65536):
+            answer += chunk
+    assert answer.startswith(b"HTTP/1.1 200") and b'"boolean":true' in answer
+
+
+# --- heads ---------------------------------------------------------------------------------
+
+
+def test_long_request_line_is_414_as_json(server: LiveServer) -> None:
+    status, headers, body = request(server, "GET", sparql_path("ASK {}" + " " * 3000),
+                                    headers={"Accept": "application/json"})
+    assert status == 414 and headers["content-type"].startswith("application/json")
+    assert "max_url_bytes" in json.loads(body)["message"]
+
+
+def test_endless_request_line_is_414(server: LiveServer) -> None:
+    answer = raw(server, b"GET /sparql?query=" + b"a" * 20_000)
+    assert answer.startswith(b"HTTP/1.1 414")
+
+
+def test_large_headers_are_431_as_json(server: LiveServer) -> None:
+    status, headers, body = request(server, "GET", "/", headers={
+        "Accept": "application/json", "X-Big": "y" * 9000})
+    assert status == 431 and headers["content-type"].startswith("application/json")
+    assert "max_header_bytes" in json.loads(body)["message"]
+
+
+def test_slow_clients_do_not_hold_up_others(server: LiveServer) -> None:
+    """Sixty connections trickling their headers hold no worker: a normal request is
+    answered meanwhile, and the trickling ones get 408 after header_timeout."""
+    sockets = []
+    for _ in range(60):
+        s = socket.create_connection(("127.0.0.1", server.port), timeout=30)
+        s.sendall(b"GET /sparql?query=ASK%7B%7D HTTP/1.1\r\nHost: x\r\n")
+        sockets.append(s)
+    stop = threading.Event()
+
+    def trickle() -> None:
+        while not stop.is_set():
+            for s in sockets:
+                try:
+                    s.sendall(b"X-A: b\r\n")
+                except OSError:
+                    pass
+            time.sleep(0.2)
+
+    feeder = threading.Thread(target=trickle)
+    feeder.start()
+    try:
+        status, _, body = request(server, "GET", sparql_path(RV + "ASK { ?m a rv:Measure }"),
+                                  headers={"Accept": "application/sparql-results+json"})
+        assert status == 200 and json.loads(body)["boolean"] is True
+    finally:
+        stop.set()
+        feeder.join()
+    for s in sockets:
+        answer = b""
+        try:
+            while chunk := s.recv(65536):
+                answer += chunk
+        except OSError:
+            pass
+        s.close()
+        assert answer.startswith(b"HTTP/1.1 408"), answer[:100]
+
+
+def test_keep_alive(server: LiveServer) -> None:
+    c = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30)
+    ports = set()
+    for _ in range(3):
+        c.request("GET", sparql_path(RV + "ASK { ?m a rv:Measure }"))
+        r = c.getresponse()
+        r.read()
+        assert r.status == 200 and r.getheader("Connection") != "close"
+        ports.add(c.sock.getsockname()[1])
+    c.close()
+    assert len(ports) == 1  # one connection served all three
+
+
+# --- workers that end ----------------------------------------------------------------------
+
+
+def test_a_query_past_its_memory_ends_its_worker_only(server: LiveServer) -> None:
+    status, _, body = request(server, "GET", sparql_path(HUNGRY),
+                              headers={"Accept": "application/json"})
+    assert status == 503
+    assert "request_memory_bytes" in json.loads(body)["message"]
+    status, _, _ = request(server, "GET", sparql_path(RV + "ASK { ?m a rv:Measure }"))
+    assert status == 200
+
+
+# --- the cache -----------------------------------------------------------------------------
+
+
+def test_repeated_answers_come_from_a_cache_keyed_on_the_build(server: LiveServer,
+                                                              store: Path,
+                                                              tmp_path: Path) -> None:
+    path = sparql_path(SELECT + " # cache test")
+    _, first_headers, first = request(server, "GET", path)
+    _, headers, second = request(server, "GET", path)
+    assert "x-cache" not in first_headers and headers["x-cache"] == "hit" and first == second
+    # a differently worded Accept header that chooses the same format shares the answer
+    _, headers, _ = request(server, "GET", path, headers={
+        "Accept": "application/sparql-results+json; charset=utf-8, */*;q=0.1"})
+    assert headers["x-cache"] == "hit"
+    _, csv_headers, csv = request(server, "GET", path, headers={"Accept": "text/csv"})
+    assert "x-cache" not in csv_headers and csv_headers["content-type"].startswith("text/csv")
+    _, headers, again = request(server, "GET", path, headers={"Accept": "text/csv;q=0.9"})
+    assert headers["x-cache"] == "hit" and again == csv
+    # a new build: a new key, and the new answer
+    facts = tmp_path / "facts"
+    shutil.copytree(CURATED_FACTS, facts)
+    shutil.copy(DATA / "shacl" / "valid" / "complete-export-control.ttl", facts / "events")
+    build(store, facts, consistency=False, validation=False)
+    deadline = time.monotonic() + 60
+    while True:
+        _, headers, third = request(server, "GET", path)
+        rows = len(json.loads(third)["results"]["bindings"])
+        if rows == len(json.loads(first)["results"]["bindings"]) + 1:
+            break
+        assert time.monotonic() < deadline, "the new build was not served"
+        time.sleep(0.3)
+    assert "x-cache" not in headers
+
+
+# --- stopping ------------------------------------------------------------------------------
+
+
+def test_workers_and_front_exit_cleanly(store_dir: Path, tmp_path: Path) -> None:
+    log = tmp_path / "server.log"
+    live = LiveServer(store_dir, log, workers=2)
+    assert request(live, "GET", sparql_path("ASK { ?s ?p ?o }"))[0] == 200
+    zygote = live.zygote()
+    workers = live.workers()
+    os.killpg(live.process.pid, signal.SIGTERM)
+    assert live.process.wait(timeout=30) == 0
+    for pid in {zygote, *workers}:
+        assert not Path(f"/proc/{pid}").exists() or "Z" in Path(
+            f"/proc/{pid}/stat").read_text().split()[2]
+    text = log.read_text()
+    assert "Traceback" not in text and "Segmentation" not in text and "core dumped" not in text
