@@ -8,12 +8,20 @@ from pathlib import Path
 
 from flask import Blueprint, Response, abort, current_app, render_template, send_from_directory
 
+from rivalry.graph import CODE_LICENSE_NAME, DATA_LICENSE, DATA_LICENSE_NAME
 from rivalry.graph.canned import canned_queries
 from rivalry.graph.errors import StoreError
 from rivalry.server import get_store
 from rivalry.server.entities import href
 
 bp = Blueprint("pages", __name__)
+
+
+@bp.app_context_processor
+def licences() -> dict:
+    """The licences every page states in its footer."""
+    return {"data_licence": {"url": DATA_LICENSE, "name": DATA_LICENSE_NAME},
+            "code_licence": CODE_LICENSE_NAME}
 
 YASGUI_FILES = ("yasgui.min.js", "yasgui.min.css")
 
