@@ -64,8 +64,16 @@ def home() -> str:
 def stats_page() -> str:
     from rivalry.graph.stats import stats
 
+    from rivalry.graph.graphs import graph_index
+
     store = get_store(current_app)
-    return render_template("stats.html", stats=stats(store), href=href)
+    return render_template("stats.html", stats=stats(store), href=href,
+                           graphs=graph_index(store), listed=STATS_LISTED)
+
+
+#: The most facts the stats page lists as resting on a single source (the canned query
+#: cq19 lists them all).
+STATS_LISTED = 200
 
 
 @bp.get("/-/yasgui/<name>")

@@ -27,7 +27,13 @@ from rivalry.graph.ontology_doc import ontology_doc
 from rivalry.graph.void import statistics, void_description
 from rivalry.ontology import NAMESPACE, ontology_file
 from rivalry.server import get_store
-from rivalry.server.entities import ENTITY_FORMATS, conditional, serialize, split_suffix
+from rivalry.server.entities import (
+    ENTITY_FORMATS,
+    conditional,
+    href,
+    serialize,
+    split_suffix,
+)
 from rivalry.server.formats import HTML, Format, negotiate
 from rivalry.shapes import shapes_files
 
@@ -233,5 +239,6 @@ def void(suffix: str | None = None) -> Response:
         dumps=[url_for("publish.dump", name=n, _external=True) for n in DUMPS],
         vocabulary=NAMESPACE, modified=info.built_at,
         examples=[base + "id/action/us-ofac-2025-01-03-integrity", base + "id/state/cn"])
-    html = render_template("void.html", stats=stats, info=info) if fmt is HTML else ""
+    html = render_template("void.html", stats=stats, info=info, href=href) \
+        if fmt is HTML else ""
     return _document(triples, fmt, html, "void", "/.well-known/void")
