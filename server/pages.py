@@ -62,9 +62,8 @@ def home() -> str:
 
 @bp.get("/stats")
 def stats_page() -> str:
-    from rivalry.graph.stats import stats
-
     from rivalry.graph.graphs import graph_index
+    from rivalry.graph.stats import stats
 
     store = get_store(current_app)
     return render_template("stats.html", stats=stats(store), href=href,
