@@ -8,7 +8,7 @@ from pathlib import Path
 
 from flask import Blueprint, Response, abort, current_app, render_template, send_from_directory
 
-from rivalry.graph import CODE_LICENSE_NAME, DATA_LICENSE, DATA_LICENSE_NAME
+from rivalry.graph import CODE_LICENSE_NAME, DATA_LICENSE, DATA_LICENSE_NAME, PREFIXES
 from rivalry.graph.canned import canned_queries
 from rivalry.graph.errors import StoreError
 from rivalry.server import get_store
@@ -55,7 +55,7 @@ def home() -> str:
     examples_json = [{"name": q.name, "title": q.title, "text": q.text_with_defaults()}
                      for q in examples]
     return render_template("home.html", info=info, problem=problem, examples=examples,
-                           examples_json=examples_json,
+                           examples_json=examples_json, prefixes=PREFIXES,
                            yasgui=yasgui_dir() is not None,
                            first=examples[0].text_with_defaults() if examples else "")
 

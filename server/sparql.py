@@ -23,6 +23,7 @@ from rivalry.graph.results import Answer, write
 from rivalry.graph.sparql import inspect_query
 from rivalry.server import get_store
 from rivalry.server.cache import AnswerCache, CachedAnswer
+from rivalry.server.entities import href
 from rivalry.server.errors import NotAcceptable
 from rivalry.server.formats import (
     HTML,
@@ -230,7 +231,8 @@ def render_answer(answer: Answer, text: str) -> Response:
     if fmt is HTML:
         response = Response(render_template("results.html", answer=answer, query=text,
                                             formats=RDF_FORMATS if answer.kind == "graph"
-                                            else RESULT_FORMATS, short=short_iri),
+                                            else RESULT_FORMATS, short=short_iri,
+                                            href=href),
                             content_type=HTML.content_type)
         response.headers["Vary"] = "Accept"
         return response
