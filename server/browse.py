@@ -21,7 +21,7 @@ from flask import (
 )
 from werkzeug.wrappers import Response as WerkzeugResponse
 
-from rivalry.graph import DATA_LICENSE
+from rivalry.graph import DATA_LICENSE, listing
 from rivalry.graph.describe import Labels
 from rivalry.graph.listing import (
     CHART_POINTS_MAX,
@@ -85,7 +85,7 @@ def by_class() -> str:
         abort(404, description=f"{class_iri or '(no class)'} is not a class of the ontology")
     labels = Labels(store)
     page = _page_number()
-    found = member_page(store, class_iri, labels, page)
+    found = member_page(store, class_iri, labels, page, page_size=listing.PAGE_SIZE)
     _check_page(page, found.pages)
     return render_template("members.html", class_iri=class_iri, title=labels(class_iri),
                            found=found, href=href,
@@ -125,7 +125,8 @@ def _listing(newest_first: bool = False) -> tuple[ActionFilters, ActionPage,
     total = None
     if not filters.active():  # the years' counts add up to all actions: no count query
         total = sum(o.count or 0 for o in options["year"])
-    found = action_page(store, labels, filters, page, total=total, newest_first=newest_first)
+    found = action_page(store, labels, filters, page, page_size=listing.PAGE_SIZE, total=total,
+                        newest_first=newest_first)
     _check_page(page, found.pages)
     return filters, found, options, labels
 

@@ -20,7 +20,7 @@ import pyoxigraph as ox
 import rdflib
 from flask import Blueprint, Response, current_app, redirect, render_template, request, url_for
 
-from rivalry.graph import PREFIXES
+from rivalry.graph import DATA_LICENSE, PREFIXES
 from rivalry.graph.describe import Labels, describe, description_query, entity_view, exists
 from rivalry.graph.errors import NotFound
 from rivalry.server import get_store
@@ -154,7 +154,8 @@ def entity(rest: str) -> Response:
     else:
         body = serialize(describe(store, iri), fmt)
     response = Response(body, content_type=fmt.content_type)
-    response.headers["Link"] = alternates(f"/id/{path}") + f', <{iri}>; rel="describes"'
+    response.headers["Link"] = (alternates(f"/id/{path}") + f', <{iri}>; rel="describes"'
+                                + f', <{DATA_LICENSE}>; rel="license"')
     response.headers["Content-Location"] = f"/id/{path}{fmt.suffix}"
     return conditional(response, f"{path}{fmt.suffix}")
 

@@ -187,9 +187,11 @@ def data_index() -> Response:
               "gzip": n.endswith(".gz")} for n, s in sizes.items()]
     best = request.accept_mimetypes.best_match(["text/html", "application/json"])
     if best == "application/json":
-        return Response(json.dumps({"build": get_store(current_app).info.build_id,
-                                    "files": files}, indent=1),
-                        content_type="application/json")
+        response = Response(json.dumps({"build": get_store(current_app).info.build_id,
+                                        "license": DATA_LICENSE, "files": files}, indent=1),
+                            content_type="application/json")
+        response.headers["Link"] = f'<{DATA_LICENSE}>; rel="license"'
+        return response
     return Response(render_template("data.html", files=files,
                                     info=get_store(current_app).info),
                     content_type=HTML.content_type)
@@ -214,6 +216,7 @@ def dump(name: str) -> Response:
         response = send_from_directory(folder, name, conditional=True,
                                        mimetype=DUMP_TYPES[Path(plain).suffix])
     response.headers["Vary"] = "Accept-Encoding"
+    response.headers["Link"] = f'<{DATA_LICENSE}>; rel="license"'
     return response
 
 
