@@ -272,6 +272,17 @@ def explain_syntax_error(text: str, engine_message: str) -> SyntaxProblem:
                 f"PREFIX and BASE declarations), not {_shown(value)}", line, column, value)
     # 2. prefixes used but not declared; strings left open
     for j, (kind, value, start) in enumerate(toks):
+        if kind == "other" and value == "<" and start + 1 < len(text) \
+                and not text[start + 1].isspace() and text[start + 1] not in "=<":
+            line_end = text.find("\n", start)
+            line_end = len(text) if line_end < 0 else line_end
+            end = text.find(">", start, line_end)
+            if end > 0:  # an IRI with a character IRIs cannot hold, such as a space
+                broken = text[start:end + 1]
+                line, column = _position(text, start)
+                return SyntaxProblem(f"{_shown(broken)} is not a valid IRI: an IRI cannot "
+                                     "hold spaces, quotes, braces or backslashes (write them "
+                                     "percent-encoded, such as %20)", line, column, broken)
         if kind == "other" and value in "\"'":
             line, column = _position(text, start)
             return SyntaxProblem(f"the string opened with {value} here is not closed on its "
@@ -282,16 +293,6 @@ def explain_syntax_error(text: str, engine_message: str) -> SyntaxProblem:
             continue
         if j > 0 and toks[j - 1][1] == "_" and toks[j - 1][2] + 1 == start:
             continue  # a blank node label, _:b0
-        if j > 0 and toks[j - 1][1] == "<" and toks[j - 1][2] + 1 == start:
-            opening = toks[j - 1][2]
-            line_end = text.find("\n", opening)
-            line_end = len(text) if line_end < 0 else line_end
-            end = text.find(">", opening, line_end)
-            broken = text[opening:end + 1] if end > 0 else text[opening:line_end]
-            line, column = _position(text, opening)
-            return SyntaxProblem(f"{_shown(broken)} is not a valid IRI: an IRI cannot hold "
-                                 "spaces, quotes, braces or backslashes (write them "
-                                 "percent-encoded, such as %20)", line, column, broken)
         prefix = value.split(":", 1)[0]
         if prefix not in declared:
             from rivalry.graph import PREFIXES
