@@ -14,6 +14,7 @@ from flask import (
     Response,
     abort,
     current_app,
+    redirect,
     render_template,
     request,
     send_from_directory,
@@ -23,7 +24,7 @@ from flask import (
 from rivalry.graph import DATA_LICENSE
 from rivalry.graph.export import DUMPS, write_dumps
 from rivalry.graph.load import read_rdf_file
-from rivalry.graph.ontology_doc import ontology_doc
+from rivalry.graph.ontology_doc import anchor_for, curie, ontology_doc
 from rivalry.graph.void import statistics, void_description
 from rivalry.ontology import NAMESPACE, ontology_file
 from rivalry.server import get_store
@@ -121,6 +122,20 @@ def ontology(suffix: str | None = None) -> Response:
     return response.make_conditional(request)
 
 
+@bp.get("/ontology/<version>")
+def ontology_version(version: str) -> Response:
+    """The ontology's version IRI (<base>ontology/0.1.0): this version is the one served
+    at /ontology; earlier versions are not kept here."""
+    doc = ontology_doc(_ontology_path())
+    current = next((v.text for name, values in doc.metadata if name == "version IRI"
+                    for v in values), None)
+    if current is None or current.rstrip("/").rsplit("/", 1)[-1] != version:
+        abort(404, description=f"version {version!r} of the ontology is not served here; "
+                               "the current version is at /ontology")
+    response = redirect("/ontology", code=303)
+    return response
+
+
 # --- the shapes ----------------------------------------------------------------------------
 
 
@@ -158,7 +173,7 @@ def shape_summaries() -> list[dict]:
             for m in g.objects(c, rdflib.URIRef(sh + "message")):
                 messages.append(("(rule)", "Violation", str(m)))
         out.append({"shape": str(shape), "target": str(target),
-                    "target_local": str(target).removeprefix(NAMESPACE),
+                    "target_local": anchor_for(str(target)), "target_curie": curie(str(target)),
                     "messages": sorted(set(messages))})
     return out
 
