@@ -1,7 +1,7 @@
 """Every page in a real browser (headless Chromium, driven by Selenium through Debian's
 chromedriver) at a desktop width (1400 px) and a phone's (390 px): nothing is wider than
 the viewport, so nothing is hidden off-screen. Screenshots are kept: in a temporary
-folder, or in $RIVALRY_SCREENSHOTS when set (to look at them)."""
+folder, or in $SCREENSHOT_DIR when set (to look at them)."""
 
 from __future__ import annotations
 
@@ -56,7 +56,7 @@ def server(store_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterato
 
 @pytest.fixture(scope="module")
 def shots(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    folder = os.environ.get("RIVALRY_SCREENSHOTS")
+    folder = os.environ.get("SCREENSHOT_DIR")
     if folder:
         Path(folder).mkdir(parents=True, exist_ok=True)
         return Path(folder)
