@@ -13,6 +13,13 @@ INFERRED_GRAPH = GRAPH_BASE + "inferred"
 META_GRAPH = GRAPH_BASE + "meta"
 FACTS_GRAPH_BASE = GRAPH_BASE + "facts/"
 
+#: The licence of the data (the facts, the ontology, the shapes and everything derived
+#: from them: dumps, descriptions, answers). The ontology says the same (dct:license).
+DATA_LICENSE = "https://creativecommons.org/licenses/by/4.0/"
+DATA_LICENSE_NAME = "CC BY 4.0"
+#: The licence of the software, as pyproject.toml declares it.
+CODE_LICENSE_NAME = "Apache-2.0"
+
 
 def facts_dir() -> Traversable:
     """The curated facts shipped with the package (graph/facts in a checkout)."""

@@ -13,7 +13,7 @@ from typing import Any
 
 import pyoxigraph as ox
 
-from rivalry.graph import INFERRED_GRAPH, META_GRAPH, facts_dir
+from rivalry.graph import DATA_LICENSE, INFERRED_GRAPH, META_GRAPH, facts_dir
 from rivalry.graph.errors import InvalidFacts
 from rivalry.graph.load import FactsFile, load_facts, load_ontology, undeclared_terms
 from rivalry.graph.reason import ConsistencyReport, check_consistency, materialise
@@ -24,6 +24,7 @@ RDF_TYPE = ox.NamedNode("http://www.w3.org/1999/02/22-rdf-syntax-ns#type")
 RDFS_LABEL = ox.NamedNode("http://www.w3.org/2000/01/rdf-schema#label")
 PROV_DERIVED = ox.NamedNode("http://www.w3.org/ns/prov#wasDerivedFrom")
 DCT_SOURCE = ox.NamedNode("http://purl.org/dc/terms/source")
+DCT_LICENSE = ox.NamedNode("http://purl.org/dc/terms/license")
 VOID_TRIPLES = ox.NamedNode("http://rdfs.org/ns/void#triples")
 ASSERTION_GRAPH = ox.NamedNode("https://w3id.org/rivalry/ontology#AssertionGraph")
 SOURCE_DOCUMENT = ox.NamedNode("https://w3id.org/rivalry/ontology#SourceDocument")
@@ -61,7 +62,8 @@ def check_terms(files: list[FactsFile], declared: set[str]) -> None:
 
 
 def metadata(files: list[FactsFile]) -> list[ox.Quad]:
-    """Describe each facts graph in the metadata graph: its file, its sources, its size."""
+    """Describe each facts graph in the metadata graph: its file, its sources, its size,
+    its licence (so that every dump carries the licence with the data)."""
     meta = ox.NamedNode(META_GRAPH)
     quads = []
     for f in files:
@@ -71,6 +73,7 @@ def metadata(files: list[FactsFile]) -> list[ox.Quad]:
             ox.Quad(f.graph, DCT_SOURCE, ox.Literal(f"graph/facts/{f.name}.ttl"), meta),
             ox.Quad(f.graph, VOID_TRIPLES, ox.Literal(str(len(f.quads)), datatype=XSD_INTEGER),
                     meta),
+            ox.Quad(f.graph, DCT_LICENSE, ox.NamedNode(DATA_LICENSE), meta),
         ]
         sources = {q.subject for q in f.quads
                    if q.predicate == RDF_TYPE and q.object == SOURCE_DOCUMENT}

@@ -123,13 +123,26 @@ class Source:
 
 
 @dataclass
+class Relation:
+    """One row of an entity page: a property, read from the entity outwards, with its
+    values (at most VALUES_SHOWN of them) and how many there are in all."""
+
+    iri: str
+    label: str
+    values: list[Value]
+    total: int
+    #: The SPARQL query listing every value, when not all are shown.
+    more_query: str | None = None
+
+
+@dataclass
 class EntityView:
     iri: str
     label: str
     types: list[tuple[str, str]]
     comments: list[str]
-    outgoing: list[tuple[str, str, list[Value]]]
-    incoming: list[tuple[str, str, list[Value]]]
+    outgoing: list[Relation]
+    incoming: list[Relation]
     timeline: list[TimelineEntry] = field(default_factory=list)
     sources: list[Source] = field(default_factory=list)
     chain: list[ChainLink] = field(default_factory=list)
@@ -140,65 +153,207 @@ class EntityView:
 class ChainLink:
     source: str  # the responding action
     target: str  # the action responded to
+    basis: str | None = None  # how the link is known (a concept of rv:ResponseBasisScheme)
+    basis_label: str | None = None
 
 
 COMMENT_PROPERTIES = (RDFS + "comment", RV + "summary", SKOS + "definition")
+OWL = "http://www.w3.org/2002/07/owl#"
 
-#: How an actor or a technology takes part in an action, for its timeline. The roles'
-#: names are the ontology's property labels; only the paths are listed here.
-ROLE_PATHS: tuple[tuple[str, str], ...] = (
-    ("rv:issuedBy", f"<{RV}issuedBy>"),
-    ("rv:issuingState", f"<{RV}issuingState>"),
-    ("rv:targets", f"<{RV}targets>"),
-    ("rv:spokenBy", f"<{RV}spokenBy>"),
-    ("rv:onBehalfOf", f"<{RV}onBehalfOf>"),
-    ("rv:controlsTechnology", f"<{RV}controlsTechnology>/<{SKOS}broader>*"),
-    ("rv:tierState", f"<{RV}hasTierAssignment>/<{RV}tierState>"),
-    ("rv:about", f"<{RV}about>"),
-    ("rv:legalBasis", f"<{RV}legalBasis>|<{RV}implementedBy>"),
-    ("rv:underProgram", f"<{RV}underProgram>"),
-    ("rv:sector", f"<{RV}sector>"),
+#: The most values a page shows for one property; the rest are counted and linked.
+VALUES_SHOWN = 50
+
+#: How an actor or a technology takes part in an action, for its timeline: a pattern
+#: binding ?action, with {entity} for the entity. The roles' names are the ontology's
+#: property labels. Paths are written so the engine starts from the entity (a
+#: `broader*` from a fixed node, then the measures), which keeps each query's cost to
+#: the entity's neighbourhood.
+ROLE_PATTERNS: tuple[tuple[str, str], ...] = (
+    ("rv:issuedBy", f"?action <{RV}issuedBy> {{entity}}"),
+    ("rv:issuingState", f"?action <{RV}issuingState> {{entity}}"),
+    ("rv:targets", f"?action <{RV}targets> {{entity}}"),
+    ("rv:spokenBy", f"?action <{RV}spokenBy> {{entity}}"),
+    ("rv:onBehalfOf", f"?action <{RV}onBehalfOf> {{entity}}"),
+    ("rv:controlsTechnology",
+     f"?tech <{SKOS}broader>* {{entity}} . ?action <{RV}controlsTechnology> ?tech"),
+    ("rv:tierState", f"?action <{RV}hasTierAssignment>/<{RV}tierState> {{entity}}"),
+    ("rv:about", f"?action <{RV}about> {{entity}}"),
+    ("rv:legalBasis", f"?action <{RV}legalBasis>|<{RV}implementedBy> {{entity}}"),
+    ("rv:underProgram", f"?action <{RV}underProgram> {{entity}}"),
+    ("rv:sector", f"?action <{RV}sector> {{entity}}"),
 )
+
+
+@dataclass
+class PropertyIndex:
+    """What the ontology says of properties that pages need: inverses and
+    super-properties (read from the ontology graph, a few dozen triples)."""
+
+    inverse: dict[str, str]
+    supers: dict[str, set[str]]  # property -> all its super-properties
+
+    @classmethod
+    def read(cls, store: EmbeddedStore) -> PropertyIndex:
+        onto = ox.NamedNode(ONTOLOGY_GRAPH)
+        inverse: dict[str, str] = {}
+        for q in store.quads_for_pattern(None, ox.NamedNode(OWL + "inverseOf"), None, onto):
+            if isinstance(q.subject, ox.NamedNode) and isinstance(q.object, ox.NamedNode):
+                inverse.setdefault(q.subject.value, q.object.value)
+                inverse.setdefault(q.object.value, q.subject.value)
+        direct: dict[str, set[str]] = defaultdict(set)
+        for q in store.quads_for_pattern(None, ox.NamedNode(RDFS + "subPropertyOf"), None,
+                                         onto):
+            if isinstance(q.subject, ox.NamedNode) and isinstance(q.object, ox.NamedNode):
+                direct[q.subject.value].add(q.object.value)
+        supers: dict[str, set[str]] = {}
+        for prop in direct:
+            found: set[str] = set()
+            todo = list(direct[prop])
+            while todo:
+                current = todo.pop()
+                if current not in found:
+                    found.add(current)
+                    todo += direct.get(current, ())
+            supers[prop] = found
+        return cls(inverse, supers)
+
+    def subs_of(self, prop: str, among: set[str]) -> set[str]:
+        return {p for p in among if prop in self.supers.get(p, ())}
+
+
+def property_label(labels: Labels, iri: str) -> str:
+    """A property's label from the ontology, or its prefixed name."""
+    from rivalry.graph.ontology_doc import curie
+
+    return labels(iri, curie(iri))
 
 
 def entity_view(store: EmbeddedStore, iri: str, labels: Labels | None = None) -> EntityView:
     labels = labels or Labels(store)
     node = ox.NamedNode(iri)
-    out: dict[str, list[Value]] = defaultdict(list)
+    props = PropertyIndex.read(store)
     types: list[str] = []
     comments: list[str] = []
-    seen: set[tuple[str, str]] = set()
+    out: dict[str, dict[str, Value]] = defaultdict(dict)
+    seen: dict[str, set[str]] = defaultdict(set)
     for q in store.quads_for_pattern(node, None, None, None):
-        key = (q.predicate.value, str(q.object))
-        if key in seen or q.graph_name == ox.NamedNode(ONTOLOGY_GRAPH) or _noise(q):
+        p = q.predicate.value
+        if q.graph_name == ox.NamedNode(ONTOLOGY_GRAPH) or _noise(q):
             continue
-        seen.add(key)
-        if q.predicate.value == RDF_TYPE:
-            types.append(q.object.value)
-        elif q.predicate.value in COMMENT_PROPERTIES and isinstance(q.object, ox.Literal):
-            comments.append(q.object.value)
+        if p == RDF_TYPE:
+            if q.object.value not in types:
+                types.append(q.object.value)
+        elif p in COMMENT_PROPERTIES and isinstance(q.object, ox.Literal):
+            if q.object.value not in comments:
+                comments.append(q.object.value)
         else:
-            out[q.predicate.value].append(_value(q.object, labels))
-    inc: dict[str, list[Value]] = defaultdict(list)
-    seen.clear()
-    for q in store.quads_for_pattern(None, None, node, None):
-        key = (q.predicate.value, str(q.subject))
-        if key in seen or q.predicate.value == RDF_TYPE or _noise(q):
+            key = str(q.object)
+            if key not in seen[p]:
+                seen[p].add(key)
+                if len(out[p]) < VALUES_SHOWN:
+                    out[p][key] = _value(q.object, labels)
+    totals = {p: len(keys) for p, keys in seen.items()}
+    incoming = []
+    for p, total in _incoming_counts(store, iri):
+        inverse = props.inverse.get(p)
+        if inverse is not None:
+            # the page reads from the entity outwards: "targeted by", never "targets (of)";
+            # the build materialises inverses, so these are usually there already
+            shown = out[inverse]
+            for s in _subjects(store, iri, p, VALUES_SHOWN):
+                if str(s) not in shown and len(shown) < VALUES_SHOWN:
+                    shown[str(s)] = _value(s, labels)
+            totals[inverse] = max(totals.get(inverse, 0), total, len(shown))
             continue
-        seen.add(key)
-        inc[q.predicate.value].append(_value(q.subject, labels))
+        incoming.append((p, total))
+    # a value shown under a property is not repeated under its super-properties
+    # (rv:issuingState, not also rv:issuingPolity; rv:targets, not also sem:hasActor)
+    present = set(out)
+    outgoing = []
+    for p, values in out.items():
+        subs = props.subs_of(p, present)
+        covered = {k for sub in subs for k in out[sub]}
+        kept = [v for k, v in values.items() if k not in covered]
+        if kept:
+            total = totals[p] - (len(values) - len(kept))
+            more = _objects_query(iri, p) if total > len(kept) else None
+            outgoing.append(Relation(p, property_label(labels, p), _sorted(kept), total, more))
+    referred = []
+    present_in = {p for p, _ in incoming}
+    for p, total in incoming:
+        subs = props.subs_of(p, present_in)
+        if subs:
+            total = _count_residual(store, iri, p, subs)
+            if not total:
+                continue
+        values = [_value(s, labels) for s in _subjects(store, iri, p, VALUES_SHOWN, subs)]
+        more = None if total <= len(values) else _subjects_query(iri, p, subs)
+        referred.append(Relation(p, property_label(labels, p), _sorted(values), total, more))
     view = EntityView(
         iri=iri,
         label=labels(iri, iri.rsplit("/", 1)[-1]),
         types=_most_specific(store, types, labels),
         comments=comments,
-        outgoing=_grouped(out, labels),
-        incoming=_grouped(inc, labels),
+        outgoing=sorted(outgoing, key=lambda r: r.label.lower()),
+        incoming=sorted(referred, key=lambda r: r.label.lower()),
     )
     view.timeline = timeline(store, iri, labels)
     view.sources = sources(store, iri)
     view.chain, view.chain_nodes = response_chain(store, iri, view.timeline, labels)
     return view
+
+
+def _incoming_counts(store: EmbeddedStore, iri: str) -> list[tuple[str, int]]:
+    """The properties pointing at the entity, with how many subjects each; types, and
+    other vocabularies' super-properties the build inferred, left out."""
+    query = f"""SELECT ?p (COUNT(DISTINCT ?s) AS ?n) WHERE {{
+      GRAPH ?g {{ ?s ?p <{iri}> }}
+      FILTER(?p != <{RDF_TYPE}> && ?g != <{ONTOLOGY_GRAPH}>
+             && (?g != <{INFERRED_GRAPH}> || STRSTARTS(STR(?p), "{RV}")))
+    }} GROUP BY ?p"""
+    return [(p.value, int(n.value)) for p, n in store.query(query).rows()]
+
+
+def _subjects(store: EmbeddedStore, iri: str, prop: str, limit: int,
+              excluded: set[str] = frozenset()) -> list[ox.Term]:
+    """Up to `limit` subjects pointing at the entity with `prop`; with `excluded`, those
+    not also pointing at it with one of those properties."""
+    if not excluded:
+        found: dict[str, ox.Term] = {}
+        for q in store.quads_for_pattern(None, ox.NamedNode(prop), ox.NamedNode(iri), None):
+            found.setdefault(str(q.subject), q.subject)
+            if len(found) >= limit:
+                break
+        return list(found.values())
+    query = _subjects_query(iri, prop, excluded) + f" LIMIT {limit}"
+    return [row[0] for row in store.query(query).rows()]
+
+
+def _subjects_query(iri: str, prop: str, excluded: set[str]) -> str:
+    """The SPARQL query listing every subject pointing at the entity with `prop`."""
+    minus = ""
+    if excluded:
+        others = " ".join(f"<{p}>" for p in sorted(excluded))
+        minus = f"\n  FILTER NOT EXISTS {{ VALUES ?other {{ {others} }} ?s ?other <{iri}> }}"
+    return (f"PREFIX rdfs: <{RDFS}>\nSELECT DISTINCT ?s ?label WHERE {{\n"
+            f"  ?s <{prop}> <{iri}> .{minus}\n"
+            f"  OPTIONAL {{ ?s rdfs:label ?label FILTER(langMatches(lang(?label), \"en\")) }}\n"
+            f"}} ORDER BY ?label ?s")
+
+
+def _objects_query(iri: str, prop: str) -> str:
+    """The SPARQL query listing every value of the entity's property."""
+    return (f"PREFIX rdfs: <{RDFS}>\nSELECT DISTINCT ?value ?label WHERE {{\n"
+            f"  <{iri}> <{prop}> ?value .\n"
+            f"  OPTIONAL {{ ?value rdfs:label ?label FILTER(langMatches(lang(?label), \"en\")) }}\n"
+            f"}} ORDER BY ?label ?value")
+
+
+def _count_residual(store: EmbeddedStore, iri: str, prop: str, excluded: set[str]) -> int:
+    others = " ".join(f"<{p}>" for p in sorted(excluded))
+    query = (f"SELECT (COUNT(DISTINCT ?s) AS ?n) WHERE {{ ?s <{prop}> <{iri}> . "
+             f"FILTER NOT EXISTS {{ VALUES ?other {{ {others} }} ?s ?other <{iri}> }} }}")
+    return int(next(store.query(query).rows())[0].value)
 
 
 def _noise(quad: ox.Quad) -> bool:
@@ -213,10 +368,8 @@ def _value(term: ox.Term, labels: Labels) -> Value:
     return Value(term, labels.get(term.value) if isinstance(term, ox.NamedNode) else None)
 
 
-def _grouped(values: dict[str, list[Value]], labels: Labels) -> list[tuple[str, str, list[Value]]]:
-    rows = [(p, labels(p, p.rsplit("#", 1)[-1].rsplit("/", 1)[-1]), sorted(
-        v, key=lambda x: (x.label or str(x.term)).lower())) for p, v in values.items()]
-    return sorted(rows, key=lambda r: r[1].lower())
+def _sorted(values: list[Value]) -> list[Value]:
+    return sorted(values, key=lambda x: (x.label or str(x.term)).lower())
 
 
 def _most_specific(store: EmbeddedStore, types: list[str],
@@ -243,7 +396,7 @@ def timeline(store: EmbeddedStore, iri: str, labels: Labels) -> list[TimelineEnt
     for an action, the actions it responds to and that respond to it. One small query
     per role, each anchored on the entity, so the cost follows the entity's neighbourhood,
     not the size of the graph."""
-    patterns = [(role, f"?action {path} <{iri}>") for role, path in ROLE_PATHS]
+    patterns = [(role, pattern.format(entity=f"<{iri}>")) for role, pattern in ROLE_PATTERNS]
     patterns += [("rv:respondsTo", f"<{iri}> <{RV}respondsTo> ?action"),
                  ("rv:provoked", f"?action <{RV}respondsTo> <{iri}>")]
     roles: dict[tuple[str, str], list[str]] = {}
@@ -358,7 +511,8 @@ def response_chain(store: EmbeddedStore, iri: str, entries: list[TimelineEntry],
         frontier = following
         if not frontier:
             break
-    links = {link for link in links if link.source in seen and link.target in seen}
+    links = {_with_basis(store, link, labels) for link in links
+             if link.source in seen and link.target in seen}
     nodes: dict[str, TimelineEntry] = {}
     for link in sorted(links, key=lambda x: (x.source, x.target)):
         for action in (link.source, link.target):
@@ -370,3 +524,19 @@ def response_chain(store: EmbeddedStore, iri: str, entries: list[TimelineEntry],
                     role="", kind=_kind(store, action, labels),
                     state=_state(store, action, labels))
     return sorted(links, key=lambda x: (x.source, x.target)), nodes
+
+
+def _with_basis(store: EmbeddedStore, link: ChainLink, labels: Labels) -> ChainLink:
+    """The link with the basis its qualified response (rv:Response) gives, if any."""
+    for q in store.quads_for_pattern(ox.NamedNode(link.source),
+                                     ox.NamedNode(RV + "qualifiedResponse"), None, None):
+        response = q.object
+        if next(store.quads_for_pattern(response, ox.NamedNode(RV + "responseTo"),
+                                        ox.NamedNode(link.target), None), None) is None:
+            continue
+        basis = next(store.quads_for_pattern(response, ox.NamedNode(RV + "responseBasis"),
+                                             None, None), None)
+        if basis is not None and isinstance(basis.object, ox.NamedNode):
+            return ChainLink(link.source, link.target, basis.object.value,
+                             labels(basis.object.value))
+    return link

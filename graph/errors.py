@@ -94,6 +94,22 @@ class QueryError(RivalryError):
     title = "Invalid query"
 
 
+class QuerySyntaxError(QueryError):
+    """A query that cannot be parsed: the message says what and where in one line; the
+    line, column and token are also given apart, for clients."""
+
+    def __init__(self, message: str, line: int | None = None, column: int | None = None,
+                 token: str | None = None) -> None:
+        super().__init__(message)
+        self.line, self.column, self.token = line, column, token
+
+    def to_dict(self) -> dict:
+        data = super().to_dict()
+        data.update({k: v for k, v in (("line", self.line), ("column", self.column),
+                                       ("token", self.token)) if v is not None})
+        return data
+
+
 class QueryTimeout(RivalryError):
     """A query ran past its time limit; the message names the setting."""
 

@@ -1,27 +1,42 @@
-"""Lists for browsing: the classes that have members, the members of a class, and
-actions filtered by issuing state, type, technology and year. Class and property
-labels come from the ontology; filter values are bound to query variables, never
-pasted into query text."""
+"""Lists for browsing: the classes that have members, the members of a class (a page at a
+time), actions filtered by issuing state, type, technology, sector, target country and
+year (a page at a time), and the counts a timeline chart draws.
+
+Class and property labels come from the ontology. Filter values are RDF terms (checked
+against the options by the caller) given to the query in a VALUES block, written by
+pyoxigraph's term serializer, never pasted as text; VALUES rather than pyoxigraph's
+substitutions, because the engine plans its joins around a VALUES block and not around
+substituted variables (a target-country filter on 100,000 actions went from minutes to
+under a second). Every query is
+bounded by the page it serves (LIMIT/OFFSET, or an aggregate), so the cost of a page does
+not grow with what it does not show.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import pyoxigraph as ox
 
-from rivalry.graph import ID_BASE, ONTOLOGY_GRAPH
-from rivalry.graph.describe import Labels
+from rivalry.graph import ONTOLOGY_GRAPH
+from rivalry.graph.describe import Labels, _kind, _state
 from rivalry.graph.store import EmbeddedStore
 
 RV = "https://w3id.org/rivalry/ontology#"
+SKOS = "http://www.w3.org/2004/02/skos/core#"
+RDFS = "http://www.w3.org/2000/01/rdf-schema#"
 OWL_CLASS = "http://www.w3.org/2002/07/owl#Class"
+XSD_INTEGER = "http://www.w3.org/2001/XMLSchema#integer"
+
+#: Rows on one page of a list.
+PAGE_SIZE = 100
 
 
 @dataclass(frozen=True)
 class Option:
     value: str
     label: str
-    count: int
+    count: int | None = None
 
 
 @dataclass(frozen=True)
@@ -33,99 +48,270 @@ class ActionRow:
     state: str | None
 
 
-def classes_with_members(store: EmbeddedStore, labels: Labels) -> list[Option]:
-    """Classes of the ontology with members among the graph's entities, and how many."""
-    query = f"""SELECT ?class (COUNT(DISTINCT ?e) AS ?n) WHERE {{
-        GRAPH <{ONTOLOGY_GRAPH}> {{ ?class a <{OWL_CLASS}> }}
-        FILTER(STRSTARTS(STR(?class), "{RV}"))
-        ?e a ?class .
-        FILTER(STRSTARTS(STR(?e), "{ID_BASE}"))
-    }} GROUP BY ?class"""
-    rows = [Option(c.value, labels(c.value, c.value.rsplit("#", 1)[-1]), int(n.value))
-            for c, n in store.query(query).rows()]
-    return sorted(rows, key=lambda o: o.label.lower())
+@dataclass(frozen=True)
+class ActionFilters:
+    """What a list of actions is narrowed to: IRIs (a year for `year`), or None."""
+
+    state: str | None = None
+    type: str | None = None
+    technology: str | None = None
+    sector: str | None = None
+    country: str | None = None
+    year: int | None = None
+
+    NAMES = ("state", "type", "technology", "sector", "country", "year")
+
+    def bindings(self) -> dict[str, ox.Term]:
+        out: dict[str, ox.Term] = {}
+        for name in self.NAMES:
+            value = getattr(self, name)
+            if value is None:
+                continue
+            var = "want" + name.capitalize()
+            out[var] = (ox.Literal(str(value), datatype=ox.NamedNode(XSD_INTEGER))
+                        if name == "year" else ox.NamedNode(value))
+        return out
+
+    def active(self) -> dict[str, str]:
+        return {n: str(getattr(self, n)) for n in self.NAMES if getattr(self, n) is not None}
 
 
-def members(store: EmbeddedStore, class_iri: str, labels: Labels) -> list[tuple[str, str]]:
-    query = f"""SELECT DISTINCT ?e ?class WHERE {{ ?e a ?class .
-        FILTER(STRSTARTS(STR(?e), "{ID_BASE}")) }}"""
-    found = [e.value for (e, _) in store.query(query, bindings={
-        "class": ox.NamedNode(class_iri)}).rows()]
-    return sorted(((e, labels(e, e.rsplit("/", 1)[-1])) for e in found),
-                  key=lambda x: x[1].lower())
+@dataclass
+class ActionPage:
+    rows: list[ActionRow]
+    total: int
+    page: int
+    page_size: int = PAGE_SIZE
+
+    @property
+    def pages(self) -> int:
+        return max(1, -(-self.total // self.page_size))
+
+    @property
+    def first(self) -> int:
+        return (self.page - 1) * self.page_size + 1 if self.rows else 0
+
+    @property
+    def last(self) -> int:
+        return self.first + len(self.rows) - 1 if self.rows else 0
 
 
-def is_class(store: EmbeddedStore, iri: str) -> bool:
-    return next(store.quads_for_pattern(ox.NamedNode(iri), None, ox.NamedNode(OWL_CLASS),
-                                           ox.NamedNode(ONTOLOGY_GRAPH)), None) is not None
-
-
-ACTIONS = f"""PREFIX rv: <{RV}>
-PREFIX skos: <http://www.w3.org/2004/02/skos/core#>
-SELECT DISTINCT ?action ?date ?class ?state ?wantState ?wantType ?wantTechnology ?wantYear
-WHERE {{
-  ?action a rv:Action ; rv:announcedOn ?date ; a ?class .
-  ?class <http://www.w3.org/2000/01/rdf-schema#subClassOf>* rv:Action .
-  FILTER NOT EXISTS {{
-    ?action a ?narrower . ?narrower <http://www.w3.org/2000/01/rdf-schema#subClassOf>+ ?class .
-    FILTER(?narrower != ?class)
-  }}
-  OPTIONAL {{ ?action rv:issuingState ?state }}
-  #FILTERS#
-}} ORDER BY ?date ?action"""
-
-#: One fixed fragment per filter; the filter's value is bound to its variable.
+#: One fixed fragment per filter; the filter's value is bound to its variable. Paths
+#: start from the bound value, so the engine walks from it.
 FILTERS = {
     "wantState": "?action rv:issuingState ?wantState .",
     "wantType": "?action a ?wantType .",
-    "wantTechnology": "?action rv:controlsTechnology/skos:broader* ?wantTechnology .",
+    "wantTechnology": "?tech skos:broader* ?wantTechnology . ?action rv:controlsTechnology ?tech .",
+    "wantSector": "?sec skos:broader* ?wantSector . ?action rv:sector ?sec .",
+    "wantCountry": "{ ?action rv:targets ?wantCountry } UNION "
+                   "{ ?who rv:country ?wantCountry . ?action rv:targets ?who } UNION "
+                   "{ ?action rv:appliesToDestination ?wantCountry }",
     "wantYear": "FILTER(YEAR(?date) = ?wantYear)",
 }
+PREFIXES = f"PREFIX rv: <{RV}>\nPREFIX skos: <{SKOS}>\n"
+
+
+def _where(bindings: dict[str, ox.Term]) -> str:
+    """The pattern of actions passing the filters: each filter a subquery of its own,
+    with its value in a VALUES block inside it, so that the engine plans each from its
+    value and only then joins them (one combined pattern let it start from the wrong end,
+    taking tens of seconds for a country and a sector on 100,000 actions)."""
+    parts = []
+    for name in sorted(bindings):
+        values = f"VALUES ?{name} {{ {bindings[name]} }}"
+        if name == "wantYear":
+            parts.append(f"{values}\n  {FILTERS[name]}")
+        else:
+            parts.append(f"{{ SELECT DISTINCT ?action WHERE {{ {values} {FILTERS[name]} }} }}")
+    filters = "\n  ".join(p for p in parts if not p.startswith("VALUES ?wantYear"))
+    year = next((p for p in parts if p.startswith("VALUES ?wantYear")), "")
+    return f"{{\n  {filters}\n  ?action rv:announcedOn ?date .\n  {year}\n}}"
+
+
+def count_actions(store: EmbeddedStore, filters: ActionFilters) -> int:
+    bindings = filters.bindings()
+    query = f"{PREFIXES}SELECT (COUNT(?action) AS ?n) WHERE {_where(bindings)}"
+    return int(next(store.query(query).rows())[0].value)
+
+
+def action_page(store: EmbeddedStore, labels: Labels, filters: ActionFilters,
+                page: int = 1, page_size: int = PAGE_SIZE, total: int | None = None,
+                newest_first: bool = False) -> ActionPage:
+    """One page of the actions that pass `filters`, by date (then IRI)."""
+    bindings = filters.bindings()
+    if total is None:
+        total = count_actions(store, filters)
+    order = "DESC(?date) DESC(?action)" if newest_first else "?date ?action"
+    query = (f"{PREFIXES}SELECT ?action ?date WHERE {_where(bindings)}\n"
+             f"ORDER BY {order} LIMIT {page_size} OFFSET {(page - 1) * page_size}")
+    rows = [_row(store, labels, action.value, date.value)
+            for action, date in store.query(query).rows()]
+    return ActionPage(rows, total, page, page_size)
+
+
+def _row(store: EmbeddedStore, labels: Labels, action: str, date: str) -> ActionRow:
+    return ActionRow(action, labels(action), date, _kind(store, action, labels) or "",
+                     _state(store, action, labels))
 
 
 def actions(store: EmbeddedStore, labels: Labels, *, state: str | None = None,
             kind: str | None = None, technology: str | None = None,
             year: int | None = None) -> list[ActionRow]:
-    """Actions in date order, filtered by issuing state, type (class), technology (with
-    narrower ones) and year."""
-    bindings: dict[str, ox.Term] = {}
-    if state:
-        bindings["wantState"] = ox.NamedNode(state)
-    if kind:
-        bindings["wantType"] = ox.NamedNode(kind)
-    if technology:
-        bindings["wantTechnology"] = ox.NamedNode(technology)
-    if year is not None:
-        bindings["wantYear"] = ox.Literal(
-            str(year), datatype=ox.NamedNode("http://www.w3.org/2001/XMLSchema#integer"))
-    query = ACTIONS.replace("#FILTERS#", "\n  ".join(FILTERS[k] for k in sorted(bindings)))
-    rows: dict[str, ActionRow] = {}
-    for action, date, cls, st, *_ in store.query(query, bindings=bindings).rows():
-        if action.value in rows:
-            continue
-        rows[action.value] = ActionRow(action.value, labels(action.value), date.value,
-                                       labels(cls.value), labels(st.value) if st else None)
-    return list(rows.values())
+    """Every action passing the filters, in date order (for small graphs and tests; pages
+    use `action_page`)."""
+    filters = ActionFilters(state=state, type=kind, technology=technology, year=year)
+    total = count_actions(store, filters)
+    return action_page(store, labels, filters, 1, max(total, 1), total).rows
 
 
 def facets(store: EmbeddedStore, labels: Labels) -> dict[str, list[Option]]:
-    """The values each action filter can take, with counts."""
-    def options(query: str) -> list[Option]:
-        out = [Option(v.value, labels(v.value, v.value), int(n.value))
-               for v, n in store.query(query).rows() if v is not None]
+    """The values each action filter can take; with counts where one grouped query over
+    one property gives them (issuing state, sector, year). Types come from the ontology,
+    technologies and countries from their classes, so no option costs a scan of the
+    actions."""
+    def options(query: str, counted: bool = True) -> list[Option]:
+        out = []
+        for row in store.query(PREFIXES + query).rows():
+            if row[0] is None:
+                continue
+            count = int(row[1].value) if counted else None
+            out.append(Option(row[0].value, labels(row[0].value, row[0].value), count))
         return sorted(out, key=lambda o: o.label.lower())
 
-    prefix = f"PREFIX rv: <{RV}> PREFIX skos: <http://www.w3.org/2004/02/skos/core#> "
     years = [Option(y.value, y.value, int(n.value)) for y, n in store.query(
-        prefix + "SELECT ?y (COUNT(DISTINCT ?a) AS ?n) WHERE { ?a a rv:Action ; "
-        "rv:announcedOn ?d BIND(STR(YEAR(?d)) AS ?y) } GROUP BY ?y ORDER BY ?y").rows()]
+        PREFIXES + "SELECT ?y (COUNT(?a) AS ?n) WHERE { ?a rv:announcedOn ?d "
+        "BIND(SUBSTR(STR(?d), 1, 4) AS ?y) } GROUP BY ?y ORDER BY ?y").rows()]
     return {
-        "state": options(prefix + "SELECT ?v (COUNT(DISTINCT ?a) AS ?n) WHERE { "
-                         "?a a rv:Action ; rv:issuingState ?v } GROUP BY ?v"),
-        "type": options(prefix + "SELECT ?v (COUNT(DISTINCT ?a) AS ?n) WHERE { ?a a rv:Action, "
-                        "?v . ?v <http://www.w3.org/2000/01/rdf-schema#subClassOf>* rv:Action "
-                        "} GROUP BY ?v"),
-        "technology": options(prefix + "SELECT ?v (COUNT(DISTINCT ?a) AS ?n) WHERE { "
-                              "?a rv:controlsTechnology/skos:broader* ?v } GROUP BY ?v"),
+        "state": options("SELECT ?v (COUNT(?a) AS ?n) WHERE { ?a rv:issuingState ?v } "
+                         "GROUP BY ?v"),
+        "type": options(f"SELECT DISTINCT ?v WHERE {{ GRAPH <{ONTOLOGY_GRAPH}> {{ "
+                        f"?v <{RDFS}subClassOf>* rv:Action }} }}", counted=False),
+        "technology": options("SELECT DISTINCT ?v WHERE { ?v a rv:Technology }",
+                              counted=False),
+        "sector": options("SELECT ?v (COUNT(?a) AS ?n) WHERE { ?a rv:sector ?v } GROUP BY ?v"),
+        "country": options("SELECT DISTINCT ?v WHERE { ?v a rv:State }", counted=False),
         "year": years,
     }
+
+
+# --- the timeline's chart ----------------------------------------------------------------
+
+
+@dataclass
+class ChartData:
+    """What the timeline chart draws: single actions when there are few, counts per lane
+    and period (a month over all years, a day within one year) when there are many."""
+
+    total: int
+    lanes: list[str] = field(default_factory=list)
+    #: (lane, date, IRI, label) of each action, or counts per (lane, period)
+    points: list[tuple[str, str, str, str]] = field(default_factory=list)
+    counts: dict[tuple[str, str], int] = field(default_factory=dict)  # (lane, period): n
+
+
+#: Up to this many actions, the chart draws each one; beyond, counts per period.
+CHART_POINTS_MAX = 400
+
+
+def chart_data(store: EmbeddedStore, labels: Labels, filters: ActionFilters,
+               total: int) -> ChartData:
+    bindings = filters.bindings()
+    data = ChartData(total)
+    if total <= CHART_POINTS_MAX:
+        query = (f"{PREFIXES}SELECT DISTINCT ?action ?date ?lane WHERE {{ "
+                 f"{_where(bindings)} OPTIONAL {{ ?action rv:issuingState ?lane }} }} "
+                 f"ORDER BY ?date LIMIT {CHART_POINTS_MAX}")
+        seen = set()
+        for action, date, lane in store.query(query).rows():
+            if action.value in seen:
+                continue
+            seen.add(action.value)
+            name = labels(lane.value) if lane is not None else (
+                _state(store, action.value, labels) or "other")
+            data.points.append((name, date.value, action.value, labels(action.value)))
+        lanes = {p[0] for p in data.points}
+    else:
+        # a day within a year, a month over all years
+        period = f"SUBSTR(STR(?date), 1, {10 if filters.year is not None else 7})"
+        query = (f"{PREFIXES}SELECT ?lane ?period (COUNT(?action) AS ?n) WHERE {{ "
+                 f"{_where(bindings)} OPTIONAL {{ ?action rv:issuingState ?lane }} "
+                 f"BIND({period} AS ?period) }} GROUP BY ?lane ?period")
+        for lane, period, n in store.query(query).rows():
+            name = labels(lane.value) if lane is not None else "other"
+            key = (name, period.value)
+            data.counts[key] = data.counts.get(key, 0) + int(n.value)
+        lanes = {k[0] for k in data.counts}
+    data.lanes = sorted(lanes, key=lambda x: (x == "other", x.lower()))
+    return data
+
+
+# --- classes and their members -------------------------------------------------------------
+
+
+def classes_with_members(store: EmbeddedStore, labels: Labels) -> list[Option]:
+    """Classes of the ontology with members in the graph, and how many."""
+    classes = [c.value for (c,) in store.query(
+        f"SELECT DISTINCT ?c WHERE {{ GRAPH <{ONTOLOGY_GRAPH}> {{ ?c a <{OWL_CLASS}> }} "
+        f'FILTER(STRSTARTS(STR(?c), "{RV}")) }}').rows()]
+    if not classes:
+        return []
+    values = " ".join(str(ox.NamedNode(c)) for c in classes)
+    query = (f"SELECT ?class (COUNT(?e) AS ?n) WHERE {{ VALUES ?class {{ {values} }} "
+             "?e a ?class } GROUP BY ?class")
+    rows = [Option(c.value, labels(c.value, c.value.rsplit("#", 1)[-1]), int(n.value))
+            for c, n in store.query(query).rows() if int(n.value)]
+    return sorted(rows, key=lambda o: o.label.lower())
+
+
+@dataclass
+class MemberPage:
+    members: list[tuple[str, str]]
+    total: int
+    page: int
+    page_size: int = PAGE_SIZE
+    by_label: bool = True
+
+    @property
+    def pages(self) -> int:
+        return max(1, -(-self.total // self.page_size))
+
+
+#: Classes with more members than this are listed in the store's order, not by label
+#: (sorting 100,000 labels would cost every page a second).
+SORTED_MAX = 10_000
+
+
+def member_page(store: EmbeddedStore, class_iri: str, labels: Labels, page: int = 1,
+                page_size: int = PAGE_SIZE) -> MemberPage:
+    """One page of a class's members: by label (English first) for classes of up to
+    SORTED_MAX members, in a stable order of the store beyond."""
+    cls = f"VALUES ?class {{ {ox.NamedNode(class_iri)} }}"
+    total = int(next(store.query(
+        f"SELECT (COUNT(DISTINCT ?e) AS ?n) WHERE {{ {cls} ?e a ?class }}").rows())[0].value)
+    offset = (page - 1) * page_size
+    by_label = total <= SORTED_MAX
+    if by_label:
+        query = f"""SELECT ?e (SAMPLE(?l) AS ?label) WHERE {{
+            {cls} ?e a ?class .
+            OPTIONAL {{ ?e <{RDFS}label> ?l FILTER(langMatches(lang(?l), "en") || lang(?l) = "") }}
+        }} GROUP BY ?e ORDER BY LCASE(STR(COALESCE(?label, STR(?e)))) ?e
+        LIMIT {page_size} OFFSET {offset}"""
+        found = [(e.value, label.value if label is not None else labels(
+            e.value, e.value.rsplit("/", 1)[-1])) for e, label in store.query(query).rows()]
+    else:
+        query = (f"SELECT DISTINCT ?e WHERE {{ {cls} ?e a ?class }} "
+                 f"LIMIT {page_size} OFFSET {offset}")
+        found = [(e.value, labels(e.value, e.value.rsplit("/", 1)[-1]))
+                 for (e,) in store.query(query).rows()]
+    return MemberPage(found, total, page, page_size, by_label)
+
+
+def members(store: EmbeddedStore, class_iri: str, labels: Labels) -> list[tuple[str, str]]:
+    """Every member of a class, by label (for small graphs and tests)."""
+    first = member_page(store, class_iri, labels, 1, 1)
+    return member_page(store, class_iri, labels, 1, max(first.total, 1)).members
+
+
+def is_class(store: EmbeddedStore, iri: str) -> bool:
+    return next(store.quads_for_pattern(ox.NamedNode(iri), None, ox.NamedNode(OWL_CLASS),
+                                        ox.NamedNode(ONTOLOGY_GRAPH)), None) is not None

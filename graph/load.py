@@ -87,9 +87,8 @@ def parse_rdf(
     try:
         parsed = ox.parse(data, format=fmt, base_iri=base_iri,
                           without_named_graphs=graph is not None)
-        if graph is None:
-            return list(parsed)
-        return [ox.Quad(q.subject, q.predicate, q.object, graph) for q in parsed]
+        quads = list(parsed) if graph is None else [
+            ox.Quad(q.subject, q.predicate, q.object, graph) for q in parsed]
     except SyntaxError as e:
         if "LoadDocumentCallback" in str(e):
             raise InvalidInput(SourceLocation(label), "the JSON-LD refers to a remote @context, "
@@ -102,6 +101,77 @@ def parse_rdf(
                            f"{fmt.name} syntax error: {reason}") from None
     except (ValueError, OSError) as e:
         raise InvalidInput(SourceLocation(label), f"cannot be read as {fmt.name}: {e}") from None
+    check_literals(quads, data, label)
+    return quads
+
+
+XSD = "http://www.w3.org/2001/XMLSchema#"
+_TZ = r"(Z|[+-](0\d|1[0-4]):[0-5]\d)?"
+#: The lexical forms of the XSD datatypes facts use, checked on every literal as it is
+#: read (a regular expression, then the calendar for dates): an impossible value such as
+#: "2023-07-32"^^xsd:date is an input error with a place, not a surprise later.
+_LEXICAL = {
+    XSD + "date": re.compile(rf"-?(\d{{4,}})-(\d\d)-(\d\d){_TZ}"),
+    XSD + "dateTime": re.compile(rf"-?(\d{{4,}})-(\d\d)-(\d\d)T([01]\d|2[0-4]):[0-5]\d:[0-5]\d"
+                                 rf"(\.\d+)?{_TZ}"),
+    XSD + "gYearMonth": re.compile(rf"-?(\d{{4,}})-(\d\d){_TZ}"),
+    XSD + "gYear": re.compile(rf"-?(\d{{4,}}){_TZ}"),
+    XSD + "integer": re.compile(r"[+-]?\d+"),
+    XSD + "decimal": re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)"),
+    XSD + "boolean": re.compile(r"true|false|1|0"),
+}
+_MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August",
+           "September", "October", "November", "December")
+
+
+def literal_problem(lexical: str, datatype: str) -> str | None:
+    """Why a literal's lexical form is not valid for its XSD datatype, or None."""
+    import calendar
+
+    pattern = _LEXICAL.get(datatype)
+    if pattern is None:
+        return None
+    name = "xsd:" + datatype.removeprefix(XSD)
+    match = pattern.fullmatch(lexical)
+    if match is None:
+        examples = {"date": "2025-01-03", "dateTime": "2025-01-03T09:30:00Z",
+                    "gYearMonth": "2025-01", "gYear": "2025", "integer": "42",
+                    "decimal": "4.2", "boolean": "true or false"}
+        return (f"{lexical!r} is not a valid {name} (written like "
+                f"{examples[datatype.removeprefix(XSD)]})")
+    if datatype in (XSD + "date", XSD + "dateTime", XSD + "gYearMonth"):
+        year, month = int(match.group(1)), int(match.group(2))
+        if not 1 <= month <= 12:
+            return f"{lexical!r} is not a valid {name}: there is no month {month}"
+        if datatype != XSD + "gYearMonth":
+            day = int(match.group(3))
+            last = calendar.monthrange(year if year > 0 else 2000, month)[1]
+            if not 1 <= day <= last:
+                return (f"{lexical!r} is not a valid {name}: {_MONTHS[month - 1]} {year} "
+                        f"has {last} days, not {day}")
+    return None
+
+
+def check_literals(quads: list[ox.Quad], data: bytes, label: str) -> None:
+    """Refuse a typed literal whose value cannot exist, naming the value and where the
+    file has it (line and column of its first occurrence)."""
+    for quad in quads:
+        term = quad.object
+        if not isinstance(term, ox.Literal) or term.datatype.value not in _LEXICAL:
+            continue
+        problem = literal_problem(term.value, term.datatype.value)
+        if problem is None:
+            continue
+        line = column = None
+        text = data.decode("utf-8", errors="replace")
+        for needle in (f'"{term.value}"', f"'{term.value}'", f">{term.value}<", term.value):
+            at = text.find(needle)
+            if at >= 0:
+                line = text.count("\n", 0, at) + 1
+                column = at - (text.rfind("\n", 0, at) + 1) + 1
+                break
+        raise InvalidInput(SourceLocation(label, line, column), problem,
+                           f"used with <{quad.predicate.value}>")
 
 
 def read_rdf_file(path: Path, fmt: str | None = None, *,

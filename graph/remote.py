@@ -143,7 +143,7 @@ class RemoteStore:
                                   default_graph_uris=default_graph_uris,
                                   named_graph_uris=named_graph_uris)
         except SyntaxError as e:
-            raise QueryError(describe_syntax_error(e)) from None
+            raise QueryError(describe_syntax_error(e, sparql)) from None
         if kind == "graph":
             return QueryResult(list(raw))
         return QueryResult(raw)

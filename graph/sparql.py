@@ -217,3 +217,169 @@ def with_row_limit(text: str, limit: int) -> str | None:
         return None
     # on a line of its own: the text may end inside a comment
     return f"{text[:insert_at]}\nLIMIT {limit}\n{text[insert_at:]}"
+
+
+# --- syntax errors in the user's terms ------------------------------------------------------
+
+#: Where a message of the engine says what it expected, the words users can act on:
+#: keywords and punctuation, never the engine's character classes.
+_EXPECTED_ITEM = re.compile(r'^"(.+)"$|^([A-Z][A-Z_ ]*[A-Z])$')
+
+
+@dataclass
+class SyntaxProblem:
+    """A query's syntax error, said in one line: what is wrong, where, and the token."""
+
+    message: str
+    line: int | None = None
+    column: int | None = None
+    token: str | None = None
+
+
+def _position(text: str, offset: int) -> tuple[int, int]:
+    line = text.count("\n", 0, offset) + 1
+    return line, offset - (text.rfind("\n", 0, offset) + 1) + 1
+
+
+def _offset(text: str, line: int, column: int) -> int:
+    start = 0
+    for _ in range(line - 1):
+        found = text.find("\n", start)
+        if found < 0:
+            return len(text)
+        start = found + 1
+    return min(start + column - 1, len(text))
+
+
+def _shown(token: str) -> str:
+    token = token.replace("\n", " ")
+    return repr(token if len(token) <= 40 else token[:39] + "…")
+
+
+def explain_syntax_error(text: str, engine_message: str) -> SyntaxProblem:
+    """A SPARQL syntax error as people read it, from the query's text and the engine's
+    message ("error at L:C: expected ..."): the query form it must start with, an
+    undeclared prefix, an unclosed group, or the token where reading stopped and what
+    could have come there, without the engine's character classes."""
+    toks = spans(text)
+    if not toks:
+        return SyntaxProblem("the query is empty")
+    # 1. the query form, after the prologue
+    i = 0
+    declared: set[str] = set()
+    while i < len(toks):
+        kind, value, start = toks[i]
+        upper = value.upper() if kind == "word" else ""
+        if upper == "PREFIX" and i + 2 < len(toks) and toks[i + 1][0] == "pname":
+            declared.add(toks[i + 1][1].split(":", 1)[0])
+            i += 3
+        elif upper == "BASE" and i + 1 < len(toks):
+            i += 2
+        else:
+            break
+    if i < len(toks):
+        kind, value, start = toks[i]
+        if kind != "word" or value.upper() not in QUERY_FORMS | UPDATE_KEYWORDS:
+            line, column = _position(text, start)
+            return SyntaxProblem(
+                f"the query must start with SELECT, ASK, CONSTRUCT or DESCRIBE (after its "
+                f"PREFIX and BASE declarations), not {_shown(value)}", line, column, value)
+    # 2. prefixes used but not declared; strings left open
+    for j, (kind, value, start) in enumerate(toks):
+        if kind == "other" and value == "<" and start + 1 < len(text) \
+                and not text[start + 1].isspace() and text[start + 1] not in "=<":
+            line_end = text.find("\n", start)
+            line_end = len(text) if line_end < 0 else line_end
+            end = text.find(">", start, line_end)
+            if end > 0:  # an IRI with a character IRIs cannot hold, such as a space
+                broken = text[start:end + 1]
+                line, column = _position(text, start)
+                return SyntaxProblem(f"{_shown(broken)} is not a valid IRI: an IRI cannot "
+                                     "hold spaces, quotes, braces or backslashes (write them "
+                                     "percent-encoded, such as %20)", line, column, broken)
+        if kind == "other" and value in "\"'":
+            line, column = _position(text, start)
+            return SyntaxProblem(f"the string opened with {value} here is not closed on its "
+                                 "line", line, column, value)
+        if kind != "pname":
+            continue
+        if j > 0 and toks[j - 1][1].upper() == "PREFIX":
+            continue
+        if j > 0 and toks[j - 1][1] == "_" and toks[j - 1][2] + 1 == start:
+            continue  # a blank node label, _:b0
+        prefix = value.split(":", 1)[0]
+        if prefix not in declared:
+            from rivalry.graph import PREFIXES
+
+            line, column = _position(text, start)
+            known = PREFIXES.get(prefix)
+            hint = (f"add PREFIX {prefix}: <{known}> at the top" if known else
+                    f"declare it with PREFIX {prefix}: <...> at the top, or write the full IRI")
+            return SyntaxProblem(f"the prefix {prefix + ':'!r} of {_shown(value)} is not "
+                                 f"declared; {hint}", line, column, value)
+    # 3. what the engine says, where it says it
+    match = re.match(r"error at (\d+):(\d+): (.*)", engine_message, re.S)
+    if not match:
+        return SyntaxProblem(" ".join(engine_message.split()) or "the query cannot be read")
+    line, column = int(match.group(1)), int(match.group(2))
+    offset = _offset(text, line, column)
+    reason = match.group(3)
+    expected = "" if "IRI parsing failed" in reason else _expected(reason)
+    if expected and not expected.startswith(("one of", "a ", "an ")) and " " in expected:
+        return SyntaxProblem(expected, line, column)  # the engine's own reason, in words
+    what = f"; expected {expected}" if expected else ""
+    token = next((value for _, value, start in toks if start <= offset < start + len(value)),
+                 None)
+    if token is not None and offset < len(text.rstrip()):
+        if "IRI parsing failed" in reason and token.startswith("<"):
+            return SyntaxProblem(f"{token} is not a valid IRI: IRIs must be absolute, with a "
+                                 "scheme, such as <https://example.org/thing>",
+                                 line, column, token)
+        return SyntaxProblem(f"unexpected {_shown(token)}{what}", line, column, token)
+    if "IRI parsing failed" in reason:
+        iri = next((v for k, v, st in reversed(toks) if k == "iri" and st < offset), None)
+        if iri is not None:
+            l2, c2 = _position(text, next(st for k, v, st in toks if v == iri))
+            return SyntaxProblem(f"{iri} is not a valid IRI: IRIs must be absolute, with a "
+                                 "scheme, such as <https://example.org/thing>", l2, c2, iri)
+    opened: list[tuple[str, int]] = []
+    for kind, value, start in toks:
+        if kind == "open":
+            opened.append((value, start))
+        elif kind == "close" and opened:
+            opened.pop()
+    if opened:
+        bracket, start = opened[-1]
+        l2, c2 = _position(text, start)
+        return SyntaxProblem(f"the {bracket!r} opened here is never closed", l2, c2, bracket)
+    before = [value for _, value, start in toks if start < offset][-3:]
+    near = " ".join(before)
+    last = before[-1] if before else None
+    # at the end of the text, the engine's list of what it expected is what its last
+    # alternative wanted, which misleads more than it helps, unless it is one word
+    what = f"; expected {expected}" if expected and " " not in expected else ""
+    return SyntaxProblem(f"the query is incomplete or wrong near the end, after {_shown(near)}"
+                         f"{what}", line, column, last)
+
+
+def _expected(reason: str) -> str:
+    """The engine's "expected one of ..." as a short list of keywords and punctuation, or
+    its own words when it gives a reason instead."""
+    reason = " ".join(reason.split())
+    body = reason.removeprefix("expected ").removeprefix("one of ")
+    items = re.split(r",\s*(?![^\[]*\])", body)
+    words = []
+    for item in items:
+        item = item.strip()
+        m = _EXPECTED_ITEM.match(item)
+        if m:
+            words.append(m.group(1) or m.group(2))
+        elif item and not item.startswith("[") and " " in item and item[0].isupper():
+            # a reason rather than a token, such as "The SELECT contains a variable ..."
+            return item[0].lower() + item[1:]
+    words = [w for w in words if w not in ("_", "<unreported>")]
+    if not words or len(words) > 10:  # a long list helps nobody
+        return ""
+    if len(words) == 1:
+        return words[0]
+    return "one of " + ", ".join(words)

@@ -27,10 +27,10 @@ from typing import Any
 
 import pyoxigraph as ox
 
-from rivalry.graph.errors import QueryError, QueryTimeout, StoreError
+from rivalry.graph.errors import QueryError, QuerySyntaxError, QueryTimeout, StoreError
 from rivalry.graph.isolate import TimeLimitExceeded, run_with_time_limit, supervised
 from rivalry.graph.results import Answer, trim_rows
-from rivalry.graph.sparql import check_query, with_row_limit
+from rivalry.graph.sparql import check_query, explain_syntax_error, with_row_limit
 
 #: Given the kind of answer ("select", "ask" or "graph"), the results format to write it
 #: in natively, or None to collect it for the caller to write.
@@ -431,7 +431,7 @@ def execute(
         written = _written(db, sparql, kind, fmt, options, limits.row_limit) if fmt else None
         return written or _collect(db.query(sparql, **options), limits.row_limit)
     except SyntaxError as e:
-        raise QueryError(describe_syntax_error(e)) from None
+        raise syntax_error(e, sparql) from None
     except (ValueError, OSError, RuntimeError) as e:
         raise QueryError(f"the query failed: {e}") from None
 
@@ -497,14 +497,29 @@ def _collect(raw: Any, row_limit: int) -> Answer:
     return Answer("graph", triples=triples)
 
 
-def describe_syntax_error(error: SyntaxError) -> str:
-    """pyoxigraph says "error at 3:14: expected ..."; say it the way people read it."""
+def describe_syntax_error(error: SyntaxError, text: str | None = None) -> str:
+    """pyoxigraph says "error at 3:14: expected one of [...character classes...]"; say
+    it the way people read it, in one line: with the query's text, what is wrong (an
+    undeclared prefix, the query form, an unclosed group, the unexpected token and what
+    could have come there), at which line and column."""
     message = str(error)
+    if text is not None:
+        problem = explain_syntax_error(text, message)
+        if problem.line is not None:
+            return (f"SPARQL syntax error at line {problem.line}, column {problem.column}: "
+                    f"{problem.message}")
+        return f"SPARQL syntax error: {problem.message}"
     match = re.match(r"error at (\d+):(\d+): (.*)", message, re.S)
     if match:
         line, column, reason = match.groups()
-        return f"SPARQL syntax error at line {line}, column {column}: {reason}"
-    return f"SPARQL syntax error: {message}"
+        return f"SPARQL syntax error at line {line}, column {column}: {' '.join(reason.split())}"
+    return f"SPARQL syntax error: {' '.join(message.split())}"
+
+
+def syntax_error(error: SyntaxError, text: str) -> QuerySyntaxError:
+    problem = explain_syntax_error(text, str(error))
+    return QuerySyntaxError(describe_syntax_error(error, text), line=problem.line,
+                            column=problem.column, token=problem.token)
 
 
 def run_query(
@@ -527,6 +542,6 @@ def run_query(
     try:
         return QueryResult(db.query(sparql, **kwargs))
     except SyntaxError as e:
-        raise QueryError(describe_syntax_error(e)) from None
+        raise syntax_error(e, sparql) from None
     except (ValueError, OSError) as e:
         raise QueryError(f"the query failed: {e}") from None

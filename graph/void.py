@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 import pyoxigraph as ox
 
-from rivalry.graph import ID_BASE
+from rivalry.graph import DATA_LICENSE, ID_BASE
 from rivalry.graph.store import EmbeddedStore
 
 VOID = "http://rdfs.org/ns/void#"
@@ -88,6 +88,7 @@ def void_description(stats: Statistics, *, dataset: str, endpoint: str,
         ox.Triple(d, v("sparqlEndpoint"), ox.NamedNode(endpoint)),
         ox.Triple(d, v("uriSpace"), ox.Literal(ID_BASE)),
         ox.Triple(d, v("vocabulary"), ox.NamedNode(vocabulary)),
+        ox.Triple(d, ox.NamedNode(DCT + "license"), ox.NamedNode(DATA_LICENSE)),
     ]
     for name in ("Turtle", "N-Triples", "N-Quads", "TriG", "JSON-LD"):
         triples.append(ox.Triple(d, v("feature"),

@@ -28,6 +28,7 @@ def create_app(settings: Mapping[str, Any] | None = None) -> Flask:
         browse,
         entities,
         errors,
+        graphs,
         meta,
         pages,
         publish,
@@ -44,6 +45,7 @@ def create_app(settings: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(entities.bp)
     app.register_blueprint(browse.bp)
     app.register_blueprint(publish.bp)
+    app.register_blueprint(graphs.bp)
 
     @app.after_request
     def say_build(response: Response) -> Response:

@@ -20,11 +20,11 @@ import pyoxigraph as ox
 import rdflib
 from flask import Blueprint, Response, current_app, redirect, render_template, request, url_for
 
-from rivalry.graph import PREFIXES
+from rivalry.graph import DATA_LICENSE, PREFIXES
 from rivalry.graph.describe import Labels, describe, description_query, entity_view, exists
 from rivalry.graph.errors import NotFound
 from rivalry.server import get_store
-from rivalry.server.diagram import chain_svg
+from rivalry.server.diagram import chain_legend, chain_svg
 from rivalry.server.errors import NotAcceptable
 from rivalry.server.formats import HTML, RDF_FORMATS, Format, lookup, negotiate
 
@@ -154,7 +154,8 @@ def entity(rest: str) -> Response:
     else:
         body = serialize(describe(store, iri), fmt)
     response = Response(body, content_type=fmt.content_type)
-    response.headers["Link"] = alternates(f"/id/{path}") + f', <{iri}>; rel="describes"'
+    response.headers["Link"] = (alternates(f"/id/{path}") + f', <{iri}>; rel="describes"'
+                                + f', <{DATA_LICENSE}>; rel="license"')
     response.headers["Content-Location"] = f"/id/{path}{fmt.suffix}"
     return conditional(response, f"{path}{fmt.suffix}")
 
@@ -167,7 +168,8 @@ def entity_page(iri: str) -> str:
     svg = chain_svg(view.chain, view.chain_nodes, focus=iri, href=href) if view.chain else None
     query = description_query(iri)
     return render_template("entity.html", view=view, path=path, href=href, svg=svg,
-                           formats=ENTITY_FORMATS[:-1], query=query, labels=labels)
+                           legend=chain_legend(view.chain), formats=ENTITY_FORMATS[:-1],
+                           query=query, labels=labels)
 
 
 @bp.get("/context.jsonld")

@@ -8,12 +8,20 @@ from pathlib import Path
 
 from flask import Blueprint, Response, abort, current_app, render_template, send_from_directory
 
+from rivalry.graph import CODE_LICENSE_NAME, DATA_LICENSE, DATA_LICENSE_NAME, PREFIXES
 from rivalry.graph.canned import canned_queries
 from rivalry.graph.errors import StoreError
 from rivalry.server import get_store
 from rivalry.server.entities import href
 
 bp = Blueprint("pages", __name__)
+
+
+@bp.app_context_processor
+def licences() -> dict:
+    """The licences every page states in its footer."""
+    return {"data_licence": {"url": DATA_LICENSE, "name": DATA_LICENSE_NAME},
+            "code_licence": CODE_LICENSE_NAME}
 
 YASGUI_FILES = ("yasgui.min.js", "yasgui.min.css")
 
@@ -47,17 +55,24 @@ def home() -> str:
     examples_json = [{"name": q.name, "title": q.title, "text": q.text_with_defaults()}
                      for q in examples]
     return render_template("home.html", info=info, problem=problem, examples=examples,
-                           examples_json=examples_json,
+                           examples_json=examples_json, prefixes=PREFIXES,
                            yasgui=yasgui_dir() is not None,
                            first=examples[0].text_with_defaults() if examples else "")
 
 
 @bp.get("/stats")
 def stats_page() -> str:
+    from rivalry.graph.graphs import graph_index
     from rivalry.graph.stats import stats
 
     store = get_store(current_app)
-    return render_template("stats.html", stats=stats(store), href=href)
+    return render_template("stats.html", stats=stats(store), href=href,
+                           graphs=graph_index(store), listed=STATS_LISTED)
+
+
+#: The most facts the stats page lists as resting on a single source (the canned query
+#: cq19 lists them all).
+STATS_LISTED = 200
 
 
 @bp.get("/-/yasgui/<name>")

@@ -1,5 +1,5 @@
-"""What the server publishes besides entities: the ontology (documentation generated
-with pyLODE, and RDF), the shapes, dumps of the whole graph, and the VoID description."""
+"""What the server publishes besides entities: the ontology (its documentation page and
+its RDF), the shapes, dumps of the whole graph, and the VoID description."""
 
 from __future__ import annotations
 
@@ -14,19 +14,27 @@ from flask import (
     Response,
     abort,
     current_app,
+    redirect,
     render_template,
     request,
     send_from_directory,
     url_for,
 )
 
+from rivalry.graph import DATA_LICENSE
 from rivalry.graph.export import DUMPS, write_dumps
-from rivalry.graph.isolate import run_with_time_limit
 from rivalry.graph.load import read_rdf_file
+from rivalry.graph.ontology_doc import anchor_for, curie, ontology_doc
 from rivalry.graph.void import statistics, void_description
 from rivalry.ontology import NAMESPACE, ontology_file
 from rivalry.server import get_store
-from rivalry.server.entities import ENTITY_FORMATS, conditional, serialize, split_suffix
+from rivalry.server.entities import (
+    ENTITY_FORMATS,
+    conditional,
+    href,
+    serialize,
+    split_suffix,
+)
 from rivalry.server.formats import HTML, Format, negotiate
 from rivalry.shapes import shapes_files
 
@@ -59,41 +67,73 @@ def _triples(paths: list[Path]) -> list[ox.Triple]:
 
 # --- the ontology ------------------------------------------------------------------------
 
-
-def _pylode_html(path: str) -> str:
-    import logging
-
-    from pylode import OntPub
-
-    logging.disable(logging.INFO)  # pyLODE logs its progress at INFO on the root logger
-    return OntPub(ontology=path).make_html()
-
-
-@functools.lru_cache(maxsize=2)
-def ontology_html(digest: str, path: str) -> str:
-    """pyLODE's documentation of the ontology, cached per ontology content. pyLODE runs
-    in a child process: it leaves files open and logs on the root logger, and neither
-    should touch the server's process."""
-    return run_with_time_limit(_pylode_html, (path,), 120, "ontology documentation (pyLODE)")
+ONTOLOGY_FORMAT_LABELS = {"turtle": "Turtle", "jsonld": "JSON-LD", "ntriples": "N-Triples",
+                          "rdfxml": "RDF/XML"}
 
 
 def _ontology_path() -> Path:
     return Path(str(ontology_file()))
 
 
+def scheme_query(scheme: str) -> str:
+    """The query listing a concept scheme's concepts, for schemes curated in the graph."""
+    return ("PREFIX skos: <http://www.w3.org/2004/02/skos/core#>\n"
+            "SELECT ?concept ?label ?broader WHERE {\n"
+            f"  ?concept skos:inScheme <{scheme}> .\n"
+            "  OPTIONAL { ?concept skos:prefLabel ?label\n"
+            "             FILTER(langMatches(lang(?label), \"en\")) }\n"
+            "  OPTIONAL { ?concept skos:broader ?broader }\n"
+            "} ORDER BY ?label")
+
+
+def ontology_page() -> str:
+    formats = [{"suffix": f.suffix, "media_type": f.media_type,
+                "label": ONTOLOGY_FORMAT_LABELS[f.name]} for f in ENTITY_FORMATS
+               if f.name in ONTOLOGY_FORMAT_LABELS]
+    return render_template("ontology.html", doc=ontology_doc(_ontology_path()),
+                           formats=formats, scheme_query=scheme_query)
+
+
 @bp.get("/ontology")
 @bp.get("/ontology<any('.ttl', '.jsonld', '.nt', '.rdf', '.html'):suffix>")
 def ontology(suffix: str | None = None) -> Response:
+    """The ontology: documentation rendered by the site's own templates from the Turtle,
+    or the Turtle itself, RDF/XML, JSON-LD or N-Triples. Served from the file, so it works
+    before the first build; validators come from the file's content."""
     fmt = _choose(split_suffix("x" + suffix)[1] if suffix else None)
     path = _ontology_path()
-    html = ""
+    data = path.read_bytes()
     if fmt is HTML:
-        html = ontology_html(hashlib.sha256(path.read_bytes()).hexdigest(), str(path))
+        body = ontology_page().encode("utf-8")
     elif fmt.name == "turtle":
-        response = Response(path.read_bytes(), content_type=fmt.content_type)
-        response.headers["Vary"] = "Accept"
-        return conditional(response, "ontology:turtle")
-    return _document(_triples([path]), fmt, html, "ontology", "/ontology")
+        body = data
+    else:
+        body = serialize(_triples([path]), fmt)
+    response = Response(body, content_type=fmt.content_type)
+    response.headers["Vary"] = "Accept"
+    response.headers["Link"] = ", ".join(
+        [f'</ontology{f.suffix}>; rel="alternate"; type="{f.media_type}"'
+         for f in ENTITY_FORMATS] + [f'<{DATA_LICENSE}>; rel="license"'])
+    if suffix is None:
+        response.headers["Content-Location"] = f"/ontology{fmt.suffix}"
+    digest = hashlib.sha256(data + fmt.name.encode()).hexdigest()[:32]
+    response.set_etag(digest)
+    response.headers["Cache-Control"] = "public, max-age=300, must-revalidate"
+    return response.make_conditional(request)
+
+
+@bp.get("/ontology/<version>")
+def ontology_version(version: str) -> Response:
+    """The ontology's version IRI (<base>ontology/0.1.0): this version is the one served
+    at /ontology; earlier versions are not kept here."""
+    doc = ontology_doc(_ontology_path())
+    current = next((v.text for name, values in doc.metadata if name == "version IRI"
+                    for v in values), None)
+    if current is None or current.rstrip("/").rsplit("/", 1)[-1] != version:
+        abort(404, description=f"version {version!r} of the ontology is not served here; "
+                               "the current version is at /ontology")
+    response = redirect("/ontology", code=303)
+    return response
 
 
 # --- the shapes ----------------------------------------------------------------------------
@@ -133,7 +173,7 @@ def shape_summaries() -> list[dict]:
             for m in g.objects(c, rdflib.URIRef(sh + "message")):
                 messages.append(("(rule)", "Violation", str(m)))
         out.append({"shape": str(shape), "target": str(target),
-                    "target_local": str(target).removeprefix(NAMESPACE),
+                    "target_local": anchor_for(str(target)), "target_curie": curie(str(target)),
                     "messages": sorted(set(messages))})
     return out
 
@@ -162,9 +202,11 @@ def data_index() -> Response:
               "gzip": n.endswith(".gz")} for n, s in sizes.items()]
     best = request.accept_mimetypes.best_match(["text/html", "application/json"])
     if best == "application/json":
-        return Response(json.dumps({"build": get_store(current_app).info.build_id,
-                                    "files": files}, indent=1),
-                        content_type="application/json")
+        response = Response(json.dumps({"build": get_store(current_app).info.build_id,
+                                        "license": DATA_LICENSE, "files": files}, indent=1),
+                            content_type="application/json")
+        response.headers["Link"] = f'<{DATA_LICENSE}>; rel="license"'
+        return response
     return Response(render_template("data.html", files=files,
                                     info=get_store(current_app).info),
                     content_type=HTML.content_type)
@@ -189,6 +231,7 @@ def dump(name: str) -> Response:
         response = send_from_directory(folder, name, conditional=True,
                                        mimetype=DUMP_TYPES[Path(plain).suffix])
     response.headers["Vary"] = "Accept-Encoding"
+    response.headers["Link"] = f'<{DATA_LICENSE}>; rel="license"'
     return response
 
 
@@ -214,5 +257,6 @@ def void(suffix: str | None = None) -> Response:
         dumps=[url_for("publish.dump", name=n, _external=True) for n in DUMPS],
         vocabulary=NAMESPACE, modified=info.built_at,
         examples=[base + "id/action/us-ofac-2025-01-03-integrity", base + "id/state/cn"])
-    html = render_template("void.html", stats=stats, info=info) if fmt is HTML else ""
+    html = render_template("void.html", stats=stats, info=info, href=href) \
+        if fmt is HTML else ""
     return _document(triples, fmt, html, "void", "/.well-known/void")

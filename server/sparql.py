@@ -17,6 +17,7 @@ from rivalry.graph import PREFIXES
 from rivalry.graph.errors import QueryError, RivalryError
 from rivalry.graph.results import Answer, write
 from rivalry.server import get_store
+from rivalry.server.entities import href
 from rivalry.server.errors import NotAcceptable, UnsupportedMediaType, read_body
 from rivalry.server.formats import (
     HTML,
@@ -110,7 +111,8 @@ def read_request() -> tuple[str | None, list[str], list[str]]:
             try:
                 body = read_body().decode("utf-8", errors="strict")
             except UnicodeDecodeError:
-                raise QueryError("the request body is not valid utf-8 (the protocol takes UTF-8 only)") from None
+                raise QueryError("the request body is not valid utf-8 (the protocol "
+                                 "takes UTF-8 only)") from None
             query_texts.append(body)
         elif mimetype == "application/sparql-update":
             raise ReadOnly("this endpoint runs queries only; SPARQL updates "
@@ -174,7 +176,8 @@ def _render(answer: Answer, text: str, fmt: Format) -> Response:
     if fmt is HTML:
         response = Response(render_template("results.html", answer=answer, query=text,
                                             formats=RDF_FORMATS if answer.kind == "graph"
-                                            else RESULT_FORMATS, short=short_iri),
+                                            else RESULT_FORMATS, short=short_iri,
+                                            href=href),
                             content_type=HTML.content_type)
         response.headers["Vary"] = "Accept"
         return response

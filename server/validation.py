@@ -1,12 +1,17 @@
-"""POST /validate: curators' validation over HTTP. It never writes and never fetches."""
+"""Validation over HTTP, for curators: POST /validate with the facts as the body (the
+API: JSON, Turtle or HTML report by `Accept`), and GET /validate, a form to paste or
+upload a file, whose POST renders the report page. It never writes and never fetches."""
 
 from __future__ import annotations
+
+from pathlib import PurePath
 
 import pyoxigraph as ox
 from flask import Blueprint, Response, current_app, jsonify, render_template, request
 
-from rivalry.graph.errors import StoreError
+from rivalry.graph.errors import InvalidInput, RivalryError, StoreError
 from rivalry.graph.isolate import run_with_time_limit
+from rivalry.graph.load import FORMATS_BY_SUFFIX
 from rivalry.graph.validate import Report, Submission, context_for, validate
 from rivalry.server import get_store
 from rivalry.server.errors import NotAcceptable, UnsupportedMediaType, read_body
@@ -14,7 +19,23 @@ from rivalry.server.formats import RDF_FORMATS, lookup
 
 bp = Blueprint("validation", __name__)
 
+
+class BadForm(RivalryError):
+    """A validation form sent with nothing to validate, or in a format that cannot be
+    told (HTTP 400)."""
+
+    status = 400
+    title = "Invalid input"
+
 REPORT_TYPES = ["application/json", "text/turtle", "text/html"]
+FORM_TYPES = ("multipart/form-data", "application/x-www-form-urlencoded")
+
+#: The formats the form offers, by the name its select sends.
+FORM_FORMATS = {"turtle": ("Turtle", ox.RdfFormat.TURTLE), "trig": ("TriG", ox.RdfFormat.TRIG),
+                "ntriples": ("N-Triples", ox.RdfFormat.N_TRIPLES),
+                "nquads": ("N-Quads", ox.RdfFormat.N_QUADS),
+                "jsonld": ("JSON-LD", ox.RdfFormat.JSON_LD),
+                "rdfxml": ("RDF/XML", ox.RdfFormat.RDF_XML)}
 
 
 def input_format() -> ox.RdfFormat:
@@ -25,7 +46,7 @@ def input_format() -> ox.RdfFormat:
         raise UnsupportedMediaType(
             f"cannot validate a body of type {mimetype or '(none)'!r}; send Content-Type "
             "text/turtle, application/trig, application/n-triples, application/n-quads, "
-            "application/ld+json or application/rdf+xml")
+            "application/ld+json or application/rdf+xml (or use the form at GET /validate)")
     return fmt.rdf
 
 
@@ -34,29 +55,33 @@ def _validate(submission: Submission, context: list[ox.Triple], strict: bool) ->
     return report
 
 
-@bp.post("/validate")
-def validate_body() -> Response:
-    fmt = input_format()
+def _report_type() -> str:
     best = request.accept_mimetypes.best_match(REPORT_TYPES) if request.accept_mimetypes \
         else "application/json"
     if best is None:
         raise NotAcceptable("the report can be given as " + ", ".join(REPORT_TYPES))
-    data = read_body()  # 413 past max_body_bytes, chunked or not
-    submission = Submission.from_bytes(data, fmt, label="request body")
+    return best
+
+
+def _run(submission: Submission, strict: bool) -> tuple[Report, str | None]:
     try:
         context = context_for(get_store(current_app), submission)
         note = None
     except StoreError as e:
         context, note = [], f"validated without the graph's context: {e.message}"
-    strict = request.args.get("strict", "").lower() in ("1", "true", "yes")
     settings = current_app.config["RIVALRY"]
     report = run_with_time_limit(
         _validate, (submission, context, strict), settings["validation_time_limit"],
         "validation (setting validation_time_limit)")
+    return report, note
+
+
+def _answer(report: Report, note: str | None, best: str, form: dict | None = None) -> Response:
     if best == "text/turtle":
         response = Response(report.to_turtle(), content_type="text/turtle; charset=utf-8")
     elif best == "text/html":
-        response = Response(render_template("validation.html", report=report, note=note),
+        response = Response(render_template("validation.html", report=report, note=note,
+                                            form=form or {}, formats=FORM_FORMATS),
                             content_type="text/html; charset=utf-8")
     else:
         body = report.to_dict()
@@ -65,3 +90,68 @@ def validate_body() -> Response:
         response = jsonify(body)
     response.headers["Vary"] = "Accept"
     return response
+
+
+@bp.get("/validate")
+def validate_form() -> str:
+    return render_template("validate_form.html", form={}, formats=FORM_FORMATS, problem=None)
+
+
+@bp.post("/validate")
+def validate_body() -> Response:
+    if request.mimetype in FORM_TYPES:
+        return validate_form_post()
+    fmt = input_format()
+    best = _report_type()
+    data = read_body()  # 413 past max_body_bytes, chunked or not
+    submission = Submission.from_bytes(data, fmt, label="request body")
+    strict = request.args.get("strict", "").lower() in ("1", "true", "yes")
+    report, note = _run(submission, strict)
+    return _answer(report, note, best)
+
+
+def validate_form_post() -> Response:
+    """The form's POST: the pasted text or the uploaded file, in the chosen format (or
+    the file's, by its extension), with the chosen strictness. Input that cannot be read
+    brings the form back with the problem (line and column) and the text kept."""
+    best = _report_type()
+    form = request.form
+    upload = request.files.get("file")
+    text = form.get("facts", "")
+    chosen = form.get("format", "auto")
+    strict = form.get("strict", "") in ("1", "true", "yes", "on")
+    kept = {"facts": text, "format": chosen, "strict": strict}
+    if upload is not None and upload.filename:
+        data, label = upload.read(), PurePath(upload.filename).name
+    else:
+        data, label = text.encode("utf-8"), "pasted facts"
+    problem = None
+    if not data.strip():
+        problem = "nothing to validate: paste facts in the box, or choose a file"
+    fmt = None
+    if problem is None:
+        if chosen in FORM_FORMATS:
+            fmt = FORM_FORMATS[chosen][1]
+        elif label != "pasted facts":
+            fmt = FORMATS_BY_SUFFIX.get(PurePath(label).suffix.lower())
+            if fmt is None:
+                problem = (f"cannot tell the format of {label!r} from its extension; choose "
+                           "the format in the list")
+        else:
+            fmt = ox.RdfFormat.TURTLE
+    submission = None
+    if problem is None and fmt is not None:
+        try:
+            submission = Submission.from_bytes(data, fmt, label=label)
+        except InvalidInput as e:
+            if best != "text/html":
+                raise
+            problem = e.message
+    if submission is None:
+        if best != "text/html":
+            raise BadForm(problem or "nothing to validate")
+        return Response(render_template("validate_form.html", form=kept, formats=FORM_FORMATS,
+                                        problem=problem), status=400,
+                        content_type="text/html; charset=utf-8")
+    report, note = _run(submission, strict)
+    return _answer(report, note, best, kept)

@@ -524,5 +524,8 @@ def test_health_reports_store_and_build(client: FlaskClient) -> None:
 
 def test_error_shape_is_one_json_object(client: FlaskClient) -> None:
     body = client.get("/sparql", query_string={"query": "SELEC"}).get_json()
-    assert set(body) == {"error", "status", "message"}
-    assert body["status"] == 400
+    # a syntax error also says where, apart, for clients
+    assert set(body) == {"error", "status", "message", "line", "column", "token"}
+    assert body["status"] == 400 and (body["line"], body["column"], body["token"]) == (
+        1, 1, "SELEC")
+

@@ -229,7 +229,10 @@ def test_wide_entity_expansion_is_refused(client: FlaskClient) -> None:
     assert "expand" in response.get_json()["message"]
 
 
-def test_get_is_not_allowed(client: FlaskClient) -> None:
+def test_get_is_the_form_and_other_methods_are_not_allowed(client: FlaskClient) -> None:
     response = client.get("/validate")
+    assert response.status_code == 200 and response.mimetype == "text/html"
+    assert 'enctype="multipart/form-data"' in response.get_data(as_text=True)
+    response = client.put("/validate", data=b"x", content_type="text/turtle")
     assert response.status_code == 405
-    assert "POST" in response.headers["Allow"]
+    assert "POST" in response.headers["Allow"] and "GET" in response.headers["Allow"]

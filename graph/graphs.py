@@ -1,0 +1,182 @@
+"""The named graphs of a build, described: what each holds, where it comes from, its
+sources and counts. Facts graphs are described in the metadata graph when they are built
+(graph/build.py); the ontology, metadata and inferred graphs are described here.
+
+A named graph's IRI (https://w3id.org/rivalry/graph/...) names the graph; its
+description says so with VoID (a void:Dataset, subset of the whole dataset) and PROV
+(the source documents it is derived from).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import pyoxigraph as ox
+
+from rivalry.graph import (
+    DATA_LICENSE,
+    FACTS_GRAPH_BASE,
+    INFERRED_GRAPH,
+    META_GRAPH,
+    ONTOLOGY_GRAPH,
+)
+from rivalry.graph.describe import Labels
+from rivalry.graph.store import EmbeddedStore
+
+RDF_TYPE = "http://www.w3.org/1999/02/22-rdf-syntax-ns#type"
+RDFS = "http://www.w3.org/2000/01/rdf-schema#"
+DCT = "http://purl.org/dc/terms/"
+PROV = "http://www.w3.org/ns/prov#"
+VOID = "http://rdfs.org/ns/void#"
+XSD = "http://www.w3.org/2001/XMLSchema#"
+RV = "https://w3id.org/rivalry/ontology#"
+
+#: What the graphs that are not a facts file hold.
+SPECIAL = {
+    ONTOLOGY_GRAPH: ("the ontology", "The OWL ontology (ontology/rivalry.ttl): classes, "
+                     "properties and concept schemes the facts are written with."),
+    INFERRED_GRAPH: ("inferred triples", "What the ontology entails from the facts and "
+                     "that queries rely on, materialised by `rivalry build`: class and "
+                     "property hierarchies, inverses and property chains."),
+    META_GRAPH: ("metadata", "The description of each facts graph: its file, its sources "
+                 "and its size."),
+}
+
+#: The most sources and subjects a graph's description lists; the rest are counted.
+LISTED_MAX = 200
+
+
+@dataclass
+class SourceRef:
+    iri: str
+    title: str
+
+
+@dataclass
+class GraphInfo:
+    iri: str
+    label: str
+    comment: str
+    kind: str  # "facts", "ontology", "inferred", "metadata"
+    triples: int
+    file: str | None = None
+    sources: list[SourceRef] = field(default_factory=list)
+    source_count: int = 0
+    subjects: list[tuple[str, str]] = field(default_factory=list)
+    subject_count: int = 0
+
+
+def exists(store: EmbeddedStore, iri: str) -> bool:
+    return next(store.quads_for_pattern(None, None, None, ox.NamedNode(iri)), None) is not None
+
+
+def _count(store: EmbeddedStore, query: str) -> int:
+    row = next(store.query(query).rows(), None)
+    return int(row[0].value) if row and row[0] is not None else 0
+
+
+def graph_info(store: EmbeddedStore, iri: str, labels: Labels,
+               listed: int = LISTED_MAX) -> GraphInfo | None:
+    """What a named graph holds, or None when the build has no such graph."""
+    if not exists(store, iri):
+        return None
+    g = ox.NamedNode(iri)
+    meta = ox.NamedNode(META_GRAPH)
+
+    def meta_value(prop: str) -> str | None:
+        q = next(store.quads_for_pattern(g, ox.NamedNode(prop), None, meta), None)
+        return q.object.value if q is not None else None
+
+    if iri in SPECIAL:
+        label, comment = SPECIAL[iri]
+        kind = {ONTOLOGY_GRAPH: "ontology", INFERRED_GRAPH: "inferred",
+                META_GRAPH: "metadata"}[iri]
+        inferred = getattr(store.info, "inferred", None) if iri == INFERRED_GRAPH else None
+        triples = inferred if isinstance(inferred, int) else _count(
+            store, f"SELECT (COUNT(*) AS ?n) WHERE {{ GRAPH <{iri}> {{ ?s ?p ?o }} }}")
+        info = GraphInfo(iri, label, comment, kind, triples)
+    else:
+        counted = meta_value(VOID + "triples")
+        triples = int(counted) if counted is not None else _count(
+            store, f"SELECT (COUNT(*) AS ?n) WHERE {{ GRAPH <{iri}> {{ ?s ?p ?o }} }}")
+        name = iri.removeprefix(FACTS_GRAPH_BASE)
+        info = GraphInfo(iri, meta_value(RDFS + "label") or f"facts: {name}",
+                         "The facts of one curated file, with the sources they rest on.",
+                         "facts", triples, file=meta_value(DCT + "source"))
+        docs = [q.object.value for q in store.quads_for_pattern(
+            g, ox.NamedNode(PROV + "wasDerivedFrom"), None, meta)]
+        info.source_count = len(docs)
+        info.sources = sorted((SourceRef(d, labels(d, d.rsplit("/", 1)[-1]))
+                               for d in docs[:listed]), key=lambda s: s.title.lower())
+    if iri != INFERRED_GRAPH:
+        info.subject_count = _count(
+            store, f"SELECT (COUNT(DISTINCT ?s) AS ?n) WHERE {{ GRAPH <{iri}> {{ ?s ?p ?o }} "
+                   "FILTER(isIRI(?s)) }")
+        rows = store.query(f"SELECT DISTINCT ?s WHERE {{ GRAPH <{iri}> {{ ?s ?p ?o }} "
+                           f"FILTER(isIRI(?s)) }} LIMIT {listed}").rows()
+        info.subjects = sorted(((s.value, labels(s.value, s.value)) for (s,) in rows),
+                               key=lambda x: x[1].lower())
+    return info
+
+
+def describe_graph(info: GraphInfo, *, dataset: str, endpoint: str) -> list[ox.Triple]:
+    """The graph's description as RDF (VoID, PROV, Dublin Core)."""
+    g = ox.NamedNode(info.iri)
+
+    def t(p: str, o: ox.Term) -> ox.Triple:
+        return ox.Triple(g, ox.NamedNode(p), o)
+
+    triples = [
+        t(RDF_TYPE, ox.NamedNode(VOID + "Dataset")),
+        t(RDFS + "label", ox.Literal(info.label, language="en")),
+        t(RDFS + "comment", ox.Literal(info.comment, language="en")),
+        t(VOID + "triples", ox.Literal(str(info.triples),
+                                       datatype=ox.NamedNode(XSD + "integer"))),
+        t(VOID + "inDataset", ox.NamedNode(dataset)),
+        t(VOID + "sparqlEndpoint", ox.NamedNode(endpoint)),
+        t(DCT + "license", ox.NamedNode(DATA_LICENSE)),
+        ox.Triple(ox.NamedNode(dataset), ox.NamedNode(VOID + "subset"), g),
+    ]
+    if info.kind == "facts":
+        triples.append(t(RDF_TYPE, ox.NamedNode(RV + "AssertionGraph")))
+    if info.file:
+        triples.append(t(DCT + "source", ox.Literal(info.file)))
+    if info.subject_count:
+        triples.append(t(VOID + "distinctSubjects", ox.Literal(
+            str(info.subject_count), datatype=ox.NamedNode(XSD + "integer"))))
+    for s in info.sources:
+        triples.append(t(PROV + "wasDerivedFrom", ox.NamedNode(s.iri)))
+        triples.append(ox.Triple(ox.NamedNode(s.iri), ox.NamedNode(DCT + "title"),
+                                 ox.Literal(s.title)))
+    return triples
+
+
+@dataclass
+class GraphSummary:
+    iri: str
+    label: str
+    triples: int | None
+    sources: int
+
+
+def graph_index(store: EmbeddedStore) -> list[GraphSummary]:
+    """Every named graph of the build with its size and number of sources, from the
+    metadata graph (no graph is scanned)."""
+    meta = f"<{META_GRAPH}>"
+    found: dict[str, GraphSummary] = {}
+    query = f"""SELECT ?g ?label ?n (COUNT(DISTINCT ?src) AS ?sources) WHERE {{
+      GRAPH {meta} {{ ?g <{VOID}triples> ?n OPTIONAL {{ ?g <{RDFS}label> ?label }}
+                     OPTIONAL {{ ?g <{PROV}wasDerivedFrom> ?src }} }}
+    }} GROUP BY ?g ?label ?n"""
+    for g, label, n, sources in store.query(query).rows():
+        found[g.value] = GraphSummary(g.value, label.value if label else g.value,
+                                      int(n.value), int(sources.value))
+    info = store.info
+    for iri, (label, _) in SPECIAL.items():
+        if iri == INFERRED_GRAPH:
+            n = getattr(info, "inferred", None)
+            found[iri] = GraphSummary(iri, label, n if isinstance(n, int) else None, 0)
+        elif exists(store, iri):  # small graphs: counted
+            found[iri] = GraphSummary(iri, label, _count(
+                store, f"SELECT (COUNT(*) AS ?n) WHERE {{ GRAPH <{iri}> {{ ?s ?p ?o }} }}"), 0)
+    return sorted(found.values(), key=lambda s: (s.iri.startswith(FACTS_GRAPH_BASE), s.iri))

@@ -1,0 +1,71 @@
+"""Named graphs dereference as entities do: a graph's IRI
+(https://w3id.org/rivalry/graph/facts/..., /graph/ontology, /graph/inferred,
+/graph/meta) answers 303 See Other to a document describing the graph (its sources,
+its counts) in the negotiated format: Turtle, JSON-LD, N-Triples, RDF/XML or HTML."""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response, current_app, redirect, render_template, request, url_for
+
+from rivalry.graph import DATA_LICENSE
+from rivalry.graph.describe import Labels
+from rivalry.graph.graphs import describe_graph, graph_info
+from rivalry.server import get_store
+from rivalry.server.entities import (
+    ENTITY_FORMATS,
+    alternates,
+    conditional,
+    href,
+    not_found_body,
+    serialize,
+    split_suffix,
+)
+from rivalry.server.errors import NotAcceptable
+from rivalry.server.formats import HTML, negotiate
+
+bp = Blueprint("graphs", __name__)
+
+
+def graph_query(iri: str) -> str:
+    """The query whose answer is the graph's triples."""
+    return f"CONSTRUCT {{ ?s ?p ?o }} WHERE {{ GRAPH <{iri}> {{ ?s ?p ?o }} }}"
+
+
+@bp.get("/graph/<path:rest>")
+def named_graph(rest: str) -> Response:
+    path, fmt = split_suffix(rest)
+    base = current_app.config["RIVALRY"]["base_iri"]
+    iri = base + "graph/" + path
+    store = get_store(current_app)
+    labels = Labels(store)
+    info = graph_info(store, iri, labels)
+    if fmt is None:
+        chosen = negotiate(request.accept_mimetypes, ENTITY_FORMATS)
+        if info is None:
+            body, content_type = not_found_body(iri, chosen or ENTITY_FORMATS[0])
+            response = Response(body, status=404, content_type=content_type)
+            response.headers["Vary"] = "Accept"
+            return response
+        if chosen is None:
+            raise NotAcceptable("this graph can be described as "
+                                + ", ".join(f.media_type for f in ENTITY_FORMATS))
+        response = redirect(f"/graph/{path}{chosen.suffix}", code=303)
+        response.headers["Vary"] = "Accept"
+        response.headers["Link"] = alternates(f"/graph/{path}")
+        return response
+    if info is None:
+        body, content_type = not_found_body(iri, fmt)
+        return Response(body, status=404, content_type=content_type)
+    if fmt is HTML:
+        body = render_template("graph.html", info=info, href=href, path=f"/graph/{path}",
+                               formats=ENTITY_FORMATS[:-1], query=graph_query(iri)
+                               ).encode("utf-8")
+    else:
+        triples = describe_graph(info, dataset=base + "dataset",
+                                 endpoint=url_for("sparql.endpoint", _external=True))
+        body = serialize(triples, fmt)
+    response = Response(body, content_type=fmt.content_type)
+    response.headers["Link"] = (alternates(f"/graph/{path}") + f', <{iri}>; rel="describes"'
+                                + f', <{DATA_LICENSE}>; rel="license"')
+    response.headers["Content-Location"] = f"/graph/{path}{fmt.suffix}"
+    return conditional(response, f"graph/{path}{fmt.suffix}")

@@ -1,0 +1,162 @@
+"""Every page in a real browser (headless Chromium, driven by Selenium through Debian's
+chromedriver) at a desktop width (1400 px) and a phone's (390 px): nothing is wider than
+the viewport, so nothing is hidden off-screen. Screenshots are kept: in a temporary
+folder, or in $SCREENSHOT_DIR when set (to look at them)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import quote
+
+import pytest
+
+from .conftest import CURATED_FACTS
+from .live import LiveServer
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+CHROMEDRIVER = shutil.which("chromedriver")
+WIDTHS = {"desktop": 1400, "phone": 390}
+
+QUERY = ("PREFIX rv: <https://w3id.org/rivalry/ontology#>\nPREFIX rdfs: "
+         "<http://www.w3.org/2000/01/rdf-schema#>\nSELECT ?action ?label ?source WHERE { "
+         "?action a rv:Sanction ; rdfs:label ?label ; "
+         "<http://www.w3.org/ns/prov#wasDerivedFrom> ?source }")
+PAGES = {
+    "home": "/",
+    "ontology": "/ontology",
+    "browse": "/browse",
+    "actions": "/browse/actions",
+    "companies": "/browse/companies",
+    "timeline": "/timeline",
+    "timeline-2024": "/timeline?year=2024",
+    "stats": "/stats",
+    "entity-sanction": "/id/action/us-ofac-2025-01-03-integrity",
+    "entity-bis-rule": "/id/action/us-bis-2022-10-07-advcomp",
+    "entity-state": "/id/state/cn",
+    "entity-company": "/id/company/integrity-technology-group",
+    "entity-source": "/id/source/treasury-jy2769",
+    "graph": "/graph/facts/events/2025-01-integrity-technology-sanction",
+    "validate-form": "/validate",
+    "results": "/sparql?format=html&query=" + quote(QUERY),
+    "data": "/data",
+    "void": "/.well-known/void",
+    "shapes": "/shapes",
+}
+
+
+@pytest.fixture(scope="module")
+def server(store_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    live = LiveServer(store_dir, tmp_path_factory.mktemp("browser") / "server.log")
+    yield live
+    live.stop()
+
+
+@pytest.fixture(scope="module")
+def shots(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = os.environ.get("SCREENSHOT_DIR")
+    if folder:
+        Path(folder).mkdir(parents=True, exist_ok=True)
+        return Path(folder)
+    return tmp_path_factory.mktemp("screenshots")
+
+
+@pytest.fixture(scope="module")
+def browser(tmp_path_factory: pytest.TempPathFactory):  # noqa: ANN201 - a WebDriver
+    if CHROMIUM is None or CHROMEDRIVER is None:
+        if os.environ.get("CI"):
+            pytest.fail("headless Chromium and chromedriver are needed for the browser "
+                        "checks (apt-get install chromium chromium-driver); .ci/run installs "
+                        "them")
+        pytest.skip("Chromium or chromedriver is not installed "
+                    "(apt-get install chromium chromium-driver)")
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                 "--hide-scrollbars", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run",
+                 f"--user-data-dir={tmp_path_factory.mktemp('chromium')}"):
+        options.add_argument(flag)
+    driver = webdriver.Chrome(options=options, service=Service(CHROMEDRIVER))
+    driver.set_page_load_timeout(60)
+    yield driver
+    driver.quit()
+
+
+def set_width(driver, width: int) -> None:  # noqa: ANN001
+    driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", {
+        "width": width, "height": 900, "deviceScaleFactor": 1, "mobile": width < 600})
+
+
+def page_width(driver) -> tuple[int, int]:  # noqa: ANN001
+    return tuple(driver.execute_script(
+        "return [document.documentElement.scrollWidth, window.innerWidth]"))
+
+
+@pytest.mark.parametrize("width", WIDTHS, ids=list(WIDTHS))
+@pytest.mark.parametrize("name", PAGES)
+def test_page_fits_the_viewport(server: LiveServer, browser, shots: Path,  # noqa: ANN001
+                                name: str, width: str) -> None:
+    set_width(browser, WIDTHS[width])
+    browser.get(server.url + PAGES[name])
+    assert "Internal Server Error" not in browser.title
+    scroll, viewport = page_width(browser)
+    browser.save_screenshot(str(shots / f"{name}-{width}.png"))
+    assert scroll == viewport == WIDTHS[width], f"{name} is {scroll} px wide"
+
+
+@pytest.mark.parametrize("width", WIDTHS, ids=list(WIDTHS))
+def test_validation_report_fits_the_viewport(server: LiveServer, browser,  # noqa: ANN001
+                                             shots: Path, width: str) -> None:
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    set_width(browser, WIDTHS[width])
+    browser.get(server.url + "/validate")
+    facts = (CURATED_FACTS / "events" / "2025-01-integrity-technology-sanction.ttl").read_text()
+    # set at once: typing thousands of characters one by one is slow
+    browser.execute_script("arguments[0].value = arguments[1]",
+                           browser.find_element(By.NAME, "facts"), facts)
+    browser.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+    WebDriverWait(browser, 30).until(expected_conditions.text_to_be_present_in_element(
+        (By.TAG_NAME, "h1"), "Validation report"))
+    message = browser.find_element(By.CSS_SELECTOR, "table.report td[data-label=message]")
+    assert message.is_displayed()
+    left = message.location["x"]
+    assert 0 <= left < WIDTHS[width]  # the message column is on screen, not scrolled away
+    scroll, viewport = page_width(browser)
+    browser.save_screenshot(str(shots / f"validation-report-{width}.png"))
+    assert scroll == viewport == WIDTHS[width]
+
+
+def test_diagram_scrolls_inside_its_box(server: LiveServer, browser) -> None:  # noqa: ANN001
+    set_width(browser, WIDTHS["phone"])
+    browser.get(server.url + "/id/action/us-bis-2022-10-07-advcomp")
+    box, inner = browser.execute_script(
+        "var d = document.querySelector('.diagram'); return [d.clientWidth, d.scrollWidth]")
+    assert inner > box  # wider than the phone, so it scrolls within its box
+    assert page_width(browser) == (WIDTHS["phone"], WIDTHS["phone"])
+
+
+def test_query_editor_shows_prefixed_names(server: LiveServer, browser) -> None:  # noqa: ANN001
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    node = Path(__file__).parent.parent / "node_modules" / "@zazuko" / "yasgui"
+    if not node.is_dir():
+        pytest.skip("YASGUI is not installed (make setup installs it)")
+    set_width(browser, WIDTHS["desktop"])
+    browser.get(server.url + "/?run=cq02-response-chain")
+    WebDriverWait(browser, 30).until(expected_conditions.presence_of_element_located(
+        (By.CSS_SELECTOR, ".yasr table tbody tr")))
+    cells = " ".join(c.text for c in browser.find_elements(By.CSS_SELECTOR,
+                                                            ".yasr table tbody td"))
+    assert "action:" in cells  # id/action/... written with the graph's prefix
+    assert "https://w3id.org/rivalry/id/action/" not in cells
