@@ -1,0 +1,852 @@
+"""The search index: every entity's labels and alternative labels in every language the
+graph holds, with what search, reconciliation and screening need to answer without a
+SPARQL query (types, country, issuers, targets, parents, measures' periods in force and
+sources).
+
+It is an SQLite database, `search.sqlite`, written with each build (never at query
+time): for the embedded store inside the build's directory, published with it by the
+same atomic rename; for an external SPARQL server in `<cache_dir>/<build-id>/`, written
+to a temporary file and renamed into place before the build's metadata graph is loaded.
+
+Matching, in four tiers, best first:
+
+1. exact: the query's normalised key (rivalry.graph.names) equals a name's key, or its
+   compact key (transliterated, spaces dropped) equals the name's;
+2. prefix: a name's key or compact key starts with the query's (SQLite B-tree ranges);
+3. words: every word of the query starts a word of the name, in any order (SQLite
+   FTS5 with prefix indexes, over the key and its ASCII transliteration);
+4. fuzzy: names within an edit-distance ratio of the query's compact key (rapidfuzz, over
+   the compact keys of the names allowed by the filters, held in memory once per
+   process and build).
+
+Each candidate also gets a similarity score from 0 to 100 (100: the same normalised
+name; 95: the same name across scripts, 华为 / Huawei; otherwise the best rapidfuzz
+ratio of the keys), which reconciliation and screening rank by.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import threading
+import time
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pyoxigraph as ox
+from rapidfuzz import fuzz, process
+
+from rivalry.graph import ID_BASE, ONTOLOGY_GRAPH, PREFIXES
+from rivalry.graph.errors import StoreError
+from rivalry.graph.inforce import MeasureDates, iso_day, periods
+from rivalry.graph.names import NameKeys, ascii_words, name_keys
+
+INDEX_FILE = "search.sqlite"
+#: Bumped when the schema changes; an index of another version is refused like a
+#: missing one (rebuild).
+FORMAT_VERSION = "1"
+
+RV = "https://w3id.org/rivalry/ontology#"
+RDF_TYPE = "http://www.w3.org/1999/02/22-rdf-syntax-ns#type"
+RDFS = "http://www.w3.org/2000/01/rdf-schema#"
+SKOS = "http://www.w3.org/2004/02/skos/core#"
+DCT = "http://purl.org/dc/terms/"
+ORG_SUB = "http://www.w3.org/ns/org#subOrganizationOf"
+PROV_DERIVED = "http://www.w3.org/ns/prov#wasDerivedFrom"
+SCHEMA = "https://schema.org/"
+WIKIDATA = "http://www.wikidata.org/entity/"
+
+#: The classes whose members are searched (with every subclass): actors (states, unions,
+#: agencies, organizations, companies, people), actions, technologies, programs and
+#: legal instruments.
+SEARCHABLE = tuple(RV + c for c in ("Actor", "Action", "Technology", "Program",
+                                    "LegalInstrument"))
+PREFERRED_LABELS = (RDFS + "label", SKOS + "prefLabel")
+ALT_LABELS = (SKOS + "altLabel",)
+#: Identifiers people type in place of a name: searched as names, and matched exactly by
+#: reconciliation and screening.
+IDENTIFIERS = (SCHEMA + "legislationIdentifier", DCT + "identifier", SKOS + "notation")
+
+EXACT, PREFIX, WORDS, FUZZY = 0, 1, 2, 3
+TIER_NAMES = ("exact", "prefix", "words", "fuzzy")
+#: Fuzzy candidates need this rapidfuzz ratio (0-100) between compact keys.
+FUZZY_CUTOFF = 75.0
+#: Most candidates each tier reads before scoring: bounds the work of unspecific queries.
+TIER_LIMIT = 300
+
+
+class SearchIndexMissing(StoreError):
+    """The build being served has no search index (or one of another format)."""
+
+    title = "Search index missing"
+
+
+Progress = Callable[[str], None]
+
+
+# ---------------------------------------------------------------------------------------
+# Building
+# ---------------------------------------------------------------------------------------
+
+SCHEMA_SQL = """
+CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE entity(
+  id INTEGER PRIMARY KEY, iri TEXT NOT NULL UNIQUE, label TEXT NOT NULL,
+  kind TEXT NOT NULL, country INTEGER, polity INTEGER, date TEXT, wikidata TEXT,
+  comment TEXT, status TEXT, actor INTEGER NOT NULL, measure INTEGER NOT NULL);
+CREATE INDEX entity_country ON entity(country);
+CREATE INDEX entity_wikidata ON entity(wikidata);
+CREATE TABLE entity_type(class TEXT NOT NULL, entity INTEGER NOT NULL,
+  PRIMARY KEY(class, entity)) WITHOUT ROWID;
+CREATE TABLE issuer(issuer INTEGER NOT NULL, entity INTEGER NOT NULL,
+  PRIMARY KEY(issuer, entity)) WITHOUT ROWID;
+CREATE TABLE name(id INTEGER PRIMARY KEY, entity INTEGER NOT NULL, text TEXT NOT NULL,
+  lang TEXT NOT NULL, preferred INTEGER NOT NULL, key TEXT NOT NULL, compact TEXT NOT NULL,
+  latin INTEGER NOT NULL);
+CREATE INDEX name_key ON name(key);
+CREATE INDEX name_compact ON name(compact);
+CREATE INDEX name_entity ON name(entity);
+CREATE VIRTUAL TABLE name_words USING fts5(key, ascii, content='',
+  tokenize='unicode61 remove_diacritics 2', prefix='2 3 4');
+CREATE TABLE identifier(value TEXT NOT NULL, entity INTEGER NOT NULL,
+  PRIMARY KEY(value, entity)) WITHOUT ROWID;
+CREATE TABLE parent(child INTEGER NOT NULL, ancestor INTEGER NOT NULL, depth INTEGER NOT NULL,
+  PRIMARY KEY(child, ancestor)) WITHOUT ROWID;
+CREATE TABLE target(entity INTEGER NOT NULL, measure INTEGER NOT NULL,
+  PRIMARY KEY(entity, measure)) WITHOUT ROWID;
+CREATE TABLE in_force(measure INTEGER NOT NULL, start TEXT NOT NULL, end TEXT);
+CREATE INDEX in_force_measure ON in_force(measure);
+CREATE TABLE source(measure INTEGER NOT NULL, iri TEXT NOT NULL, title TEXT, publisher TEXT,
+  issued TEXT, url TEXT);
+CREATE INDEX source_measure ON source(measure);
+CREATE TABLE class(iri TEXT PRIMARY KEY, local TEXT NOT NULL, label TEXT NOT NULL,
+  comment TEXT, members INTEGER NOT NULL, broader TEXT NOT NULL);
+"""
+
+
+def identifier_key(value: str) -> str:
+    """Identifiers compare case-insensitively, on letters and digits only
+    ("FR Doc. 2021-01228" = "fr doc 2021 01228")."""
+    return "".join(c for c in value.casefold() if c.isalnum())
+
+
+class _Graph:
+    """The triples the index needs, read once from the store, deduplicated across graphs."""
+
+    def __init__(self, store: Any) -> None:
+        self.store = store
+
+    def pairs(self, predicate: str) -> Iterator[tuple[ox.Term, ox.Term]]:
+        seen: set[tuple[ox.Term, ox.Term]] = set()
+        for q in self.store.quads_for_pattern(None, ox.NamedNode(predicate), None, None):
+            pair = (q.subject, q.object)
+            if pair not in seen:
+                seen.add(pair)
+                yield pair
+
+    def objects(self, predicate: str) -> dict[str, list[ox.Term]]:
+        out: dict[str, list[ox.Term]] = defaultdict(list)
+        for s, o in self.pairs(predicate):
+            if isinstance(s, ox.NamedNode):
+                out[s.value].append(o)
+        return out
+
+
+def _english_first(labels: list[ox.Literal]) -> str | None:
+    by_lang: dict[str, str] = {}
+    for lit in sorted(labels, key=lambda x: (x.language or "", x.value)):
+        by_lang.setdefault(lit.language or "", lit.value)
+    return by_lang.get("en") or by_lang.get("") or next(iter(by_lang.values()), None)
+
+
+def _closure(parents: dict[str, set[str]]) -> dict[str, dict[str, int]]:
+    """Every ancestor of each node with its distance, cycles tolerated."""
+    out: dict[str, dict[str, int]] = {}
+    for node in parents:
+        seen: dict[str, int] = {}
+        frontier, depth = [node], 0
+        while frontier:
+            depth += 1
+            following = []
+            for n in frontier:
+                for p in parents.get(n, ()):
+                    if p != node and p not in seen:
+                        seen[p] = depth
+                        following.append(p)
+            frontier = following
+        out[node] = seen
+    return out
+
+
+@dataclass
+class IndexStats:
+    entities: int
+    names: int
+    measures: int
+    seconds: float
+    path: Path
+
+
+def build_search_index(store: Any, directory: str | os.PathLike[str],
+                       progress: Progress | None = None) -> IndexStats:
+    """Write the search index of the graph in `store` (an in-memory pyoxigraph store
+    holding the build) to `directory`/search.sqlite, atomically: the file appears whole
+    or not at all."""
+    started = time.perf_counter()
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    final = directory / INDEX_FILE
+    partial = directory / f".{INDEX_FILE}.{os.getpid()}.partial"
+    partial.unlink(missing_ok=True)
+    g = _Graph(store)
+    db = sqlite3.connect(partial)
+    try:
+        db.executescript("PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF;" + SCHEMA_SQL)
+        counts = _fill(db, g)
+        db.execute("INSERT INTO meta VALUES ('format', ?), ('built', ?)",
+                   (FORMAT_VERSION, time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())))
+        db.execute("INSERT INTO name_words(name_words) VALUES ('optimize')")
+        db.commit()
+        db.execute("ANALYZE")
+        db.commit()
+    except BaseException:
+        db.close()
+        partial.unlink(missing_ok=True)
+        raise
+    db.close()
+    os.replace(partial, final)
+    stats = IndexStats(entities=counts[0], names=counts[1], measures=counts[2],
+                       seconds=time.perf_counter() - started, path=final)
+    if progress:
+        progress(f"search index: {stats.names} names of {stats.entities} entities, "
+                 f"{stats.measures} measures, in {stats.seconds:.1f} s")
+    return stats
+
+
+def _fill(db: sqlite3.Connection, g: _Graph) -> tuple[int, int, int]:
+    types: dict[str, set[str]] = defaultdict(set)
+    for s, o in g.pairs(RDF_TYPE):
+        if isinstance(s, ox.NamedNode) and isinstance(o, ox.NamedNode) \
+                and o.value.startswith(RV):
+            types[s.value].add(o.value)
+    searchable = sorted(s for s, ts in types.items()
+                        if s.startswith(ID_BASE) and ts.intersection(SEARCHABLE))
+    ids = {iri: i for i, iri in enumerate(searchable, start=1)}
+
+    # the ontology: class labels, comments and direct superclasses
+    onto = ox.NamedNode(ONTOLOGY_GRAPH)
+    class_labels: dict[str, list[ox.Literal]] = defaultdict(list)
+    class_comment: dict[str, str] = {}
+    broader: dict[str, set[str]] = defaultdict(set)
+    for q in g.store.quads_for_pattern(None, ox.NamedNode(RDFS + "label"), None, onto):
+        if isinstance(q.object, ox.Literal):
+            class_labels[q.subject.value].append(q.object)
+    for q in g.store.quads_for_pattern(None, ox.NamedNode(RDFS + "comment"), None, onto):
+        if isinstance(q.object, ox.Literal) and q.object.language in ("en", None):
+            class_comment[q.subject.value] = q.object.value
+    for q in g.store.quads_for_pattern(None, ox.NamedNode(RDFS + "subClassOf"), None, onto):
+        if isinstance(q.object, ox.NamedNode) and q.object.value.startswith(RV) \
+                and q.subject.value.startswith(RV) and q.object != q.subject:
+            broader[q.subject.value].add(q.object.value)
+    ancestors_of_class = _closure(broader)
+
+    def most_specific(ts: set[str]) -> str:
+        implied = {a for t in ts for a in ancestors_of_class.get(t, {})}
+        chosen = sorted(ts - implied) or sorted(ts)
+        return chosen[0]
+
+    def label_of_class(iri: str) -> str:
+        return _english_first(class_labels.get(iri, [])) or iri.rsplit("#", 1)[-1]
+
+    # names
+    pref = {p: g.objects(p) for p in PREFERRED_LABELS}
+    alt = {p: g.objects(p) for p in ALT_LABELS}
+    titles = g.objects(DCT + "title")
+    idents = {p: g.objects(p) for p in IDENTIFIERS}
+    name_rows = []
+    labels: dict[str, str] = {}
+    for iri in searchable:
+        preferred = [o for p in PREFERRED_LABELS for o in pref[p].get(iri, [])
+                     if isinstance(o, ox.Literal)]
+        if not preferred:
+            preferred = [o for o in titles.get(iri, []) if isinstance(o, ox.Literal)]
+        alternative = [o for p in ALT_LABELS for o in alt[p].get(iri, [])
+                       if isinstance(o, ox.Literal)]
+        ident_values = [o for p in IDENTIFIERS for o in idents[p].get(iri, [])
+                        if isinstance(o, ox.Literal)]
+        labels[iri] = _english_first(preferred) or iri.rsplit("/", 1)[-1]
+        seen: set[tuple[str, str]] = set()
+        for lits, is_pref in ((preferred, 1), (alternative, 0), (ident_values, 0)):
+            for lit in lits:
+                if (lit.value, lit.language or "") in seen:
+                    continue
+                seen.add((lit.value, lit.language or ""))
+                keys = name_keys(lit.value)
+                if keys is not None:
+                    name_rows.append((ids[iri], lit.value, lit.language or "", is_pref, keys))
+
+    def first(values: dict[str, list[ox.Term]], iri: str) -> ox.Term | None:
+        found = sorted(values.get(iri, []), key=str)
+        return found[0] if found else None
+
+    country = g.objects(RV + "country")
+    agency_of = g.objects(RV + "agencyOf")
+    polity = g.objects(RV + "issuingPolity")
+    issuing_state = g.objects(RV + "issuingState")
+    announced = g.objects(RV + "announcedOn")
+    effective = g.objects(RV + "effectiveOn")
+    ended = g.objects(RV + "endedOn")
+    status = g.objects(RV + "status")
+    exact_match = g.objects(SKOS + "exactMatch")
+    comments = g.objects(RDFS + "comment")
+    summaries = g.objects(RV + "summary")
+
+    def entity_id(term: ox.Term | None) -> int | None:
+        return ids.get(term.value) if isinstance(term, ox.NamedNode) else None
+
+    def english(values: dict[str, list[ox.Term]], iri: str) -> str | None:
+        lits = [o for o in values.get(iri, []) if isinstance(o, ox.Literal)]
+        text = _english_first(lits)
+        return text[:400] if text else None
+
+    entity_rows = []
+    measures = []
+    for iri in searchable:
+        ts = types[iri]
+        is_measure = RV + "Measure" in ts
+        wikidata = sorted(o.value[len(WIKIDATA):] for o in exact_match.get(iri, [])
+                          if isinstance(o, ox.NamedNode) and o.value.startswith(WIKIDATA + "Q"))
+        day = first(announced, iri)
+        entity_rows.append((
+            ids[iri], iri, labels[iri], most_specific(ts),
+            entity_id(first(country, iri)) or entity_id(first(agency_of, iri)),
+            entity_id(first(polity, iri)) or entity_id(first(issuing_state, iri)),
+            iso_day(day.value) if isinstance(day, ox.Literal) else None,
+            wikidata[0] if wikidata else None,
+            english(comments, iri) or english(summaries, iri),
+            (first(status, iri).value if first(status, iri) is not None else None)
+            if is_measure else None,
+            int(RV + "Actor" in ts), int(is_measure)))
+        if is_measure:
+            measures.append(iri)
+    db.executemany("INSERT INTO entity VALUES (?,?,?,?,?,?,?,?,?,?,?,?)", entity_rows)
+    db.executemany("INSERT INTO entity_type VALUES (?, ?)",
+                   [(t, ids[iri]) for iri in searchable for t in sorted(types[iri])])
+
+    for number, (entity, text, lang, is_pref, keys) in enumerate(name_rows, start=1):
+        db.execute("INSERT INTO name VALUES (?,?,?,?,?,?,?,?)",
+                   (number, entity, text, lang, is_pref, keys.key, keys.compact,
+                    int(keys.latin)))
+        db.execute("INSERT INTO name_words(rowid, key, ascii) VALUES (?,?,?)",
+                   (number, keys.key, ascii_words(keys)))
+
+    # identifiers: Wikidata items and the identifiers people type
+    ident_rows = set()
+    for iri in searchable:
+        for o in exact_match.get(iri, []):
+            if isinstance(o, ox.NamedNode) and o.value.startswith(WIKIDATA + "Q"):
+                ident_rows.add((identifier_key(o.value[len(WIKIDATA):]), ids[iri]))
+        for p in IDENTIFIERS:
+            for o in idents[p].get(iri, []):
+                if isinstance(o, ox.Literal) and identifier_key(o.value):
+                    ident_rows.add((identifier_key(o.value), ids[iri]))
+    db.executemany("INSERT INTO identifier VALUES (?, ?)", sorted(ident_rows))
+
+    # parents (org:subOrganizationOf, to any depth) and issuers (the issuing polity,
+    # the issuing agency and the agencies above it)
+    sub: dict[str, set[str]] = defaultdict(set)
+    for s, o in g.pairs(ORG_SUB):
+        if isinstance(s, ox.NamedNode) and isinstance(o, ox.NamedNode) \
+                and s.value in ids and o.value in ids:
+            sub[s.value].add(o.value)
+    above = _closure(sub)
+    db.executemany("INSERT INTO parent VALUES (?,?,?)",
+                   [(ids[c], ids[a], d) for c, anc in above.items() for a, d in anc.items()])
+    issuers: set[tuple[int, int]] = set()
+    for predicate in (RV + "issuedBy", RV + "issuingPolity", RV + "issuingState"):
+        for s, o in g.pairs(predicate):
+            a, b = entity_id(s), entity_id(o)
+            if a is None or b is None:
+                continue
+            issuers.add((b, a))
+            for ancestor in above.get(o.value, {}):
+                issuers.add((ids[ancestor], a))
+    db.executemany("INSERT INTO issuer VALUES (?, ?)", sorted(issuers))
+
+    # measures: targets, periods in force, sources
+    targets = {(entity_id(o), entity_id(s)) for s, o in g.pairs(RV + "targets")}
+    db.executemany("INSERT INTO target VALUES (?, ?)",
+                   sorted(t for t in targets if None not in t))
+    change_of = g.objects(RV + "hasStatusChange")
+    change_date = g.objects(RV + "statusDate")
+    change_status = g.objects(RV + "newStatus")
+
+    def day_of(values: dict[str, list[ox.Term]], iri: str) -> str | None:
+        days = sorted(d for d in (iso_day(o.value) for o in values.get(iri, [])
+                                  if isinstance(o, ox.Literal)) if d)
+        return days[0] if days else None
+
+    force_rows = []
+    for iri in measures:
+        changes = []
+        for c in change_of.get(iri, []):
+            d = day_of(change_date, c.value) if isinstance(c, ox.NamedNode) else None
+            new = first(change_status, c.value) if isinstance(c, ox.NamedNode) else None
+            if d and isinstance(new, ox.NamedNode):
+                changes.append((d, new.value))
+        st = first(status, iri)
+        dates = MeasureDates(effective=day_of(effective, iri), announced=day_of(announced, iri),
+                             ended=day_of(ended, iri),
+                             status=st.value if isinstance(st, ox.NamedNode) else None,
+                             changes=changes)
+        force_rows += [(ids[iri], start, end) for start, end in periods(dates)]
+    db.executemany("INSERT INTO in_force VALUES (?,?,?)", force_rows)
+
+    titles_of = g.objects(DCT + "title")
+    publisher_of = g.objects(DCT + "publisher")
+    issued_of = g.objects(DCT + "issued")
+    url_of = g.objects(SCHEMA + "url")
+    all_labels = g.objects(RDFS + "label")
+    derived = g.objects(PROV_DERIVED)
+    source_rows = []
+    for iri in measures:
+        for doc in sorted({o.value for o in derived.get(iri, [])
+                           if isinstance(o, ox.NamedNode)}):
+            publisher = first(publisher_of, doc)
+            publisher_label = (_english_first([x for x in all_labels.get(publisher.value, [])
+                                               if isinstance(x, ox.Literal)])
+                               if isinstance(publisher, ox.NamedNode) else None)
+            title = _english_first([x for x in titles_of.get(doc, [])
+                                    if isinstance(x, ox.Literal)])
+            issued = first(issued_of, doc)
+            url = first(url_of, doc)
+            source_rows.append((ids[iri], doc, title, publisher_label,
+                                issued.value if isinstance(issued, ox.Literal) else None,
+                                url.value if url is not None else None))
+    db.executemany("INSERT INTO source VALUES (?,?,?,?,?,?)", source_rows)
+
+    # classes with members, for type filters and the reconciliation type suggest
+    members: dict[str, int] = defaultdict(int)
+    for iri in searchable:
+        for t in types[iri]:
+            members[t] += 1
+    db.executemany("INSERT INTO class VALUES (?,?,?,?,?,?)", [
+        (c, c[len(RV):], label_of_class(c), class_comment.get(c), n,
+         " ".join(sorted(b for b in broader.get(c, ()) if b in members)))
+        for c, n in sorted(members.items())])
+    return len(searchable), len(name_rows), len(measures)
+
+
+# ---------------------------------------------------------------------------------------
+# Reading
+# ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Entity:
+    id: int
+    iri: str
+    label: str
+    kind: str
+    kind_label: str
+    country: str | None = None
+    country_label: str | None = None
+    polity: str | None = None
+    polity_label: str | None = None
+    date: str | None = None
+    wikidata: str | None = None
+    comment: str | None = None
+    status: str | None = None
+    actor: bool = False
+    measure: bool = False
+
+    @property
+    def path(self) -> str:
+        """The id under ID_BASE ("company/huawei"): reconciliation's entity id."""
+        return self.iri[len(ID_BASE):]
+
+    def description(self) -> str:
+        """One line that tells namesakes apart: kind, country or issuer, date."""
+        parts = [self.kind_label]
+        if self.country_label:
+            parts.append(self.country_label)
+        if self.polity_label:
+            parts.append(self.polity_label)
+        if self.date:
+            parts.append(self.date)
+        return " · ".join(parts)
+
+
+@dataclass
+class Hit:
+    entity: Entity
+    name: str          # the label or alternative label that matched best
+    tier: int          # EXACT, PREFIX, WORDS or FUZZY
+    score: float       # similarity, 0-100
+    preferred: bool = True
+
+    @property
+    def tier_name(self) -> str:
+        return TIER_NAMES[self.tier]
+
+
+@dataclass(frozen=True)
+class TargetingMeasure:
+    measure: Entity
+    via: Entity | None            # the parent targeted, when not the entity itself
+    periods: tuple[tuple[str, str | None], ...]
+    sources: tuple[dict[str, str | None], ...] = field(default_factory=tuple)
+
+
+_ENTITY_SQL = """SELECT e.id, e.iri, e.label, e.kind, COALESCE(k.label, e.kind), c.iri, c.label,
+  p.iri, p.label, e.date, e.wikidata, e.comment, e.status, e.actor, e.measure
+  FROM entity e LEFT JOIN class k ON k.iri = e.kind LEFT JOIN entity c ON c.id = e.country
+  LEFT JOIN entity p ON p.id = e.polity"""
+
+
+def _entity(row: tuple) -> Entity:
+    return Entity(*row[:13], actor=bool(row[13]), measure=bool(row[14]))
+
+
+def index_path(store: Any) -> Path:
+    """Where the search index of the build a store serves is."""
+    if getattr(store, "kind", "") == "remote":
+        return Path(store.cache_root) / store.info.build_id / INDEX_FILE
+    return Path(store.build_dir) / INDEX_FILE
+
+
+_OPEN: dict[str, SearchIndex] = {}
+_OPEN_LOCK = threading.Lock()
+
+
+def open_index(store: Any) -> SearchIndex:
+    """The search index of the build `store` serves, opened once per process and build."""
+    path = index_path(store)
+    key = str(path)
+    with _OPEN_LOCK:
+        found = _OPEN.get(key)
+        if found is None:
+            found = SearchIndex(path, build_id=store.info.build_id)
+            _OPEN.clear()  # one build at a time: an older build's index is let go
+            _OPEN[key] = found
+    return found
+
+
+class SearchIndex:
+    """A search index file, read-only. Thread-safe: one SQLite connection per thread."""
+
+    def __init__(self, path: str | os.PathLike[str], build_id: str | None = None) -> None:
+        self.path = Path(path)
+        self.build_id = build_id
+        if not self.path.is_file():
+            where = f"build {build_id}" if build_id else str(self.path.parent)
+            raise SearchIndexMissing(
+                f"{where} has no search index ({self.path} is missing): it was built "
+                "before search existed, or its index could not be written. Run "
+                "`rivalry build` again to make a build with one.")
+        self._local = threading.local()
+        format_row = self._db().execute("SELECT value FROM meta WHERE key = 'format'").fetchone()
+        if format_row is None or format_row[0] != FORMAT_VERSION:
+            raise SearchIndexMissing(
+                f"the search index {self.path} is of another format "
+                f"({format_row[0] if format_row else 'unknown'}; this version reads "
+                f"{FORMAT_VERSION}): run `rivalry build` again")
+        self._classes: dict[str, tuple[str, str, str | None, int, tuple[str, ...]]] | None = None
+        self._choices: dict[tuple, tuple[list[int], list[str]]] = {}
+        self._choices_lock = threading.Lock()
+
+    def _db(self) -> sqlite3.Connection:
+        db = getattr(self._local, "db", None)
+        if db is None:
+            uri = f"file:{self.path}?mode=ro&immutable=1"
+            db = sqlite3.connect(uri, uri=True, check_same_thread=False)
+            self._local.db = db
+        return db
+
+    def sql(self, query: str, params: Iterable[Any] = ()) -> list[tuple]:
+        return self._db().execute(query, tuple(params)).fetchall()
+
+    # --- entities ------------------------------------------------------------------------
+
+    def entities(self, ids: Iterable[int]) -> dict[int, Entity]:
+        ids = sorted(set(ids))
+        out: dict[int, Entity] = {}
+        for chunk in range(0, len(ids), 500):
+            part = ids[chunk:chunk + 500]
+            marks = ",".join("?" * len(part))
+            for row in self.sql(f"{_ENTITY_SQL} WHERE e.id IN ({marks})", part):
+                out[row[0]] = _entity(row)
+        return out
+
+    def entity(self, iri: str) -> Entity | None:
+        rows = self.sql(f"{_ENTITY_SQL} WHERE e.iri = ?", (iri,))
+        return _entity(rows[0]) if rows else None
+
+    def resolve(self, ref: str) -> Entity | None:
+        """An entity by IRI, prefixed name (company:huawei), or id (company/huawei)."""
+        ref = ref.strip()
+        candidates = [ref]
+        if ":" in ref and not ref.startswith(("http://", "https://")):
+            prefix, local = ref.split(":", 1)
+            if prefix in PREFIXES:
+                candidates.append(PREFIXES[prefix] + local)
+        if not ref.startswith(("http://", "https://")):
+            candidates.append(ID_BASE + ref.lstrip("/"))
+        for iri in candidates:
+            found = self.entity(iri)
+            if found is not None:
+                return found
+        return None
+
+    def by_identifier(self, value: str) -> list[Entity]:
+        """Entities with this identifier (a Wikidata item, a legislation identifier...)."""
+        value = value.strip()
+        if value.startswith(WIKIDATA):
+            value = value[len(WIKIDATA):]
+        rows = self.sql("SELECT entity FROM identifier WHERE value = ?", (identifier_key(value),))
+        found = self.entities(r[0] for r in rows)
+        return [found[i] for i in sorted(found)]
+
+    def names(self, entity_id: int) -> list[tuple[str, str, bool]]:
+        """An entity's names: (text, language, preferred)."""
+        return [(t, lang, bool(p)) for t, lang, p in self.sql(
+            "SELECT text, lang, preferred FROM name WHERE entity = ? "
+            "ORDER BY preferred DESC, lang, text", (entity_id,))]
+
+    def stats(self) -> dict[str, int]:
+        def count(table: str) -> int:
+            return self.sql(f"SELECT COUNT(*) FROM {table}")[0][0]  # noqa: S608 - fixed names
+        return {"entities": count("entity"), "names": count("name"),
+                "measures": self.sql("SELECT COUNT(*) FROM entity WHERE measure")[0][0]}
+
+    # --- classes -------------------------------------------------------------------------
+
+    def classes(self) -> dict[str, tuple[str, str, str | None, int, tuple[str, ...]]]:
+        """Classes with searchable members: iri -> (local name, label, comment, members,
+        direct broader classes)."""
+        if self._classes is None:
+            self._classes = {iri: (local, label, comment, n, tuple(b.split()))
+                             for iri, local, label, comment, n, b in self.sql(
+                                 "SELECT iri, local, label, comment, members, broader "
+                                 "FROM class ORDER BY label")}
+        return self._classes
+
+    def resolve_class(self, ref: str) -> str | None:
+        """A class by IRI, prefixed name (rv:Company), local name (Company) or label
+        ("company"), case-insensitively."""
+        ref = ref.strip()
+        classes = self.classes()
+        if ref in classes:
+            return ref
+        if ref.startswith("rv:"):
+            ref = ref[3:]
+        lowered = ref.casefold()
+        for iri, (local, label, *_rest) in classes.items():
+            if lowered in (local.casefold(), label.casefold()):
+                return iri
+        return None
+
+    # --- matching --------------------------------------------------------------------------
+
+    def search(self, query: str, *, classes: Iterable[str] = (), issuer: int | None = None,
+               countries: Iterable[int] = (), limit: int = 20, offset: int = 0,
+               rank: str = "tier") -> list[Hit]:
+        """Entities whose names match `query`, best first: by tier then similarity
+        (rank="tier", for search), or by similarity then tier (rank="score", for
+        reconciliation and screening). `classes` keeps members of any of those classes,
+        `issuer` actions issued by that entity (or an agency below it), `countries`
+        entities whose country is one of these or unknown."""
+        keys = name_keys(query)
+        if keys is None:
+            return []
+        filters = _Filters(tuple(sorted(set(classes))), issuer, tuple(sorted(set(countries))))
+        wanted = limit + offset
+        best: dict[int, tuple[int, float, int, str]] = {}  # entity -> (tier, score, pref, name)
+
+        def consider(rows: Iterable[tuple], tier: int | None) -> None:
+            for _nid, entity, text, preferred, key, compact, latin in rows:
+                t, score = _compare(keys, key, compact, bool(latin), tier)
+                current = best.get(entity)
+                candidate = (t, score, preferred, text)
+                if current is None or (t, -score, -preferred) < (current[0], -current[1],
+                                                                 -current[2]):
+                    best[entity] = candidate
+
+        cols = "n.id, n.entity, n.text, n.preferred, n.key, n.compact, n.latin"
+        where, params = filters.sql()
+        consider(self.sql(f"SELECT {cols} FROM name n WHERE (n.key = ? OR n.compact = ?)"
+                          f"{where} LIMIT {TIER_LIMIT}", (keys.key, keys.compact, *params)),
+                 EXACT)
+        for column, value in (("key", keys.key), ("compact", keys.compact)):
+            if len(value) >= 2 or not keys.latin:
+                consider(self.sql(
+                    f"SELECT {cols} FROM name n WHERE n.{column} >= ? AND n.{column} < ?"
+                    f"{where} LIMIT {TIER_LIMIT}", (value, value + "\U0010ffff", *params)),
+                    PREFIX)
+        match = _fts_query(keys)
+        if match:
+            consider(self.sql(
+                f"SELECT {cols} FROM name_words w JOIN name n ON n.id = w.rowid "
+                f"WHERE name_words MATCH ?{where} LIMIT {TIER_LIMIT}", (match, *params)),
+                WORDS)
+        if len(best) < wanted and len(keys.compact) >= 3:
+            ids, choices = self._fuzzy_choices(filters)
+            found = process.extract(keys.compact, choices, scorer=fuzz.ratio,
+                                    score_cutoff=FUZZY_CUTOFF, limit=max(wanted * 3, 30))
+            name_ids = [ids[i] for _, _, i in found]
+            if name_ids:
+                marks = ",".join("?" * len(name_ids))
+                consider(self.sql(f"SELECT {cols} FROM name n WHERE n.id IN ({marks})",
+                                  name_ids), FUZZY)
+        if rank == "score":
+            order = sorted(best.items(), key=lambda kv: (-kv[1][1], kv[1][0], -kv[1][2],
+                                                         kv[0]))
+        else:
+            order = sorted(best.items(), key=lambda kv: (kv[1][0], -kv[1][1], -kv[1][2],
+                                                         len(kv[1][3]), kv[0]))
+        page = order[offset:offset + limit]
+        found_entities = self.entities(e for e, _ in page)
+        return [Hit(found_entities[e], name, tier, round(score, 1), bool(pref))
+                for e, (tier, score, pref, name) in page if e in found_entities]
+
+    def _fuzzy_choices(self, filters: _Filters) -> tuple[list[int], list[str]]:
+        """The compact keys of the names the filters allow, read once per filter and kept
+        (the unfiltered list at 100k measures is about 110,000 short strings)."""
+        with self._choices_lock:
+            found = self._choices.get(filters.key())
+        if found is not None:
+            return found
+        where, params = filters.sql()
+        rows = self.sql(f"SELECT n.id, n.compact FROM name n WHERE 1{where}", params)
+        found = ([r[0] for r in rows], [r[1] for r in rows])
+        with self._choices_lock:
+            if len(self._choices) > 64:
+                self._choices.clear()
+            self._choices[filters.key()] = found
+        return found
+
+    # --- what targets an entity ---------------------------------------------------------------
+
+    def ancestors(self, entity_id: int) -> list[tuple[Entity, int]]:
+        rows = self.sql("SELECT ancestor, depth FROM parent WHERE child = ? ORDER BY depth",
+                        (entity_id,))
+        found = self.entities(r[0] for r in rows)
+        return [(found[a], d) for a, d in rows if a in found]
+
+    def targeting(self, entity_ids: Iterable[int], on: str | None = None,
+                  parents: bool = True) -> dict[int, list[TargetingMeasure]]:
+        """For each entity, the measures targeting it (and, with `parents`, its parents),
+        in force on the ISO date `on` (all of them when None), with their sources."""
+        out: dict[int, list[TargetingMeasure]] = {}
+        for entity_id in entity_ids:
+            holders = [(entity_id, None)]
+            if parents:
+                holders += [(a.id, a) for a, _ in self.ancestors(entity_id)]
+            rows: list[tuple[int, Entity | None]] = []
+            seen: set[int] = set()
+            for holder, via in holders:
+                for (measure,) in self.sql("SELECT measure FROM target WHERE entity = ?",
+                                           (holder,)):
+                    if measure not in seen:
+                        seen.add(measure)
+                        rows.append((measure, via))
+            spans: dict[int, list[tuple[str, str | None]]] = defaultdict(list)
+            if rows:
+                marks = ",".join("?" * len(rows))
+                for m, start, end in self.sql(
+                        f"SELECT measure, start, end FROM in_force WHERE measure IN ({marks}) "
+                        "ORDER BY start", [m for m, _ in rows]):
+                    spans[m].append((start, end))
+            if on is not None:
+                rows = [(m, via) for m, via in rows
+                        if any(s <= on and (e is None or on < e) for s, e in spans[m])]
+            measures = self.entities(m for m, _ in rows)
+            sources = self.sources(m for m, _ in rows)
+            result = [TargetingMeasure(measures[m], via, tuple(spans[m]),
+                                       tuple(sources.get(m, ())))
+                      for m, via in rows if m in measures]
+            result.sort(key=lambda t: (t.measure.date or "", t.measure.iri))
+            out[entity_id] = result
+        return out
+
+    def sources(self, measure_ids: Iterable[int]) -> dict[int, list[dict[str, str | None]]]:
+        ids = sorted(set(measure_ids))
+        out: dict[int, list[dict[str, str | None]]] = defaultdict(list)
+        for chunk in range(0, len(ids), 500):
+            part = ids[chunk:chunk + 500]
+            marks = ",".join("?" * len(part))
+            for m, iri, title, publisher, issued, url in self.sql(
+                    f"SELECT measure, iri, title, publisher, issued, url FROM source "
+                    f"WHERE measure IN ({marks}) ORDER BY issued, iri", part):
+                out[m].append({"iri": iri, "title": title, "publisher": publisher,
+                               "issued": issued, "url": url})
+        return out
+
+    def first_targeted(self, entity_id: int) -> str | None:
+        """The announcement date of the first measure targeting the entity."""
+        row = self.sql("SELECT MIN(e.date) FROM target t JOIN entity e ON e.id = t.measure "
+                       "WHERE t.entity = ?", (entity_id,))
+        return row[0][0] if row else None
+
+
+@dataclass(frozen=True)
+class _Filters:
+    classes: tuple[str, ...]
+    issuer: int | None
+    countries: tuple[int, ...]
+
+    def key(self) -> tuple:
+        return (self.classes, self.issuer, self.countries)
+
+    def sql(self) -> tuple[str, list[Any]]:
+        clauses, params = [], []
+        if self.classes:
+            marks = ",".join("?" * len(self.classes))
+            clauses.append(f" AND n.entity IN (SELECT entity FROM entity_type "
+                           f"WHERE class IN ({marks}))")
+            params += self.classes
+        if self.issuer is not None:
+            clauses.append(" AND n.entity IN (SELECT entity FROM issuer WHERE issuer = ?)")
+            params.append(self.issuer)
+        if self.countries:
+            marks = ",".join("?" * len(self.countries))
+            clauses.append(f" AND n.entity IN (SELECT id FROM entity WHERE country IS NULL "
+                           f"OR country IN ({marks}))")
+            params += self.countries
+        return "".join(clauses), params
+
+
+def _fts_query(keys: NameKeys) -> str | None:
+    """Every word of the query as a word prefix, in the key or in its transliteration."""
+    def group(words: list[str]) -> str | None:
+        words = [w for w in words if w]
+        if not words:
+            return None
+        return " AND ".join('"' + w.replace('"', '""') + '"*' for w in words)
+
+    native = group(keys.words)
+    latin = group(ascii_words(keys).split())
+    parts = []
+    if native:
+        parts.append(f"key : ({native})")
+    if latin:
+        parts.append(f"ascii : ({latin})")
+    return " OR ".join(parts) or None
+
+
+def _compare(q: NameKeys, key: str, compact: str, latin: bool,
+             tier: int | None) -> tuple[int, float]:
+    """A name's tier and similarity to the query."""
+    if key == q.key or (compact == q.compact and latin == q.latin):
+        return EXACT, 100.0
+    if compact == q.compact:
+        return EXACT, 95.0  # the same name in another script: a transliteration
+    score = max(fuzz.ratio(q.key, key), fuzz.ratio(q.compact, compact),
+                fuzz.token_sort_ratio(q.key, key))
+    score = min(score, 99.0)
+    if key.startswith(q.key) or compact.startswith(q.compact):
+        return PREFIX, score
+    return (WORDS if tier == WORDS else FUZZY), score
