@@ -125,6 +125,8 @@ def name_keys(name: str) -> NameKeys | None:
         else:
             merged.append(token)
     key = _join(_strip_legal_forms(merged))
+    if key.isascii():  # most names: no transliteration to do
+        return NameKeys(key=key, compact=key.replace(" ", ""), latin=True)
     latin = all(c.isdigit() or c == " " or unicodedata.name(c, "").startswith("LATIN")
                 for c in key)
     compact = "".join(c for c in ascii_text(key).lower() if c.isalnum())

@@ -26,6 +26,8 @@ ratio of the keys), which reconciliation and screening rank by.
 
 from __future__ import annotations
 
+import csv
+import io
 import os
 import sqlite3
 import threading
@@ -134,31 +136,42 @@ def identifier_key(value: str) -> str:
 
 
 class _Graph:
-    """The triples the index needs, read once from the store, deduplicated across graphs."""
+    """The answers the index needs, asked of the store in SPARQL and written by pyoxigraph
+    as CSV, read back with the csv module: far cheaper than a Python object per term (at
+    100k measures the index reads about two million values). Each question is a scan of
+    one predicate or one class, which the store answers from its indexes; values come as
+    strings (STR), since pyoxigraph writes IRIs in CSV without quoting their commas."""
 
     def __init__(self, store: Any) -> None:
         self.store = store
 
-    def pairs(self, predicate: str) -> Iterator[tuple[ox.Term, ox.Term]]:
-        seen: set[tuple[ox.Term, ox.Term]] = set()
-        for q in self.store.quads_for_pattern(None, ox.NamedNode(predicate), None, None):
-            pair = (q.subject, q.object)
-            if pair not in seen:
-                seen.add(pair)
-                yield pair
+    def rows(self, query: str) -> Iterator[list[str]]:
+        result = self.store.query(PREFIX_SQL + query, use_default_graph_as_union=True)
+        data = (result.serialize(format=ox.QueryResultsFormat.CSV) or b"").decode("utf-8")
+        reader = csv.reader(io.StringIO(data, newline=""))
+        next(reader, None)  # the header
+        return reader
 
-    def objects(self, predicate: str) -> dict[str, list[ox.Term]]:
-        out: dict[str, list[ox.Term]] = defaultdict(list)
-        for s, o in self.pairs(predicate):
-            if isinstance(s, ox.NamedNode):
-                out[s.value].append(o)
-        return out
+    def pairs(self, predicate: str) -> Iterator[list[str]]:
+        """(subject, value, language) for every triple of `predicate`."""
+        return self.rows(f"SELECT (STR(?s) AS ?a) (STR(?v) AS ?b) (LANG(?v) AS ?l) "
+                         f"WHERE {{ ?s <{predicate}> ?v }}")
+
+    def members(self, cls: str) -> Iterator[list[str]]:
+        return self.rows(f"SELECT (STR(?s) AS ?a) WHERE {{ ?s a <{cls}> }}")
 
 
-def _english_first(labels: list[ox.Literal]) -> str | None:
+PREFIX_SQL = f"""PREFIX rv: <{RV}> PREFIX rdfs: <{RDFS}> PREFIX skos: <{SKOS}>
+PREFIX dct: <{DCT}> PREFIX schema: <{SCHEMA}> PREFIX prov: <http://www.w3.org/ns/prov#>
+PREFIX org: <http://www.w3.org/ns/org#>
+"""
+
+
+def _english_first(labels: Iterable[tuple[str, str]]) -> str | None:
+    """The English value, else one without a language, else the first (by language)."""
     by_lang: dict[str, str] = {}
-    for lit in sorted(labels, key=lambda x: (x.language or "", x.value)):
-        by_lang.setdefault(lit.language or "", lit.value)
+    for value, lang in sorted(labels, key=lambda x: (x[1], x[0])):
+        by_lang.setdefault(lang, value)
     return by_lang.get("en") or by_lang.get("") or next(iter(by_lang.values()), None)
 
 
@@ -227,31 +240,34 @@ def build_search_index(store: Any, directory: str | os.PathLike[str],
 
 
 def _fill(db: sqlite3.Connection, g: _Graph) -> tuple[int, int, int]:
-    types: dict[str, set[str]] = defaultdict(set)
-    for s, o in g.pairs(RDF_TYPE):
-        if isinstance(s, ox.NamedNode) and isinstance(o, ox.NamedNode) \
-                and o.value.startswith(RV):
-            types[s.value].add(o.value)
-    searchable = sorted(s for s, ts in types.items()
-                        if s.startswith(ID_BASE) and ts.intersection(SEARCHABLE))
-    ids = {iri: i for i, iri in enumerate(searchable, start=1)}
-
     # the ontology: class labels, comments and direct superclasses
-    onto = ox.NamedNode(ONTOLOGY_GRAPH)
-    class_labels: dict[str, list[ox.Literal]] = defaultdict(list)
+    class_labels: dict[str, list[tuple[str, str]]] = defaultdict(list)
     class_comment: dict[str, str] = {}
     broader: dict[str, set[str]] = defaultdict(set)
-    for q in g.store.quads_for_pattern(None, ox.NamedNode(RDFS + "label"), None, onto):
-        if isinstance(q.object, ox.Literal):
-            class_labels[q.subject.value].append(q.object)
-    for q in g.store.quads_for_pattern(None, ox.NamedNode(RDFS + "comment"), None, onto):
-        if isinstance(q.object, ox.Literal) and q.object.language in ("en", None):
-            class_comment[q.subject.value] = q.object.value
-    for q in g.store.quads_for_pattern(None, ox.NamedNode(RDFS + "subClassOf"), None, onto):
-        if isinstance(q.object, ox.NamedNode) and q.object.value.startswith(RV) \
-                and q.subject.value.startswith(RV) and q.object != q.subject:
-            broader[q.subject.value].add(q.object.value)
+    for c, p, v, lang in g.rows(f"""SELECT (STR(?c) AS ?a) (STR(?p) AS ?b) (STR(?v) AS ?d)
+            (LANG(?v) AS ?l) WHERE {{ GRAPH <{ONTOLOGY_GRAPH}> {{
+              VALUES ?p {{ rdfs:label rdfs:comment rdfs:subClassOf }}
+              ?c ?p ?v FILTER(STRSTARTS(STR(?c), "{RV}")) }} }}"""):
+        if p == RDFS + "label":
+            class_labels[c].append((v, lang))
+        elif p == RDFS + "comment" and lang in ("en", ""):
+            class_comment[c] = v
+        elif p == RDFS + "subClassOf" and v.startswith(RV) and v != c:
+            broader[c].add(v)
     ancestors_of_class = _closure(broader)
+
+    # the searchable entities and their classes: the members of every class at or below
+    # the searchable ones (the build has materialised the class hierarchy)
+    searchable_classes = sorted(c for c in set(broader) | set(SEARCHABLE)
+                                if c in SEARCHABLE or set(ancestors_of_class.get(c, {}))
+                                & set(SEARCHABLE))
+    types: dict[str, set[str]] = defaultdict(set)
+    for cls in searchable_classes:
+        for (s,) in g.members(cls):
+            if s.startswith(ID_BASE):
+                types[s].add(cls)
+    searchable = sorted(types)
+    ids = {iri: i for i, iri in enumerate(searchable, start=1)}
 
     def most_specific(ts: set[str]) -> str:
         implied = {a for t in ts for a in ancestors_of_class.get(t, {})}
@@ -261,172 +277,166 @@ def _fill(db: sqlite3.Connection, g: _Graph) -> tuple[int, int, int]:
     def label_of_class(iri: str) -> str:
         return _english_first(class_labels.get(iri, [])) or iri.rsplit("#", 1)[-1]
 
-    # names
-    pref = {p: g.objects(p) for p in PREFERRED_LABELS}
-    alt = {p: g.objects(p) for p in ALT_LABELS}
-    titles = g.objects(DCT + "title")
-    idents = {p: g.objects(p) for p in IDENTIFIERS}
+    # names: labels, alternative labels, titles (of what has no label) and identifiers
+    found_names: dict[str, dict[str, list[tuple[str, str]]]] = defaultdict(
+        lambda: defaultdict(list))
+    for prop in (*PREFERRED_LABELS, *ALT_LABELS, *IDENTIFIERS):
+        for s, v, lang in g.pairs(prop):
+            if s in ids:
+                found_names[s][prop].append((v, lang))
+    for s, v, lang in g.rows("""SELECT (STR(?s) AS ?a) (STR(?v) AS ?b) (LANG(?v) AS ?l)
+            WHERE { ?s a rv:LegalInstrument ; dct:title ?v }"""):
+        if s in ids:
+            found_names[s][DCT + "title"].append((v, lang))
     name_rows = []
     labels: dict[str, str] = {}
+    identifier_values: dict[str, list[str]] = {}
     for iri in searchable:
-        preferred = [o for p in PREFERRED_LABELS for o in pref[p].get(iri, [])
-                     if isinstance(o, ox.Literal)]
+        by_property = found_names.get(iri, {})
+        preferred = [x for p in PREFERRED_LABELS for x in by_property.get(p, [])]
         if not preferred:
-            preferred = [o for o in titles.get(iri, []) if isinstance(o, ox.Literal)]
-        alternative = [o for p in ALT_LABELS for o in alt[p].get(iri, [])
-                       if isinstance(o, ox.Literal)]
-        ident_values = [o for p in IDENTIFIERS for o in idents[p].get(iri, [])
-                        if isinstance(o, ox.Literal)]
+            preferred = by_property.get(DCT + "title", [])
+        alternative = [x for p in ALT_LABELS for x in by_property.get(p, [])]
+        identifiers = [x for p in IDENTIFIERS for x in by_property.get(p, [])]
+        identifier_values[iri] = [v for v, _ in identifiers]
         labels[iri] = _english_first(preferred) or iri.rsplit("/", 1)[-1]
         seen: set[tuple[str, str]] = set()
-        for lits, is_pref in ((preferred, 1), (alternative, 0), (ident_values, 0)):
-            for lit in lits:
-                if (lit.value, lit.language or "") in seen:
+        for found, is_pref in ((preferred, 1), (alternative, 0), (identifiers, 0)):
+            for value, lang in sorted(found, key=lambda x: (x[1], x[0])):
+                if (value, lang) in seen:
                     continue
-                seen.add((lit.value, lit.language or ""))
-                keys = name_keys(lit.value)
+                seen.add((value, lang))
+                keys = name_keys(value)
                 if keys is not None:
-                    name_rows.append((ids[iri], lit.value, lit.language or "", is_pref, keys))
+                    name_rows.append((ids[iri], value, lang, is_pref, keys))
+    del found_names
 
-    def first(values: dict[str, list[ox.Term]], iri: str) -> ox.Term | None:
-        found = sorted(values.get(iri, []), key=str)
-        return found[0] if found else None
+    # what the index keeps of each entity, and the links between them
+    values: dict[str, dict[str, list[str]]] = {}
+    for prop in (RV + "country", RV + "agencyOf", RV + "issuingPolity", RV + "issuedBy",
+                 RV + "announcedOn", RV + "effectiveOn", RV + "endedOn", RV + "status",
+                 SKOS + "exactMatch", RDFS + "comment", RV + "summary", RV + "targets",
+                 ORG_SUB):
+        by_subject: dict[str, list[str]] = defaultdict(list)
+        text = prop in (RDFS + "comment", RV + "summary")
+        for s, v, lang in g.pairs(prop):
+            if s in ids and (not text or lang in ("", "en")):
+                by_subject[s].append(v)
+        values[prop] = by_subject
 
-    country = g.objects(RV + "country")
-    agency_of = g.objects(RV + "agencyOf")
-    polity = g.objects(RV + "issuingPolity")
-    issuing_state = g.objects(RV + "issuingState")
-    announced = g.objects(RV + "announcedOn")
-    effective = g.objects(RV + "effectiveOn")
-    ended = g.objects(RV + "endedOn")
-    status = g.objects(RV + "status")
-    exact_match = g.objects(SKOS + "exactMatch")
-    comments = g.objects(RDFS + "comment")
-    summaries = g.objects(RV + "summary")
+    def first(iri: str, prop: str) -> str | None:
+        found = values[prop].get(iri)
+        return min(found) if found else None
 
-    def entity_id(term: ox.Term | None) -> int | None:
-        return ids.get(term.value) if isinstance(term, ox.NamedNode) else None
+    def first_id(iri: str, *props: str) -> int | None:
+        for prop in props:
+            for v in sorted(values[prop].get(iri, ())):
+                if v in ids:
+                    return ids[v]
+        return None
 
-    def english(values: dict[str, list[ox.Term]], iri: str) -> str | None:
-        lits = [o for o in values.get(iri, []) if isinstance(o, ox.Literal)]
-        text = _english_first(lits)
-        return text[:400] if text else None
+    def day(iri: str, prop: str) -> str | None:
+        found = values[prop].get(iri)
+        if not found:
+            return None
+        days = [d for d in map(iso_day, found) if d]
+        return min(days) if days else None
 
     entity_rows = []
     measures = []
     for iri in searchable:
         ts = types[iri]
         is_measure = RV + "Measure" in ts
-        wikidata = sorted(o.value[len(WIKIDATA):] for o in exact_match.get(iri, [])
-                          if isinstance(o, ox.NamedNode) and o.value.startswith(WIKIDATA + "Q"))
-        day = first(announced, iri)
+        wikidata = sorted(v[len(WIKIDATA):] for v in values[SKOS + "exactMatch"].get(iri, ())
+                          if v.startswith(WIKIDATA + "Q"))
+        comment = first(iri, RDFS + "comment") or first(iri, RV + "summary")
         entity_rows.append((
             ids[iri], iri, labels[iri], most_specific(ts),
-            entity_id(first(country, iri)) or entity_id(first(agency_of, iri)),
-            entity_id(first(polity, iri)) or entity_id(first(issuing_state, iri)),
-            iso_day(day.value) if isinstance(day, ox.Literal) else None,
-            wikidata[0] if wikidata else None,
-            english(comments, iri) or english(summaries, iri),
-            (first(status, iri).value if first(status, iri) is not None else None)
-            if is_measure else None,
+            first_id(iri, RV + "country", RV + "agencyOf"),
+            first_id(iri, RV + "issuingPolity"),
+            day(iri, RV + "announcedOn"), wikidata[0] if wikidata else None,
+            comment[:400] if comment else None,
+            first(iri, RV + "status") if is_measure else None,
             int(RV + "Actor" in ts), int(is_measure)))
         if is_measure:
             measures.append(iri)
     db.executemany("INSERT INTO entity VALUES (?,?,?,?,?,?,?,?,?,?,?,?)", entity_rows)
     db.executemany("INSERT INTO entity_type VALUES (?, ?)",
                    [(t, ids[iri]) for iri in searchable for t in sorted(types[iri])])
-
-    for number, (entity, text, lang, is_pref, keys) in enumerate(name_rows, start=1):
-        db.execute("INSERT INTO name VALUES (?,?,?,?,?,?,?,?)",
-                   (number, entity, text, lang, is_pref, keys.key, keys.compact,
-                    int(keys.latin)))
-        db.execute("INSERT INTO name_words(rowid, key, ascii) VALUES (?,?,?)",
-                   (number, keys.key, ascii_words(keys)))
+    db.executemany("INSERT INTO name VALUES (?,?,?,?,?,?,?,?)", [
+        (number, entity, text, lang, is_pref, keys.key, keys.compact, int(keys.latin))
+        for number, (entity, text, lang, is_pref, keys) in enumerate(name_rows, start=1)])
+    db.executemany("INSERT INTO name_words(rowid, key, ascii) VALUES (?,?,?)", [
+        (number, keys.key, ascii_words(keys))
+        for number, (_, _, _, _, keys) in enumerate(name_rows, start=1)])
 
     # identifiers: Wikidata items and the identifiers people type
     ident_rows = set()
     for iri in searchable:
-        for o in exact_match.get(iri, []):
-            if isinstance(o, ox.NamedNode) and o.value.startswith(WIKIDATA + "Q"):
-                ident_rows.add((identifier_key(o.value[len(WIKIDATA):]), ids[iri]))
-        for p in IDENTIFIERS:
-            for o in idents[p].get(iri, []):
-                if isinstance(o, ox.Literal) and identifier_key(o.value):
-                    ident_rows.add((identifier_key(o.value), ids[iri]))
+        for v in values[SKOS + "exactMatch"].get(iri, ()):
+            if v.startswith(WIKIDATA + "Q"):
+                ident_rows.add((identifier_key(v[len(WIKIDATA):]), ids[iri]))
+        for v in identifier_values.get(iri, ()):
+            if identifier_key(v):
+                ident_rows.add((identifier_key(v), ids[iri]))
     db.executemany("INSERT INTO identifier VALUES (?, ?)", sorted(ident_rows))
 
     # parents (org:subOrganizationOf, to any depth) and issuers (the issuing polity,
     # the issuing agency and the agencies above it)
     sub: dict[str, set[str]] = defaultdict(set)
-    for s, o in g.pairs(ORG_SUB):
-        if isinstance(s, ox.NamedNode) and isinstance(o, ox.NamedNode) \
-                and s.value in ids and o.value in ids:
-            sub[s.value].add(o.value)
+    for iri, found in values[ORG_SUB].items():
+        sub[iri].update(v for v in found if v in ids)
     above = _closure(sub)
     db.executemany("INSERT INTO parent VALUES (?,?,?)",
                    [(ids[c], ids[a], d) for c, anc in above.items() for a, d in anc.items()])
     issuers: set[tuple[int, int]] = set()
-    for predicate in (RV + "issuedBy", RV + "issuingPolity", RV + "issuingState"):
-        for s, o in g.pairs(predicate):
-            a, b = entity_id(s), entity_id(o)
-            if a is None or b is None:
-                continue
-            issuers.add((b, a))
-            for ancestor in above.get(o.value, {}):
-                issuers.add((ids[ancestor], a))
+    targets: set[tuple[int, int]] = set()
+    for prop in (RV + "issuedBy", RV + "issuingPolity"):
+        for iri, found in values[prop].items():
+            for v in found:
+                if v in ids:
+                    issuers.add((ids[v], ids[iri]))
+                    for ancestor in above.get(v, {}):
+                        issuers.add((ids[ancestor], ids[iri]))
+    for iri, found in values[RV + "targets"].items():
+        targets.update((ids[v], ids[iri]) for v in found if v in ids)
     db.executemany("INSERT INTO issuer VALUES (?, ?)", sorted(issuers))
+    db.executemany("INSERT INTO target VALUES (?, ?)", sorted(targets))
 
-    # measures: targets, periods in force, sources
-    targets = {(entity_id(o), entity_id(s)) for s, o in g.pairs(RV + "targets")}
-    db.executemany("INSERT INTO target VALUES (?, ?)",
-                   sorted(t for t in targets if None not in t))
-    change_of = g.objects(RV + "hasStatusChange")
-    change_date = g.objects(RV + "statusDate")
-    change_status = g.objects(RV + "newStatus")
-
-    def day_of(values: dict[str, list[ox.Term]], iri: str) -> str | None:
-        days = sorted(d for d in (iso_day(o.value) for o in values.get(iri, [])
-                                  if isinstance(o, ox.Literal)) if d)
-        return days[0] if days else None
-
+    # measures: periods in force, sources
+    changes: dict[str, list[tuple[str, str]]] = defaultdict(list)
+    for m, d, new in g.rows("""SELECT DISTINCT (STR(?m) AS ?a) (STR(?d) AS ?b)
+            (STR(?new) AS ?c) WHERE { ?m rv:hasStatusChange ?x .
+            ?x rv:statusDate ?d ; rv:newStatus ?new }"""):
+        if iso_day(d):
+            changes[m].append((iso_day(d), new))  # type: ignore[arg-type]
     force_rows = []
     for iri in measures:
-        changes = []
-        for c in change_of.get(iri, []):
-            d = day_of(change_date, c.value) if isinstance(c, ox.NamedNode) else None
-            new = first(change_status, c.value) if isinstance(c, ox.NamedNode) else None
-            if d and isinstance(new, ox.NamedNode):
-                changes.append((d, new.value))
-        st = first(status, iri)
-        dates = MeasureDates(effective=day_of(effective, iri), announced=day_of(announced, iri),
-                             ended=day_of(ended, iri),
-                             status=st.value if isinstance(st, ox.NamedNode) else None,
-                             changes=changes)
+        dates = MeasureDates(effective=day(iri, RV + "effectiveOn"),
+                             announced=day(iri, RV + "announcedOn"),
+                             ended=day(iri, RV + "endedOn"), status=first(iri, RV + "status"),
+                             changes=changes.get(iri, []))
         force_rows += [(ids[iri], start, end) for start, end in periods(dates)]
     db.executemany("INSERT INTO in_force VALUES (?,?,?)", force_rows)
 
-    titles_of = g.objects(DCT + "title")
-    publisher_of = g.objects(DCT + "publisher")
-    issued_of = g.objects(DCT + "issued")
-    url_of = g.objects(SCHEMA + "url")
-    all_labels = g.objects(RDFS + "label")
-    derived = g.objects(PROV_DERIVED)
-    source_rows = []
-    for iri in measures:
-        for doc in sorted({o.value for o in derived.get(iri, [])
-                           if isinstance(o, ox.NamedNode)}):
-            publisher = first(publisher_of, doc)
-            publisher_label = (_english_first([x for x in all_labels.get(publisher.value, [])
-                                               if isinstance(x, ox.Literal)])
-                               if isinstance(publisher, ox.NamedNode) else None)
-            title = _english_first([x for x in titles_of.get(doc, [])
-                                    if isinstance(x, ox.Literal)])
-            issued = first(issued_of, doc)
-            url = first(url_of, doc)
-            source_rows.append((ids[iri], doc, title, publisher_label,
-                                issued.value if isinstance(issued, ox.Literal) else None,
-                                url.value if url is not None else None))
-    db.executemany("INSERT INTO source VALUES (?,?,?,?,?,?)", source_rows)
+    sources: dict[tuple[str, str], list[str | None]] = {}
+    for m, doc, title, publisher, issued, url in g.rows("""
+            SELECT (STR(?m) AS ?a) (STR(?doc) AS ?b) ?title ?publisher (STR(?issued) AS ?c)
+                   (STR(?url) AS ?d) WHERE {
+              ?m a rv:Measure ; prov:wasDerivedFrom ?doc .
+              OPTIONAL { ?doc dct:title ?title FILTER(LANG(?title) = "en" || LANG(?title) = "") }
+              OPTIONAL { ?doc dct:publisher/rdfs:label ?publisher
+                         FILTER(LANG(?publisher) = "en" || LANG(?publisher) = "") }
+              OPTIONAL { ?doc dct:issued ?issued }
+              OPTIONAL { ?doc schema:url ?url } }"""):
+        if m not in ids:
+            continue
+        row = sources.setdefault((m, doc), [None, None, None, None])
+        for i, v in enumerate((title, publisher, issued, url)):
+            if v and row[i] is None:
+                row[i] = v
+    db.executemany("INSERT INTO source VALUES (?,?,?,?,?,?)", [
+        (ids[m], doc, *row) for (m, doc), row in sorted(sources.items())])
 
     # classes with members, for type filters and the reconciliation type suggest
     members: dict[str, int] = defaultdict(int)

@@ -31,6 +31,9 @@ def create_app(settings: Mapping[str, Any] | None = None) -> Flask:
         meta,
         pages,
         publish,
+        reconcile,
+        screening,
+        search,
         sparql,
         validation,
     )
@@ -44,6 +47,9 @@ def create_app(settings: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(entities.bp)
     app.register_blueprint(browse.bp)
     app.register_blueprint(publish.bp)
+    app.register_blueprint(search.bp)
+    app.register_blueprint(reconcile.bp)
+    app.register_blueprint(screening.bp)
     return app
 
 

@@ -11,7 +11,8 @@ from rivalry.server.settings import SECRET_SETTINGS, SETTINGS
 bp = Blueprint("meta", __name__)
 
 #: Paths that only read, and so may be called from any origin's scripts.
-READ_PATHS = ("/sparql", "/-/", "/id/", "/data", "/ontology", "/shapes", "/.well-known/")
+READ_PATHS = ("/sparql", "/-/", "/id/", "/data", "/ontology", "/shapes", "/.well-known/",
+              "/search", "/reconcile", "/screen")
 
 
 @bp.get("/-/settings.json")

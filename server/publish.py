@@ -28,6 +28,7 @@ from rivalry.ontology import NAMESPACE, ontology_file
 from rivalry.server import get_store
 from rivalry.server.entities import ENTITY_FORMATS, conditional, serialize, split_suffix
 from rivalry.server.formats import HTML, Format, negotiate
+from rivalry.server.search import with_search_box
 from rivalry.shapes import shapes_files
 
 bp = Blueprint("publish", __name__)
@@ -88,7 +89,8 @@ def ontology(suffix: str | None = None) -> Response:
     path = _ontology_path()
     html = ""
     if fmt is HTML:
-        html = ontology_html(hashlib.sha256(path.read_bytes()).hexdigest(), str(path))
+        html = with_search_box(
+            ontology_html(hashlib.sha256(path.read_bytes()).hexdigest(), str(path)))
     elif fmt.name == "turtle":
         response = Response(path.read_bytes(), content_type=fmt.content_type)
         response.headers["Vary"] = "Accept"

@@ -78,6 +78,14 @@ SETTINGS: tuple[Setting, ...] = (
             "When `rivalry serve` starts over the embedded store held in memory, answer "
             "every canned query once (as SPARQL JSON, with its default values) before the "
             "workers start, so that they share those answers from the first request."),
+    Setting("reconcile_batch_size", 100,
+            "Most queries in one reconciliation batch, and most ids in one data extension "
+            "request (announced as batchSize in the manifest); larger ones get 413."),
+    Setting("screen_max_names", 10_000,
+            "Most names one POST /screen may send; larger lists get 413 (`rivalry screen` "
+            "has no such limit)."),
+    Setting("screen_time_limit", 30.0,
+            "Seconds a POST /screen may run before it is stopped (503)."),
     Setting("cors", True,
             "Send CORS headers (Access-Control-Allow-Origin: *) on read endpoints."),
 )
@@ -158,14 +166,15 @@ def load_settings(
             continue
         setting = _check_name(name, "setting")
         values[name] = _coerce(setting, raw, f"setting {name}")
-    for name in ("query_time_limit", "validation_time_limit"):
+    for name in ("query_time_limit", "validation_time_limit", "screen_time_limit"):
         if values[name] <= 0:
             raise InvalidSetting(f"setting {name} must be a positive number of seconds")
     if not re.match(r"^https?://[^\s]+/$", values["base_iri"]):
         raise InvalidSetting("setting base_iri must be an http(s) IRI ending with '/'")
     if values["result_cache_bytes"] < 0:
         raise InvalidSetting("setting result_cache_bytes must be 0 or more")
-    for name in ("result_row_limit", "max_query_depth", "max_body_bytes", "workers", "port"):
+    for name in ("result_row_limit", "max_query_depth", "max_body_bytes", "workers", "port",
+                 "reconcile_batch_size", "screen_max_names"):
         if values[name] < 1:
             raise InvalidSetting(f"setting {name} must be at least 1")
     return values

@@ -46,7 +46,8 @@ def run_gunicorn(app: Flask, settings: dict[str, Any]) -> None:
                 cached, seconds = warm_answer_cache(app)
                 print(f"answer cache: {cached} canned queries answered in {seconds:.1f} s, "
                       "shared by the workers", file=sys.stderr, flush=True)
-    slowest = max(settings["query_time_limit"], settings["validation_time_limit"])
+    slowest = max(settings["query_time_limit"], settings["validation_time_limit"],
+                  settings["screen_time_limit"])
     options = {
         "bind": f"{settings['host']}:{settings['port']}",
         "workers": settings["workers"],
