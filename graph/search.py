@@ -850,10 +850,12 @@ def _fts_query(keys: NameKeys) -> str | None:
 def _compare(q: NameKeys, key: str, compact: str, latin: bool,
              tier: int | None) -> tuple[int, float]:
     """A name's tier and similarity to the query."""
-    if key == q.key or (compact == q.compact and latin == q.latin):
+    if key == q.key or (compact == q.compact and latin and q.latin):
         return EXACT, 100.0
     if compact == q.compact:
-        return EXACT, 95.0  # the same name in another script: a transliteration
+        # a transliteration (华为 / Huawei), or two spellings that read alike (華為 / 华为,
+        # but also homophones): close, never certain
+        return EXACT, 95.0
     score = max(fuzz.ratio(q.key, key), fuzz.ratio(q.compact, compact),
                 fuzz.token_sort_ratio(q.key, key))
     score = min(score, 99.0)
