@@ -174,6 +174,10 @@ class Screener:
         self.threshold = threshold
         self.parents = parents
         self._countries: dict[str, Entity | None] = {}
+        # lists repeat names and entities: each is matched, and each entity's measures
+        # read, once per screening
+        self._hits: dict[tuple[str, tuple[int, ...]], list[Hit]] = {}
+        self._targeting: dict[int, list[TargetingMeasure]] = {}
 
     def country(self, value: str) -> Entity | None:
         """A state or union by id (state/cn), code (CN), IRI or name (China, 中国)."""
@@ -225,8 +229,13 @@ class Screener:
                 candidates[e.id] = Candidate(e, 100.0, len({x.id for x in by_id}) == 1,
                                              row.identifier, "identifier")
         if row.name:
-            hits = self.index.search(row.name, classes=[ACTOR], countries=countries,
-                                     limit=CANDIDATES_PER_NAME + 1, rank="score")
+            key = (row.name, tuple(countries))
+            hits = self._hits.get(key)
+            if hits is None:
+                hits = self.index.search(row.name, classes=[ACTOR], countries=countries,
+                                         limit=CANDIDATES_PER_NAME + 1, rank="score")
+                if len(self._hits) < 100_000:
+                    self._hits[key] = hits
             certain = certain_match(hits)
             for h in hits:
                 if h.score < self.threshold or h.entity.id in candidates:
@@ -236,10 +245,12 @@ class Screener:
         chosen = sorted(candidates.values(), key=lambda c: (-c.match, -c.score,
                                                             c.entity.label))
         result.candidates = chosen[:CANDIDATES_PER_NAME]
-        targeting = self.index.targeting([c.entity.id for c in result.candidates], self.on,
-                                         parents=self.parents)
+        missing = [c.entity.id for c in result.candidates
+                   if c.entity.id not in self._targeting]
+        if missing:
+            self._targeting.update(self.index.targeting(missing, self.on, parents=self.parents))
         for c in result.candidates:
-            c.measures = targeting.get(c.entity.id, [])
+            c.measures = self._targeting.get(c.entity.id, [])
         if any(c.match for c in result.candidates):
             result.status = "match"
         elif result.candidates:

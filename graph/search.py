@@ -49,7 +49,7 @@ from rivalry.graph.names import NameKeys, ascii_words, name_keys
 INDEX_FILE = "search.sqlite"
 #: Bumped when the schema changes; an index of another version is refused like a
 #: missing one (rebuild).
-FORMAT_VERSION = "1"
+FORMAT_VERSION = "2"
 
 RV = "https://w3id.org/rivalry/ontology#"
 RDF_TYPE = "http://www.w3.org/1999/02/22-rdf-syntax-ns#type"
@@ -113,6 +113,7 @@ CREATE INDEX name_compact ON name(compact);
 CREATE INDEX name_entity ON name(entity);
 CREATE VIRTUAL TABLE name_words USING fts5(key, ascii, content='',
   tokenize='unicode61 remove_diacritics 2', prefix='2 3 4');
+CREATE TABLE vocab(term TEXT PRIMARY KEY, docs INTEGER NOT NULL) WITHOUT ROWID;
 CREATE TABLE identifier(value TEXT NOT NULL, entity INTEGER NOT NULL,
   PRIMARY KEY(value, entity)) WITHOUT ROWID;
 CREATE TABLE parent(child INTEGER NOT NULL, ancestor INTEGER NOT NULL, depth INTEGER NOT NULL,
@@ -222,6 +223,9 @@ def build_search_index(store: Any, directory: str | os.PathLike[str],
         db.execute("INSERT INTO meta VALUES ('format', ?), ('built', ?)",
                    (FORMAT_VERSION, time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())))
         db.execute("INSERT INTO name_words(name_words) VALUES ('optimize')")
+        # how many names hold each word, for the words tier to pick the rarest ones
+        db.execute("CREATE VIRTUAL TABLE temp.words USING fts5vocab(main, 'name_words', 'row')")
+        db.execute("INSERT INTO vocab SELECT term, doc FROM temp.words")
         db.commit()
         db.execute("ANALYZE")
         db.commit()
@@ -696,12 +700,12 @@ class SearchIndex:
                     f"SELECT {cols} FROM name n WHERE n.{column} >= ? AND n.{column} < ?"
                     f"{where} LIMIT {TIER_LIMIT}", (value, value + "\U0010ffff", *params)),
                     PREFIX)
-        match = _fts_query(keys)
+        match = _fts_query(keys, self._rarest(keys))
         if match:
-            consider(self.sql(
+            found = self.sql(
                 f"SELECT {cols} FROM name_words w JOIN name n ON n.id = w.rowid "
-                f"WHERE name_words MATCH ?{where} LIMIT {TIER_LIMIT}", (match, *params)),
-                WORDS)
+                f"WHERE name_words MATCH ?{where} LIMIT {TIER_LIMIT}", (match, *params))
+            consider([r for r in found if _has_every_word(keys, r[4])], WORDS)
         if len(best) < wanted and len(keys.compact) >= 3:
             ids, choices = self._fuzzy_choices(filters)
             found = process.extract(keys.compact, choices, scorer=fuzz.ratio,
@@ -721,6 +725,18 @@ class SearchIndex:
         found_entities = self.entities(e for e, _ in page)
         return [Hit(found_entities[e], name, tier, round(score, 1), bool(pref))
                 for e, (tier, score, pref, name) in page if e in found_entities]
+
+    def _rarest(self, keys: NameKeys, most: int = 2) -> list[str]:
+        """The query's rarest words, by how many names hold them (FTS5's vocabulary):
+        matching on those alone finds the same names as on every word, at a fraction of
+        the cost when other words are common ("synthetic", "company")."""
+        words = sorted(set(keys.words))
+        if len(words) <= most:
+            return words
+        marks = ",".join("?" * len(words))
+        counts = dict(self.sql(f"SELECT term, docs FROM vocab WHERE term IN ({marks})",
+                               words))
+        return sorted(words, key=lambda w: (counts.get(w, 0), w))[:most]
 
     def _fuzzy_choices(self, filters: _Filters) -> tuple[list[int], list[str]]:
         """The compact keys of the names the filters allow, read once per filter and kept
@@ -813,32 +829,47 @@ class _Filters:
 
     def sql(self) -> tuple[str, list[Any]]:
         clauses, params = [], []
+        # correlated EXISTS: one primary-key probe per candidate name, never a list of
+        # every member of a class
         if self.classes:
             marks = ",".join("?" * len(self.classes))
-            clauses.append(f" AND n.entity IN (SELECT entity FROM entity_type "
-                           f"WHERE class IN ({marks}))")
+            clauses.append(f" AND EXISTS (SELECT 1 FROM entity_type t WHERE t.class IN "
+                           f"({marks}) AND t.entity = n.entity)")
             params += self.classes
         if self.issuer is not None:
-            clauses.append(" AND n.entity IN (SELECT entity FROM issuer WHERE issuer = ?)")
+            clauses.append(" AND EXISTS (SELECT 1 FROM issuer i WHERE i.issuer = ? "
+                           "AND i.entity = n.entity)")
             params.append(self.issuer)
         if self.countries:
             marks = ",".join("?" * len(self.countries))
-            clauses.append(f" AND n.entity IN (SELECT id FROM entity WHERE country IS NULL "
-                           f"OR country IN ({marks}))")
+            clauses.append(f" AND EXISTS (SELECT 1 FROM entity c WHERE c.id = n.entity AND "
+                           f"(c.country IS NULL OR c.country IN ({marks})))")
             params += self.countries
         return "".join(clauses), params
 
 
-def _fts_query(keys: NameKeys) -> str | None:
-    """Every word of the query as a word prefix, in the key or in its transliteration."""
+def _has_every_word(keys: NameKeys, key: str) -> bool:
+    """Whether every word of the query starts a word of the name (in its own script or
+    transliterated)."""
+    words = key.split()
+    if all(any(w.startswith(q) for w in words) for q in keys.words):
+        return True
+    latin = ascii_words(NameKeys(key, "", True)).split() if not key.isascii() else words
+    return all(any(w.startswith(q) for w in latin) for q in ascii_words(keys).split())
+
+
+def _fts_query(keys: NameKeys, rarest: list[str] | None = None) -> str | None:
+    """The query's words (or its rarest ones) as word prefixes, in the key or in its
+    transliteration."""
     def group(words: list[str]) -> str | None:
         words = [w for w in words if w]
         if not words:
             return None
         return " AND ".join('"' + w.replace('"', '""') + '"*' for w in words)
 
-    native = group(keys.words)
-    latin = group(ascii_words(keys).split())
+    native = group(rarest if rarest is not None else keys.words)
+    latin = group(ascii_words(NameKeys(" ".join(rarest), "", True)).split()
+                  if rarest is not None else ascii_words(keys).split())
     parts = []
     if native:
         parts.append(f"key : ({native})")
