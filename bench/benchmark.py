@@ -2,6 +2,7 @@
 """Benchmarks of rivalry against Oxigraph server, on synthetic graphs. Not a test.
 
     .venv/bin/python bench/benchmark.py --sizes 1000 10000 100000 --out docs/benchmarks.md
+    .venv/bin/python bench/benchmark.py --search-only --sizes 100000 --out docs/benchmarks-search.md
 
 For each size it generates a synthetic graph (`rivalry synth`), then measures, in one
 run: build time and peak memory (and a raw pyoxigraph bulk load plus the inference
@@ -348,6 +349,187 @@ def page_latency(base: str, entities: list[str]) -> dict:
     return out
 
 
+# --- search, reconciliation and screening -------------------------------------------------------
+
+
+def search_workload(n: int, seed: int = 5) -> dict[str, list]:
+    """Queries as users type them: synthetic companies' and actions' names, exact, cut
+    short, with a typo, in another case; curated names in Latin and Chinese; absent names."""
+    rng = random.Random(seed)
+    companies = max(20, n // 20)
+
+    def company(i: int) -> str:
+        return f"Synthetic company synth-company-{i:05d}"
+
+    def typo(text: str) -> str:
+        i = rng.randrange(1, len(text) - 1)
+        return text[:i] + text[i + 1] + text[i] + text[i + 2:]
+
+    curated = ["Huawei", "华为", "华为技术有限公司", "ZTE Corporation", "Hikvison", "BIS",
+               "Ministry of Commerce", "Entity List", "Lockheed Martin", "中兴通讯"]
+    absent = ["Acme Widgets Ltd", "Samsung Electronics", "Tokyo Electron", "Xiaomi",
+              "Applied Materials", "小米"]
+    search = []
+    for k in range(500):
+        kind = k % 10
+        i = rng.randrange(companies)
+        if kind < 3:
+            search.append(company(i))
+        elif kind == 3:
+            search.append(company(i)[:rng.randrange(12, 30)])
+        elif kind == 4:
+            search.append(typo(company(i)))
+        elif kind == 5:
+            search.append(f"Synthetic Sanction {rng.randrange(n)}")
+        elif kind in (6, 7):
+            search.append(rng.choice(curated))
+        else:
+            search.append(rng.choice(absent))
+    batches = []
+    for _ in range(5):
+        batch = {}
+        for k in range(100):
+            i = rng.randrange(companies)
+            text = [company(i), company(i).upper(), typo(company(i)), rng.choice(curated),
+                    rng.choice(absent)][k % 5]
+            batch[f"q{k}"] = {"query": text, "type": "Company"} if k % 2 else {"query": text}
+        batches.append(batch)
+    screening = ["name,country,ref"]
+    for k in range(10_000):
+        i = rng.randrange(companies)
+        kind = k % 10
+        if kind < 5:
+            screening.append(f"{company(i)},,{k}")
+        elif kind == 5:
+            screening.append(f"{company(i).upper()} LTD,,{k}")
+        elif kind == 6:
+            screening.append(f"{typo(company(i))},,{k}")
+        elif kind == 7:
+            screening.append(f"{rng.choice(curated)},CN,{k}")
+        else:
+            screening.append(f"{rng.choice(absent)} {k},,{k}")
+    return {"search": search, "batches": batches, "screening": ["\n".join(screening) + "\n"]}
+
+
+def _http(host: str, port: int, method: str, path: str, body: bytes | None = None,
+          headers: dict | None = None) -> tuple[int, bytes, float]:
+    start = time.perf_counter()
+    c = http.client.HTTPConnection(host, port, timeout=600)
+    c.request(method, path, body=body, headers=headers or {})
+    r = c.getresponse()
+    data = r.read()
+    c.close()
+    return r.status, data, time.perf_counter() - start
+
+
+def run_search(n: int, work: Path) -> dict:
+    """Index build time against the build, search latency over HTTP (sequential), a
+    reconciliation batch of 100 names, and screening 10,000 names."""
+    result: dict = {"measures": n}
+    facts = work / f"search-facts-{n}"
+    store = work / f"search-store-{n}"
+    subprocess.run([str(BIN / "rivalry"), "synth", "--measures", str(n), "--seed", "1",
+                    "-o", str(facts)], check=True, capture_output=True)
+    result["build"] = child(f"""
+from pathlib import Path
+from rivalry.graph.build import build
+t = time.perf_counter()
+info = build(Path({str(store)!r}), Path({str(facts)!r}), consistency=False,
+             validation=False).info
+result["seconds"] = time.perf_counter() - t
+result["quads"] = info.quads
+""")
+    # the index alone, as the build makes it: from the graph held in memory
+    result["index"] = child(f"""
+import glob
+import pyoxigraph as ox
+from rivalry.graph.search import build_search_index
+db = ox.Store.read_only(glob.glob({str(store / "builds" / "*" / "db")!r})[0])
+memory = ox.Store()
+memory.bulk_extend(db)
+del db
+stats = build_search_index(memory, {str(work / "index-alone")!r})
+result["seconds"] = stats.seconds
+result["names"] = stats.names
+result["entities"] = stats.entities
+""")
+    load = search_workload(n)
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RIVALRY_")}
+    env["RIVALRY_SCREEN_TIME_LIMIT"] = "600"  # measure it, whatever it takes
+    server = Server([str(BIN / "rivalry"), "serve", "--store", str(store), "--port",
+                     str(port)], f"http://127.0.0.1:{port}/", env,
+                    log=work / f"search-serve-{n}.log")
+    try:
+        wait_http(f"http://127.0.0.1:{port}/-/health")
+        host = "127.0.0.1"
+        for q in load["search"][:20]:  # warm-up: each worker opens the index once
+            _http(host, port, "GET", "/search?format=json&q=" + urllib.parse.quote(q))
+        times, statuses = [], set()
+        for q in load["search"]:
+            status, _, seconds = _http(host, port, "GET",
+                                       "/search?format=json&q=" + urllib.parse.quote(q))
+            statuses.add(status)
+            times.append(seconds)
+        times.sort()
+        result["search"] = {"queries": len(times), "statuses": sorted(statuses),
+                            "p50_ms": 1000 * times[len(times) // 2],
+                            "p95_ms": 1000 * times[int(len(times) * 0.95)],
+                            "max_ms": 1000 * times[-1]}
+        batch_times = []
+        for batch in load["batches"]:
+            body = urllib.parse.urlencode({"queries": json.dumps(batch)}).encode()
+            status, _, seconds = _http(host, port, "POST", "/reconcile", body, {
+                "Content-Type": "application/x-www-form-urlencoded"})
+            assert status == 200, status
+            batch_times.append(seconds)
+        batch_times.sort()
+        result["reconcile"] = {"batches": len(batch_times), "size": 100,
+                               "median_s": batch_times[len(batch_times) // 2],
+                               "max_s": batch_times[-1]}
+        status, data, seconds = _http(host, port, "POST", "/screen",
+                                      load["screening"][0].encode(), {
+                                          "Content-Type": "text/csv",
+                                          "Accept": "application/json"})
+        assert status == 200, data[:500]
+        counts = json.loads(data)["counts"]
+        result["screen"] = {"names": 10_000, "seconds": seconds, "counts": counts,
+                            "answer_mb": len(data) / 1e6}
+    finally:
+        server.stop()
+    shutil.rmtree(store, ignore_errors=True)
+    shutil.rmtree(facts, ignore_errors=True)
+    shutil.rmtree(work / "index-alone", ignore_errors=True)
+    return result
+
+
+def search_report(results: list[dict], info: dict, command: str) -> str:
+    lines = ["# Search, reconciliation and screening benchmarks", "",
+             "Measured by `bench/benchmark.py --search-only` (not part of the tests). Command:",
+             "", f"    {command}", "",
+             f"Machine: {info['cpu']}, {info['cores']} cores, {info['memory_gib']} GiB; Python "
+             f"{info['python']}. `rivalry serve` with its defaults (gunicorn, 2 workers, the "
+             "store in memory); requests one at a time from one client.", ""]
+    for r in results:
+        b, ix, s, rec, sc = r["build"], r["index"], r["search"], r["reconcile"], r["screen"]
+        lines += [f"## {r['measures']:,} measures ({b['quads']:,} quads)", "",
+                  "| what | figure | target |", "|---|---|---|",
+                  f"| `rivalry build` (no HermiT, no SHACL), index included | {b['seconds']:.1f} s"
+                  " | |",
+                  f"| the search index alone ({ix['names']:,} names of {ix['entities']:,} "
+                  f"entities) | {ix['seconds']:.1f} s ({100 * ix['seconds'] / b['seconds']:.1f}%"
+                  " of the build) | < 10% |",
+                  f"| `GET /search` ({s['queries']} queries) | p50 {s['p50_ms']:.1f} ms, p95 "
+                  f"{s['p95_ms']:.1f} ms, max {s['max_ms']:.1f} ms | p95 < 50 ms |",
+                  f"| `POST /reconcile`, a batch of {rec['size']} names ({rec['batches']} "
+                  f"batches) | median {rec['median_s']:.2f} s, max {rec['max_s']:.2f} s | < 1 s |",
+                  f"| `POST /screen`, {sc['names']:,} names (JSON answer, "
+                  f"{sc['answer_mb']:.1f} MB) | {sc['seconds']:.1f} s | < 30 s |", "",
+                  "Screening outcome: " + ", ".join(f"{v:,} {k}" for k, v in sc["counts"].items())
+                  + ".", ""]
+    return "\n".join(lines) + "\n"
+
+
 # --- report --------------------------------------------------------------------------------------
 
 
@@ -457,9 +639,23 @@ def main() -> None:
                         "queries take up to seconds each at 100k")
     parser.add_argument("--pyshacl-timeout", type=float, default=900.0)
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "benchmarks-run.md")
+    parser.add_argument("--search-only", action="store_true",
+                        help="measure only search, reconciliation and screening (and the "
+                        "index build against the build)")
     args = parser.parse_args()
     info = machine()
     results = []
+    if args.search_only:
+        with tempfile.TemporaryDirectory(prefix="rivalry-bench-") as tmp:
+            for n in args.sizes:
+                print(f"size {n} (search) ...", file=sys.stderr, flush=True)
+                results.append(run_search(n, Path(tmp)))
+                command = "bench/benchmark.py " + " ".join(sys.argv[1:])
+                args.out.write_text(search_report(results, info, command), "utf-8")
+                args.out.with_suffix(".json").write_text(
+                    json.dumps({"machine": info, "results": results}, indent=1), "utf-8")
+        print(f"wrote {args.out}", file=sys.stderr)
+        return
     with tempfile.TemporaryDirectory(prefix="rivalry-bench-") as tmp:
         for n in args.sizes:
             print(f"size {n} ...", file=sys.stderr, flush=True)

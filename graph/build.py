@@ -17,6 +17,7 @@ from rivalry.graph import DATA_LICENSE, INFERRED_GRAPH, META_GRAPH, facts_dir
 from rivalry.graph.errors import InvalidFacts
 from rivalry.graph.load import FactsFile, load_facts, load_ontology, undeclared_terms
 from rivalry.graph.reason import ConsistencyReport, check_consistency, materialise
+from rivalry.graph.search import build_search_index
 from rivalry.graph.store import BuildInfo, StoreLocation, write_database
 from rivalry.graph.validate import refuse_unless_conforms, validate_build
 
@@ -156,6 +157,9 @@ def build(
         info = BuildInfo(build_id=build_id, built_at=now.isoformat(timespec="seconds"),
                          quads=len(memory), graphs=sum(1 for _ in memory.named_graphs()),
                          content_hash=digest, inferred=inferred)
+        # the index first, under the build's id: servers look for it once the build's
+        # metadata graph, written last by publish, names that id
+        build_search_index(memory, Path(store_root.cache_root) / build_id, progress)
         store_root.publish(memory, info)
         progress(f"loaded build {build_id} ({info.quads} quads in {info.graphs} graphs) "
                  f"into {store_root.graph_store_endpoint}")
@@ -164,6 +168,7 @@ def build(
     partial = location.new_build_dir(build_id)
     try:
         write_database(partial / "db", memory)
+        build_search_index(memory, partial, progress)
         info = BuildInfo(
             build_id=build_id,
             built_at=now.isoformat(timespec="seconds"),

@@ -95,9 +95,14 @@ def _reference(u: Universe, rng: random.Random) -> str:
         for person in u.people[state]:
             out.append(f'person:{person} a rv:Person ; rdfs:label "Synthetic spokesperson '
                        f'{person}"@en ; rv:country state:{state} .\n')
-    for slug, state in u.companies:
+    for i, (slug, state) in enumerate(u.companies):
+        # every tenth company (after the first ten) is a subsidiary of an earlier one, so
+        # that screening meets parent companies at scale; no random draw, so the rest of
+        # the graph is the same as without them
+        parent = (f" ; org:subOrganizationOf company:{u.companies[i // 10][0]}"
+                  if i >= 10 and i % 10 == 9 else "")
         out.append(f'company:{slug} a rv:Company ; rdfs:label "Synthetic company {slug}"@en ; '
-                   f'rv:country state:{state} .\n')
+                   f'rv:country state:{state}{parent} .\n')
     for i, slug in enumerate(u.technologies):
         broader = (f"tech:{TOP_TECHNOLOGIES[i % len(TOP_TECHNOLOGIES)]}" if i < 30
                    else f"tech:{u.technologies[rng.randrange(30)]}")

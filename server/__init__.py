@@ -32,6 +32,9 @@ def create_app(settings: Mapping[str, Any] | None = None) -> Flask:
         meta,
         pages,
         publish,
+        reconcile,
+        screening,
+        search,
         sparql,
         validation,
     )
@@ -46,6 +49,9 @@ def create_app(settings: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(browse.bp)
     app.register_blueprint(publish.bp)
     app.register_blueprint(graphs.bp)
+    app.register_blueprint(search.bp)
+    app.register_blueprint(reconcile.bp)
+    app.register_blueprint(screening.bp)
 
     @app.after_request
     def say_build(response: Response) -> Response:

@@ -413,6 +413,162 @@ def progress_reporter(verb: str, total: int):  # noqa: ANN201 - a small closure
     return report
 
 
+def open_search_index(settings: dict[str, Any]):  # noqa: ANN201 - rivalry.graph.search
+    from rivalry.graph.search import open_index
+    from rivalry.graph.store import open_store
+
+    return open_index(open_store(settings))
+
+
+@main.command()
+@click.argument("text")
+@click.option("--type", "types", multiple=True, metavar="TYPE",
+              help="Only entities of this type (Company, State, Sanction, rv:Measure, or "
+                   "the class IRI); repeat for several.")
+@click.option("--issuer", help="Only actions issued by this state, union or agency (state/us, "
+                               "agency:us-bis, or its IRI).")
+@click.option("--limit", type=click.IntRange(1, 1000), default=20, show_default=True)
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table",
+              show_default=True)
+@store_option
+def search(text: str, types: tuple[str, ...], issuer: str | None, limit: int, fmt: str,
+           store: Path | None) -> None:
+    """Find entities and actions by name, in any language the graph holds.
+
+    Exact names first, then names starting with TEXT, then names with all its words,
+    then near spellings. Uses the search index built with the store.
+    """
+    import json
+
+    settings = settings_from(store=store)
+    try:
+        index = open_search_index(settings)
+        classes = []
+        for ref in types:
+            found = index.resolve_class(ref)
+            if found is None:
+                raise QueryError(f"--type {ref!r} is not a type of the graph's entities; "
+                                 "known: " + ", ".join(v[0] for v in index.classes().values()))
+            classes.append(found)
+        issuer_entity = None
+        if issuer:
+            issuer_entity = index.resolve(issuer)
+            if issuer_entity is None:
+                raise QueryError(f"--issuer {issuer!r} is not an entity of the graph")
+        hits = index.search(text, classes=classes,
+                            issuer=issuer_entity.id if issuer_entity else None, limit=limit)
+    except RivalryError as e:
+        fail(e)
+    if fmt == "json":
+        click.echo(json.dumps([{
+            "id": h.entity.iri, "label": h.entity.label, "matched_name": h.name,
+            "match": h.tier_name, "score": h.score, "type": h.entity.kind,
+            "country": h.entity.country, "issuer": h.entity.polity, "date": h.entity.date}
+            for h in hits], indent=2, ensure_ascii=False))
+        return
+    print_table(["entity", "label", "type", "match", "score", "matched name"], [
+        [short(ox.NamedNode(h.entity.iri)), h.entity.label, h.entity.kind_label, h.tier_name,
+         f"{h.score:g}", h.name] for h in hits])
+
+
+@main.command()
+@click.argument("file", type=click.File("r", encoding="utf-8-sig"))
+@click.option("--on", "on", metavar="DATE",
+              help="Measures in force on this date, YYYY-MM-DD (default: today).")
+@click.option("--threshold", type=click.FloatRange(0, 100), default=None,
+              help="Lowest score (0-100) of a candidate reported (default 80).")
+@click.option("--no-parents", is_flag=True,
+              help="Leave out measures that target a parent organization only.")
+@click.option("--format", "fmt", type=click.Choice(["csv", "json", "table"]), default="csv",
+              show_default=True)
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
+              help="File to write (default: standard output).")
+@store_option
+def screen(file: Any, on: str | None, threshold: float | None, no_parents: bool, fmt: str,
+           output: Path | None, store: Path | None) -> None:
+    """Screen a CSV of names against the graph: who is targeted by what, on a date.
+
+    FILE (or - for standard input) has a header line naming its columns: name, and
+    optionally country (CN, China or state/cn), identifier (a Wikidata item, an IRI)
+    and ref (yours, given back). For each name: the matching entities with a score, and
+    the measures in force on the date that target them or their parents, with sources.
+    A row that cannot be screened gets an error of its own; the others are screened.
+    """
+    import json
+
+    from rivalry.graph.screening import (
+        DEFAULT_THRESHOLD,
+        read_csv,
+        to_csv,
+        to_dict,
+        to_rows,
+    )
+    from rivalry.graph.screening import screen as run_screen
+
+    settings = settings_from(store=store)
+    try:
+        rows, warnings = read_csv(file.read(), getattr(file, "name", "input"))
+        result = run_screen(open_search_index(settings), rows, on,
+                            DEFAULT_THRESHOLD if threshold is None else threshold,
+                            parents=not no_parents)
+    except RivalryError as e:
+        fail(e)
+    result.warnings = warnings
+    for w in warnings:
+        click.echo(f"warning: {w}", err=True)
+    if fmt == "csv":
+        text = to_csv(result)
+    elif fmt == "json":
+        text = json.dumps(to_dict(result), indent=2, ensure_ascii=False) + "\n"
+    else:
+        columns = ["row", "name", "status", "entity_label", "score", "measure_label",
+                   "in_force_from", "via_label", "error"]
+        lines = to_rows(result)
+        if output is None:
+            print_table(columns, [[line[c] for c in columns] for line in lines])
+            text = None
+        else:
+            text = "\n".join("\t".join(line[c] for c in columns) for line in lines) + "\n"
+    if text is not None:
+        if output is None:
+            sys.stdout.write(text)
+        else:
+            output.write_text(text, "utf-8")
+    counts = result.counts()
+    click.echo(f"screened {len(result.results)} names on {result.on}: {counts['match']} "
+               f"matched, {counts['possible match']} possible, {counts['no match']} without "
+               f"a match, {counts['error']} with errors", err=True)
+
+
+@main.command("match-quality")
+@click.argument("file", type=click.File("r", encoding="utf-8-sig"))
+@click.option("--threshold", type=click.FloatRange(0, 100), default=None,
+              help="Score an answer needs to count for precision (default 80, as screening).")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
+              show_default=True)
+@store_option
+def match_quality(file: Any, threshold: float | None, fmt: str, store: Path | None) -> None:
+    """Precision and recall of name matching on a labelled set of name variants.
+
+    FILE is a CSV with the columns query, expected (an entity id such as company/huawei,
+    empty for a name the graph does not hold), type and variant (optional); the
+    project's own set is tests/data/name-variants.csv.
+    """
+    import json
+
+    from rivalry.graph.evaluate import evaluate, read_cases
+    from rivalry.graph.screening import DEFAULT_THRESHOLD
+
+    settings = settings_from(store=store)
+    try:
+        cases = read_cases(file.read(), getattr(file, "name", "input"))
+        quality = evaluate(open_search_index(settings), cases,
+                           DEFAULT_THRESHOLD if threshold is None else threshold)
+    except RivalryError as e:
+        fail(e)
+    click.echo(json.dumps(quality.to_dict(), indent=2) if fmt == "json" else quality.to_text())
+
+
 @main.command("stats")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
               show_default=True)

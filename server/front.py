@@ -51,6 +51,7 @@ class FrontLimits:
     max_body_bytes: int
     query_time_limit: float
     validation_time_limit: float
+    screen_time_limit: float
     page_time_limit: float
 
     @classmethod
@@ -61,6 +62,7 @@ class FrontLimits:
                    max_url_bytes=s["max_url_bytes"], max_body_bytes=s["max_body_bytes"],
                    query_time_limit=s["query_time_limit"],
                    validation_time_limit=s["validation_time_limit"],
+                   screen_time_limit=s["screen_time_limit"],
                    page_time_limit=s["page_time_limit"])
 
     def time_limit(self, method: str, path: str) -> tuple[float, str]:
@@ -69,6 +71,8 @@ class FrontLimits:
             return self.query_time_limit, "query_time_limit"
         if path == "/validate" and method == "POST":
             return self.validation_time_limit, "validation_time_limit"
+        if path == "/screen" and method == "POST":
+            return self.screen_time_limit, "screen_time_limit"
         return self.page_time_limit, "page_time_limit"
 
 

@@ -107,6 +107,14 @@ SETTINGS: tuple[Setting, ...] = (
             "When `rivalry serve` starts, and after each new build, answer every canned "
             "query once (as SPARQL JSON, with its default values) so that the answers are "
             "in the cache from the first request."),
+    Setting("reconcile_batch_size", 100,
+            "Most queries in one reconciliation batch, and most ids in one data extension "
+            "request (announced as batchSize in the manifest); larger ones get 413."),
+    Setting("screen_max_names", 10_000,
+            "Most names one POST /screen may send; larger lists get 413 (`rivalry screen` "
+            "has no such limit)."),
+    Setting("screen_time_limit", 30.0,
+            "Seconds a POST /screen may run before it is stopped (503)."),
     Setting("cors", True,
             "Send CORS headers (Access-Control-Allow-Origin: *) on read endpoints."),
 )
@@ -189,7 +197,8 @@ def load_settings(
         setting = _check_name(name, "setting")
         values[name] = _coerce(setting, raw, f"setting {name}")
     for name in ("query_time_limit", "validation_time_limit", "page_time_limit",
-                 "header_timeout", "body_timeout", "send_timeout", "keepalive_timeout"):
+                 "header_timeout", "body_timeout", "send_timeout", "keepalive_timeout",
+                 "screen_time_limit"):
         if values[name] <= 0:
             raise InvalidSetting(f"setting {name} must be a positive number of seconds")
     if not re.match(r"^https?://[^\s]+/$", values["base_iri"]):

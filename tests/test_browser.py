@@ -123,7 +123,7 @@ def test_validation_report_fits_the_viewport(server: LiveServer, browser,  # noq
     # set at once: typing thousands of characters one by one is slow
     browser.execute_script("arguments[0].value = arguments[1]",
                            browser.find_element(By.NAME, "facts"), facts)
-    browser.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+    browser.find_element(By.CSS_SELECTOR, "form.validate-form [type=submit]").click()
     WebDriverWait(browser, 30).until(expected_conditions.text_to_be_present_in_element(
         (By.TAG_NAME, "h1"), "Validation report"))
     message = browser.find_element(By.CSS_SELECTOR, "table.report td[data-label=message]")

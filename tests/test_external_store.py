@@ -75,18 +75,18 @@ def oxigraph(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 
 @pytest.fixture(scope="module")
-def remote(oxigraph: str) -> RemoteStore:
-    store = RemoteStore(oxigraph + "/query", oxigraph + "/store")
+def remote(oxigraph: str, tmp_path_factory: pytest.TempPathFactory) -> RemoteStore:
+    store = RemoteStore(oxigraph + "/query", oxigraph + "/store",
+                        cache_root=tmp_path_factory.mktemp("cache"))
     build(store)  # the curated facts, checked, then loaded graph by graph
     return store
 
 
 @pytest.fixture(scope="module")
-def remote_app(oxigraph: str, remote: RemoteStore, tmp_path_factory: pytest.TempPathFactory
-               ) -> Flask:
+def remote_app(oxigraph: str, remote: RemoteStore) -> Flask:
     app = create_app({"sparql_endpoint": oxigraph + "/query",
                       "graph_store_endpoint": oxigraph + "/store",
-                      "cache_dir": str(tmp_path_factory.mktemp("cache"))})
+                      "cache_dir": str(remote.cache_root)})
     app.config["TESTING"] = True
     return app
 
@@ -185,3 +185,17 @@ def test_rebuild_removes_graphs_that_are_gone(oxigraph: str, remote: RemoteStore
     finally:
         build(remote, consistency=False)  # the curated graph again: the extra graph goes
     assert graph not in remote.named_graphs()
+
+
+def test_search_index_beside_the_builds_cache(remote_client: FlaskClient,
+                                             remote: RemoteStore) -> None:
+    from rivalry.graph.search import INDEX_FILE
+
+    assert (remote.cache_root / remote.info.build_id / INDEX_FILE).is_file()
+    r = remote_client.get("/search?q=%E5%8D%8E%E4%B8%BA&format=json")
+    assert r.status_code == 200
+    assert r.get_json()["results"][0]["id"] == ID_BASE + "company/huawei"
+    screened = remote_client.post("/screen", data="name\nZTE Corporation\n",
+                                  content_type="text/csv",
+                                  headers={"Accept": "application/json"})
+    assert screened.get_json()["results"][0]["status"] == "match"

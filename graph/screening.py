@@ -1,0 +1,377 @@
+"""Screening: a list of names (with a country and an identifier where known) against the
+graph's actors, and for each match the measures in force on a date that target it or
+its parents (org:subOrganizationOf, to any depth), with their sources.
+
+The rule for "in force on a date" is in rivalry.graph.inforce; the matching is the
+search index's (rivalry.graph.search), restricted to actors (states, unions, agencies,
+organizations, companies, people). A row whose input cannot be used (no name, an
+unknown country) gets an error of its own, and the other rows are still screened.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+from rivalry.graph.errors import InvalidInput, RivalryError, SourceLocation
+from rivalry.graph.search import Entity, Hit, SearchIndex, TargetingMeasure
+
+RV = "https://w3id.org/rivalry/ontology#"
+ACTOR = RV + "Actor"
+POLITY = RV + "Polity"
+
+#: Candidates below this similarity (0-100) are not reported.
+DEFAULT_THRESHOLD = 80.0
+#: Most candidates reported per name.
+CANDIDATES_PER_NAME = 3
+MAX_NAME_LENGTH = 500
+
+#: Column names read from a file, case-insensitively; others are listed as ignored.
+COLUMNS = {"name": "name", "country": "country", "identifier": "identifier",
+           "wikidata": "identifier", "id": "identifier", "ref": "ref"}
+
+
+class ScreeningTimeout(RivalryError):
+    status = 503
+    title = "Screening timed out"
+
+
+@dataclass
+class ScreenInput:
+    row: int                       # the line of the file (the header is line 1)
+    name: str = ""
+    country: str | None = None
+    identifier: str | None = None
+    ref: str | None = None         # the caller's own reference, given back as is
+
+
+@dataclass
+class Candidate:
+    entity: Entity
+    score: float
+    match: bool
+    matched_name: str
+    by: str                          # "name" or "identifier"
+    measures: list[TargetingMeasure] = field(default_factory=list)
+
+
+@dataclass
+class ScreenResult:
+    input: ScreenInput
+    status: str                      # "match", "possible match", "no match", "error"
+    candidates: list[Candidate] = field(default_factory=list)
+    error: str | None = None
+    notes: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Screening:
+    on: str
+    threshold: float
+    results: list[ScreenResult]
+    warnings: list[str] = field(default_factory=list)
+
+    def counts(self) -> dict[str, int]:
+        out = {"match": 0, "possible match": 0, "no match": 0, "error": 0}
+        for r in self.results:
+            out[r.status] += 1
+        return out
+
+
+def parse_day(value: str | None) -> str:
+    """An ISO date (YYYY-MM-DD), today (UTC) when not given."""
+    if value is None or not value.strip():
+        return date.today().isoformat()
+    try:
+        return date.fromisoformat(value.strip()).isoformat()
+    except ValueError:
+        raise InvalidInput(SourceLocation("on"), f"{value!r} is not a date",
+                           "write it as YYYY-MM-DD, for example 2024-06-30") from None
+
+
+def read_csv(text: str, source: str = "input") -> tuple[list[ScreenInput], list[str]]:
+    """The rows of a CSV file with a header naming its columns: `name` (needed),
+    `country`, `identifier` (or `wikidata`, `id`) and `ref`, in any case and order.
+    Returns the rows and warnings (columns ignored). A file without a name column is
+    refused whole."""
+    text = text.lstrip("\ufeff")
+    try:
+        dialect = csv.Sniffer().sniff(text[:4096], delimiters=",;\t") if text.strip() else None
+    except csv.Error:
+        dialect = None
+    reader = csv.reader(io.StringIO(text), dialect or csv.excel)
+    try:
+        header = next(reader)
+    except StopIteration:
+        raise InvalidInput(SourceLocation(source), "the file is empty",
+                           "give a header line (name,country,identifier) and one name a "
+                           "line") from None
+    except csv.Error as e:
+        raise InvalidInput(SourceLocation(source, 1), f"not CSV: {e}") from None
+    fields: list[str | None] = [COLUMNS.get(h.strip().casefold()) for h in header]
+    if "name" not in fields:
+        raise InvalidInput(SourceLocation(source, 1),
+                           f"no 'name' column in the header ({', '.join(header) or 'empty'})",
+                           "the first line names the columns: name, and optionally "
+                           "country, identifier and ref")
+    warnings = [f"column {h.strip()!r} is not used (the columns read are name, country, "
+                "identifier or wikidata or id, and ref)"
+                for h, f in zip(header, fields, strict=True) if f is None and h.strip()]
+    rows = []
+    try:
+        for line, values in enumerate(reader, start=2):
+            if not any(v.strip() for v in values):
+                continue
+            row = ScreenInput(row=line)
+            for f, v in zip(fields, values, strict=False):
+                if f is not None and v.strip():
+                    setattr(row, f, v.strip())
+            if len(values) > len(fields):
+                warnings.append(f"line {line}: {len(values)} values for {len(fields)} "
+                                "columns; the extra ones are not used")
+            rows.append(row)
+    except csv.Error as e:
+        raise InvalidInput(SourceLocation(source, reader.line_num), f"not CSV: {e}") from None
+    return rows, warnings
+
+
+def rows_from_records(records: Any) -> list[ScreenInput]:
+    """Rows from JSON: a list of names, or of objects with name, country, identifier
+    and ref (numbered from 1)."""
+    if isinstance(records, dict) and "names" in records:
+        records = records["names"]
+    if not isinstance(records, list):
+        raise InvalidInput(SourceLocation("request body"),
+                           "expected a JSON list of names, or of objects with a name",
+                           'for example [{"name": "Huawei", "country": "CN"}]')
+    rows = []
+    for i, record in enumerate(records, start=1):
+        row = ScreenInput(row=i)
+        if isinstance(record, str):
+            row.name = record.strip()
+        elif isinstance(record, dict):
+            for key, value in record.items():
+                f = COLUMNS.get(str(key).casefold())
+                if f is not None and value is not None:
+                    setattr(row, f, str(value).strip())
+        # anything else has no name, and gets the error of a row without one
+        rows.append(row)
+    return rows
+
+
+class Screener:
+    """Screens rows against a search index."""
+
+    def __init__(self, index: SearchIndex, on: str, threshold: float = DEFAULT_THRESHOLD,
+                 parents: bool = True) -> None:
+        self.index = index
+        self.on = on
+        self.threshold = threshold
+        self.parents = parents
+        self._countries: dict[str, Entity | None] = {}
+        # lists repeat names and entities: each is matched, and each entity's measures
+        # read, once per screening
+        self._hits: dict[tuple[str, tuple[int, ...]], list[Hit]] = {}
+        self._targeting: dict[int, list[TargetingMeasure]] = {}
+
+    def country(self, value: str) -> Entity | None:
+        """A state or union by id (state/cn), code (CN), IRI or name (China, 中国)."""
+        key = value.strip().casefold()
+        if key not in self._countries:
+            found = None
+            for ref in (key, f"state/{key}", f"union/{key}"):
+                entity = self.index.resolve(ref)
+                if entity is not None and POLITY in self._types(entity):
+                    found = entity
+                    break
+            if found is None:
+                hits = self.index.search(value, classes=[POLITY], limit=2, rank="score")
+                exact = [h for h in hits if h.score >= 95]
+                if len(exact) == 1:
+                    found = exact[0].entity
+            self._countries[key] = found
+        return self._countries[key]
+
+    def _types(self, entity: Entity) -> set[str]:
+        return {r[0] for r in self.index.sql(
+            "SELECT class FROM entity_type WHERE entity = ?", (entity.id,))}
+
+    def screen_one(self, row: ScreenInput) -> ScreenResult:
+        if len(row.name) > MAX_NAME_LENGTH:
+            return ScreenResult(row, "error", error=f"the name is longer than "
+                                f"{MAX_NAME_LENGTH} characters")
+        if not row.name and not row.identifier:
+            return ScreenResult(row, "error", error="no name (and no identifier) to screen")
+        result = ScreenResult(row, "no match")
+        countries: list[int] = []
+        if row.country:
+            found = self.country(row.country)
+            if found is None:
+                return ScreenResult(row, "error", error=(
+                    f"unknown country {row.country!r}: give a state's name (China), its "
+                    "two-letter code (CN) or its id in the graph (state/cn)"))
+            countries = [found.id]
+        candidates: dict[int, Candidate] = {}
+        if row.identifier:
+            by_id = [e for e in self.index.by_identifier(row.identifier) if e.actor]
+            resolved = self.index.resolve(row.identifier)
+            if resolved is not None and resolved.actor:
+                by_id.append(resolved)
+            if not by_id:
+                result.notes.append(f"identifier {row.identifier!r} is not in the graph; "
+                                    "screened by name")
+            for e in by_id:
+                candidates[e.id] = Candidate(e, 100.0, len({x.id for x in by_id}) == 1,
+                                             row.identifier, "identifier")
+        if row.name:
+            key = (row.name, tuple(countries))
+            hits = self._hits.get(key)
+            if hits is None:
+                hits = self.index.search(row.name, classes=[ACTOR], countries=countries,
+                                         limit=CANDIDATES_PER_NAME + 1, rank="score")
+                if len(self._hits) < 100_000:
+                    self._hits[key] = hits
+            certain = certain_match(hits)
+            for h in hits:
+                if h.score < self.threshold or h.entity.id in candidates:
+                    continue
+                candidates[h.entity.id] = Candidate(h.entity, h.score, h.entity.id == certain,
+                                                    h.name, "name")
+        chosen = sorted(candidates.values(), key=lambda c: (-c.match, -c.score,
+                                                            c.entity.label))
+        result.candidates = chosen[:CANDIDATES_PER_NAME]
+        missing = [c.entity.id for c in result.candidates
+                   if c.entity.id not in self._targeting]
+        if missing:
+            self._targeting.update(self.index.targeting(missing, self.on, parents=self.parents))
+        for c in result.candidates:
+            c.measures = self._targeting.get(c.entity.id, [])
+        if any(c.match for c in result.candidates):
+            result.status = "match"
+        elif result.candidates:
+            result.status = "possible match"
+        return result
+
+    def screen(self, rows: Iterable[ScreenInput], deadline: float | None = None,
+               what: str = "screening") -> list[ScreenResult]:
+        out = []
+        for row in rows:
+            if deadline is not None and time.monotonic() > deadline:
+                raise ScreeningTimeout(f"{what} stopped after {len(out)} names: it ran past "
+                                       "its time limit (setting screen_time_limit); send "
+                                       "fewer names at a time")
+            out.append(self.screen_one(row))
+        return out
+
+
+def certain_match(hits: list[Hit]) -> int | None:
+    """The entity a list of candidates certainly names: the only one whose name is the
+    query's, once normalised (score 100). Namesakes, transliterations and near misses
+    are never certain."""
+    exact = {h.entity.id for h in hits if h.score >= 100.0}
+    return next(iter(exact)) if len(exact) == 1 else None
+
+
+def screen(index: SearchIndex, rows: list[ScreenInput], on: str | None = None,
+           threshold: float = DEFAULT_THRESHOLD, parents: bool = True,
+           deadline: float | None = None) -> Screening:
+    day = parse_day(on)
+    screener = Screener(index, day, threshold, parents)
+    return Screening(day, threshold, screener.screen(rows, deadline))
+
+
+# ---------------------------------------------------------------------------------------
+# Writing the results
+# ---------------------------------------------------------------------------------------
+
+CSV_COLUMNS = ("row", "ref", "name", "country", "identifier", "status", "entity",
+               "entity_label", "entity_type", "score", "match", "matched_name", "via",
+               "via_label", "measure", "measure_label", "measure_type", "issuer",
+               "announced", "in_force_from", "in_force_until", "sources", "error")
+
+
+def _until(measure: TargetingMeasure, on: str) -> tuple[str, str]:
+    for start, end in measure.periods:
+        if start <= on and (end is None or on < end):
+            return start, end or ""
+    if measure.periods:
+        start, end = measure.periods[-1]
+        return start, end or ""
+    return "", ""
+
+
+def to_rows(screening: Screening) -> list[dict[str, str]]:
+    """One line per name, candidate and measure (a name without candidates, or a
+    candidate without measures in force, has one line of its own)."""
+    out = []
+    for r in screening.results:
+        base = {"row": str(r.input.row), "ref": r.input.ref or "", "name": r.input.name,
+                "country": r.input.country or "", "identifier": r.input.identifier or "",
+                "status": r.status, "error": r.error or "; ".join(r.notes)}
+        if not r.candidates:
+            out.append({c: base.get(c, "") for c in CSV_COLUMNS})
+            continue
+        for c in r.candidates:
+            entity = dict(base, entity=c.entity.iri, entity_label=c.entity.label,
+                          entity_type=c.entity.kind_label, score=f"{c.score:g}",
+                          match="true" if c.match else "false", matched_name=c.matched_name)
+            if not c.measures:
+                out.append({k: entity.get(k, "") for k in CSV_COLUMNS})
+            for m in c.measures:
+                start, end = _until(m, screening.on)
+                line = dict(entity, via=m.via.iri if m.via else "",
+                            via_label=m.via.label if m.via else "", measure=m.measure.iri,
+                            measure_label=m.measure.label, measure_type=m.measure.kind_label,
+                            issuer=m.measure.polity_label or "",
+                            announced=m.measure.date or "", in_force_from=start,
+                            in_force_until=end,
+                            sources=" ".join(s["url"] or s["iri"] for s in m.sources))
+                out.append({k: line.get(k, "") for k in CSV_COLUMNS})
+    return out
+
+
+def to_csv(screening: Screening) -> str:
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=CSV_COLUMNS, lineterminator="\r\n")
+    writer.writeheader()
+    writer.writerows(to_rows(screening))
+    return buffer.getvalue()
+
+
+def _entity_dict(e: Entity) -> dict[str, Any]:
+    return {"id": e.iri, "label": e.label, "type": e.kind, "type_label": e.kind_label,
+            "country": e.country}
+
+
+def to_dict(screening: Screening) -> dict[str, Any]:
+    results = []
+    for r in screening.results:
+        item: dict[str, Any] = {
+            "row": r.input.row, "input": {k: v for k, v in (
+                ("name", r.input.name), ("country", r.input.country),
+                ("identifier", r.input.identifier), ("ref", r.input.ref)) if v},
+            "status": r.status}
+        if r.error:
+            item["error"] = r.error
+        if r.notes:
+            item["notes"] = r.notes
+        item["candidates"] = [dict(
+            _entity_dict(c.entity), score=c.score, match=c.match, matched_name=c.matched_name,
+            matched_by=c.by,
+            measures=[{
+                "id": m.measure.iri, "label": m.measure.label, "type": m.measure.kind,
+                "type_label": m.measure.kind_label, "issuer": m.measure.polity,
+                "issuer_label": m.measure.polity_label, "announced": m.measure.date,
+                "status": m.measure.status,
+                "in_force": [{"from": s, "until": e} for s, e in m.periods],
+                "via": _entity_dict(m.via) if m.via else None,
+                "sources": list(m.sources)} for m in c.measures])
+            for c in r.candidates]
+        results.append(item)
+    return {"on": screening.on, "threshold": screening.threshold,
+            "counts": screening.counts(), "warnings": screening.warnings, "results": results}
