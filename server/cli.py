@@ -434,7 +434,9 @@ def progress_reporter(verb: str, total: int):  # noqa: ANN201 - a small closure
               show_default=True)
 @store_option
 def show_stats(fmt: str, store: Path | None) -> None:
-    """Counts of the graph by type, issuing state and year, and facts with one source."""
+    """Counts of the graph by type, issuer and year, sources by kind, issuer documents,
+    single-source facts, Wikidata links, and the coverage targets (years through this one)."""
+    import datetime
     import json
 
     from rivalry.graph.stats import stats
@@ -445,8 +447,9 @@ def show_stats(fmt: str, store: Path | None) -> None:
         result = stats(open_store(settings))
     except RivalryError as e:
         fail(e)
-    click.echo(json.dumps(result.to_dict(), indent=2, ensure_ascii=False) if fmt == "json"
-               else result.to_text())
+    this_year = datetime.date.today().year
+    click.echo(json.dumps(result.to_dict(this_year), indent=2, ensure_ascii=False)
+               if fmt == "json" else result.to_text(this_year))
 
 
 @main.command("queries")

@@ -3,6 +3,7 @@ form that works without JavaScript."""
 
 from __future__ import annotations
 
+import datetime
 from functools import lru_cache
 from pathlib import Path
 
@@ -57,7 +58,8 @@ def stats_page() -> str:
     from rivalry.graph.stats import stats
 
     store = get_store(current_app)
-    return render_template("stats.html", stats=stats(store), href=href)
+    return render_template("stats.html", stats=stats(store), href=href,
+                           this_year=datetime.date.today().year)
 
 
 @bp.get("/-/yasgui/<name>")
