@@ -1,17 +1,48 @@
-"""The state of the curated graph in numbers: actions by type, issuing state and year,
-and the facts that rest on a single source."""
+"""The state of the curated graph in numbers: actions by type, issuer (state or union) and
+year, sources by kind, how many actions cite their issuer's own document, the facts that
+rest on a single source, how many responses rest on independent sources, Wikidata coverage,
+and whether the record meets the coverage targets it is held to."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
 from rivalry.graph import ONTOLOGY_GRAPH
+from rivalry.graph.addresses import official_domain
 from rivalry.graph.describe import Labels
 from rivalry.graph.store import EmbeddedStore
 
 RV = "https://w3id.org/rivalry/ontology#"
-RDFS = "http://www.w3.org/2000/01/rdf-schema#"
-PREFIX = f"PREFIX rv: <{RV}> PREFIX prov: <http://www.w3.org/ns/prov#> "
+PREFIX = (f"PREFIX rv: <{RV}> PREFIX prov: <http://www.w3.org/ns/prov#> "
+          "PREFIX dct: <http://purl.org/dc/terms/> PREFIX schema: <https://schema.org/> "
+          "PREFIX skos: <http://www.w3.org/2004/02/skos/core#> "
+          "PREFIX rdfs: <http://www.w3.org/2000/01/rdf-schema#> ")
+WIKIDATA = "http://www.wikidata.org/entity/"
+
+#: What "no issuer" means in counts by issuer: statements of companies and organizations.
+NO_POLITY = "(no state or union: companies and organizations)"
+
+#: The kinds of entity that should link to Wikidata, in the order they are shown.
+WIKIDATA_KINDS = (("State", "states"), ("SupranationalUnion", "unions of states"),
+                  ("GovernmentAgency", "agencies and institutions"), ("Company", "companies"),
+                  ("Person", "people"), ("Technology", "technologies"))
+
+#: The coverage the record is held to (issue 11); `Stats.targets` checks each.
+MIN_ACTIONS = 250
+MIN_RECENT_ACTIONS = 60  # dated 2025 or later
+RECENT_FROM = 2025
+MIN_POLITIES = 12
+FIRST_YEAR = 2018
+MIN_PER_YEAR = 15
+MIN_TWO_SOURCE_RESPONSE_SHARE = 0.5
+
+
+@dataclass(frozen=True)
+class Target:
+    name: str
+    value: str
+    goal: str
+    met: bool
 
 
 @dataclass
@@ -19,79 +50,212 @@ class Stats:
     actions: int = 0
     sources: int = 0
     by_type: list[tuple[str, int]] = field(default_factory=list)
-    by_state: list[tuple[str, int]] = field(default_factory=list)
+    by_issuer: list[tuple[str, int]] = field(default_factory=list)
     by_year: list[tuple[str, int]] = field(default_factory=list)
-    by_state_and_year: list[tuple[str, str, int]] = field(default_factory=list)
+    by_issuer_and_year: list[tuple[str, str, int]] = field(default_factory=list)
+    sources_by_kind: list[tuple[str, int]] = field(default_factory=list)
+    #: actions citing a document of their issuer, of all actions
+    own_document: int = 0
+    own_document_of: int = 0
+    #: (node, label, why) for the actions without their issuer's document
+    without_own_document: list[tuple[str, str, str]] = field(default_factory=list)
     single_source: list[tuple[str, str, str]] = field(default_factory=list)
+    responses: int = 0
+    responses_two_sources: int = 0
+    wikidata: list[tuple[str, int, int]] = field(default_factory=list)  # kind, linked, total
 
-    def to_dict(self) -> dict:
+    # --- derived figures -----------------------------------------------------------------
+    @property
+    def polities(self) -> int:
+        return sum(1 for issuer, _ in self.by_issuer if issuer != NO_POLITY)
+
+    @property
+    def recent_actions(self) -> int:
+        return sum(n for y, n in self.by_year if y.isdigit() and int(y) >= RECENT_FROM)
+
+    @property
+    def single_source_by_type(self) -> list[tuple[str, int]]:
+        counts: dict[str, int] = {}
+        for _, _, t in self.single_source:
+            counts[t] = counts.get(t, 0) + 1
+        return sorted(counts.items(), key=lambda x: (-x[1], x[0]))
+
+    @staticmethod
+    def share(part: int, whole: int) -> float:
+        return part / whole if whole else 0.0
+
+    def targets(self, through_year: int | None = None) -> list[Target]:
+        """Each coverage target and whether it is met. Years are checked from 2018 through
+        `through_year` (by default the latest year the record reaches)."""
+        years = dict(self.by_year)
+        last = through_year or max((int(y) for y in years if y.isdigit()), default=FIRST_YEAR)
+        thin = [f"{y} ({years.get(str(y), 0)})" for y in range(FIRST_YEAR, last + 1)
+                if years.get(str(y), 0) < MIN_PER_YEAR]
+        share = self.share(self.responses_two_sources, self.responses)
+        return [
+            Target("actions", str(self.actions), f"at least {MIN_ACTIONS}",
+                   self.actions >= MIN_ACTIONS),
+            Target(f"actions dated {RECENT_FROM} or later", str(self.recent_actions),
+                   f"at least {MIN_RECENT_ACTIONS}", self.recent_actions >= MIN_RECENT_ACTIONS),
+            Target("issuing states or unions", str(self.polities), f"at least {MIN_POLITIES}",
+                   self.polities >= MIN_POLITIES),
+            Target(f"years {FIRST_YEAR}–{last} with fewer than {MIN_PER_YEAR} actions",
+                   ", ".join(thin) or "none", "none", not thin),
+            Target("responses resting on two or more independent sources", f"{share:.0%}",
+                   f"at least {MIN_TWO_SOURCE_RESPONSE_SHARE:.0%}",
+                   share >= MIN_TWO_SOURCE_RESPONSE_SHARE),
+        ]
+
+    # --- output ---------------------------------------------------------------------------
+    def to_dict(self, through_year: int | None = None) -> dict:
         return {
             "actions": self.actions, "sources": self.sources,
-            "by_type": dict(self.by_type), "by_state": dict(self.by_state),
+            "by_type": dict(self.by_type), "by_issuer": dict(self.by_issuer),
             "by_year": dict(self.by_year),
-            "by_state_and_year": [{"state": s, "year": y, "actions": n}
-                                  for s, y, n in self.by_state_and_year],
+            "by_issuer_and_year": [{"issuer": s, "year": y, "actions": n}
+                                   for s, y, n in self.by_issuer_and_year],
+            "sources_by_kind": dict(self.sources_by_kind),
+            "issuer_document": {
+                "actions_with": self.own_document, "actions": self.own_document_of,
+                "share": round(self.share(self.own_document, self.own_document_of), 4),
+                "without": [{"node": n, "label": label, "why": why}
+                            for n, label, why in self.without_own_document]},
+            "single_source_by_type": dict(self.single_source_by_type),
             "single_source": [{"node": n, "label": label, "type": t}
                               for n, label, t in self.single_source],
+            "responses": {"total": self.responses,
+                          "on_two_or_more_independent_sources": self.responses_two_sources,
+                          "share": round(self.share(self.responses_two_sources,
+                                                    self.responses), 4)},
+            "wikidata": [{"kind": k, "linked": n, "total": t} for k, n, t in self.wikidata],
+            "targets": [{"target": t.name, "value": t.value, "goal": t.goal, "met": t.met}
+                        for t in self.targets(through_year)],
         }
 
-    def to_text(self) -> str:
+    def to_text(self, through_year: int | None = None) -> str:
+        pct = self.share
         lines = [f"{self.actions} actions from {self.sources} source documents", "",
-                 "By type:"]
-        lines += [f"  {n:5d}  {t}" for t, n in self.by_type]
-        lines += ["", "By issuing state:"] + [f"  {n:5d}  {s}" for s, n in self.by_state]
+                 "Targets:"]
+        lines += [f"  {'met ' if t.met else 'MISSED'}  {t.name}: {t.value} (goal: {t.goal})"
+                  for t in self.targets(through_year)]
+        lines += ["", "By type:"] + [f"  {n:5d}  {t}" for t, n in self.by_type]
+        lines += ["", "By issuer (state or union):"]
+        lines += [f"  {n:5d}  {s}" for s, n in self.by_issuer]
         lines += ["", "By year:"] + [f"  {n:5d}  {y}" for y, n in self.by_year]
+        lines += ["", "Sources by kind:"] + [f"  {n:5d}  {k}" for k, n in self.sources_by_kind]
+        lines += ["", f"Actions citing their issuer's own document: {self.own_document} of "
+                  f"{self.own_document_of} actions "
+                  f"({pct(self.own_document, self.own_document_of):.0%})"]
+        lines += ["", f"Responses on two or more independent sources: "
+                  f"{self.responses_two_sources} of {self.responses} "
+                  f"({pct(self.responses_two_sources, self.responses):.0%})"]
+        lines += ["", "Wikidata links:"]
+        lines += [f"  {n:5d} of {t:5d}  {k}" for k, n, t in self.wikidata]
         lines += ["", f"Resting on a single source ({len(self.single_source)}):"]
+        lines += [f"  {n:5d}  {t}" for t, n in self.single_source_by_type]
         lines += [f"  {label} ({t}) <{n}>" for n, label, t in self.single_source]
         return "\n".join(lines)
 
 
-def _pairs(store: EmbeddedStore, query: str, labels: Labels | None) -> list[tuple[str, int]]:
+def _count(store: EmbeddedStore, query: str) -> int:
+    return int(next(store.query(PREFIX + query).rows())[0].value)
+
+
+def _pairs(store: EmbeddedStore, query: str, labels: Labels | None,
+           none: str = "(none)") -> list[tuple[str, int]]:
     out = []
     for key, n in store.query(PREFIX + query).rows():
-        name = "(none)" if key is None else (labels(key.value) if labels and
-                                              key.__class__.__name__ == "NamedNode"
-                                              else key.value)
+        name = none if key is None else (labels(key.value) if labels and
+                                         key.__class__.__name__ == "NamedNode"
+                                         else key.value)
         out.append((name, int(n.value)))
     return sorted(out, key=lambda x: (-x[1], x[0]))
+
+
+def _issuer_documents(store: EmbeddedStore, result: Stats) -> None:
+    """Which actions cite a document of their issuer: a primary-official source, on an
+    official domain, published by an agency or institution of the action's own state or
+    union, or by the issuing company or organization itself. A few simple queries joined
+    here, which stays fast on large graphs."""
+    def rows(query: str) -> list[list]:
+        return [[t.value if t is not None else None for t in r]
+                for r in store.query(PREFIX + query).rows()]
+
+    polity = dict(rows("""SELECT ?a ?p WHERE {
+        ?a a rv:Action OPTIONAL { ?a rv:issuingPolity ?p } }"""))
+    label = dict(rows("""SELECT ?a (SAMPLE(?l) AS ?label) WHERE { ?a a rv:Action ; rdfs:label ?l
+                         FILTER(LANGMATCHES(LANG(?l), "en")) } GROUP BY ?a"""))
+    # primary-official documents, with the state or union their publisher belongs to
+    owners: dict[str, set[str]] = {}
+    official: set[str] = set()
+    for doc, url, owner in rows("""SELECT ?doc ?url ?owner WHERE {
+            ?doc rv:sourceKind rv:PrimaryOfficial ; schema:url ?url ; dct:publisher ?pub .
+            OPTIONAL { { ?pub rv:agencyOf ?owner } UNION { ?pub rv:institutionOf ?owner } } }"""):
+        if official_domain(url) is not None:
+            official.add(doc)
+            if owner:
+                owners.setdefault(doc, set()).add(owner)
+    cites_primary: set[str] = set()
+    own: set[str] = set()
+    for action, doc, itself in rows("""SELECT ?a ?doc ?self WHERE {
+            ?a prov:wasDerivedFrom ?doc . ?doc rv:sourceKind rv:PrimaryOfficial .
+            OPTIONAL { ?doc dct:publisher ?pub . ?a rv:issuedBy ?pub BIND(true AS ?self) } }"""):
+        cites_primary.add(action)
+        if doc in official and (itself or polity.get(action) in owners.get(doc, ())):
+            own.add(action)
+    mirrored = {a for a, in rows("""SELECT DISTINCT ?a WHERE {
+            ?a prov:wasDerivedFrom/rv:sourceKind rv:Mirror }""")}
+    result.own_document_of = len(polity)
+    result.own_document = len(own & polity.keys())
+    for action in polity.keys() - own:
+        if action in cites_primary:
+            why = "its official source is another body's document (not the issuer's own)"
+        elif action in mirrored:
+            why = "the issuer's document was read only in a copy (mirror)"
+        else:
+            why = "no document of the issuer was found in the stored sources"
+        result.without_own_document.append((action, label.get(action) or action, why))
+    result.without_own_document.sort(key=lambda x: x[1])
 
 
 def stats(store: EmbeddedStore, labels: Labels | None = None) -> Stats:
     labels = labels or Labels(store)
     result = Stats()
-    result.actions = int(next(store.query(
-        PREFIX + "SELECT (COUNT(DISTINCT ?a) AS ?n) WHERE { ?a a rv:Action }").rows())[0].value)
-    result.sources = int(next(store.query(
-        PREFIX + "SELECT (COUNT(DISTINCT ?d) AS ?n) WHERE { ?d a rv:SourceDocument }"
-    ).rows())[0].value)
+    result.actions = _count(store, "SELECT (COUNT(DISTINCT ?a) AS ?n) WHERE { ?a a rv:Action }")
+    result.sources = _count(store, "SELECT (COUNT(DISTINCT ?d) AS ?n) WHERE "
+                                   "{ ?d a rv:SourceDocument }")
     # most specific classes only: a sanction counts as a sanction, not also a measure;
     # one count per class, leaving out the actions typed with one of its subclasses
     # (read from the ontology graph), which is much cheaper than a path per action
-    result.by_type = []
     onto = f"<{ONTOLOGY_GRAPH}>"
     narrower: dict[str, set[str]] = {}
     for c, d in store.query(PREFIX + f"""SELECT ?c ?d WHERE {{ GRAPH {onto} {{
-            ?c <{RDFS}subClassOf>* rv:Action . OPTIONAL {{ ?d <{RDFS}subClassOf>+ ?c
+            ?c rdfs:subClassOf* rv:Action . OPTIONAL {{ ?d rdfs:subClassOf+ ?c
             FILTER(?d != ?c) }} }} }}""").rows():
         found = narrower.setdefault(c.value, set())
         if d is not None:
             found.add(d.value)
+    result.by_type = []
     for c, subs in narrower.items():
         minus = ("FILTER NOT EXISTS { VALUES ?d { " + " ".join(f"<{d}>" for d in sorted(subs))
                  + " } ?a a ?d }") if subs else ""
-        n = int(next(store.query(f"SELECT (COUNT(DISTINCT ?a) AS ?n) WHERE {{ ?a a <{c}> "
-                                 f"{minus} }}").rows())[0].value)
+        n = _count(store, f"SELECT (COUNT(DISTINCT ?a) AS ?n) WHERE {{ ?a a <{c}> {minus} }}")
         if n:
             result.by_type.append((labels(c), n))
     result.by_type.sort(key=lambda x: (-x[1], x[0]))
-    result.by_state = _pairs(store, """SELECT ?s (COUNT(DISTINCT ?a) AS ?n) WHERE {
-        ?a a rv:Action . OPTIONAL { ?a rv:issuingState ?s } } GROUP BY ?s""", labels)
+    result.by_issuer = _pairs(store, """SELECT ?s (COUNT(DISTINCT ?a) AS ?n) WHERE {
+        ?a a rv:Action . OPTIONAL { ?a rv:issuingPolity ?s } } GROUP BY ?s""", labels,
+                              none=NO_POLITY)
     result.by_year = sorted(_pairs(store, """SELECT ?y (COUNT(DISTINCT ?a) AS ?n) WHERE {
         ?a a rv:Action ; rv:announcedOn ?d BIND(STR(YEAR(?d)) AS ?y) } GROUP BY ?y""", None))
     for s, y, n in store.query(PREFIX + """SELECT ?s ?y (COUNT(DISTINCT ?a) AS ?n) WHERE {
-            ?a a rv:Action ; rv:announcedOn ?d ; rv:issuingState ?s BIND(STR(YEAR(?d)) AS ?y)
+            ?a a rv:Action ; rv:announcedOn ?d ; rv:issuingPolity ?s BIND(STR(YEAR(?d)) AS ?y)
         } GROUP BY ?s ?y ORDER BY ?y ?s""").rows():
-        result.by_state_and_year.append((labels(s.value), y.value, int(n.value)))
+        result.by_issuer_and_year.append((labels(s.value), y.value, int(n.value)))
+    result.sources_by_kind = _pairs(store, """SELECT ?k (COUNT(DISTINCT ?d) AS ?n) WHERE {
+        ?d a rv:SourceDocument OPTIONAL { ?d rv:sourceKind ?k } } GROUP BY ?k""", labels,
+                                    none="(kind not given)")
+    _issuer_documents(store, result)
     # the nodes with one source first, then their types: grouping the nodes' types with
     # their sources would multiply the rows to group
     for node, t in store.query(PREFIX + """SELECT ?x (SAMPLE(?c) AS ?t) WHERE {
@@ -101,4 +265,15 @@ def stats(store: EmbeddedStore, labels: Labels | None = None) -> Stats:
             FILTER(STRSTARTS(STR(?c), STR(rv:)))
         } GROUP BY ?x ORDER BY ?x""").rows():
         result.single_source.append((node.value, labels(node.value), labels(t.value)))
+    result.responses = _count(store, "SELECT (COUNT(DISTINCT ?r) AS ?n) WHERE "
+                                     "{ ?r a rv:Response }")
+    # independent: two sources from different publishers
+    result.responses_two_sources = _count(store, """SELECT (COUNT(DISTINCT ?r) AS ?n) WHERE {
+        ?r a rv:Response ; prov:wasDerivedFrom ?d1 , ?d2 .
+        ?d1 dct:publisher ?p1 . ?d2 dct:publisher ?p2 . FILTER(?p1 != ?p2) }""")
+    for cls, name in WIKIDATA_KINDS:
+        total = _count(store, f"SELECT (COUNT(DISTINCT ?x) AS ?n) WHERE {{ ?x a rv:{cls} }}")
+        linked = _count(store, f"""SELECT (COUNT(DISTINCT ?x) AS ?n) WHERE {{
+            ?x a rv:{cls} ; skos:exactMatch ?w FILTER(STRSTARTS(STR(?w), "{WIKIDATA}")) }}""")
+        result.wikidata.append((name, linked, total))
     return result

@@ -574,7 +574,9 @@ def match_quality(file: Any, threshold: float | None, fmt: str, store: Path | No
               show_default=True)
 @store_option
 def show_stats(fmt: str, store: Path | None) -> None:
-    """Counts of the graph by type, issuing state and year, and facts with one source."""
+    """Counts of the graph by type, issuer and year, sources by kind, issuer documents,
+    single-source facts, Wikidata links, and the coverage targets (years through this one)."""
+    import datetime
     import json
 
     from rivalry.graph.stats import stats
@@ -585,8 +587,9 @@ def show_stats(fmt: str, store: Path | None) -> None:
         result = stats(open_store(settings))
     except RivalryError as e:
         fail(e)
-    click.echo(json.dumps(result.to_dict(), indent=2, ensure_ascii=False) if fmt == "json"
-               else result.to_text())
+    this_year = datetime.date.today().year
+    click.echo(json.dumps(result.to_dict(this_year), indent=2, ensure_ascii=False)
+               if fmt == "json" else result.to_text(this_year))
 
 
 @main.command("queries")

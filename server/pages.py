@@ -3,6 +3,7 @@ form that works without JavaScript."""
 
 from __future__ import annotations
 
+import datetime
 from functools import lru_cache
 from pathlib import Path
 
@@ -67,7 +68,8 @@ def stats_page() -> str:
 
     store = get_store(current_app)
     return render_template("stats.html", stats=stats(store), href=href,
-                           graphs=graph_index(store), listed=STATS_LISTED)
+                           graphs=graph_index(store), listed=STATS_LISTED,
+                           this_year=datetime.date.today().year)
 
 
 #: The most facts the stats page lists as resting on a single source (the canned query

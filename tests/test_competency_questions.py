@@ -140,9 +140,11 @@ def test_cq14_status_on_a_date(store_dir: Path) -> None:
         return {r["measure"]: r["statusOnDate"]
                 for r in answer(store_dir, "cq14-status-on-date", on=on)}
 
-    assert status("2025-06-01")[A + "us-bis-2025-01-13-ai-diffusion"] == "rescinded"
+    # announced for rescission on 13 May 2025; no rescinding rule is in the record
+    assert status("2025-06-01")[A + "us-bis-2025-01-13-ai-diffusion"] == "rescission announced"
     assert status("2025-02-15")[A + "cn-mofcom-2025-01-02-catalogue-proposal"] == "proposed"
-    assert status("2025-08-01")[A + "cn-mofcom-2025-01-02-catalogue-proposal"] == "in force"
+    # adopted by the July revision (its own measure, in force), not itself in force
+    assert status("2025-08-01")[A + "cn-mofcom-2025-01-02-catalogue-proposal"] == "adopted"
 
 
 def test_cq15_open_for_comment(store_dir: Path) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from click.testing import CliRunner
@@ -67,13 +68,39 @@ def test_every_response_link_is_qualified(store_dir: Path) -> None:
 def test_stats_command_and_page(store_dir: Path, cli: CliRunner, client: FlaskClient) -> None:
     result = run(cli, "stats", "--store", store_dir)
     assert result.exit_code == 0
-    assert "By issuing state:" in result.stdout and "Resting on a single source" in result.stdout
+    assert "By issuer (state or union):" in result.stdout
+    assert "Resting on a single source" in result.stdout and "Targets:" in result.stdout
     figures = stats(EmbeddedStore(store_dir))
     assert figures.actions <= sum(n for _, n in figures.by_type)  # some have two types
     assert figures.actions == sum(n for _, n in figures.by_year)
-    assert figures.actions == sum(n for _, n in figures.by_state)
+    assert figures.actions == sum(n for _, n in figures.by_issuer)
+    assert figures.actions == figures.own_document_of
+    assert sum(n for _, n in figures.sources_by_kind) == figures.sources
     assert any(label.startswith("BIS Framework") for _, label, _ in figures.single_source)
     page = client.get("/stats").data.decode()
-    assert "By state and year" in page and str(figures.actions) in page
-    data = run(cli, "stats", "--store", store_dir, "--format", "json")
-    assert '"by_type"' in data.stdout
+    assert "By issuer and year" in page and str(figures.actions) in page
+    assert "Wikidata links" in page and "Sources by kind" in page
+    data = json.loads(run(cli, "stats", "--store", store_dir, "--format", "json").stdout)
+    assert {"by_type", "by_issuer", "sources_by_kind", "issuer_document", "responses",
+            "wikidata", "targets"} <= set(data)
+
+
+def test_the_record_meets_its_coverage_targets(store_dir: Path) -> None:
+    """Issue 11's targets: at least 250 actions, 60 of them dated 2025 or later, issued by at
+    least 12 states or unions, no year from 2018 to the latest one with fewer than 15, and at
+    least half of the responses on two sources from different publishers."""
+    figures = stats(EmbeddedStore(store_dir))
+    missed = [f"{t.name}: {t.value} (goal: {t.goal})" for t in figures.targets() if not t.met]
+    assert not missed, "coverage targets missed:\n" + "\n".join(missed)
+    years = [int(y) for y, _ in figures.by_year if y.isdigit()]
+    assert max(years) >= 2026  # the record reaches into 2026
+    assert dict(figures.by_issuer).get("European Union", 0) > 0  # a union counts as an issuer
+
+
+def test_the_targets_fail_when_the_record_falls_short() -> None:
+    from rivalry.graph.stats import Stats
+    thin = Stats(actions=100, by_issuer=[("United States", 100)],
+                 by_year=[("2018", 20), ("2020", 80)], responses=10, responses_two_sources=4)
+    missed = {t.name.split(" ")[0] for t in thin.targets() if not t.met}
+    assert missed == {"actions", "issuing", "years", "responses"}
+    assert "2019 (0)" in next(t.value for t in thin.targets() if t.name.startswith("years"))

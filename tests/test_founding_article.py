@@ -79,15 +79,16 @@ def test_mofcom_proposal_technologies_and_comment_deadline(store_dir: Path) -> N
           FILTER(lang(?tech) = "en")
         }""")
     assert {r["deadline"] for r in rows} == {"2025-02-01"}
-    # proposed in January, adopted in the revised catalogue of 15 July 2025
-    assert {r["status"] for r in rows} == {"https://w3id.org/rivalry/ontology#InForce"}
+    # proposed in January, adopted in the revised catalogue of 15 July 2025: the proposal is
+    # adopted, and the revision (its own measure) is what is in force
+    assert {r["status"] for r in rows} == {"https://w3id.org/rivalry/ontology#Adopted"}
     history = answers(store_dir, """
         SELECT ?date ?status WHERE {
           <https://w3id.org/rivalry/id/action/cn-mofcom-2025-01-02-catalogue-proposal>
               rv:hasStatusChange [ rv:statusDate ?date ; rv:newStatus ?status ] }
         ORDER BY ?date""")
     assert [(h["date"], h["status"].rsplit("#", 1)[1]) for h in history] == [
-        ("2025-01-02", "Proposed"), ("2025-07-15", "InForce")]
+        ("2025-01-02", "Proposed"), ("2025-07-15", "Adopted")]
     techs = {r["tech"] for r in rows}
     assert "lithium iron phosphate (LFP) cathode preparation technology" in techs
     assert "lithium extraction and refining technology" in techs

@@ -215,7 +215,10 @@ def test_actor_page_has_a_timeline(client: FlaskClient) -> None:
     assert "OFAC sanctions Integrity Technology Group" in html and "targets" in html
 
 
-def test_browse_pages(client: FlaskClient) -> None:
+def test_browse_pages(client: FlaskClient, monkeypatch: pytest.MonkeyPatch) -> None:
+    from rivalry.graph import listing
+
+    monkeypatch.setattr(listing, "PAGE_SIZE", 100_000)  # every member on one page
     index = client.get("/browse").data.decode()
     assert "government agency" in index and "company" in index
     for alias, member in [("states", "United States"), ("agencies", "Office of Foreign Assets"),
@@ -233,7 +236,11 @@ def count_actions(store_dir: Path, where: str = "") -> int:
     return int(next(EmbeddedStore(store_dir).query(query).rows())[0].value)
 
 
-def test_actions_filter(client: FlaskClient, store_dir: Path) -> None:
+def test_actions_filter(client: FlaskClient, store_dir: Path,
+                        monkeypatch: pytest.MonkeyPatch) -> None:
+    from rivalry.graph import listing
+
+    monkeypatch.setattr(listing, "PAGE_SIZE", 100_000)  # the filters, not the paging
     everything = client.get("/browse/actions").data.decode()
     assert everything.count("<tr><td><time") == count_actions(store_dir) > 50
     cn = client.get("/browse/actions", query_string={
@@ -256,12 +263,18 @@ def test_actions_filter(client: FlaskClient, store_dir: Path) -> None:
 
 
 def test_timeline(client: FlaskClient, store_dir: Path) -> None:
+    """The list beneath the chart, page after page, holds every action in date order."""
     import re
 
-    html = client.get("/timeline").data.decode()
-    for year in range(2018, 2026):
+    html, dates, page = "", [], 1
+    while True:
+        text = client.get("/timeline", query_string={"page": page}).data.decode()
+        found = re.findall(r'<li class="event"><time datetime="([^"]+)"', text)
+        if not found:
+            break
+        html, dates, page = html + text, dates + found, page + 1
+    for year in range(2018, 2027):
         assert f"<h2>{year}</h2>" in html
-    dates = re.findall(r'<li class="event"><time datetime="([^"]+)"', html)
     assert dates == sorted(dates) and len(dates) == count_actions(store_dir)
 
 

@@ -228,7 +228,11 @@ def test_browse_shortcuts_are_links(client: FlaskClient) -> None:
 # --- action lists, downloads, timeline ----------------------------------------------------------
 
 
-def test_sector_and_country_filters(client: FlaskClient, store_dir: Path) -> None:
+def test_sector_and_country_filters(client: FlaskClient, store_dir: Path,
+                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    from rivalry.graph import listing
+
+    monkeypatch.setattr(listing, "PAGE_SIZE", 100_000)  # the filters, not the paging
     html = client.get("/browse/actions").get_data(as_text=True)
     assert '<select name="sector">' in html and '<select name="country">' in html
     semis = client.get("/browse/actions", query_string={
@@ -284,8 +288,11 @@ def test_member_lists_are_paginated(client: FlaskClient, monkeypatch: pytest.Mon
     assert 'rel="next"' in first
 
 
-def test_timeline_chart_zooms_by_year_and_filters_by_state(client: FlaskClient,
-                                                           store_dir: Path) -> None:
+def test_timeline_chart_zooms_by_year_and_filters_by_state(
+        client: FlaskClient, store_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from rivalry.graph import listing
+
+    monkeypatch.setattr(listing, "PAGE_SIZE", 100_000)  # the list beneath on one page
     html = client.get("/timeline").get_data(as_text=True)
     svg = html[html.index('<svg xmlns="http://www.w3.org/2000/svg" class="timeline"'):]
     svg = svg[:svg.index("</svg>")]
