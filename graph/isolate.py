@@ -16,6 +16,7 @@ import multiprocessing
 import os
 import resource
 import signal
+import sys
 import traceback
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -81,7 +82,10 @@ def _child(conn: Any, func: Callable[..., Any], args: tuple[Any, ...],
                                     "(setting request_memory_bytes) and was stopped"))
     except BaseException as e:  # noqa: BLE001 - everything goes back to the parent
         if not isinstance(e, RivalryError):
-            e = WorkerDied(f"{type(e).__name__}: {e}\n{traceback.format_exc(limit=5)}")
+            # the details are for the operator's log, not for the client
+            sys.stderr.write(traceback.format_exc(limit=8))
+            e = WorkerDied(f"the work failed unexpectedly ({type(e).__name__}); the server's "
+                           "log has the details")
         result = (False, e)
     try:
         conn.send(result)

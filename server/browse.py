@@ -37,6 +37,7 @@ from rivalry.graph.listing import (
 )
 from rivalry.server import get_store
 from rivalry.server.entities import href
+from rivalry.server.errors import checked_iri
 from rivalry.server.timeline import timeline_svg
 
 bp = Blueprint("browse", __name__)
@@ -80,6 +81,8 @@ def _check_page(page: int, pages: int) -> None:
 @bp.get("/browse/type")
 def by_class() -> str:
     class_iri = request.args.get("class", "")
+    if class_iri:
+        checked_iri(class_iri, "class")
     store = get_store(current_app)
     if not class_iri or not is_class(store, class_iri):
         abort(404, description=f"{class_iri or '(no class)'} is not a class of the ontology")

@@ -25,7 +25,7 @@ from rivalry.graph.describe import Labels, describe, description_query, entity_v
 from rivalry.graph.errors import NotFound
 from rivalry.server import get_store
 from rivalry.server.diagram import chain_legend, chain_svg
-from rivalry.server.errors import NotAcceptable
+from rivalry.server.errors import NotAcceptable, checked_iri
 from rivalry.server.formats import HTML, RDF_FORMATS, Format, lookup, negotiate
 
 bp = Blueprint("entities", __name__)
@@ -130,7 +130,7 @@ def conditional(response: Response, tag: str) -> Response:
 @bp.get("/id/<path:rest>")
 def entity(rest: str) -> Response:
     path, fmt = split_suffix(rest)
-    iri = base_iri() + "id/" + path
+    iri = checked_iri(base_iri() + "id/" + path, "the entity's address")
     store = get_store(current_app)
     if fmt is None:
         chosen = negotiate(request.accept_mimetypes, ENTITY_FORMATS)

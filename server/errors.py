@@ -56,6 +56,23 @@ def read_body() -> bytes:
     return data
 
 
+class BadIri(RivalryError):
+    """A request names something by an IRI that is not one (HTTP 400)."""
+
+    status = 400
+    title = "Invalid IRI"
+
+
+def checked_iri(text: str, where: str) -> str:
+    """`text` when it is a well-formed absolute IRI; a 400 saying so otherwise."""
+    from rivalry.graph.iri import parse_iri
+
+    if parse_iri(text) is None:
+        raise BadIri(f"{where}: {text!r} is not a valid IRI (characters such as spaces, "
+                     "<, >, \" and { } must be percent-encoded)")
+    return text
+
+
 def error_body(status: int, title: str, message: str, **extra: object) -> dict:
     body = {"error": title, "status": status, "message": message}
     body.update({k: v for k, v in extra.items() if v is not None})

@@ -20,7 +20,7 @@ from rivalry.server.entities import (
     serialize,
     split_suffix,
 )
-from rivalry.server.errors import NotAcceptable
+from rivalry.server.errors import NotAcceptable, checked_iri
 from rivalry.server.formats import HTML, negotiate
 
 bp = Blueprint("graphs", __name__)
@@ -35,7 +35,7 @@ def graph_query(iri: str) -> str:
 def named_graph(rest: str) -> Response:
     path, fmt = split_suffix(rest)
     base = current_app.config["RIVALRY"]["base_iri"]
-    iri = base + "graph/" + path
+    iri = checked_iri(base + "graph/" + path, "the graph's address")
     store = get_store(current_app)
     labels = Labels(store)
     info = graph_info(store, iri, labels)

@@ -18,7 +18,12 @@ from rivalry.graph.errors import QueryError, RivalryError
 from rivalry.graph.results import Answer, write
 from rivalry.server import get_store
 from rivalry.server.entities import href
-from rivalry.server.errors import NotAcceptable, UnsupportedMediaType, read_body
+from rivalry.server.errors import (
+    NotAcceptable,
+    UnsupportedMediaType,
+    checked_iri,
+    read_body,
+)
 from rivalry.server.formats import (
     HTML,
     RDF_FORMATS,
@@ -127,7 +132,8 @@ def read_request() -> tuple[str | None, list[str], list[str]]:
                          f"({PROTOCOL})")
     params = url_params + body_params
     return (query_texts[0] if query_texts else None,
-            _values(params, "default-graph-uri"), _values(params, "named-graph-uri"))
+            [checked_iri(u, "default-graph-uri") for u in _values(params, "default-graph-uri")],
+            [checked_iri(u, "named-graph-uri") for u in _values(params, "named-graph-uri")])
 
 
 @bp.route("/sparql", methods=["GET", "POST"])
