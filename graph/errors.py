@@ -129,6 +129,29 @@ class StoreError(RivalryError):
     title = "Store unavailable"
 
 
+class StoreWriteError(StoreError):
+    """A build could not be written: a full disk, a read-only file system, missing
+    permissions. The store being served is left as it was."""
+
+    title = "Store cannot be written"
+
+    @classmethod
+    def from_os_error(cls, error: OSError, where: str) -> StoreWriteError:
+        import errno
+
+        reason = error.strerror or str(error)
+        hint = {errno.ENOSPC: "free some space, or build into another --store",
+                errno.EDQUOT: "free some space, or build into another --store",
+                errno.EROFS: "the file system is read-only: build into a writable --store",
+                errno.EACCES: "this user may not write there: fix the permissions or "
+                              "choose another --store",
+                errno.EPERM: "this user may not write there: fix the permissions or "
+                             "choose another --store"}.get(error.errno or 0,
+                                                           "check the disk and the path")
+        return cls(f"cannot write {where}: {reason}; {hint}. The store being served is "
+                   "unchanged.")
+
+
 class ReasonerUnavailable(RivalryError):
     """The HermiT reasoner cannot run, usually because Java is missing."""
 

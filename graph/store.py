@@ -27,7 +27,13 @@ from typing import Any
 
 import pyoxigraph as ox
 
-from rivalry.graph.errors import QueryError, QuerySyntaxError, QueryTimeout, StoreError
+from rivalry.graph.errors import (
+    QueryError,
+    QuerySyntaxError,
+    QueryTimeout,
+    StoreError,
+    StoreWriteError,
+)
 from rivalry.graph.isolate import TimeLimitExceeded, run_with_time_limit, supervised
 from rivalry.graph.results import Answer, trim_rows
 from rivalry.graph.sparql import check_query, explain_syntax_error, with_row_limit
@@ -97,15 +103,24 @@ class StoreLocation:
         return BuildInfo.read(current / "build.json") if current else None
 
     def new_build_dir(self, build_id: str) -> Path:
-        self.builds.mkdir(parents=True, exist_ok=True)
         path = self.builds / f"{build_id}.partial-{os.getpid()}"
-        if path.exists():
-            shutil.rmtree(path)
-        path.mkdir()
+        try:
+            self.builds.mkdir(parents=True, exist_ok=True)
+            if path.exists():
+                shutil.rmtree(path)
+            path.mkdir()
+        except OSError as e:
+            raise StoreWriteError.from_os_error(e, f"the store at {self.root}") from None
         return path
 
     def publish(self, partial: Path, info: BuildInfo) -> Path:
         """Make a finished build the current one, atomically, and prune old builds."""
+        try:
+            return self._publish(partial, info)
+        except OSError as e:
+            raise StoreWriteError.from_os_error(e, f"the store at {self.root}") from None
+
+    def _publish(self, partial: Path, info: BuildInfo) -> Path:
         (partial / "build.json").write_text(json.dumps(info.to_dict(), indent=2) + "\n", "utf-8")
         final = self.builds / info.build_id
         if final.exists():  # the same content rebuilt: keep the new copy
@@ -156,11 +171,28 @@ def _fsync_dir(path: Path) -> None:
 
 def write_database(path: Path, quads: Iterable[ox.Quad]) -> None:
     """Write quads into a new on-disk pyoxigraph database at `path`."""
-    db = ox.Store(str(path))
-    db.bulk_extend(quads)
-    db.flush()
-    db.optimize()
-    del db
+    try:
+        db = ox.Store(str(path))
+        db.bulk_extend(quads)
+        db.flush()
+        db.optimize()
+        del db
+    except OSError as e:
+        raise StoreWriteError.from_os_error(_os_error(e), f"the new build at {path}") from None
+
+
+def _os_error(error: OSError) -> OSError:
+    """pyoxigraph reports RocksDB's I/O errors as OSError without an errno: read it back
+    from the message (e.g. "No space left on device")."""
+    import errno
+
+    if error.errno:
+        return error
+    message = str(error)
+    for code in (errno.ENOSPC, errno.EROFS, errno.EACCES, errno.EDQUOT, errno.EPERM):
+        if os.strerror(code) in message:
+            return OSError(code, os.strerror(code))
+    return error
 
 
 class EmbeddedStore:

@@ -24,6 +24,7 @@ from rivalry.graph.errors import (
     RivalryError,
     SourceLocation,
     StoreError,
+    StoreWriteError,
 )
 from rivalry.server.settings import SECRET_SETTINGS, SETTINGS, load_settings
 
@@ -32,6 +33,7 @@ EXIT_CODES: dict[type[RivalryError], int] = {
     InvalidInput: 2,
     InvalidOntology: 2,
     QueryError: 2,
+    StoreWriteError: 4,
     StoreError: 3,
 }
 
@@ -92,6 +94,8 @@ def build(store: Path | None, facts: Path | None, consistency_check: bool, valid
                   on_file=None if quiet else file_progress())
     except RivalryError as e:
         fail(e)
+    except OSError as e:  # a write that is not the database's (the search index, dumps)
+        fail(StoreWriteError.from_os_error(e, "the new build"))
 
 
 @main.command()
