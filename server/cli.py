@@ -1,9 +1,9 @@
 """The `rivalry` command: build, check, query, export and serve the graph.
 
 Each command is a thin layer over a function of rivalry.graph or rivalry.server.
-Exit codes: 0 success; 1 the facts or the query are wrong (inconsistent facts, failed
-checks); 2 an input cannot be read (syntax errors, missing files, bad options);
-3 the store is unavailable.
+Exit codes (as the README says): 0 success; 1 facts that do not hold (inconsistent,
+failing checks); 2 input that cannot be read (syntax errors, missing files, bad options,
+bad queries); 3 no store to read; 4 a build that cannot be written.
 """
 
 from __future__ import annotations
