@@ -16,6 +16,7 @@ import pyoxigraph as ox
 from rivalry.graph import DATA_LICENSE, INFERRED_GRAPH, META_GRAPH, facts_dir
 from rivalry.graph.errors import InvalidFacts
 from rivalry.graph.load import FactsFile, load_facts, load_ontology, undeclared_terms
+from rivalry.graph.products import write_products
 from rivalry.graph.reason import ConsistencyReport, check_consistency, materialise
 from rivalry.graph.search import build_search_index
 from rivalry.graph.store import BuildInfo, StoreLocation, write_database
@@ -160,6 +161,7 @@ def build(
         # the index first, under the build's id: servers look for it once the build's
         # metadata graph, written last by publish, names that id
         build_search_index(memory, Path(store_root.cache_root) / build_id, progress)
+        write_products(memory, Path(store_root.cache_root) / build_id, progress)
         store_root.publish(memory, info)
         progress(f"loaded build {build_id} ({info.quads} quads in {info.graphs} graphs) "
                  f"into {store_root.graph_store_endpoint}")
@@ -169,6 +171,7 @@ def build(
     try:
         write_database(partial / "db", memory)
         build_search_index(memory, partial, progress)
+        write_products(memory, partial, progress)
         info = BuildInfo(
             build_id=build_id,
             built_at=now.isoformat(timespec="seconds"),

@@ -1,29 +1,13 @@
-"""Writing the whole graph out, for `rivalry export` and the dumps."""
+"""Writing the whole graph out, for `rivalry export` and the dumps (rivalry.graph.products)."""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 import pyoxigraph as ox
 
 from rivalry.graph import PREFIXES
-from rivalry.graph.store import EmbeddedStore
-
-
-def export_graph(store: EmbeddedStore, fmt: ox.RdfFormat, output: BinaryIO | Path) -> None:
-    """Serialize every quad of the store. Formats without named graphs (Turtle,
-    N-Triples) get the union of all graphs, each triple once."""
-    target = str(output) if isinstance(output, Path) else output
-    prefixes = PREFIXES if fmt in (ox.RdfFormat.TURTLE, ox.RdfFormat.TRIG) else None
-    if fmt.supports_datasets:
-        quads = sorted(store.quads_for_pattern(None, None, None, None), key=str)
-        ox.serialize(quads, target, format=fmt, prefixes=prefixes)
-    else:
-        triples = sorted({ox.Triple(q.subject, q.predicate, q.object)
-                          for q in store.quads_for_pattern(None, None, None, None)}, key=str)
-        ox.serialize(triples, target, format=fmt, prefixes=prefixes)
-
 
 #: The dumps of the whole graph, by file name, and their formats.
 DUMPS: dict[str, ox.RdfFormat] = {
@@ -35,29 +19,39 @@ DUMPS: dict[str, ox.RdfFormat] = {
 }
 
 
-def write_dumps(store: EmbeddedStore, directory: Path) -> dict[str, int]:
-    """Write every dump, plain and gzip-compressed, into `directory` (once per build),
-    each file atomically. Returns file names and sizes in bytes."""
-    import fcntl
-    import gzip
-    import os
-    import shutil
+def _prefixes(fmt: ox.RdfFormat) -> dict[str, str] | None:
+    return PREFIXES if fmt in (ox.RdfFormat.TURTLE, ox.RdfFormat.TRIG) else None
 
-    directory.mkdir(parents=True, exist_ok=True)
-    with open(directory / ".lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)  # one worker writes; the others wait and reuse
-        for name, fmt in DUMPS.items():
-            target = directory / name
-            if not target.exists():
-                tmp = directory / f".{name}.{os.getpid()}"
-                with open(tmp, "wb") as out:
-                    export_graph(store, fmt, out)
-                os.replace(tmp, target)
-            zipped = directory / (name + ".gz")
-            if not zipped.exists():
-                tmp = directory / f".{name}.gz.{os.getpid()}"
-                with open(target, "rb") as src, gzip.GzipFile(tmp, "wb", mtime=0) as out:
-                    shutil.copyfileobj(src, out)
-                os.replace(tmp, zipped)
-    return {p.name: p.stat().st_size for p in sorted(directory.iterdir())
-            if not p.name.startswith(".")}
+
+def union_of_graphs(db: ox.Store) -> ox.Store:
+    """The graph's triples, each once, in the default graph of a store in memory: what the
+    formats without named graphs (Turtle, N-Triples) hold."""
+    union = ox.Store()
+    union.bulk_extend(ox.Quad(q.subject, q.predicate, q.object, ox.DefaultGraph())
+                      for q in db.quads_for_pattern(None, None, None, None))
+    return union
+
+
+def dump_database(db: ox.Store, fmt: ox.RdfFormat, output: BinaryIO | Path,
+                  union: ox.Store | None = None) -> None:
+    """Write a pyoxigraph store out, natively (pyoxigraph's serializers, in the store's own
+    order, the same for the same content). Formats without named graphs get the union of
+    all graphs (`union`, when it is already made)."""
+    target: Any = str(output) if isinstance(output, Path) else output
+    if fmt.supports_datasets:
+        db.dump(target, format=fmt, prefixes=_prefixes(fmt))
+    else:
+        (union or union_of_graphs(db)).dump(target, format=fmt, from_graph=ox.DefaultGraph(),
+                                            prefixes=_prefixes(fmt))
+
+
+def export_graph(store: Any, fmt: ox.RdfFormat, output: BinaryIO | Path) -> None:
+    """Serialize every quad of a store: the embedded store's database natively, another
+    store (an external SPARQL server) through its quads."""
+    db = getattr(store, "db", None)
+    if isinstance(db, ox.Store):
+        dump_database(db, fmt, output)
+        return
+    memory = ox.Store()
+    memory.bulk_extend(store.quads_for_pattern(None, None, None, None))
+    dump_database(memory, fmt, output)

@@ -5,7 +5,8 @@ and whether the record meets the coverage targets it is held to."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
+from typing import Any
 
 from rivalry.graph import ONTOLOGY_GRAPH
 from rivalry.graph.addresses import official_domain
@@ -105,6 +106,16 @@ class Stats:
                    f"at least {MIN_TWO_SOURCE_RESPONSE_SHARE:.0%}",
                    share >= MIN_TWO_SOURCE_RESPONSE_SHARE),
         ]
+
+    # --- kept with a build -----------------------------------------------------------------
+    def to_record(self) -> dict[str, Any]:
+        """The figures as JSON values, for a build to keep (rivalry.graph.products)."""
+        return asdict(self)
+
+    @classmethod
+    def from_record(cls, record: dict[str, Any]) -> Stats:
+        return cls(**{name: [tuple(x) for x in value] if isinstance(value, list) else value
+                      for name, value in record.items() if name in cls.__dataclass_fields__})
 
     # --- output ---------------------------------------------------------------------------
     def to_dict(self, through_year: int | None = None) -> dict:

@@ -583,12 +583,12 @@ def show_stats(fmt: str, store: Path | None) -> None:
     import datetime
     import json
 
-    from rivalry.graph.stats import stats
+    from rivalry.graph.products import build_stats
     from rivalry.graph.store import open_store
 
     settings = settings_from(store=store)
     try:
-        result = stats(open_store(settings))
+        result = build_stats(open_store(settings))
     except RivalryError as e:
         fail(e)
     this_year = datetime.date.today().year

@@ -13,6 +13,7 @@ its worker, not with the server.
 from __future__ import annotations
 
 import asyncio
+import gzip
 import hashlib
 import json
 import os
@@ -179,6 +180,7 @@ class Response:
     headers: list[tuple[str, str]]
     body: bytes = b""
     file: str | None = None
+    gunzip: bool = False  # the file is gzip-compressed: send it decompressed, chunked
 
 
 ErrorRenderer = Callable[[int, str, str], tuple[str, bytes]]
@@ -481,27 +483,32 @@ class Front:
                     response: Response, *, close: bool, head: bool = False) -> None:
         headers = [(n, v) for n, v in response.headers
                    if n.lower() not in ("content-length", "transfer-encoding", "connection")]
-        size = len(response.body)
-        handle = None
+        size: int | None = len(response.body)
+        handle: Any = None
         if response.file is not None:
             try:
-                handle = open(response.file, "rb")  # noqa: SIM115 - closed below
-                size = os.fstat(handle.fileno()).st_size
+                handle = (gzip.open(response.file, "rb") if response.gunzip
+                          else open(response.file, "rb"))  # noqa: SIM115 - closed below
+                size = None if response.gunzip else os.fstat(handle.fileno()).st_size
             except OSError:
                 response = self._error(503, "", "a file the server should send is missing; "
                                        "rebuild the graph (rivalry build)")
                 headers = list(response.headers)
                 size = len(response.body)
-        headers.append(("Content-Length", str(size)))
+        if size is not None:
+            headers.append(("Content-Length", str(size)))
+        # without a length, h11 sends the body chunked (HTTP/1.1) or ends it by closing
         if close:
             headers.append(("Connection", "close"))
+        loop = asyncio.get_running_loop()
         try:
             data = conn.send(h11.Response(status_code=response.status, headers=headers,
                                           reason=REASONS.get(response.status, "").encode()))
             writer.write(data)
             if not head:
                 if handle is not None:
-                    while chunk := handle.read(FILE_CHUNK):
+                    # read (and decompress) off the event loop
+                    while chunk := await loop.run_in_executor(None, handle.read, FILE_CHUNK):
                         writer.write(conn.send(h11.Data(data=chunk)))
                         await asyncio.wait_for(writer.drain(), self.limits.send_timeout)
                 elif response.body:
@@ -558,7 +565,7 @@ def _from_reply(reply: Reply) -> tuple[Response, tuple[tuple[str, str], ...]]:
                              if "=" in v)  # type: ignore[misc]
         elif not name.lower().startswith("x-rivalry-"):
             headers.append((name, value))
-    return Response(status, headers, reply.body, reply.file), variants
+    return Response(status, headers, reply.body, reply.file, reply.gunzip), variants
 
 
 def _content_type(headers: tuple[tuple[str, str], ...] | list[tuple[str, str]]) -> str:

@@ -64,10 +64,10 @@ def home() -> str:
 @bp.get("/stats")
 def stats_page() -> str:
     from rivalry.graph.graphs import graph_index
-    from rivalry.graph.stats import stats
+    from rivalry.graph.products import build_stats
 
     store = get_store(current_app)
-    return render_template("stats.html", stats=stats(store), href=href,
+    return render_template("stats.html", stats=build_stats(store), href=href,
                            graphs=graph_index(store), listed=STATS_LISTED,
                            this_year=datetime.date.today().year)
 

@@ -3,9 +3,11 @@ its RDF), the shapes, dumps of the whole graph, and the VoID description."""
 
 from __future__ import annotations
 
-import functools
+import fcntl
+import gzip
 import hashlib
 import json
+from collections.abc import Iterator
 from pathlib import Path
 
 import pyoxigraph as ox
@@ -17,15 +19,18 @@ from flask import (
     redirect,
     render_template,
     request,
-    send_from_directory,
+    send_file,
+    stream_with_context,
     url_for,
 )
 
 from rivalry.graph import DATA_LICENSE
-from rivalry.graph.export import DUMPS, write_dumps
+from rivalry.graph.errors import StoreError
+from rivalry.graph.export import DUMPS
 from rivalry.graph.load import read_rdf_file
 from rivalry.graph.ontology_doc import anchor_for, curie, ontology_doc
-from rivalry.graph.void import statistics, void_description
+from rivalry.graph.products import build_statistics, write_dump
+from rivalry.graph.void import void_description
 from rivalry.ontology import NAMESPACE, ontology_file
 from rivalry.server import get_store
 from rivalry.server.entities import (
@@ -35,7 +40,7 @@ from rivalry.server.entities import (
     serialize,
     split_suffix,
 )
-from rivalry.server.formats import HTML, Format, negotiate
+from rivalry.server.formats import HTML, Format, best_offer, negotiate
 from rivalry.shapes import shapes_files
 
 bp = Blueprint("publish", __name__)
@@ -186,21 +191,86 @@ DUMP_TYPES = {
 }
 
 
-def dumps_dir() -> Path:
-    return get_store(current_app).cache_dir
+def accepts_gzip(header: str) -> bool:
+    """Whether an Accept-Encoding header takes gzip (by name or `*`, with q above 0)."""
+    for item in header.split(","):
+        coding, _, params = item.strip().partition(";")
+        if coding.strip().lower() not in ("gzip", "x-gzip", "*"):
+            continue
+        q = 1.0
+        name, _, value = params.strip().partition("=")
+        if name.strip().lower() == "q":
+            try:
+                q = float(value)
+            except ValueError:
+                q = 0.0
+        return q > 0
+    return False
 
 
-def dump_sizes() -> dict[str, int]:
-    return write_dumps(get_store(current_app), dumps_dir())
+def _dump_folders() -> list[Path]:
+    """Where the dumps of the build being served are, or may be written: beside the
+    build (written by `rivalry build`), then the `cache_dir` setting's folder for that
+    build, for a build whose own directory cannot be written."""
+    store = get_store(current_app)
+    own = store.cache_dir
+    spare = Path(current_app.config["RIVALRY"]["cache_dir"]) / store.info.build_id / "dumps"
+    return [own] if own == spare else [own, spare]
+
+
+def dump_file(plain: str) -> Path:
+    """The gzip-compressed dump of one format, written now (that format only, atomically)
+    when the build has none: a build made before dumps were written at build time."""
+    folders = _dump_folders()
+    for folder in folders:
+        found = folder / f"{plain}.gz"
+        if found.exists():
+            return found
+    db = getattr(get_store(current_app), "db", None)
+    problems = []
+    for folder in folders:
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            with open(folder / f".{plain}.lock", "w") as lock:
+                fcntl.flock(lock, fcntl.LOCK_EX)  # one worker writes; others wait and reuse
+                if not (folder / f"{plain}.gz").exists():
+                    if db is None:  # an external store: through its quads
+                        import pyoxigraph as ox
+
+                        db = ox.Store()
+                        db.bulk_extend(get_store(current_app).quads_for_pattern(
+                            None, None, None, None))
+                    write_dump(db, plain, folder)
+            return folder / f"{plain}.gz"
+        except OSError as e:
+            problems.append(f"{folder}: {e.strerror or e}")
+    raise StoreError(f"the dump {plain} cannot be written ({'; '.join(problems)}); rebuild "
+                     "the graph with `rivalry build`, which writes every dump, or make the "
+                     "cache_dir setting's folder writable")
+
+
+def dump_sizes() -> dict[str, int | None]:
+    """Each dump's compressed size, or None when it is not written yet (it will be on its
+    first request)."""
+    sizes: dict[str, int | None] = {}
+    for plain in DUMPS:
+        found = [f / f"{plain}.gz" for f in _dump_folders() if (f / f"{plain}.gz").exists()]
+        sizes[plain + ".gz"] = found[0].stat().st_size if found else None
+    return sizes
 
 
 @bp.get("/data")
 def data_index() -> Response:
     sizes = dump_sizes()
-    files = [{"name": n, "size": s, "url": url_for("publish.dump", name=n, _external=True),
-              "media_type": DUMP_TYPES[Path(n.removesuffix(".gz")).suffix],
-              "gzip": n.endswith(".gz")} for n, s in sizes.items()]
-    best = request.accept_mimetypes.best_match(["text/html", "application/json"])
+    files = []
+    for n, s in sizes.items():
+        plain = n.removesuffix(".gz")
+        media_type = DUMP_TYPES[Path(plain).suffix]
+        files.append({"name": plain, "size": None, "gzip_size": s,
+                      "url": url_for("publish.dump", name=plain, _external=True),
+                      "gzip_url": url_for("publish.dump", name=n, _external=True),
+                      "media_type": media_type})
+    best = best_offer(request.headers.get("Accept", ""), ("text/html", "application/json"))
     if best == "application/json":
         response = Response(json.dumps({"build": get_store(current_app).info.build_id,
                                         "license": DATA_LICENSE, "files": files}, indent=1),
@@ -214,33 +284,43 @@ def data_index() -> Response:
 
 @bp.get("/data/<name>")
 def dump(name: str) -> Response:
+    """A dump: `NAME.gz` as a gzip file; `NAME` with `Content-Encoding: gzip` to clients
+    that accept it, decompressed as it is sent to those that do not."""
     plain = name.removesuffix(".gz")
     if plain not in DUMPS:
         abort(404, description=f"no dump called {name!r}; see /data")
-    dump_sizes()
-    folder = dumps_dir()
-    gzip_ok = "gzip" in request.headers.get("Accept-Encoding", "")
-    if name == plain and gzip_ok:
-        response = send_from_directory(folder, name + ".gz", conditional=True,
-                                       mimetype=DUMP_TYPES[Path(plain).suffix])
+    path = dump_file(plain)
+    media_type = DUMP_TYPES[Path(plain).suffix]
+    gzip_ok = accepts_gzip(request.headers.get("Accept-Encoding", ""))
+    if name != plain:
+        response = send_file(path, mimetype="application/gzip", conditional=True,
+                             download_name=name)
+    elif gzip_ok:
+        response = send_file(path, mimetype=media_type, conditional=True, download_name=plain)
         response.headers["Content-Encoding"] = "gzip"
-    elif name != plain:
-        response = send_from_directory(folder, name, conditional=True,
-                                       mimetype="application/gzip")
+    elif current_app.config.get("RIVALRY_SUPERVISED"):
+        # the front decompresses the file as it sends it (rivalry.server.front)
+        response = Response(b"", mimetype=media_type)
+        response.headers["X-Sendfile"] = str(path)
+        response.headers["X-Rivalry-Gunzip"] = "1"
     else:
-        response = send_from_directory(folder, name, conditional=True,
-                                       mimetype=DUMP_TYPES[Path(plain).suffix])
+        def chunks() -> Iterator[bytes]:
+            with gzip.open(path, "rb") as source:
+                while chunk := source.read(1 << 20):
+                    yield chunk
+
+        response = Response(stream_with_context(chunks()), mimetype=media_type,
+                            direct_passthrough=True)
+    if "charset" not in response.headers.get("Content-Type", "") and media_type != \
+            "application/gzip" and name == plain:
+        response.headers["Content-Type"] = f"{media_type}; charset=utf-8"
     response.headers["Vary"] = "Accept-Encoding"
     response.headers["Link"] = f'<{DATA_LICENSE}>; rel="license"'
+    response.headers["Cache-Control"] = "public, max-age=3600"
     return response
 
 
 # --- VoID ------------------------------------------------------------------------------------
-
-
-@functools.lru_cache(maxsize=4)
-def _cached_statistics(build_id: str, root: str):  # noqa: ANN202 - cached per build
-    return statistics(get_store(current_app))
 
 
 @bp.get("/.well-known/void")
@@ -249,7 +329,7 @@ def void(suffix: str | None = None) -> Response:
     fmt = _choose(split_suffix("x" + suffix)[1] if suffix else None)
     store = get_store(current_app)
     info = store.info
-    stats = _cached_statistics(info.build_id, current_app.config["RIVALRY"]["store"])
+    stats = build_statistics(store)
     base = current_app.config["RIVALRY"]["base_iri"]
     triples = void_description(
         stats, dataset=base + "dataset",

@@ -39,6 +39,7 @@ _LENGTH = struct.Struct("!I")
 #: Header names the app sets for the front only; the front removes them.
 BUILD_HEADER = "X-Rivalry-Build"
 SENDFILE_HEADER = "X-Sendfile"
+GUNZIP_HEADER = "X-Rivalry-Gunzip"
 
 
 # --- framing ------------------------------------------------------------------------------
@@ -87,6 +88,7 @@ class Reply:
     body: bytes
     file: str | None = None  # a file to send as the body (the app's send_file)
     build: str | None = None  # the build the answer comes from, when it depends on one
+    gunzip: bool = False  # the file is gzip-compressed; send it decompressed
 
 
 def run_wsgi(app: Callable[..., Any], environ: dict[str, Any], body: bytes) -> Reply:
@@ -109,16 +111,18 @@ def run_wsgi(app: Callable[..., Any], environ: dict[str, Any], body: bytes) -> R
         if close is not None:
             close()
     status, headers = started
-    kept, file, build = [], None, None
+    kept, file, build, gunzip = [], None, None, False
     for name, value in headers:
         lowered = name.lower()
         if lowered == SENDFILE_HEADER.lower():
             file = value
         elif lowered == BUILD_HEADER.lower():
             build = value
+        elif lowered == GUNZIP_HEADER.lower():
+            gunzip = True
         else:
             kept.append((name, value))
-    return Reply(status, kept, content, file, build)
+    return Reply(status, kept, content, file, build, gunzip)
 
 
 def worker_main(sock: socket.socket, app: Callable[..., Any], memory: int) -> None:

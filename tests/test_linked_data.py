@@ -339,11 +339,33 @@ def test_dumps(client: FlaskClient, store_dir: Path, name: str, fmt: str, datase
 def test_data_page_lists_sizes(client: FlaskClient) -> None:
     listing = client.get("/data", headers={"Accept": "application/json"}).get_json(force=True)
     files = {f["name"]: f for f in listing["files"]}
-    assert {"rivalry.ttl", "rivalry.nq.gz", "rivalry.trig", "rivalry.jsonld"} <= set(files)
+    assert set(files) == {"rivalry.ttl", "rivalry.nq", "rivalry.trig", "rivalry.jsonld",
+                          "rivalry.nt"}
     for name, f in files.items():
-        with client.get(f"/data/{name}") as response:
-            assert len(response.data) == f["size"]
-    assert b"size (bytes)" in client.get("/data", headers={"Accept": "text/html"}).data
+        assert f["gzip_url"].endswith(f"/data/{name}.gz")
+        with client.get(f"/data/{name}.gz") as response:
+            assert len(response.data) == f["gzip_size"]  # written with the build
+    assert b"size (bytes, gzip)" in client.get("/data", headers={"Accept": "text/html"}).data
+
+
+def test_dumps_of_an_older_build_are_written_on_demand_one_by_one(fresh_store: Path) -> None:
+    """A build made before dumps were written with it: each format is written on its
+    first request, on its own and atomically; nothing partial stays behind."""
+    import shutil
+
+    from rivalry.server import create_app
+
+    current = fresh_store / "current"
+    dumps = current.resolve() / "dumps"
+    shutil.rmtree(dumps)
+    client = create_app({"store": str(fresh_store)}).test_client()
+    listing = client.get("/data", headers={"Accept": "application/json"}).get_json(force=True)
+    assert all(f["gzip_size"] is None for f in listing["files"])
+    with client.get("/data/rivalry.nt") as response:
+        assert response.status_code == 200 and response.data.count(b"\n") > 1000
+    assert sorted(p.name for p in dumps.iterdir() if not p.name.startswith(".")) == [
+        "rivalry.nt.gz"]
+    assert not [p for p in dumps.iterdir() if p.name.startswith(".rivalry.nt.gz")]
 
 
 def test_void_counts_match_the_data(client: FlaskClient, store_dir: Path) -> None:

@@ -55,16 +55,24 @@ def test_a_write_that_fails_midway_keeps_the_served_store(fresh_store: Path) -> 
     assert os.readlink(fresh_store / "current") == current
 
 
-@pytest.fixture
-def small_disk(tmp_path: Path) -> Iterator[Path]:
-    mount = tmp_path / "disk"
-    mount.mkdir()
-    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1M", "tmpfs", str(mount)],
+def _mounted(path: Path, size: str) -> Iterator[Path]:
+    path.mkdir()
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(path)],
                           capture_output=True)
     if done.returncode != 0:
-        pytest.skip("cannot mount a small file system here (needs root and mount rights)")
-    yield mount
-    subprocess.run(["umount", "-l", str(mount)], check=False)
+        pytest.skip("cannot mount a file system here (needs root and mount rights)")
+    yield path
+    subprocess.run(["umount", "-l", str(path)], check=False)
+
+
+@pytest.fixture
+def small_disk(tmp_path: Path) -> Iterator[Path]:
+    yield from _mounted(tmp_path / "disk", "1M")
+
+
+@pytest.fixture
+def disk(tmp_path: Path) -> Iterator[Path]:
+    yield from _mounted(tmp_path / "disk", "200M")
 
 
 def test_a_full_disk(small_disk: Path) -> None:
@@ -80,3 +88,29 @@ def test_a_read_only_file_system(small_disk: Path) -> None:
     result = run_build(small_disk / "store")
     assert result.returncode == 4 and "Read-only file system" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_dumps_of_a_read_only_store(disk: Path, store_dir: Path, tmp_path: Path) -> None:
+    """A served store that cannot be written: a dump it lacks is written in the cache_dir
+    folder instead; if that cannot be written either, 503 says so, and the dumps that do
+    exist are still served."""
+    from rivalry.server import create_app
+
+    store = disk / "store"
+    shutil.copytree(store_dir, store, symlinks=True)
+    for dump in (store / "current" / "dumps").glob("rivalry.n*.gz"):
+        dump.unlink()  # as if written by an older build: N-Quads and N-Triples missing
+    done = subprocess.run(["mount", "-o", "remount,ro", str(disk)], capture_output=True)
+    if done.returncode != 0:
+        pytest.skip("cannot remount read-only here")
+    spare = tmp_path / "cache"
+    client = create_app({"store": str(store), "cache_dir": str(spare)}).test_client()
+    with client.get("/data/rivalry.nq.gz") as response:
+        assert response.status_code == 200
+    assert list(spare.rglob("rivalry.nq.gz"))
+    blocked = create_app({"store": str(store), "cache_dir": str(disk / "no")}).test_client()
+    response = blocked.get("/data/rivalry.nt", headers={"Accept": "application/json"})
+    assert response.status_code == 503
+    assert "cannot be written" in response.get_json()["message"]
+    with blocked.get("/data/rivalry.ttl.gz") as response:
+        assert response.status_code == 200

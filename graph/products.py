@@ -1,0 +1,117 @@
+"""What a build writes beside its database, so that the server never computes it on a
+request: the dumps of the whole graph (gzip-compressed, one file per format) and the
+figures of /stats and VoID. They go into the build's own directory (published with it, by
+the same atomic rename) or, for an external store, into the build's cache directory.
+
+A build made before these existed is still served: the server then writes each missing
+file on demand, each format on its own and atomically (rivalry.server.publish).
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import os
+import time
+from collections.abc import Callable
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import pyoxigraph as ox
+
+from rivalry.graph.export import DUMPS, dump_database, union_of_graphs
+from rivalry.graph.store import QueryResult, run_query
+
+#: The file of figures beside the dumps.
+FIGURES = "figures.json"
+#: gzip level of the dumps: most of the gain of level 9 at a fraction of its time.
+GZIP_LEVEL = 6
+
+
+class BuiltGraph:
+    """A store in memory, seen through the few methods the figures need (the same as the
+    embedded store's: `query`, `quads_for_pattern`)."""
+
+    def __init__(self, db: ox.Store) -> None:
+        self.db = db
+
+    def query(self, sparql: str, *, bindings: dict[str, Any] | None = None,
+              **_: Any) -> QueryResult:
+        return run_query(self.db, sparql, bindings=bindings)
+
+    def quads_for_pattern(self, s: Any, p: Any, o: Any, g: Any = None) -> Any:
+        return self.db.quads_for_pattern(s, p, o, g)
+
+
+def write_dump(db: ox.Store, name: str, directory: Path,
+               union: ox.Store | None = None) -> int:
+    """Write one dump, gzip-compressed, atomically (a temporary name, then a rename; the
+    temporary file is removed if anything fails). Returns its size."""
+    target = directory / f"{name}.gz"
+    tmp = directory / f".{name}.gz.{os.getpid()}"
+    try:
+        with gzip.GzipFile(tmp, "wb", compresslevel=GZIP_LEVEL, mtime=0) as out:
+            dump_database(db, DUMPS[name], out, union)
+        os.replace(tmp, target)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return target.stat().st_size
+
+
+def write_figures(db: ox.Store, directory: Path) -> None:
+    """The figures of /stats and VoID, as JSON, atomically."""
+    from rivalry.graph.stats import stats
+    from rivalry.graph.void import statistics
+
+    graph = BuiltGraph(db)
+    figures = {"stats": stats(graph).to_record(), "void": asdict(statistics(graph))}
+    tmp = directory / f".{FIGURES}.{os.getpid()}"
+    try:
+        tmp.write_text(json.dumps(figures, ensure_ascii=False), "utf-8")
+        os.replace(tmp, directory / FIGURES)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def write_products(db: ox.Store, directory: Path,
+                   progress: Callable[[str], None] = lambda _: None) -> None:
+    """Every dump and the figures, into `directory/dumps`."""
+    start = time.monotonic()
+    folder = directory / "dumps"
+    folder.mkdir(parents=True, exist_ok=True)
+    union = None
+    for name, fmt in DUMPS.items():
+        if not fmt.supports_datasets and union is None:
+            union = union_of_graphs(db)
+        write_dump(db, name, folder, union)
+    write_figures(db, folder)
+    progress(f"wrote the dumps ({len(DUMPS)} formats, gzip) and the figures of /stats and "
+             f"VoID in {time.monotonic() - start:.1f} s")
+
+
+def read_figures(directory: Path) -> dict[str, Any] | None:
+    """The figures a build kept, or None for a build made before they were kept."""
+    try:
+        return json.loads((directory / FIGURES).read_text("utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
+def build_stats(store: Any) -> Any:
+    """The figures of /stats for the build a store serves: kept by the build, or computed
+    now for a build made before they were kept."""
+    from rivalry.graph.stats import Stats, stats
+
+    figures = read_figures(store.cache_dir)
+    return Stats.from_record(figures["stats"]) if figures else stats(store)
+
+
+def build_statistics(store: Any) -> Any:
+    """The figures of VoID for the build a store serves, likewise."""
+    from rivalry.graph.void import Statistics, statistics
+
+    figures = read_figures(store.cache_dir)
+    return Statistics(**figures["void"]) if figures else statistics(store)
