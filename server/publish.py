@@ -276,10 +276,12 @@ def data_index() -> Response:
                                         "license": DATA_LICENSE, "files": files}, indent=1),
                             content_type="application/json")
         response.headers["Link"] = f'<{DATA_LICENSE}>; rel="license"'
-        return response
-    return Response(render_template("data.html", files=files,
-                                    info=get_store(current_app).info),
-                    content_type=HTML.content_type)
+    else:
+        response = Response(render_template("data.html", files=files,
+                                            info=get_store(current_app).info),
+                            content_type=HTML.content_type)
+    response.headers["Vary"] = "Accept"
+    return response
 
 
 @bp.get("/data/<name>")

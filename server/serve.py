@@ -9,7 +9,10 @@ import socket
 import sys
 from typing import Any
 
+from rivalry.graph import ID_BASE
 from rivalry.graph.errors import RivalryError, StoreError
+
+RV = "https://w3id.org/rivalry/ontology#"
 
 
 class AddressInUse(RivalryError):
@@ -76,6 +79,32 @@ def _render_error_with(app: Any):  # noqa: ANN202 - a closure
     return render
 
 
+#: Pages every visitor starts from, made once per build for the cache.
+WARM_PAGES = ("/", "/browse", "/browse/actions", "/timeline", "/stats", "/data",
+              "/ontology", "/shapes", "/validate", "/search", "/screen")
+
+
+async def _pages_to_warm(front: Any) -> list[str]:
+    """WARM_PAGES, the short lists of /browse and the page of each state and union (the
+    entity pages with the longest timelines)."""
+    from urllib.parse import quote, urlencode
+
+    from rivalry.server.browse import ALIASES
+
+    paths = list(WARM_PAGES)
+    paths += [f"/browse/type?class={quote(RV + local, safe='')}" for local in ALIASES.values()]
+    query = (f"SELECT ?p WHERE {{ ?p a <{RV}Polity> }}").encode()
+    response, _ = await front.respond(
+        "GET", b"/sparql?" + urlencode({"query": query}).encode(),
+        [("Accept", "text/csv")], b"")
+    if response.status == 200:
+        for line in response.body.decode("utf-8").splitlines()[1:]:
+            iri = line.strip()
+            if iri.startswith(ID_BASE):
+                paths.append("/id/" + iri[len(ID_BASE):] + ".html")
+    return paths
+
+
 def run(settings: dict[str, Any], sock: socket.socket) -> None:
     """Serve until stopped (SIGTERM or SIGINT)."""
     from rivalry.server import create_app
@@ -107,6 +136,8 @@ def run(settings: dict[str, Any], sock: socket.socket) -> None:
                   current_build=current, server_name=str(host), server_port=int(port))
 
     async def warm() -> None:
+        """The canned queries and the pages every visitor starts from, answered once so
+        that they come from the cache (after start and after each new build)."""
         from rivalry.graph.canned import canned_queries
 
         if not (settings["warm_answer_cache"] and settings["result_cache_bytes"]):
@@ -119,6 +150,11 @@ def run(settings: dict[str, Any], sock: socket.socket) -> None:
                 query.text_with_defaults().encode("utf-8"))
             answered += response.status == 200
         sys.stderr.write(f"answer cache: {answered} canned queries answered\n")
+        pages = 0
+        for path in await _pages_to_warm(front):
+            response, _ = await front.respond("GET", path.encode(), [], b"")
+            pages += response.status == 200
+        sys.stderr.write(f"page cache: {pages} pages made\n")
         sys.stderr.flush()
 
     asyncio.run(run_front(front, sock, warm=warm))
