@@ -642,9 +642,40 @@ def main() -> None:
     parser.add_argument("--search-only", action="store_true",
                         help="measure only search, reconciliation and screening (and the "
                         "index build against the build)")
+    parser.add_argument("--serving-only", action="store_true",
+                        help="measure only the server: /sparql against Oxigraph server with "
+                        "kept-alive connections, pages and dumps, isolation from heavy "
+                        "queries and slow clients (bench/serving.py)")
+    parser.add_argument("--store", action="append", default=[], metavar="SIZE=PATH",
+                        help="with --serving-only: a store already built from `rivalry "
+                        "synth --measures SIZE`, instead of making one")
     args = parser.parse_args()
     info = machine()
     results = []
+    if args.serving_only:
+        import serving
+
+        given = {int(k): Path(v) for k, v in (s.split("=", 1) for s in args.store)}
+        with tempfile.TemporaryDirectory(prefix="rivalry-bench-") as tmp:
+            stores = {}
+            for n in args.sizes:
+                if n in given:
+                    stores[n] = given[n]
+                    continue
+                facts, store = Path(tmp) / f"facts-{n}", Path(tmp) / f"store-{n}"
+                subprocess.run([str(BIN / "rivalry"), "synth", "--measures", str(n),
+                                "--seed", "1", "-o", str(facts)], check=True)
+                subprocess.run([str(BIN / "rivalry"), "build", "--facts", str(facts),
+                                "--store", str(store), "--no-consistency-check",
+                                "--no-validation", "-q"], check=True)
+                stores[n] = store
+            found = serving.run(stores, Path(tmp), args.seconds, args.mix_seconds)
+        command = ".venv/bin/python bench/benchmark.py " + " ".join(sys.argv[1:])
+        args.out.write_text(serving.report(found, info, command), "utf-8")
+        args.out.with_suffix(".json").write_text(
+            json.dumps({"machine": info, "results": found}, indent=1), "utf-8")
+        print(f"wrote {args.out}", file=sys.stderr)
+        return
     if args.search_only:
         with tempfile.TemporaryDirectory(prefix="rivalry-bench-") as tmp:
             for n in args.sizes:

@@ -61,8 +61,13 @@ class QueryShape:
                 "DESCRIBE": "graph"}.get(self.form or "")
 
 
+_SKIPPED = ("ws", "comment")
+
+
 def tokens(text: str) -> list[tuple[str, str]]:
-    return [(kind, value) for kind, value, _ in spans(text)]
+    """The query's tokens (comments and white space left out)."""
+    return [(m.lastgroup or "other", m.group()) for m in _TOKEN.finditer(text)
+            if m.lastgroup not in _SKIPPED]
 
 
 def spans(text: str) -> list[tuple[str, str, int]]:
@@ -87,6 +92,8 @@ def unescape_codepoints(text: str) -> str:
         code = int(match.group(1) or match.group(2), 16)
         return chr(code) if code <= 0x10FFFF and not 0xD800 <= code <= 0xDFFF else match.group()
 
+    if "\\u" not in text and "\\U" not in text:
+        return text
     return _CODEPOINT.sub(replace, text)
 
 

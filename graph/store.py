@@ -40,7 +40,7 @@ from rivalry.graph.sparql import check_query, explain_syntax_error, with_row_lim
 
 #: Given the kind of answer ("select", "ask" or "graph"), the results format to write it
 #: in natively, or None to collect it for the caller to write.
-ResultFormat = Callable[[str], "ox.QueryResultsFormat | None"]
+ResultFormat = Callable[[str], "ox.QueryResultsFormat | ox.RdfFormat | None"]
 
 #: How many earlier builds to keep beside the current one (for a server still reading
 #: one, and to roll back by hand).
@@ -321,7 +321,7 @@ class EmbeddedStore:
         if math.isinf(limits.time_limit) or supervised():
             return execute(self.db, sparql, limits, result_format=result_format, **options)
         formats = {}
-        for kind in ("select", "ask"):
+        for kind in ("select", "ask", "graph"):
             fmt = result_format(kind) if result_format else None
             if fmt is not None:
                 formats[kind] = fmt.media_type
@@ -475,9 +475,13 @@ def _execute_in_child(source: ox.Store | str, sparql: str, limits: QueryLimits,
     fork."""
     db = source if isinstance(source, ox.Store) else ox.Store.read_only(source)
 
-    def result_format(kind: str) -> ox.QueryResultsFormat | None:
+    def result_format(kind: str) -> ox.QueryResultsFormat | ox.RdfFormat | None:
         media_type = formats.get(kind)
-        return ox.QueryResultsFormat.from_media_type(media_type) if media_type else None
+        if not media_type:
+            return None
+        if kind == "graph":
+            return ox.RdfFormat.from_media_type(media_type)
+        return ox.QueryResultsFormat.from_media_type(media_type)
 
     return execute(db, sparql, limits, result_format=result_format, **options)
 
@@ -487,10 +491,27 @@ def query_timeout(limits: QueryLimits) -> QueryTimeout:
                         "(setting query_time_limit); narrow it, or add a LIMIT")
 
 
-def _written(db: ox.Store, sparql: str, kind: str, fmt: ox.QueryResultsFormat,
-             options: dict[str, Any], row_limit: int) -> Answer | None:
-    """The answer written by pyoxigraph in `fmt`, or None when the query cannot be capped
-    by a LIMIT (the caller collects its rows instead)."""
+#: Graph formats pyoxigraph writes a line per triple in: the cap counts lines.
+LINE_FORMATS = (ox.RdfFormat.N_TRIPLES, ox.RdfFormat.N_QUADS)
+
+
+def _written(db: ox.Store, sparql: str, kind: str,
+             fmt: ox.QueryResultsFormat | ox.RdfFormat, options: dict[str, Any],
+             row_limit: int) -> Answer | None:
+    """The answer written by pyoxigraph in `fmt`, or None when it cannot be capped that way
+    (the caller collects its rows instead)."""
+    if kind == "graph":
+        if fmt not in LINE_FORMATS:
+            return None
+        raw = db.query(sparql, **options)
+        body = raw.serialize(format=ox.RdfFormat.N_TRIPLES) or b""
+        truncated = body.count(b"\n") > row_limit
+        if truncated:  # a line per triple: literals escape their line breaks
+            body = b"\n".join(body.split(b"\n", row_limit)[:row_limit]) + b"\n"
+        return Answer("graph", body=body, body_format=fmt.media_type, truncated=truncated,
+                      limit=row_limit if truncated else None)
+    if not isinstance(fmt, ox.QueryResultsFormat):
+        return None
     if kind == "ask":
         raw = db.query(sparql, **options)
         return Answer("ask", boolean=bool(raw), body=raw.serialize(format=fmt),

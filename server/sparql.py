@@ -155,16 +155,15 @@ def endpoint() -> Response:
     return render_answer(answer, text)
 
 
-def native_format(kind: str) -> ox.QueryResultsFormat | None:
-    """The results format pyoxigraph should write this request's answer in; None for
-    pages, graphs and formats that cannot be given (406 comes after the query runs, so
-    a broken query is still told it is broken)."""
-    if kind == "graph":
-        return None
+def native_format(kind: str) -> ox.QueryResultsFormat | ox.RdfFormat | None:
+    """The format pyoxigraph should write this request's answer in; None for pages, graph
+    formats it cannot cap by counting lines, and formats that cannot be given (406 comes
+    after the query runs, so a broken query is still told it is broken)."""
     try:
-        return choose_format(kind).results
+        fmt = choose_format(kind)
     except NotAcceptable:
         return None
+    return fmt.rdf if kind == "graph" else fmt.results
 
 
 def render_answer(answer: Answer, text: str) -> Response:
@@ -187,8 +186,9 @@ def _render(answer: Answer, text: str, fmt: Format) -> Response:
                             content_type=HTML.content_type)
         response.headers["Vary"] = "Accept"
         return response
-    if answer.body is not None and fmt.results is not None \
-            and answer.body_format == fmt.results.media_type:
+    written = fmt.rdf if answer.kind == "graph" else fmt.results
+    if answer.body is not None and written is not None \
+            and answer.body_format == written.media_type:
         body = answer.body
     else:
         body = write(answer, fmt.rdf if answer.kind == "graph" else fmt.results, PREFIXES)

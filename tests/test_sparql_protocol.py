@@ -529,3 +529,24 @@ def test_error_shape_is_one_json_object(client: FlaskClient) -> None:
     assert body["status"] == 400 and (body["line"], body["column"], body["token"]) == (
         1, 1, "SELEC")
 
+
+
+@pytest.mark.parametrize("accept", ["application/n-triples", "application/n-quads",
+                                    "text/turtle"])
+def test_construct_answers_are_capped_in_every_graph_format(store_dir: Path,
+                                                           accept: str) -> None:
+    """N-Triples and N-Quads are written by pyoxigraph and cut by lines (a line per triple:
+    line breaks in literals are escaped); other formats from the collected triples."""
+    app = create_app({"store": str(store_dir), "result_row_limit": 7})
+    query = RV + "CONSTRUCT { ?m rv:summary ?s } WHERE { ?m rv:summary ?s }"
+    response = app.test_client().post("/sparql", data=query.encode(),
+                                      content_type="application/sparql-query",
+                                      headers={"Accept": accept})
+    assert response.status_code == 200
+    assert response.headers["X-Result-Truncated"] == "true"
+    assert response.headers["X-Result-Row-Limit"] == "7"
+    fmt = {"application/n-triples": "nt", "application/n-quads": "nquads",
+           "text/turtle": "turtle"}[accept]
+    graph = rdflib.Dataset() if fmt == "nquads" else rdflib.Graph()
+    graph.parse(data=response.data.decode("utf-8"), format=fmt)
+    assert len(graph) == 7

@@ -1,0 +1,393 @@
+"""The serving benchmarks of bench/benchmark.py (`--serving-only`): `rivalry serve` against
+`oxigraph serve` in memory, on the same quads, servers taking turns, clients that keep
+their connections alive; then, on rivalry alone, pages and dumps, isolation of normal
+requests from heavy queries, and slow clients. Not a test: figures for docs/benchmarks.md.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import multiprocessing
+import os
+import random
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.parse
+from pathlib import Path
+
+BIN = Path(sys.executable).parent
+RV = "https://w3id.org/rivalry/ontology#"
+HEAVY = "SELECT (COUNT(*) AS ?n) WHERE { ?a ?b ?c . ?d ?e ?f . ?g ?h ?i }"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_http(url: str, seconds: float = 600) -> None:
+    deadline = time.monotonic() + seconds
+    parsed = urllib.parse.urlparse(url)
+    while time.monotonic() < deadline:
+        try:
+            c = http.client.HTTPConnection(parsed.hostname, parsed.port, timeout=5)
+            c.request("GET", parsed.path or "/")
+            c.getresponse().read()
+            c.close()
+            return
+        except OSError:
+            time.sleep(0.3)
+    raise RuntimeError(f"{url} did not answer")
+
+
+def percentile(values: list[float], p: float) -> float | None:
+    if not values:
+        return None
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(len(ordered) * p))]
+
+
+# --- clients -----------------------------------------------------------------------------
+
+
+def _client(args: tuple) -> list[tuple[float, int, str]]:
+    """One client on one kept-alive connection: requests in a fixed order from its own
+    starting point (so every server gets the same mixture); reconnects when the server
+    closes. Each sample: seconds, status, the request's tag."""
+    host, port, requests, seconds, index, clients = args
+    position = index * len(requests) // clients
+    out = []
+    conn = None
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        method, path, body, headers, tag = requests[position % len(requests)]
+        position += 1
+        start = time.perf_counter()
+        try:
+            if conn is None:
+                conn = http.client.HTTPConnection(host, port, timeout=120)
+            conn.request(method, path, body=body, headers=headers)
+            r = conn.getresponse()
+            r.read()
+            status = r.status
+            if r.getheader("Connection", "").lower() == "close":
+                conn.close()
+                conn = None
+        except (OSError, http.client.HTTPException):
+            status = 0
+            if conn is not None:
+                conn.close()
+            conn = None
+        out.append((time.perf_counter() - start, status, tag))
+    if conn is not None:
+        conn.close()
+    return out
+
+
+def load(url: str, requests: list[tuple], clients: int, seconds: float) -> dict:
+    parsed = urllib.parse.urlparse(url)
+    with multiprocessing.get_context("fork").Pool(clients) as pool:
+        results = pool.map(_client, [(parsed.hostname, parsed.port, requests, seconds, i,
+                                      clients) for i in range(clients)])
+    samples = [s for r in results for s in r]
+    summary: dict = {}
+    for tag in sorted({t for _, _, t in samples}):
+        ok = [s for s, status, t in samples if t == tag and status == 200]
+        summary[tag] = {
+            "requests": len(ok), "throughput": len(ok) / seconds,
+            "errors": sum(1 for _, status, t in samples if t == tag and status != 200),
+            "p50_ms": 1000 * (percentile(ok, 0.5) or 0),
+            "p95_ms": 1000 * (percentile(ok, 0.95) or 0),
+            "p99_ms": 1000 * (percentile(ok, 0.99) or 0)}
+    return summary
+
+
+def sparql_requests(path: str, texts: list[str], accept: str, tag: str) -> list[tuple]:
+    return [("POST", path, t.encode("utf-8"), {"Content-Type": "application/sparql-query",
+                                                "Accept": accept}, tag) for t in texts]
+
+
+# --- servers -----------------------------------------------------------------------------
+
+
+class Server:
+    def __init__(self, args: list[str], url: str, env: dict | None = None,
+                 log: Path | None = None) -> None:
+        out = log.open("wb") if log else subprocess.DEVNULL
+        self.process = subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT, env=env,
+                                        start_new_session=True)
+        self.url = url
+        self.log = log
+
+    def stop(self) -> None:
+        import signal
+
+        os.killpg(self.process.pid, signal.SIGTERM)
+        try:
+            self.process.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait()
+
+
+def start_rivalry(store: Path, log: Path, **settings: object) -> Server:
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RIVALRY_")}
+    env.update({f"RIVALRY_{k.upper()}": str(v) for k, v in settings.items()})
+    server = Server([str(BIN / "rivalry"), "serve", "--store", str(store), "--port", str(port)],
+                    f"http://127.0.0.1:{port}", env, log)
+    wait_http(server.url + "/-/health")
+    deadline = time.monotonic() + 900  # the cache warm-up: canned queries and pages
+    while time.monotonic() < deadline and "page cache:" not in log.read_text():
+        time.sleep(1)
+    return server
+
+
+def start_oxigraph(dump: Path, work: Path) -> Server:
+    port = free_port()
+    server = Server([str(BIN / "oxigraph"), "serve", "--bind", f"127.0.0.1:{port}",
+                     "--union-default-graph"], f"http://127.0.0.1:{port}")
+    wait_http(server.url + "/")
+    c = http.client.HTTPConnection("127.0.0.1", port, timeout=1800)
+    c.request("POST", "/store", body=dump.read_bytes(),
+              headers={"Content-Type": "application/n-quads"})
+    c.getresponse().read()
+    return server
+
+
+# --- the measurements --------------------------------------------------------------------
+
+
+def workloads(store: Path) -> dict[str, tuple[list[str], str]]:
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+    from rivalry.graph.canned import canned_queries
+    from rivalry.graph.describe import description_query
+    from rivalry.graph.store import EmbeddedStore
+
+    s = EmbeddedStore(store)
+    entities = [r[0].value for r in s.query(
+        f"SELECT ?e WHERE {{ ?e a <{RV}Action> }} LIMIT 2000").rows()]
+    mix = [q.text_with_defaults() for q in canned_queries()]
+    unique = [text + f"\n# {i}" for i in range(200) for text in mix]
+    random.Random(1).shuffle(unique)
+    return {"point lookups": ([description_query(e) for e in entities],
+                              "application/n-triples"),
+            "analyst mix": (unique, "application/sparql-results+json"),
+            "analyst mix with repeats": (mix, "application/sparql-results+json")}
+
+
+def compare(store: Path, work: Path, clients: list[int], seconds: float,
+            mix_seconds: float) -> dict:
+    """rivalry and Oxigraph server in memory, taking turns, on each workload."""
+    loads = workloads(store)
+    dump = work / "dump.nq"
+    subprocess.run([str(BIN / "rivalry"), "export", "--store", str(store), "--format",
+                    "nquads", "-o", str(dump)], check=True)
+    results: dict = {}
+    for name in ("rivalry", "oxigraph"):
+        server = (start_rivalry(store, work / "serve.log") if name == "rivalry"
+                  else start_oxigraph(dump, work))
+        path = "/sparql" if name == "rivalry" else "/query"
+        try:
+            for workload, (texts, accept) in loads.items():
+                requests = sparql_requests(path, texts, accept, workload)
+                for n in clients:
+                    warm = seconds if workload.endswith("repeats") else 1.0
+                    load(server.url, requests[:50], n, warm)
+                    window = seconds if workload == "point lookups" else mix_seconds
+                    results.setdefault(workload, {}).setdefault(str(n), {})[name] = load(
+                        server.url, requests, n, window)[workload]
+        finally:
+            server.stop()
+    dump.unlink()
+    return results
+
+
+def pages(store: Path, work: Path, clients: int, seconds: float) -> dict:
+    """Every kind of page and the dumps, as browsers ask for them, p95 per kind: fixed
+    pages, lists with filters, entity pages of actions, companies and states, dumps."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+    from rivalry.graph.store import EmbeddedStore
+
+    s = EmbeddedStore(store)
+
+    def some(cls: str, n: int) -> list[str]:
+        return [r[0].value.removeprefix("https://w3id.org/rivalry")
+                for r in s.query(f"SELECT ?e WHERE {{ ?e a <{RV}{cls}> }} LIMIT {n}").rows()]
+
+    years = [str(y) for y in range(2018, 2027)]
+    html = {"Accept": "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8",
+            "Accept-Encoding": "gzip"}
+    paths: list[tuple[str, str]] = [(p, "fixed pages") for p in (
+        "/", "/browse", "/browse/actions", "/timeline", "/stats", "/data",
+        "/.well-known/void", "/ontology")]
+    paths += [(f"/browse/actions?year={y}", "lists") for y in years]
+    paths += [(f"/browse/actions?year={y}&page=2", "lists") for y in years]
+    paths += [(f"/timeline?year={y}", "lists") for y in years]
+    paths += [(e + ".html", "action pages") for e in some("Action", 200)]
+    paths += [(e + ".html", "company pages") for e in some("Company", 100)]
+    paths += [(e + ".html", "state pages") for e in some("State", 20)]
+    paths += [(e + ".ttl", "entity Turtle") for e in some("Company", 100)]
+    paths += [(f"/data/rivalry.{x}", "dumps") for x in ("nq", "ttl", "trig")]
+    requests = [("GET", p, None, html, tag) for p, tag in paths]
+    random.Random(2).shuffle(requests)
+    server = start_rivalry(store, work / "serve-pages.log")
+    try:
+        # every page once first, on its own: first requests (cache misses, apart from the
+        # pages the server warmed) are measured too
+        cold = _cold(server.url, requests)
+        result = load(server.url, requests, clients, seconds)
+    finally:
+        server.stop()
+    return {"cold": cold, "loaded": result}
+
+
+def _cold(url: str, requests: list[tuple]) -> dict:
+    """Each distinct request once, on one connection, before any other: first requests."""
+    parsed = urllib.parse.urlparse(url)
+    conn = http.client.HTTPConnection(parsed.hostname, parsed.port, timeout=120)
+    times: dict[str, list[float]] = {}
+    seen = set()
+    for method, path, body, headers, tag in requests:
+        if path in seen:
+            continue
+        seen.add(path)
+        start = time.perf_counter()
+        conn.request(method, path, body=body, headers=headers)
+        r = conn.getresponse()
+        r.read()
+        times.setdefault(tag, []).append(time.perf_counter() - start)
+    conn.close()
+    return {tag: {"requests": len(v), "p50_ms": 1000 * percentile(v, 0.5),
+                  "p95_ms": 1000 * percentile(v, 0.95), "max_ms": 1000 * max(v)}
+            for tag, v in times.items()}
+
+
+def isolation(store: Path, work: Path, clients: int, seconds: float) -> dict:
+    """One heavy query in twenty requests, the rest normal ones (point lookups and small
+    queries), on the default settings: the normal requests' latency."""
+    loads = workloads(store)
+    normal = sparql_requests("/sparql", loads["point lookups"][0][:380],
+                             "application/n-triples", "normal")
+    heavy = sparql_requests("/sparql", [HEAVY + f" # {i}" for i in range(20)],
+                            "application/sparql-results+json", "heavy")
+    mixed = []
+    for i, request in enumerate(normal):
+        mixed.append(request)
+        if i % 19 == 18:
+            mixed.append(heavy[(i // 19) % len(heavy)])
+    server = start_rivalry(store, work / "serve-isolation.log")
+    try:
+        result = load(server.url, mixed, clients, seconds)
+    finally:
+        server.stop()
+    return result
+
+
+def slow_clients(store: Path, work: Path, connections: int, seconds: float) -> dict:
+    """`connections` clients trickling their headers a byte at a time while one client
+    makes normal requests: its latency."""
+    server = start_rivalry(store, work / "serve-slow.log")
+    parsed = urllib.parse.urlparse(server.url)
+    stop = threading.Event()
+    socks = []
+
+    def trickle() -> None:
+        for _ in range(connections):
+            s = socket.create_connection((parsed.hostname, parsed.port))
+            s.sendall(b"GET / HTTP/1.1\r\n")
+            socks.append(s)
+        while not stop.is_set():
+            for s in list(socks):
+                try:
+                    s.sendall(b"X")
+                except OSError:
+                    socks.remove(s)
+            time.sleep(0.1)
+
+    feeder = threading.Thread(target=trickle)
+    feeder.start()
+    try:
+        time.sleep(1)
+        times = []
+        conn = http.client.HTTPConnection(parsed.hostname, parsed.port, timeout=60)
+        end = time.monotonic() + seconds
+        query = urllib.parse.urlencode({"query": f"ASK {{ ?a a <{RV}Measure> }}"})
+        i = 0
+        while time.monotonic() < end:
+            start = time.perf_counter()
+            conn.request("GET", f"/sparql?{query}%20%23{i}")
+            conn.getresponse().read()
+            times.append(time.perf_counter() - start)
+            i += 1
+            time.sleep(0.05)
+        conn.close()
+    finally:
+        stop.set()
+        feeder.join()
+        for s in socks:
+            s.close()
+        server.stop()
+    return {"slow_connections": connections, "requests": len(times),
+            "p50_ms": 1000 * percentile(times, 0.5), "p95_ms": 1000 * percentile(times, 0.95),
+            "max_ms": 1000 * max(times)}
+
+
+def run(stores: dict[int, Path], work: Path, seconds: float, mix_seconds: float) -> dict:
+    results: dict = {}
+    for n, store in stores.items():
+        size: dict = {"compare": compare(store, work, [4, 16], seconds, mix_seconds)}
+        size["pages"] = pages(store, work, 4, seconds)
+        size["isolation"] = isolation(store, work, 4, mix_seconds)
+        size["slow_clients"] = slow_clients(store, work, 60, seconds)
+        results[str(n)] = size
+        print(json.dumps({str(n): size}, indent=1), flush=True)
+    return results
+
+
+def report(results: dict, info: dict, command: str) -> str:
+    lines = ["# Serving benchmarks", "",
+             "Measured by `bench/benchmark.py --serving-only` (not part of the tests). Command:",
+             "", "    " + command, "",
+             f"Machine: {info['cpu']}, {info['cores']} cores, {info['memory_gib']} GiB; Python "
+             f"{info['python']}, pyoxigraph {info['pyoxigraph']}, {info['oxigraph_server']}. "
+             "`rivalry serve` with its defaults (2 workers kept "
+             "ready, up to 8, the store in memory, every limit on, the response cache and its "
+             "warm-up); `oxigraph serve` in memory, as shipped, on the same quads; the servers "
+             "take turns; every client keeps its connection alive.", ""]
+    for n, size in results.items():
+        lines += [f"## {int(n):,} measures", "",
+                  "| /sparql | clients | rivalry req/s (p50/p99 ms) | Oxigraph req/s "
+                  "(p50/p99 ms) | rivalry / Oxigraph |", "|---|---|---|---|---|"]
+        for workload, by_clients in size["compare"].items():
+            for clients, servers in by_clients.items():
+                r, o = servers["rivalry"], servers["oxigraph"]
+                ratio = r["throughput"] / o["throughput"] if o["throughput"] else 0
+                lines.append(f"| {workload} | {clients} | {r['throughput']:.1f} "
+                             f"({r['p50_ms']:.1f}/{r['p99_ms']:.1f}) | {o['throughput']:.1f} "
+                             f"({o['p50_ms']:.1f}/{o['p99_ms']:.1f}) | {ratio:.2f}x |")
+        lines += ["", "| pages and dumps (4 clients) | first request p95 ms | under load "
+                  "p95 ms (req/s) |", "|---|---|---|"]
+        for tag, loaded in size["pages"]["loaded"].items():
+            cold = size["pages"]["cold"].get(tag, {})
+            lines.append(f"| {tag} | {cold.get('p95_ms', 0):.1f} | {loaded['p95_ms']:.1f} "
+                         f"({loaded['throughput']:.0f}) |")
+        iso = size["isolation"]
+        lines += ["", "| one heavy query in 20 requests (4 clients) | p50 ms | p95 ms | "
+                  "p99 ms | answered |", "|---|---|---|---|---|"]
+        for tag in ("normal", "heavy"):
+            if tag in iso:
+                x = iso[tag]
+                lines.append(f"| {tag} | {x['p50_ms']:.1f} | {x['p95_ms']:.1f} | "
+                             f"{x['p99_ms']:.1f} | {x['requests']} ({x['errors']} not 200) |")
+        slow = size["slow_clients"]
+        lines += ["", f"With {slow['slow_connections']} connections trickling their "
+                  f"headers, a normal client's requests: p50 {slow['p50_ms']:.1f} ms, p95 "
+                  f"{slow['p95_ms']:.1f} ms, max {slow['max_ms']:.1f} ms "
+                  f"({slow['requests']} requests).", ""]
+    return "\n".join(lines) + "\n"
