@@ -6,8 +6,12 @@ Nothing here imports Flask; the server and the command line are thin layers on t
 from importlib.resources import files
 from importlib.resources.abc import Traversable
 
-ID_BASE = "https://w3id.org/rivalry/id/"
-GRAPH_BASE = "https://w3id.org/rivalry/graph/"
+#: Where the graph's IRIs are minted: entities under id/, graphs under graph/, the
+#: ontology at ontology. The facts themselves use it; a server published under another
+#: host keeps these IRIs (and redirects to itself, or is proxied).
+BASE_IRI = "https://w3id.org/rivalry/"
+ID_BASE = BASE_IRI + "id/"
+GRAPH_BASE = BASE_IRI + "graph/"
 ONTOLOGY_GRAPH = GRAPH_BASE + "ontology"
 INFERRED_GRAPH = GRAPH_BASE + "inferred"
 META_GRAPH = GRAPH_BASE + "meta"

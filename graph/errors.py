@@ -110,6 +110,13 @@ class QuerySyntaxError(QueryError):
         return data
 
 
+class UpdateRefused(QueryError):
+    """A SPARQL update sent to the read-only endpoint, however it is sent (HTTP 403)."""
+
+    status = 403
+    title = "Read-only endpoint"
+
+
 class QueryTimeout(RivalryError):
     """A query ran past its time limit; the message names the setting."""
 

@@ -15,7 +15,7 @@ import re
 import threading
 from dataclasses import dataclass, field
 
-from rivalry.graph.errors import QueryError
+from rivalry.graph.errors import QueryError, UpdateRefused
 
 QUERY_FORMS = {"SELECT", "ASK", "CONSTRUCT", "DESCRIBE"}
 #: Prefix operators the SPARQL parser handles by recursion, one level each: logical and
@@ -175,7 +175,7 @@ def check_query(text: str, *, max_depth: int,
             f"prefix operators such as ! and -); at most {max_depth} are accepted (setting "
             "max_query_depth)")
     if shape.form == "UPDATE":
-        raise QueryError("this is a SPARQL update; the endpoint is read-only and runs queries "
+        raise UpdateRefused("this is a SPARQL update; the endpoint is read-only and runs queries "
                          "only (SELECT, ASK, CONSTRUCT, DESCRIBE)")
     for endpoint in shape.services:
         if endpoint is None:

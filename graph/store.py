@@ -157,8 +157,8 @@ def _pid_alive(pid: int) -> bool:
     except ProcessLookupError:
         return False
     except PermissionError:
-        return True
-    return pid != os.getpid() or True
+        return True  # it exists, run by another user
+    return True
 
 
 def _fsync_dir(path: Path) -> None:

@@ -21,7 +21,7 @@ from flask import (
 )
 from werkzeug.wrappers import Response as WerkzeugResponse
 
-from rivalry.graph import DATA_LICENSE, listing
+from rivalry.graph import BASE_IRI, DATA_LICENSE, listing
 from rivalry.graph.describe import Labels
 from rivalry.graph.listing import (
     CHART_POINTS_MAX,
@@ -146,7 +146,7 @@ def action_list() -> str:
 def action_download(fmt: str) -> Response:
     """Exactly the rows and columns the page with the same parameters shows."""
     filters, found, _, _ = _listing()
-    base = current_app.config["RIVALRY"]["base_iri"]
+    base = BASE_IRI
     columns = ("announced", "action", "label", "type", "issuing_state")
     records = [{"announced": r.date, "action": r.iri, "label": r.label, "type": r.kind,
                 "issuing_state": r.state or ""} for r in found.rows]

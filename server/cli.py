@@ -47,11 +47,15 @@ def fail(error: RivalryError) -> None:
 
 
 def settings_from(**overrides: Any) -> dict[str, Any]:
+    """The settings, checked as far as the running command reads them (a bad server
+    setting does not stop `rivalry build`); `rivalry settings` checks them all."""
+    context = click.get_current_context(silent=True)
+    command = context.info_name if context is not None else None
     try:
-        return load_settings(overrides)
+        return load_settings(overrides, command=None if command == "settings" else command)
     except RivalryError as e:
-        fail(e)
-        raise  # unreachable
+        click.echo(f"error: {e}", err=True)
+        sys.exit(2)  # a bad option or setting: input that cannot be used
 
 
 store_option = click.option(

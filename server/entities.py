@@ -1,4 +1,4 @@
-"""Dereferenceable IRIs: every entity under <base_iri>id/ answers at /id/... for
+"""Dereferenceable IRIs: every entity under https://w3id.org/rivalry/id/ answers at /id/... for
 linked-data clients (Turtle, JSON-LD, N-Triples, RDF/XML) and for people (HTML).
 
 Policy (W3C, "Cool URIs for the Semantic Web", section 4.3, "303 URIs forwarding to
@@ -20,7 +20,7 @@ import pyoxigraph as ox
 import rdflib
 from flask import Blueprint, Response, current_app, redirect, render_template, request, url_for
 
-from rivalry.graph import DATA_LICENSE, PREFIXES
+from rivalry.graph import BASE_IRI, DATA_LICENSE, PREFIXES
 from rivalry.graph.describe import Labels, describe, description_query, entity_view, exists
 from rivalry.graph.errors import NotFound
 from rivalry.server import get_store
@@ -36,13 +36,9 @@ ENTITY_FORMATS: tuple[Format, ...] = tuple(
 BY_SUFFIX = {f.suffix: f for f in ENTITY_FORMATS}
 
 
-def base_iri() -> str:
-    return current_app.config["RIVALRY"]["base_iri"]
-
-
 def local_path(iri: str) -> str | None:
     """The server path of an IRI minted under the base, or None for other IRIs."""
-    base = base_iri()
+    base = BASE_IRI
     return "/" + iri[len(base):] if iri.startswith(base) else None
 
 
@@ -130,7 +126,7 @@ def conditional(response: Response, tag: str) -> Response:
 @bp.get("/id/<path:rest>")
 def entity(rest: str) -> Response:
     path, fmt = split_suffix(rest)
-    iri = checked_iri(base_iri() + "id/" + path, "the entity's address")
+    iri = checked_iri(BASE_IRI + "id/" + path, "the entity's address")
     store = get_store(current_app)
     if fmt is None:
         chosen = negotiate(request.accept_mimetypes, ENTITY_FORMATS)

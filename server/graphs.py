@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, current_app, redirect, render_template, request, url_for
 
-from rivalry.graph import DATA_LICENSE
+from rivalry.graph import BASE_IRI, DATA_LICENSE
 from rivalry.graph.describe import Labels
 from rivalry.graph.graphs import describe_graph, graph_info
 from rivalry.server import get_store
@@ -34,7 +34,7 @@ def graph_query(iri: str) -> str:
 @bp.get("/graph/<path:rest>")
 def named_graph(rest: str) -> Response:
     path, fmt = split_suffix(rest)
-    base = current_app.config["RIVALRY"]["base_iri"]
+    base = BASE_IRI
     iri = checked_iri(base + "graph/" + path, "the graph's address")
     store = get_store(current_app)
     labels = Labels(store)

@@ -24,7 +24,7 @@ from flask import (
     url_for,
 )
 
-from rivalry.graph import DATA_LICENSE
+from rivalry.graph import BASE_IRI, DATA_LICENSE
 from rivalry.graph.errors import StoreError
 from rivalry.graph.export import DUMPS
 from rivalry.graph.load import read_rdf_file
@@ -332,7 +332,7 @@ def void(suffix: str | None = None) -> Response:
     store = get_store(current_app)
     info = store.info
     stats = build_statistics(store)
-    base = current_app.config["RIVALRY"]["base_iri"]
+    base = BASE_IRI
     triples = void_description(
         stats, dataset=base + "dataset",
         endpoint=url_for("sparql.endpoint", _external=True),

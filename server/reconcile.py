@@ -4,8 +4,9 @@ type and property constraints, suggest services for entities, types and properti
 HTML preview of each entity, and data extension (country, Wikidata item, measures
 targeting the entity, first listed on, alternative names, issuer).
 
-Entity ids are paths under the identifier space <base_iri>id/ ("company/huawei"); type
-ids are the ontology's class names under the schema space <base_iri>ontology#
+Entity ids are paths under the identifier space <https://w3id.org/rivalry/id/>
+("company/huawei"); type ids are the ontology's class names under the schema space
+<https://w3id.org/rivalry/ontology#>
 ("Company"). Every answer is checked against the specification's JSON schemas in the
 tests (tests/test_reconcile_live.py). CORS is on, as the specification requires; JSONP,
 which it allows but does not require, is not offered.
@@ -19,7 +20,7 @@ from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify, render_template, request
 
-from rivalry.graph import ID_BASE
+from rivalry.graph import BASE_IRI, ID_BASE
 from rivalry.graph.errors import RivalryError
 from rivalry.graph.screening import certain_match, parse_day
 from rivalry.graph.search import Entity, Hit, SearchIndex
@@ -104,8 +105,8 @@ def manifest(index: SearchIndex) -> dict[str, Any]:
     return {
         "versions": ["0.2"],
         "name": "rivalry: the technology rivalry between states",
-        "identifierSpace": settings["base_iri"] + "id/",
-        "schemaSpace": settings["base_iri"] + "ontology#",
+        "identifierSpace": BASE_IRI + "id/",
+        "schemaSpace": BASE_IRI + "ontology#",
         "documentation": root + "search",
         "view": {"url": root + "id/{{id}}"},
         "preview": {"url": root + "reconcile/preview?id={{id}}", "width": 430, "height": 160},

@@ -8,7 +8,6 @@ command line, or tests). Unknown names and values of the wrong type fail at star
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -16,12 +15,24 @@ from typing import Any
 from rivalry.graph.errors import RivalryError
 from rivalry.graph.store import DEFAULT_STORE, QueryLimits
 
+#: The commands that read a setting. A setting's value is checked only by them, so that a
+#: bad server setting (RIVALRY_PORT=0) does not stop `rivalry build`.
+EVERY = frozenset({"build", "check", "validate", "query", "export", "stats", "serve",
+                   "search", "screen", "match-quality", "queries", "settings", "synth"})
+SERVE = frozenset({"serve"})
+STORE = frozenset({"build", "validate", "query", "export", "stats", "serve", "search",
+                   "screen", "match-quality"})
+
 
 @dataclass(frozen=True)
 class Setting:
     name: str
     default: Any
     help: str
+    #: the least value allowed (numbers), and whether it must be above it rather than at it
+    minimum: float | None = None
+    above: bool = False
+    commands: frozenset[str] = SERVE
 
     @property
     def type(self) -> type:
@@ -35,65 +46,84 @@ class Setting:
 SETTINGS: tuple[Setting, ...] = (
     Setting("store", DEFAULT_STORE,
             "Directory of the embedded store: its builds and the pointer to the current one. "
-            "Relative paths are taken from the working directory."),
+            "Relative paths are taken from the working directory.",
+            commands=STORE),
     Setting("store_in_memory", True,
             "Serve the embedded store from a copy in memory, loaded when the server starts "
             "(and again after each new build): several times faster queries, for memory "
             "about that of the data in pyoxigraph."),
     Setting("sparql_endpoint", "",
             "Query endpoint (SPARQL 1.1 Protocol) of an external SPARQL server to use instead "
-            "of the embedded store; empty: the embedded store."),
+            "of the embedded store; empty: the embedded store.",
+            commands=STORE),
     Setting("graph_store_endpoint", "",
-            "Graph Store Protocol endpoint of that server, for `rivalry build` to load into."),
+            "Graph Store Protocol endpoint of that server, for `rivalry build` to load into.",
+            commands=frozenset({"build"})),
     Setting("graph_store_auth", "",
-            "user:password for writing to the external server (HTTP Basic); never shown."),
+            "user:password for writing to the external server (HTTP Basic); never shown.",
+            commands=frozenset({"build"})),
     Setting("cache_dir", "var/cache",
-            "Where dumps of an external store's builds are kept."),
-    Setting("base_iri", "https://w3id.org/rivalry/",
-            "The IRI the graph's entities are minted under; <base_iri>id/... is served at "
-            "/id/..., and the ontology <base_iri>ontology at /ontology."),
+            "Where dumps of an external store's builds are kept.",
+            commands=STORE),
     Setting("host", "127.0.0.1", "Interface `rivalry serve` listens on."),
-    Setting("port", 8000, "Port `rivalry serve` listens on."),
+    Setting("port", 8000, "Port `rivalry serve` listens on.",
+            minimum=1),
     Setting("workers", 2,
             "Worker processes `rivalry serve` keeps ready to answer requests, one request "
-            "each at a time."),
+            "each at a time.",
+            minimum=1),
     Setting("max_workers", 8,
             "Most worker processes at once: when every worker is busy (a slow query), more "
-            "are started, up to this number; beyond it requests wait for a free one."),
+            "are started, up to this number; beyond it requests wait for a free one.",
+            minimum=1),
     Setting("request_memory_bytes", 2_000_000_000,
             "Memory a request may take beyond the shared graph, in bytes: a worker's address "
             "space is capped at what it maps when it starts plus this; a query that needs "
-            "more ends with 503. 0: no cap."),
+            "more ends with 503. 0: no cap.",
+            minimum=0),
     Setting("max_connections", 1000,
-            "Most client connections `rivalry serve` holds at once; more are closed at once."),
+            "Most client connections `rivalry serve` holds at once; more are closed at once.",
+            minimum=1),
     Setting("header_timeout", 10.0,
             "Seconds a client may take to send a request's line and headers; slower ones get "
-            "408 and the connection is closed."),
+            "408 and the connection is closed.",
+            minimum=0, above=True),
     Setting("body_timeout", 60.0,
-            "Seconds a client may take to send a request's body."),
+            "Seconds a client may take to send a request's body.",
+            minimum=0, above=True),
     Setting("send_timeout", 60.0,
-            "Seconds a client may take to accept a response before the connection is closed."),
+            "Seconds a client may take to accept a response before the connection is closed.",
+            minimum=0, above=True),
     Setting("keepalive_timeout", 15.0,
-            "Seconds an idle keep-alive connection is kept open."),
+            "Seconds an idle keep-alive connection is kept open.",
+            minimum=0, above=True),
     Setting("max_header_bytes", 32_768,
-            "Largest request head (request line and headers), in bytes; larger gets 431."),
+            "Largest request head (request line and headers), in bytes; larger gets 431.",
+            minimum=1),
     Setting("max_url_bytes", 8190,
-            "Longest request line, in bytes; longer gets 414 (send long queries by POST)."),
+            "Longest request line, in bytes; longer gets 414 (send long queries by POST).",
+            minimum=1),
     Setting("max_body_bytes", 5_000_000,
             "Largest request body accepted, in bytes; larger ones get 413, whether the "
-            "length is announced (before reading) or the body is chunked (as it arrives)."),
+            "length is announced (before reading) or the body is chunked (as it arrives).",
+            minimum=1),
     Setting("page_time_limit", 10.0,
             "Seconds any other request (pages, entity documents, dumps, VoID) may run; past "
-            "it the client gets 503 and the worker doing it is stopped."),
+            "it the client gets 503 and the worker doing it is stopped.",
+            minimum=0, above=True),
     Setting("validation_time_limit", 10.0,
-            "Seconds a POST /validate may run before it is stopped (503)."),
+            "Seconds a POST /validate may run before it is stopped (503).",
+            minimum=0, above=True),
     Setting("query_time_limit", 10.0,
-            "Seconds a SPARQL query may run; past it the client gets 503 and the work stops."),
+            "Seconds a SPARQL query may run; past it the client gets 503 and the work stops.",
+            minimum=0, above=True),
     Setting("result_row_limit", 10_000,
             "Most rows (SELECT) or triples (CONSTRUCT, DESCRIBE) a query returns; beyond it "
-            "the answer is cut and marked truncated."),
+            "the answer is cut and marked truncated.",
+            minimum=1),
     Setting("max_query_depth", 100,
-            "Deepest nesting of groups, brackets and parentheses a query may have."),
+            "Deepest nesting of groups, brackets and parentheses a query may have.",
+            minimum=1),
     Setting("service_allowlist", "",
             "SPARQL endpoints that SERVICE may call, separated by spaces; empty: none."),
     Setting("yasgui_path", "",
@@ -102,19 +132,23 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("result_cache_bytes", 64_000_000,
             "Bytes of responses (SPARQL answers, pages, entity documents) `rivalry serve` "
             "keeps for repeated requests; the cache is keyed on the build being served, so a "
-            "response never outlives its graph; 0 turns it off."),
+            "response never outlives its graph; 0 turns it off.",
+            minimum=0),
     Setting("warm_answer_cache", True,
             "When `rivalry serve` starts, and after each new build, answer every canned "
             "query once (as SPARQL JSON, with its default values) so that the answers are "
             "in the cache from the first request."),
     Setting("reconcile_batch_size", 100,
             "Most queries in one reconciliation batch, and most ids in one data extension "
-            "request (announced as batchSize in the manifest); larger ones get 413."),
+            "request (announced as batchSize in the manifest); larger ones get 413.",
+            minimum=1),
     Setting("screen_max_names", 10_000,
             "Most names one POST /screen may send; larger lists get 413 (`rivalry screen` "
-            "has no such limit)."),
+            "has no such limit).",
+            minimum=1),
     Setting("screen_time_limit", 30.0,
-            "Seconds a POST /screen may run before it is stopped (503)."),
+            "Seconds a POST /screen may run before it is stopped (503).",
+            minimum=0, above=True),
     Setting("cors", True,
             "Send CORS headers (Access-Control-Allow-Origin: *) on read endpoints."),
 )
@@ -126,7 +160,12 @@ _BY_NAME = {s.name: s for s in SETTINGS}
 SECRET_SETTINGS = {"graph_store_auth"}
 
 #: Settings that existed once, with what to do instead.
-OBSOLETE_SETTINGS: dict[str, str] = {}
+OBSOLETE_SETTINGS: dict[str, str] = {
+    "base_iri": "the graph's IRIs are minted under https://w3id.org/rivalry/ in the facts "
+                "themselves, and the server answers for them at /id/, /graph/ and "
+                "/ontology whatever its own address; to publish under another host, put "
+                "that host's redirect (or a proxy) in front",
+}
 
 
 class InvalidSetting(RivalryError):
@@ -179,36 +218,46 @@ def query_limits(settings: Mapping[str, Any]) -> QueryLimits:
     )
 
 
+def _check_range(setting: Setting, value: Any) -> None:
+    if setting.minimum is None:
+        return
+    if setting.above and not value > setting.minimum:
+        raise InvalidSetting(f"setting {setting.name} must be more than {setting.minimum:g}"
+                             + (" seconds" if isinstance(value, float) else ""))
+    if not setting.above and value < setting.minimum:
+        raise InvalidSetting(f"setting {setting.name} must be at least {setting.minimum:g}")
+
+
 def load_settings(
     overrides: Mapping[str, Any] | None = None,
     environ: Mapping[str, str] | None = None,
+    command: str | None = None,
 ) -> dict[str, Any]:
-    """Defaults, then RIVALRY_* environment variables, then `overrides`."""
+    """Defaults, then RIVALRY_* environment variables, then `overrides`.
+
+    Unknown and removed names always fail. A value of the wrong type or out of range
+    fails when `command` reads that setting (every setting when `command` is None, as for
+    the web app); for other commands the default stands in, so that a bad server setting
+    does not stop `rivalry build`."""
     environ = os.environ if environ is None else environ
     values = dict(DEFAULT_SETTINGS)
+    given: list[tuple[Setting, Any, str]] = []
     for key, raw in environ.items():
         if not key.startswith("RIVALRY_") or not key[8:]:
             continue
-        setting = _check_name(key[8:].lower(), f"environment variable {key}")
-        values[setting.name] = _coerce(setting, raw, f"environment variable {key}")
+        origin = f"environment variable {key}"
+        given.append((_check_name(key[8:].lower(), origin), raw, origin))
     for name, raw in (overrides or {}).items():
-        if raw is None:
+        if raw is not None:
+            given.append((_check_name(name, "setting"), raw, f"setting {name}"))
+    for setting, raw, origin in given:
+        checked = command is None or command in setting.commands
+        try:
+            value = _coerce(setting, raw, origin)
+            _check_range(setting, value)
+        except InvalidSetting:
+            if checked:
+                raise
             continue
-        setting = _check_name(name, "setting")
-        values[name] = _coerce(setting, raw, f"setting {name}")
-    for name in ("query_time_limit", "validation_time_limit", "page_time_limit",
-                 "header_timeout", "body_timeout", "send_timeout", "keepalive_timeout",
-                 "screen_time_limit"):
-        if values[name] <= 0:
-            raise InvalidSetting(f"setting {name} must be a positive number of seconds")
-    if not re.match(r"^https?://[^\s]+/$", values["base_iri"]):
-        raise InvalidSetting("setting base_iri must be an http(s) IRI ending with '/'")
-    if values["result_cache_bytes"] < 0:
-        raise InvalidSetting("setting result_cache_bytes must be 0 or more")
-    if values["request_memory_bytes"] < 0:
-        raise InvalidSetting("setting request_memory_bytes must be 0 (no cap) or more")
-    for name in ("result_row_limit", "max_query_depth", "max_body_bytes", "workers", "port",
-                 "max_workers", "max_connections", "max_header_bytes", "max_url_bytes"):
-        if values[name] < 1:
-            raise InvalidSetting(f"setting {name} must be at least 1")
+        values[setting.name] = value
     return values

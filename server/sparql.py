@@ -14,7 +14,7 @@ import pyoxigraph as ox
 from flask import Blueprint, Response, current_app, redirect, render_template, request
 
 from rivalry.graph import PREFIXES
-from rivalry.graph.errors import QueryError, RivalryError
+from rivalry.graph.errors import QueryError, UpdateRefused
 from rivalry.graph.results import Answer, write
 from rivalry.server import get_store
 from rivalry.server.entities import href
@@ -51,9 +51,7 @@ def short_iri(iri: str) -> str:
 PROTOCOL = "SPARQL 1.1 Protocol, section 2.1"
 
 
-class ReadOnly(RivalryError):
-    status = 403
-    title = "Read-only endpoint"
+ReadOnly = UpdateRefused
 
 
 def choose_format(kind: str) -> Format:
@@ -96,15 +94,15 @@ def read_request() -> tuple[str | None, list[str], list[str]]:
     body_params: list[tuple[str, str]] = []
     query_texts = _values(url_params, "query")
     if _values(url_params, "update"):
-        raise ReadOnly("this endpoint runs queries only; updates are not accepted "
+        raise ReadOnly("this endpoint is read-only and runs queries only; updates are not accepted "
                        "(the `update` parameter)")
     if request.method == "POST":
         mimetype = request.mimetype
         if mimetype == "application/x-www-form-urlencoded":
             body_params = _params(read_body(), "request body")
             if _values(body_params, "update"):
-                raise ReadOnly("this endpoint runs queries only; updates are not accepted "
-                               "(the `update` parameter)")
+                raise ReadOnly("this endpoint is read-only and runs queries only; updates "
+                               "are not accepted (the `update` parameter)")
             query_texts += _values(body_params, "query")
         elif mimetype == "application/sparql-query":
             charset = (request.mimetype_params.get("charset") or "utf-8").lower()
@@ -120,7 +118,7 @@ def read_request() -> tuple[str | None, list[str], list[str]]:
                                  "takes UTF-8 only)") from None
             query_texts.append(body)
         elif mimetype == "application/sparql-update":
-            raise ReadOnly("this endpoint runs queries only; SPARQL updates "
+            raise ReadOnly("this endpoint is read-only and runs queries only; SPARQL updates "
                            "(application/sparql-update) are not accepted")
         else:
             raise QueryError(

@@ -179,3 +179,26 @@ def test_quads_only_in_expected_graphs(store_dir: Path) -> None:
     store = EmbeddedStore(store_dir)
     default = list(store.db.quads_for_pattern(None, None, None, ox.DefaultGraph()))
     assert default == []  # everything lives in a named graph; the default is their union
+
+
+def test_partial_builds_of_dead_processes_are_pruned_and_live_ones_kept(
+        fresh_store: Path) -> None:
+    """A build killed midway leaves `<id>.partial-<pid>`; the next build removes those of
+    processes that are gone, never one a running build is writing."""
+    import subprocess
+    import sys
+
+    builds = fresh_store / "builds"
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    (builds / f"20000101T000000Z-0.partial-{dead.pid}").mkdir()
+    live = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        (builds / f"20000101T000000Z-1.partial-{live.pid}").mkdir()
+        build(fresh_store, consistency=False, validation=False)
+        names = {p.name for p in builds.iterdir()}
+        assert f"20000101T000000Z-0.partial-{dead.pid}" not in names
+        assert f"20000101T000000Z-1.partial-{live.pid}" in names
+    finally:
+        live.kill()
+        live.wait()

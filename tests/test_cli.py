@@ -9,6 +9,8 @@ import pytest
 import rdflib
 from click.testing import CliRunner
 
+from rivalry.server.cli import main
+
 from .conftest import run
 
 SELECT = ("PREFIX rv: <https://w3id.org/rivalry/ontology#> "
@@ -114,3 +116,54 @@ def test_serve_on_a_busy_port_says_so_before_loading(store_dir: Path, cli: CliRu
     assert f"cannot serve on 127.0.0.1:{port}" in result.stderr
     assert "already listening" in result.stderr and "--port" in result.stderr
 
+
+
+def test_a_bad_server_setting_does_not_stop_other_commands(store_dir: Path,
+                                                          cli: CliRunner) -> None:
+    """Issue 16: settings are checked by the commands that read them."""
+    env = {"RIVALRY_PORT": "0", "RIVALRY_QUERY_TIME_LIMIT": "-1"}
+    result = cli.invoke(main, ["query", "--store", str(store_dir), "ASK { ?s ?p ?o }"],
+                        env=env)
+    assert result.exit_code == 0 and result.stdout.strip() == "true"
+    served = cli.invoke(main, ["serve", "--store", str(store_dir)], env=env)
+    assert served.exit_code == 2 and "setting port must be at least 1" in served.stderr
+    shown = cli.invoke(main, ["settings"], env={"RIVALRY_PORT": "0"})
+    assert shown.exit_code == 2
+    unknown = cli.invoke(main, ["query", "--store", str(store_dir), "ASK {}"],
+                         env={"RIVALRY_PROT": "8000"})
+    assert unknown.exit_code == 2 and "unknown setting 'prot'" in unknown.stderr
+
+
+def test_check_command(cli: CliRunner) -> None:
+    result = run(cli, "check")
+    assert result.exit_code == 0
+    assert "HermiT: consistent; no unsatisfiable class" in result.stdout
+
+
+def test_check_command_names_an_inconsistency(cli: CliRunner) -> None:
+    from .conftest import DATA
+
+    result = run(cli, "check", "--facts", DATA / "inconsistent")
+    assert result.exit_code == 1
+    assert "inconsistent" in result.stdout and "disjoint" in result.stdout
+
+
+def test_settings_command_lists_every_setting_and_hides_secrets(cli: CliRunner) -> None:
+    from rivalry.server.settings import SETTINGS
+
+    result = cli.invoke(main, ["settings"], env={"RIVALRY_GRAPH_STORE_AUTH": "me:secret"})
+    assert result.exit_code == 0
+    for s in SETTINGS:
+        assert f"{s.name} = " in result.stdout and s.env in result.stdout
+    assert "secret" not in result.stdout and "graph_store_auth = (set)" in result.stdout
+
+
+def test_queries_command_lists_every_canned_query_with_its_parameters(cli: CliRunner) -> None:
+    from rivalry.graph.canned import canned_queries
+
+    result = run(cli, "queries")
+    assert result.exit_code == 0
+    for q in canned_queries():
+        assert f"{q.name}: {q.title}" in result.stdout
+        for p in q.params:
+            assert f"--param {p.name}=" in result.stdout

@@ -277,3 +277,21 @@ def test_workers_and_front_exit_cleanly(store_dir: Path, tmp_path: Path) -> None
             f"/proc/{pid}/stat").read_text().split()[2]
     text = log.read_text()
     assert "Traceback" not in text and "Segmentation" not in text and "core dumped" not in text
+
+
+def test_the_response_cache_drops_the_least_recently_used_within_its_budget() -> None:
+    from rivalry.server.front import ResponseCache
+
+    cache = ResponseCache(4000)  # one answer may take a quarter: 1000 bytes with overhead
+    keys = [ResponseCache.key("b1", "GET", f"/p{i}".encode(), b"") for i in range(6)]
+    for key in keys:
+        cache.put(key, {}, 200, [("Content-Type", "text/plain")], b"x" * 700)
+    assert cache.get(keys[0], {}) is None  # the oldest went first
+    assert cache.get(keys[5], {}) is not None
+    cache.get(keys[2], {})  # used again: kept over keys[3]
+    cache.put(ResponseCache.key("b1", "GET", b"/new", b""), {}, 200, [], b"x" * 700)
+    assert cache.get(keys[2], {}) is not None and cache.get(keys[3], {}) is None
+    cache.put(ResponseCache.key("b1", "GET", b"/big", b""), {}, 200, [], b"x" * 2000)
+    assert cache.get(ResponseCache.key("b1", "GET", b"/big", b""), {}) is None  # too big
+    other_build = ResponseCache.key("b2", "GET", b"/p5", b"")
+    assert cache.get(other_build, {}) is None  # keyed on the build

@@ -116,12 +116,14 @@ def test_jsonld_uses_the_servers_own_context(client: FlaskClient) -> None:
     assert rdflib.compare.isomorphic(g, turtle)
 
 
-def test_base_iri_is_a_setting(store_dir: Path) -> None:
+def test_base_iri_is_no_longer_a_setting(store_dir: Path) -> None:
+    """The setting did nothing the facts could follow (issue 16): it is refused, saying
+    what to do instead."""
     from rivalry.server import create_app
+    from rivalry.server.settings import InvalidSetting
 
-    app = create_app({"store": str(store_dir), "base_iri": "https://example.org/other/"})
-    response = app.test_client().get("/id/state/cn", headers={"Accept": "text/turtle"})
-    assert response.status_code == 404  # the graph's IRIs are not minted under that base
+    with pytest.raises(InvalidSetting, match="base_iri.*removed.*w3id.org/rivalry"):
+        create_app({"store": str(store_dir), "base_iri": "https://example.org/other/"})
 
 
 # --- what a description holds -----------------------------------------------------------
