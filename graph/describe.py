@@ -170,7 +170,7 @@ VALUES_SHOWN = 50
 #: the entity's neighbourhood.
 ROLE_PATTERNS: tuple[tuple[str, str], ...] = (
     ("rv:issuedBy", f"?action <{RV}issuedBy> {{entity}}"),
-    ("rv:issuingState", f"?action <{RV}issuingState> {{entity}}"),
+    ("rv:issuingPolity", f"?action <{RV}issuingPolity> {{entity}}"),
     ("rv:targets", f"?action <{RV}targets> {{entity}}"),
     ("rv:spokenBy", f"?action <{RV}spokenBy> {{entity}}"),
     ("rv:onBehalfOf", f"?action <{RV}onBehalfOf> {{entity}}"),
@@ -439,9 +439,10 @@ def _kind(store: EmbeddedStore, action: str, labels: Labels) -> str | None:
 
 
 def _state(store: EmbeddedStore, action: str, labels: Labels) -> str | None:
-    """The issuing state; for a company's or organization's action, the issuer's country."""
+    """The issuing state or union; for a company's or organization's action, the issuer's
+    country."""
     node = ox.NamedNode(action)
-    q = next(store.quads_for_pattern(node, ox.NamedNode(RV + "issuingState"), None, None),
+    q = next(store.quads_for_pattern(node, ox.NamedNode(RV + "issuingPolity"), None, None),
              None)
     if q is None:
         issuer = next(store.quads_for_pattern(node, ox.NamedNode(RV + "issuedBy"), None,

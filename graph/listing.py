@@ -1,5 +1,5 @@
 """Lists for browsing: the classes that have members, the members of a class (a page at a
-time), actions filtered by issuing state, type, technology, sector, target country and
+time), actions filtered by issuing state or union, type, technology, sector, target country and
 year (a page at a time), and the counts a timeline chart draws.
 
 Class and property labels come from the ontology. Filter values are RDF terms (checked
@@ -99,7 +99,7 @@ class ActionPage:
 #: One fixed fragment per filter; the filter's value is bound to its variable. Paths
 #: start from the bound value, so the engine walks from it.
 FILTERS = {
-    "wantState": "?action rv:issuingState ?wantState .",
+    "wantState": "?action rv:issuingPolity ?wantState .",
     "wantType": "?action a ?wantType .",
     "wantTechnology": "?tech skos:broader* ?wantTechnology . ?action rv:controlsTechnology ?tech .",
     "wantSector": "?sec skos:broader* ?wantSector . ?action rv:sector ?sec .",
@@ -182,7 +182,7 @@ def facets(store: EmbeddedStore, labels: Labels) -> dict[str, list[Option]]:
         PREFIXES + "SELECT ?y (COUNT(?a) AS ?n) WHERE { ?a rv:announcedOn ?d "
         "BIND(SUBSTR(STR(?d), 1, 4) AS ?y) } GROUP BY ?y ORDER BY ?y").rows()]
     return {
-        "state": options("SELECT ?v (COUNT(?a) AS ?n) WHERE { ?a rv:issuingState ?v } "
+        "state": options("SELECT ?v (COUNT(?a) AS ?n) WHERE { ?a rv:issuingPolity ?v } "
                          "GROUP BY ?v"),
         "type": options(f"SELECT DISTINCT ?v WHERE {{ GRAPH <{ONTOLOGY_GRAPH}> {{ "
                         f"?v <{RDFS}subClassOf>* rv:Action }} }}", counted=False),
@@ -219,7 +219,7 @@ def chart_data(store: EmbeddedStore, labels: Labels, filters: ActionFilters,
     data = ChartData(total)
     if total <= CHART_POINTS_MAX:
         query = (f"{PREFIXES}SELECT DISTINCT ?action ?date ?lane WHERE {{ "
-                 f"{_where(bindings)} OPTIONAL {{ ?action rv:issuingState ?lane }} }} "
+                 f"{_where(bindings)} OPTIONAL {{ ?action rv:issuingPolity ?lane }} }} "
                  f"ORDER BY ?date LIMIT {CHART_POINTS_MAX}")
         seen = set()
         for action, date, lane in store.query(query).rows():
@@ -234,7 +234,7 @@ def chart_data(store: EmbeddedStore, labels: Labels, filters: ActionFilters,
         # a day within a year, a month over all years
         period = f"SUBSTR(STR(?date), 1, {10 if filters.year is not None else 7})"
         query = (f"{PREFIXES}SELECT ?lane ?period (COUNT(?action) AS ?n) WHERE {{ "
-                 f"{_where(bindings)} OPTIONAL {{ ?action rv:issuingState ?lane }} "
+                 f"{_where(bindings)} OPTIONAL {{ ?action rv:issuingPolity ?lane }} "
                  f"BIND({period} AS ?period) }} GROUP BY ?lane ?period")
         for lane, period, n in store.query(query).rows():
             name = labels(lane.value) if lane is not None else "other"

@@ -456,3 +456,17 @@ def test_no_canned_query_repeats_a_row_for_another_language(store_dir: Path) -> 
             seen.setdefault(key, set()).add(langs)
         doubled = [k for k, langs in seen.items() if len(langs) > 1]
         assert not doubled, f"{q.name} gives a row once per language: {doubled[:1]}"
+
+
+def test_a_union_is_an_issuer_in_lists_like_a_state(client: FlaskClient, store_dir: Path,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    from rivalry.graph import listing
+
+    monkeypatch.setattr(listing, "PAGE_SIZE", 100_000)
+    html = client.get("/browse/actions").get_data(as_text=True)
+    assert f'value="{ID_BASE}union/eu"' in html  # an option of the issuer filter
+    eu = client.get("/browse/actions", query_string={"state": ID_BASE + "union/eu"})
+    text = eu.get_data(as_text=True)
+    assert eu.status_code == 200 and "European Union" in text
+    assert text.count("<tr><td><time") == count_actions(
+        store_dir, f"?a <https://w3id.org/rivalry/ontology#issuingUnion> <{ID_BASE}union/eu>") > 5
