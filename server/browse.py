@@ -53,7 +53,8 @@ ALIASES = {
 }
 
 #: The filters of the action lists, in the order the form shows them.
-FILTER_TITLES = (("state", "Issuing state or union"), ("type", "Type"), ("technology", "Technology"),
+FILTER_TITLES = (("state", "Issuing state or union"), ("type", "Type"),
+                 ("technology", "Technology"),
                  ("sector", "Sector"), ("country", "Target country"), ("year", "Year"))
 
 
