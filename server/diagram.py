@@ -131,8 +131,10 @@ def chain_svg(links: list[ChainLink], nodes: dict[str, TimelineEntry], focus: st
         return (LANE_LABEL + column[n.date] * (BOX_W + GAP_X) + GAP_X / 2,
                 lane_top[n.state or "other"] + slot[action] * (BOX_H + STACK_GAP))
 
+    focus_x = box(focus)[0] if focus in nodes else 0
     parts = [
         f'<svg xmlns="http://www.w3.org/2000/svg" class="chain" width="{width}" '
+        f'data-focus-x="{focus_x:.0f}" '
         f'height="{height}" viewBox="0 0 {width} {height}" aria-labelledby="chain-title" '
         f'aria-describedby="{text_id}" font-family="system-ui, sans-serif">',
         '<title id="chain-title">Chain of responses, in time from left to right: each '
