@@ -13,8 +13,16 @@ from rivalry.graph.store import EmbeddedStore
 
 def export_graph(store: EmbeddedStore, fmt: ox.RdfFormat, output: BinaryIO | Path) -> None:
     """Serialize every quad of the store. Formats without named graphs (Turtle,
-    N-Triples) get the union of all graphs, each triple once."""
+    N-Triples) get the union of all graphs, each triple once.
+
+    The embedded store is written by pyoxigraph as it reads its database (in the
+    database's order, the same for the same content); another store is read into
+    memory and written sorted."""
     target = str(output) if isinstance(output, Path) else output
+    db = getattr(store, "db", None)
+    if isinstance(db, ox.Store):
+        dump(db, fmt, target)
+        return
     prefixes = PREFIXES if fmt in (ox.RdfFormat.TURTLE, ox.RdfFormat.TRIG) else None
     if fmt.supports_datasets:
         quads = sorted(store.quads_for_pattern(None, None, None, None), key=str)
@@ -33,6 +41,44 @@ DUMPS: dict[str, ox.RdfFormat] = {
     "rivalry.ttl": ox.RdfFormat.TURTLE,
     "rivalry.nt": ox.RdfFormat.N_TRIPLES,
 }
+
+
+def dump(db: ox.Store, fmt: ox.RdfFormat, target: BinaryIO | str) -> None:
+    """Write a pyoxigraph store in one format, streaming: datasets whole, Turtle and
+    N-Triples as the union of the graphs (each triple once)."""
+    prefixes = PREFIXES if fmt in (ox.RdfFormat.TURTLE, ox.RdfFormat.TRIG) else None
+    if fmt.supports_datasets:
+        db.dump(target, fmt, prefixes=prefixes)
+        return
+    union = db.query("CONSTRUCT { ?s ?p ?o } WHERE { ?s ?p ?o }",
+                     use_default_graph_as_union=True)
+    if prefixes:  # QueryTriples.serialize takes no prefixes
+        ox.serialize(union, target, format=fmt, prefixes=prefixes)
+        return
+    union.serialize(target, fmt)
+
+
+def write_dumps_from(db: ox.Store, directory: Path) -> dict[str, int]:
+    """Write every dump of a pyoxigraph store, plain and gzip-compressed, into
+    `directory`, each file atomically (a build writes its dumps this way)."""
+    import gzip
+    import os
+    import shutil
+
+    directory.mkdir(parents=True, exist_ok=True)
+    for name, fmt in DUMPS.items():
+        target = directory / name
+        tmp = directory / f".{name}.{os.getpid()}"
+        with open(tmp, "wb") as out:
+            dump(db, fmt, out)
+        os.replace(tmp, target)
+        zipped = directory / (name + ".gz")
+        tmp = directory / f".{name}.gz.{os.getpid()}"
+        with open(target, "rb") as src, gzip.GzipFile(tmp, "wb", mtime=0) as out:
+            shutil.copyfileobj(src, out, 1 << 20)
+        os.replace(tmp, zipped)
+    return {p.name: p.stat().st_size for p in sorted(directory.iterdir())
+            if not p.name.startswith(".")}
 
 
 def write_dumps(store: EmbeddedStore, directory: Path) -> dict[str, int]:

@@ -80,6 +80,18 @@ SETTINGS: tuple[Setting, ...] = (
             "workers start, so that they share those answers from the first request."),
     Setting("cors", True,
             "Send CORS headers (Access-Control-Allow-Origin: *) on read endpoints."),
+    Setting("build_workers", 0,
+            "Threads that run SHACL queries side by side in `rivalry build`; 0: one per "
+            "CPU core."),
+    Setting("build_memory_mb", 8000,
+            "Memory, in MB, `rivalry build` may give its working copy of the graph; a graph "
+            "that needs more (judged from the size of its facts files) is built on disk, "
+            "more slowly."),
+    Setting("reasoner_java_heap_mb", 2000,
+            "Java heap, in MB, of HermiT (the consistency check of `rivalry build` and "
+            "`rivalry check`)."),
+    Setting("reasoner_time_limit", 600.0,
+            "Seconds HermiT may run before the build stops (exit code 4)."),
 )
 
 DEFAULT_SETTINGS: dict[str, Any] = {s.name: s.default for s in SETTINGS}
@@ -158,7 +170,7 @@ def load_settings(
             continue
         setting = _check_name(name, "setting")
         values[name] = _coerce(setting, raw, f"setting {name}")
-    for name in ("query_time_limit", "validation_time_limit"):
+    for name in ("query_time_limit", "validation_time_limit", "reasoner_time_limit"):
         if values[name] <= 0:
             raise InvalidSetting(f"setting {name} must be a positive number of seconds")
     if not re.match(r"^https?://[^\s]+/$", values["base_iri"]):
@@ -168,4 +180,10 @@ def load_settings(
     for name in ("result_row_limit", "max_query_depth", "max_body_bytes", "workers", "port"):
         if values[name] < 1:
             raise InvalidSetting(f"setting {name} must be at least 1")
+    if values["build_workers"] < 0:
+        raise InvalidSetting("setting build_workers must be 0 (one per CPU core) or more")
+    if values["build_memory_mb"] < 100:
+        raise InvalidSetting("setting build_memory_mb must be at least 100")
+    if values["reasoner_java_heap_mb"] < 16:
+        raise InvalidSetting("setting reasoner_java_heap_mb must be at least 16 (MB)")
     return values

@@ -11,7 +11,7 @@ import pytest
 from click.testing import CliRunner
 
 from rivalry.graph import FACTS_GRAPH_BASE, INFERRED_GRAPH, META_GRAPH, ONTOLOGY_GRAPH
-from rivalry.graph.build import build
+from rivalry.graph.build import BuildOptions, build
 from rivalry.graph.errors import InvalidFacts, InvalidInput
 from rivalry.graph.store import EmbeddedStore, StoreLocation
 
@@ -148,7 +148,7 @@ def test_failure_while_writing_leaves_no_partial_build(fresh_store: Path,
 
     monkeypatch.setattr("rivalry.graph.build.write_database", explode)
     with pytest.raises(OSError):
-        build(fresh_store, consistency=False)
+        build(fresh_store, consistency=False, options=BuildOptions(incremental=False))
     assert served_snapshot(fresh_store) == before
     assert not [p for p in (fresh_store / "builds").iterdir() if ".partial-" in p.name]
 
