@@ -25,8 +25,10 @@ import gc
 import hashlib
 import json
 import os
+import queue
 import resource
 import shutil
+import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -107,6 +109,8 @@ class BuildResult:
     rechecked: list[str] = field(default_factory=list)
     seconds: dict[str, float] = field(default_factory=dict)
     peak_mb: float = 0.0
+    #: Seconds from the start until the build was published (the dumps come after).
+    published_after: float = 0.0
 
 
 @dataclass
@@ -136,13 +140,15 @@ def peak_memory_mb() -> float:
 
 
 class Phases:
-    """Times each phase of a build and reports it in one line when it ends."""
+    """Times each phase of a build and reports it in one line when it ends, with the
+    build's peak memory so far. Phases may run side by side (`together`)."""
 
     def __init__(self, progress: Progress, status: Status | None) -> None:
         self.progress = progress
         self.status = status
         self.seconds: dict[str, float] = {}
         self.started = time.monotonic()
+        self.lock = threading.Lock()
 
     def run(self, name: str, work: Callable[[], Any], done: Callable[[Any], str]) -> Any:
         if self.status:
@@ -150,13 +156,105 @@ class Phases:
         start = time.monotonic()
         value = work()
         elapsed = time.monotonic() - start
-        self.seconds[name] = self.seconds.get(name, 0.0) + elapsed
-        self.progress(f"{name}: {done(value)} ({_duration(elapsed)})")
+        with self.lock:
+            self.seconds[name] = self.seconds.get(name, 0.0) + elapsed
+            self.progress(f"{name}: {done(value)} ({_duration(elapsed)}, "
+                          f"peak memory {peak_memory_mb():,.0f} MB)")
         return value
+
+    def together(self, *jobs: Callable[[], Any]) -> list[Any]:
+        """Run jobs in threads side by side (pyoxigraph and HermiT work without holding
+        Python's interpreter lock); the first error, in the jobs' order, is raised once
+        all have ended."""
+        results: list[Any] = [None] * len(jobs)
+        errors: list[BaseException | None] = [None] * len(jobs)
+
+        def run(i: int) -> None:
+            try:
+                results[i] = jobs[i]()
+            except BaseException as e:  # noqa: BLE001 - raised below, in order
+                errors[i] = e
+
+        threads = [threading.Thread(target=run, args=(i,), name=f"rivalry-build-{i}")
+                   for i in range(1, len(jobs))]
+        for t in threads:
+            t.start()
+        run(0)
+        for t in threads:
+            t.join()
+        for e in errors:
+            if e is not None:
+                raise e
+        return results
 
     @property
     def total(self) -> float:
         return time.monotonic() - self.started
+
+
+class DiskWriter:
+    """Writes a build's on-disk database in a thread of its own, from the same files and
+    triples as the working store, while the working store is checked: the database
+    costs little time of its own. Nothing is published until the checks pass."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.db = ox.Store(str(path))
+        self.jobs: queue.Queue[tuple[str, Any, Any] | None] = queue.Queue()
+        self.error: BaseException | None = None
+        self.thread = threading.Thread(target=self._run, name="rivalry-database", daemon=True)
+        self.thread.start()
+
+    def turtle(self, data: bytes, graph: ox.NamedNode) -> None:
+        self.jobs.put(("turtle", data, graph))
+
+    def quads(self, quads: list[ox.Quad]) -> None:
+        self.jobs.put(("quads", quads, None))
+
+    def graph_of(self, store: ox.Store, graph: ox.NamedNode, scratch: Path) -> None:
+        """Copy one graph of a store, through a file of N-Triples (the store is only
+        read, while other threads read it too)."""
+        self.jobs.put(("graph", (store, scratch / "graph.nt"), graph))
+
+    def _run(self) -> None:
+        while True:
+            job = self.jobs.get()
+            if job is None:
+                return
+            if self.error is not None:
+                continue
+            kind, payload, graph = job
+            try:
+                if kind == "turtle":
+                    self.db.bulk_load(payload, ox.RdfFormat.TURTLE, base_iri=_base(),
+                                      to_graph=graph)
+                elif kind == "quads":
+                    self.db.bulk_extend(payload)
+                else:
+                    source, path = payload
+                    source.dump(str(path), ox.RdfFormat.N_TRIPLES, from_graph=graph)
+                    self.db.bulk_load(path=str(path), format=ox.RdfFormat.N_TRIPLES,
+                                      to_graph=graph)
+                    path.unlink()
+            except BaseException as e:  # noqa: BLE001 - raised by finish()
+                self.error = e
+
+    def finish(self) -> None:
+        """Wait for every write, then flush and compact the database, and close it."""
+        self.jobs.put(None)
+        self.thread.join()
+        if self.error is not None:
+            raise self.error
+        self.db.flush()
+        self.db.optimize()
+        self.db = None  # type: ignore[assignment]
+        gc.collect()
+
+    def abandon(self) -> None:
+        self.jobs.put(None)
+        self.thread.join()
+        self.db = None  # type: ignore[assignment]
+        gc.collect()
 
 
 def _duration(seconds: float) -> str:
@@ -210,24 +308,29 @@ def parse_file(f: SourceFile) -> list[ox.Quad]:
                      scope=f.name)
 
 
-def load_file(store: ox.Store, f: SourceFile) -> None:
-    """Load one facts file into its graph of the store. Files without blank nodes go
-    straight to the store's bulk loader; the others are parsed here to give their blank
-    nodes canonical labels, so the same files always give the same store."""
+def load_file(store: ox.Store, f: SourceFile, mirror: DiskWriter | None = None) -> None:
+    """Load one facts file into its graph of the store (and of the database `mirror`
+    writes). Files without blank nodes go straight to the store's bulk loader; the others
+    are parsed here to give their blank nodes canonical labels, so the same files always
+    give the same store."""
     data = f.path.read_bytes()
     if _digest(data) != f.sha256:
         raise InvalidInput(SourceLocation(str(f.path)), "the file changed while it was read",
                            "build again once it is saved")
     if may_have_blank_nodes(data):
-        store.extend(canonical(parse_rdf(data, ox.RdfFormat.TURTLE, label=str(f.path),
-                                         graph=f.graph), scope=f.name))
+        quads = canonical(parse_rdf(data, ox.RdfFormat.TURTLE, label=str(f.path),
+                                    graph=f.graph), scope=f.name)
+        store.extend(quads)
+        if mirror is not None:
+            mirror.quads(quads)
         return
     try:
         store.bulk_load(data, ox.RdfFormat.TURTLE, base_iri=_base(), to_graph=f.graph)
     except SyntaxError:
-        store.remove_graph(f.graph) if store.contains_named_graph(f.graph) else None
         parse_rdf(data, ox.RdfFormat.TURTLE, label=str(f.path), graph=f.graph)  # raises
         raise
+    if mirror is not None:
+        mirror.turtle(data, f.graph)
 
 
 def _base() -> str:
@@ -237,12 +340,16 @@ def _base() -> str:
 
 
 def read(store: ox.Store, files: list[SourceFile],
-         on_file: Callable[[int, int, int], None] | None = None) -> int:
+         on_file: Callable[[int, int, int], None] | None = None, *,
+         ontology: Path | None = None, mirror: DiskWriter | None = None) -> int:
     """Load the ontology and every facts file into the store; return the facts' triples."""
-    store.extend(load_ontology())
+    ontology_quads = load_ontology(ontology)
+    store.extend(ontology_quads)
+    if mirror is not None:
+        mirror.quads(ontology_quads)
     total = 0
     for i, f in enumerate(files, start=1):
-        load_file(store, f)
+        load_file(store, f, mirror)
         f.triples = graph_size(store, f.graph)
         total += f.triples
         if on_file is not None:
@@ -516,7 +623,9 @@ def _manifest(files: list[SourceFile], directory: Path, ontology: Path | None,
 
 
 def _full(facts: Path | None, ontology: Path | None, options: BuildOptions, phases: Phases,
-          on_file: Callable[[int, int, int], None] | None, store: ox.Store | None) -> Work:
+          on_file: Callable[[int, int, int], None] | None, store: ox.Store | None,
+          mirror: DiskWriter | None = None, scratch: Path | None = None) -> Work:
+    """Read, reason and check. With `mirror`, the database is written alongside."""
     from rivalry.graph.consistency import check_store
     from rivalry.graph.reason import materialise
 
@@ -525,50 +634,60 @@ def _full(facts: Path | None, ontology: Path | None, options: BuildOptions, phas
     digest = content_hash(files, ontology_digest(ontology), shapes_digest())
     working = store if store is not None else ox.Store()
     on_disk = store is not None
-    if ontology is not None:
-        working.extend(load_ontology(ontology))
-        reader = _read_facts_only
-    else:
-        reader = read
-    total = phases.run("read", lambda: reader(working, files, on_file),
-                       lambda n: f"{_count(len(files), 'facts file')}, {_count(n, 'triple')} "
-                                 f"from {directory}"
-                                 + (" (working on disk: the graph is larger than the "
-                                    "build_memory_mb setting allows in memory)" if on_disk
-                                    else ""))
+    phases.run("read", lambda: read(working, files, on_file, ontology=ontology, mirror=mirror),
+               lambda n: f"{_count(len(files), 'facts file')}, {_count(n, 'triple')} "
+                         f"from {directory}"
+                         + (" (working on disk: the graph is larger than the "
+                            "build_memory_mb setting allows in memory)" if on_disk else ""))
     labels = _labels(files)
-    phases.run("terms", lambda: check_terms_in(working, labels),
-               lambda _: "every rivalry term the facts use is declared in the ontology")
     meta = [q for f in files for q in metadata_quads(working, f)]
     working.extend(meta)
-    inferred = phases.run("inference", lambda: materialise(working, on_disk=on_disk),
+    if mirror is not None:
+        mirror.quads(meta)
+
+    def terms() -> None:
+        phases.run("terms", lambda: check_terms_in(working, labels),
+                   lambda _: "every rivalry term the facts use is declared in the ontology")
+
+    def infer() -> int:
+        return phases.run("inference", lambda: materialise(working, on_disk=on_disk),
                           lambda n: f"{_count(n, 'triple')} into <{INFERRED_GRAPH}>")
+
+    # the terms are checked while the inferences are drawn: both only read the facts
+    if on_disk:
+        terms()
+        inferred = infer()
+    else:
+        inferred, _ = phases.together(infer, terms)
+    if mirror is not None:
+        assert scratch is not None
+        mirror.graph_of(working, ox.NamedNode(INFERRED_GRAPH), scratch)
     work = Work(working, files, directory, digest,
                 _manifest(files, directory, ontology, options, digest), inferred=inferred)
-    del total
-    if options.validation:
-        work.validation = validate_phase(working, files, options, phases)
-        work.results = [result_record(r) for r in work.validation.results]
-    if options.consistency:
-        report, summary, _ = phases.run(
-            "consistency", lambda: check_store(working, options.hermit,
-                                               progress=phases.progress),
-            lambda value: _consistency_line(value[0]))
-        refuse_if_inconsistent(report)
-        work.consistency, work.summary = report, summary
+
+    def shacl() -> None:
+        if options.validation:
+            work.validation = validate_phase(working, files, options, phases)
+            work.results = [result_record(r) for r in work.validation.results]
+
+    def consistency() -> None:
+        if options.consistency:
+            report, summary, _ = phases.run(
+                "consistency", lambda: check_store(working, options.hermit,
+                                                   progress=phases.progress),
+                lambda value: _consistency_line(value[0]))
+            work.consistency, work.summary = report, summary
+
+    # SHACL (mostly in pyoxigraph) and the consistency check (mostly Python, then
+    # HermiT) side by side; a refusal of either is raised once both have ended
+    if on_disk:
+        shacl()
+        consistency()
+    else:
+        phases.together(shacl, consistency)
+    if work.consistency is not None:
+        refuse_if_inconsistent(work.consistency)
     return work
-
-
-def _read_facts_only(store: ox.Store, files: list[SourceFile],
-                     on_file: Callable[[int, int, int], None] | None) -> int:
-    total = 0
-    for i, f in enumerate(files, start=1):
-        load_file(store, f)
-        f.triples = graph_size(store, f.graph)
-        total += f.triples
-        if on_file is not None:
-            on_file(i, len(files), total)
-    return total
 
 
 def check_facts(facts: Path | None = None, options: BuildOptions | None = None, *,
@@ -666,42 +785,54 @@ def build(
         work.store = None  # type: ignore[assignment]  # closes the database: it is complete
         gc.collect()
         write_state(partial, work.manifest, work.results, work.summary)
-        if options.dumps:
-            phases.run("dumps", lambda: write_build_dumps(partial),
-                       lambda sizes: f"{len(sizes)} files, "
-                                     f"{sum(sizes.values()) / 1e6:,.0f} MB")
         final = location.publish(partial, info)
     except BaseException:
         shutil.rmtree(partial, ignore_errors=True)
         raise
-    peak = peak_memory_mb()
+    published = phases.total
     kind = "incremental build" if plan is not None else "build"
     progress(f"published {kind} {build_id} ({info.quads:,} quads in {info.graphs} graphs) "
-             f"at {final} in {_duration(phases.total)}; peak memory {peak:,.0f} MB")
+             f"at {final} in {_duration(published)}")
+    if options.dumps:
+        # after publishing: the graph is served at once, and /data waits for its dumps
+        phases.run("dumps", lambda: write_build_dumps(final, options.threads),
+                   lambda sizes: f"{len(sizes)} files, {sum(sizes.values()) / 1e6:,.0f} MB "
+                                 f"in {final / 'dumps'}")
+    peak = peak_memory_mb()
+    progress(f"done in {_duration(phases.total)}; peak memory {peak:,.0f} MB")
     return BuildResult(info=info, path=final, files=work.files, consistency=work.consistency,
                        validation=work.validation, incremental=plan is not None,
-                       rechecked=work.rechecked, seconds=phases.seconds, peak_mb=peak)
+                       rechecked=work.rechecked, seconds=phases.seconds, peak_mb=peak,
+                       published_after=published)
 
 
 def _full_into(partial: Path, facts: Path | None, ontology: Path | None,
                options: BuildOptions, phases: Phases,
                on_file: Callable[[int, int, int], None] | None
                ) -> tuple[Work, Callable[[BuildInfo], None]]:
-    """A full build whose database ends in `partial/db`."""
+    """A full build whose database ends in `partial/db`: written alongside the checks
+    when the working store is in memory, or the working store itself otherwise."""
     directory = facts or Path(str(facts_dir()))
-    files_preview = scan(directory)
-    in_memory = fits_in_memory(files_preview, options)
+    in_memory = fits_in_memory(scan(directory), options)
     db_path = partial / "db"
-    store = None if in_memory else ox.Store(str(db_path))
-    work = _full(facts, ontology, options, phases, on_file, store)
+    if not in_memory:
+        work = _full(facts, ontology, options, phases, on_file, ox.Store(str(db_path)))
 
-    def finish(info: BuildInfo) -> None:
-        if in_memory:
-            phases.run("store", lambda: write_database(db_path, work.store),
-                       lambda _: f"{info.quads:,} quads in {info.graphs} graphs")
-        else:
+        def close(info: BuildInfo) -> None:
             phases.run("store", lambda: _close(work.store),
                        lambda _: f"{info.quads:,} quads in {info.graphs} graphs, compacted")
+        return work, close
+    mirror = DiskWriter(db_path)
+    try:
+        work = _full(facts, ontology, options, phases, on_file, None, mirror, partial)
+    except BaseException:
+        mirror.abandon()
+        raise
+
+    def finish(info: BuildInfo) -> None:
+        phases.run("store", mirror.finish,
+                   lambda _: f"{info.quads:,} quads in {info.graphs} graphs, written while "
+                             "the facts were checked")
     return work, finish
 
 
@@ -710,20 +841,13 @@ def _close(store: ox.Store) -> None:
     store.optimize()
 
 
-def write_database(path: Path, store: ox.Store) -> None:
-    """Write a working store into a new on-disk pyoxigraph database at `path`."""
-    from rivalry.graph.store import write_database as write
-
-    write(path, store)
-
-
-def write_build_dumps(partial: Path) -> dict[str, int]:
-    """Write the dumps of the whole graph into the build's directory."""
+def write_build_dumps(build_dir: Path, workers: int = 2) -> dict[str, int]:
+    """Write the dumps of the whole graph into a build's directory."""
     from rivalry.graph.export import write_dumps_from
 
-    db = ox.Store.read_only(str(partial / "db"))
+    db = ox.Store.read_only(str(build_dir / "db"))
     try:
-        return write_dumps_from(db, partial / "dumps")
+        return write_dumps_from(db, build_dir / "dumps", workers)
     finally:
         del db
 

@@ -188,7 +188,10 @@ class TBox:
                 head = rest[0]
             return items
 
-        annotations = set(BUILTIN_ANNOTATIONS)
+        annotations = set(BUILTIN_ANNOTATIONS) | {
+            t.subject.value for t in triples
+            if t.predicate.value == RDF_TYPE and isinstance(t.object, ox.NamedNode)
+            and t.object.value == OWL + "AnnotationProperty"}
         object_properties: set[str] = set()
         data_properties: set[str] = set()
         functional: set[str] = set()
@@ -348,6 +351,10 @@ def data_graphs(store: ox.Store) -> list[ox.NamedNode]:
             and g.value.startswith(GRAPH_BASE) and g.value != ONTOLOGY_GRAPH]
 
 
+#: How a predicate's triples count for the summary (decided once per predicate).
+SKIP, SCHEMA, TYPE, ASSERTION = range(4)
+
+
 @dataclass
 class Features:
     """What the kind of each individual is made of, gathered from the facts."""
@@ -358,46 +365,94 @@ class Features:
     identity: set[ox.Term] = field(default_factory=set)
     literals: dict[ox.Literal, list[tuple[ox.Term, str]]] = field(default_factory=dict)
     functional_values: dict[tuple[ox.Term, str], set[ox.Term]] = field(default_factory=dict)
-    problems: list[str] = field(default_factory=list)
+    #: The assertions between individuals (subject, property, object) and of values
+    #: (subject, property, representative literal), kept when `keep` is set.
+    assertions: list[tuple[ox.Term, str, Any]] = field(default_factory=list)
+    keep: bool = False
+
+    def __post_init__(self) -> None:
+        self._kinds: dict[str, int] = {}
+        self._strings: dict[Any, Any] = {}
+
+    def kind(self, p: str) -> int:
+        found = self._kinds.get(p)
+        if found is None:
+            if p in self.tbox.annotations:
+                found = SKIP
+            elif p == RDF_TYPE:
+                found = TYPE
+            elif p.startswith(SCHEMA_NAMESPACES) and p not in BUILTIN_ANNOTATIONS:
+                found = SCHEMA
+            else:
+                found = ASSERTION
+            self._kinds[p] = found
+        return found
 
     def add(self, s: ox.Term, p: str, o: ox.Term) -> None:
-        tbox = self.tbox
-        if p in tbox.annotations:
+        kind = self.kind(p)
+        if kind == SKIP:
             return
-        if is_schema_triple(p, o):
+        if kind == SCHEMA or (kind == TYPE and is_schema_triple(p, o)):
             self.schema.add(ox.Triple(s, ox.NamedNode(p), o))
             self.identity.add(s)
             if not isinstance(o, ox.Literal):
                 self.identity.add(o)
             return
-        features = self.features.setdefault(s, set())
-        if p == RDF_TYPE:
-            if o.value not in NEUTRAL_TYPES:
-                features.add("t " + o.value)
+        features = self.features.get(s)
+        if features is None:
+            features = self.features[s] = set()
+        strings = self._strings
+        if kind == TYPE:
+            value = o.value
+            if value not in NEUTRAL_TYPES:
+                name = strings.get(value)
+                if name is None:
+                    name = strings[value] = "t " + value
+                features.add(name)
             return
         if isinstance(o, ox.Literal):
-            datatype = "@" if o.language else o.datatype.value
-            features.add(f"d {p} {datatype}" + self._literal_suffix(p, o))
-            checked = "@" if o.language else datatype
-            if (checked.startswith(XSD) and checked != XSD + "string") \
-                    or tbox.range_check(p, RDF + "langString" if o.language else datatype) \
-                    != "ok":
-                uses = self.literals.setdefault(o, [])
+            cached = strings.get((p, o.datatype.value if not o.language else "@"))
+            if cached is None:
+                cached = self._literal_kind(p, o)
+            feature, by_value, checked = cached
+            features.add(feature + " = " + o.value if by_value else feature)
+            if checked:
+                uses = self.literals.get(o)
+                if uses is None:
+                    uses = self.literals[o] = []
                 if len(uses) < 5:
                     uses.append((s, p))
+            if self.keep:
+                self.assertions.append((s, p, _literal_text(o, p, self.tbox)))
         else:
-            features.add("o " + p)
-            self.features.setdefault(o, set()).add("i " + p)
-        if p in tbox.functional or p in tbox.inverse_functional:
-            key = (s, p) if p in tbox.functional else (o, "^" + p)
-            self.functional_values.setdefault(key, set()).add(o if p in tbox.functional
-                                                              else s)
+            names = strings.get(p)
+            if names is None:
+                names = strings[p] = ("o " + p, "i " + p)
+            features.add(names[0])
+            target = self.features.get(o)
+            if target is None:
+                target = self.features[o] = set()
+            target.add(names[1])
+            if self.keep:
+                self.assertions.append((s, p, o))
+        tbox = self.tbox
+        if tbox.functional or tbox.inverse_functional:
+            if p in tbox.functional:
+                self.functional_values.setdefault((s, p), set()).add(o)
+            if p in tbox.inverse_functional:
+                self.functional_values.setdefault((o, "^" + p), set()).add(s)
 
-    def _literal_suffix(self, p: str, o: ox.Literal) -> str:
-        """Literals whose range membership depends on their value are kept apart."""
-        if o.language:
-            return ""
-        return " = " + o.value if self.tbox.range_check(p, o.datatype.value) == "value" else ""
+    def _literal_kind(self, p: str, o: ox.Literal) -> tuple[str, bool, bool]:
+        """For literals of a property and datatype: their feature, whether their value
+        counts (when the range depends on it), whether they need checking."""
+        datatype = "@" if o.language else o.datatype.value
+        checked_type = RDF + "langString" if o.language else datatype
+        by_value = not o.language and self.tbox.range_check(p, datatype) == "value"
+        checked = (checked_type.startswith(XSD) and checked_type != XSD + "string") \
+            or self.tbox.range_check(p, checked_type) != "ok"
+        found = (f"d {p} {datatype}", by_value, checked)
+        self._strings[(p, datatype)] = found
+        return found
 
     def key(self, node: ox.Term) -> str:
         if node in self.identity or node in self.tbox.individuals:
@@ -405,11 +460,15 @@ class Features:
         return "\n".join(sorted(self.features.get(node, ())))
 
 
-def gather(store: ox.Store, tbox: TBox, graphs: list[ox.NamedNode]) -> Features:
-    features = Features(tbox)
+def gather(store: ox.Store, tbox: TBox, graphs: list[ox.NamedNode], *,
+           keep: bool = False) -> Features:
+    """The features of every individual of the facts, in one pass over the store (and
+    the assertions between them, for the summary, with `keep`)."""
+    features = Features(tbox, keep=keep)
+    add = features.add
     for graph in graphs:
         for q in store.quads_for_pattern(None, None, None, graph):
-            features.add(q.subject, q.predicate.value, q.object)
+            add(q.subject, q.predicate.value, q.object)
     return features
 
 
@@ -525,9 +584,17 @@ def _literal(text: str) -> ox.Literal:
 
 def summarise(features: Features, store: ox.Store, graphs: list[ox.NamedNode],
               examples: int = 5) -> Summary:
-    """The summary of the facts whose features were gathered."""
+    """The summary of the facts whose features were gathered (with their assertions, or
+    reading the store again when they were not kept)."""
     summary = Summary(schema=set(features.schema))
+    identity = features.identity | features.tbox.individuals
     keys: dict[ox.Term, str] = {}
+    for node, own in features.features.items():
+        k = keys[node] = ("= " + str(node)) if node in identity else "\n".join(sorted(own))
+        summary.kinds[k] = summary.kinds.get(k, 0) + 1
+        shown = summary.examples.setdefault(k, [])
+        if len(shown) < examples:
+            shown.append(str(node))
 
     def key(node: ox.Term) -> str:
         found = keys.get(node)
@@ -535,15 +602,47 @@ def summarise(features: Features, store: ox.Store, graphs: list[ox.NamedNode],
             found = keys[node] = features.key(node)
         return found
 
-    for node in features.features:
-        k = key(node)
-        summary.kinds[k] = summary.kinds.get(k, 0) + 1
-        shown = summary.examples.setdefault(k, [])
-        if len(shown) < examples:
-            shown.append(str(node))
+    if features.keep:
+        edges, values = summary.edges, summary.values
+        for s, p, o in features.assertions:
+            if isinstance(o, str):
+                values[(keys[s], p, o)] += 1
+            else:
+                edges[(keys[s], p, keys[o])] += 1
+        for s in identity:  # individuals kept as themselves keep their types
+            for t in features.features.get(s, ()):
+                if t.startswith("t "):
+                    edges[(keys.get(s) or key(s), RDF_TYPE, "= <" + t[2:] + ">")] += 1
+        return summary
+    # a second pass over the store: keeping every assertion from the first would hold
+    # a Python object per triple
+    edges, values = summary.edges, summary.values
+    kind = features.kind
+    texts: dict[Any, str] = {}
+    tbox = features.tbox
     for graph in graphs:
         for q in store.quads_for_pattern(None, None, None, graph):
-            add_assertion(summary, features, key, q.subject, q.predicate.value, q.object, 1)
+            p = q.predicate.value
+            if kind(p) != ASSERTION:
+                continue
+            o = q.object
+            s = keys.get(q.subject) or key(q.subject)
+            if isinstance(o, ox.Literal):
+                cache = (p, o.language or "", o.datatype.value)
+                text = texts.get(cache)
+                if text is None:
+                    text = _literal_text(o, p, tbox)
+                    if not text.startswith('"x"@') and text == str(o):  # by value
+                        values[(s, p, text)] += 1
+                        continue
+                    texts[cache] = text
+                values[(s, p, text)] += 1
+            else:
+                edges[(s, p, keys.get(o) or key(o))] += 1
+    for node in identity:  # individuals kept as themselves keep their types
+        for t in features.features.get(node, ()):
+            if t.startswith("t "):
+                edges[(keys.get(node) or key(node), RDF_TYPE, "= <" + t[2:] + ">")] += 1
     return summary
 
 
@@ -658,6 +757,39 @@ def functional_culprits(features: Features, summary: Summary) -> list[str]:
     return out
 
 
+def same_as_culprits(features: Features) -> list[str]:
+    """Individuals said to be the same (owl:sameAs) whose kinds cannot be one."""
+    parent: dict[ox.Term, ox.Term] = {}
+
+    def root(x: ox.Term) -> ox.Term:
+        while parent.get(x, x) != x:
+            x = parent[x]
+        return x
+
+    for t in features.schema:
+        if t.predicate.value == OWL + "sameAs" and not isinstance(t.object, ox.Literal):
+            a, b = root(t.subject), root(t.object)
+            if a != b:
+                parent[a] = b
+    groups: dict[ox.Term, list[ox.Term]] = defaultdict(list)
+    for node in parent:
+        groups[root(node)].append(node)
+    out = []
+    for top, members in groups.items():
+        members = sorted(set(members) | {top}, key=str)
+        merged: dict[str, str] = {}
+        for m in members:
+            own = "\n".join(sorted(features.features.get(m, ())))
+            for c, why in derived_types(own, features.tbox).items():
+                merged.setdefault(c, f"{why}, for {m}")
+        for a, b in features.tbox.clashes(set(merged)):
+            names = " and ".join(str(m) for m in members)
+            out.append(f"{names} are one individual (owl:sameAs), which cannot be both a "
+                       f"{short(a)} ({merged[a]}) and a {short(b)} ({merged[b]}): the "
+                       "ontology declares them disjoint")
+    return out
+
+
 def short(iri: str) -> str:
     for prefix, ns in (("rv:", "https://w3id.org/rivalry/ontology#"),
                        ("skos:", "http://www.w3.org/2004/02/skos/core#"),
@@ -691,12 +823,17 @@ def hermit_input(triples: Iterable[ox.Triple]) -> tuple[list[ox.Triple], int, li
     out: set[ox.Triple] = set()
     rewritten = 0
     problems: list[str] = []
+    valid: dict[ox.Literal, bool] = {}
     for t in triples:
         obj = t.object
-        if isinstance(obj, ox.Literal) and obj.datatype.value in HERMIT_DATATYPE_REWRITES:
-            if ill_typed(obj.value, obj.datatype.value):
-                problems.append(f"{t.subject} {t.predicate} {obj}: not a valid "
+        if isinstance(obj, ox.Literal) and not obj.language \
+                and obj.datatype.value.startswith(XSD) and obj.datatype.value != XSD + "string":
+            if obj not in valid:
+                valid[obj] = not ill_typed(obj.value, obj.datatype.value)
+            if not valid[obj]:  # HermiT stops at a malformed literal: say which it is
+                problems.append(f"{t.subject} {short(t.predicate.value)} {obj}: not a valid "
                                 f"{obj.datatype.value.removeprefix(XSD)}")
+        if isinstance(obj, ox.Literal) and obj.datatype.value in HERMIT_DATATYPE_REWRITES:
             obj = ox.Literal(obj.value,
                              datatype=ox.NamedNode(HERMIT_DATATYPE_REWRITES[obj.datatype.value]))
             rewritten += 1
@@ -749,18 +886,21 @@ def run_hermit(triples: list[ox.Triple], settings: HermitSettings = HermitSettin
             line for line in out.splitlines()
             if line.startswith("EquivalentClasses(") and "owl#Nothing" in line))
         return True, sorted(c for c in set(unsat) if c != OWL + "Nothing")
-    if "InconsistentOntologyException" in err or "Inconsistent ontology" in err + out:
+    if "InconsistentOntologyException" in err or "Inconsistent ontology" in err + out \
+            or "MalformedLiteralException" in err:  # an ill-typed literal: inconsistent
         return False, []
-    if "OutOfMemoryError" in err or "Too small maximum heap" in err \
-            or "Could not reserve enough space" in err:
+    said = err + "\n" + out
+    if "OutOfMemoryError" in said or "Too small maximum heap" in said \
+            or "Could not reserve enough space" in said \
+            or "Initial heap size set to a larger value" in said:
         raise ReasonerFailed(
             f"HermiT ran out of memory (Java heap of {settings.java_heap_mb} MB): raise the "
             "setting reasoner_java_heap_mb (RIVALRY_REASONER_JAVA_HEAP_MB), or build with "
             "--no-consistency-check")
-    detail = next((line.strip() for line in err.splitlines() if line.strip()),
-                  f"exit status {done.returncode}")
-    raise ReasonerFailed(f"HermiT failed: {detail[:300]} (exit status {done.returncode}); "
-                         "build with --no-consistency-check to skip the check")
+    detail = next((line.strip() for line in said.splitlines() if line.strip()), "")
+    raise ReasonerFailed(f"HermiT failed (exit status {done.returncode})"
+                         + (f": {detail[:300]}" if detail else "")
+                         + "; build with --no-consistency-check to skip the check")
 
 
 # ---------------------------------------------------------------------------------------
@@ -816,6 +956,7 @@ def decide(store: ox.Store, graphs: list[ox.NamedNode], ontology: list[ox.Triple
     if features is not None:
         culprits += literal_culprits(features)
         culprits += functional_culprits(features, summary)
+        culprits += same_as_culprits(features)
     culprits += kind_culprits(summary.kinds if new_kinds is None else new_kinds, summary, tbox,
                               features)
     individuals = sum(n for n in summary.kinds.values() if n > 0)

@@ -58,25 +58,38 @@ def dump(db: ox.Store, fmt: ox.RdfFormat, target: BinaryIO | str) -> None:
     union.serialize(target, fmt)
 
 
-def write_dumps_from(db: ox.Store, directory: Path) -> dict[str, int]:
+def write_dumps_from(db: ox.Store, directory: Path, workers: int = 2) -> dict[str, int]:
     """Write every dump of a pyoxigraph store, plain and gzip-compressed, into
-    `directory`, each file atomically (a build writes its dumps this way)."""
+    `directory`, each file atomically, `workers` formats at a time (pyoxigraph writes
+    without holding Python's interpreter lock). Holds the same lock as `write_dumps`, so
+    a server asked for a dump meanwhile waits for it instead of writing it again."""
+    import fcntl
     import gzip
     import os
     import shutil
+    from concurrent.futures import ThreadPoolExecutor
 
     directory.mkdir(parents=True, exist_ok=True)
-    for name, fmt in DUMPS.items():
+
+    def one(name: str) -> None:
         target = directory / name
-        tmp = directory / f".{name}.{os.getpid()}"
-        with open(tmp, "wb") as out:
-            dump(db, fmt, out)
-        os.replace(tmp, target)
+        if not target.exists():
+            tmp = directory / f".{name}.{os.getpid()}"
+            with open(tmp, "wb") as out:
+                dump(db, DUMPS[name], out)
+            os.replace(tmp, target)
         zipped = directory / (name + ".gz")
-        tmp = directory / f".{name}.gz.{os.getpid()}"
-        with open(target, "rb") as src, gzip.GzipFile(tmp, "wb", mtime=0) as out:
-            shutil.copyfileobj(src, out, 1 << 20)
-        os.replace(tmp, zipped)
+        if not zipped.exists():
+            tmp = directory / f".{name}.gz.{os.getpid()}"
+            with open(target, "rb") as src, gzip.GzipFile(tmp, "wb", mtime=0) as out:
+                shutil.copyfileobj(src, out, 1 << 20)
+            os.replace(tmp, zipped)
+
+    with open(directory / ".lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        with ThreadPoolExecutor(max_workers=max(workers, 1),
+                                thread_name_prefix="rivalry-dumps") as pool:
+            list(pool.map(one, DUMPS))
     return {p.name: p.stat().st_size for p in sorted(directory.iterdir())
             if not p.name.startswith(".")}
 

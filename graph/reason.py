@@ -142,6 +142,12 @@ class Rule:
     body: tuple[tuple[str, str, str], ...]
     values: str = ""
     filters: str = ""
+    #: The predicates its premises match and its conclusions have (None: any).
+    reads: frozenset[str] | None = None
+    writes: frozenset[str] | None = None
+    #: Whether applying it to its own conclusions can give nothing new (a closed
+    #: hierarchy, or inverses: the inverse of an inverse is the premise itself).
+    closed: bool = False
 
     def pattern(self, triple: tuple[str, str, str]) -> str:
         return " ".join(triple)
@@ -153,23 +159,43 @@ def datalog(rules: Rules) -> list[Rule]:
     class_pairs = [(c, s) for c, sups in rules.superclasses.items() for s in sups]
     if class_pairs:
         out.append(Rule(("?x", "a", "?sup"), (("?x", "a", "?sub"),),
-                        "VALUES (?sub ?sup) { " + _values(class_pairs) + " }"))
+                        "VALUES (?sub ?sup) { " + _values(class_pairs) + " }",
+                        reads=frozenset({RDF_TYPE}), writes=frozenset({RDF_TYPE}),
+                        closed=True))
     prop_pairs = [(p, s) for p, sups in rules.superproperties.items() for s in sups]
     if prop_pairs:
         out.append(Rule(("?x", "?sup", "?y"), (("?x", "?sub", "?y"),),
-                        "VALUES (?sub ?sup) { " + _values(prop_pairs) + " }"))
+                        "VALUES (?sub ?sup) { " + _values(prop_pairs) + " }",
+                        reads=frozenset(a for a, _ in prop_pairs),
+                        writes=frozenset(b for _, b in prop_pairs), closed=True))
     if rules.inverses:
         out.append(Rule(("?y", "?q", "?x"), (("?x", "?p", "?y"),),
                         "VALUES (?p ?q) { " + _values(rules.inverses) + " }",
-                        "FILTER(!isLiteral(?y))"))
+                        "FILTER(!isLiteral(?y))",
+                        reads=frozenset(a for a, _ in rules.inverses),
+                        writes=frozenset(b for _, b in rules.inverses), closed=True))
     for prop in sorted(rules.transitive):
         out.append(Rule(("?x", f"<{prop}>", "?z"), (("?x", f"<{prop}>", "?y"),
                                                     ("?y", f"<{prop}>", "?z")),
-                        filters="FILTER(?x != ?z)"))
+                        filters="FILTER(?x != ?z)", reads=frozenset({prop}),
+                        writes=frozenset({prop})))
     for prop, chain in rules.chains:
         body = tuple((f"?v{i}", f"<{p}>", f"?v{i + 1}") for i, p in enumerate(chain))
-        out.append(Rule(("?v0", f"<{prop}>", f"?v{len(chain)}"), body))
+        out.append(Rule(("?v0", f"<{prop}>", f"?v{len(chain)}"), body,
+                        reads=frozenset(chain), writes=frozenset({prop})))
     return out
+
+
+def needed_after_first_round(clauses: list[Rule]) -> list[Rule]:
+    """The clauses that can conclude something new from what the clauses concluded:
+    one is left out when only itself can feed it and it is closed (the class hierarchy,
+    applied to types it gave, gives nothing new)."""
+    def meets(a: frozenset[str] | None, b: frozenset[str] | None) -> bool:
+        return a is None or b is None or bool(a & b)
+
+    return [c for c in clauses
+            if any(meets(d.writes, c.reads) for d in clauses if d is not c)
+            or (not c.closed and meets(c.writes, c.reads))]
 
 
 #: Temporary graphs of a materialisation: the triples found in the last round.
@@ -214,6 +240,21 @@ def derive(store: ox.Store, clauses: list[Rule], delta: ox.NamedNode | None = No
     return found
 
 
+def derive_into(store: ox.Store, clauses: list[Rule], graphs: list[ox.NamedNode],
+                on_disk: bool) -> int:
+    """Every clause's conclusions not yet in the store, added to `graphs` as soon as each
+    clause has found them (no more than one clause's are held at once; later clauses
+    see them, which only brings conclusions forward). Returns how many."""
+    added = 0
+    for rule in clauses:
+        new = set(store.query(rule_query(rule), use_default_graph_as_union=True))
+        for graph in graphs:
+            add_quads(store, (ox.Quad(t.subject, t.predicate, t.object, graph) for t in new),
+                      on_disk)
+        added += len(new)
+    return added
+
+
 def add_quads(store: ox.Store, quads: Iterable[ox.Quad], on_disk: bool) -> None:
     """Add quads: in one transaction to a store in memory, by bulk loading on disk (a
     transaction of millions of quads would hold them all in memory)."""
@@ -243,15 +284,13 @@ def materialise(store: ox.Store, rules: Rules | None = None, *, max_rounds: int 
     clauses = datalog(rules)
     graph = ox.NamedNode(INFERRED_GRAPH)
     empty = next(store.quads_for_pattern(None, None, None, graph), None) is None
-    new = derive(store, clauses)
-    added = len(new)
-    add_quads(store, (ox.Quad(t.subject, t.predicate, t.object, graph) for t in new), on_disk)
     # The first round's conclusions are the whole inferred graph when it started empty:
     # the next round reads them there instead of from a copy.
-    delta: ox.NamedNode = graph
-    if not empty:
-        delta = DELTA_GRAPHS[1]
-        _replace_graph(store, delta, new, on_disk)
+    delta: ox.NamedNode = graph if empty else DELTA_GRAPHS[1]
+    if not empty and store.contains_named_graph(delta):
+        store.remove_graph(delta)
+    added = derive_into(store, clauses, [graph] if empty else [graph, delta], on_disk)
+    clauses = needed_after_first_round(clauses)
     for round_ in range(max_rounds):
         new = derive(store, clauses, delta)
         if not new:

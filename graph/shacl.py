@@ -221,7 +221,7 @@ def default_message(v: Violation) -> str:
 
 
 def _show(node: rdflib.term.Node) -> str:
-    return str(node) if isinstance(node, URIRef) else "a blank-node shape"
+    return str(node) if isinstance(node, URIRef) else "a blank node"
 
 
 # ---------------------------------------------------------------------------------------
@@ -258,7 +258,7 @@ class Compiler:
         return f"?{stem}{self.counter}"
 
     def where(self, node: rdflib.term.Node) -> str:
-        return f"{node}" if isinstance(node, URIRef) else "a blank-node shape"
+        return f"{node}" if isinstance(node, URIRef) else "a blank node"
 
     def list_items(self, head: rdflib.term.Node) -> list[rdflib.term.Node]:
         return list(Collection(self.g, head))
@@ -295,8 +295,9 @@ class Compiler:
         for predicate in set(self.g.predicates(shape)):
             if predicate not in COMPONENTS and predicate not in SHAPE_PREDICATES:
                 raise ShapesNotSupported(
-                    f"{self.where(shape)} uses {predicate}, which rivalry's SHACL engine "
-                    "does not run; add it to rivalry.graph.shacl or remove it from the shapes")
+                    f"{self.where(shape)} uses {_name(predicate)}, which rivalry's SHACL "
+                    "engine does not run; add it to rivalry.graph.shacl or remove it from "
+                    "the shapes")
 
     # -- paths -------------------------------------------------------------------------
 
@@ -723,6 +724,11 @@ class Compiler:
             severity=self.severity(shape), messages=messages, path=None, query=query,
             reach=target_reach.also(sparql_reach("\n".join(prefixes) + "\n" + body)),
             source_constraint=constraint, value_is_focus=True, target=target)
+
+
+def _name(node: rdflib.term.Node) -> str:
+    text = str(node)
+    return "sh:" + text[len(str(SH)):] if text.startswith(str(SH)) else text
 
 
 def _rename(text: str, old: str, new: str) -> str:

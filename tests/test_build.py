@@ -141,12 +141,11 @@ def test_failure_while_writing_leaves_no_partial_build(fresh_store: Path,
                                                        monkeypatch: pytest.MonkeyPatch) -> None:
     before = served_snapshot(fresh_store)
 
-    def explode(path: Path, quads: object) -> None:
-        path.mkdir()
-        (path / "half-written").write_text("x")
+    def explode(writer: object) -> None:
+        (writer.path / "half-written").write_text("x")  # type: ignore[attr-defined]
         raise OSError("disk full")
 
-    monkeypatch.setattr("rivalry.graph.build.write_database", explode)
+    monkeypatch.setattr("rivalry.graph.build.DiskWriter.finish", explode)
     with pytest.raises(OSError):
         build(fresh_store, consistency=False, options=BuildOptions(incremental=False))
     assert served_snapshot(fresh_store) == before
