@@ -477,41 +477,62 @@ class State:
             return None
         return cls(path, manifest)
 
-    def results(self) -> list[dict[str, Any]]:
+    def results(self) -> list[Any]:
+        """The previous build's validation results (Result objects)."""
+        from rivalry.graph.validate import Result
+
         try:
-            with open(self.path / "results.jsonl", encoding="utf-8") as f:
-                return [json.loads(line) for line in f if line.strip()]
-        except OSError:
+            data = json.loads((self.path / "results.json").read_text("utf-8"))
+        except (OSError, ValueError):
             return []
+        strings = data["strings"]
+
+        def text(i: int) -> str | None:
+            return None if i < 0 else strings[i]
+
+        out = []
+        for sev, focus, path, value, message, component, shape, files, constraint \
+                in data["rows"]:
+            out.append(Result(severity=strings[sev], focus=strings[focus], path=text(path),
+                              value=text(value), message=strings[message],
+                              component=strings[component], shape=text(shape),
+                              files=strings[files].split("\n") if strings[files] else [],
+                              constraint=text(constraint)))
+        return out
 
 
-def write_state(directory: Path, manifest: dict[str, Any], results: list[dict[str, Any]],
+#: The columns of state/results.json, each an index into its table of strings.
+RESULT_COLUMNS = ("severity", "focus", "path", "value", "message", "component", "shape",
+                  "files", "constraint")
+
+
+def write_state(directory: Path, manifest: dict[str, Any], results: list[Any],
                 summary: Any | None) -> None:
+    """Write what the next build needs: the manifest, the validation results (as a table
+    of strings, for they repeat: 135,000 results at 100,000 measures), the summary."""
     from rivalry.graph.consistency import save_summary
 
     state = directory / "state"
     state.mkdir(parents=True, exist_ok=True)
-    with open(state / "results.jsonl", "w", encoding="utf-8") as f:
-        for r in results:
-            f.write(json.dumps(r, ensure_ascii=False) + "\n")
+    strings: dict[str, int] = {}
+
+    def index(value: str | None) -> int:
+        if value is None:
+            return -1
+        found = strings.get(value)
+        if found is None:
+            found = strings[value] = len(strings)
+        return found
+
+    rows = [[index(r.severity), index(r.focus), index(r.path), index(r.value),
+             index(r.message), index(r.component), index(r.shape), index("\n".join(r.files)),
+             index(r.constraint)] for r in results]
+    (state / "results.json").write_text(json.dumps(
+        {"columns": RESULT_COLUMNS, "strings": list(strings), "rows": rows},
+        ensure_ascii=False, separators=(",", ":")), "utf-8")
     if summary is not None:
         save_summary(summary, state / "summary.json")
     (state / "manifest.json").write_text(json.dumps(manifest, indent=1) + "\n", "utf-8")
-
-
-def result_record(r: Any) -> dict[str, Any]:
-    record = r.to_dict()
-    record["constraint"] = r.constraint
-    return record
-
-
-def result_from_record(record: dict[str, Any]) -> Any:
-    from rivalry.graph.validate import Result
-
-    return Result(severity=record["severity"], focus=record["focusNode"], path=record["path"],
-                  value=record["value"], message=record["message"],
-                  component=record["constraintComponent"], shape=record["sourceShape"],
-                  files=record["files"], constraint=record.get("constraint"))
 
 
 # ---------------------------------------------------------------------------------------
@@ -607,7 +628,7 @@ class Work:
     consistency: ConsistencyReport | None = None
     validation: Report | None = None
     summary: Any | None = None
-    results: list[dict[str, Any]] = field(default_factory=list)
+    results: list[Any] = field(default_factory=list)
     rechecked: list[str] = field(default_factory=list)
 
 
@@ -664,11 +685,12 @@ def _full(facts: Path | None, ontology: Path | None, options: BuildOptions, phas
         mirror.graph_of(working, ox.NamedNode(INFERRED_GRAPH), scratch)
     work = Work(working, files, directory, digest,
                 _manifest(files, directory, ontology, options, digest), inferred=inferred)
+    work.manifest["inferred"] = inferred
 
     def shacl() -> None:
         if options.validation:
             work.validation = validate_phase(working, files, options, phases)
-            work.results = [result_record(r) for r in work.validation.results]
+            work.results = work.validation.results
 
     def consistency() -> None:
         if options.consistency:

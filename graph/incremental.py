@@ -55,8 +55,6 @@ from rivalry.graph.build import (
     ontology_digest,
     parse_file,
     refuse_if_inconsistent,
-    result_from_record,
-    result_record,
     scan,
     shapes_digest,
 )
@@ -240,8 +238,11 @@ def run_incremental(plan: Plan, partial: Path, options: BuildOptions, phases: Ph
         phases.run("terms", lambda: check_terms_in(store, labels, graphs),
                    lambda _: "every rivalry term the changed files use is declared")
     manifest = _manifest(plan.files, plan.directory, None, options, plan.digest)
-    work = Work(store, plan.files, plan.directory, plan.digest, manifest,
-                inferred=graph_count(store, ox.NamedNode(INFERRED_GRAPH)))
+    inferred = plan.state.manifest.get("inferred")
+    inferred = (inferred - len(change.removed) + len(change.added) if inferred is not None
+                else graph_count(store, ox.NamedNode(INFERRED_GRAPH)))
+    manifest["inferred"] = inferred
+    work = Work(store, plan.files, plan.directory, plan.digest, manifest, inferred=inferred)
     if options.validation:
         work.validation, work.results, line = _revalidate(store, plan, options, phases,
                                                           changed_triples, labels)
@@ -342,8 +343,8 @@ def _revalidate(store: ox.Store, plan: Plan, options: BuildOptions, phases: Phas
         fresh = [to_result(v, where[v.focus]) for v in found if v.focus in where]
         keys = {node_key(t) for t in focus}
         again = {c.id for c in unbounded}
-        kept = [result_from_record(r) for r in plan.state.results()
-                if r["focusNode"] not in keys and r.get("constraint") not in again]
+        kept = [r for r in plan.state.results()
+                if r.focus not in keys and r.constraint not in again]
         results = sort_results(kept + fresh)
         conforms = not any(r.severity == "Violation" for r in fresh)
         report = Report(conforms=conforms, results=results, focus_nodes=len(focus),
@@ -364,7 +365,7 @@ def _revalidate(store: ox.Store, plan: Plan, options: BuildOptions, phases: Phas
     report, focus = phases.run("SHACL", work, done)
     line = f"SHACL re-validated {_count(len(focus), 'node')} the change can affect"
     refuse_unless_conforms(report)
-    return report, [result_record(r) for r in report.results], line
+    return report, report.results, line
 
 
 # ---------------------------------------------------------------------------------------

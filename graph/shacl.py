@@ -178,6 +178,8 @@ class Constraint:
     test: str | None = None
     #: Whether a violation names value nodes (found by `query` for flagged focus nodes).
     per_value: bool = False
+    #: The query over all focus nodes, when another form than `query`'s is faster.
+    query_all: str | None = None
 
     def with_focus(self, iris: Sequence[str]) -> str:
         """The query restricted to the given focus nodes (IRIs), or unrestricted."""
@@ -712,9 +714,17 @@ class Compiler:
         if where is None:
             raise ShapesNotSupported(f"the SPARQL constraint {self.where(constraint)} has no "
                                      "WHERE clause")
-        query = ("\n".join(prefixes) + "\n" + body[: where.end()]
+        head = "\n".join(prefixes) + "\n"
+        query = (head + body[: where.end()]
                  + f" {{ SELECT DISTINCT ?this WHERE {{ {FOCUS_MARK} {{ {target} }} }} }} "
                  + body[where.end():])
+        # Over the whole graph, a query whose pattern starts from ?this with a property
+        # is cheaper read from that pattern, the target checked for each solution.
+        query_all = None
+        close = _closing_brace(body, where.end())
+        if close is not None and _starts_from_this(body[where.end():close]):
+            query_all = (head + body[:close] + f" FILTER EXISTS {{ {target} }} "
+                         + body[close:])
         messages = tuple(sorted((m for m in g.objects(constraint, SH.message)
                                  if isinstance(m, Literal)), key=str)) \
             or self._messages(shape)
@@ -723,7 +733,51 @@ class Compiler:
             shape=shape, component=str(SH.SPARQLConstraintComponent),
             severity=self.severity(shape), messages=messages, path=None, query=query,
             reach=target_reach.also(sparql_reach("\n".join(prefixes) + "\n" + body)),
-            source_constraint=constraint, value_is_focus=True, target=target)
+            source_constraint=constraint, value_is_focus=True, target=target,
+            query_all=query_all)
+
+
+def _closing_brace(text: str, start: int) -> int | None:
+    """The index of the brace that closes the group opened just before `start`."""
+    depth = 1
+    i = start
+    while i < len(text):
+        ch = text[i]
+        if ch in "\"'":
+            end = text.find(ch, i + 1)
+            while end > 0 and text[end - 1] == "\\":
+                end = text.find(ch, end + 1)
+            if end < 0:
+                return None
+            i = end
+        elif ch == "<" and re.match(r"<[^\s<>\"{}|^`\\]*>", text[i:]):
+            i = text.index(">", i)
+        elif ch == "#":
+            newline = text.find("\n", i)
+            i = len(text) if newline < 0 else newline
+        elif ch == "{":
+            depth += 1
+        elif ch == "}":
+            depth -= 1
+            if depth == 0:
+                return i
+        i += 1
+    return None
+
+
+def _starts_from_this(group: str) -> bool:
+    """Whether a group's own patterns (not those of nested groups) have ?this as the
+    subject of a property given by name."""
+    depth = 0
+    flat = []
+    for ch in re.sub(r'"(?:[^"\\]|\\.)*"', '""', group):
+        if ch == "{":
+            depth += 1
+        elif ch == "}":
+            depth -= 1
+        elif depth == 0:
+            flat.append(ch)
+    return re.search(r"(?:^|[.;{\s])\?this\s+(?![?$])[^\s]+\s", "".join(flat)) is not None
 
 
 def _name(node: rdflib.term.Node) -> str:
@@ -889,7 +943,7 @@ class Runner:
         self.store = store
         self.constraints = list(constraints)
         texts = [c.query for c in constraints] + [c.test or "" for c in constraints] \
-            + [c.target for c in constraints]
+            + [c.target for c in constraints] + [c.query_all or "" for c in constraints]
         classes = sorted({m.group(2) for t in texts for m in INSTANCE_MARK.finditer(t)})
         self.subclasses = {c: self._subclasses(c) for c in classes}
         self.counter = 0
@@ -933,7 +987,9 @@ class Runner:
         def one(task: tuple[str, list[Constraint]]) -> list[Violation]:
             kind, group = task
             if kind == "query":
-                return list(self._query(group[0], group[0].query, focus_list))
+                c = group[0]
+                query = c.query_all if focus_list is None and c.query_all else c.query
+                return list(self._query(c, query, focus_list))
             return self._tests(group, focus_list)
 
         if workers <= 1:

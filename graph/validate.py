@@ -477,20 +477,28 @@ def validate(
 # ---------------------------------------------------------------------------------------
 
 
-def facts_subjects(store: ox.Store, nodes: Iterable[ox.Term], labels: dict[str, str]
-                   ) -> dict[ox.Term, list[str]]:
+def facts_subjects(store: ox.Store, nodes: Iterable[ox.Term], labels: dict[str, str],
+                   batch: int = 2000) -> dict[ox.Term, list[str]]:
     """For each node that is a subject in a facts graph, the labels of those graphs."""
-    out: dict[ox.Term, list[str]] = {}
-    for node in nodes:
-        if node in out or isinstance(node, ox.Literal):
-            continue
-        files = sorted({labels[q.graph_name.value]
-                        for q in store.quads_for_pattern(node, None, None, None)
-                        if isinstance(q.graph_name, ox.NamedNode)
-                        and q.graph_name.value in labels})
-        if files:
-            out[node] = files
-    return out
+    wanted = {n for n in nodes if not isinstance(n, ox.Literal)}
+    found: dict[ox.Term, set[str]] = {}
+    iris = sorted(n.value for n in wanted if isinstance(n, ox.NamedNode))
+    for i in range(0, len(iris), batch):
+        values = " ".join(f"<{x}>" for x in iris[i:i + batch])
+        rows = store.query(f"SELECT DISTINCT ?s ?g WHERE {{ VALUES ?s {{ {values} }} "
+                           "GRAPH ?g { ?s ?p ?o } }", use_default_graph_as_union=True)
+        for s, g in rows:
+            if g.value in labels:
+                found.setdefault(s, set()).add(labels[g.value])
+    for node in wanted:
+        if not isinstance(node, ox.NamedNode):
+            graphs = {labels[q.graph_name.value]
+                      for q in store.quads_for_pattern(node, None, None, None)
+                      if isinstance(q.graph_name, ox.NamedNode)
+                      and q.graph_name.value in labels}
+            if graphs:
+                found[node] = graphs
+    return {n: sorted(f) for n, f in found.items()}
 
 
 def validate_store(store: ox.Store, labels: dict[str, str], *,

@@ -121,7 +121,7 @@ def rebuild(base: tuple[Path, Path], tmp_path: Path, edit: Edit
     shutil.copytree(store, tmp_path / "store", symlinks=True)
     # the copied store was built from the other directory: point its state at this one
     state = StoreLocation(tmp_path / "store").current() / "state"
-    for kept in (state / "manifest.json", state / "results.jsonl"):
+    for kept in (state / "manifest.json", state / "results.json"):
         kept.write_text(kept.read_text("utf-8").replace(str(facts.resolve()),
                                                         str(mine.resolve())), "utf-8")
     edit(mine)
