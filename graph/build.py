@@ -202,6 +202,7 @@ class DiskWriter:
         self.db = ox.Store(str(path))
         self.jobs: queue.Queue[tuple[str, Any, Any] | None] = queue.Queue()
         self.error: BaseException | None = None
+        self.cancelled = False
         self.thread = threading.Thread(target=self._run, name="rivalry-database", daemon=True)
         self.thread.start()
 
@@ -221,7 +222,7 @@ class DiskWriter:
             job = self.jobs.get()
             if job is None:
                 return
-            if self.error is not None:
+            if self.error is not None or self.cancelled:
                 continue
             kind, payload, graph = job
             try:
@@ -251,6 +252,8 @@ class DiskWriter:
         gc.collect()
 
     def abandon(self) -> None:
+        """Stop writing (the build failed): what is queued is dropped."""
+        self.cancelled = True
         self.jobs.put(None)
         self.thread.join()
         self.db = None  # type: ignore[assignment]
@@ -367,13 +370,15 @@ def graph_size(store: ox.Store, graph: ox.NamedNode) -> int:
 # ---------------------------------------------------------------------------------------
 
 
-def undeclared(store: ox.Store, graphs: Iterable[ox.NamedNode] | None = None
-               ) -> list[tuple[str, str, int]]:
+def undeclared(store: ox.Store, graphs: Iterable[ox.NamedNode] | None = None,
+               terms: list[ox.NamedNode] | None = None) -> list[tuple[str, str, int]]:
     """(graph, term, uses) for each rivalry term a facts graph uses that the ontology
     does not declare (as the subject of one of its triples)."""
     restrict = ""
     if graphs is not None:
         restrict = "VALUES ?g { " + " ".join(str(g) for g in graphs) + " }"
+    if terms is not None:
+        return _uses(store, terms, restrict)
     used = store.query(f"""
         SELECT DISTINCT ?t WHERE {{
             {restrict}
@@ -383,7 +388,11 @@ def undeclared(store: ox.Store, graphs: Iterable[ox.NamedNode] | None = None
             FILTER(STRSTARTS(STR(?t), "{NAMESPACE}"))
             FILTER NOT EXISTS {{ GRAPH <{ONTOLOGY_GRAPH}> {{ ?t ?x ?y }} }}
         }}""")
-    terms = [row[0] for row in used]
+    return _uses(store, [row[0] for row in used], restrict)
+
+
+def _uses(store: ox.Store, terms: list[ox.NamedNode], restrict: str
+          ) -> list[tuple[str, str, int]]:
     out = []
     for term in terms:
         rows = store.query(f"""
@@ -397,12 +406,34 @@ def undeclared(store: ox.Store, graphs: Iterable[ox.NamedNode] | None = None
     return sorted(out)
 
 
+def terms_used(features: Any) -> set[str]:
+    """The IRIs the consistency check met in the facts: properties, classes, nodes."""
+    used = {p for p in features._kinds} | {k for k in features._strings if isinstance(k, str)}
+    used |= {n.value for n in features.features if isinstance(n, ox.NamedNode)}
+    for t in features.schema:
+        used |= {x.value for x in (t.subject, t.predicate, t.object)
+                 if isinstance(x, ox.NamedNode)}
+    return used
+
+
+def check_used_terms(store: ox.Store, labels: dict[str, str], used: set[str]) -> int:
+    """Refuse facts that use a term of the rivalry namespace the ontology lacks, among
+    the `used` IRIs (gathered by the consistency check's pass over every fact)."""
+    ontology = ox.NamedNode(ONTOLOGY_GRAPH)
+    missing = sorted(t for t in used if t.startswith(NAMESPACE)
+                     and next(store.quads_for_pattern(ox.NamedNode(t), None, None, ontology),
+                              None) is None)
+    return check_terms_in(store, labels, terms=[ox.NamedNode(t) for t in missing])
+
+
 def check_terms_in(store: ox.Store, labels: dict[str, str],
-                   graphs: Iterable[ox.NamedNode] | None = None) -> int:
-    """Refuse facts that use a term of the rivalry namespace the ontology lacks."""
+                   graphs: Iterable[ox.NamedNode] | None = None,
+                   terms: list[ox.NamedNode] | None = None) -> int:
+    """Refuse facts that use a term of the rivalry namespace the ontology lacks (among
+    `terms`, when the undeclared terms are already known)."""
     problems = [f"{labels.get(g, g)}: uses <{term}> ({n}x), which the ontology does not "
                 "declare; check the spelling against ontology/rivalry.ttl"
-                for g, term, n in undeclared(store, graphs)]
+                for g, term, n in undeclared(store, graphs, terms)]
     if problems:
         raise InvalidFacts(f"{len(problems)} unknown ontology term(s) in the facts", problems)
     return 0
@@ -674,11 +705,9 @@ def _full(facts: Path | None, ontology: Path | None, options: BuildOptions, phas
         return phases.run("inference", lambda: materialise(working, on_disk=on_disk),
                           lambda n: f"{_count(n, 'triple')} into <{INFERRED_GRAPH}>")
 
-    # the terms are checked while the inferences are drawn: both only read the facts
-    if on_disk:
-        terms()
+    if options.consistency:  # the terms are read off the consistency check's pass
         inferred = infer()
-    else:
+    else:  # the terms are checked while the inferences are drawn: both read the facts
         inferred, _ = phases.together(infer, terms)
     if mirror is not None:
         assert scratch is not None
@@ -692,13 +721,16 @@ def _full(facts: Path | None, ontology: Path | None, options: BuildOptions, phas
             work.validation = validate_phase(working, files, options, phases)
             work.results = work.validation.results
 
+    used: set[str] = set()
+
     def consistency() -> None:
         if options.consistency:
-            report, summary, _ = phases.run(
+            report, summary, features = phases.run(
                 "consistency", lambda: check_store(working, options.hermit,
                                                    progress=phases.progress),
                 lambda value: _consistency_line(value[0]))
             work.consistency, work.summary = report, summary
+            used.update(terms_used(features))
 
     # SHACL (mostly in pyoxigraph) and the consistency check (mostly Python, then
     # HermiT) side by side; a refusal of either is raised once both have ended
@@ -707,6 +739,9 @@ def _full(facts: Path | None, ontology: Path | None, options: BuildOptions, phas
         consistency()
     else:
         phases.together(shacl, consistency)
+    if options.consistency:
+        phases.run("terms", lambda: check_used_terms(working, labels, used),
+                   lambda _: "every rivalry term the facts use is declared in the ontology")
     if work.consistency is not None:
         refuse_if_inconsistent(work.consistency)
     return work

@@ -247,12 +247,27 @@ def derive_into(store: ox.Store, clauses: list[Rule], graphs: list[ox.NamedNode]
     see them, which only brings conclusions forward). Returns how many."""
     added = 0
     for rule in clauses:
+        if not on_disk:  # all in the store's engine: no Python object per conclusion
+            before = len(store)
+            store.update(rule_update(rule, graphs))
+            added += (len(store) - before) // len(graphs)
+            continue
         new = set(store.query(rule_query(rule), use_default_graph_as_union=True))
         for graph in graphs:
             add_quads(store, (ox.Quad(t.subject, t.predicate, t.object, graph) for t in new),
                       on_disk)
         added += len(new)
     return added
+
+
+def rule_update(rule: Rule, graphs: list[ox.NamedNode]) -> str:
+    """An INSERT of the rule's new conclusions into `graphs` (an update reads the store's
+    named graphs explicitly: its default graph is not their union)."""
+    head = rule.pattern(rule.head)
+    atoms = " ".join(f"GRAPH ?g{i} {{ {rule.pattern(a)} }}" for i, a in enumerate(rule.body))
+    into = " ".join(f"GRAPH <{g.value}> {{ {head} }}" for g in graphs)
+    return (f"INSERT {{ {into} }} WHERE {{ {rule.values} {atoms} {rule.filters} "
+            f"FILTER NOT EXISTS {{ GRAPH ?present {{ {head} }} }} }}")
 
 
 def add_quads(store: ox.Store, quads: Iterable[ox.Quad], on_disk: bool) -> None:
