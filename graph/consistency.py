@@ -45,7 +45,7 @@ from typing import Any
 
 import pyoxigraph as ox
 
-from rivalry.graph import GRAPH_BASE, ONTOLOGY_GRAPH
+from rivalry.graph import GRAPH_BASE, INFERRED_GRAPH, ONTOLOGY_GRAPH
 from rivalry.graph.errors import ReasonerUnavailable
 
 RDF = "http://www.w3.org/1999/02/22-rdf-syntax-ns#"
@@ -272,13 +272,35 @@ class TBox:
                                 and not k.startswith((XSD, RDF, RDFS + "Literal"))}
         superclasses = _closure(sub_class)
         superproperties = _closure(sub_prop)
-        # a superproperty's domain and range hold for its subproperties
-        for prop, sups in superproperties.items():
-            for sup in sups:
-                domains[prop] |= domains.get(sup, set())
-                ranges[prop] |= ranges.get(sup, set())
-                if sup in data_ranges:
-                    data_ranges[prop] = data_ranges[prop] + data_ranges[sup]
+        inverses: set[tuple[str, str]] = set()
+        for t in triples:
+            if t.predicate.value == OWL + "inverseOf" and isinstance(t.object, ox.NamedNode):
+                inverses |= {(t.subject.value, t.object.value), (t.object.value,
+                                                                   t.subject.value)}
+            elif t.predicate.value == RDF_TYPE and t.object.value == OWL + "SymmetricProperty":
+                inverses.add((t.subject.value, t.subject.value))
+
+        def inherit() -> None:
+            # a superproperty's domain and range hold for its subproperties
+            for prop, sups in superproperties.items():
+                for sup in sups:
+                    domains[prop] |= domains.get(sup, set())
+                    ranges[prop] |= ranges.get(sup, set())
+                    if sup in data_ranges:
+                        data_ranges[prop] = data_ranges[prop] + data_ranges[sup]
+
+        inherit()
+        # the domain of a property's inverse is its range, and the other way round
+        for p, q in inverses:
+            ranges[p] |= domains.get(q, set())
+            domains[p] |= ranges.get(q, set())
+        inherit()
+        for prop in data_ranges:  # the same union of datatypes may come twice
+            unique: list[set[str]] = []
+            for union in data_ranges[prop]:
+                if union not in unique:
+                    unique.append(union)
+            data_ranges[prop] = unique
         return cls(triples=triples, annotations=annotations, superclasses=superclasses,
                    superproperties=superproperties, domains=dict(domains),
                    ranges=dict(ranges), data_ranges=dict(data_ranges),
@@ -460,15 +482,44 @@ class Features:
         return "\n".join(sorted(self.features.get(node, ())))
 
 
+def inferred_kept(store: ox.Store) -> frozenset[str]:
+    """The inferred properties the summary reads: those of property chains and transitive
+    properties. The other inferred triples (types from the class hierarchy, triples of
+    superproperties and inverses) follow from asserted ones by axioms HermiT has, and the
+    checks that name culprits follow those axioms too (TBox.read): leaving them out keeps
+    the summary sound and reads a third less of the store."""
+    from rivalry.graph.reason import rules_from_ontology
+
+    rules = rules_from_ontology(store)
+    return frozenset({head for head, _ in rules.chains} | set(rules.transitive))
+
+
+def counted(q: ox.Quad, kept: frozenset[str]) -> bool:
+    """Whether a quad of a data graph counts for the summary."""
+    return q.graph_name.value != INFERRED_GRAPH or q.predicate.value in kept
+
+
+def quads_of(store: ox.Store, graphs: list[ox.NamedNode], kept: frozenset[str]
+             ) -> Iterator[ox.Quad]:
+    """The quads of the data graphs the summary reads."""
+    inferred = ox.NamedNode(INFERRED_GRAPH)
+    for graph in graphs:
+        if graph == inferred:
+            for p in sorted(kept):
+                yield from store.quads_for_pattern(None, ox.NamedNode(p), None, graph)
+        else:
+            yield from store.quads_for_pattern(None, None, None, graph)
+
+
 def gather(store: ox.Store, tbox: TBox, graphs: list[ox.NamedNode], *,
-           keep: bool = False) -> Features:
+           keep: bool = False, kept: frozenset[str] | None = None) -> Features:
     """The features of every individual of the facts, in one pass over the store (and
     the assertions between them, for the summary, with `keep`)."""
     features = Features(tbox, keep=keep)
     add = features.add
-    for graph in graphs:
-        for q in store.quads_for_pattern(None, None, None, graph):
-            add(q.subject, q.predicate.value, q.object)
+    kept = inferred_kept(store) if kept is None else kept
+    for q in quads_of(store, graphs, kept):
+        add(q.subject, q.predicate.value, q.object)
     return features
 
 
@@ -620,25 +671,24 @@ def summarise(features: Features, store: ox.Store, graphs: list[ox.NamedNode],
     kind = features.kind
     texts: dict[Any, str] = {}
     tbox = features.tbox
-    for graph in graphs:
-        for q in store.quads_for_pattern(None, None, None, graph):
-            p = q.predicate.value
-            if kind(p) != ASSERTION:
-                continue
-            o = q.object
-            s = keys.get(q.subject) or key(q.subject)
-            if isinstance(o, ox.Literal):
-                cache = (p, o.language or "", o.datatype.value)
-                text = texts.get(cache)
-                if text is None:
-                    text = _literal_text(o, p, tbox)
-                    if not text.startswith('"x"@') and text == str(o):  # by value
-                        values[(s, p, text)] += 1
-                        continue
-                    texts[cache] = text
-                values[(s, p, text)] += 1
-            else:
-                edges[(s, p, keys.get(o) or key(o))] += 1
+    for q in quads_of(store, graphs, inferred_kept(store)):
+        p = q.predicate.value
+        if kind(p) != ASSERTION:
+            continue
+        o = q.object
+        s = keys.get(q.subject) or key(q.subject)
+        if isinstance(o, ox.Literal):
+            cache = (p, o.language or "", o.datatype.value)
+            text = texts.get(cache)
+            if text is None:
+                text = _literal_text(o, p, tbox)
+                if not text.startswith('"x"@') and text == str(o):  # by value
+                    values[(s, p, text)] += 1
+                    continue
+                texts[cache] = text
+            values[(s, p, text)] += 1
+        else:
+            edges[(s, p, keys.get(o) or key(o))] += 1
     for node in identity:  # individuals kept as themselves keep their types
         for t in features.features.get(node, ()):
             if t.startswith("t "):
@@ -926,24 +976,16 @@ def check_store(store: ox.Store, settings: HermitSettings = HermitSettings(), *,
     with the ontology, by HermiT on a summary and checks over every fact."""
     graphs = data_graphs(store)
     ontology = ontology_triples(store)
+    kept = inferred_kept(store)
     tbox = TBox.read(ontology)
-    features = gather(store, TBox.read(ontology + _schema_of(store, graphs, tbox)), graphs)
-    tbox = features.tbox
+    features = gather(store, tbox, graphs, kept=kept)
+    if features.schema:  # the facts hold schema triples: read again with them
+        tbox = TBox.read(ontology + sorted(features.schema, key=str))
+        features = gather(store, tbox, graphs, kept=kept)
     summary = summarise(features, store, graphs)
     report = decide(store, graphs, ontology, tbox, features, summary, settings,
                     progress=progress)
     return report, summary, features
-
-
-def _schema_of(store: ox.Store, graphs: list[ox.NamedNode], tbox: TBox) -> list[ox.Triple]:
-    """The schema triples of the facts (class and property axioms, sameAs...)."""
-    out = []
-    for graph in graphs:
-        for q in store.quads_for_pattern(None, None, None, graph):
-            if is_schema_triple(q.predicate.value, q.object) \
-                    and q.predicate.value not in tbox.annotations:
-                out.append(ox.Triple(q.subject, q.predicate, q.object))
-    return out
 
 
 def decide(store: ox.Store, graphs: list[ox.NamedNode], ontology: list[ox.Triple],

@@ -382,6 +382,7 @@ def _recheck(store: ox.Store, plan: Plan, options: BuildOptions, phases: Phases,
         check_store,
         data_graphs,
         decide,
+        inferred_kept,
         is_schema_triple,
         load_summary,
         ontology_triples,
@@ -420,8 +421,9 @@ def _recheck(store: ox.Store, plan: Plan, options: BuildOptions, phases: Phases,
             t.object for t in changed
             if not isinstance(t.object, ox.Literal) and t.predicate.value != RDF_TYPE.value}
         summary = _copy_summary(previous)
-        old_keys = _Keys(prev_db, tbox, identity)
-        new_keys = _Keys(store, tbox, identity)
+        kept = inferred_kept(store)
+        old_keys = _Keys(prev_db, tbox, identity, kept)
+        new_keys = _Keys(store, tbox, identity, kept)
         moved = set()
         for node in nodes:
             was, now = old_keys.own(node), new_keys.own(node)
@@ -449,10 +451,10 @@ def _recheck(store: ox.Store, plan: Plan, options: BuildOptions, phases: Phases,
                     seen_new.add(q)
                     new_keys.count(summary, q, +1)
         for q in gone:
-            if q not in seen_old and _data(q):
+            if q not in seen_old and _data(q) and counted(q, kept):
                 old_keys.count(summary, q, -1)
         for q in added:
-            if q not in seen_new and _data(q):
+            if q not in seen_new and _data(q) and counted(q, kept):
                 new_keys.count(summary, q, +1)
         for key in [k for k, n in summary.kinds.items() if n <= 0]:
             del summary.kinds[key]
@@ -506,9 +508,11 @@ def _copy_summary(summary: Any) -> Any:
 class _Keys:
     """The kinds of individuals in one store (the previous build's or the new one)."""
 
-    def __init__(self, store: ox.Store, tbox: Any, identity: set[ox.Term]) -> None:
+    def __init__(self, store: ox.Store, tbox: Any, identity: set[ox.Term],
+                 kept: frozenset[str]) -> None:
         from rivalry.graph.consistency import Features
 
+        self.kept = kept
         self.store = store
         self.tbox = tbox
         self.identity = identity
@@ -518,10 +522,10 @@ class _Keys:
     def incident(self, node: ox.Term) -> list[ox.Quad]:
         out = []
         for q in self.store.quads_for_pattern(node, None, None, None):
-            if _data(q):
+            if _data(q) and counted(q, self.kept):
                 out.append(q)
         for q in self.store.quads_for_pattern(None, None, node, None):
-            if _data(q) and q.subject != node:
+            if _data(q) and q.subject != node and counted(q, self.kept):
                 out.append(q)
         return out
 
@@ -551,6 +555,12 @@ class _Keys:
         f = self.Features(self.tbox)
         f.identity = self.identity
         add_assertion(summary, f, self.key, q.subject, q.predicate.value, q.object, sign)
+
+
+def counted(q: ox.Quad, kept: frozenset[str]) -> bool:
+    from rivalry.graph.consistency import counted as summary_counts
+
+    return summary_counts(q, kept)
 
 
 def _data(q: ox.Quad) -> bool:
