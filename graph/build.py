@@ -30,6 +30,7 @@ import resource
 import shutil
 import threading
 import time
+import traceback
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -843,7 +844,12 @@ def build(
         gc.collect()
         write_state(partial, work.manifest, work.results, work.summary)
         final = location.publish(partial, info)
-    except BaseException:
+    except BaseException as e:
+        # close the databases the failed work held (the frames it ran in still refer to
+        # them) before removing its directory: RocksDB would write into it again
+        traceback.clear_frames(e.__traceback__)
+        work = None  # type: ignore[assignment]
+        gc.collect()
         shutil.rmtree(partial, ignore_errors=True)
         raise
     published = phases.total
@@ -887,9 +893,13 @@ def _full_into(partial: Path, facts: Path | None, ontology: Path | None,
         raise
 
     def finish(info: BuildInfo) -> None:
-        phases.run("store", mirror.finish,
-                   lambda _: f"{info.quads:,} quads in {info.graphs} graphs, written while "
-                             "the facts were checked")
+        try:
+            phases.run("store", mirror.finish,
+                       lambda _: f"{info.quads:,} quads in {info.graphs} graphs, written "
+                                 "while the facts were checked")
+        except BaseException:
+            mirror.abandon()
+            raise
     return work, finish
 
 
