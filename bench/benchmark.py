@@ -629,6 +629,160 @@ def report(results: list[dict], info: dict, command: str, seconds: float,
     return "\n".join(lines) + "\n"
 
 
+# --- builds ------------------------------------------------------------------------------------
+
+
+#: Runs a command and prints its peak memory: each measured command gets a fresh parent,
+#: so that the peak is its own (RUSAGE_CHILDREN keeps the largest child ever waited for).
+PEAK = ("import resource, subprocess, sys\n"
+        "done = subprocess.run(sys.argv[1:])\n"
+        "print(f'peak-kb {resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss}',"
+        " file=sys.stderr)\n"
+        "sys.exit(done.returncode)\n")
+
+
+def timed(args: list[str], env: dict | None = None, cwd: Path | None = None) -> dict:
+    """Run a command; its wall time, peak memory (the largest of its processes: the
+    build, or HermiT's Java) and output."""
+    start = time.perf_counter()
+    done = subprocess.run([sys.executable, "-c", PEAK, *args], capture_output=True,
+                          text=True, env=env, cwd=cwd)
+    seconds = time.perf_counter() - start
+    if done.returncode != 0:
+        raise RuntimeError(f"{' '.join(args)} failed ({done.returncode}):\n"
+                           + done.stderr[-3000:])
+    peak = [line for line in done.stderr.splitlines() if line.startswith("peak-kb ")]
+    return {"seconds": seconds, "peak_mb": int(peak[-1].split()[1]) / 1024,
+            "output": done.stderr + done.stdout}
+
+
+def said(output: str, pattern: str) -> float | None:
+    """A number the build printed (its own figures: time to publish, peak memory)."""
+    import re
+
+    found = re.search(pattern, output)
+    if not found:
+        return None
+    text = found.group(1).replace(",", "")
+    if " min " in text:
+        minutes, rest = text.split(" min ")
+        return float(minutes) * 60 + float(rest.split()[0])
+    return float(text.split()[0])
+
+
+def build_run(facts: Path, store: Path, *extra: str) -> dict:
+    run = timed([str(BIN / "rivalry"), "build", "--facts", str(facts), "--store", str(store),
+                 *extra])
+    out = run["output"]
+    run["published_s"] = said(out, r"published (?:incremental )?build .* in "
+                                   r"([0-9.,]+ s|\d+ min \d+ s)")
+    run["build_peak_mb"] = said(out, r"done in .*; peak memory ([0-9,]+) MB")
+    run["phases"] = [line for line in out.splitlines()
+                     if (": " in line and "(" in line) or line.startswith(("full build:",
+                                                                         "incremental build"))]
+    return run
+
+
+def edit_one_file(facts: Path) -> str:
+    """A curator's edit of one events file: a date moved, a target added."""
+    path = sorted((facts / "events").glob("synthetic-*.ttl"))[len(list(
+        (facts / "events").glob("synthetic-*.ttl"))) // 2]
+    text = path.read_text("utf-8")
+    start = text.index('rv:effectiveOn "') + len('rv:effectiveOn "')
+    day = text[start:start + 10]
+    text = text[:start] + day[:8] + ("28" if day[8:] != "28" else "27") + text[start + 10:]
+    anchor = text.index("    rv:targets company:")
+    text = text[:anchor] + "    rv:targets company:synth-company-00001 ;\n" + text[anchor:]
+    path.write_text(text, "utf-8")
+    return str(path.relative_to(facts))
+
+
+def build_benchmark(n: int, work: Path, seed: int, repeats: int,
+                    steps: tuple[str, ...] = ("full", "incremental", "unchecked")) -> dict:
+    """The full build (every check, the store, the dumps) against `oxigraph load` of the
+    same files, its peak memory, and an incremental rebuild after editing one file."""
+    facts = work / f"facts-{n}"
+    result: dict = {"measures": n, "seed": seed}
+    subprocess.run([str(BIN / "rivalry"), "synth", "--measures", str(n), "--seed", str(seed),
+                    "-o", str(facts)], check=True, capture_output=True)
+    files = sorted(facts.rglob("*.ttl"))
+    result["facts_mb"] = sum(p.stat().st_size for p in files) / 1e6
+    result["files"] = len(files)
+    loads = []
+    for i in range(repeats):
+        target = work / f"oxigraph-{n}-{i}"
+        loads.append(timed([str(BIN / "oxigraph"), "load", "--location", str(target),
+                            "--file", *map(str, files)]))
+        shutil.rmtree(target, ignore_errors=True)
+    result["oxigraph_load"] = min(loads, key=lambda r: r["seconds"])
+    result["oxigraph_load"]["all_seconds"] = [r["seconds"] for r in loads]
+    store = work / f"store-{n}"
+    print(f"  full build of {n} ...", file=sys.stderr, flush=True)
+    result["full"] = build_run(facts, store, "--full")
+    if "incremental" in steps:
+        result["edited"] = edit_one_file(facts)
+        print("  incremental rebuild ...", file=sys.stderr, flush=True)
+        result["incremental"] = build_run(facts, store)
+        edit_one_file(facts)
+        result["incremental_no_dumps"] = build_run(facts, store, "--no-dumps")
+    if "unchecked" in steps:
+        print("  build with the checks off ...", file=sys.stderr, flush=True)
+        result["unchecked"] = build_run(facts, work / f"store-unchecked-{n}", "--full",
+                                        "--no-consistency-check", "--no-validation",
+                                        "--no-dumps")
+    for name in (f"store-{n}", f"store-unchecked-{n}", f"facts-{n}"):
+        shutil.rmtree(work / name, ignore_errors=True)
+    for key in ("full", "incremental", "incremental_no_dumps", "unchecked"):
+        if key in result:
+            result[key].pop("output", None)
+    return result
+
+
+def build_report(results: list[dict], info: dict, command: str) -> str:
+    lines = ["# Build benchmarks", "",
+             f"Measured by `bench/benchmark.py`: `{command}`", "",
+             f"Machine: {info['cpu']}, {info['cores']} cores, {info['memory_gib']:.1f} GiB; "
+             f"Python {info['python']}, pyoxigraph {info['pyoxigraph']}, "
+             f"{info['oxigraph_server']}.", ""]
+    for r in results:
+        load = r["oxigraph_load"]["seconds"]
+        full = r["full"]
+
+        def row(what: str, seconds: float, peak: float, load: float = load) -> str:
+            return f"| {what} | {seconds:.1f} | {seconds / load:.2f}× | {peak:.0f} |"
+
+        lines += [f"## {r['measures']:,} measures (seed {r['seed']}, {r['files']} files, "
+                  f"{r['facts_mb']:.0f} MB of Turtle)", "",
+                  "| what | seconds | ratio to `oxigraph load` | peak memory (MB) |",
+                  "|---|---|---|---|",
+                  row(f"`oxigraph load` of the same files (best of "
+                      f"{len(r['oxigraph_load']['all_seconds'])})", load,
+                      r["oxigraph_load"]["peak_mb"]),
+                  row("full build, every check, until published", full["published_s"],
+                      full["peak_mb"]),
+                  row("full build, every check, with the dumps", full["seconds"],
+                      full["peak_mb"])]
+        if "incremental" in r:
+            inc = r["incremental"]
+            lines += [row(f"incremental rebuild after editing `{r['edited']}`, until "
+                          "published", inc["published_s"], inc["peak_mb"]),
+                      row("incremental rebuild, with the dumps", inc["seconds"],
+                          inc["peak_mb"]),
+                      row("incremental rebuild with `--no-dumps`",
+                          r["incremental_no_dumps"]["seconds"],
+                          r["incremental_no_dumps"]["peak_mb"])]
+        if "unchecked" in r:
+            lines.append(row("**checks switched off** (`--no-consistency-check "
+                             "--no-validation --no-dumps`)", r["unchecked"]["seconds"],
+                             r["unchecked"]["peak_mb"]))
+        lines += ["", "Phases of the full build, as it printed them:", "", "```"]
+        lines += full["phases"] + ["```", ""]
+        if "incremental" in r:
+            lines += ["Phases of the incremental rebuild:", "", "```"]
+            lines += r["incremental"]["phases"] + ["```", ""]
+    return "\n".join(lines) + "\n"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[1000, 10000, 100000])
@@ -649,8 +803,31 @@ def main() -> None:
     parser.add_argument("--store", action="append", default=[], metavar="SIZE=PATH",
                         help="with --serving-only: a store already built from `rivalry "
                         "synth --measures SIZE`, instead of making one")
+    parser.add_argument("--builds", action="store_true",
+                        help="measure only builds: the full build with every check, the "
+                        "store and the dumps, against `oxigraph load` of the same files, "
+                        "with peak memory, and an incremental rebuild after one file changes")
+    parser.add_argument("--seed", type=int, default=11, help="synthetic graph seed (--builds)")
+    parser.add_argument("--repeats", type=int, default=3,
+                        help="how many times `oxigraph load` is timed (--builds; the best)")
+    parser.add_argument("--work", type=Path, help="working directory (default: a temporary one)")
+    parser.add_argument("--steps", default="full,incremental,unchecked",
+                        help="which builds to time (--builds): full, incremental, unchecked")
     args = parser.parse_args()
     info = machine()
+    if args.builds:
+        command = "bench/benchmark.py " + " ".join(sys.argv[1:])
+        results = []
+        with tempfile.TemporaryDirectory(prefix="rivalry-bench-", dir=args.work) as tmp:
+            for n in args.sizes:
+                print(f"builds at {n} ...", file=sys.stderr, flush=True)
+                results.append(build_benchmark(n, Path(tmp), args.seed, args.repeats,
+                                               tuple(args.steps.split(","))))
+                args.out.write_text(build_report(results, info, command), "utf-8")
+                args.out.with_suffix(".json").write_text(
+                    json.dumps({"machine": info, "results": results}, indent=1), "utf-8")
+        print(f"wrote {args.out}", file=sys.stderr)
+        return
     results = []
     if args.serving_only:
         import serving

@@ -1,26 +1,66 @@
 """Building the graph: read the ontology and facts, check them, materialise inferences,
-and publish the result as a new build of the store, atomically."""
+and publish the result as a new build of the store, atomically.
+
+A full build, in phases (docs/architecture.md, "Build"):
+
+1. read: every facts file into its own named graph of a working store (in memory when
+   it fits the `build_memory_mb` setting, on disk otherwise);
+2. terms: refuse rivalry terms the ontology does not declare;
+3. inference: what the ontology entails, into the inferred graph;
+4. SHACL: every constraint of the shapes, compiled to SPARQL, over the whole store;
+5. consistency: HermiT on the ontology and a summary of the facts, with checks over
+   every fact that name the culprits (rivalry.graph.consistency);
+6. store, dumps, state: the database, the dumps of the whole graph, and what the next
+   build needs to be incremental; then the build is published.
+
+An incremental build starts from the previous build's database (a hard-linked copy),
+replaces the graphs of the files that changed, updates the inferences (DRed), validates
+the nodes the change can affect, updates the summary and calls HermiT only if the
+summary gained something. Its store is the one a full build would give.
+"""
 
 from __future__ import annotations
 
+import gc
 import hashlib
+import json
+import os
+import queue
+import resource
 import shutil
-from collections.abc import Callable
-from dataclasses import dataclass
+import sqlite3
+import threading
+import time
+import traceback
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 import pyoxigraph as ox
 
-from rivalry.graph import DATA_LICENSE, INFERRED_GRAPH, META_GRAPH, facts_dir
-from rivalry.graph.errors import InvalidFacts
-from rivalry.graph.load import FactsFile, load_facts, load_ontology, undeclared_terms
-from rivalry.graph.products import write_products
-from rivalry.graph.reason import ConsistencyReport, check_consistency, materialise
-from rivalry.graph.search import build_search_index
-from rivalry.graph.store import BuildInfo, StoreLocation, write_database
-from rivalry.graph.validate import refuse_unless_conforms, validate_build
+from rivalry.graph import (
+    DATA_LICENSE,
+    FACTS_GRAPH_BASE,
+    INFERRED_GRAPH,
+    META_GRAPH,
+    ONTOLOGY_GRAPH,
+    facts_dir,
+)
+from rivalry.graph.consistency import ConsistencyReport, HermitSettings
+from rivalry.graph.errors import InvalidFacts, InvalidInput, SourceLocation, StoreWriteError
+from rivalry.graph.load import (
+    canonical,
+    facts_files,
+    graph_for,
+    load_ontology,
+    parse_rdf,
+)
+from rivalry.graph.store import BuildInfo, StoreLocation
+from rivalry.graph.validate import Report
+from rivalry.ontology import NAMESPACE, ontology_file
+from rivalry.shapes import shapes_files
 
 RDF_TYPE = ox.NamedNode("http://www.w3.org/1999/02/22-rdf-syntax-ns#type")
 RDFS_LABEL = ox.NamedNode("http://www.w3.org/2000/01/rdf-schema#label")
@@ -32,63 +72,593 @@ ASSERTION_GRAPH = ox.NamedNode("https://w3id.org/rivalry/ontology#AssertionGraph
 SOURCE_DOCUMENT = ox.NamedNode("https://w3id.org/rivalry/ontology#SourceDocument")
 XSD_INTEGER = ox.NamedNode("http://www.w3.org/2001/XMLSchema#integer")
 
-
-@dataclass
-class BuildResult:
-    info: BuildInfo
-    path: Path
-    files: list[FactsFile]
-    consistency: ConsistencyReport | None
-
+#: The version of what a build keeps for the next one (STORE/builds/<id>/state/).
+STATE_FORMAT = 1
+#: Modules whose code decides what a build contains: a change to any of them makes the
+#: next build a full one.
+ENGINE_MODULES = ("build.py", "load.py", "reason.py", "shacl.py", "validate.py",
+                  "consistency.py")
+#: Bytes of working store per byte of Turtle, with the checks' own memory: to decide
+#: whether a build fits in memory (measured on synthetic graphs, docs/benchmarks.md).
+MEMORY_PER_TURTLE_BYTE = 20
+#: Past this share of the facts' triples changed, an incremental build is no faster.
+INCREMENTAL_MAX_SHARE = 0.3
 
 Progress = Callable[[str], None]
+Status = Callable[[str], None]
 
 
 def _quiet(_: str) -> None:
     pass
 
 
-def declared_terms(ontology: list[ox.Quad]) -> set[str]:
-    return {q.subject.value for q in ontology if isinstance(q.subject, ox.NamedNode)}
+@dataclass
+class SourceFile:
+    """One facts file of a build: its named graph and its content's digest."""
+
+    path: Path
+    name: str
+    graph: ox.NamedNode
+    sha256: str
+    triples: int = 0
+
+    @property
+    def label(self) -> str:
+        return str(self.path)
 
 
-def check_terms(files: list[FactsFile], declared: set[str]) -> None:
-    """Refuse facts that use a term of the rivalry namespace the ontology lacks."""
-    problems = []
-    for f in files:
-        for term, count in sorted(undeclared_terms(f.quads, declared).items()):
-            problems.append(f"{f.path}: uses <{term}> ({count}x), which the ontology does not "
-                            "declare; check the spelling against ontology/rivalry.ttl")
+@dataclass
+class BuildResult:
+    info: BuildInfo
+    path: Path
+    files: list[SourceFile]
+    consistency: ConsistencyReport | None
+    validation: Report | None = None
+    incremental: bool = False
+    #: What the incremental build re-checked, in words (empty for a full build).
+    rechecked: list[str] = field(default_factory=list)
+    seconds: dict[str, float] = field(default_factory=dict)
+    peak_mb: float = 0.0
+    #: Seconds from the start until the build was published (the dumps come after).
+    published_after: float = 0.0
+
+
+@dataclass
+class BuildOptions:
+    consistency: bool = True
+    validation: bool = True
+    #: Threads running SHACL queries (0: one per CPU core).
+    workers: int = 0
+    hermit: HermitSettings = field(default_factory=HermitSettings)
+    #: Memory the working store may take, in MB; a larger graph is built on disk.
+    memory_mb: int = 8000
+    #: Start from the previous build when that is possible (else a full build).
+    incremental: bool = True
+    #: Write the dumps of the whole graph into the build.
+    dumps: bool = True
+
+    @property
+    def threads(self) -> int:
+        return self.workers or os.cpu_count() or 1
+
+
+def peak_memory_mb() -> float:
+    """Peak resident memory of this process and of the children it waited for (HermiT)."""
+    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    return max(own, children) / 1024
+
+
+class Phases:
+    """Times each phase of a build and reports it in one line when it ends, with the
+    build's peak memory so far. Phases may run side by side (`together`)."""
+
+    def __init__(self, progress: Progress, status: Status | None) -> None:
+        self.progress = progress
+        self.status = status
+        self.seconds: dict[str, float] = {}
+        self.started = time.monotonic()
+        self.lock = threading.Lock()
+
+    def run(self, name: str, work: Callable[[], Any], done: Callable[[Any], str]) -> Any:
+        if self.status:
+            self.status(f"{name}...")
+        start = time.monotonic()
+        value = work()
+        elapsed = time.monotonic() - start
+        with self.lock:
+            self.seconds[name] = self.seconds.get(name, 0.0) + elapsed
+            self.progress(f"{name}: {done(value)} ({_duration(elapsed)}, "
+                          f"peak memory {peak_memory_mb():,.0f} MB)")
+        return value
+
+    def together(self, *jobs: Callable[[], Any]) -> list[Any]:
+        """Run jobs in threads side by side (pyoxigraph and HermiT work without holding
+        Python's interpreter lock); the first error, in the jobs' order, is raised once
+        all have ended."""
+        results: list[Any] = [None] * len(jobs)
+        errors: list[BaseException | None] = [None] * len(jobs)
+
+        def run(i: int) -> None:
+            try:
+                results[i] = jobs[i]()
+            except BaseException as e:  # noqa: BLE001 - raised below, in order
+                errors[i] = e
+
+        threads = [threading.Thread(target=run, args=(i,), name=f"rivalry-build-{i}")
+                   for i in range(1, len(jobs))]
+        for t in threads:
+            t.start()
+        run(0)
+        for t in threads:
+            t.join()
+        for e in errors:
+            if e is not None:
+                raise e
+        return results
+
+    @property
+    def total(self) -> float:
+        return time.monotonic() - self.started
+
+
+class DiskWriter:
+    """Writes a build's on-disk database in a thread of its own, from the same files and
+    triples as the working store, while the working store is checked: the database
+    costs little time of its own. Nothing is published until the checks pass."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.db = ox.Store(str(path))
+        self.jobs: queue.Queue[tuple[str, Any, Any] | None] = queue.Queue()
+        self.error: BaseException | None = None
+        self.cancelled = False
+        self.thread = threading.Thread(target=self._run, name="rivalry-database", daemon=True)
+        self.thread.start()
+
+    def turtle(self, data: bytes, graph: ox.NamedNode) -> None:
+        self.jobs.put(("turtle", data, graph))
+
+    def quads(self, quads: list[ox.Quad]) -> None:
+        self.jobs.put(("quads", quads, None))
+
+    def graph_of(self, store: ox.Store, graph: ox.NamedNode, scratch: Path) -> None:
+        """Copy one graph of a store, through a file of N-Triples (the store is only
+        read, while other threads read it too)."""
+        self.jobs.put(("graph", (store, scratch / "graph.nt"), graph))
+
+    def _run(self) -> None:
+        while True:
+            job = self.jobs.get()
+            if job is None:
+                return
+            if self.error is not None or self.cancelled:
+                continue
+            kind, payload, graph = job
+            try:
+                if kind == "turtle":
+                    self.db.bulk_load(payload, ox.RdfFormat.TURTLE, base_iri=_base(),
+                                      to_graph=graph)
+                elif kind == "quads":
+                    self.db.bulk_extend(payload)
+                else:
+                    source, path = payload
+                    source.dump(str(path), ox.RdfFormat.N_TRIPLES, from_graph=graph)
+                    self.db.bulk_load(path=str(path), format=ox.RdfFormat.N_TRIPLES,
+                                      to_graph=graph)
+                    path.unlink()
+            except BaseException as e:  # noqa: BLE001 - raised by finish()
+                self.error = e
+
+    def finish(self) -> None:
+        """Wait for every write, then flush and compact the database, and close it."""
+        self.jobs.put(None)
+        self.thread.join()
+        if self.error is not None:
+            raise self.error
+        self.db.flush()
+        self.db.optimize()
+        self.db = None  # type: ignore[assignment]
+        gc.collect()
+
+    def abandon(self) -> None:
+        """Stop writing (the build failed): what is queued is dropped."""
+        self.cancelled = True
+        self.jobs.put(None)
+        self.thread.join()
+        self.db = None  # type: ignore[assignment]
+        gc.collect()
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 60:
+        return f"{seconds:.1f} s"
+    minutes, rest = divmod(round(seconds), 60)
+    return f"{minutes} min {rest:02d} s"
+
+
+def _count(n: int, one: str, many: str | None = None) -> str:
+    return f"{n:,} {one if n == 1 else (many or one + 's')}"
+
+
+# ---------------------------------------------------------------------------------------
+# Reading
+# ---------------------------------------------------------------------------------------
+
+
+def _digest(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def file_name(path: Path, directory: Path) -> str:
+    return str(PurePosixPath(path.relative_to(directory).with_suffix("").as_posix()))
+
+
+def scan(directory: Path) -> list[SourceFile]:
+    """The facts files of a directory with the digests of their content."""
+    out = []
+    for path in facts_files(directory):
+        try:
+            data = path.read_bytes()
+        except OSError as e:
+            raise InvalidInput(SourceLocation(str(path)),
+                               f"cannot be read: {e.strerror}") from None
+        name = file_name(path, directory)
+        out.append(SourceFile(path=path, name=name, graph=graph_for(name), sha256=_digest(data)))
+    return out
+
+
+def may_have_blank_nodes(data: bytes) -> bool:
+    """Whether a Turtle file may hold blank nodes (which need canonical labels). A `[`
+    or `_:` anywhere, even in a string, sends the file the careful way."""
+    return b"_:" in data or b"[" in data
+
+
+def parse_file(f: SourceFile) -> list[ox.Quad]:
+    """A facts file's quads in its graph, blank nodes with canonical labels."""
+    data = f.path.read_bytes()
+    return canonical(parse_rdf(data, ox.RdfFormat.TURTLE, label=str(f.path), graph=f.graph),
+                     scope=f.name)
+
+
+def load_file(store: ox.Store, f: SourceFile, mirror: DiskWriter | None = None) -> None:
+    """Load one facts file into its graph of the store (and of the database `mirror`
+    writes). Files without blank nodes go straight to the store's bulk loader; the others
+    are parsed here to give their blank nodes canonical labels, so the same files always
+    give the same store."""
+    data = f.path.read_bytes()
+    if _digest(data) != f.sha256:
+        raise InvalidInput(SourceLocation(str(f.path)), "the file changed while it was read",
+                           "build again once it is saved")
+    if may_have_blank_nodes(data):
+        quads = canonical(parse_rdf(data, ox.RdfFormat.TURTLE, label=str(f.path),
+                                    graph=f.graph), scope=f.name)
+        store.extend(quads)
+        if mirror is not None:
+            mirror.quads(quads)
+        return
+    try:
+        store.bulk_load(data, ox.RdfFormat.TURTLE, base_iri=_base(), to_graph=f.graph)
+    except SyntaxError:
+        parse_rdf(data, ox.RdfFormat.TURTLE, label=str(f.path), graph=f.graph)  # raises
+        raise
+    if mirror is not None:
+        mirror.turtle(data, f.graph)
+
+
+def _base() -> str:
+    from rivalry.graph import ID_BASE
+
+    return ID_BASE
+
+
+def read(store: ox.Store, files: list[SourceFile],
+         on_file: Callable[[int, int, int], None] | None = None, *,
+         ontology: Path | None = None, mirror: DiskWriter | None = None) -> int:
+    """Load the ontology and every facts file into the store; return the facts' triples."""
+    ontology_quads = load_ontology(ontology)
+    store.extend(ontology_quads)
+    if mirror is not None:
+        mirror.quads(ontology_quads)
+    total = 0
+    for i, f in enumerate(files, start=1):
+        load_file(store, f, mirror)
+        f.triples = graph_size(store, f.graph)
+        total += f.triples
+        if on_file is not None:
+            on_file(i, len(files), total)
+    check_typed_literals(store, files)
+    return total
+
+
+def check_typed_literals(store: ox.Store, files: list[SourceFile]) -> None:
+    """Refuse a typed literal whose value cannot exist ("2023-07-32"^^xsd:date), naming
+    the value, the file, line and column, as reading a file one by one does
+    (rivalry.graph.load.check_literals); the bulk loader keeps such literals as they are,
+    so each distinct typed value is checked once here, after loading."""
+    from rivalry.graph.load import CHECKED_DATATYPES, literal_problem
+
+    values = " ".join(f"<{d}>" for d in CHECKED_DATATYPES)
+    by_graph = {f.graph.value: f for f in files}
+    query = ("SELECT DISTINCT ?g ?o WHERE { GRAPH ?g { ?s ?p ?o } FILTER(isLiteral(?o)) "
+             f"FILTER(datatype(?o) IN ({values.replace(' ', ', ')})) }}")
+    for g, o in store.query(query):
+        if literal_problem(o.value, o.datatype.value) is None or g.value not in by_graph:
+            continue
+        f = by_graph[g.value]
+        parse_rdf(f.path.read_bytes(), ox.RdfFormat.TURTLE, label=str(f.path),
+                  graph=f.graph)  # raises, with the line and column
+
+
+def graph_size(store: ox.Store, graph: ox.NamedNode) -> int:
+    rows = store.query(f"SELECT (COUNT(*) AS ?n) WHERE {{ GRAPH <{graph.value}> {{ ?s ?p ?o }} }}")
+    return int(next(iter(rows))[0].value)
+
+
+# ---------------------------------------------------------------------------------------
+# Terms and metadata
+# ---------------------------------------------------------------------------------------
+
+
+def undeclared(store: ox.Store, graphs: Iterable[ox.NamedNode] | None = None,
+               terms: list[ox.NamedNode] | None = None) -> list[tuple[str, str, int]]:
+    """(graph, term, uses) for each rivalry term a facts graph uses that the ontology
+    does not declare (as the subject of one of its triples)."""
+    restrict = ""
+    if graphs is not None:
+        restrict = "VALUES ?g { " + " ".join(str(g) for g in graphs) + " }"
+    if terms is not None:
+        return _uses(store, terms, restrict)
+    used = store.query(f"""
+        SELECT DISTINCT ?t WHERE {{
+            {restrict}
+            GRAPH ?g {{ {{ ?s ?t ?o }} UNION {{ ?s ?p ?t FILTER(isIRI(?t)) }}
+                       UNION {{ ?t ?p ?o FILTER(isIRI(?t)) }} }}
+            FILTER(STRSTARTS(STR(?g), "{FACTS_GRAPH_BASE}"))
+            FILTER(STRSTARTS(STR(?t), "{NAMESPACE}"))
+            FILTER NOT EXISTS {{ GRAPH <{ONTOLOGY_GRAPH}> {{ ?t ?x ?y }} }}
+        }}""")
+    return _uses(store, [row[0] for row in used], restrict)
+
+
+def _uses(store: ox.Store, terms: list[ox.NamedNode], restrict: str
+          ) -> list[tuple[str, str, int]]:
+    out = []
+    for term in terms:
+        rows = store.query(f"""
+            SELECT ?g (COUNT(*) AS ?n) WHERE {{
+                {restrict}
+                GRAPH ?g {{ {{ {term} ?p ?o }} UNION {{ ?s {term} ?o }} UNION {{ ?s ?p {term} }} }}
+                FILTER(STRSTARTS(STR(?g), "{FACTS_GRAPH_BASE}"))
+            }} GROUP BY ?g""")
+        for g, n in rows:
+            out.append((g.value, term.value, int(n.value)))
+    return sorted(out)
+
+
+def terms_used(features: Any) -> set[str]:
+    """The IRIs the consistency check met in the facts: properties, classes, nodes."""
+    used = {p for p in features._kinds} | {k for k in features._strings if isinstance(k, str)}
+    used |= {n.value for n in features.features if isinstance(n, ox.NamedNode)}
+    for t in features.schema:
+        used |= {x.value for x in (t.subject, t.predicate, t.object)
+                 if isinstance(x, ox.NamedNode)}
+    return used
+
+
+def check_used_terms(store: ox.Store, labels: dict[str, str], used: set[str]) -> int:
+    """Refuse facts that use a term of the rivalry namespace the ontology lacks, among
+    the `used` IRIs (gathered by the consistency check's pass over every fact)."""
+    ontology = ox.NamedNode(ONTOLOGY_GRAPH)
+    missing = sorted(t for t in used if t.startswith(NAMESPACE)
+                     and next(store.quads_for_pattern(ox.NamedNode(t), None, None, ontology),
+                              None) is None)
+    return check_terms_in(store, labels, terms=[ox.NamedNode(t) for t in missing])
+
+
+def check_terms_in(store: ox.Store, labels: dict[str, str],
+                   graphs: Iterable[ox.NamedNode] | None = None,
+                   terms: list[ox.NamedNode] | None = None) -> int:
+    """Refuse facts that use a term of the rivalry namespace the ontology lacks (among
+    `terms`, when the undeclared terms are already known)."""
+    problems = [f"{labels.get(g, g)}: uses <{term}> ({n}x), which the ontology does not "
+                "declare; check the spelling against ontology/rivalry.ttl"
+                for g, term, n in undeclared(store, graphs, terms)]
     if problems:
         raise InvalidFacts(f"{len(problems)} unknown ontology term(s) in the facts", problems)
+    return 0
 
 
-def metadata(files: list[FactsFile]) -> list[ox.Quad]:
-    """Describe each facts graph in the metadata graph: its file, its sources, its size,
-    its licence (so that every dump carries the licence with the data)."""
+def metadata_quads(store: ox.Store, f: SourceFile) -> list[ox.Quad]:
+    """The metadata graph's description of one facts graph in a store."""
+    sources = {q.subject for q in store.quads_for_pattern(None, RDF_TYPE, SOURCE_DOCUMENT,
+                                                          f.graph)}
+    return describe_facts_graph(f, sources)
+
+
+def describe_facts_graph(f: SourceFile, sources: Iterable[ox.Term]) -> list[ox.Quad]:
+    """The metadata graph's description of one facts graph: its file, size, sources and
+    licence (so that every dump carries the licence with the data). The one place this is
+    written, for full and incremental builds alike."""
     meta = ox.NamedNode(META_GRAPH)
-    quads = []
-    for f in files:
-        quads += [
-            ox.Quad(f.graph, RDF_TYPE, ASSERTION_GRAPH, meta),
-            ox.Quad(f.graph, RDFS_LABEL, ox.Literal(f"facts: {f.name}", language="en"), meta),
-            ox.Quad(f.graph, DCT_SOURCE, ox.Literal(f"graph/facts/{f.name}.ttl"), meta),
-            ox.Quad(f.graph, VOID_TRIPLES, ox.Literal(str(len(f.quads)), datatype=XSD_INTEGER),
-                    meta),
-            ox.Quad(f.graph, DCT_LICENSE, ox.NamedNode(DATA_LICENSE), meta),
-        ]
-        sources = {q.subject for q in f.quads
-                   if q.predicate == RDF_TYPE and q.object == SOURCE_DOCUMENT}
-        quads += [ox.Quad(f.graph, PROV_DERIVED, s, meta) for s in sorted(sources, key=str)]
+    quads = [
+        ox.Quad(f.graph, RDF_TYPE, ASSERTION_GRAPH, meta),
+        ox.Quad(f.graph, RDFS_LABEL, ox.Literal(f"facts: {f.name}", language="en"), meta),
+        ox.Quad(f.graph, DCT_SOURCE, ox.Literal(f"graph/facts/{f.name}.ttl"), meta),
+        ox.Quad(f.graph, VOID_TRIPLES, ox.Literal(str(f.triples), datatype=XSD_INTEGER), meta),
+        ox.Quad(f.graph, DCT_LICENSE, ox.NamedNode(DATA_LICENSE), meta),
+    ]
+    quads += [ox.Quad(f.graph, PROV_DERIVED, s, meta) for s in sorted(set(sources), key=str)]
     return quads
 
 
-def content_hash(quads: list[ox.Quad]) -> str:
+def content_hash(files: list[SourceFile], ontology: str, shapes: str) -> str:
+    """The digest of what a build is made of: the ontology, the shapes and each facts
+    file (name and content)."""
     digest = hashlib.sha256()
-    for line in sorted(str(q) for q in quads):
-        digest.update(line.encode("utf-8"))
-        digest.update(b"\n")
+    digest.update(f"ontology {ontology}\nshapes {shapes}\n".encode())
+    for f in sorted(files, key=lambda f: f.name):
+        digest.update(f"{f.name} {f.sha256}\n".encode())
     return digest.hexdigest()
+
+
+def _file_digest(paths: Iterable[Path]) -> str:
+    digest = hashlib.sha256()
+    for p in paths:
+        digest.update(p.read_bytes())
+    return digest.hexdigest()
+
+
+def ontology_digest(ontology: Path | None = None) -> str:
+    return _file_digest([ontology or Path(str(ontology_file()))])
+
+
+def shapes_digest() -> str:
+    return _file_digest(Path(str(f)) for f in shapes_files())
+
+
+def engine_digest() -> str:
+    here = Path(__file__).parent
+    return _file_digest(here / m for m in ENGINE_MODULES)
+
+
+# ---------------------------------------------------------------------------------------
+# The state a build keeps for the next one
+# ---------------------------------------------------------------------------------------
+
+
+@dataclass
+class State:
+    """What STORE/builds/<id>/state/ holds: the files and digests the build was made of,
+    its validation results (warnings and infos: it had no violation) and its summary."""
+
+    path: Path
+    manifest: dict[str, Any]
+
+    @classmethod
+    def read(cls, build_dir: Path) -> State | None:
+        path = build_dir / "state"
+        try:
+            manifest = json.loads((path / "manifest.json").read_text("utf-8"))
+        except (OSError, ValueError):
+            return None
+        if manifest.get("format") != STATE_FORMAT:
+            return None
+        return cls(path, manifest)
+
+    def results(self) -> list[Any]:
+        """The previous build's validation results (Result objects)."""
+        from rivalry.graph.validate import Result
+
+        try:
+            data = json.loads((self.path / "results.json").read_text("utf-8"))
+        except (OSError, ValueError):
+            return []
+        strings = data["strings"]
+
+        def text(i: int) -> str | None:
+            return None if i < 0 else strings[i]
+
+        out = []
+        for sev, focus, path, value, message, component, shape, files, constraint \
+                in data["rows"]:
+            out.append(Result(severity=strings[sev], focus=strings[focus], path=text(path),
+                              value=text(value), message=strings[message],
+                              component=strings[component], shape=text(shape),
+                              files=strings[files].split("\n") if strings[files] else [],
+                              constraint=text(constraint)))
+        return out
+
+
+#: The columns of state/results.json, each an index into its table of strings.
+RESULT_COLUMNS = ("severity", "focus", "path", "value", "message", "component", "shape",
+                  "files", "constraint")
+
+
+def write_state(directory: Path, manifest: dict[str, Any], results: list[Any],
+                summary: Any | None) -> None:
+    """Write what the next build needs: the manifest, the validation results (as a table
+    of strings, for they repeat: 135,000 results at 100,000 measures), the summary."""
+    from rivalry.graph.consistency import save_summary
+
+    state = directory / "state"
+    state.mkdir(parents=True, exist_ok=True)
+    strings: dict[str, int] = {}
+
+    def index(value: str | None) -> int:
+        if value is None:
+            return -1
+        found = strings.get(value)
+        if found is None:
+            found = strings[value] = len(strings)
+        return found
+
+    rows = [[index(r.severity), index(r.focus), index(r.path), index(r.value),
+             index(r.message), index(r.component), index(r.shape), index("\n".join(r.files)),
+             index(r.constraint)] for r in results]
+    (state / "results.json").write_text(json.dumps(
+        {"columns": RESULT_COLUMNS, "strings": list(strings), "rows": rows},
+        ensure_ascii=False, separators=(",", ":")), "utf-8")
+    if summary is not None:
+        save_summary(summary, state / "summary.json")
+    (state / "manifest.json").write_text(json.dumps(manifest, indent=1) + "\n", "utf-8")
+
+
+# ---------------------------------------------------------------------------------------
+# Building
+# ---------------------------------------------------------------------------------------
+
+
+def _labels(files: list[SourceFile]) -> dict[str, str]:
+    return {f.graph.value: f.label for f in files}
+
+
+def fits_in_memory(files: list[SourceFile], options: BuildOptions) -> bool:
+    size = sum(f.path.stat().st_size for f in files)
+    return size * MEMORY_PER_TURTLE_BYTE <= options.memory_mb * 1_000_000
+
+
+def validate_phase(store: ox.Store, files: list[SourceFile], options: BuildOptions,
+                   phases: Phases, focus: list[ox.Term] | None = None) -> Report:
+    from rivalry.graph.validate import refuse_unless_conforms, validate_store
+
+    def work() -> Report:
+        status = phases.status
+        ticker = (lambda done, total: status(f"SHACL: {done}/{total} queries")) \
+            if status else None
+        return validate_store(store, _labels(files), focus=focus, workers=options.threads,
+                              progress=ticker)
+
+    def done(report: Report) -> str:
+        counts = report.counts()
+        scope = (f" on the {_count(len(focus), 'node')} the change can affect"
+                 if focus is not None else "")
+        verdict = "the facts conform" if report.conforms else "the facts do not conform"
+        return (f"{verdict}: {_count(counts['Violation'], 'violation')}, "
+                f"{_count(counts['Warning'], 'warning')}, {_count(counts['Info'], 'info')}"
+                f"{scope} ({report.constraints} constraints)")
+
+    report = phases.run("SHACL", work, done)
+    refuse_unless_conforms(report)
+    return report
+
+
+def refuse_if_inconsistent(report: ConsistencyReport) -> None:
+    if not report.ok:
+        details = report.culprits or report.unsatisfiable
+        limit = 50
+        shown = details[:limit] + ([f"... and {len(details) - limit} more"]
+                                   if len(details) > limit else [])
+        raise InvalidFacts(f"HermiT: {report.message}", shown)
+
+
+def _consistency_line(report: ConsistencyReport) -> str:
+    how = {"summary": f"HermiT on the ontology and a summary of "
+                      f"{_count(report.individuals, 'individual')} in "
+                      f"{_count(report.kinds, 'kind')}",
+           "full": "HermiT on every individual",
+           "unchanged": "the change adds no new kind of fact, so HermiT's last answer stands"}
+    return f"{report.message} ({how.get(report.method, report.method)})"
 
 
 def assemble(
@@ -99,37 +669,147 @@ def assemble(
     validation: bool = True,
     progress: Progress = _quiet,
     on_file: Callable[[int, int, int], None] | None = None,
-) -> tuple[ox.Store, list[FactsFile], ConsistencyReport | None, int, str]:
-    """Read, validate (SHACL), check (HermiT) and reason, in memory.
+    options: BuildOptions | None = None,
+    status: Status | None = None,
+    store: ox.Store | None = None,
+) -> tuple[ox.Store, list[SourceFile], ConsistencyReport | None, int, str]:
+    """Read, check (terms, SHACL, HermiT) and reason, into a working store (in memory
+    unless `store` is given). Returns the store, the files, the consistency report, the
+    number of inferred triples and the content hash.
 
     Raises InvalidInput for unreadable files, InvalidFacts for facts that do not hold.
     """
-    ontology_quads = load_ontology(ontology)
+    options = options or BuildOptions()
+    options.consistency, options.validation = consistency, validation
+    phases = Phases(progress, status)
+    work = _full(facts, ontology, options, phases, on_file, store)
+    return work.store, work.files, work.consistency, work.inferred, work.digest
+
+
+@dataclass
+class Work:
+    store: ox.Store
+    files: list[SourceFile]
+    directory: Path
+    digest: str
+    manifest: dict[str, Any]
+    inferred: int = 0
+    consistency: ConsistencyReport | None = None
+    validation: Report | None = None
+    summary: Any | None = None
+    results: list[Any] = field(default_factory=list)
+    rechecked: list[str] = field(default_factory=list)
+
+
+def _manifest(files: list[SourceFile], directory: Path, ontology: Path | None,
+              options: BuildOptions, digest: str) -> dict[str, Any]:
+    return {
+        "format": STATE_FORMAT, "engine": engine_digest(), "ontology": ontology_digest(ontology),
+        "shapes": shapes_digest(), "validation": options.validation,
+        "consistency": options.consistency, "facts": str(directory.resolve()),
+        "content_hash": digest,
+        "files": {f.name: {"sha256": f.sha256, "triples": f.triples} for f in files},
+    }
+
+
+def _full(facts: Path | None, ontology: Path | None, options: BuildOptions, phases: Phases,
+          on_file: Callable[[int, int, int], None] | None, store: ox.Store | None,
+          mirror: DiskWriter | None = None, scratch: Path | None = None) -> Work:
+    """Read, reason and check. With `mirror`, the database is written alongside."""
+    from rivalry.graph.consistency import check_store
+    from rivalry.graph.reason import materialise
+
     directory = facts or Path(str(facts_dir()))
-    files = load_facts(directory, on_file)
-    progress(f"read {len(files)} facts file(s), "
-             f"{sum(len(f.quads) for f in files)} triples, from {directory}")
-    check_terms(files, declared_terms(ontology_quads))
-    if validation:
-        report = validate_build([(str(f.path), f.quads) for f in files])
-        refuse_unless_conforms(report)
-        counts = report.counts()
-        progress(f"SHACL: the facts conform ({counts['Warning']} warning(s), "
-                 f"{counts['Info']} info(s))")
-    asserted = ontology_quads + [q for f in files for q in f.quads]
-    consistency_report = None
-    if consistency:
-        consistency_report = check_consistency(asserted)
-        if not consistency_report.ok:
-            raise InvalidFacts(f"HermiT: {consistency_report.message}",
-                               consistency_report.culprits or consistency_report.unsatisfiable)
-        progress(f"HermiT: {consistency_report.message}")
+    files = scan(directory)
+    digest = content_hash(files, ontology_digest(ontology), shapes_digest())
+    working = store if store is not None else ox.Store()
+    on_disk = store is not None
+    phases.run("read", lambda: read(working, files, on_file, ontology=ontology, mirror=mirror),
+               lambda n: f"{_count(len(files), 'facts file')}, {_count(n, 'triple')} "
+                         f"from {directory}"
+                         + (" (working on disk: the graph is larger than the "
+                            "build_memory_mb setting allows in memory)" if on_disk else ""))
+    labels = _labels(files)
+    meta = [q for f in files for q in metadata_quads(working, f)]
+    working.extend(meta)
+    if mirror is not None:
+        mirror.quads(meta)
+
+    def terms() -> None:
+        phases.run("terms", lambda: check_terms_in(working, labels),
+                   lambda _: "every rivalry term the facts use is declared in the ontology")
+
+    def infer() -> int:
+        return phases.run("inference", lambda: materialise(working, on_disk=on_disk),
+                          lambda n: f"{_count(n, 'triple')} into <{INFERRED_GRAPH}>")
+
+    if options.consistency:  # the terms are read off the consistency check's pass
+        inferred = infer()
+    else:  # the terms are checked while the inferences are drawn: both read the facts
+        inferred, _ = phases.together(infer, terms)
+    if mirror is not None:
+        assert scratch is not None
+        mirror.graph_of(working, ox.NamedNode(INFERRED_GRAPH), scratch)
+    work = Work(working, files, directory, digest,
+                _manifest(files, directory, ontology, options, digest), inferred=inferred)
+    work.manifest["inferred"] = inferred
+
+    def shacl() -> None:
+        if options.validation:
+            work.validation = validate_phase(working, files, options, phases)
+            work.results = work.validation.results
+
+    used: set[str] = set()
+
+    def consistency() -> None:
+        if options.consistency:
+            report, summary, features = phases.run(
+                "consistency", lambda: check_store(working, options.hermit,
+                                                   progress=phases.progress),
+                lambda value: _consistency_line(value[0]))
+            work.consistency, work.summary = report, summary
+            used.update(terms_used(features))
+
+    # SHACL (mostly in pyoxigraph) and the consistency check (mostly Python, then
+    # HermiT) side by side; a refusal of either is raised once both have ended
+    if on_disk:
+        shacl()
+        consistency()
+    else:
+        phases.together(shacl, consistency)
+    if options.consistency:
+        phases.run("terms", lambda: check_used_terms(working, labels, used),
+                   lambda _: "every rivalry term the facts use is declared in the ontology")
+    if work.consistency is not None:
+        refuse_if_inconsistent(work.consistency)
+    return work
+
+
+def check_facts(facts: Path | None = None, options: BuildOptions | None = None, *,
+                summary: bool = True, progress: Progress = _quiet,
+                status: Status | None = None) -> ConsistencyReport:
+    """The consistency check alone (`rivalry check`): read the facts, infer, and check
+    with HermiT (on a summary unless `summary` is False). Never refuses: the report says."""
+    from rivalry.graph.consistency import check_store, data_graphs, full_check, ontology_triples
+    from rivalry.graph.reason import materialise
+
+    options = options or BuildOptions()
+    phases = Phases(progress, status)
+    directory = facts or Path(str(facts_dir()))
+    files = scan(directory)
     store = ox.Store()
-    store.extend(asserted)
-    store.extend(metadata(files))
-    inferred = materialise(store)
-    progress(f"materialised {inferred} inferred triples into <{INFERRED_GRAPH}>")
-    return store, files, consistency_report, inferred, content_hash(asserted)
+    phases.run("read", lambda: read(store, files),
+               lambda n: f"{_count(len(files), 'facts file')}, {_count(n, 'triple')}")
+    store.extend(q for f in files for q in metadata_quads(store, f))
+    phases.run("inference", lambda: materialise(store), lambda n: _count(n, "triple"))
+    if summary:
+        return phases.run("consistency",
+                          lambda: check_store(store, options.hermit, progress=progress)[0],
+                          _consistency_line)
+    return phases.run("consistency",
+                      lambda: full_check(store, data_graphs(store), ontology_triples(store),
+                                         options.hermit, [], 0),
+                      _consistency_line)
 
 
 def build(
@@ -141,6 +821,8 @@ def build(
     validation: bool = True,
     progress: Progress = _quiet,
     on_file: Callable[[int, int, int], None] | None = None,
+    options: BuildOptions | None = None,
+    status: Status | None = None,
 ) -> BuildResult:
     """Build the graph from the ontology and facts and publish it in `store_root` (a
     store directory, or a RemoteStore for an external SPARQL server).
@@ -148,42 +830,140 @@ def build(
     Either the whole build is published or nothing changes: the store served before a
     failed build is left exactly as it was. (An external server is loaded graph by graph
     once everything has been checked; see rivalry.graph.remote.)
+
+    When the store's current build kept its state, and only some facts files changed,
+    the build is incremental (see the module's documentation); `options.incremental`
+    False forces a full build.
     """
-    memory, files, report, inferred, digest = assemble(
-        facts, ontology=ontology, consistency=consistency, validation=validation,
-        progress=progress, on_file=on_file)
+    options = options or BuildOptions()
+    options.consistency, options.validation = consistency, validation
+    phases = Phases(progress, status)
     now = datetime.now(UTC)
-    build_id = f"{now:%Y%m%dT%H%M%S}Z-{digest[:12]}"
     if not isinstance(store_root, (str, Path)):  # an external SPARQL server
+        work = _full(facts, ontology, options, phases, on_file, None)
+        build_id = f"{now:%Y%m%dT%H%M%S}Z-{work.digest[:12]}"
         info = BuildInfo(build_id=build_id, built_at=now.isoformat(timespec="seconds"),
-                         quads=len(memory), graphs=sum(1 for _ in memory.named_graphs()),
-                         content_hash=digest, inferred=inferred)
-        # the index first, under the build's id: servers look for it once the build's
-        # metadata graph, written last by publish, names that id
-        build_search_index(memory, Path(store_root.cache_root) / build_id, progress)
-        write_products(memory, Path(store_root.cache_root) / build_id, progress)
-        store_root.publish(memory, info)
+                         quads=len(work.store),
+                         graphs=sum(1 for _ in work.store.named_graphs()),
+                         content_hash=work.digest, inferred=work.inferred)
+        # the index and the products first, under the build's id: servers look for them
+        # once the build's metadata graph, written last by publish, names that id
+        _products(work.store, Path(store_root.cache_root) / build_id, options, phases)
+        store_root.publish(work.store, info)
         progress(f"loaded build {build_id} ({info.quads} quads in {info.graphs} graphs) "
                  f"into {store_root.graph_store_endpoint}")
-        return BuildResult(info=info, path=Path(), files=files, consistency=report)
+        return BuildResult(info=info, path=Path(), files=work.files,
+                           consistency=work.consistency, validation=work.validation,
+                           seconds=phases.seconds, peak_mb=peak_memory_mb())
     location = StoreLocation(store_root)
-    partial = location.new_build_dir(build_id)
+    directory = facts or Path(str(facts_dir()))
+    plan = None
+    if options.incremental and ontology is None:
+        from rivalry.graph.incremental import plan_incremental
+
+        plan = plan_incremental(location, directory, options, progress)
+    partial = location.new_build_dir(f"{now:%Y%m%dT%H%M%S}Z")
     try:
-        write_database(partial / "db", memory)
-        build_search_index(memory, partial, progress)
-        write_products(memory, partial, progress)
+        if plan is not None:
+            from rivalry.graph.incremental import run_incremental
+
+            work, database_done = run_incremental(plan, partial, options, phases, on_file)
+        else:
+            work, database_done = _full_into(partial, facts, ontology, options, phases, on_file)
+        build_id = f"{now:%Y%m%dT%H%M%S}Z-{work.digest[:12]}"
         info = BuildInfo(
             build_id=build_id,
             built_at=now.isoformat(timespec="seconds"),
-            quads=len(memory),
-            graphs=sum(1 for _ in memory.named_graphs()),
-            content_hash=digest,
-            inferred=inferred,
+            quads=len(work.store),
+            graphs=sum(1 for _ in work.store.named_graphs()),
+            content_hash=work.digest,
+            inferred=work.inferred,
         )
+        _products(work.store, partial, options, phases)
+        database_done(info)
+        work.store = None  # type: ignore[assignment]  # closes the database: it is complete
+        gc.collect()
+        write_state(partial, work.manifest, work.results, work.summary)
         final = location.publish(partial, info)
-    except BaseException:
+    except BaseException as e:
+        # close the databases the failed work held (the frames it ran in still refer to
+        # them) before removing its directory: RocksDB would write into it again
+        traceback.clear_frames(e.__traceback__)
+        work = None  # type: ignore[assignment]
+        gc.collect()
         shutil.rmtree(partial, ignore_errors=True)
         raise
-    progress(f"published build {build_id} ({info.quads} quads in {info.graphs} graphs) "
-             f"at {final}")
-    return BuildResult(info=info, path=final, files=files, consistency=report)
+    published = phases.total
+    kind = "incremental build" if plan is not None else "build"
+    progress(f"published {kind} {build_id} ({info.quads:,} quads in {info.graphs} graphs) "
+             f"at {final} in {_duration(published)}")
+    peak = peak_memory_mb()
+    progress(f"done in {_duration(phases.total)}; peak memory {peak:,.0f} MB")
+    return BuildResult(info=info, path=final, files=work.files, consistency=work.consistency,
+                       validation=work.validation, incremental=plan is not None,
+                       rechecked=work.rechecked, seconds=phases.seconds, peak_mb=peak,
+                       published_after=published)
+
+
+def _full_into(partial: Path, facts: Path | None, ontology: Path | None,
+               options: BuildOptions, phases: Phases,
+               on_file: Callable[[int, int, int], None] | None
+               ) -> tuple[Work, Callable[[BuildInfo], None]]:
+    """A full build whose database ends in `partial/db`: written alongside the checks
+    when the working store is in memory, or the working store itself otherwise."""
+    directory = facts or Path(str(facts_dir()))
+    in_memory = fits_in_memory(scan(directory), options)
+    db_path = partial / "db"
+    if not in_memory:
+        work = _full(facts, ontology, options, phases, on_file, ox.Store(str(db_path)))
+
+        def close(info: BuildInfo) -> None:
+            phases.run("store", lambda: _close(work.store),
+                       lambda _: f"{info.quads:,} quads in {info.graphs} graphs, compacted")
+        return work, close
+    mirror = DiskWriter(db_path)
+    try:
+        work = _full(facts, ontology, options, phases, on_file, None, mirror, partial)
+    except BaseException:
+        mirror.abandon()
+        raise
+
+    def finish(info: BuildInfo) -> None:
+        try:
+            phases.run("store", mirror.finish,
+                       lambda _: f"{info.quads:,} quads in {info.graphs} graphs, written "
+                                 "while the facts were checked")
+        except BaseException:
+            mirror.abandon()
+            raise
+    return work, finish
+
+
+def _close(store: ox.Store) -> None:
+    store.flush()
+    store.optimize()
+
+
+def _products(db: ox.Store, directory: Path, options: BuildOptions, phases: Phases) -> None:
+    """What the server reads beside the database, written into the build before it is
+    published (so it is published with it): the search index, and the dumps and figures
+    of /stats and VoID (rivalry.graph.products)."""
+    from rivalry.graph.products import write_products
+    from rivalry.graph.search import build_search_index
+
+    try:
+        phases.run("search index", lambda: build_search_index(db, directory, lambda _: None),
+                   lambda _: f"written in {directory}")
+    except sqlite3.Error as e:  # SQLite says "disk I/O error", "database or disk is full"
+        raise StoreWriteError(f"cannot write the search index in {directory}: {e}; free some "
+                              "space or check the disk. The store being served is "
+                              "unchanged.") from None
+    if options.dumps:
+        phases.run("dumps and figures", lambda: write_products(db, directory),
+                   lambda _: f"written in {directory / 'dumps'}")
+
+
+def build_quads(path: Path) -> Iterable[ox.Quad]:
+    """Every quad of a published build's database (for comparisons in tests)."""
+    db = ox.Store.read_only(str(path / "db"))
+    return db.quads_for_pattern(None, None, None, None)

@@ -74,8 +74,13 @@ class Labels:
         self._cache: dict[str, str | None] = {}
 
     def get(self, iri: str) -> str | None:
+        """The node's label, or None; `iri` may also be a blank node's label (no label)."""
         if iri not in self._cache:
-            node = ox.NamedNode(iri)
+            try:
+                node = ox.NamedNode(iri)
+            except ValueError:  # a blank node, as a SELECT gives it: it has no label here
+                self._cache[iri] = None
+                return None
             found: dict[str, str] = {}
             for prop in LABEL_PROPERTIES:
                 for q in self.store.quads_for_pattern(node, ox.NamedNode(prop), None, None):

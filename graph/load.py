@@ -120,6 +120,8 @@ _LEXICAL = {
     XSD + "decimal": re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)"),
     XSD + "boolean": re.compile(r"true|false|1|0"),
 }
+#: The datatypes whose values are checked as they are read.
+CHECKED_DATATYPES = tuple(_LEXICAL)
 _MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August",
            "September", "October", "November", "December")
 

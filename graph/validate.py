@@ -1,9 +1,19 @@
-"""Validating facts against the project's SHACL shapes, with pySHACL.
+"""Validating facts against the project's SHACL shapes.
 
-New facts are validated in the context of the graph already built: the ontology, plus
-every triple the built graph has about each node the new facts mention (inferred types
-included). Only the new facts' own nodes are focus nodes, so the report covers the new
-facts alone and a small batch costs little however large the graph is.
+One engine for every case: the shapes compiled into SPARQL (rivalry.graph.shacl) and run
+by pyoxigraph over a store that holds the facts with their inferences.
+
+- `rivalry build` runs every constraint over the whole working store (`validate_store`),
+  and an incremental rebuild only over the nodes its change can affect.
+- `rivalry validate` and POST /validate (`validate`) put the submitted facts in a small
+  store with the ontology and their context in the built graph, materialise the
+  inferences there as a build would, and report on the submitted nodes alone.
+
+The context is what the built graph says about each node the submission mentions, and
+about each node those reach in one more step (the state an agency belongs to, the type
+of a company a measure targets), inferred triples included. When the submission is a
+new version of a facts file already in the build, that file's graph is left out of the
+context, so the old version neither doubles nor contradicts the new one.
 
 Only the project's shapes run. Shapes, SPARQL or rules inside submitted data are data:
 they are never handed to the validator as shapes. Nothing is fetched (no owl:imports,
@@ -14,10 +24,9 @@ from __future__ import annotations
 
 import functools
 import json
-import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 import pyoxigraph as ox
@@ -25,16 +34,19 @@ import rdflib
 from rdflib import RDF, Graph, URIRef
 from rdflib.namespace import SH
 
+from rivalry.graph import FACTS_GRAPH_BASE, INFERRED_GRAPH, ONTOLOGY_GRAPH
 from rivalry.graph.errors import InvalidFacts
 from rivalry.graph.load import load_ontology, parse_rdf, read_rdf_file
-from rivalry.graph.store import EmbeddedStore
+from rivalry.graph.shacl import Constraint, Violation, compile_shapes, run_constraints
 from rivalry.shapes import shapes_files
 
-#: Blank nodes of submitted facts become IRIs under this prefix while they are validated
-#: (pySHACL takes IRIs as focus nodes); reports show them as blank nodes again.
+#: Kept for readers of reports written before blank nodes were reported as such.
 SKOLEM = "https://w3id.org/rivalry/.well-known/genid/"
 
 SEVERITY_ORDER = {"Violation": 0, "Warning": 1, "Info": 2}
+
+SUBMISSION_GRAPH = ox.NamedNode("urn:rivalry:validation:submission")
+CONTEXT_GRAPH = ox.NamedNode("urn:rivalry:validation:context")
 
 
 @dataclass
@@ -49,6 +61,10 @@ class Result:
     component: str
     shape: str | None
     files: list[str] = field(default_factory=list)
+    #: For the sh:ValidationReport graph: the terms as the shapes and data have them.
+    violation: Violation | None = field(default=None, repr=False, compare=False)
+    #: The compiled constraint's name (rivalry.graph.shacl.Constraint.id).
+    constraint: str | None = field(default=None, repr=False, compare=False)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -73,10 +89,10 @@ class Result:
 class Report:
     conforms: bool
     results: list[Result]
-    graph: Graph
     focus_nodes: int = 0
     context_triples: int = 0
     strict: bool = False
+    constraints: int = 0
 
     @property
     def violations(self) -> list[Result]:
@@ -99,6 +115,10 @@ class Report:
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), indent=2, ensure_ascii=False)
 
+    @property
+    def graph(self) -> Graph:
+        return report_graph(self)
+
     def to_turtle(self) -> str:
         return self.graph.serialize(format="turtle")
 
@@ -112,7 +132,7 @@ class Report:
 
 
 # ---------------------------------------------------------------------------------------
-# Conversions between pyoxigraph and rdflib terms
+# Terms
 # ---------------------------------------------------------------------------------------
 
 
@@ -120,7 +140,7 @@ def to_rdflib(term: ox.Term) -> rdflib.term.Node:
     if isinstance(term, ox.NamedNode):
         return URIRef(term.value)
     if isinstance(term, ox.BlankNode):
-        return URIRef(SKOLEM + term.value)
+        return rdflib.BNode(term.value)
     if isinstance(term, ox.Literal):
         if term.language:
             return rdflib.Literal(term.value, lang=term.language)
@@ -128,15 +148,13 @@ def to_rdflib(term: ox.Term) -> rdflib.term.Node:
     raise TypeError(f"unsupported term {term!r}")
 
 
-def _unskolem(node: rdflib.term.Node | None) -> str | None:
-    if node is None:
-        return None
-    text = str(node)
-    if isinstance(node, URIRef) and text.startswith(SKOLEM):
-        return "_:" + text[len(SKOLEM):]
-    if isinstance(node, rdflib.Literal):
-        return node.n3()
-    return text
+def node_key(term: ox.Term) -> str:
+    """How a node is named in reports: its IRI, or _:label for a blank node."""
+    if isinstance(term, ox.BlankNode):
+        return "_:" + term.value
+    if isinstance(term, ox.Literal):
+        return str(term)
+    return term.value
 
 
 def graph_of(triples: Iterable[tuple[ox.Term, ox.Term, ox.Term]]) -> Graph:
@@ -153,106 +171,128 @@ def graph_of(triples: Iterable[tuple[ox.Term, ox.Term, ox.Term]]) -> Graph:
 
 @functools.lru_cache(maxsize=1)
 def shapes_graph() -> Graph:
-    """The project's shapes: the only shapes that ever run."""
+    """The project's shapes: the only shapes that ever run. Blank nodes stay blank."""
     g = Graph()
     for f in shapes_files():
         quads = read_rdf_file(Path(str(f)))
+        blank: dict[str, rdflib.BNode] = {}
+
+        def term(t: ox.Term, blank: dict[str, rdflib.BNode] = blank) -> rdflib.term.Node:
+            if isinstance(t, ox.BlankNode):
+                return blank.setdefault(t.value, rdflib.BNode())
+            return to_rdflib(t)
+
         for q in quads:
-            g.add((to_rdflib(q.subject), to_rdflib(q.predicate), to_rdflib(q.object)))
+            g.add((term(q.subject), term(q.predicate), term(q.object)))
     return g
 
 
-@functools.lru_cache(maxsize=1)
-def core_shapes_graph() -> Graph:
-    """The shapes without their SHACL-SPARQL constraints, which run separately."""
-    g = Graph()
-    for triple in shapes_graph():
-        if triple[1] != SH.sparql:
-            g.add(triple)
-    return g
-
-
-@dataclass(frozen=True)
-class SparqlConstraint:
-    """A SHACL-SPARQL constraint of a shape, ready to run over all focus nodes at once."""
-
-    shape: rdflib.term.Node
-    constraint: rdflib.term.Node
-    query: str
-    message: str
-    severity: rdflib.term.Node
+def constraints() -> tuple[Constraint, ...]:
+    """Every constraint of the project's shapes, compiled (refuses unsupported shapes)."""
+    return compile_shapes(shapes_graph())
 
 
 @functools.lru_cache(maxsize=1)
-def sparql_constraints() -> tuple[SparqlConstraint, ...]:
-    """Every sh:sparql constraint of the shapes, with the shape's targets folded into the
-    query: `$this` becomes a variable bound by the target pattern (SHACL 1.0, 5.3)."""
-    g = shapes_graph()
-    out = []
-    for shape, constraint in g.subject_objects(SH.sparql):
-        targets = [f"?this a/<http://www.w3.org/2000/01/rdf-schema#subClassOf>* <{c}>"
-                   for c in g.objects(shape, SH.targetClass)]
-        targets += [f"?this <{p}> ?__any" for p in g.objects(shape, SH.targetSubjectsOf)]
-        if not targets:
-            continue
-        prefixes = []
-        for declared in g.objects(constraint, SH.prefixes):
-            for decl in g.objects(declared, SH.declare):
-                prefixes.append(f"PREFIX {g.value(decl, SH.prefix)}: "
-                                f"<{g.value(decl, SH.namespace)}>")
-        select = str(g.value(constraint, SH.select)).replace("$this", "?this")
-        where = re.search(r"WHERE\s*\{", select, re.IGNORECASE)
-        if where is None:
-            raise ValueError(f"SPARQL constraint {constraint} has no WHERE clause")
-        pattern = " UNION ".join(f"{{ {t} }}" for t in targets)
-        query = ("\n".join(prefixes) + "\n" + select[: where.end()] + f" {pattern} "
-                 + select[where.end():])
-        message = str(g.value(constraint, SH.message) or "")
-        severity = g.value(constraint, SH.severity) or g.value(shape, SH.severity) \
-            or SH.Violation
-        out.append(SparqlConstraint(shape, constraint, query, message, severity))
-    return tuple(sorted(out, key=lambda c: str(c.constraint)))
-
-
-def _run_sparql_constraints(store: ox.Store, report: Graph,
-                            focus: set[rdflib.term.Node]) -> None:
-    """Run every SPARQL constraint once over the whole data graph and add a result to
-    `report` for each row whose focus node is in `focus`."""
-    for c in sparql_constraints():
-        solutions = store.query(c.query)
-        variables = solutions.variables
-        for solution in solutions:
-            this = solution["this"]
-            if this is None or to_rdflib(this) not in focus:
-                continue
-            values = {v.value: solution[v] for v in variables}
-            result = rdflib.BNode()
-            report.add((result, RDF.type, SH.ValidationResult))
-            report.add((result, SH.focusNode, to_rdflib(this)))
-            report.add((result, SH.resultSeverity, c.severity))
-            report.add((result, SH.sourceConstraintComponent, SH.SPARQLConstraintComponent))
-            report.add((result, SH.sourceShape, c.shape))
-            report.add((result, SH.sourceConstraint, c.constraint))
-            if values.get("value") is not None:
-                report.add((result, SH.value, to_rdflib(values["value"])))
-            if values.get("path") is not None:
-                report.add((result, SH.resultPath, to_rdflib(values["path"])))
-            message = c.message
-            for name, term in values.items():
-                if term is not None:
-                    text = term.value if not isinstance(term, ox.Triple) else str(term)
-                    message = message.replace("{?" + name + "}", text).replace(
-                        "{$" + name + "}", text)
-            report.add((result, SH.resultMessage, rdflib.Literal(message)))
+def ontology_quads() -> tuple[ox.Quad, ...]:
+    return tuple(load_ontology())
 
 
 @functools.lru_cache(maxsize=1)
 def ontology_graph() -> Graph:
-    return graph_of((q.subject, q.predicate, q.object) for q in load_ontology())
+    return graph_of((q.subject, q.predicate, q.object) for q in ontology_quads())
 
 
 # ---------------------------------------------------------------------------------------
-# Validation
+# Running the constraints
+# ---------------------------------------------------------------------------------------
+
+
+def run_all(store: ox.Store, *, focus: Iterable[ox.Term] | None = None,
+            only: Callable[[Constraint], bool] | None = None, workers: int = 1,
+            progress: Callable[[int, int], None] | None = None) -> list[Violation]:
+    """Every violation of every constraint over the store (the union of its graphs); with
+    `focus`, only for those focus nodes. `workers` threads run queries side by side
+    (pyoxigraph evaluates them without holding the interpreter lock)."""
+    chosen = [c for c in constraints() if only is None or only(c)]
+    return run_constraints(store, chosen, focus, workers, progress)
+
+
+def to_result(v: Violation, files: list[str]) -> Result:
+    c = v.constraint
+    return Result(
+        severity=c.severity.rsplit("#", 1)[-1],
+        focus=node_key(v.focus),
+        path=c.path.text if c.path else _bound_path(v),
+        value=node_key(v.value) if v.value is not None else None,
+        message=v.message,
+        component=c.component.replace(str(SH), "sh:"),
+        shape=str(c.shape) if isinstance(c.shape, URIRef) else None,
+        files=files,
+        violation=v,
+        constraint=c.id,
+    )
+
+
+def _bound_path(v: Violation) -> str | None:
+    path = v.bindings.get("path")
+    return path.value if isinstance(path, ox.NamedNode) else None
+
+
+def sort_results(results: list[Result]) -> list[Result]:
+    return sorted(results, key=lambda r: (SEVERITY_ORDER.get(r.severity, 3), r.files, r.focus,
+                                          r.path or "", r.message, r.value or ""))
+
+
+def report_graph(report: Report) -> Graph:
+    """The report as a SHACL validation report (sh:ValidationReport)."""
+    g = Graph()
+    g.bind("sh", SH)
+    node = rdflib.BNode()
+    g.add((node, RDF.type, SH.ValidationReport))
+    g.add((node, SH.conforms, rdflib.Literal(report.conforms)))
+    shapes = shapes_graph()
+    for r in report.results:
+        v = r.violation
+        result = rdflib.BNode()
+        g.add((node, SH.result, result))
+        g.add((result, RDF.type, SH.ValidationResult))
+        g.add((result, SH.resultSeverity, SH[r.severity]))
+        g.add((result, SH.sourceConstraintComponent, URIRef(str(SH) + r.component[3:])))
+        g.add((result, SH.resultMessage, rdflib.Literal(r.message)))
+        if v is None:
+            continue
+        g.add((result, SH.focusNode, to_rdflib(v.focus)))
+        if v.value is not None:
+            g.add((result, SH.value, to_rdflib(v.value)))
+        c = v.constraint
+        g.add((result, SH.sourceShape, c.shape))
+        _copy_description(shapes, g, c.shape)
+        if c.source_constraint is not None:
+            g.add((result, SH.sourceConstraint, c.source_constraint))
+        if c.path is not None:
+            g.add((result, SH.resultPath, c.path.node))
+            _copy_description(shapes, g, c.path.node)
+        elif isinstance(v.bindings.get("path"), ox.NamedNode):
+            g.add((result, SH.resultPath, URIRef(v.bindings["path"].value)))
+    return g
+
+
+def _copy_description(source: Graph, target: Graph, node: rdflib.term.Node) -> None:
+    """Copy a blank node's description (a blank shape or path) into the report."""
+    todo = [node]
+    seen = set()
+    while todo:
+        current = todo.pop()
+        if not isinstance(current, rdflib.BNode) or current in seen:
+            continue
+        seen.add(current)
+        for p, o in source.predicate_objects(current):
+            target.add((current, p, o))
+            todo.append(o)
+
+
+# ---------------------------------------------------------------------------------------
+# Submissions: rivalry validate, POST /validate
 # ---------------------------------------------------------------------------------------
 
 
@@ -262,6 +302,8 @@ class Submission:
 
     triples: list[ox.Triple]
     files_by_subject: dict[str, list[str]]
+    #: The facts graphs of the build this submission is a new version of, if any.
+    replaces: list[str] = field(default_factory=list)
 
     @classmethod
     def from_quads(cls, named: Sequence[tuple[str, list[ox.Quad]]]) -> Submission:
@@ -270,7 +312,7 @@ class Submission:
         for label, quads in named:
             for q in quads:
                 triples[ox.Triple(q.subject, q.predicate, q.object)] = None
-                key = str(to_rdflib(q.subject))
+                key = node_key(q.subject)
                 if label not in files.setdefault(key, []):
                     files[key].append(label)
         return cls(list(triples), files)
@@ -283,21 +325,129 @@ class Submission:
     def from_bytes(cls, data: bytes, fmt: ox.RdfFormat, label: str = "request") -> Submission:
         return cls.from_quads([(label, parse_rdf(data, fmt, label=label))])
 
+    @property
+    def subjects(self) -> set[ox.Term]:
+        return {t.subject for t in self.triples}
 
-def context_for(store: EmbeddedStore | None, submission: Submission,
-                batch: int = 400) -> list[ox.Triple]:
-    """What the built graph says about every node the submission mentions."""
+
+def graph_replaced_by(store: Any, path: Path) -> str | None:
+    """The facts graph of the build that a file is a new version of: the graph named by
+    the longest tail of the file's path (events/x.ttl is graph facts/events/x), if the
+    build has one."""
+    try:
+        graphs = set(store.named_graphs())
+    except Exception:  # noqa: BLE001 - no store, or one that cannot list its graphs
+        return None
+    parts = PurePosixPath(Path(path).resolve().with_suffix("").as_posix()).parts
+    for i in range(1, len(parts)):
+        name = FACTS_GRAPH_BASE + "/".join(parts[i:])
+        if name in graphs:
+            return name
+    return None
+
+
+def context_for(store: Any, submission: Submission, batch: int = 400) -> list[ox.Triple]:
+    """What the built graph says about the nodes the submission mentions, and about the
+    nodes those reach in one more step, inferred triples included.
+
+    A graph the submission replaces (`submission.replaces`) is left out, and so are the
+    inferred triples about its subjects, which are inferred again with the submission.
+    """
     if store is None:
         return []
-    nodes = sorted({t.value for tr in submission.triples for t in (tr.subject, tr.object)
-                    if isinstance(t, ox.NamedNode)})
+    left_out = set(submission.replaces)
+    stale: set[ox.Term] = set()
+    for replaced in sorted(left_out):
+        stale |= {row[0] for row in store.query(
+            f"SELECT DISTINCT ?s WHERE {{ GRAPH <{replaced}> {{ ?s ?p ?o }} }}").rows()}
+    mentioned = {t for tr in submission.triples for t in (tr.subject, tr.object)
+                 if isinstance(t, ox.NamedNode)}
+    seen: set[ox.Triple] = set()
     context: list[ox.Triple] = []
-    for i in range(0, len(nodes), batch):
-        values = " ".join(f"<{n}>" for n in nodes[i:i + batch])
-        result = store.query(f"CONSTRUCT {{ ?s ?p ?o }} WHERE {{ VALUES ?s {{ {values} }} "
-                             "?s ?p ?o }")
-        context.extend(result.triples())
+
+    def keep(s: ox.Term, p: ox.Term, o: ox.Term, g: ox.Term) -> None:
+        if g is None or g.value in left_out:
+            return
+        if g.value == INFERRED_GRAPH and s in stale:
+            return
+        triple = ox.Triple(s, p, o)
+        if triple not in seen:
+            seen.add(triple)
+            context.append(triple)
+
+    first = _describe(store, sorted(mentioned, key=str), batch, keep)
+    reached = {o for o in first if isinstance(o, ox.NamedNode) and o not in mentioned}
+    _describe(store, sorted(reached, key=str), batch, keep)
+    # blank nodes the mentioned nodes point to (a qualified response, a date claim)
+    for i in range(0, len(mentioned), batch):
+        chunk = sorted(mentioned, key=str)[i:i + batch]
+        values = " ".join(str(n) for n in chunk)
+        rows = store.query(
+            f"SELECT ?s ?p ?o ?g WHERE {{ VALUES ?x {{ {values} }} GRAPH ?h {{ ?x ?q ?s }} "
+            "FILTER(isBlank(?s)) GRAPH ?g { ?s ?p ?o } }").rows()
+        for s, p, o, g in rows:
+            keep(s, p, o, g)
     return context
+
+
+def _describe(store: Any, nodes: list[ox.Term], batch: int,
+              keep: Callable[[ox.Term, ox.Term, ox.Term, ox.Term], None]) -> set[ox.Term]:
+    """Pass every quad about `nodes` to `keep`; return their objects."""
+    objects: set[ox.Term] = set()
+    for i in range(0, len(nodes), batch):
+        values = " ".join(str(n) for n in nodes[i:i + batch])
+        rows = store.query(f"SELECT ?s ?p ?o ?g WHERE {{ VALUES ?s {{ {values} }} "
+                           "GRAPH ?g { ?s ?p ?o } }").rows()
+        for s, p, o, g in rows:
+            keep(s, p, o, g)
+            if g is not None and g.value != ONTOLOGY_GRAPH:
+                objects.add(o)
+    return objects
+
+
+class LocalGraph:
+    """A working store in memory, read like a built store (for context_for)."""
+
+    def __init__(self, db: ox.Store, description: str) -> None:
+        self.db = db
+        self.description = description
+
+    def query(self, sparql: str, **kwargs: Any) -> Any:
+        from rivalry.graph.store import run_query
+
+        return run_query(self.db, sparql, **kwargs)
+
+    def named_graphs(self) -> list[str]:
+        return sorted(g.value for g in self.db.named_graphs() if isinstance(g, ox.NamedNode))
+
+
+@functools.lru_cache(maxsize=1)
+def shipped_graph() -> LocalGraph:
+    """The curated facts shipped with rivalry, with their inferences: the context of a
+    validation when no graph has been built."""
+    from rivalry.graph import facts_dir
+    from rivalry.graph.build import metadata_quads, read, scan
+    from rivalry.graph.reason import materialise
+
+    store = ox.Store()
+    files = scan(Path(str(facts_dir())))
+    read(store, files)
+    store.extend(q for f in files for q in metadata_quads(store, f))
+    materialise(store)
+    return LocalGraph(store, f"the curated facts shipped with rivalry ({len(files)} files)")
+
+
+def submission_store(submission: Submission, context: Iterable[ox.Triple]) -> ox.Store:
+    """A store with the ontology, the context and the submission, and what they entail."""
+    from rivalry.graph.reason import materialise
+
+    store = ox.Store()
+    store.extend(ontology_quads())
+    store.extend(ox.Quad(t.subject, t.predicate, t.object, CONTEXT_GRAPH) for t in context)
+    store.extend(ox.Quad(t.subject, t.predicate, t.object, SUBMISSION_GRAPH)
+                 for t in submission.triples)
+    materialise(store)
+    return store
 
 
 def validate(
@@ -306,120 +456,80 @@ def validate(
     *,
     strict: bool = False,
 ) -> Report:
-    """Validate the submission's triples with the context, reporting on its nodes only.
-
-    `strict` makes warnings fail conformance too.
-
-    The report is restricted to the submission's subjects here, not with pySHACL's own
-    focus_nodes option: that option also filters the value nodes of nested shapes
-    (sh:node, sh:or), which silently disables checks such as date datatypes.
-    """
-    import pyshacl
-
+    """Validate the submission with its context, reporting on its own nodes only (the
+    subjects of its triples). `strict` makes warnings fail conformance too."""
     context = list(context)
-    data = graph_of((t.subject, t.predicate, t.object) for t in submission.triples)
-    for t in context:
-        data.add((to_rdflib(t.subject), to_rdflib(t.predicate), to_rdflib(t.object)))
-    context_triples = len(context)
-    # The ontology goes in whole (pySHACL's ont_graph would bring only its class
-    # definitions, not the concept schemes that shapes check values against).
-    data += ontology_graph()
-    focus_nodes = {to_rdflib(t.subject) for t in submission.triples}
-    # SHACL-SPARQL constraints run here, each once over all focus nodes, with
-    # pyoxigraph: pySHACL parses and runs each one again for every focus node, which
-    # costs seconds per thousand nodes. The core constraints stay with pySHACL.
-    engine = ox.Store()
-    engine.extend(ox.Quad(t.subject, t.predicate, t.object, ox.DefaultGraph())
-                  for t in submission.triples + context)
-    engine.extend(ox.Quad(q.subject, q.predicate, q.object, ox.DefaultGraph())
-                  for q in load_ontology())
-    _, full_report, _ = pyshacl.validate(
-        data,
-        shacl_graph=core_shapes_graph(),
-        inference="none",
-        allow_infos=True,
-        allow_warnings=True,
-        advanced=False,
-        do_owl_imports=False,
-        inplace=True,
-    )
-    _run_sparql_constraints(engine, full_report, focus_nodes)
-    kept = [node for node in full_report.subjects(RDF.type, SH.ValidationResult)
-            if full_report.value(node, SH.focusNode) in focus_nodes]
-    results = [_result(full_report, node, submission.files_by_subject) for node in kept]
-    results.sort(key=lambda r: (SEVERITY_ORDER.get(r.severity, 3), r.files, r.focus,
-                                r.path or "", r.message))
+    store = submission_store(submission, context)
+    focus = submission.subjects
+    results = []
+    for v in run_all(store):
+        if v.focus in focus:
+            results.append(to_result(v, submission.files_by_subject.get(node_key(v.focus), [])))
+    results = sort_results(results)
     failing = {"Violation", "Warning"} if strict else {"Violation"}
     conforms = not any(r.severity in failing for r in results)
+    return Report(conforms=conforms, results=results, focus_nodes=len(focus),
+                  context_triples=len(context), strict=strict, constraints=len(constraints()))
+
+
+# ---------------------------------------------------------------------------------------
+# Builds: the whole store, or the nodes a change affects
+# ---------------------------------------------------------------------------------------
+
+
+def facts_subjects(store: ox.Store, nodes: Iterable[ox.Term], labels: dict[str, str],
+                   batch: int = 2000) -> dict[ox.Term, list[str]]:
+    """For each node that is a subject in a facts graph, the labels of those graphs."""
+    wanted = {n for n in nodes if not isinstance(n, ox.Literal)}
+    found: dict[ox.Term, set[str]] = {}
+    iris = sorted(n.value for n in wanted if isinstance(n, ox.NamedNode))
+    for i in range(0, len(iris), batch):
+        values = " ".join(f"<{x}>" for x in iris[i:i + batch])
+        rows = store.query(f"SELECT DISTINCT ?s ?g WHERE {{ VALUES ?s {{ {values} }} "
+                           "GRAPH ?g { ?s ?p ?o } }", use_default_graph_as_union=True)
+        for s, g in rows:
+            if g.value in labels:
+                found.setdefault(s, set()).add(labels[g.value])
+    for node in wanted:
+        if not isinstance(node, ox.NamedNode):
+            graphs = {labels[q.graph_name.value]
+                      for q in store.quads_for_pattern(node, None, None, None)
+                      if isinstance(q.graph_name, ox.NamedNode)
+                      and q.graph_name.value in labels}
+            if graphs:
+                found[node] = graphs
+    return {n: sorted(f) for n, f in found.items()}
+
+
+def validate_store(store: ox.Store, labels: dict[str, str], *,
+                   focus: Iterable[ox.Term] | None = None, workers: int = 1,
+                   progress: Callable[[int, int], None] | None = None) -> Report:
+    """Validate a build's working store: every constraint over the union of its graphs,
+    reported on the subjects of its facts graphs (`labels` maps each facts graph to the
+    file it came from). With `focus`, only those nodes are checked."""
+    focus_list = list(focus) if focus is not None else None
+    found = run_all(store, focus=focus_list, workers=workers, progress=progress)
+    where = facts_subjects(store, (v.focus for v in found), labels)
+    results = sort_results([to_result(v, where[v.focus]) for v in found if v.focus in where])
+    conforms = not any(r.severity == "Violation" for r in results)
     return Report(conforms=conforms, results=results,
-                  graph=_report_graph(full_report, kept, conforms),
-                  focus_nodes=len(focus_nodes), context_triples=context_triples,
-                  strict=strict)
-
-
-def _report_graph(full: Graph, kept: list[rdflib.term.Node], conforms: bool) -> Graph:
-    """A SHACL validation report holding only the kept results (and their details)."""
-    g = Graph()
-    g.bind("sh", SH)
-    report = rdflib.BNode()
-    g.add((report, RDF.type, SH.ValidationReport))
-    g.add((report, SH.conforms, rdflib.Literal(conforms)))
-    todo = list(kept)
-    seen: set[rdflib.term.Node] = set()
-    for node in kept:
-        g.add((report, SH.result, node))
-    while todo:
-        node = todo.pop()
-        if node in seen:
-            continue
-        seen.add(node)
-        for p, o in full.predicate_objects(node):
-            g.add((node, p, o))
-            if isinstance(o, rdflib.BNode):  # details, paths, anonymous shapes
-                todo.append(o)
-    return g
-
-
-def _result(g: Graph, node: rdflib.term.Node, files: dict[str, list[str]]) -> Result:
-    focus = g.value(node, SH.focusNode)
-    severity = str(g.value(node, SH.resultSeverity) or SH.Violation).rsplit("#", 1)[-1]
-    path = g.value(node, SH.resultPath)
-    messages = [str(m) for m in g.objects(node, SH.resultMessage)]
-    component = str(g.value(node, SH.sourceConstraintComponent) or "")
-    shape = g.value(node, SH.sourceShape)
-    return Result(
-        severity=severity,
-        focus=_unskolem(focus) or "",
-        path=_path_text(g, path),
-        value=_unskolem(g.value(node, SH.value)),
-        message=messages[0] if messages else component.rsplit("#", 1)[-1],
-        component=component.replace(str(SH), "sh:"),
-        shape=_unskolem(shape) if isinstance(shape, URIRef) else None,
-        files=files.get(str(focus), []),
-    )
-
-
-def _path_text(g: Graph, path: rdflib.term.Node | None) -> str | None:
-    if path is None:
-        return None
-    if isinstance(path, URIRef):
-        return str(path)
-    inverse = g.value(path, SH.inversePath)
-    if inverse is not None:
-        return f"^{inverse}"
-    return path.n3()
+                  focus_nodes=len(focus_list) if focus_list is not None else 0,
+                  constraints=len(constraints()))
 
 
 def validate_build(named: Sequence[tuple[str, list[ox.Quad]]],
                    inferred: Iterable[ox.Triple] = ()) -> Report:
-    """Validate every curated fact, as `rivalry build` does before publishing."""
+    """Validate facts files given as (label, quads) together, with their inferences."""
     submission = Submission.from_quads(named)
     return validate(submission, inferred)
 
 
-def refuse_unless_conforms(report: Report) -> None:
+def refuse_unless_conforms(report: Report, limit: int = 50) -> None:
     if not report.conforms:
-        details = [r.describe() for r in report.violations] or [
-            r.describe() for r in report.results]
-        raise InvalidFacts(f"the facts do not pass the shapes: {len(report.violations)} "
+        violations = report.violations
+        details = [r.describe() for r in violations[:limit]] or [
+            r.describe() for r in report.results[:limit]]
+        if len(violations) > limit:
+            details.append(f"... and {len(violations) - limit} more violation(s)")
+        raise InvalidFacts(f"the facts do not pass the shapes: {len(violations)} "
                            f"violation(s)", details)

@@ -3,7 +3,9 @@
 Each command is a thin layer over a function of rivalry.graph or rivalry.server.
 Exit codes (as the README says): 0 success; 1 facts that do not hold (inconsistent,
 failing checks); 2 input that cannot be read (syntax errors, missing files, bad options,
-bad queries); 3 no store to read; 4 a build that cannot be written.
+bad queries, bad settings); 3 no store to read; 4 a build that cannot be written (full
+disk, read-only, permissions); 5 the reasoner could not run (no Java, out of memory or
+time, a crash): the message names the setting or fix to try.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from rivalry.graph.errors import (
     InvalidInput,
     InvalidOntology,
     QueryError,
+    ReasonerUnavailable,
     RivalryError,
     SourceLocation,
     StoreError,
@@ -35,6 +38,7 @@ EXIT_CODES: dict[type[RivalryError], int] = {
     QueryError: 2,
     StoreWriteError: 4,
     StoreError: 3,
+    ReasonerUnavailable: 5,
 }
 
 
@@ -69,6 +73,53 @@ def main() -> None:
     """rivalry: a knowledge graph of the technology rivalry between states."""
 
 
+def build_options(settings: dict[str, Any], **overrides: Any) -> Any:
+    """The build's options from the settings in force."""
+    from rivalry.graph.build import BuildOptions
+    from rivalry.graph.consistency import HermitSettings
+
+    return BuildOptions(workers=settings["build_workers"],
+                        memory_mb=settings["build_memory_mb"],
+                        hermit=HermitSettings(settings["reasoner_java_heap_mb"],
+                                              settings["reasoner_time_limit"]),
+                        **overrides)
+
+
+def on_terminal() -> bool:
+    import os
+
+    return sys.stderr.isatty() and not os.environ.get("CI")
+
+
+def status_line():  # noqa: ANN201 - a small closure
+    """A status line rewritten in place on a terminal (what a phase is doing now)."""
+    if not on_terminal():
+        return None
+    width = [0]
+
+    def show(text: str) -> None:
+        text = text[:119]
+        sys.stderr.write("\r" + text.ljust(width[0]))
+        sys.stderr.flush()
+        width[0] = len(text)
+
+    def clear() -> None:
+        if width[0]:
+            sys.stderr.write("\r" + " " * width[0] + "\r")
+            width[0] = 0
+
+    show.clear = clear  # type: ignore[attr-defined]
+    return show
+
+
+def phase_printer(status):  # noqa: ANN001, ANN201 - a small closure
+    def progress(message: str) -> None:
+        if status is not None:
+            status.clear()
+        click.echo(message, err=True)
+    return progress
+
+
 @main.command()
 @store_option
 @click.option("--facts", type=click.Path(file_okay=False, path_type=Path),
@@ -77,26 +128,39 @@ def main() -> None:
               help="Check the ontology and facts with HermiT (needs Java).")
 @click.option("--validation/--no-validation", default=True, show_default=True,
               help="Validate the facts against the SHACL shapes.")
+@click.option("--full", is_flag=True,
+              help="Build everything again, even when only some files changed since the "
+                   "current build.")
+@click.option("--dumps/--no-dumps", default=True, show_default=True,
+              help="Write the dumps of the whole graph (/data) into the build.")
 @click.option("-q", "--quiet", is_flag=True, help="Print nothing but errors.")
 def build(store: Path | None, facts: Path | None, consistency_check: bool, validation: bool,
-          quiet: bool) -> None:
+          full: bool, dumps: bool, quiet: bool) -> None:
     """Build the graph and publish it in the store, atomically.
 
-    Reads the ontology and every facts file, validates them against the shapes, checks
-    their consistency with HermiT, materialises inferences and swaps the new build in.
-    A failed build leaves the store as it was.
+    Reads the ontology and every facts file, checks the rivalry terms they use,
+    materialises inferences, validates the facts against the shapes, checks their
+    consistency with HermiT, and swaps the new build in. A failed build leaves the store
+    as it was. When the current build kept its state and only some facts files changed,
+    the build is incremental: it says what it re-checks, and gives the store a full build
+    would give (--full builds everything again).
     """
     from rivalry.graph.build import build as run_build
     from rivalry.graph.store import open_store
 
     settings = settings_from(store=store)
-    progress = (lambda _: None) if quiet else (lambda m: click.echo(m, err=True))
+    status = None if quiet else status_line()
+    progress = (lambda _: None) if quiet else phase_printer(status)
+    options = build_options(settings, incremental=not full, dumps=dumps)
     try:
         target = open_store(settings) if settings["sparql_endpoint"] else settings["store"]
         run_build(target, facts, consistency=consistency_check,
                   validation=validation, progress=progress,
-                  on_file=None if quiet else file_progress())
+                  on_file=None if quiet else file_progress(), options=options,
+                  status=status)
     except RivalryError as e:
+        if status is not None:
+            status.clear()
         fail(e)
     except OSError as e:  # a write that is not the database's (the search index, dumps)
         fail(StoreWriteError.from_os_error(e, "the new build"))
@@ -105,17 +169,28 @@ def build(store: Path | None, facts: Path | None, consistency_check: bool, valid
 @main.command()
 @click.option("--facts", type=click.Path(file_okay=False, path_type=Path),
               help="Directory of facts files (default: the curated facts).")
-def check(facts: Path | None) -> None:
-    """Check the ontology and facts for consistency with HermiT (OWL 2 DL)."""
-    from rivalry.graph import facts_dir
-    from rivalry.graph.load import load_facts, load_ontology
-    from rivalry.graph.reason import check_consistency
+@click.option("--full-hermit", is_flag=True,
+              help="Give HermiT every individual instead of a summary (needs a heap that "
+                   "grows with the graph).")
+def check(facts: Path | None, full_hermit: bool) -> None:
+    """Check the ontology and facts for consistency with HermiT (OWL 2 DL).
 
+    The facts are read with their inferences, HermiT is run on the ontology and a summary
+    of the facts, and checks over every fact name the culprits (as `rivalry build` does).
+    Exit 0 consistent, 1 inconsistent (or unsatisfiable classes), 2 unreadable input,
+    4 the reasoner could not run.
+    """
+    from rivalry.graph.build import check_facts
+
+    settings = settings_from()
+    options = build_options(settings)
+    status = status_line()
     try:
-        quads = load_ontology() + [q for f in load_facts(facts or Path(str(facts_dir())))
-                                   for q in f.quads]
-        report = check_consistency(quads)
+        report = check_facts(facts, options, summary=not full_hermit,
+                             progress=phase_printer(status), status=status)
     except RivalryError as e:
+        if status is not None:
+            status.clear()
         fail(e)
     click.echo(f"HermiT: {report.message} "
                f"({report.rewritten_literals} date literals given to HermiT as strings)")
@@ -147,12 +222,15 @@ def validate(files: tuple[Path, ...], fmt: str, input_format: str | None,
     """Validate new facts against the shapes, in the context of the built graph.
 
     Reads Turtle, TriG, N-Triples, N-Quads, JSON-LD and RDF/XML. The report covers the
-    given files' own nodes only. Exit 0 when they conform, 1 on violations (and on
-    warnings with --strict), 2 when a file cannot be read.
+    given files' own nodes only. A file that is a new version of a facts file of the
+    build (events/x.ttl for the graph facts/events/x) replaces it in the context. Without
+    a build, the curated facts shipped with rivalry are the context (a note says so).
+    Exit 0 when they conform, 1 on violations (and on warnings with --strict), 2 when a
+    file cannot be read.
     """
     from rivalry.graph.load import FORMATS_BY_SUFFIX, read_rdf_file
     from rivalry.graph.store import open_store
-    from rivalry.graph.validate import Submission, context_for
+    from rivalry.graph.validate import Submission, context_for, graph_replaced_by, shipped_graph
     from rivalry.graph.validate import validate as run_validate
 
     report_format = fmt if fmt in REPORT_FORMATS else "text"
@@ -160,6 +238,14 @@ def validate(files: tuple[Path, ...], fmt: str, input_format: str | None,
         input_format = input_format or fmt
     settings = settings_from(store=store)
     try:
+        db = None
+        if not no_context:
+            try:
+                db = open_store(settings)
+            except StoreError as e:
+                db = shipped_graph()
+                click.echo(f"note: {e.message}; validating in the context of "
+                           f"{db.description} instead", err=True)
         if input_format is None and fmt == "turtle":
             known = [f for f in files if f.suffix.lower() in FORMATS_BY_SUFFIX]
             parts = [(str(f), read_rdf_file(f, "turtle" if f not in known else None))
@@ -167,12 +253,12 @@ def validate(files: tuple[Path, ...], fmt: str, input_format: str | None,
             submission = Submission.from_quads(parts)
         else:
             submission = Submission.from_files(list(files), input_format)
-        db = None
-        if not no_context:
-            try:
-                db = open_store(settings)
-            except StoreError as e:
-                click.echo(f"note: validating without the graph's context: {e}", err=True)
+        if db is not None:
+            submission.replaces = sorted({g for f in files
+                                          if (g := graph_replaced_by(db, f)) is not None})
+            for graph in submission.replaces:
+                click.echo(f"note: validating a new version of <{graph}>, which is left out "
+                           "of the context", err=True)
         report = run_validate(submission, context_for(db, submission), strict=strict)
     except RivalryError as e:
         fail(e)

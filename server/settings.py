@@ -151,6 +151,19 @@ SETTINGS: tuple[Setting, ...] = (
             minimum=0, above=True),
     Setting("cors", True,
             "Send CORS headers (Access-Control-Allow-Origin: *) on read endpoints."),
+    Setting("build_workers", 0,
+            "Threads that run SHACL queries side by side in `rivalry build`; 0: one per "
+            "CPU core.", minimum=0, commands=frozenset({"build", "validate"})),
+    Setting("build_memory_mb", 8000,
+            "Memory, in MB, `rivalry build` may give its working copy of the graph; a graph "
+            "that needs more (judged from the size of its facts files) is built on disk, "
+            "more slowly.", minimum=100, commands=frozenset({"build"})),
+    Setting("reasoner_java_heap_mb", 2000,
+            "Java heap, in MB, of HermiT (the consistency check of `rivalry build` and "
+            "`rivalry check`).", minimum=16, commands=frozenset({"build", "check"})),
+    Setting("reasoner_time_limit", 600.0,
+            "Seconds HermiT may run before the build stops (exit code 5).", minimum=0,
+            above=True, commands=frozenset({"build", "check"})),
 )
 
 DEFAULT_SETTINGS: dict[str, Any] = {s.name: s.default for s in SETTINGS}

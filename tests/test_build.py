@@ -11,7 +11,7 @@ import pytest
 from click.testing import CliRunner
 
 from rivalry.graph import FACTS_GRAPH_BASE, INFERRED_GRAPH, META_GRAPH, ONTOLOGY_GRAPH
-from rivalry.graph.build import build
+from rivalry.graph.build import BuildOptions, build
 from rivalry.graph.errors import InvalidFacts, InvalidInput
 from rivalry.graph.store import EmbeddedStore, StoreLocation
 
@@ -129,11 +129,17 @@ def test_inconsistent_facts_are_refused_and_the_store_kept(fresh_store: Path,
     assert served_snapshot(fresh_store) == before
 
 
-def test_unknown_ontology_term_is_refused_naming_file_and_term(tmp_path: Path) -> None:
+@pytest.mark.parametrize("checks", [{"consistency": False},
+                                    {"validation": False, "consistency": True}])
+def test_unknown_ontology_term_is_refused_naming_file_and_term(tmp_path: Path,
+                                                               checks: dict) -> None:
+    """Whether the terms are checked by a query of their own or read off the consistency
+    check's pass over the facts."""
     with pytest.raises(InvalidFacts) as caught:
-        build(tmp_path / "s", DATA / "unknown-term", consistency=False)
+        build(tmp_path / "s", DATA / "unknown-term", **checks)
     detail = str(caught.value)
     assert "typo.ttl" in detail and "Sanktion" in detail
+    assert "does not declare" in detail
     assert not (tmp_path / "s" / "current").exists()
 
 
@@ -141,14 +147,13 @@ def test_failure_while_writing_leaves_no_partial_build(fresh_store: Path,
                                                        monkeypatch: pytest.MonkeyPatch) -> None:
     before = served_snapshot(fresh_store)
 
-    def explode(path: Path, quads: object) -> None:
-        path.mkdir()
-        (path / "half-written").write_text("x")
+    def explode(writer: object) -> None:
+        (writer.path / "half-written").write_text("x")  # type: ignore[attr-defined]
         raise OSError("disk full")
 
-    monkeypatch.setattr("rivalry.graph.build.write_database", explode)
+    monkeypatch.setattr("rivalry.graph.build.DiskWriter.finish", explode)
     with pytest.raises(OSError):
-        build(fresh_store, consistency=False)
+        build(fresh_store, consistency=False, options=BuildOptions(incremental=False))
     assert served_snapshot(fresh_store) == before
     assert not [p for p in (fresh_store / "builds").iterdir() if ".partial-" in p.name]
 
@@ -202,3 +207,22 @@ def test_partial_builds_of_dead_processes_are_pruned_and_live_ones_kept(
     finally:
         live.kill()
         live.wait()
+
+
+def test_a_graph_too_large_for_memory_is_built_on_disk_the_same(tmp_path: Path) -> None:
+    """Past the build_memory_mb setting, the working store is the on-disk database: the
+    same checks, the same store."""
+    said: list[str] = []
+    on_disk = build(tmp_path / "disk", options=BuildOptions(memory_mb=0, incremental=False,
+                                                            dumps=False),
+                    progress=said.append)
+    in_memory = build(tmp_path / "memory", options=BuildOptions(incremental=False,
+                                                                dumps=False))
+    assert any("working on disk" in line for line in said)
+
+    def quads(path: Path) -> list[str]:
+        return sorted(str(q) for q in ox.Store.read_only(str(path / "db")))
+
+    assert quads(on_disk.path) == quads(in_memory.path)
+    assert on_disk.consistency is not None and on_disk.consistency.ok
+    assert on_disk.validation is not None and on_disk.validation.conforms

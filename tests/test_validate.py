@@ -259,3 +259,57 @@ def test_misspelt_ontology_terms_are_named(store_dir: Path) -> None:
     assert undeclared == {(rdf_type, f"{rv}Sancton"), (f"{rv}annoucedOn", f"{rv}annoucedOn")}
     assert any(f"{rv}Sancton" in r.message and "not declared" in r.message
                for r in report.violations)
+
+
+# --- every shipped facts file validates on its own --------------------------------------------
+
+
+SHIPPED = sorted(CURATED_FACTS.rglob("*.ttl"))
+
+
+@pytest.mark.parametrize("path", SHIPPED, ids=lambda p: p.relative_to(CURATED_FACTS).as_posix())
+def test_each_shipped_file_validates_alone_against_the_built_graph(
+        path: Path, store_dir: Path, cli: CliRunner) -> None:
+    """`rivalry validate FILE` of any facts file the build holds: no violation, whatever
+    the file (it is a new version of its own graph, and its nodes reach, through the
+    inferences, nodes the file does not mention, such as the state of an agency)."""
+    result = run(cli, "validate", "--store", store_dir, path)
+    assert result.exit_code == 0, result.stdout
+    assert "Violation" not in result.stdout
+
+
+def test_a_new_version_of_a_file_replaces_the_old_one_in_the_context(
+        store_dir: Path, cli: CliRunner, tmp_path: Path) -> None:
+    """The built graph's copy of an edited file is left out: a changed date is no second
+    announcement date, and an error in the new version is still found."""
+    source = CURATED_FACTS / "events" / "2025-01-integrity-technology-sanction.ttl"
+    edited = tmp_path / "events" / source.name
+    edited.parent.mkdir()
+    text = source.read_text("utf-8").replace('rv:announcedOn "2025-01-03"^^xsd:date',
+                                              'rv:announcedOn "2025-01-02"^^xsd:date', 1)
+    edited.write_text(text, "utf-8")
+    result = run(cli, "validate", "--store", store_dir, edited)
+    assert result.exit_code == 0, result.stdout
+    assert "new version of <https://w3id.org/rivalry/graph/facts/events/" in result.stderr
+    broken = text.replace("rv:issuedBy agency:us-ofac ;", "", 1)
+    edited.write_text(broken, "utf-8")
+    result = run(cli, "validate", "--store", store_dir, edited)
+    assert result.exit_code == 1 and "issuer" in result.stdout
+
+
+def test_without_a_build_the_shipped_facts_are_the_context(
+        cli: CliRunner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Outside a checkout, with no store: one note first, then the file is validated in
+    the context of the curated facts shipped with rivalry, without false violations."""
+    monkeypatch.chdir(tmp_path)
+    path = SHACL / "valid" / "measure-targeting-existing-company.ttl"
+    result = run(cli, "validate", path)
+    notes = result.stderr.splitlines()
+    assert notes[0].startswith("note: no graph has been built in var/store")
+    assert "curated facts shipped with rivalry" in notes[0]
+    assert result.exit_code == 0, result.stdout
+    assert "Violation" not in result.stdout
+    for shipped in SHIPPED[::10]:
+        assert run(cli, "validate", shipped).exit_code == 0, shipped
+    invalid = run(cli, "validate", SHACL / "invalid" / "action-without-issuer.ttl")
+    assert invalid.exit_code == 1

@@ -1,0 +1,183 @@
+"""Incremental builds: after a change to some facts files, `rivalry build` re-checks what
+the change can affect, says so, and publishes exactly the store a full build gives."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+
+import pyoxigraph as ox
+import pytest
+
+from rivalry.graph.build import BuildOptions, BuildResult, build
+from rivalry.graph.errors import InvalidFacts
+from rivalry.graph.store import StoreLocation
+
+from .conftest import CURATED_FACTS
+
+Edit = Callable[[Path], None]
+
+NEW_MEASURE = """@prefix rv: <https://w3id.org/rivalry/ontology#> .
+@prefix rdfs: <http://www.w3.org/2000/01/rdf-schema#> .
+@prefix xsd: <http://www.w3.org/2001/XMLSchema#> .
+@prefix prov: <http://www.w3.org/ns/prov#> .
+@prefix action: <https://w3id.org/rivalry/id/action/> .
+@prefix agency: <https://w3id.org/rivalry/id/agency/> .
+@prefix company: <https://w3id.org/rivalry/id/company/> .
+@prefix sector: <https://w3id.org/rivalry/id/sector/> .
+@prefix source: <https://w3id.org/rivalry/id/source/> .
+
+action:test-2025-02-01-new a rv:Sanction ;
+    rdfs:label "A new sanction, for the incremental build's test"@en ;
+    rv:issuedBy agency:us-ofac ;
+    rv:targets company:integrity-technology-group ;
+    rv:sector sector:cyber ;
+    rv:announcedOn "2025-02-01"^^xsd:date ;
+    rv:status rv:InForce ;
+    rv:qualifiedResponse [ a rv:Response ; rv:responseContext "a test"@en ;
+        rv:responseBasis rv:AnalystInference ; sem:accordingTo agency:us-ofac ;
+        prov:wasDerivedFrom source:treasury-jy2769 ] ;
+    prov:wasDerivedFrom source:treasury-jy2769 .
+""".replace("@prefix rv:", "@prefix sem: <http://semanticweb.cs.vu.nl/2009/11/sem/> .\n"
+            "@prefix rv:")
+
+INTEGRITY = "events/2025-01-integrity-technology-sanction.ttl"
+
+
+def substitute(name: str, old: str, new: str) -> Edit:
+    def edit(facts: Path) -> None:
+        path = facts / name
+        text = path.read_text("utf-8")
+        assert old in text, f"{old!r} not in {name}"
+        path.write_text(text.replace(old, new, 1), "utf-8")
+    return edit
+
+
+def add_file(name: str, text: str) -> Edit:
+    def edit(facts: Path) -> None:
+        (facts / name).write_text(text, "utf-8")
+    return edit
+
+
+def remove_file(name: str) -> Edit:
+    def edit(facts: Path) -> None:
+        (facts / name).unlink()
+    return edit
+
+
+def both(*edits: Edit) -> Edit:
+    def edit(facts: Path) -> None:
+        for e in edits:
+            e(facts)
+    return edit
+
+
+EDITS: dict[str, Edit] = {
+    "a date changes": substitute(INTEGRITY, '"2025-01-03"^^xsd:date ;\n    rv:status',
+                                 '"2025-01-04"^^xsd:date ;\n    rv:status'),
+    "an issuer changes (its state is inferred)": substitute(
+        INTEGRITY, "rv:issuedBy agency:us-ofac ;", "rv:issuedBy agency:us-treasury-ois ;"),
+    "an agency moves (the states of its measures are inferred)": substitute(
+        "reference/agencies.ttl", "org:subOrganizationOf agency:us-treasury ;",
+        "rv:agencyOf state:us ;"),
+    "a target is added": substitute(
+        INTEGRITY, "rv:targets company:integrity-technology-group ;",
+        "rv:targets company:integrity-technology-group , company:zte ;"),
+    "a new file with blank nodes": add_file("events/2025-02-test.ttl", NEW_MEASURE),
+    "a file is removed and another added": both(
+        add_file("events/2025-02-test.ttl", NEW_MEASURE),
+        remove_file("events/2018-08-ndaa-section-889.ttl")),
+    "a label gets a second language": substitute(
+        INTEGRITY, '"OFAC sanctions Integrity Technology Group"@en ;',
+        '"OFAC sanctions Integrity Technology Group"@en , "OFAC 制裁华顺信安"@zh ;'),
+    "nothing changes": lambda facts: None,
+}
+
+
+def copy_facts(target: Path) -> Path:
+    shutil.copytree(CURATED_FACTS, target)
+    return target
+
+
+@pytest.fixture(scope="module")
+def base(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """A copy of the curated facts and a full build of them (with every check)."""
+    root = tmp_path_factory.mktemp("incremental")
+    facts = copy_facts(root / "facts")
+    build(root / "store", facts, options=BuildOptions(incremental=False))
+    return facts, root / "store"
+
+
+def quads(result: BuildResult) -> list[str]:
+    db = ox.Store.read_only(str(result.path / "db"))
+    return sorted(str(q) for q in db.quads_for_pattern(None, None, None, None))
+
+
+def rebuild(base: tuple[Path, Path], tmp_path: Path, edit: Edit
+            ) -> tuple[BuildResult, BuildResult, list[str]]:
+    facts, store = base
+    mine = copy_facts(tmp_path / "facts")
+    shutil.copytree(store, tmp_path / "store", symlinks=True)
+    # the copied store was built from the other directory: point its state at this one
+    state = StoreLocation(tmp_path / "store").current() / "state"
+    for kept in (state / "manifest.json", state / "results.json"):
+        kept.write_text(kept.read_text("utf-8").replace(str(facts.resolve()),
+                                                        str(mine.resolve())), "utf-8")
+    edit(mine)
+    said: list[str] = []
+    incremental = build(tmp_path / "store", mine, progress=said.append)
+    full = build(tmp_path / "full", mine, options=BuildOptions(incremental=False))
+    return incremental, full, said
+
+
+@pytest.mark.parametrize("name", sorted(EDITS))
+def test_incremental_build_equals_a_full_one(base: tuple[Path, Path], tmp_path: Path,
+                                             name: str) -> None:
+    incremental, full, said = rebuild(base, tmp_path, EDITS[name])
+    assert incremental.incremental and not full.incremental
+    assert quads(incremental) == quads(full)
+    assert incremental.info.content_hash == full.info.content_hash
+    assert incremental.validation is not None and full.validation is not None
+    assert sorted(r.to_dict().items().__repr__() for r in incremental.validation.results) == \
+        sorted(r.to_dict().items().__repr__() for r in full.validation.results)
+    assert incremental.consistency is not None and incremental.consistency.ok
+    text = "\n".join(said)
+    assert "incremental build from" in text
+    assert "re-validated the" in text and "the change can affect" in text
+    assert "the summary updated for the" in text
+
+
+def test_an_incremental_build_says_what_it_rechecked(base: tuple[Path, Path],
+                                                    tmp_path: Path) -> None:
+    incremental, _, said = rebuild(base, tmp_path, EDITS["a date changes"])
+    text = "\n".join(said)
+    assert f"1 facts file changed ({INTEGRITY.removesuffix('.ttl')})" in text
+    assert "HermiT's last answer stands" in text  # a new date adds no new kind of fact
+    shacl = next(line for line in said if line.startswith("SHACL:"))
+    nodes = int(shacl.split("re-validated the ")[1].split(" node")[0].replace(",", ""))
+    assert 0 < nodes < 50  # the action and the few that point to it, not the whole graph
+
+
+def test_an_inconsistent_change_is_refused_naming_it(base: tuple[Path, Path],
+                                                    tmp_path: Path) -> None:
+    edit = substitute("reference/states.ttl", "a rv:State", "a rv:State , rv:Company")
+    with pytest.raises(InvalidFacts) as caught:
+        rebuild(base, tmp_path, edit)
+    assert "disjoint" in str(caught.value)
+    location = StoreLocation(tmp_path / "store")
+    assert location.current_info() is not None  # the previous build is still served
+
+
+def test_an_invalid_change_is_refused_like_in_a_full_build(base: tuple[Path, Path],
+                                                          tmp_path: Path) -> None:
+    label = '    rdfs:label "OFAC sanctions Integrity Technology Group"@en ;\n'
+    edit = substitute(INTEGRITY, label, "")
+    facts, store = base
+    with pytest.raises(InvalidFacts) as incremental:
+        rebuild(base, tmp_path, edit)
+    mine = tmp_path / "facts"
+    with pytest.raises(InvalidFacts) as full:
+        build(tmp_path / "full2", mine, options=BuildOptions(incremental=False))
+    assert incremental.value.details == full.value.details
+    assert "us-ofac-2025-01-03-integrity" in str(incremental.value)

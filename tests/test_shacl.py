@@ -1,0 +1,221 @@
+"""SHACL compiled to SPARQL (rivalry.graph.shacl): every constraint of the shapes runs,
+the results are pySHACL's, and shapes the engine cannot run are refused, not skipped."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pyoxigraph as ox
+import pytest
+import rdflib
+from rdflib import RDF, URIRef
+from rdflib.namespace import SH
+
+from rivalry.graph.shacl import COMPONENTS, ShapesNotSupported, compile_shapes
+from rivalry.graph.store import EmbeddedStore
+from rivalry.graph.validate import (
+    constraints,
+    node_key,
+    run_all,
+    shapes_graph,
+)
+
+from .conftest import DATA
+
+SHACL = DATA / "shacl"
+FIXTURES = sorted((SHACL / "valid").glob("*.ttl")) + sorted((SHACL / "invalid").glob("*.ttl"))
+
+# --- pySHACL as the reference ------------------------------------------------------------
+
+
+def _rdflib(term: ox.Term) -> rdflib.term.Node:
+    if isinstance(term, ox.BlankNode):
+        return rdflib.BNode(term.value)
+    if isinstance(term, ox.NamedNode):
+        return URIRef(term.value)
+    if term.language:
+        return rdflib.Literal(term.value, lang=term.language)
+    return rdflib.Literal(term.value, datatype=URIRef(term.datatype.value))
+
+
+def _key(term: rdflib.term.Node | ox.Term | None) -> object:
+    if term is None:
+        return None
+    if isinstance(term, rdflib.Literal):
+        return (str(term), term.language, str(term.datatype) if term.datatype else
+                ("" if term.language else str(rdflib.XSD.string)))
+    if isinstance(term, ox.Literal):
+        return (term.value, term.language, "" if term.language else term.datatype.value)
+    if isinstance(term, rdflib.BNode):
+        return "_:" + str(term)
+    if isinstance(term, (ox.NamedNode, ox.BlankNode)):
+        return node_key(term)
+    return str(term)
+
+
+def pyshacl_results(store: ox.Store, focus: set[ox.Term]) -> set[tuple]:
+    import pyshacl
+
+    data = rdflib.Graph()
+    for q in store.quads_for_pattern(None, None, None, None):
+        data.add((_rdflib(q.subject), _rdflib(q.predicate), _rdflib(q.object)))
+    _, report, _ = pyshacl.validate(data, shacl_graph=shapes_graph(), inference="none",
+                                    allow_infos=True, allow_warnings=True,
+                                    do_owl_imports=False)
+    root = next(report.subjects(RDF.type, SH.ValidationReport))
+    keys = {_key(t) for t in focus}
+    out = set()
+    for r in report.objects(root, SH.result):
+        f = _key(report.value(r, SH.focusNode))
+        if f not in keys:
+            continue
+        path = report.value(r, SH.resultPath)
+        out.add((f, str(path) if isinstance(path, URIRef) else None,
+                 str(report.value(r, SH.sourceConstraintComponent)),
+                 _key(report.value(r, SH.value)), str(report.value(r, SH.resultSeverity))))
+    return out
+
+
+def our_results(store: ox.Store, keep: set[ox.Term], **options) -> set[tuple]:  # noqa: ANN003
+    out = set()
+    for v in run_all(store, **options):
+        if v.focus not in keep:
+            continue
+        c = v.constraint
+        path = c.path.node if c.path is not None else None
+        if path is None and isinstance(v.bindings.get("path"), ox.NamedNode):
+            path = URIRef(v.bindings["path"].value)
+        out.add((_key(v.focus), str(path) if isinstance(path, URIRef) else None, c.component,
+                 _key(v.value), c.severity))
+    return out
+
+
+def renamed(path: Path, known: set[str]) -> list[ox.Quad]:
+    """A fixture's quads, its own nodes renamed apart (so that all fixtures can share one
+    data graph); nodes of the curated graph keep their names."""
+    quads = list(ox.parse(path=str(path), format=ox.RdfFormat.TURTLE))
+    subjects = {q.subject.value for q in quads if isinstance(q.subject, ox.NamedNode)} - known
+    suffix = "--" + path.parent.name + "-" + path.stem
+
+    def name(t: ox.Term) -> ox.Term:
+        if isinstance(t, ox.NamedNode) and t.value in subjects:
+            return ox.NamedNode(t.value + suffix)
+        if isinstance(t, ox.BlankNode):
+            return ox.BlankNode(t.value + suffix.replace("-", "_"))
+        return t
+
+    graph = ox.NamedNode("urn:test:fixture:" + path.parent.name + "-" + path.stem)
+    return [ox.Quad(name(q.subject), q.predicate, name(q.object), graph) for q in quads]
+
+
+def test_results_are_pyshacls(store_dir: Path) -> None:
+    """The curated graph and every fixture (each renamed apart) in one data graph, with
+    their inferences: the compiled constraints find exactly the results pySHACL finds
+    (focus node, path, component, value, severity), on every node of the facts."""
+    from rivalry.graph.reason import materialise
+
+    db = EmbeddedStore(store_dir).db
+    store = ox.Store()
+    store.extend(q for q in db.quads_for_pattern(None, None, None, None)
+                 if q.graph_name.value != "https://w3id.org/rivalry/graph/inferred")
+    known = {q.subject.value for q in store.quads_for_pattern(None, None, None, None)
+             if isinstance(q.subject, ox.NamedNode)}
+    for path in FIXTURES:
+        store.extend(renamed(path, known))
+    materialise(store)
+    focus = {q.subject for q in store.quads_for_pattern(None, None, None, None)
+             if "/graph/facts/" in q.graph_name.value
+             or q.graph_name.value.startswith("urn:test:fixture:")}
+    ours = our_results(store, focus)
+    assert ours == pyshacl_results(store, focus)
+    for path in FIXTURES:  # each invalid fixture is reported, each valid one is not
+        suffix = "--" + path.parent.name + "-" + path.stem
+        severity = "Violation" if path.parent.name == "invalid" else None
+        expect = re.search(r"^# expect: (\w+)", path.read_text("utf-8"), re.M)
+        if expect:
+            severity = expect.group(1)
+        found = {r[4].rsplit("#", 1)[-1] for r in ours if str(r[0]).endswith(suffix)}
+        if severity is None:
+            assert "Violation" not in found, path.name
+        else:
+            assert severity in found, path.name
+
+
+def test_threads_and_focus_give_the_same_results(store_dir: Path) -> None:
+    db = EmbeddedStore(store_dir).db
+    whole = our_results(db, set(_all_subjects(db)))
+    assert whole == our_results(db, set(_all_subjects(db)), workers=3)
+    some = sorted(_all_subjects(db), key=str)[::7]
+    assert our_results(db, set(some), focus=some) == {r for r in whole
+                                                      if r[0] in {_key(s) for s in some}}
+
+
+def _all_subjects(db: ox.Store) -> set[ox.Term]:
+    return {q.subject for q in db.quads_for_pattern(None, None, None, None)
+            if isinstance(q.graph_name, ox.NamedNode) and "/graph/facts/" in q.graph_name.value}
+
+
+# --- every constraint runs, or the engine refuses --------------------------------------------
+
+
+def test_every_constraint_of_the_shapes_is_compiled() -> None:
+    """Each constraint parameter of each shape with targets (and of the property shapes
+    it holds) is compiled into a constraint, and each SHACL-SPARQL constraint too."""
+    g = shapes_graph()
+    compiled = constraints()
+    by_holder: dict[rdflib.term.Node, set[str]] = {}
+    for c in compiled:
+        by_holder.setdefault(c.shape, set()).add(c.component)
+    targeted = {s for p in (SH.targetClass, SH.targetSubjectsOf) for s in g.subjects(p)}
+    names = {str(p): str(SH) + n for p, n in COMPONENTS.items()}
+    for shape in targeted:
+        holders = [shape, *g.objects(shape, SH.property)]
+        for holder in holders:
+            for p in set(g.predicates(holder)):
+                if str(p) not in names or p == SH.sparql:
+                    continue
+                component = names[str(p)]
+                if p in (SH.qualifiedValueShape,):
+                    component = str(SH.QualifiedMinCountConstraintComponent)
+                assert component in by_holder.get(holder, set()), (holder, p)
+        for sparql in g.objects(shape, SH.sparql):
+            assert any(c.source_constraint == sparql and c.shape == shape for c in compiled)
+    assert len({c.id for c in compiled}) == len(compiled)
+
+
+SHAPE = """@prefix sh: <http://www.w3.org/ns/shacl#> . @prefix ex: <http://example.org/> .
+ex:S a sh:NodeShape ; sh:targetClass ex:C ; {body} .
+"""
+
+
+@pytest.mark.parametrize("body,says", [
+    ("sh:closed true", "sh:closed"),
+    ("sh:property [ sh:path ex:p ; sh:lessThan ex:q ]", "sh:lessThan"),
+    ("sh:property [ sh:path ex:p ; sh:equals ex:q ]", "sh:equals"),
+    ("sh:target [ a sh:SPARQLTarget ]", "sh:target"),
+    ("sh:sparql [ sh:select \"SELECT $this WHERE { $this ?p $currentShape }\" ]",
+     "$currentShape"),
+    ("sh:sparql [ sh:select \"SELECT $this WHERE { }\" ; sh:severity sh:Warning ]",
+     "the severity belongs to the shape"),
+    ("sh:node [ sh:sparql [ sh:select \"SELECT $this WHERE { }\" ] ]", "inside another shape"),
+    ("sh:property [ sh:path [ sh:alternative ex:p ] ; sh:minCount 1 ]",
+     "not a SHACL property path"),
+])
+def test_shapes_the_engine_cannot_run_are_refused(body: str, says: str) -> None:
+    g = rdflib.Graph().parse(data=SHAPE.format(body=body), format="turtle")
+    with pytest.raises(ShapesNotSupported) as caught:
+        compile_shapes(g)
+    assert says in str(caught.value)
+
+
+def test_a_refusal_stops_the_build(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    from rivalry.graph import validate
+    from rivalry.graph.build import build
+    from rivalry.graph.errors import InvalidOntology
+
+    bad = rdflib.Graph().parse(data=SHAPE.format(body="sh:closed true"), format="turtle")
+    monkeypatch.setattr(validate, "shapes_graph", lambda: bad)
+    with pytest.raises(InvalidOntology):
+        build(tmp_path / "store", consistency=False)
+    assert not (tmp_path / "store" / "current").exists()
