@@ -270,6 +270,16 @@ class DiskWriter:
         gc.collect()
 
 
+@dataclass
+class Database:
+    """The on-disk database of a build being made: `finish` completes it once the
+    checks have passed; `abandon` stops whatever still writes into it (the build
+    failed, and its directory is about to be removed)."""
+
+    finish: Callable[[BuildInfo], None]
+    abandon: Callable[[], None] = lambda: None
+
+
 def _duration(seconds: float) -> str:
     if seconds < 60:
         return f"{seconds:.1f} s"
@@ -863,13 +873,14 @@ def build(
 
         plan = plan_incremental(location, directory, options, progress)
     partial = location.new_build_dir(f"{now:%Y%m%dT%H%M%S}Z")
+    database: Database | None = None
     try:
         if plan is not None:
             from rivalry.graph.incremental import run_incremental
 
-            work, database_done = run_incremental(plan, partial, options, phases, on_file)
+            work, database = run_incremental(plan, partial, options, phases, on_file)
         else:
-            work, database_done = _full_into(partial, facts, ontology, options, phases, on_file)
+            work, database = _full_into(partial, facts, ontology, options, phases, on_file)
         build_id = f"{now:%Y%m%dT%H%M%S}Z-{work.digest[:12]}"
         info = BuildInfo(
             build_id=build_id,
@@ -880,7 +891,7 @@ def build(
             inferred=work.inferred,
         )
         _products(work.store, partial, options, phases)
-        database_done(info)
+        database.finish(info)
         work.store = None  # type: ignore[assignment]  # closes the database: it is complete
         gc.collect()
         write_state(partial, work.manifest, work.results, work.summary)
@@ -889,6 +900,8 @@ def build(
         # close the databases the failed work held (the frames it ran in still refer to
         # them) before removing its directory: RocksDB would write into it again
         traceback.clear_frames(e.__traceback__)
+        if database is not None:
+            database.abandon()  # its writer would otherwise go on writing into `partial`
         work = None  # type: ignore[assignment]
         gc.collect()
         shutil.rmtree(partial, ignore_errors=True)
@@ -908,7 +921,7 @@ def build(
 def _full_into(partial: Path, facts: Path | None, ontology: Path | None,
                options: BuildOptions, phases: Phases,
                on_file: Callable[[int, int, int], None] | None
-               ) -> tuple[Work, Callable[[BuildInfo], None]]:
+               ) -> tuple[Work, Database]:
     """A full build whose database ends in `partial/db`: written alongside the checks
     when the working store is in memory, or the working store itself otherwise."""
     directory = facts or Path(str(facts_dir()))
@@ -920,7 +933,7 @@ def _full_into(partial: Path, facts: Path | None, ontology: Path | None,
         def close(info: BuildInfo) -> None:
             phases.run("store", lambda: _close(work.store),
                        lambda _: f"{info.quads:,} quads in {info.graphs} graphs, compacted")
-        return work, close
+        return work, Database(close)
     mirror = DiskWriter(db_path)
     try:
         work = _full(facts, ontology, options, phases, on_file, None, mirror, partial)
@@ -936,7 +949,7 @@ def _full_into(partial: Path, facts: Path | None, ontology: Path | None,
         except BaseException:
             mirror.abandon()
             raise
-    return work, finish
+    return work, Database(finish, mirror.abandon)
 
 
 def _close(store: ox.Store) -> None:

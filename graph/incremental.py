@@ -36,6 +36,7 @@ from rivalry.graph.build import (
     RDF_TYPE,
     SOURCE_DOCUMENT,
     BuildOptions,
+    Database,
     Phases,
     SourceFile,
     State,
@@ -153,7 +154,7 @@ def _asserted_graphs_of(store: ox.Store, t: ox.Triple) -> set[str]:
 
 def run_incremental(plan: Plan, partial: Path, options: BuildOptions, phases: Phases,
                     on_file: Callable[[int, int, int], None] | None
-                    ) -> tuple[Work, Callable[[BuildInfo], None]]:
+                    ) -> tuple[Work, Database]:
     from rivalry.graph.reason import update_inferences
 
     names = ", ".join([f.name for f in plan.changed] + [f"{n} (removed)" for n in plan.removed])
@@ -248,7 +249,7 @@ def run_incremental(plan: Plan, partial: Path, options: BuildOptions, phases: Ph
     def finish(info: BuildInfo) -> None:
         phases.run("store", lambda: work.store.flush(),
                    lambda _: f"{info.quads:,} quads in {info.graphs} graphs")
-    return work, finish
+    return work, Database(finish)
 
 
 def graph_count(store: ox.Store, graph: ox.NamedNode) -> int:
