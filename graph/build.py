@@ -4,21 +4,20 @@ and publish the result as a new build of the store, atomically."""
 from __future__ import annotations
 
 import hashlib
-import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 import pyoxigraph as ox
 
-from rivalry.graph import DATA_LICENSE, INFERRED_GRAPH, META_GRAPH, facts_dir
+from rivalry.graph import DATA_LICENSE, DERIVED_GRAPH, INFERRED_GRAPH, META_GRAPH, facts_dir
+from rivalry.graph.derive import derive
 from rivalry.graph.errors import InvalidFacts
 from rivalry.graph.load import FactsFile, load_facts, load_ontology, undeclared_terms
 from rivalry.graph.reason import ConsistencyReport, check_consistency, materialise
 from rivalry.graph.search import build_search_index
-from rivalry.graph.store import BuildInfo, StoreLocation, write_database
+from rivalry.graph.store import BuildInfo, BuildTarget, build_target
 from rivalry.graph.validate import refuse_unless_conforms, validate_build
 
 RDF_TYPE = ox.NamedNode("http://www.w3.org/1999/02/22-rdf-syntax-ns#type")
@@ -132,7 +131,7 @@ def assemble(
 
 
 def build(
-    store_root: str | Path | Any,
+    store_root: str | Path | BuildTarget,
     facts: Path | None = None,
     *,
     ontology: Path | None = None,
@@ -142,45 +141,24 @@ def build(
     on_file: Callable[[int, int, int], None] | None = None,
 ) -> BuildResult:
     """Build the graph from the ontology and facts and publish it in `store_root` (a
-    store directory, or a RemoteStore for an external SPARQL server).
+    store directory, or a BuildTarget such as an external SPARQL server's RemoteStore).
 
     Either the whole build is published or nothing changes: the store served before a
     failed build is left exactly as it was. (An external server is loaded graph by graph
-    once everything has been checked; see rivalry.graph.remote.)
+    once everything has been checked, and switched to the new build at the end; see
+    rivalry.graph.remote.)
     """
     memory, files, report, inferred, digest = assemble(
         facts, ontology=ontology, consistency=consistency, validation=validation,
         progress=progress, on_file=on_file)
+    derived = derive(memory)
+    progress(f"derived {derived} triples into <{DERIVED_GRAPH}>")
     now = datetime.now(UTC)
     build_id = f"{now:%Y%m%dT%H%M%S}Z-{digest[:12]}"
-    if not isinstance(store_root, (str, Path)):  # an external SPARQL server
-        info = BuildInfo(build_id=build_id, built_at=now.isoformat(timespec="seconds"),
-                         quads=len(memory), graphs=sum(1 for _ in memory.named_graphs()),
-                         content_hash=digest, inferred=inferred)
-        # the index first, under the build's id: servers look for it once the build's
-        # metadata graph, written last by publish, names that id
-        build_search_index(memory, Path(store_root.cache_root) / build_id, progress)
-        store_root.publish(memory, info)
-        progress(f"loaded build {build_id} ({info.quads} quads in {info.graphs} graphs) "
-                 f"into {store_root.graph_store_endpoint}")
-        return BuildResult(info=info, path=Path(), files=files, consistency=report)
-    location = StoreLocation(store_root)
-    partial = location.new_build_dir(build_id)
-    try:
-        write_database(partial / "db", memory)
-        build_search_index(memory, partial, progress)
-        info = BuildInfo(
-            build_id=build_id,
-            built_at=now.isoformat(timespec="seconds"),
-            quads=len(memory),
-            graphs=sum(1 for _ in memory.named_graphs()),
-            content_hash=digest,
-            inferred=inferred,
-        )
-        final = location.publish(partial, info)
-    except BaseException:
-        shutil.rmtree(partial, ignore_errors=True)
-        raise
-    progress(f"published build {build_id} ({info.quads} quads in {info.graphs} graphs) "
-             f"at {final}")
+    info = BuildInfo(build_id=build_id, built_at=now.isoformat(timespec="seconds"),
+                     quads=len(memory), graphs=sum(1 for _ in memory.named_graphs()),
+                     content_hash=digest, inferred=inferred)
+    final = build_target(store_root).publish_build(
+        memory, info, lambda directory: build_search_index(memory, directory, progress),
+        progress)
     return BuildResult(info=info, path=final, files=files, consistency=report)

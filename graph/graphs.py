@@ -19,9 +19,10 @@ from rivalry.graph import (
     INFERRED_GRAPH,
     META_GRAPH,
     ONTOLOGY_GRAPH,
+    Term,
 )
 from rivalry.graph.describe import Labels
-from rivalry.graph.store import EmbeddedStore
+from rivalry.graph.store import Store
 
 RDF_TYPE = "http://www.w3.org/1999/02/22-rdf-syntax-ns#type"
 RDFS = "http://www.w3.org/2000/01/rdf-schema#"
@@ -66,16 +67,16 @@ class GraphInfo:
     subject_count: int = 0
 
 
-def exists(store: EmbeddedStore, iri: str) -> bool:
+def exists(store: Store, iri: str) -> bool:
     return next(store.quads_for_pattern(None, None, None, ox.NamedNode(iri)), None) is not None
 
 
-def _count(store: EmbeddedStore, query: str) -> int:
+def _count(store: Store, query: str) -> int:
     row = next(store.query(query).rows(), None)
     return int(row[0].value) if row and row[0] is not None else 0
 
 
-def graph_info(store: EmbeddedStore, iri: str, labels: Labels,
+def graph_info(store: Store, iri: str, labels: Labels,
                listed: int = LISTED_MAX) -> GraphInfo | None:
     """What a named graph holds, or None when the build has no such graph."""
     if not exists(store, iri):
@@ -123,7 +124,7 @@ def describe_graph(info: GraphInfo, *, dataset: str, endpoint: str) -> list[ox.T
     """The graph's description as RDF (VoID, PROV, Dublin Core)."""
     g = ox.NamedNode(info.iri)
 
-    def t(p: str, o: ox.Term) -> ox.Triple:
+    def t(p: str, o: Term) -> ox.Triple:
         return ox.Triple(g, ox.NamedNode(p), o)
 
     triples = [
@@ -159,7 +160,7 @@ class GraphSummary:
     sources: int
 
 
-def graph_index(store: EmbeddedStore) -> list[GraphSummary]:
+def graph_index(store: Store) -> list[GraphSummary]:
     """Every named graph of the build with its size and number of sources, from the
     metadata graph (no graph is scanned)."""
     meta = f"<{META_GRAPH}>"

@@ -1,5 +1,10 @@
-"""The store: where built graphs live on disk, how a new build replaces the old one
-atomically, and the one place queries are run (STYLE.md, habit 3).
+"""The store: the contract every store keeps (`Store`), where built graphs live on disk,
+how a new build replaces the old one atomically, and the one place queries are run
+(STYLE.md, habit 3).
+
+Two stores keep the contract: `EmbeddedStore` (pyoxigraph on disk, below) and
+`rivalry.graph.remote.RemoteStore` (an external SPARQL 1.1 server). Code that reads the
+graph takes a `Store` and never asks which kind it has.
 
 Layout of a store directory (the `store` setting, RIVALRY_STORE):
 
@@ -23,13 +28,20 @@ import threading
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 import pyoxigraph as ox
 
-from rivalry.graph.errors import QueryError, QuerySyntaxError, QueryTimeout, StoreError
+from rivalry.graph import Term
+from rivalry.graph.errors import (
+    NoBuild,
+    QueryError,
+    QuerySyntaxError,
+    QueryTimeout,
+    StoreError,
+)
 from rivalry.graph.isolate import TimeLimitExceeded, run_with_time_limit, supervised
-from rivalry.graph.results import Answer, trim_rows
+from rivalry.graph.results import Answer, collect_answer, trim_rows, write
 from rivalry.graph.sparql import check_query, explain_syntax_error, with_row_limit
 
 #: Given the kind of answer ("select", "ask" or "graph"), the results format to write it
@@ -43,15 +55,13 @@ KEEP_PREVIOUS_BUILDS = 2
 DEFAULT_STORE = "var/store"
 
 
-def open_store(settings: dict[str, Any]) -> EmbeddedStore | Any:
+def open_store(settings: dict[str, Any]) -> Store:
     """The store the settings name: an external SPARQL server when `sparql_endpoint` is
     set, the embedded store at `store` otherwise."""
     if settings.get("sparql_endpoint"):
         from rivalry.graph.remote import RemoteStore
 
-        return RemoteStore(settings["sparql_endpoint"], settings.get("graph_store_endpoint", ""),
-                           settings.get("graph_store_auth", ""),
-                           settings.get("cache_dir", "var/cache"))
+        return RemoteStore.from_settings(settings)
     return EmbeddedStore(settings["store"], in_memory=settings.get("store_in_memory", False))
 
 
@@ -71,6 +81,121 @@ class BuildInfo:
 
     def to_dict(self) -> dict[str, Any]:
         return {k: getattr(self, k) for k in self.__dataclass_fields__}
+
+
+@dataclass(frozen=True)
+class PendingLoad:
+    """A build an external store is loading, or failed to finish loading: while it is
+    there, the server may hold a mix of two builds."""
+
+    build_id: str
+    started_at: str
+    state: str  # "loading", or "failed" (the load stopped; rerun `rivalry build`)
+    error: str | None = None
+
+
+@runtime_checkable
+class Store(Protocol):
+    """What rivalry needs of a store: the build it serves, queries, quads, and the files
+    derived from the build. `EmbeddedStore` and `rivalry.graph.remote.RemoteStore` keep
+    this contract; tests/test_store_contract.py checks both against it.
+
+    Queries see the union of the build's named graphs as their default graph and those
+    graphs as their named graphs, unless the request names its own dataset; nothing
+    else the store may hold (an external server's own graphs) is ever seen.
+    """
+
+    @property
+    def kind(self) -> str:
+        """"embedded" or "remote"."""
+        ...
+
+    @property
+    def info(self) -> BuildInfo:
+        """The build being served; NoBuild when there is none yet."""
+        ...
+
+    @property
+    def known_build_id(self) -> str | None:
+        """The id of the build answers are being read from, without looking for a newer
+        one (None before the first read)."""
+        ...
+
+    def confirm_build_id(self) -> str | None:
+        """Look now whether the build answers were read from is still the whole, current
+        one; its id if so, None if a new build is loading or has replaced it (answers
+        read meanwhile may mix two builds, and must not be kept)."""
+        ...
+
+    def pending_load(self) -> PendingLoad | None:
+        """A build being loaded, or left half loaded, beside the one served."""
+        ...
+
+    def refresh(self) -> None:
+        """Forget what is known of the current build; the next call reads it again."""
+        ...
+
+    @property
+    def files_dir(self) -> Path:
+        """The directory of files derived from the build being served (search index)."""
+        ...
+
+    @property
+    def cache_dir(self) -> Path:
+        """Where the dumps of the build being served are written."""
+        ...
+
+    def query(self, sparql: str, *, default_graph_uris: list[str] | None = None,
+              named_graph_uris: list[str] | None = None,
+              bindings: dict[str, Term] | None = None) -> QueryResult:
+        """A trusted query (the project's own, or the command line's), read whole."""
+        ...
+
+    def execute(self, sparql: str, limits: QueryLimits, *,
+                default_graph_uris: list[str] | None = None,
+                named_graph_uris: list[str] | None = None,
+                bindings: dict[str, Term] | None = None,
+                result_format: ResultFormat | None = None) -> Answer:
+        """A query from the public endpoint: checked, then run within `limits`."""
+        ...
+
+    def quads_for_pattern(self, subject: Term | None, predicate: Term | None,
+                          obj: Term | None, graph: Term | None = None) -> Iterator[ox.Quad]:
+        """The quads matching a pattern, in any of the build's named graphs unless
+        `graph` is given."""
+        ...
+
+    def quads(self, graph: str | None = None) -> Iterator[ox.Quad]:
+        ...
+
+    def named_graphs(self) -> list[str]:
+        """The build's named graphs, sorted."""
+        ...
+
+    def graph_sizes(self) -> dict[str, int]:
+        """The number of triples in each of the build's named graphs."""
+        ...
+
+
+class BuildTarget(Protocol):
+    """Where `rivalry.graph.build.build` publishes: a store directory (StoreLocation) or
+    an external SPARQL server (RemoteStore)."""
+
+    def publish_build(self, memory: ox.Store, info: BuildInfo,
+                      write_files: Callable[[Path], None],
+                      progress: Callable[[str], None]) -> Path:
+        """Make `memory` the current build, all of it or nothing of what is served.
+        `write_files(directory)` writes the files derived from the build (its search
+        index) where the served build's `files_dir` will be. Returns where the build
+        went."""
+        ...
+
+
+def build_target(where: str | os.PathLike[str] | BuildTarget) -> BuildTarget:
+    """A store directory's path, or a target already."""
+    if isinstance(where, (str, os.PathLike)):
+        return StoreLocation(where)
+    return where
 
 
 class StoreLocation:
@@ -118,6 +243,23 @@ class StoreLocation:
         os.replace(tmp_link, self.current_link)
         _fsync_dir(self.root)
         self.prune()
+        return final
+
+    def publish_build(self, memory: ox.Store, info: BuildInfo,
+                      write_files: Callable[[Path], None],
+                      progress: Callable[[str], None]) -> Path:
+        """Write the build's database and files into a new build directory, then make it
+        current (BuildTarget); a failure leaves the current build as it was."""
+        partial = self.new_build_dir(info.build_id)
+        try:
+            write_database(partial / "db", memory)
+            write_files(partial)
+            final = self.publish(partial, info)
+        except BaseException:
+            shutil.rmtree(partial, ignore_errors=True)
+            raise
+        progress(f"published build {info.build_id} ({info.quads} quads in {info.graphs} "
+                 f"graphs) at {final}")
         return final
 
     def prune(self) -> None:
@@ -201,6 +343,15 @@ class EmbeddedStore:
         """The id of the build open now, without looking for a newer one."""
         return self._info.build_id if self._info is not None else None
 
+    def confirm_build_id(self) -> str | None:
+        """A build on disk is opened whole and never changes: the one open is the one
+        every answer came from."""
+        return self.known_build_id
+
+    def pending_load(self) -> PendingLoad | None:
+        """Builds are published by one atomic rename: never half loaded."""
+        return None
+
     def refresh(self) -> None:
         if not self.follow and self._db is not None:
             return
@@ -216,7 +367,7 @@ class EmbeddedStore:
             return
         with self._lock:
             if current is None:
-                raise StoreError(
+                raise NoBuild(
                     f"no graph has been built in {self.location.root}: run `rivalry build` "
                     "(or point RIVALRY_STORE at a built store)")
             try:
@@ -256,7 +407,7 @@ class EmbeddedStore:
         *,
         default_graph_uris: list[str] | None = None,
         named_graph_uris: list[str] | None = None,
-        bindings: dict[str, ox.Term] | None = None,
+        bindings: dict[str, Term] | None = None,
     ) -> QueryResult:
         """Run a trusted SPARQL query (the project's own, or the command line's). The
         default graph is the union of all graphs, unless the request names its default
@@ -272,7 +423,7 @@ class EmbeddedStore:
         *,
         default_graph_uris: list[str] | None = None,
         named_graph_uris: list[str] | None = None,
-        bindings: dict[str, ox.Term] | None = None,
+        bindings: dict[str, Term] | None = None,
         result_format: ResultFormat | None = None,
     ) -> Answer:
         """Run a query from the public endpoint, under its limits (see `execute`).
@@ -306,11 +457,15 @@ class EmbeddedStore:
         g = ox.NamedNode(graph) if graph else None
         return self.db.quads_for_pattern(None, None, None, g)
 
-    def quads_for_pattern(self, subject: ox.Term | None, predicate: ox.Term | None,
-                          obj: ox.Term | None, graph: ox.Term | None = None
+    def quads_for_pattern(self, subject: Term | None, predicate: Term | None,
+                          obj: Term | None, graph: Term | None = None
                           ) -> Iterator[ox.Quad]:
         """Quads matching a pattern, in any graph unless `graph` is given."""
         return self.db.quads_for_pattern(subject, predicate, obj, graph)
+
+    @property
+    def files_dir(self) -> Path:
+        return self.build_dir
 
     @property
     def cache_dir(self) -> Path:
@@ -324,15 +479,25 @@ class EmbeddedStore:
     def named_graphs(self) -> list[str]:
         return sorted(g.value for g in self.db.named_graphs() if isinstance(g, ox.NamedNode))
 
+    def graph_sizes(self) -> dict[str, int]:
+        rows = self.query("SELECT ?g (COUNT(*) AS ?n) WHERE { GRAPH ?g { ?s ?p ?o } } "
+                          "GROUP BY ?g").rows()
+        return {g.value: int(n.value) for g, n in rows}
+
 
 class QueryResult:
     """The answer to a query: solutions (SELECT), a boolean (ASK) or triples (CONSTRUCT,
     DESCRIBE). Solutions and triples are streamed: read them once, by iterating or by
-    serializing."""
+    serializing. `QueryResult.of(answer)` holds an answer read whole (an external
+    store's)."""
 
-    def __init__(self, raw: ox.QuerySolutions | ox.QueryBoolean | ox.QueryTriples) -> None:
+    def __init__(self, raw: ox.QuerySolutions | ox.QueryBoolean | ox.QueryTriples | Answer
+                 ) -> None:
         self.raw = raw
-        if isinstance(raw, ox.QuerySolutions):
+        if isinstance(raw, Answer):
+            self.kind = raw.kind
+            self.variables = list(raw.variables)
+        elif isinstance(raw, ox.QuerySolutions):
             self.kind = "select"
             self.variables = [v.value for v in raw.variables]
         elif isinstance(raw, ox.QueryBoolean):
@@ -342,11 +507,20 @@ class QueryResult:
             self.kind = "graph"
             self.variables = []
 
+    @classmethod
+    def of(cls, answer: Answer) -> QueryResult:
+        return cls(answer)
+
     @property
     def boolean(self) -> bool:
+        if isinstance(self.raw, Answer):
+            return self.raw.boolean
         return bool(self.raw)
 
-    def rows(self) -> Iterator[list[ox.Term | None]]:
+    def rows(self) -> Iterator[list[Term | None]]:
+        if isinstance(self.raw, Answer):
+            yield from (list(row) for row in self.raw.rows)
+            return
         assert isinstance(self.raw, ox.QuerySolutions)
         for solution in self.raw:
             yield [solution[v] for v in self.variables]
@@ -354,9 +528,16 @@ class QueryResult:
     def triples(self) -> Iterator[ox.Triple]:
         if self.kind != "graph":
             raise QueryError("a SELECT or ASK query gives a results table, not triples")
+        if isinstance(self.raw, Answer):
+            return iter(self.raw.triples)
         return iter(self.raw)
 
     def serialize(self, fmt: ox.QueryResultsFormat | ox.RdfFormat) -> bytes:
+        if isinstance(self.raw, Answer):
+            if (self.kind == "graph") != isinstance(fmt, ox.RdfFormat):
+                raise QueryError("a CONSTRUCT or DESCRIBE query gives triples, a SELECT or "
+                                 "ASK query a results table")
+            return write(self.raw, fmt)
         if self.kind == "graph":
             if not isinstance(fmt, ox.RdfFormat):
                 raise QueryError("a CONSTRUCT or DESCRIBE query gives triples, not a results table")
@@ -405,7 +586,7 @@ def execute(
     *,
     default_graph_uris: list[str] | None = None,
     named_graph_uris: list[str] | None = None,
-    bindings: dict[str, ox.Term] | None = None,
+    bindings: dict[str, Term] | None = None,
     result_format: ResultFormat | None = None,
 ) -> Answer:
     """The public endpoint's choke point: check and run a query, here and now.
@@ -429,7 +610,7 @@ def execute(
     fmt = result_format(kind) if result_format and kind else None
     try:
         written = _written(db, sparql, kind, fmt, options, limits.row_limit) if fmt else None
-        return written or _collect(db.query(sparql, **options), limits.row_limit)
+        return written or collect_answer(db.query(sparql, **options), limits.row_limit)
     except SyntaxError as e:
         raise syntax_error(e, sparql) from None
     except (ValueError, OSError, RuntimeError) as e:
@@ -477,26 +658,6 @@ def _written(db: ox.Store, sparql: str, kind: str, fmt: ox.QueryResultsFormat,
                   limit=row_limit if truncated else None)
 
 
-def _collect(raw: Any, row_limit: int) -> Answer:
-    if isinstance(raw, ox.QueryBoolean):
-        return Answer("ask", boolean=bool(raw))
-    if isinstance(raw, ox.QuerySolutions):
-        names = [v.value for v in raw.variables]
-        variables = raw.variables
-        rows = []
-        for solution in raw:
-            if len(rows) == row_limit:
-                return Answer("select", names, rows, truncated=True, limit=row_limit)
-            rows.append([solution[v] for v in variables])
-        return Answer("select", names, rows)
-    triples = []
-    for triple in raw:
-        if len(triples) == row_limit:
-            return Answer("graph", triples=triples, truncated=True, limit=row_limit)
-        triples.append(triple)
-    return Answer("graph", triples=triples)
-
-
 def describe_syntax_error(error: SyntaxError, text: str | None = None) -> str:
     """pyoxigraph says "error at 3:14: expected one of [...character classes...]"; say
     it the way people read it, in one line: with the query's text, what is wrong (an
@@ -528,7 +689,7 @@ def run_query(
     *,
     default_graph_uris: list[str] | None = None,
     named_graph_uris: list[str] | None = None,
-    bindings: dict[str, ox.Term] | None = None,
+    bindings: dict[str, Term] | None = None,
 ) -> QueryResult:
     kwargs: dict[str, Any] = {}
     if bindings:

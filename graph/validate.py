@@ -25,9 +25,10 @@ import rdflib
 from rdflib import RDF, Graph, URIRef
 from rdflib.namespace import SH
 
+from rivalry.graph import Term
 from rivalry.graph.errors import InvalidFacts
 from rivalry.graph.load import load_ontology, parse_rdf, read_rdf_file
-from rivalry.graph.store import EmbeddedStore
+from rivalry.graph.store import Store
 from rivalry.shapes import shapes_files
 
 #: Blank nodes of submitted facts become IRIs under this prefix while they are validated
@@ -116,7 +117,7 @@ class Report:
 # ---------------------------------------------------------------------------------------
 
 
-def to_rdflib(term: ox.Term) -> rdflib.term.Node:
+def to_rdflib(term: Term) -> rdflib.term.Node:
     if isinstance(term, ox.NamedNode):
         return URIRef(term.value)
     if isinstance(term, ox.BlankNode):
@@ -139,7 +140,7 @@ def _unskolem(node: rdflib.term.Node | None) -> str | None:
     return text
 
 
-def graph_of(triples: Iterable[tuple[ox.Term, ox.Term, ox.Term]]) -> Graph:
+def graph_of(triples: Iterable[tuple[Term, Term, Term]]) -> Graph:
     g = Graph()
     for s, p, o in triples:
         g.add((to_rdflib(s), to_rdflib(p), to_rdflib(o)))
@@ -284,7 +285,7 @@ class Submission:
         return cls.from_quads([(label, parse_rdf(data, fmt, label=label))])
 
 
-def context_for(store: EmbeddedStore | None, submission: Submission,
+def context_for(store: Store | None, submission: Submission,
                 batch: int = 400) -> list[ox.Triple]:
     """What the built graph says about every node the submission mentions."""
     if store is None:

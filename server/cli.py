@@ -3,7 +3,8 @@
 Each command is a thin layer over a function of rivalry.graph or rivalry.server.
 Exit codes: 0 success; 1 the facts or the query are wrong (inconsistent facts, failed
 checks); 2 an input cannot be read (syntax errors, missing files, bad options);
-3 the store is unavailable.
+3 the store is unavailable (nothing built yet); 4 the external SPARQL server failed (it
+cannot be reached, refused a request or did not answer in time).
 """
 
 from __future__ import annotations
@@ -15,11 +16,13 @@ from typing import Any
 import click
 import pyoxigraph as ox
 
-from rivalry.graph import PREFIXES
+from rivalry.graph import PREFIXES, Term
 from rivalry.graph.errors import (
+    ExternalStoreError,
     InvalidFacts,
     InvalidInput,
     InvalidOntology,
+    NoBuild,
     QueryError,
     RivalryError,
     SourceLocation,
@@ -32,6 +35,7 @@ EXIT_CODES: dict[type[RivalryError], int] = {
     InvalidInput: 2,
     InvalidOntology: 2,
     QueryError: 2,
+    ExternalStoreError: 4,
     StoreError: 3,
 }
 
@@ -163,9 +167,13 @@ def validate(files: tuple[Path, ...], fmt: str, input_format: str | None,
         if not no_context:
             try:
                 db = open_store(settings)
-            except StoreError as e:
+                context = context_for(db, submission)
+            except NoBuild as e:
                 click.echo(f"note: validating without the graph's context: {e}", err=True)
-        report = run_validate(submission, context_for(db, submission), strict=strict)
+                context = []
+        else:
+            context = []
+        report = run_validate(submission, context, strict=strict)
     except RivalryError as e:
         fail(e)
     if report_format == "json":
@@ -184,7 +192,7 @@ GRAPH_FORMATS = {"turtle": ox.RdfFormat.TURTLE, "ntriples": ox.RdfFormat.N_TRIPL
                  "jsonld": ox.RdfFormat.JSON_LD, "rdfxml": ox.RdfFormat.RDF_XML}
 
 
-def short(term: ox.Term | None) -> str:
+def short(term: Term | None) -> str:
     """A term as a person reads it: prefixed names, plain literal values."""
     if term is None:
         return ""

@@ -46,9 +46,15 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("graph_store_endpoint", "",
             "Graph Store Protocol endpoint of that server, for `rivalry build` to load into."),
     Setting("graph_store_auth", "",
-            "user:password for writing to the external server (HTTP Basic); never shown."),
+            "user:password for writing to the external server (HTTP Basic or Digest, as the "
+            "server asks); never shown."),
+    Setting("store_timeout", 60.0,
+            "Seconds an external SPARQL server may take over one request of `rivalry build` "
+            "or another command (loading a part of a graph, a query). Requests the web "
+            "server makes are bounded by the time limit of the request they answer."),
     Setting("cache_dir", "var/cache",
-            "Where dumps of an external store's builds are kept."),
+            "Where the files derived from an external store's builds are kept (the search "
+            "index and the dumps, under a directory per build)."),
     Setting("base_iri", "https://w3id.org/rivalry/",
             "The IRI the graph's entities are minted under; <base_iri>id/... is served at "
             "/id/..., and the ontology <base_iri>ontology at /ontology."),
@@ -168,6 +174,20 @@ def _check_name(name: str, origin: str) -> Setting:
     return _BY_NAME[name]
 
 
+def request_time_limit(settings: Mapping[str, Any], method: str, path: str
+                       ) -> tuple[float, str]:
+    """The time a request may take, and the setting that says so."""
+    if path == "/sparql":
+        name = "query_time_limit"
+    elif path == "/validate" and method == "POST":
+        name = "validation_time_limit"
+    elif path == "/screen" and method == "POST":
+        name = "screen_time_limit"
+    else:
+        name = "page_time_limit"
+    return settings[name], name
+
+
 def query_limits(settings: Mapping[str, Any]) -> QueryLimits:
     """The query limits a set of settings asks for."""
     return QueryLimits(
@@ -198,7 +218,7 @@ def load_settings(
         values[name] = _coerce(setting, raw, f"setting {name}")
     for name in ("query_time_limit", "validation_time_limit", "page_time_limit",
                  "header_timeout", "body_timeout", "send_timeout", "keepalive_timeout",
-                 "screen_time_limit"):
+                 "screen_time_limit", "store_timeout"):
         if values[name] <= 0:
             raise InvalidSetting(f"setting {name} must be a positive number of seconds")
     if not re.match(r"^https?://[^\s]+/$", values["base_iri"]):
