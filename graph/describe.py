@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 
 import pyoxigraph as ox
 
-from rivalry.graph import INFERRED_GRAPH, ONTOLOGY_GRAPH, Term
+from rivalry.graph import DERIVED_GRAPH, INFERRED_GRAPH, ONTOLOGY_GRAPH, Term
 from rivalry.graph.store import Store
 
 RDF_TYPE = "http://www.w3.org/1999/02/22-rdf-syntax-ns#type"
@@ -236,7 +236,10 @@ def entity_view(store: Store, iri: str, labels: Labels | None = None) -> EntityV
     comments: list[str] = []
     out: dict[str, dict[str, Value]] = defaultdict(dict)
     seen: dict[str, set[str]] = defaultdict(set)
-    for q in store.quads_for_pattern(node, None, None, None):
+    # in a fixed order (by property, value, graph), so that which values are shown of a
+    # property with many does not depend on the store's order
+    for q in sorted(store.quads_for_pattern(node, None, None, None),
+                    key=lambda q: (q.predicate.value, str(q.object), str(q.graph_name))):
         p = q.predicate.value
         if q.graph_name == ox.NamedNode(ONTOLOGY_GRAPH) or _noise(q):
             continue
@@ -308,7 +311,7 @@ def _incoming_counts(store: Store, iri: str) -> list[tuple[str, int]]:
     other vocabularies' super-properties the build inferred, left out."""
     query = f"""SELECT ?p (COUNT(DISTINCT ?s) AS ?n) WHERE {{
       GRAPH ?g {{ ?s ?p <{iri}> }}
-      FILTER(?p != <{RDF_TYPE}> && ?g != <{ONTOLOGY_GRAPH}>
+      FILTER(?p != <{RDF_TYPE}> && ?g != <{ONTOLOGY_GRAPH}> && ?g != <{DERIVED_GRAPH}>
              && (?g != <{INFERRED_GRAPH}> || STRSTARTS(STR(?p), "{RV}")))
     }} GROUP BY ?p"""
     return [(p.value, int(n.value)) for p, n in store.query(query).rows()]
@@ -322,9 +325,8 @@ def _subjects(store: Store, iri: str, prop: str, limit: int,
         found: dict[str, Term] = {}
         for q in store.quads_for_pattern(None, ox.NamedNode(prop), ox.NamedNode(iri), None):
             found.setdefault(str(q.subject), q.subject)
-            if len(found) >= limit:
-                break
-        return list(found.values())
+        # the first in a fixed order, whatever the store's
+        return [found[k] for k in sorted(found)[:limit]]
     query = _subjects_query(iri, prop, excluded) + f" LIMIT {limit}"
     return [row[0] for row in store.query(query).rows()]
 
@@ -358,10 +360,12 @@ def _count_residual(store: Store, iri: str, prop: str, excluded: set[str]) -> in
 
 def _noise(quad: ox.Quad) -> bool:
     """Inferred triples with a super-property from another vocabulary (prov:, sem:, ...)
-    repeat what the page already shows under our own property; pages leave them out.
-    Linked-data descriptions keep them."""
-    return (quad.graph_name == ox.NamedNode(INFERRED_GRAPH)
-            and not quad.predicate.value.startswith(RV) and quad.predicate.value != RDF_TYPE)
+    repeat what the page already shows under our own property, and the derived graph's
+    values (most specific types, day numbers, response chains) restate others for
+    queries; pages leave them out. Linked-data descriptions keep them."""
+    return quad.graph_name == ox.NamedNode(DERIVED_GRAPH) or (
+        quad.graph_name == ox.NamedNode(INFERRED_GRAPH)
+        and not quad.predicate.value.startswith(RV) and quad.predicate.value != RDF_TYPE)
 
 
 def _value(term: Term, labels: Labels) -> Value:
@@ -403,7 +407,7 @@ def timeline(store: Store, iri: str, labels: Labels) -> list[TimelineEntry]:
     more = False
     for role, pattern in patterns:
         query = (f"SELECT DISTINCT ?action ?date WHERE {{ {pattern} . "
-                 f"?action <{RV}announcedOn> ?date }} ORDER BY DESC(?date) "
+                 f"?action <{RV}announcedOn> ?date }} ORDER BY DESC(?date) DESC(?action) "
                  f"LIMIT {TIMELINE_MAX + 1}")
         rows = list(store.query(query).rows())
         more = more or len(rows) > TIMELINE_MAX
@@ -457,15 +461,15 @@ def sources(store: Store, iri: str) -> list[Source]:
     PREFIX dct: <http://purl.org/dc/terms/>
     PREFIX rdfs: <http://www.w3.org/2000/01/rdf-schema#>
     PREFIX schema: <https://schema.org/>
-    SELECT ?doc (SAMPLE(?t) AS ?title) (SAMPLE(?pl) AS ?publisher) (SAMPLE(?d) AS ?issued)
-           (SAMPLE(?u) AS ?url)
+    SELECT ?doc (MIN(STR(?t)) AS ?title) (MIN(STR(?pl)) AS ?publisher)
+           (MIN(STR(?d)) AS ?issued) (MIN(STR(?u)) AS ?url)
     WHERE {{
       <{iri}> prov:wasDerivedFrom ?doc .
       OPTIONAL {{ ?doc dct:title ?t }}
       OPTIONAL {{ ?doc dct:publisher/rdfs:label ?pl FILTER(lang(?pl) = "en" || lang(?pl) = "") }}
       OPTIONAL {{ ?doc dct:issued ?d }}
       OPTIONAL {{ ?doc schema:url ?u }}
-    }} GROUP BY ?doc ORDER BY ?issued"""
+    }} GROUP BY ?doc ORDER BY ?issued ?doc"""
     out = []
     for doc, title, publisher, issued, url in store.query(query).rows():
         out.append(Source(doc.value, *(t.value if t is not None else None

@@ -15,6 +15,7 @@ import pyoxigraph as ox
 
 from rivalry.graph import (
     DATA_LICENSE,
+    DERIVED_GRAPH,
     FACTS_GRAPH_BASE,
     INFERRED_GRAPH,
     META_GRAPH,
@@ -39,6 +40,11 @@ SPECIAL = {
     INFERRED_GRAPH: ("inferred triples", "What the ontology entails from the facts and "
                      "that queries rely on, materialised by `rivalry build`: class and "
                      "property hierarchies, inverses and property chains."),
+    DERIVED_GRAPH: ("derived values", "What `rivalry build` computes for queries that SPARQL "
+                    "engines would otherwise answer differently: each entity's most specific "
+                    "types (rv:mostSpecificType), the chains of responses "
+                    "(rv:respondsToTransitively) and the day numbers of dates "
+                    "(rv:announcedOnDay, rv:effectiveOnDay, rv:complianceDateDay)."),
     META_GRAPH: ("metadata", "The description of each facts graph: its file, its sources "
                  "and its size."),
 }
@@ -91,7 +97,7 @@ def graph_info(store: Store, iri: str, labels: Labels,
     if iri in SPECIAL:
         label, comment = SPECIAL[iri]
         kind = {ONTOLOGY_GRAPH: "ontology", INFERRED_GRAPH: "inferred",
-                META_GRAPH: "metadata"}[iri]
+                META_GRAPH: "metadata", DERIVED_GRAPH: "derived"}[iri]
         inferred = getattr(store.info, "inferred", None) if iri == INFERRED_GRAPH else None
         triples = inferred if isinstance(inferred, int) else _count(
             store, f"SELECT (COUNT(*) AS ?n) WHERE {{ GRAPH <{iri}> {{ ?s ?p ?o }} }}")
@@ -104,8 +110,8 @@ def graph_info(store: Store, iri: str, labels: Labels,
         info = GraphInfo(iri, meta_value(RDFS + "label") or f"facts: {name}",
                          "The facts of one curated file, with the sources they rest on.",
                          "facts", triples, file=meta_value(DCT + "source"))
-        docs = [q.object.value for q in store.quads_for_pattern(
-            g, ox.NamedNode(PROV + "wasDerivedFrom"), None, meta)]
+        docs = sorted(q.object.value for q in store.quads_for_pattern(
+            g, ox.NamedNode(PROV + "wasDerivedFrom"), None, meta))
         info.source_count = len(docs)
         info.sources = sorted((SourceRef(d, labels(d, d.rsplit("/", 1)[-1]))
                                for d in docs[:listed]), key=lambda s: s.title.lower())
@@ -114,7 +120,7 @@ def graph_info(store: Store, iri: str, labels: Labels,
             store, f"SELECT (COUNT(DISTINCT ?s) AS ?n) WHERE {{ GRAPH <{iri}> {{ ?s ?p ?o }} "
                    "FILTER(isIRI(?s)) }")
         rows = store.query(f"SELECT DISTINCT ?s WHERE {{ GRAPH <{iri}> {{ ?s ?p ?o }} "
-                           f"FILTER(isIRI(?s)) }} LIMIT {listed}").rows()
+                           f"FILTER(isIRI(?s)) }} ORDER BY ?s LIMIT {listed}").rows()
         info.subjects = sorted(((s.value, labels(s.value, s.value)) for (s,) in rows),
                                key=lambda x: x[1].lower())
     return info

@@ -220,7 +220,7 @@ def chart_data(store: Store, labels: Labels, filters: ActionFilters,
     if total <= CHART_POINTS_MAX:
         query = (f"{PREFIXES}SELECT DISTINCT ?action ?date ?lane WHERE {{ "
                  f"{_where(bindings)} OPTIONAL {{ ?action rv:issuingState ?lane }} }} "
-                 f"ORDER BY ?date LIMIT {CHART_POINTS_MAX}")
+                 f"ORDER BY ?date ?action ?lane LIMIT {CHART_POINTS_MAX}")
         seen = set()
         for action, date, lane in store.query(query).rows():
             if action.value in seen:
@@ -256,7 +256,7 @@ def classes_with_members(store: Store, labels: Labels) -> list[Option]:
     if not classes:
         return []
     values = " ".join(str(ox.NamedNode(c)) for c in classes)
-    query = (f"SELECT ?class (COUNT(?e) AS ?n) WHERE {{ VALUES ?class {{ {values} }} "
+    query = (f"SELECT ?class (COUNT(DISTINCT ?e) AS ?n) WHERE {{ VALUES ?class {{ {values} }} "
              "?e a ?class } GROUP BY ?class")
     rows = [Option(c.value, labels(c.value, c.value.rsplit("#", 1)[-1]), int(n.value))
             for c, n in store.query(query).rows() if int(n.value)]
@@ -291,10 +291,16 @@ def member_page(store: Store, class_iri: str, labels: Labels, page: int = 1,
     offset = (page - 1) * page_size
     by_label = total <= SORTED_MAX
     if by_label:
-        query = f"""SELECT ?e (SAMPLE(?l) AS ?label) WHERE {{
-            {cls} ?e a ?class .
-            OPTIONAL {{ ?e <{RDFS}label> ?l FILTER(langMatches(lang(?l), "en") || lang(?l) = "") }}
-        }} GROUP BY ?e ORDER BY LCASE(STR(COALESCE(?label, STR(?e)))) ?e
+        # the label chosen by MIN, not SAMPLE, and sorted on outside the grouping, so
+        # that every engine gives the same page
+        query = f"""SELECT ?e ?label WHERE {{
+            {{ SELECT ?e (MIN(STR(?l)) AS ?label) WHERE {{
+                {cls} ?e a ?class .
+                OPTIONAL {{ ?e <{RDFS}label> ?l
+                           FILTER(langMatches(lang(?l), "en") || lang(?l) = "") }}
+            }} GROUP BY ?e }}
+            BIND (LCASE(COALESCE(?label, STR(?e))) AS ?key)
+        }} ORDER BY ?key ?e
         LIMIT {page_size} OFFSET {offset}"""
         found = [(e.value, label.value if label is not None else labels(
             e.value, e.value.rsplit("/", 1)[-1])) for e, label in store.query(query).rows()]
