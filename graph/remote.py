@@ -57,8 +57,16 @@ import pyoxigraph as ox
 from rivalry.graph import FACTS_GRAPH_BASE, GRAPH_BASE, ONTOLOGY_GRAPH, Term
 from rivalry.graph.errors import ExternalStoreError, NoBuild, QueryError, QueryTimeout, StoreError
 from rivalry.graph.load import canonical
-from rivalry.graph.results import Answer
-from rivalry.graph.sparql import QueryShape, check_query, inspect_query, with_values, with_window
+from rivalry.graph.results import Answer, to_json
+from rivalry.graph.sparql import (
+    QueryShape,
+    check_query,
+    inspect_query,
+    with_values,
+    with_window,
+    without_dataset_clauses,
+    without_order,
+)
 from rivalry.graph.store import (
     BuildInfo,
     PendingLoad,
@@ -95,6 +103,10 @@ STATE_TTL = 2.0
 #: DOWN_FOR seconds, during which calls fail at once.
 PROBE_TIMEOUT = 2.0
 DOWN_FOR = 5.0
+#: What servers say in an error when a query ran out of their time, or was refused
+#: because they estimated it would (Virtuoso: SR171 transaction timed out, S1TAT anytime
+#: timeout, "estimated execution time ... exceeds the limit" of MaxQueryCostEstimationTime).
+TIMED_OUT = ("SR171", "S1TAT", "estimated execution time", "Query execution timeout")
 #: Answers smaller than this are never suspected of being cut by a row cap.
 CAP_SUSPECT_FROM = 100
 
@@ -481,6 +493,9 @@ class RemoteStore:
                     "for a page of an ordered answer (Virtuoso's MaxSortedTopRows, 10000 by "
                     "default): raise it in virtuoso.ini, section [Parameters] "
                     "(docs/external-store.md)")
+            if any(sign in text for sign in TIMED_OUT):
+                raise ServerTimeout(f"the SPARQL server at {where} stopped the query at its own "
+                                    f"time limit, or refused it as too costly: {detail}")
             if public and 400 <= reply.status < 500:
                 raise QueryError(f"the SPARQL server refused the query ({reply.status}): "
                                  f"{detail}")
@@ -572,7 +587,13 @@ class RemoteStore:
         variables: list[str] = []
         found: list = []
         while len(found) < rows:
-            page = with_window(sparql, len(found), min(step, rows - len(found)))
+            wanted = min(step, rows - len(found))
+            text = sparql
+            if wanted == 1 and found:
+                # only whether there is one more row: a question the order does not
+                # change, asked without it (servers limit how far they sort for OFFSET)
+                text = without_order(sparql) or sparql
+            page = with_window(text, len(found), wanted)
             if page is None:  # cannot be windowed: read it as it is, cut here
                 return self._read(sparql, "SELECT", dataset, public=True)
             part, _ = self._ask_server(page, "SELECT", dataset, public=True)
@@ -726,8 +747,22 @@ class RemoteStore:
         if shape.form is None or shape.form == "UPDATE":
             raise QueryError("not a SPARQL query (SELECT, ASK, CONSTRUCT or DESCRIBE)")
         _check_syntax(text, shape)
-        dataset = self._dataset(shape, default_graph_uris, named_graph_uris)
+        text, dataset = self._scoped(text, shape, default_graph_uris, named_graph_uris)
         return QueryResult.of(self._read(text, shape.form, dataset))
+
+    def _scoped(self, text: str, shape: QueryShape, default_graph_uris: list[str] | None,
+                named_graph_uris: list[str] | None) -> tuple[str, list[tuple[str, str]]]:
+        """The text to send and its dataset: a query's own FROM clauses are taken out of
+        the text and sent as protocol parameters, kept to the build's graphs (servers
+        differ on which of the two wins when both are given)."""
+        dataset = self._dataset(shape, default_graph_uris, named_graph_uris)
+        if shape.has_dataset_clause:
+            stripped = without_dataset_clauses(text)
+            if stripped is None:
+                raise QueryError("this query's FROM clauses cannot be read; write them with "
+                                 "IRIs or prefixed names, without \\u escapes")
+            text = stripped
+        return text, dataset
 
     def execute(self, sparql: str, limits: QueryLimits, *,
                 default_graph_uris: list[str] | None = None,
@@ -750,18 +785,27 @@ class RemoteStore:
                    else time_budget(limits.time_limit, "query_time_limit"))
         try:
             with bounded:
-                dataset = self._dataset(inspect_query(text), default_graph_uris,
-                                        named_graph_uris)
+                text, dataset = self._scoped(text, inspect_query(text), default_graph_uris,
+                                             named_graph_uris)
                 if shape.form == "SELECT":
                     answer = self._read_window(text, dataset, limits.row_limit + 1)
                 else:
                     answer = self._read(text, shape.form, dataset, public=True)
-        except ServerTimeout:
+        except ServerTimeout as e:
             raise QueryTimeout(
-                    f"the query ran longer than {limits.time_limit:g} s on the SPARQL server "
-                    f"at {self.query_endpoint} and was abandoned (setting query_time_limit); "
-                    "narrow it, or add a LIMIT") from None
-        return _capped(answer, limits.row_limit)
+                f"the query ran longer than {limits.time_limit:g} s on the SPARQL server "
+                f"at {self.query_endpoint}, or the server would not run it that long, and it "
+                f"was abandoned (setting query_time_limit; {e.message}); narrow it, or add a "
+                "LIMIT") from None
+        answer = _capped(answer, limits.row_limit)
+        fmt = result_format(answer.kind) if result_format is not None else None
+        if fmt is not None and answer.kind in ("select", "ask"):
+            # written by pyoxigraph's own writer, as the embedded store writes its
+            # answers, so that both give the same bytes
+            native = ox.parse_query_results(to_json(answer), format=ox.QueryResultsFormat.JSON)
+            answer.body = native.serialize(format=fmt) or b""
+            answer.body_format = fmt.media_type
+        return answer
 
     def _quads_query(self, subject: Term | None, predicate: Term | None, obj: Term | None,
                      graph: str | None) -> str:
@@ -912,8 +956,9 @@ class RemoteStore:
 
     def _server_graphs(self) -> list[str]:
         """Every graph of the server under rivalry's graph base."""
-        answer = self._read(f"SELECT DISTINCT ?g WHERE {{ GRAPH ?g {{ ?s ?p ?o }} "
-                            f'FILTER(STRSTARTS(STR(?g), "{GRAPH_BASE}")) }} ORDER BY ?g',
+        # GROUP BY, not DISTINCT: Virtuoso plans the DISTINCT of graphs as a scan
+        answer = self._read(f"SELECT ?g WHERE {{ GRAPH ?g {{ ?s ?p ?o }} "
+                            f'FILTER(STRSTARTS(STR(?g), "{GRAPH_BASE}")) }} GROUP BY ?g',
                             "SELECT", [])
         return [row[0].value for row in answer.rows if isinstance(row[0], ox.NamedNode)]
 

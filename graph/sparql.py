@@ -278,6 +278,66 @@ def with_window(text: str, offset: int, limit: int) -> str | None:
     return f"{head}\nLIMIT {count} OFFSET {start_at}\n{text[insert_at:]}"
 
 
+def _top_level(text: str) -> list[tuple[str, str, int, int]]:
+    """The tokens at the query's top level, with their depth (0: outside any group)."""
+    out, depth = [], 0
+    for kind, value, start in spans(text):
+        if kind == "close":
+            depth -= 1
+        out.append((kind, value, start, depth))
+        if kind == "open":
+            depth += 1
+    return out
+
+
+def without_dataset_clauses(text: str) -> str | None:
+    """The query with its FROM and FROM NAMED clauses blanked out (for a request that
+    gives its dataset as protocol parameters instead, which some servers would merge
+    with the clauses rather than replace them by, as the protocol says). None when the
+    text cannot be rewritten safely."""
+    if _CODEPOINT.search(text):
+        return None
+    toks = _top_level(text)
+    out, last = [], 0
+    i = 0
+    while i < len(toks):
+        kind, value, start, depth = toks[i]
+        if kind == "word" and depth == 0 and value.upper() == "FROM":
+            j = i + 1
+            if j < len(toks) and toks[j][0] == "word" and toks[j][1].upper() == "NAMED":
+                j += 1
+            if j >= len(toks) or toks[j][0] not in ("iri", "pname"):
+                return None
+            end = toks[j][2] + len(toks[j][1])
+            out.append(text[last:start])
+            out.append(" " * (end - start))
+            last = end
+            i = j + 1
+            continue
+        i += 1
+    out.append(text[last:])
+    return "".join(out)
+
+
+def without_order(text: str) -> str | None:
+    """The query with its top-level ORDER BY blanked out (to ask whether an answer has a
+    row past some count, which does not depend on the order). None when the text cannot
+    be rewritten safely."""
+    if _CODEPOINT.search(text):
+        return None
+    toks = _top_level(text)
+    for i, (kind, value, start, depth) in enumerate(toks):
+        if kind == "word" and depth == 0 and value.upper() == "ORDER":
+            end = len(text)
+            for kind2, value2, start2, depth2 in toks[i + 1:]:
+                if kind2 == "word" and depth2 == 0 and value2.upper() in ("LIMIT", "OFFSET",
+                                                                          "VALUES"):
+                    end = start2
+                    break
+            return text[:start] + " " * (end - start) + text[end:]
+    return text
+
+
 def with_values(text: str, block: str) -> str | None:
     """The query with `block` (a VALUES clause) at the start of its top-level group, so
     that it binds the group's variables (how values are given to a query over the
