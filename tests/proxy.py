@@ -24,8 +24,12 @@ class Proxy:
         self.basic: tuple[str, str] | None = None  # ask for Basic credentials on writes
         self.released = threading.Event()  # cleared: every request waits (a hanging server)
         self.released.set()
-        self.writes_left: int | None = None  # None: no limit; 0: writes get 500
+        self.fail_write: int | None = None  # the number of the write to refuse (500), once
+        self.writes_released = threading.Event()  # cleared: writes wait (a slow load)
+        self.writes_released.set()
+        self.writes_passed = 0  # while writes are held: how many more may pass
         self.seen: list[tuple[str, str]] = []
+        self.lock = threading.Lock()
         proxy = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
@@ -41,16 +45,24 @@ class Proxy:
                 proxy.released.wait()
                 write = self.command in ("PUT", "POST", "DELETE") and \
                     self.path.startswith(("/store", "/sparql-graph"))
+                if write:
+                    with proxy.lock:
+                        passing = proxy.writes_passed > 0
+                        proxy.writes_passed -= 1
+                    if not passing:
+                        proxy.writes_released.wait()
                 if write and proxy.basic is not None:
                     token = base64.b64encode(":".join(proxy.basic).encode()).decode()
                     if self.headers.get("Authorization") != "Basic " + token:
                         self._answer(401, b"", [("WWW-Authenticate", 'Basic realm="test"')])
                         return
-                if write and proxy.writes_left is not None:
-                    if proxy.writes_left <= 0:
+                if write and proxy.fail_write is not None:
+                    with proxy.lock:
+                        proxy.fail_write -= 1
+                        refuse = proxy.fail_write == 0
+                    if refuse:
                         self._answer(500, b"the disk is full (test)", [])
                         return
-                    proxy.writes_left -= 1
                 connection = http.client.HTTPConnection(proxy.target.hostname,
                                                         proxy.target.port, timeout=60)
                 headers = {k: v for k, v in self.headers.items()
@@ -73,8 +85,13 @@ class Proxy:
 
             do_GET = do_POST = do_PUT = do_DELETE = _relay
 
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
+        class Server(http.server.ThreadingHTTPServer):
+            daemon_threads = True
+
+            def handle_error(self, request: object, client_address: object) -> None:
+                pass  # a client that gave up waiting: nothing to say
+
+        self.server = Server(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
         self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self._thread.start()
@@ -88,7 +105,19 @@ class Proxy:
         finally:
             self.released.set()
 
+    @contextmanager
+    def holding_writes(self, after: int = 0) -> Iterator[None]:
+        """Writes past the first `after` wait until the block ends; reads are answered."""
+        self.writes_passed = after
+        self.writes_released.clear()
+        try:
+            yield
+        finally:
+            self.writes_released.set()
+            self.writes_passed = 0
+
     def close(self) -> None:
         self.released.set()
+        self.writes_released.set()
         self.server.shutdown()
         self.server.server_close()
