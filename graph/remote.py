@@ -45,6 +45,7 @@ import threading
 import time
 import urllib.parse
 import urllib.request
+from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
@@ -107,6 +108,11 @@ DOWN_FOR = 5.0
 #: because they estimated it would (Virtuoso: SR171 transaction timed out, S1TAT anytime
 #: timeout, "estimated execution time ... exceeds the limit" of MaxQueryCostEstimationTime).
 TIMED_OUT = ("SR171", "S1TAT", "estimated execution time", "Query execution timeout")
+#: A process keeps up to this many small trusted answers of the current build (pages
+#: ask the same labels and ontology terms again and again), of at most CACHED_ROWS_MAX
+#: rows each.
+CACHED_ANSWERS = 20_000
+CACHED_ROWS_MAX = 500
 #: Answers smaller than this are never suspected of being cut by a row cap.
 CAP_SUSPECT_FROM = 100
 
@@ -362,6 +368,7 @@ class RemoteStore:
         self._down_until = 0.0
         self._down_reason = ""
         self._cap: int | None = None  # the server's row cap, once seen
+        self._answers: OrderedDict[tuple, Answer] = OrderedDict()  # see _cached
         self._uncapped = 0  # the largest answer the server was seen to give whole
 
     @classmethod
@@ -748,7 +755,30 @@ class RemoteStore:
             raise QueryError("not a SPARQL query (SELECT, ASK, CONSTRUCT or DESCRIBE)")
         _check_syntax(text, shape)
         text, dataset = self._scoped(text, shape, default_graph_uris, named_graph_uris)
-        return QueryResult.of(self._read(text, shape.form, dataset))
+        return QueryResult.of(self._cached(("query", text, tuple(dataset)),
+                                           lambda: self._read(text, shape.form, dataset)))
+
+    def _cached(self, key: tuple, read: Callable[[], Answer]) -> Answer:
+        """A trusted answer, from this process's cache of the current build's answers
+        when it is there. A build never changes once it is whole, so its answers can be
+        kept; answers read while another build loads are not (they may mix the two)."""
+        build = self._build()
+        full = (build.info.build_id, *key)
+        with self._lock:
+            found = self._answers.get(full)
+            if found is not None:
+                self._answers.move_to_end(full)
+                return found
+        answer = read()
+        size = len(answer.rows) + len(answer.triples)
+        state = self._current_state()
+        if size <= CACHED_ROWS_MAX and state.pending is None and state.current is not None \
+                and state.current.info.build_id == build.info.build_id:
+            with self._lock:
+                self._answers[full] = answer
+                while len(self._answers) > CACHED_ANSWERS:
+                    self._answers.popitem(last=False)
+        return answer
 
     def _scoped(self, text: str, shape: QueryShape, default_graph_uris: list[str] | None,
                 named_graph_uris: list[str] | None) -> tuple[str, list[tuple[str, str]]]:
@@ -837,7 +867,8 @@ class RemoteStore:
                                   or graph.value not in self._build().graphs):
             return iter(())
         g = graph.value if isinstance(graph, ox.NamedNode) else None
-        answer = self._read(self._quads_query(subject, predicate, obj, g), "SELECT", [])
+        text = self._quads_query(subject, predicate, obj, g)
+        answer = self._cached(("quads", text), lambda: self._read(text, "SELECT", []))
         return self._to_quads(answer, subject, predicate, obj, graph)
 
     @staticmethod

@@ -36,7 +36,7 @@ PAGES = [
     "/", "/browse", "/browse/actions", "/browse/actions?page=2",
     "/browse/actions?state=https%3A%2F%2Fw3id.org%2Frivalry%2Fid%2Fstate%2Fcn",
     "/browse/actions?type=https%3A%2F%2Fw3id.org%2Frivalry%2Fontology%23Sanction&year=2025",
-    "/browse/actions?format=csv", "/browse/actions?format=json",
+    "/browse/actions.csv", "/browse/actions.json?page=2",
     "/browse/type?class=https%3A//w3id.org/rivalry/ontology%23Company",
     "/browse/type?class=https%3A//w3id.org/rivalry/ontology%23SourceDocument&page=3",
     "/timeline", "/timeline?year=2025", "/stats",
