@@ -3,6 +3,8 @@
 
     .venv/bin/python bench/benchmark.py --sizes 1000 10000 100000 --out docs/benchmarks.md
     .venv/bin/python bench/benchmark.py --search-only --sizes 100000 --out docs/benchmarks-search.md
+    .venv/bin/python bench/benchmark.py --external-only --sizes 10000 \
+        --out docs/benchmarks-external.md
 
 For each size it generates a synthetic graph (`rivalry synth`), then measures, in one
 run: build time and peak memory (and a raw pyoxigraph bulk load plus the inference
@@ -12,6 +14,11 @@ against `oxigraph serve` in memory and on disk started on the same data, servers
 turns; validation of a batch of 10 new measures in the context of the whole graph
 against pySHACL validating the whole graph; entity page and Turtle latency. It writes a
 Markdown report and the raw figures as JSON beside it.
+
+With --external-only it measures rivalry over external SPARQL servers instead: the build
+into the embedded store, into Oxigraph server and into Virtuoso (each server started
+fresh, on loopback, as CI starts it), and `rivalry serve` over each store answering the
+analyst mix, its repeats and entity pages.
 """
 
 from __future__ import annotations
@@ -32,6 +39,7 @@ import tempfile
 import textwrap
 import time
 import urllib.parse
+import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -530,6 +538,157 @@ def search_report(results: list[dict], info: dict, command: str) -> str:
     return "\n".join(lines) + "\n"
 
 
+# --- external stores -------------------------------------------------------------------------
+
+
+def start_external(name: str, work: Path) -> tuple[Server, dict]:
+    """A fresh Oxigraph server or Virtuoso on loopback, as .ci/run starts it."""
+    directory = work / name
+    shutil.rmtree(directory, ignore_errors=True)
+    directory.mkdir(parents=True)
+    if name == "oxigraph":
+        port = free_port()
+        server = Server([str(BIN / "oxigraph"), "serve", "--location", str(directory / "db"),
+                         "--bind", f"127.0.0.1:{port}", "--timeout-s", "10"],
+                        f"http://127.0.0.1:{port}/query", log=directory / "log")
+        settings = {"sparql_endpoint": f"http://127.0.0.1:{port}/query",
+                    "graph_store_endpoint": f"http://127.0.0.1:{port}/store"}
+    else:
+        sql_port, http_port = free_port(), free_port()
+        ini = (ROOT / "docs" / "virtuoso.ini").read_text("utf-8")
+        ini = (ini.replace("DIR", str(directory)).replace("SQL_PORT", str(sql_port))
+               .replace("HTTP_PORT", str(http_port)))
+        (directory / "virtuoso.ini").write_text(ini, "utf-8")
+        server = Server(["virtuoso-t", "-f", "-c", str(directory / "virtuoso.ini")],
+                        f"http://127.0.0.1:{http_port}/sparql", log=directory / "log")
+        settings = {"sparql_endpoint": f"http://127.0.0.1:{http_port}/sparql",
+                    "graph_store_endpoint":
+                        f"http://127.0.0.1:{http_port}/sparql-graph-crud-auth",
+                    "graph_store_auth": "dba:dba"}
+    deadline = time.monotonic() + 120
+    probe = server.url + "?" + urllib.parse.urlencode({"query": "ASK { FILTER(false) }"})
+    while True:
+        try:
+            with urllib.request.urlopen(probe, timeout=5):
+                break
+        except OSError:
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{name} did not start") from None
+            time.sleep(0.5)
+    return server, settings
+
+
+def run_external(n: int, work: Path, seconds: float, mix_seconds: float) -> dict:
+    """Builds into the embedded store, Oxigraph server and Virtuoso, and `rivalry serve`
+    over each answering the analyst mix (unique and repeated) and entity pages."""
+    result: dict = {"measures": n}
+    facts = work / f"facts-{n}"
+    subprocess.run([str(BIN / "rivalry"), "synth", "--measures", str(n), "--seed", "1",
+                    "-o", str(facts)], check=True, capture_output=True)
+    sys.path.insert(0, str(ROOT))
+    from rivalry.graph.canned import canned_queries
+
+    mix = [(q.text_with_defaults(), "application/sparql-results+json")
+           for q in canned_queries()]
+    unique_mix = [(text + f"\n# {i}", accept) for i in range(200) for text, accept in mix]
+    random.Random(1).shuffle(unique_mix)
+    workloads = {"analyst mix": unique_mix, "analyst mix with repeats": mix}
+    store = work / f"store-{n}"
+    targets: dict = {"embedded": ({"store": str(store)}, None)}
+    for name in ("oxigraph", "virtuoso"):
+        server, settings = start_external(name, work)
+        targets[name] = ({**settings, "cache_dir": str(work / f"cache-{name}")}, server)
+    try:
+        for name, (settings, _) in targets.items():
+            target = (repr(settings["store"]) if name == "embedded" else
+                      f"RemoteStore.from_settings({settings!r})")
+            result.setdefault("build", {})[name] = child(f"""
+from pathlib import Path
+from rivalry.graph.build import build
+from rivalry.graph.remote import RemoteStore
+t = time.perf_counter()
+info = build({target}, Path({str(facts)!r}), consistency=False, validation=False).info
+result["seconds"] = time.perf_counter() - t
+result["quads"] = info.quads
+""")
+        entities = None
+        for name, (settings, _) in targets.items():
+            port = free_port()
+            env = {k: v for k, v in os.environ.items() if not k.startswith("RIVALRY_")}
+            env.update({f"RIVALRY_{k.upper()}": v for k, v in settings.items()})
+            serve = Server([str(BIN / "rivalry"), "serve", "--port", str(port), "--workers",
+                            "4"], f"http://127.0.0.1:{port}/sparql", env,
+                           log=work / f"serve-{name}.log")
+            try:
+                wait_http(f"http://127.0.0.1:{port}/-/health")
+                if entities is None:
+                    status, data, _ = _http("127.0.0.1", port, "GET",
+                                            "/browse/actions.json")
+                    entities = [r["action"] for r in json.loads(data)["actions"]][:50]
+                out = result.setdefault("http", {}).setdefault(name, {})
+                for workload, requests in workloads.items():
+                    warm = seconds if workload.endswith("repeats") else 1.0
+                    load(serve.url, requests[:50], 4, warm)
+                    out[workload] = load(serve.url, requests, 4, mix_seconds)
+                result.setdefault("pages", {})[name] = page_latency(
+                    f"http://127.0.0.1:{port}", entities)
+            finally:
+                serve.stop()
+    finally:
+        for _, server in targets.values():
+            if server is not None:
+                server.stop()
+    shutil.rmtree(facts, ignore_errors=True)
+    return result
+
+
+def external_report(results: list[dict], info: dict, command: str, mix_seconds: float) -> str:
+    lines = ["# Benchmarks over external SPARQL servers", "",
+             "Measured by `bench/benchmark.py --external-only` (not part of the tests). "
+             "Command:", "", f"    {command}", "",
+             f"Machine: {info['cpu']}, {info['cores']} cores, {info['memory_gib']} GiB; "
+             f"Python {info['python']}, pyoxigraph {info['pyoxigraph']}, "
+             f"{info['oxigraph_server']}, Virtuoso 7.2 (Debian's, docs/virtuoso.ini). The "
+             "servers run on the same machine, on loopback, started fresh for each size. "
+             "Builds skip HermiT and SHACL (as the other benchmarks do); a build into a "
+             "server also writes the build's files (search index, dumps) and loads every "
+             "graph and their union. `rivalry serve` runs with 4 workers and its defaults "
+             f"over each store; each figure is {mix_seconds:g} s of load from 4 client "
+             "processes after a warm-up. The analyst mix is the 20 canned queries, each made "
+             "unique by a trailing comment; the mix with repeats sends the same 20 texts "
+             "(answered from the front's cache, keyed by the build each store serves).", ""]
+    for r in results:
+        n = r["measures"]
+        b = r["build"]
+        lines += [f"## {n:,} measures ({b['embedded'].get('quads', 0):,} quads)", "",
+                  "| build into | seconds | compared with the embedded store |",
+                  "|---|---|---|"]
+        for name in ("embedded", "oxigraph", "virtuoso"):
+            x = b[name]
+            lines.append(f"| {name} | {x['seconds']:.1f} | "
+                         f"{ratio(x['seconds'], b['embedded']['seconds'])} |")
+        lines += ["", "| /sparql over HTTP, 4 clients | embedded req/s (p50/p99 ms) | "
+                  "Oxigraph server | Virtuoso |", "|---|---|---|---|"]
+        for workload in ("analyst mix", "analyst mix with repeats"):
+            cells = []
+            for name in ("embedded", "oxigraph", "virtuoso"):
+                x = r["http"][name][workload]
+                err = f", {x['errors']} errors" if x["errors"] else ""
+                p50 = f"{x['p50_ms']:.1f}" if x["p50_ms"] is not None else "-"
+                p99 = f"{x['p99_ms']:.1f}" if x["p99_ms"] is not None else "-"
+                cells.append(f"{x['throughput']:.1f} ({p50}/{p99}{err})")
+            lines.append(f"| {workload} | {' | '.join(cells)} |")
+        lines += ["", "| entity documents (sequential, 50 actions) | embedded p50/p99 ms | "
+                  "Oxigraph server | Virtuoso |", "|---|---|---|---|"]
+        for suffix, label in ((".html", "HTML page"), (".ttl", "Turtle description")):
+            cells = [f"{r['pages'][name][suffix]['p50_ms']:.1f}/"
+                     f"{r['pages'][name][suffix]['p99_ms']:.1f}"
+                     for name in ("embedded", "oxigraph", "virtuoso")]
+            lines.append(f"| {label} | {' | '.join(cells)} |")
+        lines.append("")
+    return "\n".join(lines) + "\n"
+
+
 # --- report --------------------------------------------------------------------------------------
 
 
@@ -793,6 +952,9 @@ def main() -> None:
                         "queries take up to seconds each at 100k")
     parser.add_argument("--pyshacl-timeout", type=float, default=900.0)
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "benchmarks-run.md")
+    parser.add_argument("--external-only", action="store_true",
+                        help="measure builds and `rivalry serve` over external SPARQL "
+                        "servers (Oxigraph server, Virtuoso) against the embedded store")
     parser.add_argument("--search-only", action="store_true",
                         help="measure only search, reconciliation and screening (and the "
                         "index build against the build)")
@@ -851,6 +1013,18 @@ def main() -> None:
         args.out.write_text(serving.report(found, info, command), "utf-8")
         args.out.with_suffix(".json").write_text(
             json.dumps({"machine": info, "results": found}, indent=1), "utf-8")
+        print(f"wrote {args.out}", file=sys.stderr)
+        return
+    if args.external_only:
+        with tempfile.TemporaryDirectory(prefix="rivalry-bench-") as tmp:
+            for n in args.sizes:
+                print(f"size {n} (external stores) ...", file=sys.stderr, flush=True)
+                results.append(run_external(n, Path(tmp), args.seconds, args.mix_seconds))
+                command = "bench/benchmark.py " + " ".join(sys.argv[1:])
+                args.out.write_text(external_report(results, info, command, args.mix_seconds),
+                                    "utf-8")
+                args.out.with_suffix(".json").write_text(
+                    json.dumps({"machine": info, "results": results}, indent=1), "utf-8")
         print(f"wrote {args.out}", file=sys.stderr)
         return
     if args.search_only:

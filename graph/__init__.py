@@ -5,6 +5,12 @@ Nothing here imports Flask; the server and the command line are thin layers on t
 
 from importlib.resources import files
 from importlib.resources.abc import Traversable
+from typing import TypeAlias
+
+import pyoxigraph as ox
+
+#: An RDF term as pyoxigraph gives it (pyoxigraph has no class of its own for "any term").
+Term: TypeAlias = ox.NamedNode | ox.BlankNode | ox.Literal | ox.Triple
 
 #: Where the graph's IRIs are minted: entities under id/, graphs under graph/, the
 #: ontology at ontology. The facts themselves use it; a server published under another
@@ -14,6 +20,9 @@ ID_BASE = BASE_IRI + "id/"
 GRAPH_BASE = BASE_IRI + "graph/"
 ONTOLOGY_GRAPH = GRAPH_BASE + "ontology"
 INFERRED_GRAPH = GRAPH_BASE + "inferred"
+#: What the build derives for queries that engines would otherwise answer differently
+#: (rivalry.graph.derive): most specific types, day numbers of dates.
+DERIVED_GRAPH = GRAPH_BASE + "derived"
 META_GRAPH = GRAPH_BASE + "meta"
 FACTS_GRAPH_BASE = GRAPH_BASE + "facts/"
 

@@ -42,6 +42,7 @@ import pyoxigraph as ox
 
 from rivalry.graph import (
     DATA_LICENSE,
+    DERIVED_GRAPH,
     FACTS_GRAPH_BASE,
     INFERRED_GRAPH,
     META_GRAPH,
@@ -57,7 +58,7 @@ from rivalry.graph.load import (
     load_ontology,
     parse_rdf,
 )
-from rivalry.graph.store import BuildInfo, StoreLocation
+from rivalry.graph.store import BuildInfo, BuildTarget, StoreLocation
 from rivalry.graph.validate import Report
 from rivalry.ontology import NAMESPACE, ontology_file
 from rivalry.shapes import shapes_files
@@ -792,7 +793,27 @@ def _full(facts: Path | None, ontology: Path | None, options: BuildOptions, phas
                    lambda _: "every rivalry term the facts use is declared in the ontology")
     if work.consistency is not None:
         refuse_if_inconsistent(work.consistency)
+    derived = derive_phase(working, phases)
+    if mirror is not None:
+        mirror.quads(derived)
     return work
+
+
+def derive_phase(store: ox.Store, phases: Phases) -> list[ox.Quad]:
+    """What queries need and engines compute differently (rivalry.graph.derive), into
+    its graph: once the facts have passed their checks, which never see it. Returns the
+    quads added."""
+    from rivalry.graph.derive import derived_quads
+
+    def run() -> list[ox.Quad]:
+        graph = ox.NamedNode(DERIVED_GRAPH)
+        store.remove_graph(graph)
+        quads = derived_quads(store)
+        store.extend(quads)
+        return quads
+
+    return phases.run("derive", run, lambda q: f"{_count(len(q), 'triple')} into "
+                                               f"<{DERIVED_GRAPH}>")
 
 
 def check_facts(facts: Path | None = None, options: BuildOptions | None = None, *,
@@ -823,7 +844,7 @@ def check_facts(facts: Path | None = None, options: BuildOptions | None = None, 
 
 
 def build(
-    store_root: str | Path | Any,
+    store_root: str | Path | BuildTarget,
     facts: Path | None = None,
     *,
     ontology: Path | None = None,
@@ -835,7 +856,7 @@ def build(
     status: Status | None = None,
 ) -> BuildResult:
     """Build the graph from the ontology and facts and publish it in `store_root` (a
-    store directory, or a RemoteStore for an external SPARQL server).
+    store directory, or a BuildTarget such as an external SPARQL server's RemoteStore).
 
     Either the whole build is published or nothing changes: the store served before a
     failed build is left exactly as it was. (An external server is loaded graph by graph
@@ -857,12 +878,11 @@ def build(
                          graphs=sum(1 for _ in work.store.named_graphs()),
                          content_hash=work.digest, inferred=work.inferred)
         # the index and the products first, under the build's id: servers look for them
-        # once the build's metadata graph, written last by publish, names that id
-        _products(work.store, Path(store_root.cache_root) / build_id, options, phases)
-        store_root.publish(work.store, info)
-        progress(f"loaded build {build_id} ({info.quads} quads in {info.graphs} graphs) "
-                 f"into {store_root.graph_store_endpoint}")
-        return BuildResult(info=info, path=Path(), files=work.files,
+        # once the target switches to the build
+        final = store_root.publish_build(
+            work.store, info, lambda directory: _products(work.store, directory, options, phases),
+            progress)
+        return BuildResult(info=info, path=final, files=work.files,
                            consistency=work.consistency, validation=work.validation,
                            seconds=phases.seconds, peak_mb=peak_memory_mb())
     location = StoreLocation(store_root)

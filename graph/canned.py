@@ -19,10 +19,10 @@ from pathlib import Path
 
 import pyoxigraph as ox
 
-from rivalry.graph import queries_dir
+from rivalry.graph import Term, queries_dir
 from rivalry.graph.errors import InvalidInput, QueryError, SourceLocation
 from rivalry.graph.results import Answer
-from rivalry.graph.store import EmbeddedStore, QueryLimits
+from rivalry.graph.store import QueryLimits, Store
 
 _HEADER = re.compile(r"^#\s*(title|description):\s*(.+?)\s*$")
 _PARAM = re.compile(r"^#\s*param:\s*([A-Za-z_][A-Za-z0-9_]*)\s+"
@@ -65,7 +65,7 @@ class CannedQuery:
     path: Path
     params: tuple[Param, ...] = field(default=())
 
-    def bindings(self, values: dict[str, str] | None = None) -> dict[str, ox.Term]:
+    def bindings(self, values: dict[str, str] | None = None) -> dict[str, Term]:
         values = dict(values or {})
         unknown = set(values) - {p.name for p in self.params}
         if unknown:
@@ -135,7 +135,7 @@ def canned_query(name: str, directory: Path | None = None) -> CannedQuery:
     raise QueryError(f"no canned query called {name!r}")
 
 
-def run_canned(store: EmbeddedStore, query: CannedQuery, values: dict[str, str] | None = None,
+def run_canned(store: Store, query: CannedQuery, values: dict[str, str] | None = None,
                limits: QueryLimits | None = None) -> Answer:
     """Run a canned query with its parameters bound, under the endpoint's limits."""
     return store.execute(query.text, limits or QueryLimits(), bindings=query.bindings(values))

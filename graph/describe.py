@@ -9,8 +9,8 @@ from dataclasses import dataclass, field
 
 import pyoxigraph as ox
 
-from rivalry.graph import INFERRED_GRAPH, ONTOLOGY_GRAPH
-from rivalry.graph.store import EmbeddedStore
+from rivalry.graph import DERIVED_GRAPH, INFERRED_GRAPH, ONTOLOGY_GRAPH, Term
+from rivalry.graph.store import Store
 
 RDF_TYPE = "http://www.w3.org/1999/02/22-rdf-syntax-ns#type"
 RDFS = "http://www.w3.org/2000/01/rdf-schema#"
@@ -48,13 +48,13 @@ WHERE {{
 }}"""
 
 
-def describe(store: EmbeddedStore, iri: str) -> list[ox.Triple]:
+def describe(store: Store, iri: str) -> list[ox.Triple]:
     """The entity's description, or [] when the graph knows nothing of it."""
     triples = set(store.query(description_query(iri)).triples())
     return sorted(triples, key=str)
 
 
-def exists(store: EmbeddedStore, iri: str) -> bool:
+def exists(store: Store, iri: str) -> bool:
     node = ox.NamedNode(iri)
     return (next(store.quads_for_pattern(node, None, None, None), None) is not None
             or next(store.quads_for_pattern(None, None, node, None), None) is not None)
@@ -68,7 +68,7 @@ def exists(store: EmbeddedStore, iri: str) -> bool:
 class Labels:
     """Labels of IRIs, read from the store, English preferred."""
 
-    def __init__(self, store: EmbeddedStore, language: str = "en") -> None:
+    def __init__(self, store: Store, language: str = "en") -> None:
         self.store = store
         self.language = language
         self._cache: dict[str, str | None] = {}
@@ -103,7 +103,7 @@ class Labels:
 
 @dataclass
 class Value:
-    term: ox.Term
+    term: Term
     label: str | None = None
 
 
@@ -198,7 +198,7 @@ class PropertyIndex:
     supers: dict[str, set[str]]  # property -> all its super-properties
 
     @classmethod
-    def read(cls, store: EmbeddedStore) -> PropertyIndex:
+    def read(cls, store: Store) -> PropertyIndex:
         onto = ox.NamedNode(ONTOLOGY_GRAPH)
         inverse: dict[str, str] = {}
         for q in store.quads_for_pattern(None, ox.NamedNode(OWL + "inverseOf"), None, onto):
@@ -233,7 +233,7 @@ def property_label(labels: Labels, iri: str) -> str:
     return labels(iri, curie(iri))
 
 
-def entity_view(store: EmbeddedStore, iri: str, labels: Labels | None = None) -> EntityView:
+def entity_view(store: Store, iri: str, labels: Labels | None = None) -> EntityView:
     labels = labels or Labels(store)
     node = ox.NamedNode(iri)
     props = PropertyIndex.read(store)
@@ -241,7 +241,10 @@ def entity_view(store: EmbeddedStore, iri: str, labels: Labels | None = None) ->
     comments: list[str] = []
     out: dict[str, dict[str, Value]] = defaultdict(dict)
     seen: dict[str, set[str]] = defaultdict(set)
-    for q in store.quads_for_pattern(node, None, None, None):
+    # in a fixed order (by property, value, graph), so that which values are shown of a
+    # property with many does not depend on the store's order
+    for q in sorted(store.quads_for_pattern(node, None, None, None),
+                    key=lambda q: (q.predicate.value, str(q.object), str(q.graph_name))):
         p = q.predicate.value
         if q.graph_name == ox.NamedNode(ONTOLOGY_GRAPH) or _noise(q):
             continue
@@ -308,28 +311,27 @@ def entity_view(store: EmbeddedStore, iri: str, labels: Labels | None = None) ->
     return view
 
 
-def _incoming_counts(store: EmbeddedStore, iri: str) -> list[tuple[str, int]]:
+def _incoming_counts(store: Store, iri: str) -> list[tuple[str, int]]:
     """The properties pointing at the entity, with how many subjects each; types, and
     other vocabularies' super-properties the build inferred, left out."""
     query = f"""SELECT ?p (COUNT(DISTINCT ?s) AS ?n) WHERE {{
       GRAPH ?g {{ ?s ?p <{iri}> }}
-      FILTER(?p != <{RDF_TYPE}> && ?g != <{ONTOLOGY_GRAPH}>
+      FILTER(?p != <{RDF_TYPE}> && ?g != <{ONTOLOGY_GRAPH}> && ?g != <{DERIVED_GRAPH}>
              && (?g != <{INFERRED_GRAPH}> || STRSTARTS(STR(?p), "{RV}")))
     }} GROUP BY ?p"""
     return [(p.value, int(n.value)) for p, n in store.query(query).rows()]
 
 
-def _subjects(store: EmbeddedStore, iri: str, prop: str, limit: int,
-              excluded: set[str] = frozenset()) -> list[ox.Term]:
+def _subjects(store: Store, iri: str, prop: str, limit: int,
+              excluded: set[str] = frozenset()) -> list[Term]:
     """Up to `limit` subjects pointing at the entity with `prop`; with `excluded`, those
     not also pointing at it with one of those properties."""
     if not excluded:
-        found: dict[str, ox.Term] = {}
+        found: dict[str, Term] = {}
         for q in store.quads_for_pattern(None, ox.NamedNode(prop), ox.NamedNode(iri), None):
             found.setdefault(str(q.subject), q.subject)
-            if len(found) >= limit:
-                break
-        return list(found.values())
+        # the first in a fixed order, whatever the store's
+        return [found[k] for k in sorted(found)[:limit]]
     query = _subjects_query(iri, prop, excluded) + f" LIMIT {limit}"
     return [row[0] for row in store.query(query).rows()]
 
@@ -354,7 +356,7 @@ def _objects_query(iri: str, prop: str) -> str:
             f"}} ORDER BY ?label ?value")
 
 
-def _count_residual(store: EmbeddedStore, iri: str, prop: str, excluded: set[str]) -> int:
+def _count_residual(store: Store, iri: str, prop: str, excluded: set[str]) -> int:
     others = " ".join(f"<{p}>" for p in sorted(excluded))
     query = (f"SELECT (COUNT(DISTINCT ?s) AS ?n) WHERE {{ ?s <{prop}> <{iri}> . "
              f"FILTER NOT EXISTS {{ VALUES ?other {{ {others} }} ?s ?other <{iri}> }} }}")
@@ -363,13 +365,15 @@ def _count_residual(store: EmbeddedStore, iri: str, prop: str, excluded: set[str
 
 def _noise(quad: ox.Quad) -> bool:
     """Inferred triples with a super-property from another vocabulary (prov:, sem:, ...)
-    repeat what the page already shows under our own property; pages leave them out.
-    Linked-data descriptions keep them."""
-    return (quad.graph_name == ox.NamedNode(INFERRED_GRAPH)
-            and not quad.predicate.value.startswith(RV) and quad.predicate.value != RDF_TYPE)
+    repeat what the page already shows under our own property, and the derived graph's
+    values (most specific types, day numbers, response chains) restate others for
+    queries; pages leave them out. Linked-data descriptions keep them."""
+    return quad.graph_name == ox.NamedNode(DERIVED_GRAPH) or (
+        quad.graph_name == ox.NamedNode(INFERRED_GRAPH)
+        and not quad.predicate.value.startswith(RV) and quad.predicate.value != RDF_TYPE)
 
 
-def _value(term: ox.Term, labels: Labels) -> Value:
+def _value(term: Term, labels: Labels) -> Value:
     return Value(term, labels.get(term.value) if isinstance(term, ox.NamedNode) else None)
 
 
@@ -377,7 +381,7 @@ def _sorted(values: list[Value]) -> list[Value]:
     return sorted(values, key=lambda x: (x.label or str(x.term)).lower())
 
 
-def _most_specific(store: EmbeddedStore, types: list[str],
+def _most_specific(store: Store, types: list[str],
                    labels: Labels) -> list[tuple[str, str]]:
     """The entity's classes minus those implied by another of them."""
     sub = ox.NamedNode(RDFS + "subClassOf")
@@ -396,7 +400,7 @@ def _most_specific(store: EmbeddedStore, types: list[str],
                   key=lambda x: x[1])
 
 
-def timeline(store: EmbeddedStore, iri: str, labels: Labels) -> list[TimelineEntry]:
+def timeline(store: Store, iri: str, labels: Labels) -> list[TimelineEntry]:
     """Actions the entity issued, suffered, spoke about or is otherwise part of, by date;
     for an action, the actions it responds to and that respond to it. One small query
     per role, each anchored on the entity, so the cost follows the entity's neighbourhood,
@@ -408,7 +412,7 @@ def timeline(store: EmbeddedStore, iri: str, labels: Labels) -> list[TimelineEnt
     more = False
     for role, pattern in patterns:
         query = (f"SELECT DISTINCT ?action ?date WHERE {{ {pattern} . "
-                 f"?action <{RV}announcedOn> ?date }} ORDER BY DESC(?date) "
+                 f"?action <{RV}announcedOn> ?date }} ORDER BY DESC(?date) DESC(?action) "
                  f"LIMIT {TIMELINE_MAX + 1}")
         rows = list(store.query(query).rows())
         more = more or len(rows) > TIMELINE_MAX
@@ -428,7 +432,7 @@ def timeline(store: EmbeddedStore, iri: str, labels: Labels) -> list[TimelineEnt
 TIMELINE_MAX = 200
 
 
-def _entry(store: EmbeddedStore, action: str, date: str, roles: list[str],
+def _entry(store: Store, action: str, date: str, roles: list[str],
            labels: Labels) -> TimelineEntry:
     names = [labels(RV + role.split(":", 1)[1], role) for role in roles]
     return TimelineEntry(action=action, label=labels(action), date=date,
@@ -436,14 +440,14 @@ def _entry(store: EmbeddedStore, action: str, date: str, roles: list[str],
                          state=_state(store, action, labels))
 
 
-def _kind(store: EmbeddedStore, action: str, labels: Labels) -> str | None:
+def _kind(store: Store, action: str, labels: Labels) -> str | None:
     types = [q.object.value for q in store.quads_for_pattern(
         ox.NamedNode(action), ox.NamedNode(RDF_TYPE), None, None)]
     chosen = _most_specific(store, [t for t in types if t.startswith(RV)], labels)
     return chosen[0][1] if chosen else None
 
 
-def _state(store: EmbeddedStore, action: str, labels: Labels) -> str | None:
+def _state(store: Store, action: str, labels: Labels) -> str | None:
     """The issuing state or union; for a company's or organization's action, the issuer's
     country."""
     node = ox.NamedNode(action)
@@ -458,20 +462,20 @@ def _state(store: EmbeddedStore, action: str, labels: Labels) -> str | None:
     return labels(q.object.value) if q is not None else None
 
 
-def sources(store: EmbeddedStore, iri: str) -> list[Source]:
+def sources(store: Store, iri: str) -> list[Source]:
     query = f"""PREFIX prov: <http://www.w3.org/ns/prov#>
     PREFIX dct: <http://purl.org/dc/terms/>
     PREFIX rdfs: <http://www.w3.org/2000/01/rdf-schema#>
     PREFIX schema: <https://schema.org/>
-    SELECT ?doc (SAMPLE(?t) AS ?title) (SAMPLE(?pl) AS ?publisher) (SAMPLE(?d) AS ?issued)
-           (SAMPLE(?u) AS ?url)
+    SELECT ?doc (MIN(STR(?t)) AS ?title) (MIN(STR(?pl)) AS ?publisher)
+           (MIN(STR(?d)) AS ?issued) (MIN(STR(?u)) AS ?url)
     WHERE {{
       <{iri}> prov:wasDerivedFrom ?doc .
       OPTIONAL {{ ?doc dct:title ?t }}
       OPTIONAL {{ ?doc dct:publisher/rdfs:label ?pl FILTER(lang(?pl) = "en" || lang(?pl) = "") }}
       OPTIONAL {{ ?doc dct:issued ?d }}
       OPTIONAL {{ ?doc schema:url ?u }}
-    }} GROUP BY ?doc ORDER BY ?issued"""
+    }} GROUP BY ?doc ORDER BY ?issued ?doc"""
     out = []
     for doc, title, publisher, issued, url in store.query(query).rows():
         out.append(Source(doc.value, *(t.value if t is not None else None
@@ -486,7 +490,7 @@ CHAIN_HOPS = 4
 CHAIN_MAX_NODES = 40
 
 
-def response_chain(store: EmbeddedStore, iri: str, entries: list[TimelineEntry],
+def response_chain(store: Store, iri: str, entries: list[TimelineEntry],
                    labels: Labels) -> tuple[list[ChainLink], dict[str, TimelineEntry]]:
     """The chain of responses around the entity: actions linked to it (or to the actions
     of its timeline) by rv:respondsTo in either direction, up to CHAIN_HOPS steps and
@@ -532,7 +536,7 @@ def response_chain(store: EmbeddedStore, iri: str, entries: list[TimelineEntry],
     return sorted(links, key=lambda x: (x.source, x.target)), nodes
 
 
-def _with_basis(store: EmbeddedStore, link: ChainLink, labels: Labels) -> ChainLink:
+def _with_basis(store: Store, link: ChainLink, labels: Labels) -> ChainLink:
     """The link with the basis its qualified response (rv:Response) gives, if any."""
     for q in store.quads_for_pattern(ox.NamedNode(link.source),
                                      ox.NamedNode(RV + "qualifiedResponse"), None, None):

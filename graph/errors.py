@@ -159,6 +159,18 @@ class StoreWriteError(StoreError):
                    "unchanged.")
 
 
+class NoBuild(StoreError):
+    """Nothing has been built into the store yet: run `rivalry build`."""
+
+
+class ExternalStoreError(StoreError):
+    """The external SPARQL server failed: it cannot be reached, refused a request, gave an
+    answer that cannot be read, or did not answer within the time allowed. The message
+    names the server and, for a time limit, the setting that set it."""
+
+    title = "External store unavailable"
+
+
 class ReasonerUnavailable(RivalryError):
     """The HermiT reasoner cannot run, usually because Java is missing."""
 

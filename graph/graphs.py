@@ -15,13 +15,15 @@ import pyoxigraph as ox
 
 from rivalry.graph import (
     DATA_LICENSE,
+    DERIVED_GRAPH,
     FACTS_GRAPH_BASE,
     INFERRED_GRAPH,
     META_GRAPH,
     ONTOLOGY_GRAPH,
+    Term,
 )
 from rivalry.graph.describe import Labels
-from rivalry.graph.store import EmbeddedStore
+from rivalry.graph.store import Store
 
 RDF_TYPE = "http://www.w3.org/1999/02/22-rdf-syntax-ns#type"
 RDFS = "http://www.w3.org/2000/01/rdf-schema#"
@@ -38,6 +40,11 @@ SPECIAL = {
     INFERRED_GRAPH: ("inferred triples", "What the ontology entails from the facts and "
                      "that queries rely on, materialised by `rivalry build`: class and "
                      "property hierarchies, inverses and property chains."),
+    DERIVED_GRAPH: ("derived values", "What `rivalry build` computes for queries that SPARQL "
+                    "engines would otherwise answer differently: each entity's most specific "
+                    "types (rv:mostSpecificType), the chains of responses "
+                    "(rv:respondsToTransitively) and the day numbers of dates "
+                    "(rv:announcedOnDay, rv:effectiveOnDay, rv:complianceDateDay)."),
     META_GRAPH: ("metadata", "The description of each facts graph: its file, its sources "
                  "and its size."),
 }
@@ -66,16 +73,16 @@ class GraphInfo:
     subject_count: int = 0
 
 
-def exists(store: EmbeddedStore, iri: str) -> bool:
+def exists(store: Store, iri: str) -> bool:
     return next(store.quads_for_pattern(None, None, None, ox.NamedNode(iri)), None) is not None
 
 
-def _count(store: EmbeddedStore, query: str) -> int:
+def _count(store: Store, query: str) -> int:
     row = next(store.query(query).rows(), None)
     return int(row[0].value) if row and row[0] is not None else 0
 
 
-def graph_info(store: EmbeddedStore, iri: str, labels: Labels,
+def graph_info(store: Store, iri: str, labels: Labels,
                listed: int = LISTED_MAX) -> GraphInfo | None:
     """What a named graph holds, or None when the build has no such graph."""
     if not exists(store, iri):
@@ -90,7 +97,7 @@ def graph_info(store: EmbeddedStore, iri: str, labels: Labels,
     if iri in SPECIAL:
         label, comment = SPECIAL[iri]
         kind = {ONTOLOGY_GRAPH: "ontology", INFERRED_GRAPH: "inferred",
-                META_GRAPH: "metadata"}[iri]
+                META_GRAPH: "metadata", DERIVED_GRAPH: "derived"}[iri]
         inferred = getattr(store.info, "inferred", None) if iri == INFERRED_GRAPH else None
         triples = inferred if isinstance(inferred, int) else _count(
             store, f"SELECT (COUNT(*) AS ?n) WHERE {{ GRAPH <{iri}> {{ ?s ?p ?o }} }}")
@@ -103,8 +110,8 @@ def graph_info(store: EmbeddedStore, iri: str, labels: Labels,
         info = GraphInfo(iri, meta_value(RDFS + "label") or f"facts: {name}",
                          "The facts of one curated file, with the sources they rest on.",
                          "facts", triples, file=meta_value(DCT + "source"))
-        docs = [q.object.value for q in store.quads_for_pattern(
-            g, ox.NamedNode(PROV + "wasDerivedFrom"), None, meta)]
+        docs = sorted(q.object.value for q in store.quads_for_pattern(
+            g, ox.NamedNode(PROV + "wasDerivedFrom"), None, meta))
         info.source_count = len(docs)
         info.sources = sorted((SourceRef(d, labels(d, d.rsplit("/", 1)[-1]))
                                for d in docs[:listed]), key=lambda s: s.title.lower())
@@ -113,7 +120,7 @@ def graph_info(store: EmbeddedStore, iri: str, labels: Labels,
             store, f"SELECT (COUNT(DISTINCT ?s) AS ?n) WHERE {{ GRAPH <{iri}> {{ ?s ?p ?o }} "
                    "FILTER(isIRI(?s)) }")
         rows = store.query(f"SELECT DISTINCT ?s WHERE {{ GRAPH <{iri}> {{ ?s ?p ?o }} "
-                           f"FILTER(isIRI(?s)) }} LIMIT {listed}").rows()
+                           f"FILTER(isIRI(?s)) }} ORDER BY ?s LIMIT {listed}").rows()
         info.subjects = sorted(((s.value, labels(s.value, s.value)) for (s,) in rows),
                                key=lambda x: x[1].lower())
     return info
@@ -123,7 +130,7 @@ def describe_graph(info: GraphInfo, *, dataset: str, endpoint: str) -> list[ox.T
     """The graph's description as RDF (VoID, PROV, Dublin Core)."""
     g = ox.NamedNode(info.iri)
 
-    def t(p: str, o: ox.Term) -> ox.Triple:
+    def t(p: str, o: Term) -> ox.Triple:
         return ox.Triple(g, ox.NamedNode(p), o)
 
     triples = [
@@ -159,7 +166,7 @@ class GraphSummary:
     sources: int
 
 
-def graph_index(store: EmbeddedStore) -> list[GraphSummary]:
+def graph_index(store: Store) -> list[GraphSummary]:
     """Every named graph of the build with its size and number of sources, from the
     metadata graph (no graph is scanned)."""
     meta = f"<{META_GRAPH}>"

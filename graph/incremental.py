@@ -30,7 +30,7 @@ from typing import Any
 
 import pyoxigraph as ox
 
-from rivalry.graph import GRAPH_BASE, INFERRED_GRAPH, META_GRAPH, ONTOLOGY_GRAPH
+from rivalry.graph import DERIVED_GRAPH, GRAPH_BASE, INFERRED_GRAPH, META_GRAPH, ONTOLOGY_GRAPH
 from rivalry.graph.build import (
     INCREMENTAL_MAX_SHARE,
     RDF_TYPE,
@@ -46,6 +46,7 @@ from rivalry.graph.build import (
     _manifest,
     check_terms_in,
     content_hash,
+    derive_phase,
     describe_facts_graph,
     engine_digest,
     ontology_digest,
@@ -149,7 +150,7 @@ def _asserted_graphs_of(store: ox.Store, t: ox.Triple) -> set[str]:
                                                                 t.object, None)
             if isinstance(q.graph_name, ox.NamedNode)
             and q.graph_name.value.startswith(GRAPH_BASE)
-            and q.graph_name.value != INFERRED_GRAPH}
+            and q.graph_name.value not in (INFERRED_GRAPH, DERIVED_GRAPH)}
 
 
 def run_incremental(plan: Plan, partial: Path, options: BuildOptions, phases: Phases,
@@ -165,6 +166,9 @@ def run_incremental(plan: Plan, partial: Path, options: BuildOptions, phases: Ph
     phases.run("copy", lambda: checkpoint(plan.previous / "db", db_path),
                lambda _: "the previous build's database, sharing its files")
     store = ox.Store(str(db_path))
+    # what the previous build derived is derived again at the end: the checks and the
+    # inferences never see it, as in a full build
+    store.remove_graph(ox.NamedNode(DERIVED_GRAPH))
     meta = ox.NamedNode(META_GRAPH)
 
     # -- the new content of the changed graphs, and what changes in the union -----------------
@@ -245,6 +249,7 @@ def run_incremental(plan: Plan, partial: Path, options: BuildOptions, phases: Ph
         work.consistency, work.summary = report, summary
         work.rechecked.append(line)
         refuse_if_inconsistent(report)
+    derive_phase(store, phases)
 
     def finish(info: BuildInfo) -> None:
         phases.run("store", lambda: work.store.flush(),

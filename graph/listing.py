@@ -18,9 +18,9 @@ from dataclasses import dataclass, field
 
 import pyoxigraph as ox
 
-from rivalry.graph import ONTOLOGY_GRAPH
+from rivalry.graph import ONTOLOGY_GRAPH, Term
 from rivalry.graph.describe import Labels, _kind, _state
-from rivalry.graph.store import EmbeddedStore
+from rivalry.graph.store import Store
 
 RV = "https://w3id.org/rivalry/ontology#"
 SKOS = "http://www.w3.org/2004/02/skos/core#"
@@ -61,8 +61,8 @@ class ActionFilters:
 
     NAMES = ("state", "type", "technology", "sector", "country", "year")
 
-    def bindings(self) -> dict[str, ox.Term]:
-        out: dict[str, ox.Term] = {}
+    def bindings(self) -> dict[str, Term]:
+        out: dict[str, Term] = {}
         for name in self.NAMES:
             value = getattr(self, name)
             if value is None:
@@ -111,7 +111,7 @@ FILTERS = {
 PREFIXES = f"PREFIX rv: <{RV}>\nPREFIX skos: <{SKOS}>\n"
 
 
-def _where(bindings: dict[str, ox.Term]) -> str:
+def _where(bindings: dict[str, Term]) -> str:
     """The pattern of actions passing the filters: each filter a subquery of its own,
     with its value in a VALUES block inside it, so that the engine plans each from its
     value and only then joins them (one combined pattern let it start from the wrong end,
@@ -128,13 +128,13 @@ def _where(bindings: dict[str, ox.Term]) -> str:
     return f"{{\n  {filters}\n  ?action rv:announcedOn ?date .\n  {year}\n}}"
 
 
-def count_actions(store: EmbeddedStore, filters: ActionFilters) -> int:
+def count_actions(store: Store, filters: ActionFilters) -> int:
     bindings = filters.bindings()
     query = f"{PREFIXES}SELECT (COUNT(?action) AS ?n) WHERE {_where(bindings)}"
     return int(next(store.query(query).rows())[0].value)
 
 
-def action_page(store: EmbeddedStore, labels: Labels, filters: ActionFilters,
+def action_page(store: Store, labels: Labels, filters: ActionFilters,
                 page: int = 1, page_size: int = PAGE_SIZE, total: int | None = None,
                 newest_first: bool = False) -> ActionPage:
     """One page of the actions that pass `filters`, by date (then IRI)."""
@@ -149,12 +149,12 @@ def action_page(store: EmbeddedStore, labels: Labels, filters: ActionFilters,
     return ActionPage(rows, total, page, page_size)
 
 
-def _row(store: EmbeddedStore, labels: Labels, action: str, date: str) -> ActionRow:
+def _row(store: Store, labels: Labels, action: str, date: str) -> ActionRow:
     return ActionRow(action, labels(action), date, _kind(store, action, labels) or "",
                      _state(store, action, labels))
 
 
-def actions(store: EmbeddedStore, labels: Labels, *, state: str | None = None,
+def actions(store: Store, labels: Labels, *, state: str | None = None,
             kind: str | None = None, technology: str | None = None,
             year: int | None = None) -> list[ActionRow]:
     """Every action passing the filters, in date order (for small graphs and tests; pages
@@ -164,7 +164,7 @@ def actions(store: EmbeddedStore, labels: Labels, *, state: str | None = None,
     return action_page(store, labels, filters, 1, max(total, 1), total).rows
 
 
-def facets(store: EmbeddedStore, labels: Labels) -> dict[str, list[Option]]:
+def facets(store: Store, labels: Labels) -> dict[str, list[Option]]:
     """The values each action filter can take; with counts where one grouped query over
     one property gives them (issuing state, sector, year). Types come from the ontology,
     technologies and countries from their classes, so no option costs a scan of the
@@ -213,14 +213,14 @@ class ChartData:
 CHART_POINTS_MAX = 400
 
 
-def chart_data(store: EmbeddedStore, labels: Labels, filters: ActionFilters,
+def chart_data(store: Store, labels: Labels, filters: ActionFilters,
                total: int) -> ChartData:
     bindings = filters.bindings()
     data = ChartData(total)
     if total <= CHART_POINTS_MAX:
         query = (f"{PREFIXES}SELECT DISTINCT ?action ?date ?lane WHERE {{ "
                  f"{_where(bindings)} OPTIONAL {{ ?action rv:issuingPolity ?lane }} }} "
-                 f"ORDER BY ?date LIMIT {CHART_POINTS_MAX}")
+                 f"ORDER BY ?date ?action ?lane LIMIT {CHART_POINTS_MAX}")
         seen = set()
         for action, date, lane in store.query(query).rows():
             if action.value in seen:
@@ -248,7 +248,7 @@ def chart_data(store: EmbeddedStore, labels: Labels, filters: ActionFilters,
 # --- classes and their members -------------------------------------------------------------
 
 
-def classes_with_members(store: EmbeddedStore, labels: Labels) -> list[Option]:
+def classes_with_members(store: Store, labels: Labels) -> list[Option]:
     """Classes of the ontology with members in the graph, and how many."""
     classes = [c.value for (c,) in store.query(
         f"SELECT DISTINCT ?c WHERE {{ GRAPH <{ONTOLOGY_GRAPH}> {{ ?c a <{OWL_CLASS}> }} "
@@ -256,7 +256,7 @@ def classes_with_members(store: EmbeddedStore, labels: Labels) -> list[Option]:
     if not classes:
         return []
     values = " ".join(str(ox.NamedNode(c)) for c in classes)
-    query = (f"SELECT ?class (COUNT(?e) AS ?n) WHERE {{ VALUES ?class {{ {values} }} "
+    query = (f"SELECT ?class (COUNT(DISTINCT ?e) AS ?n) WHERE {{ VALUES ?class {{ {values} }} "
              "?e a ?class } GROUP BY ?class")
     rows = [Option(c.value, labels(c.value, c.value.rsplit("#", 1)[-1]), int(n.value))
             for c, n in store.query(query).rows() if int(n.value)]
@@ -281,7 +281,7 @@ class MemberPage:
 SORTED_MAX = 10_000
 
 
-def member_page(store: EmbeddedStore, class_iri: str, labels: Labels, page: int = 1,
+def member_page(store: Store, class_iri: str, labels: Labels, page: int = 1,
                 page_size: int = PAGE_SIZE) -> MemberPage:
     """One page of a class's members: by label (English first) for classes of up to
     SORTED_MAX members, in a stable order of the store beyond."""
@@ -291,10 +291,16 @@ def member_page(store: EmbeddedStore, class_iri: str, labels: Labels, page: int 
     offset = (page - 1) * page_size
     by_label = total <= SORTED_MAX
     if by_label:
-        query = f"""SELECT ?e (SAMPLE(?l) AS ?label) WHERE {{
-            {cls} ?e a ?class .
-            OPTIONAL {{ ?e <{RDFS}label> ?l FILTER(langMatches(lang(?l), "en") || lang(?l) = "") }}
-        }} GROUP BY ?e ORDER BY LCASE(STR(COALESCE(?label, STR(?e)))) ?e
+        # the label chosen by MIN, not SAMPLE, and sorted on outside the grouping, so
+        # that every engine gives the same page
+        query = f"""SELECT ?e ?label WHERE {{
+            {{ SELECT ?e (MIN(STR(?l)) AS ?label) WHERE {{
+                {cls} ?e a ?class .
+                OPTIONAL {{ ?e <{RDFS}label> ?l
+                           FILTER(langMatches(lang(?l), "en") || lang(?l) = "") }}
+            }} GROUP BY ?e }}
+            BIND (LCASE(COALESCE(?label, STR(?e))) AS ?key)
+        }} ORDER BY ?key ?e
         LIMIT {page_size} OFFSET {offset}"""
         found = [(e.value, label.value if label is not None else labels(
             e.value, e.value.rsplit("/", 1)[-1])) for e, label in store.query(query).rows()]
@@ -306,12 +312,12 @@ def member_page(store: EmbeddedStore, class_iri: str, labels: Labels, page: int 
     return MemberPage(found, total, page, page_size, by_label)
 
 
-def members(store: EmbeddedStore, class_iri: str, labels: Labels) -> list[tuple[str, str]]:
+def members(store: Store, class_iri: str, labels: Labels) -> list[tuple[str, str]]:
     """Every member of a class, by label (for small graphs and tests)."""
     first = member_page(store, class_iri, labels, 1, 1)
     return member_page(store, class_iri, labels, 1, max(first.total, 1)).members
 
 
-def is_class(store: EmbeddedStore, iri: str) -> bool:
+def is_class(store: Store, iri: str) -> bool:
     return next(store.quads_for_pattern(ox.NamedNode(iri), None, ox.NamedNode(OWL_CLASS),
                                         ox.NamedNode(ONTOLOGY_GRAPH)), None) is not None

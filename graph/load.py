@@ -14,7 +14,7 @@ from pathlib import Path, PurePosixPath
 
 import pyoxigraph as ox
 
-from rivalry.graph import FACTS_GRAPH_BASE, ID_BASE, ONTOLOGY_GRAPH
+from rivalry.graph import FACTS_GRAPH_BASE, ID_BASE, ONTOLOGY_GRAPH, Term
 from rivalry.graph.errors import InvalidInput, InvalidOntology, SourceLocation
 from rivalry.ontology import NAMESPACE, ontology_file
 
@@ -243,7 +243,7 @@ def canonical(quads: list[ox.Quad], scope: str) -> list[ox.Quad]:
         dataset.canonicalize(ox.CanonicalizationAlgorithm.RDFC_1_0)
         prefix = "f" + hashlib.sha256(scope.encode("utf-8")).hexdigest()[:10] + "_"
 
-        def rename(term: ox.Term) -> ox.Term:
+        def rename(term: Term) -> Term:
             return ox.BlankNode(prefix + term.value) if isinstance(term, ox.BlankNode) else term
 
         quads = [ox.Quad(rename(q.subject), q.predicate, rename(q.object), q.graph_name)

@@ -21,7 +21,7 @@ from typing import Any
 import pyoxigraph as ox
 
 from rivalry.graph.export import DUMPS, dump_database, union_of_graphs
-from rivalry.graph.store import QueryResult, run_query
+from rivalry.graph.store import QueryResult, graph_sizes, run_query
 
 #: The file of figures beside the dumps.
 FIGURES = "figures.json"
@@ -42,6 +42,9 @@ class BuiltGraph:
 
     def quads_for_pattern(self, s: Any, p: Any, o: Any, g: Any = None) -> Any:
         return self.db.quads_for_pattern(s, p, o, g)
+
+    def graph_sizes(self) -> dict[str, int]:
+        return graph_sizes(self.db)
 
 
 def write_dump(db: ox.Store, name: str, directory: Path,

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 
 import pyoxigraph as ox
 
-from rivalry.graph import INFERRED_GRAPH, ONTOLOGY_GRAPH
+from rivalry.graph import INFERRED_GRAPH, ONTOLOGY_GRAPH, Term
 from rivalry.graph.consistency import (  # noqa: F401 - re-exported
     HERMIT_DATATYPE_REWRITES,
     ConsistencyReport,
@@ -71,7 +71,7 @@ def _closure(edges: dict[str, set[str]]) -> dict[str, set[str]]:
     return closed
 
 
-def _rdf_list(store: ox.Store, head: ox.Term, graph: ox.NamedNode) -> list[str]:
+def _rdf_list(store: ox.Store, head: Term, graph: ox.NamedNode) -> list[str]:
     items = []
     while not (isinstance(head, ox.NamedNode) and head.value == RDF_NIL):
         first = next(store.quads_for_pattern(head, ox.NamedNode(RDF_FIRST), None, graph), None)
@@ -87,11 +87,11 @@ def rules_from_ontology(store: ox.Store, graph: str = ONTOLOGY_GRAPH) -> Rules:
     """Read the entailment rules from the ontology graph of `store`."""
     g = ox.NamedNode(graph)
 
-    def pairs(predicate: str) -> list[tuple[ox.Term, ox.Term]]:
+    def pairs(predicate: str) -> list[tuple[Term, Term]]:
         return [(q.subject, q.object)
                 for q in store.quads_for_pattern(None, ox.NamedNode(predicate), None, g)]
 
-    def named(pairs_: Iterable[tuple[ox.Term, ox.Term]]) -> list[tuple[str, str]]:
+    def named(pairs_: Iterable[tuple[Term, Term]]) -> list[tuple[str, str]]:
         return [(a.value, b.value) for a, b in pairs_
                 if isinstance(a, ox.NamedNode) and isinstance(b, ox.NamedNode)]
 

@@ -1,54 +1,1058 @@
 """An external SPARQL 1.1 server as the store: queries over the SPARQL 1.1 Protocol, loads
-over the SPARQL 1.1 Graph Store HTTP Protocol. Any server that speaks both works
-(Oxigraph server, Apache Jena Fuseki, GraphDB, Virtuoso, Amazon Neptune), provided its
-default graph is the union of its named graphs, as rivalry's queries expect (Oxigraph:
-`--union-default-graph`; Fuseki: `unionDefaultGraph`; GraphDB, Virtuoso and Neptune do so
-by default).
+over the SPARQL 1.1 Graph Store HTTP Protocol (docs/external-store.md).
 
-What changes from the embedded store: time limits are enforced by closing the HTTP
-request (the server should also have its own query timeout, since closing a connection
-does not stop every server's work), and a build replaces one named graph at a time
-(each replacement atomic on the server), so readers may briefly see a mix of two builds;
-the build's metadata graph is written last.
+Only the standards are spoken, in their most portable form, because servers differ:
+
+- Queries go as GET when short and as form POSTs otherwise (some servers never answer
+  a POST of `application/sparql-query`). Answers are read as SPARQL JSON results (the
+  `typed-literal` of older servers too, and ASK answered as a one-row table) and
+  N-Triples; blank nodes of any labelling (Virtuoso's `nodeID://…`) are given labels
+  of their own.
+- Writes take HTTP Basic or Digest authentication, whichever the server asks for: a
+  DELETE of a graph that never exists learns it first, so that no large body is ever
+  sent twice or cut by an early 401.
+- Answers are read whole: a server that caps its answers (Virtuoso's ResultSetMaxRows)
+  is found out, and the answer read in pages of that size; the cap is never taken for
+  the end of the answer.
+- Everything rivalry reads is scoped to its own graphs, whatever the server's default
+  graph is (Virtuoso's holds its system graphs, Oxigraph's is empty unless told): a
+  build also loads the union of its graphs into one graph, named by the build, and
+  every query names it as its default graph and the build's graphs as its named graphs
+  (`default-graph-uri`, `named-graph-uri`). One graph also spares engines the property
+  paths over many graphs that some evaluate wrongly.
+- Every call is bounded in time: by the time left to the request being answered (its
+  own limit, see `time_budget`), or by the `store_timeout` setting for commands. A
+  server that stops answering is reported in one line, naming it and the setting; once
+  it has, the calls that follow within a few seconds fail at once.
+
+A build loads the new graphs beside the ones served, then switches by rewriting one
+small graph (<https://w3id.org/rivalry/graph/build>), which says which build is
+current, and which build is being loaded or failed to load; the default graph of
+queries (the build's union graph) changes all at once, while the named graphs are
+replaced one by one, so that readers of named graphs may see two builds mixed during a
+load. Servers report that state (`pending_load`), and answers read during a load are
+never kept in a cache (`confirm_build_id`).
 """
 
 from __future__ import annotations
 
-import base64
+import hashlib
+import http.client
 import json
+import math
 import re
-import socket
 import threading
 import time
-import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Iterator
+from collections import OrderedDict
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, nullcontext
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pyoxigraph as ox
 
-from rivalry.graph import GRAPH_BASE
-from rivalry.graph.errors import QueryError, QueryTimeout, StoreError
-from rivalry.graph.results import Answer
-from rivalry.graph.sparql import check_query
+from rivalry.graph import FACTS_GRAPH_BASE, GRAPH_BASE, ONTOLOGY_GRAPH, Term
+from rivalry.graph.errors import ExternalStoreError, NoBuild, QueryError, QueryTimeout, StoreError
+from rivalry.graph.load import canonical
+from rivalry.graph.results import Answer, to_json
+from rivalry.graph.sparql import (
+    QueryShape,
+    check_query,
+    inspect_query,
+    with_values,
+    with_window,
+    without_dataset_clauses,
+    without_order,
+)
 from rivalry.graph.store import (
     BuildInfo,
+    PendingLoad,
     QueryLimits,
     QueryResult,
     ResultFormat,
-    describe_syntax_error,
+    syntax_error,
 )
 
+#: The graph saying which build is current and which is being loaded (one triple).
 BUILD_GRAPH = GRAPH_BASE + "build"
-RDF_JSON = "http://www.w3.org/1999/02/22-rdf-syntax-ns#JSON"
+#: Each build's union of its graphs: the default graph of every query.
+UNION_GRAPH_BASE = GRAPH_BASE + "union/"
+#: A graph never written: a dataset naming only it is empty.
+EMPTY_GRAPH = GRAPH_BASE + "empty"
+#: A graph never written, whose DELETE tells which authentication writes need.
+AUTH_PROBE_GRAPH = GRAPH_BASE + "auth-probe"
+
 DCT_DESCRIPTION = "http://purl.org/dc/terms/description"
-TRUSTED_TIMEOUT = 300.0  # for the project's own queries and loads
+RDF_JSON = "http://www.w3.org/1999/02/22-rdf-syntax-ns#JSON"
+XSD = "http://www.w3.org/2001/XMLSchema#"
+
+#: Query strings up to this long go by GET, longer ones by form POST.
+GET_MAX = 2000
+#: The largest answer read from the server, in bytes.
+MAX_ANSWER_BYTES = 512 * 1024 * 1024
+#: Triples per Graph Store request when a graph is loaded (a larger graph is sent as a
+#: PUT and then POSTs, all of its blank nodes in the first).
+LOAD_CHUNK = 50_000
+#: Seconds the build state read from the server is trusted before it is read again.
+STATE_TTL = 2.0
+#: After a call timed out, the next one first asks the server a trivial question with
+#: at most this many seconds; a server that does not answer it is taken as down for
+#: DOWN_FOR seconds, during which calls fail at once.
+PROBE_TIMEOUT = 2.0
+DOWN_FOR = 5.0
+#: What servers say in an error when a query ran out of their time, or was refused
+#: because they estimated it would (Virtuoso: SR171 transaction timed out, S1TAT anytime
+#: timeout, "estimated execution time ... exceeds the limit" of MaxQueryCostEstimationTime).
+TIMED_OUT = ("SR171", "S1TAT", "estimated execution time", "Query execution timeout")
+#: A process keeps up to this many small trusted answers of the current build (pages
+#: ask the same labels and ontology terms again and again), of at most CACHED_ROWS_MAX
+#: rows each.
+CACHED_ANSWERS = 20_000
+CACHED_ROWS_MAX = 500
+#: Answers smaller than this are never suspected of being cut by a row cap.
+CAP_SUSPECT_FROM = 100
+
+# Virtuoso repeats every graph of the request's dataset as a response header
+# (X-SPARQL-default-graph, X-SPARQL-named-graph); http.client refuses more than 100
+# headers by default, which a build of a few hundred graphs passes.
+http.client._MAXHEADERS = max(getattr(http.client, "_MAXHEADERS", 100), 100_000)
+
+class ServerTimeout(ExternalStoreError):
+    """The server did not answer within the time allowed (the message names the limit)."""
 
 
-def bind_values(query: str, bindings: dict[str, ox.Term] | None) -> str:
-    """Give variables their values with a VALUES block at the start of the WHERE group.
+class ServerBrokeOff(ExternalStoreError):
+    """The server closed the connection mid-exchange."""
+
+
+# --- time budgets ---------------------------------------------------------------------
+
+_budget = threading.local()
+
+
+@contextmanager
+def time_budget(seconds: float, setting: str) -> Iterator[None]:
+    """Bound every call to an external store made by this thread inside the block by
+    `seconds` in all: the time limit of the request being answered, named by `setting`
+    in messages. Calls outside any budget are bounded by the store's own timeout."""
+    previous = getattr(_budget, "value", None)
+    _budget.value = (time.monotonic() + seconds, seconds, setting)
+    try:
+        yield
+    finally:
+        _budget.value = previous
+
+
+def start_budget(seconds: float, setting: str) -> None:
+    """`time_budget` for frameworks that begin and end requests in separate hooks."""
+    _budget.value = (time.monotonic() + seconds, seconds, setting)
+
+
+def end_budget() -> None:
+    _budget.value = None
+
+
+def _margin(total: float) -> float:
+    """What a budget keeps back, so that the store's own message comes before the time
+    limit of whoever enforces the request's (the front of `rivalry serve`)."""
+    return min(1.0, total * 0.1)
+
+
+# --- answers ----------------------------------------------------------------------------
+
+
+_LABEL = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
+
+
+def blank_node(label: str) -> ox.BlankNode:
+    """A blank node for a label as a server gave it: kept when it is a valid label,
+    otherwise (Virtuoso's `nodeID://b10000`) replaced by one derived from it."""
+    if _LABEL.match(label) and not label.endswith("."):
+        return ox.BlankNode(label)
+    return ox.BlankNode("x" + hashlib.sha256(label.encode("utf-8")).hexdigest()[:24])
+
+
+def literal(value: str, datatype: str | None = None, language: str | None = None
+            ) -> ox.Literal:
+    if language:
+        return ox.Literal(value, language=language)
+    if datatype == XSD + "boolean" and value in ("1", "0"):
+        value = "true" if value == "1" else "false"  # Virtuoso writes xsd:boolean as 1/0
+    if datatype:
+        return ox.Literal(value, datatype=ox.NamedNode(datatype))
+    return ox.Literal(value)
+
+
+def json_term(binding: dict[str, Any]) -> Term:
+    """An RDF term of SPARQL 1.1 Query Results JSON (and its older `typed-literal`)."""
+    kind = binding.get("type")
+    value = binding.get("value")
+    if kind == "uri":
+        return ox.NamedNode(value)
+    if kind == "bnode":
+        return blank_node(value)
+    if kind in ("literal", "typed-literal"):
+        return literal(value, binding.get("datatype"), binding.get("xml:lang"))
+    if kind == "triple" and isinstance(value, dict):
+        return ox.Triple(json_term(value["subject"]), json_term(value["predicate"]),
+                         json_term(value["object"]))
+    raise ValueError(f"a term of type {kind!r}")
+
+
+def read_results(body: bytes, form: str | None) -> Answer:
+    """A SPARQL JSON results document, as an Answer. An ASK answered as a table (Virtuoso
+    7.2 gives one row, `__ASK_RETVAL` 1, when true, and none when false) is read as the
+    boolean it stands for."""
+    doc = json.loads(body)
+    if "boolean" in doc:
+        return Answer("ask", boolean=bool(doc["boolean"]))
+    variables = list(doc.get("head", {}).get("vars", []))
+    bindings = doc.get("results", {}).get("bindings", [])
+    if form == "ASK":
+        first = bindings[0] if bindings else {}
+        value = next(iter(first.values()), {}).get("value") if first else None
+        return Answer("ask", boolean=bool(bindings) and value not in ("0", "false"))
+    rows = [[json_term(b[v]) if v in b else None for v in variables] for b in bindings]
+    return Answer("select", variables, rows)
+
+
+def read_triples(body: bytes) -> list[ox.Triple]:
+    out = []
+    for q in ox.parse(body, format=ox.RdfFormat.N_TRIPLES):
+        o = q.object
+        if isinstance(o, ox.Literal) and o.datatype.value == XSD + "boolean" \
+                and o.value in ("1", "0"):
+            o = literal(o.value, o.datatype.value)
+        out.append(ox.Triple(q.subject, q.predicate, o))
+    return out
+
+
+def _one_line(text: str, limit: int = 300) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[:limit - 1] + "…"
+
+
+# --- the build state --------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RemoteBuild:
+    """A build loaded into the server: its BuildInfo, the graph holding the union of its
+    graphs, and its named graphs with their numbers of triples."""
+
+    info: BuildInfo
+    union: str
+    graphs: dict[str, int]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**self.info.to_dict(), "union": self.union, "graph_sizes": self.graphs}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> RemoteBuild:
+        info = BuildInfo(**{k: data[k] for k in BuildInfo.__dataclass_fields__ if k in data})
+        return cls(info, data["union"], dict(data.get("graph_sizes", {})))
+
+
+@dataclass(frozen=True)
+class State:
+    """What the build graph says: the current build, and a build being loaded (or whose
+    load failed) beside it."""
+
+    current: RemoteBuild | None
+    pending: PendingLoad | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"build": self.current.to_dict() if self.current else None}
+        if self.pending is not None:
+            out["loading"] = {"build_id": self.pending.build_id,
+                              "started_at": self.pending.started_at,
+                              "state": self.pending.state, "error": self.pending.error}
+        return out
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> State:
+        current = RemoteBuild.from_dict(data["build"]) if data.get("build") else None
+        loading = data.get("loading")
+        pending = PendingLoad(loading["build_id"], loading["started_at"], loading["state"],
+                              loading.get("error")) if loading else None
+        return cls(current, pending)
+
+
+# --- HTTP ---------------------------------------------------------------------------------
+
+
+@dataclass
+class Reply:
+    status: int
+    headers: http.client.HTTPMessage
+    body: bytes
+
+
+@dataclass
+class _Auth:
+    """How writes authenticate: nothing, Basic, or Digest (learnt from a challenge)."""
+
+    user: str = ""
+    password: str = ""
+    scheme: str | None = None  # None until learnt; "none", "basic" or "digest"
+    challenge: dict[str, str] = field(default_factory=dict)
+    signer: Any = None
+
+    def header(self, method: str, url: str) -> str | None:
+        if self.scheme == "basic":
+            import base64
+
+            token = base64.b64encode(f"{self.user}:{self.password}".encode()).decode()
+            return "Basic " + token
+        if self.scheme == "digest":
+            request = urllib.request.Request(url, method=method)
+            value = self.signer.get_authorization(request, self.challenge)
+            return "Digest " + value if value else None
+        return None
+
+    def learn(self, challenges: list[str], url: str) -> None:
+        """Choose Digest when the server offers it, Basic otherwise."""
+        digest = next((c for c in challenges if c.lower().startswith("digest ")), None)
+        if digest is not None:
+            _, rest = digest.split(" ", 1)
+            self.challenge = urllib.request.parse_keqv_list(
+                filter(None, urllib.request.parse_http_list(rest)))
+            passwords = urllib.request.HTTPPasswordMgrWithDefaultRealm()
+            passwords.add_password(None, url, self.user, self.password)
+            self.signer = urllib.request.AbstractDigestAuthHandler(passwords)
+            self.scheme = "digest"
+        elif any(c.lower().startswith("basic") for c in challenges):
+            self.scheme = "basic"
+        else:
+            raise ExternalStoreError(
+                f"the graph store at {url.split('?')[0]} asks for an authentication rivalry "
+                f"does not speak ({_one_line(', '.join(challenges), 120)}); Basic and Digest "
+                "are supported")
+
+
+class RemoteStore:
+    """The graph in an external SPARQL 1.1 server (a Store, and a BuildTarget)."""
+
+    kind = "remote"
+
+    def __init__(self, query_endpoint: str, graph_store_endpoint: str = "",
+                 auth: str = "", cache_root: str | Path = "var/cache",
+                 timeout: float = 60.0) -> None:
+        for name, url in (("sparql_endpoint", query_endpoint),
+                          ("graph_store_endpoint", graph_store_endpoint)):
+            if url and not re.match(r"^https?://[^/\s]+", url):
+                raise StoreError(f"setting {name}: {url!r} is not an http(s) URL")
+        if auth and ":" not in auth:
+            raise StoreError("setting graph_store_auth: write it as user:password")
+        self.query_endpoint = query_endpoint
+        self.graph_store_endpoint = graph_store_endpoint
+        user, _, password = auth.partition(":")
+        self._auth = _Auth(user, password, None if auth else "none")
+        self.cache_root = Path(cache_root)
+        #: seconds a call may take outside any request's time budget (setting store_timeout)
+        self.timeout = timeout
+        #: seconds between the switch to a new build and removing the previous build's
+        #: union graph, so that readers still using it finish (they trust the state they
+        #: read for STATE_TTL seconds)
+        self.switch_grace = 2 * STATE_TTL
+        self._lock = threading.Lock()
+        self._state: State | None = None
+        self._state_read = -math.inf
+        self._serving: RemoteBuild | None = None  # the build answers are being read from
+        self._seen: set[str] = set()  # builds answers were read from since the last check
+        self._suspect = False
+        self._down_until = 0.0
+        self._down_reason = ""
+        self._cap: int | None = None  # the server's row cap, once seen
+        self._answers: OrderedDict[tuple, Answer] = OrderedDict()  # see _cached
+        self._uncapped = 0  # the largest answer the server was seen to give whole
+
+    @classmethod
+    def from_settings(cls, settings: dict[str, Any]) -> RemoteStore:
+        return cls(settings["sparql_endpoint"], settings.get("graph_store_endpoint", ""),
+                   settings.get("graph_store_auth", ""), settings.get("cache_dir", "var/cache"),
+                   settings.get("store_timeout", 60.0))
+
+    # --- HTTP ------------------------------------------------------------------------
+
+    def _allowance(self) -> tuple[float, float, str]:
+        """(deadline, seconds allowed, setting) for the call about to be made."""
+        budget = getattr(_budget, "value", None)
+        if budget is not None:
+            deadline, total, setting = budget
+            return deadline - _margin(total), total, setting
+        return time.monotonic() + self.timeout, self.timeout, "store_timeout"
+
+    def _timeout_error(self, url: str, total: float, setting: str) -> ServerTimeout:
+        where = "the request's time limit" if setting != "store_timeout" else "the limit"
+        return ServerTimeout(
+            f"the SPARQL server at {url.split('?')[0]} did not answer within {total:g} s "
+            f"({where}, setting {setting})")
+
+    def _send(self, method: str, url: str, *, body: bytes | None = None,
+              headers: dict[str, str] | None = None, deadline: float | None = None,
+              total: float | None = None, setting: str | None = None,
+              probing: bool = False) -> Reply:
+        if deadline is None:
+            deadline, total, setting = self._allowance()
+        assert total is not None and setting is not None
+        now = time.monotonic()
+        if not probing:
+            if now < self._down_until:
+                raise ExternalStoreError(f"{self._down_reason} (not asked again for "
+                                         f"{self._down_until - now:.0f} s)")
+            if self._suspect:
+                self._check_alive(deadline)
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise self._timeout_error(url, total, setting)
+        parts = urllib.parse.urlsplit(url)
+        connection_class = (http.client.HTTPSConnection if parts.scheme == "https"
+                            else http.client.HTTPConnection)
+        connection = connection_class(parts.hostname or "", parts.port, timeout=remaining)
+        target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+        where = url.split("?")[0]
+        try:
+            connection.request(method, target, body=body, headers=headers or {})
+            sock = connection.sock
+            response = connection.getresponse()
+            chunks, size = [], 0
+            while True:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise TimeoutError
+                if sock is not None:
+                    sock.settimeout(left)
+                chunk = response.read1(1 << 16)
+                if not chunk:
+                    break
+                size += len(chunk)
+                if size > MAX_ANSWER_BYTES:
+                    raise ExternalStoreError(
+                        f"the answer of the SPARQL server at {where} is larger than "
+                        f"{MAX_ANSWER_BYTES // 2**20} MB; rivalry reads no more")
+                chunks.append(chunk)
+            self._suspect = False
+            return Reply(response.status, response.headers, b"".join(chunks))
+        except TimeoutError:
+            if not probing:
+                self._suspect = True
+            raise self._timeout_error(url, total, setting) from None
+        except ConnectionRefusedError:
+            raise ExternalStoreError(f"cannot reach the SPARQL server at {where}: connection "
+                                     "refused (is it running, and is the setting right?)"
+                                     ) from None
+        except (http.client.HTTPException, ConnectionError) as e:
+            raise ServerBrokeOff(f"the SPARQL server at {where} broke off the exchange: "
+                                     f"{_one_line(str(e) or type(e).__name__)}") from None
+        except OSError as e:
+            raise ExternalStoreError(f"cannot reach the SPARQL server at {where}: "
+                                     f"{e.strerror or e}") from None
+        finally:
+            connection.close()
+
+    def _check_alive(self, deadline: float) -> None:
+        """After a timeout: is the server answering at all? A quick, trivial question;
+        no answer marks it down for DOWN_FOR seconds."""
+        seconds = max(0.001, min(PROBE_TIMEOUT, deadline - time.monotonic()))
+        url = self.query_endpoint + "?" + urllib.parse.urlencode(
+            {"query": "ASK { FILTER(false) }"})
+        try:
+            self._send("GET", url, headers={"Accept": "application/sparql-results+json"},
+                       deadline=time.monotonic() + seconds, total=seconds,
+                       setting="store_timeout", probing=True)
+        except ExternalStoreError:
+            self._down_until = time.monotonic() + DOWN_FOR
+            self._down_reason = (f"the SPARQL server at {self.query_endpoint} is not "
+                                 f"answering (no answer to a trivial query within "
+                                 f"{seconds:.1f} s)")
+            raise ExternalStoreError(self._down_reason) from None
+        self._suspect = False
+
+    def _query_request(self, sparql: str, accept: str,
+                       dataset: list[tuple[str, str]]) -> Reply:
+        params = [("query", sparql)] + dataset
+        encoded = urllib.parse.urlencode(params)
+        headers = {"Accept": accept}
+        if len(encoded) <= GET_MAX:
+            return self._send("GET", f"{self.query_endpoint}?{encoded}", headers=headers)
+        headers["Content-Type"] = "application/x-www-form-urlencoded"
+        return self._send("POST", self.query_endpoint, body=encoded.encode("ascii"),
+                          headers=headers)
+
+    def _ask_server(self, sparql: str, form: str | None, dataset: list[tuple[str, str]],
+                    *, public: bool = False) -> tuple[Answer, Reply]:
+        """One query, one request: the answer as the server gave it."""
+        graph = form in ("CONSTRUCT", "DESCRIBE")
+        accept = "application/n-triples" if graph else "application/sparql-results+json"
+        reply = self._query_request(sparql, accept, dataset)
+        where = self.query_endpoint
+        if reply.status >= 400:
+            text = reply.body.decode("utf-8", "replace")
+            detail = _one_line(text.split("\nSPARQL query:")[0])
+            if "SR353" in text:  # Virtuoso: too many rows to sort for LIMIT and OFFSET
+                raise ExternalStoreError(
+                    f"the SPARQL server at {where} refused to sort more rows than its limit "
+                    "for a page of an ordered answer (Virtuoso's MaxSortedTopRows, 10000 by "
+                    "default): raise it in virtuoso.ini, section [Parameters] "
+                    "(docs/external-store.md)")
+            if any(sign in text for sign in TIMED_OUT):
+                raise ServerTimeout(f"the SPARQL server at {where} stopped the query at its own "
+                                    f"time limit, or refused it as too costly: {detail}")
+            if public and 400 <= reply.status < 500:
+                raise QueryError(f"the SPARQL server refused the query ({reply.status}): "
+                                 f"{detail}")
+            raise ExternalStoreError(f"the SPARQL server at {where} answered {reply.status}"
+                                     f"{': ' + detail if detail else ''}")
+        state = reply.headers.get("X-SQL-State", "")
+        if state == "S1TAT" or reply.status == 206:
+            # Virtuoso's "anytime" answer: cut by its own time limit (MaxQueryExecutionTime)
+            raise QueryTimeout(f"the SPARQL server at {where} stopped the query at its own "
+                               "time limit and gave part of the answer; rivalry does not "
+                               "serve part of an answer (narrow the query, or raise "
+                               "MaxQueryExecutionTime)")
+        try:
+            if graph:
+                return Answer("graph", triples=read_triples(reply.body)), reply
+            return read_results(reply.body, form), reply
+        except (ValueError, SyntaxError, KeyError, TypeError) as e:
+            raise ExternalStoreError(f"the answer of the SPARQL server at {where} cannot be "
+                                     f"read: {_one_line(str(e))}") from None
+
+    # --- row caps ----------------------------------------------------------------------
+
+    def _cut(self, answer: Answer, reply: Reply) -> bool:
+        """Whether the server may have cut the answer at a row cap of its own."""
+        n = len(answer.triples if answer.kind == "graph" else answer.rows)
+        header = reply.headers.get("X-SPARQL-MaxRows")  # Virtuoso says so when it cut
+        if header and header.strip().isdigit():
+            self._cap = int(header)
+            return n >= self._cap
+        if answer.kind == "ask" or n < CAP_SUSPECT_FROM:
+            return False
+        if self._cap is not None:
+            return n >= self._cap
+        if n < self._uncapped:
+            return False
+        self._probe_cap(n + 1)
+        return self._cap is not None and n >= self._cap
+
+    def _probe_cap(self, rows: int) -> None:
+        """Ask for `rows` trivial rows: a server that gives fewer caps its answers there."""
+        asked = max(rows, 10_001)
+        blocks = max(1, math.ceil(math.log10(asked)))
+        digits = " ".join(str(d) for d in range(10))
+        pattern = " ".join(f"VALUES ?v{i} {{ {digits} }}" for i in range(blocks))
+        answer, reply = self._ask_server(f"SELECT ?v0 WHERE {{ {pattern} }} LIMIT {asked}",
+                                         "SELECT", [])
+        header = reply.headers.get("X-SPARQL-MaxRows")
+        if len(answer.rows) >= asked:
+            self._uncapped = asked
+        else:
+            self._cap = int(header) if header and header.strip().isdigit() \
+                else len(answer.rows)
+
+    def _read(self, sparql: str, form: str | None, dataset: list[tuple[str, str]],
+              *, public: bool = False) -> Answer:
+        """The whole answer: read again in pages when the server cut it at its cap."""
+        answer, reply = self._ask_server(sparql, form, dataset, public=public)
+        if not self._cut(answer, reply):
+            return answer
+        assert self._cap is not None
+        if form == "CONSTRUCT":
+            return self._read_construct_pages(sparql, dataset, public=public)
+        if form != "SELECT":
+            raise ExternalStoreError(
+                f"the SPARQL server at {self.query_endpoint} cut a {form} answer at its row "
+                f"limit ({self._cap}); raise the limit (Virtuoso: ResultSetMaxRows)")
+        rows: list = []
+        offset = 0
+        while True:
+            page = with_window(sparql, offset, self._cap)
+            if page is None:
+                raise ExternalStoreError(
+                    f"the SPARQL server at {self.query_endpoint} cut an answer at its row "
+                    f"limit ({self._cap}) and the query cannot be read in pages")
+            part, _ = self._ask_server(page, form, dataset, public=public)
+            rows += part.rows
+            if len(part.rows) < self._cap:
+                return Answer("select", answer.variables, rows)
+            offset += self._cap
+
+    def _read_window(self, sparql: str, dataset: list[tuple[str, str]], rows: int
+                     ) -> Answer:
+        """At most `rows` rows of a public SELECT: asked for in one window, or in windows
+        of the server's cap when it has one (learnt once), so that no request asks a
+        server for more rows than it gives or sorts."""
+        if self._cap is None and not self._uncapped:
+            self._probe_cap(rows)
+        step = min(rows, self._cap) if self._cap is not None else rows
+        variables: list[str] = []
+        found: list = []
+        while len(found) < rows:
+            wanted = min(step, rows - len(found))
+            text = sparql
+            if wanted == 1 and found:
+                # only whether there is one more row: a question the order does not
+                # change, asked without it (servers limit how far they sort for OFFSET)
+                text = without_order(sparql) or sparql
+            page = with_window(text, len(found), wanted)
+            if page is None:  # cannot be windowed: read it as it is, cut here
+                return self._read(sparql, "SELECT", dataset, public=True)
+            part, _ = self._ask_server(page, "SELECT", dataset, public=True)
+            variables = part.variables
+            found += part.rows
+            if len(part.rows) < min(step, rows):
+                break
+        return Answer("select", variables, found)
+
+    def _read_construct_pages(self, sparql: str, dataset: list[tuple[str, str]], *,
+                              public: bool) -> Answer:
+        """A CONSTRUCT answer the server cut: its solutions in pages small enough that
+        no page's triples reach the cap, whatever the template's size."""
+        assert self._cap is not None
+        size = max(1, self._cap // 16)
+        triples: dict[ox.Triple, None] = {}
+        offset = 0
+        while True:
+            page = with_window(sparql, offset, size)
+            if page is None:
+                raise ExternalStoreError(
+                    f"the SPARQL server at {self.query_endpoint} cut an answer at its row "
+                    f"limit ({self._cap}) and the query cannot be read in pages")
+            part, reply = self._ask_server(page, "CONSTRUCT", dataset, public=public)
+            if len(part.triples) >= self._cap:
+                raise ExternalStoreError(
+                    f"the SPARQL server at {self.query_endpoint} cut an answer at its row "
+                    f"limit ({self._cap}) even in pages; raise the limit (Virtuoso: "
+                    "ResultSetMaxRows)")
+            triples.update(dict.fromkeys(part.triples))
+            if not part.triples:
+                return Answer("graph", triples=list(triples))
+            offset += size
+
+    # --- the build state -------------------------------------------------------------
+
+    def read_state(self) -> State:
+        """What the build graph says now, read from the server."""
+        query = (f"SELECT ?d WHERE {{ GRAPH <{BUILD_GRAPH}> {{ <{BUILD_GRAPH}> "
+                 f"<{DCT_DESCRIPTION}> ?d }} }}")
+        answer, _ = self._ask_server(query, "SELECT", [])
+        if not answer.rows or answer.rows[0][0] is None:
+            return State(None)
+        try:
+            state = State.from_dict(json.loads(answer.rows[0][0].value))
+        except (ValueError, KeyError, TypeError) as e:
+            raise ExternalStoreError(f"the build description in <{BUILD_GRAPH}> on "
+                                     f"{self.query_endpoint} cannot be read ({e}); rerun "
+                                     "`rivalry build`") from None
+        with self._lock:
+            self._state, self._state_read = state, time.monotonic()
+        return state
+
+    def _current_state(self) -> State:
+        with self._lock:
+            state, read = self._state, self._state_read
+        if state is None or time.monotonic() - read > STATE_TTL:
+            state = self.read_state()
+        return state
+
+    def _build(self) -> RemoteBuild:
+        state = self._current_state()
+        if state.current is None:
+            loading = (f" (build {state.pending.build_id} is being loaded)"
+                       if state.pending and state.pending.state == "loading" else "")
+            raise NoBuild(f"no graph has been built into {self.query_endpoint}{loading}: run "
+                          "`rivalry build` with the same settings")
+        self._serving = state.current
+        self._seen.add(state.current.info.build_id)
+        return state.current
+
+    @property
+    def info(self) -> BuildInfo:
+        return self._build().info
+
+    @property
+    def known_build_id(self) -> str | None:
+        return self._serving.info.build_id if self._serving is not None else None
+
+    def confirm_build_id(self) -> str | None:
+        """The build every answer read since the last confirmation came from, if it is
+        still the current one and no build is loading beside it; None otherwise."""
+        seen, self._seen = self._seen, set()
+        if len(seen) != 1:
+            return None
+        try:
+            state = self.read_state()
+        except StoreError:
+            return None
+        (build,) = seen
+        if state.pending is not None or state.current is None \
+                or state.current.info.build_id != build:
+            return None
+        return build
+
+    def pending_load(self) -> PendingLoad | None:
+        return self._current_state().pending
+
+    def refresh(self) -> None:
+        with self._lock:
+            self._state = None
+
+    @property
+    def files_dir(self) -> Path:
+        return self.cache_root / self.info.build_id
+
+    @property
+    def cache_dir(self) -> Path:
+        return self.files_dir / "dumps"
+
+    def named_graphs(self) -> list[str]:
+        return sorted(self._build().graphs)
+
+    def graph_sizes(self) -> dict[str, int]:
+        return dict(self._build().graphs)
+
+    # --- reading ---------------------------------------------------------------------
+
+    def _dataset(self, shape: QueryShape, default_graph_uris: list[str] | None,
+                 named_graph_uris: list[str] | None) -> list[tuple[str, str]]:
+        """The dataset a query is sent with: the request's own, or the query's FROM
+        clauses, kept to the build's graphs; otherwise the build's union graph as the
+        default graph and, when the query names graphs, the build's graphs as named
+        graphs."""
+        build = self._build()
+        ours = build.graphs
+
+        def kept(graphs: list[str]) -> list[str]:
+            return [g for g in graphs if g in ours] or [EMPTY_GRAPH]
+
+        if default_graph_uris or named_graph_uris:
+            default, named = default_graph_uris or [], named_graph_uris or []
+        elif shape.has_dataset_clause:
+            default, named = shape.from_graphs, shape.from_named_graphs
+        else:
+            params = [("default-graph-uri", build.union)]
+            if shape.graphs:
+                wanted = (sorted(ours) if None in shape.graphs
+                          else sorted({g for g in shape.graphs if g in ours}) or [EMPTY_GRAPH])
+                params += [("named-graph-uri", g) for g in wanted]
+            return params
+        return ([("default-graph-uri", g) for g in kept(default)]
+                + [("named-graph-uri", g) for g in kept(named)])
+
+    def query(self, sparql: str, *, default_graph_uris: list[str] | None = None,
+              named_graph_uris: list[str] | None = None,
+              bindings: dict[str, Term] | None = None) -> QueryResult:
+        """A trusted query (the project's own, or the command line's), read whole."""
+        text = bind_values(sparql, bindings)
+        shape = inspect_query(text)
+        if shape.form is None or shape.form == "UPDATE":
+            raise QueryError("not a SPARQL query (SELECT, ASK, CONSTRUCT or DESCRIBE)")
+        _check_syntax(text, shape)
+        text, dataset = self._scoped(text, shape, default_graph_uris, named_graph_uris)
+        return QueryResult.of(self._cached(("query", text, tuple(dataset)),
+                                           lambda: self._read(text, shape.form, dataset)))
+
+    def _cached(self, key: tuple, read: Callable[[], Answer]) -> Answer:
+        """A trusted answer, from this process's cache of the current build's answers
+        when it is there. A build never changes once it is whole, so its answers can be
+        kept; answers read while another build loads are not (they may mix the two)."""
+        build = self._build()
+        full = (build.info.build_id, *key)
+        with self._lock:
+            found = self._answers.get(full)
+            if found is not None:
+                self._answers.move_to_end(full)
+                return found
+        answer = read()
+        size = len(answer.rows) + len(answer.triples)
+        state = self._current_state()
+        if size <= CACHED_ROWS_MAX and state.pending is None and state.current is not None \
+                and state.current.info.build_id == build.info.build_id:
+            with self._lock:
+                self._answers[full] = answer
+                while len(self._answers) > CACHED_ANSWERS:
+                    self._answers.popitem(last=False)
+        return answer
+
+    def _scoped(self, text: str, shape: QueryShape, default_graph_uris: list[str] | None,
+                named_graph_uris: list[str] | None) -> tuple[str, list[tuple[str, str]]]:
+        """The text to send and its dataset: a query's own FROM clauses are taken out of
+        the text and sent as protocol parameters, kept to the build's graphs (servers
+        differ on which of the two wins when both are given)."""
+        dataset = self._dataset(shape, default_graph_uris, named_graph_uris)
+        if shape.has_dataset_clause:
+            stripped = without_dataset_clauses(text)
+            if stripped is None:
+                raise QueryError("this query's FROM clauses cannot be read; write them with "
+                                 "IRIs or prefixed names, without \\u escapes")
+            text = stripped
+        return text, dataset
+
+    def execute(self, sparql: str, limits: QueryLimits, *,
+                default_graph_uris: list[str] | None = None,
+                named_graph_uris: list[str] | None = None,
+                bindings: dict[str, Term] | None = None,
+                result_format: ResultFormat | None = None) -> Answer:
+        """A query from the public endpoint: checked as for the embedded store (and
+        parsed here first, so that syntax errors read the same), run on the server within
+        the time limit, and cut at the row limit. The rows are collected here whatever
+        `result_format` asks, for the caller to write."""
+        shape = check_query(sparql, max_depth=limits.max_depth,
+                            service_allowlist=limits.service_allowlist)
+        if shape.form is None:
+            raise QueryError("not a SPARQL query (SELECT, ASK, CONSTRUCT or DESCRIBE)")
+        text = bind_values(sparql, bindings)
+        _check_syntax(text, shape if text == sparql else inspect_query(text))
+        # within the request's own budget when there is one (the server sets it), else
+        # within the query's time limit
+        bounded = (nullcontext() if getattr(_budget, "value", None) is not None
+                   else time_budget(limits.time_limit, "query_time_limit"))
+        try:
+            with bounded:
+                text, dataset = self._scoped(text, inspect_query(text), default_graph_uris,
+                                             named_graph_uris)
+                if shape.form == "SELECT":
+                    answer = self._read_window(text, dataset, limits.row_limit + 1)
+                else:
+                    answer = self._read(text, shape.form, dataset, public=True)
+        except ServerTimeout as e:
+            raise QueryTimeout(
+                f"the query ran longer than {limits.time_limit:g} s on the SPARQL server "
+                f"at {self.query_endpoint}, or the server would not run it that long, and it "
+                f"was abandoned (setting query_time_limit; {e.message}); narrow it, or add a "
+                "LIMIT") from None
+        answer = _capped(answer, limits.row_limit)
+        fmt = result_format(answer.kind) if result_format is not None else None
+        if fmt is not None and answer.kind in ("select", "ask"):
+            # written by pyoxigraph's own writer, as the embedded store writes its
+            # answers, so that both give the same bytes
+            native = ox.parse_query_results(to_json(answer), format=ox.QueryResultsFormat.JSON)
+            answer.body = native.serialize(format=fmt) or b""
+            answer.body_format = fmt.media_type
+        return answer
+
+    def _quads_query(self, subject: Term | None, predicate: Term | None, obj: Term | None,
+                     graph: str | None) -> str:
+        for term in (subject, predicate, obj):
+            if isinstance(term, ox.BlankNode):
+                raise StoreError("a blank node cannot be looked up in an external store: the "
+                                 "SPARQL Protocol has no way to name one")
+
+        def part(term: Term | None, var: str) -> str:
+            return var if term is None else str(term)
+
+        pattern = f"{part(subject, '?s')} {part(predicate, '?p')} {part(obj, '?o')}"
+        # no ORDER BY: pages of an answer the server cuts are read in its own order,
+        # which servers keep while the data does not change (a sorted page would need
+        # Virtuoso to sort the whole answer, past its MaxSortedTopRows), and a whole
+        # graph read is checked against its size
+        if graph is not None:
+            return f"SELECT ?s ?p ?o WHERE {{ GRAPH <{graph}> {{ {pattern} }} }}"
+        return (f"SELECT ?s ?p ?o ?g WHERE {{ GRAPH ?g {{ {pattern} }} "
+                f'FILTER(STRSTARTS(STR(?g), "{GRAPH_BASE}") '
+                f'&& !STRSTARTS(STR(?g), "{UNION_GRAPH_BASE}") && ?g != <{BUILD_GRAPH}>) }}')
+
+    def quads_for_pattern(self, subject: Term | None, predicate: Term | None,
+                          obj: Term | None, graph: Term | None = None) -> Iterator[ox.Quad]:
+        """The quads matching a pattern in the build's named graphs (or in `graph`). The
+        query names its graphs itself (GRAPH), so it is sent with no dataset: the
+        server's own, filtered to rivalry's graphs."""
+        if graph is not None and (not isinstance(graph, ox.NamedNode)
+                                  or graph.value not in self._build().graphs):
+            return iter(())
+        g = graph.value if isinstance(graph, ox.NamedNode) else None
+        text = self._quads_query(subject, predicate, obj, g)
+        answer = self._cached(("quads", text), lambda: self._read(text, "SELECT", []))
+        return self._to_quads(answer, subject, predicate, obj, graph)
+
+    @staticmethod
+    def _to_quads(answer: Answer, subject: Term | None, predicate: Term | None,
+                  obj: Term | None, graph: Term | None) -> Iterator[ox.Quad]:
+        for row in answer.rows:
+            s, p, o = row[0] or subject, row[1] or predicate, row[2] or obj
+            gg = row[3] if len(row) > 3 else graph
+            yield ox.Quad(s, p, o, gg)
+
+    def quads(self, graph: str | None = None) -> Iterator[ox.Quad]:
+        """Every quad of the build (or of one graph), read graph by graph, with the blank
+        nodes of each facts file and of the ontology labelled as the build labelled
+        them (canonical labels per file), so that dumps read from the server are those
+        of the embedded store."""
+        build = self._build()
+        graphs = [graph] if graph else sorted(build.graphs)
+        for g in graphs:
+            if g not in build.graphs:
+                continue
+            node = ox.NamedNode(g)
+            found = list(dict.fromkeys(self._to_quads(
+                self._read(self._quads_query(None, None, None, g), "SELECT", []),
+                None, None, None, node)))
+            if len(found) != build.graphs[g]:
+                raise ExternalStoreError(
+                    f"the SPARQL server at {self.query_endpoint} gave {len(found)} triples of "
+                    f"<{g}>, which has {build.graphs[g]} in build {build.info.build_id}: "
+                    "its answers changed while they were read in pages, or the graph was "
+                    "changed on the server; rerun `rivalry build`")
+            scope = ("ontology" if g == ONTOLOGY_GRAPH else g.removeprefix(FACTS_GRAPH_BASE)
+                     if g.startswith(FACTS_GRAPH_BASE) else None)
+            if scope is not None and any(isinstance(t, ox.BlankNode)
+                                         for q in found for t in (q.subject, q.object)):
+                found = canonical(found, scope)
+            yield from found
+
+    # --- writing ---------------------------------------------------------------------
+
+    def _write(self, method: str, graph: str, body: bytes | None = None) -> Reply:
+        """One Graph Store request on `graph`, authenticated as the server asks."""
+        url = f"{self.graph_store_endpoint}?{urllib.parse.urlencode({'graph': graph})}"
+        headers = {"Content-Type": "application/n-triples"} if body is not None else {}
+        for attempt in range(2):
+            if self._auth.scheme is None:
+                self._learn_auth()
+            authorization = self._auth.header(method, url)
+            if authorization:
+                headers["Authorization"] = authorization
+            try:
+                reply = self._send(method, url, body=body, headers=headers)
+            except ServerBrokeOff:
+                if attempt == 0 and self._auth.scheme == "digest":
+                    self._auth.scheme = None  # a stale nonce refused before the body was read
+                    continue
+                raise
+            if reply.status == 401 and attempt == 0 and self._auth.scheme == "digest":
+                self._auth.scheme = None
+                continue
+            return self._checked(reply, method, graph)
+        return self._checked(reply, method, graph)
+
+    def _checked(self, reply: Reply, method: str, graph: str) -> Reply:
+        where = self.graph_store_endpoint
+        if reply.status in (401, 403):
+            raise ExternalStoreError(
+                f"the graph store at {where} refused to {method} <{graph}> ({reply.status}): "
+                "set graph_store_auth to the user:password of an account that may write "
+                "(Virtuoso: one with the SPARQL_UPDATE role, such as dba)")
+        if reply.status == 404 and method == "DELETE":
+            return reply
+        if reply.status >= 400:
+            detail = _one_line(reply.body.decode("utf-8", "replace"))
+            raise ExternalStoreError(f"the graph store at {where} answered {reply.status} to "
+                                     f"{method} <{graph}>{': ' + detail if detail else ''}")
+        return reply
+
+    def _learn_auth(self) -> None:
+        """DELETE a graph that never exists, without credentials: the server's answer says
+        whether writes need them and how (a 401 with its challenges)."""
+        url = (f"{self.graph_store_endpoint}?"
+               f"{urllib.parse.urlencode({'graph': AUTH_PROBE_GRAPH})}")
+        reply = self._send("DELETE", url)
+        if reply.status != 401:
+            self._auth.scheme = "basic" if self._auth.user else "none"
+            return
+        if not self._auth.user:
+            raise ExternalStoreError(
+                f"the graph store at {self.graph_store_endpoint} needs credentials to write: "
+                "set graph_store_auth to user:password")
+        self._auth.learn(reply.headers.get_all("WWW-Authenticate") or [], url)
+
+    def _write_state(self, state: State) -> None:
+        description = ox.Triple(ox.NamedNode(BUILD_GRAPH), ox.NamedNode(DCT_DESCRIPTION),
+                                ox.Literal(json.dumps(state.to_dict()),
+                                           datatype=ox.NamedNode(RDF_JSON)))
+        self._write("PUT", BUILD_GRAPH, ox.serialize([description],
+                                                     format=ox.RdfFormat.N_TRIPLES) or b"")
+        with self._lock:
+            self._state, self._state_read = state, time.monotonic()
+
+    def _replace_graph(self, graph: str, triples: list[ox.Triple]) -> None:
+        """Replace a graph's content: one PUT, then POSTs (which add) for a large graph;
+        every triple with a blank node goes in the first request, since a server gives
+        the blank nodes of each request new identities."""
+        with_blanks = [t for t in triples if isinstance(t.subject, ox.BlankNode)
+                       or isinstance(t.object, ox.BlankNode)]
+        plain = [t for t in triples if not (isinstance(t.subject, ox.BlankNode)
+                                            or isinstance(t.object, ox.BlankNode))]
+        first = max(LOAD_CHUNK - len(with_blanks), 0)
+        chunks = [with_blanks + plain[:first]]
+        chunks += [plain[i:i + LOAD_CHUNK] for i in range(first, len(plain), LOAD_CHUNK)]
+        for i, chunk in enumerate(chunks):
+            body = ox.serialize(chunk, format=ox.RdfFormat.N_TRIPLES) or b""
+            self._write("PUT" if i == 0 else "POST", graph, body)
+
+    def _server_graphs(self) -> list[str]:
+        """Every graph of the server under rivalry's graph base."""
+        # GROUP BY, not DISTINCT: Virtuoso plans the DISTINCT of graphs as a scan
+        answer = self._read(f"SELECT ?g WHERE {{ GRAPH ?g {{ ?s ?p ?o }} "
+                            f'FILTER(STRSTARTS(STR(?g), "{GRAPH_BASE}")) }} GROUP BY ?g',
+                            "SELECT", [])
+        return [row[0].value for row in answer.rows if isinstance(row[0], ox.NamedNode)]
+
+    def publish_build(self, memory: ox.Store, info: BuildInfo,
+                      write_files: Callable[[Path], None],
+                      progress: Callable[[str], None]) -> Path:
+        """Load a build into the server (BuildTarget): its files (search index, dumps, figures)
+        into cache_dir/<build id>/ first; then the state "loading"; every named graph,
+        replaced; the union of the graphs, into a graph of the build's own; the switch
+        to the new build, by rewriting the build graph; and, once readers have moved
+        over, the removal of the previous build's union graph and of graphs the new
+        build no longer has. A load that fails leaves the state "failed", which the
+        server reports until a build succeeds, and the previous build current."""
+        if not self.graph_store_endpoint:
+            raise StoreError("loading into an external store needs the graph_store_endpoint "
+                             "setting (its SPARQL 1.1 Graph Store Protocol endpoint)")
+        files = self.cache_root / info.build_id
+        write_files(files)
+        previous = self.read_state().current
+        started = datetime.now(UTC).isoformat(timespec="seconds")
+        self._write_state(State(previous, PendingLoad(info.build_id, started, "loading")))
+        union = UNION_GRAPH_BASE + info.build_id
+        try:
+            sizes: dict[str, int] = {}
+            names = sorted(g.value for g in memory.named_graphs()
+                           if isinstance(g, ox.NamedNode))
+            for graph in names:
+                triples = [ox.Triple(q.subject, q.predicate, q.object) for q in
+                           memory.quads_for_pattern(None, None, None, ox.NamedNode(graph))]
+                self._replace_graph(graph, triples)
+                sizes[graph] = len(triples)
+            progress(f"loaded {len(names)} graphs into {self.graph_store_endpoint}")
+            named = {ox.NamedNode(g) for g in names}
+            everything = list(dict.fromkeys(ox.Triple(q.subject, q.predicate, q.object)
+                                            for q in memory if q.graph_name in named))
+            self._replace_graph(union, everything)
+            progress(f"loaded their union ({len(everything)} triples) into <{union}>")
+            build = RemoteBuild(info, union, sizes)
+            self._write_state(State(build))
+        except BaseException as e:
+            message = e.message if isinstance(e, StoreError) else _one_line(str(e))
+            try:
+                self._write_state(State(previous, PendingLoad(info.build_id, started,
+                                                              "failed", message)))
+            except StoreError:
+                pass
+            raise
+        progress(f"switched {self.query_endpoint} to build {info.build_id} "
+                 f"({info.quads} quads in {info.graphs} graphs)")
+        if previous is not None:
+            time.sleep(self.switch_grace)  # readers trust the state they read a while
+        keep = set(names) | {BUILD_GRAPH, union}
+        stale = [g for g in self._server_graphs() if g not in keep]
+        for graph in stale:
+            self._write("DELETE", graph)
+        if stale:
+            progress(f"removed {len(stale)} graphs the build no longer has, and the previous "
+                     "build's union graph")
+        return files
+
+
+def bind_values(query: str, bindings: dict[str, Term] | None) -> str:
+    """Give variables their values with a VALUES block at the start of the query's group.
 
     The SPARQL Protocol has no way to pass bindings, so the values, which are RDF terms
     (already parsed and checked, never raw text), are written in N-Triples syntax."""
@@ -56,203 +1060,31 @@ def bind_values(query: str, bindings: dict[str, ox.Term] | None) -> str:
         return query
     names = " ".join(f"?{k}" for k in bindings)
     values = " ".join(str(v) for v in bindings.values())
-    match = re.search(r"WHERE\s*\{", query, re.IGNORECASE)
-    if match is None:
-        raise QueryError("this query has no WHERE clause to bind values in")
-    block = f" VALUES ({names}) {{ ({values}) }} "
-    return query[: match.end()] + block + query[match.end():]
+    bound = with_values(query, f"VALUES ({names}) {{ ({values}) }}")
+    if bound is None:
+        raise QueryError("this query has no group to bind values in")
+    return bound
 
 
-class RemoteStore:
-    """The graph in an external SPARQL 1.1 server."""
+def _check_syntax(text: str, shape: QueryShape) -> None:
+    """Parse the query here (on an empty store), so that a syntax error is reported as
+    the embedded store reports it, before the server sees the query."""
+    if shape.services:
+        return  # an allowed SERVICE would be called by the local engine
+    try:
+        ox.Store().query(text)
+    except SyntaxError as e:
+        raise syntax_error(e, text) from None
+    except (ValueError, OSError, RuntimeError):
+        pass  # the server decides
 
-    kind = "remote"
 
-    def __init__(self, query_endpoint: str, graph_store_endpoint: str = "",
-                 auth: str = "", cache_root: str | Path = "var/cache") -> None:
-        for name, url in (("sparql_endpoint", query_endpoint),
-                          ("graph_store_endpoint", graph_store_endpoint)):
-            if url and not re.match(r"^https?://", url):
-                raise StoreError(f"setting {name}: {url!r} is not an http(s) URL")
-        self.query_endpoint = query_endpoint
-        self.graph_store_endpoint = graph_store_endpoint
-        self.auth = auth
-        self.cache_root = Path(cache_root)
-        self._info: BuildInfo | None = None
-        self._info_read = 0.0
-        self._lock = threading.Lock()
+def _capped(answer: Answer, row_limit: int) -> Answer:
+    if answer.kind == "select" and len(answer.rows) > row_limit:
+        return Answer("select", answer.variables, answer.rows[:row_limit], truncated=True,
+                      limit=row_limit)
+    if answer.kind == "graph" and len(answer.triples) > row_limit:
+        return Answer("graph", triples=answer.triples[:row_limit], truncated=True,
+                      limit=row_limit)
+    return answer
 
-    # --- HTTP ------------------------------------------------------------------------
-
-    def _request(self, url: str, *, method: str = "GET", body: bytes | None = None,
-                 headers: dict[str, str] | None = None, timeout: float = TRUSTED_TIMEOUT,
-                 write: bool = False) -> Any:
-        headers = dict(headers or {})
-        if write and self.auth:
-            token = base64.b64encode(self.auth.encode("utf-8")).decode("ascii")
-            headers["Authorization"] = "Basic " + token
-        request = urllib.request.Request(url, data=body, method=method, headers=headers)
-        try:
-            return urllib.request.urlopen(request, timeout=timeout)  # noqa: S310 - configured URL
-        except urllib.error.HTTPError as e:
-            detail = e.read(2000).decode("utf-8", "replace").strip()
-            if 400 <= e.code < 500 and not write:
-                raise QueryError(f"the SPARQL server refused the query ({e.code}): "
-                                 f"{detail[:500]}") from None
-            raise StoreError(f"the SPARQL server at {url.split('?')[0]} answered {e.code}: "
-                             f"{detail[:500]}") from None
-        except TimeoutError:
-            raise
-        except urllib.error.URLError as e:
-            if isinstance(e.reason, (TimeoutError, socket.timeout)):
-                raise e.reason from None
-            raise StoreError(f"cannot reach the SPARQL server at {url.split('?')[0]}: "
-                             f"{e.reason}") from None
-
-    def _post_query(self, sparql: str, accept: str, timeout: float,
-                    default_graph_uris: list[str] | None = None,
-                    named_graph_uris: list[str] | None = None) -> Any:
-        params = [("default-graph-uri", u) for u in default_graph_uris or []]
-        params += [("named-graph-uri", u) for u in named_graph_uris or []]
-        url = self.query_endpoint + ("?" + urllib.parse.urlencode(params) if params else "")
-        return self._request(url, method="POST", body=sparql.encode("utf-8"), timeout=timeout,
-                             headers={"Content-Type": "application/sparql-query; charset=utf-8",
-                                      "Accept": accept})
-
-    # --- reading ---------------------------------------------------------------------
-
-    def _raw(self, sparql: str, *, timeout: float, default_graph_uris: list[str] | None = None,
-             named_graph_uris: list[str] | None = None) -> tuple[str, Any]:
-        form = check_query(sparql, max_depth=10_000).form  # trusted: only the form matters
-        graph = form in ("CONSTRUCT", "DESCRIBE")
-        accept = ("application/n-triples" if graph
-                  else "application/sparql-results+json")
-        response = self._post_query(sparql, accept, timeout, default_graph_uris,
-                                    named_graph_uris)
-        if graph:
-            return "graph", (ox.Triple(q.subject, q.predicate, q.object)
-                             for q in ox.parse(response, format=ox.RdfFormat.N_TRIPLES))
-        return "results", ox.parse_query_results(response, format=ox.QueryResultsFormat.JSON)
-
-    def query(self, sparql: str, *, default_graph_uris: list[str] | None = None,
-              named_graph_uris: list[str] | None = None,
-              bindings: dict[str, ox.Term] | None = None) -> QueryResult:
-        """Run a trusted query (the project's own) on the server."""
-        try:
-            kind, raw = self._raw(bind_values(sparql, bindings), timeout=TRUSTED_TIMEOUT,
-                                  default_graph_uris=default_graph_uris,
-                                  named_graph_uris=named_graph_uris)
-        except SyntaxError as e:
-            raise QueryError(describe_syntax_error(e, sparql)) from None
-        if kind == "graph":
-            return QueryResult(list(raw))
-        return QueryResult(raw)
-
-    def execute(self, sparql: str, limits: QueryLimits, *,
-                default_graph_uris: list[str] | None = None,
-                named_graph_uris: list[str] | None = None,
-                bindings: dict[str, ox.Term] | None = None,
-                result_format: ResultFormat | None = None) -> Answer:
-        """A query from the public endpoint, checked as for the embedded store, run on the
-        server with the time limit as the HTTP timeout, and cut at the row limit. The
-        rows are collected here whatever `result_format` asks, for the caller to write:
-        the server's own document could carry more rows than the cap."""
-        from rivalry.graph.store import _collect
-
-        shape = check_query(sparql, max_depth=limits.max_depth,
-                            service_allowlist=limits.service_allowlist)
-        if shape.form is None:
-            raise QueryError("not a SPARQL query (SELECT, ASK, CONSTRUCT or DESCRIBE)")
-        deadline = time.monotonic() + limits.time_limit
-        try:
-            kind, raw = self._raw(bind_values(sparql, bindings), timeout=limits.time_limit,
-                                  default_graph_uris=default_graph_uris,
-                                  named_graph_uris=named_graph_uris)
-            answer = _collect(raw if kind == "results" else iter(raw), limits.row_limit)
-        except TimeoutError:
-            raise QueryTimeout(
-                f"the query ran longer than {limits.time_limit:g} s and was stopped "
-                "(setting query_time_limit); narrow it, or add a LIMIT") from None
-        except SyntaxError as e:
-            raise QueryError(f"the SPARQL server's answer could not be read: {e}") from None
-        if time.monotonic() > deadline:
-            raise QueryTimeout(f"the query ran longer than {limits.time_limit:g} s "
-                               "(setting query_time_limit)")
-        return answer
-
-    def quads_for_pattern(self, subject: ox.Term | None, predicate: ox.Term | None,
-                          obj: ox.Term | None, graph: ox.Term | None = None
-                          ) -> Iterator[ox.Quad]:
-        def term(t: ox.Term | None, var: str) -> str:
-            return var if t is None else str(t)
-
-        g = term(graph, "?g")
-        query = (f"SELECT ?s ?p ?o ?g WHERE {{ GRAPH {g} {{ {term(subject, '?s')} "
-                 f"{term(predicate, '?p')} {term(obj, '?o')} }} }}")
-        for row in self.query(query).rows():
-            s, p, o, gg = row
-            yield ox.Quad(s or subject, p or predicate, o or obj, gg or graph)
-
-    def quads(self, graph: str | None = None) -> Iterator[ox.Quad]:
-        return self.quads_for_pattern(None, None, None, ox.NamedNode(graph) if graph else None)
-
-    def named_graphs(self) -> list[str]:
-        return sorted(r[0].value for r in self.query(
-            "SELECT DISTINCT ?g WHERE { GRAPH ?g { ?s ?p ?o } }").rows())
-
-    @property
-    def info(self) -> BuildInfo:
-        with self._lock:
-            if self._info is None or time.monotonic() - self._info_read > 2.0:
-                rows = list(self.query(
-                    f"SELECT ?d WHERE {{ GRAPH <{BUILD_GRAPH}> {{ <{BUILD_GRAPH}> "
-                    f"<{DCT_DESCRIPTION}> ?d }} }}").rows())
-                if not rows:
-                    raise StoreError(f"no graph has been built into {self.query_endpoint}: "
-                                     "run `rivalry build` with the same settings")
-                self._info = BuildInfo(**json.loads(rows[0][0].value))
-                self._info_read = time.monotonic()
-            return self._info
-
-    @property
-    def cache_dir(self) -> Path:
-        return self.cache_root / self.info.build_id / "dumps"
-
-    def refresh(self) -> None:
-        self._info = None
-
-    # --- writing ---------------------------------------------------------------------
-
-    def publish(self, memory: ox.Store, info: BuildInfo) -> None:
-        """Replace the server's rivalry graphs by those of `memory`, one named graph at a
-        time (Graph Store Protocol PUT), remove the graphs of the previous build that are
-        gone, and write the build's metadata graph last."""
-        if not self.graph_store_endpoint:
-            raise StoreError("loading into an external store needs the graph_store_endpoint "
-                             "setting (its SPARQL 1.1 Graph Store Protocol endpoint)")
-        try:
-            before = set(self.named_graphs())
-        except StoreError:
-            before = set()
-        graphs = sorted({q.graph_name.value for q in memory.quads_for_pattern(None, None, None)
-                         if isinstance(q.graph_name, ox.NamedNode)})
-        for graph in graphs:
-            triples = [ox.Triple(q.subject, q.predicate, q.object) for q in
-                       memory.quads_for_pattern(None, None, None, ox.NamedNode(graph))]
-            self._put(graph, ox.serialize(triples, format=ox.RdfFormat.N_TRIPLES) or b"")
-        for stale in sorted(before - set(graphs) - {BUILD_GRAPH}):
-            if stale.startswith(GRAPH_BASE):
-                url = self._graph_url(stale)
-                self._request(url, method="DELETE", write=True).close()
-        description = ox.Triple(ox.NamedNode(BUILD_GRAPH), ox.NamedNode(DCT_DESCRIPTION),
-                                ox.Literal(json.dumps(info.to_dict()),
-                                           datatype=ox.NamedNode(RDF_JSON)))
-        self._put(BUILD_GRAPH, ox.serialize([description], format=ox.RdfFormat.N_TRIPLES))
-        self.refresh()
-
-    def _graph_url(self, graph: str) -> str:
-        return self.graph_store_endpoint + "?" + urllib.parse.urlencode({"graph": graph})
-
-    def _put(self, graph: str, body: bytes) -> None:
-        self._request(self._graph_url(graph), method="PUT", body=body, write=True,
-                      headers={"Content-Type": "application/n-triples"}).close()

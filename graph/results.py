@@ -14,16 +14,18 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from xml.sax.saxutils import escape, quoteattr
 
 import pyoxigraph as ox
 
+from rivalry.graph import Term
+
 XSD_STRING = "http://www.w3.org/2001/XMLSchema#string"
 RDF_LANGSTRING = "http://www.w3.org/1999/02/22-rdf-syntax-ns#langString"
 
-Row = Sequence[ox.NamedNode | ox.BlankNode | ox.Literal | ox.Triple | None]
+Row = Sequence[Term | None]
 
 
 @dataclass
@@ -43,7 +45,30 @@ class Answer:
     body_format: str | None = None
 
 
-def _json_term(term: ox.Term) -> dict:
+def collect_answer(raw: ox.QuerySolutions | ox.QueryBoolean | ox.QueryTriples | Iterable,
+                   row_limit: int) -> Answer:
+    """Read a pyoxigraph result (or an iterable of triples) into an Answer, keeping at
+    most `row_limit` rows or triples and saying whether there were more."""
+    if isinstance(raw, ox.QueryBoolean):
+        return Answer("ask", boolean=bool(raw))
+    if isinstance(raw, ox.QuerySolutions):
+        names = [v.value for v in raw.variables]
+        variables = raw.variables
+        rows = []
+        for solution in raw:
+            if len(rows) == row_limit:
+                return Answer("select", names, rows, truncated=True, limit=row_limit)
+            rows.append([solution[v] for v in variables])
+        return Answer("select", names, rows)
+    triples = []
+    for triple in raw:
+        if len(triples) == row_limit:
+            return Answer("graph", triples=triples, truncated=True, limit=row_limit)
+        triples.append(triple)
+    return Answer("graph", triples=triples)
+
+
+def _json_term(term: Term) -> dict:
     if isinstance(term, ox.NamedNode):
         return {"type": "uri", "value": term.value}
     if isinstance(term, ox.BlankNode):
@@ -71,7 +96,7 @@ def to_json(answer: Answer) -> bytes:
     return json.dumps(doc, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
 
 
-def _xml_term(term: ox.Term) -> str:
+def _xml_term(term: Term) -> str:
     if isinstance(term, ox.NamedNode):
         return f"<uri>{escape(term.value)}</uri>"
     if isinstance(term, ox.BlankNode):
@@ -107,7 +132,7 @@ def to_xml(answer: Answer) -> bytes:
     return "".join(out).encode("utf-8")
 
 
-def _csv_value(term: ox.Term | None) -> str:
+def _csv_value(term: Term | None) -> str:
     if term is None:
         return ""
     if isinstance(term, ox.BlankNode):
@@ -129,7 +154,7 @@ def to_csv(answer: Answer) -> bytes:
     return buffer.getvalue().encode("utf-8")
 
 
-def _tsv_value(term: ox.Term | None) -> str:
+def _tsv_value(term: Term | None) -> str:
     # RDF terms in Turtle/N-Triples syntax, as the TSV format asks; pyoxigraph's str()
     # gives exactly that, with tabs and newlines in literals escaped.
     return "" if term is None else str(term)

@@ -527,9 +527,7 @@ def _entity(row: tuple) -> Entity:
 
 def index_path(store: Any) -> Path:
     """Where the search index of the build a store serves is."""
-    if getattr(store, "kind", "") == "remote":
-        return Path(store.cache_root) / store.info.build_id / INDEX_FILE
-    return Path(store.build_dir) / INDEX_FILE
+    return Path(store.files_dir) / INDEX_FILE
 
 
 _OPEN: dict[str, SearchIndex] = {}

@@ -52,6 +52,11 @@ class QueryShape:
     services: list[str | None] = field(default_factory=list)
     has_dataset_clause: bool = False
     depth: int = 0
+    #: the graphs of FROM and FROM NAMED clauses (IRIs, prefixed names resolved)
+    from_graphs: list[str] = field(default_factory=list)
+    from_named_graphs: list[str] = field(default_factory=list)
+    #: what each GRAPH keyword names: an IRI, or None for a variable
+    graphs: list[str | None] = field(default_factory=list)
 
     @property
     def kind(self) -> str | None:
@@ -148,21 +153,35 @@ def _inspect(text: str) -> QueryShape:
             shape.form = upper if upper in QUERY_FORMS else "UPDATE"
         elif upper == "FROM" and depth == 0:
             shape.has_dataset_clause = True
+            j = i + 1
+            named = j < len(toks) and toks[j][0] == "word" and toks[j][1].upper() == "NAMED"
+            target = toks[j + named] if j + named < len(toks) else ("other", "")
+            iri = _resolve(target, prefixes, base)
+            if iri is not None:
+                (shape.from_named_graphs if named else shape.from_graphs).append(iri)
+        elif upper == "GRAPH" and i + 1 < len(toks):
+            shape.graphs.append(_resolve(toks[i + 1], prefixes, base))
         elif upper == "SERVICE":
             j = i + 1
             if j < len(toks) and toks[j][0] == "word" and toks[j][1].upper() == "SILENT":
                 j += 1
             target = toks[j] if j < len(toks) else ("other", "")
-            if target[0] == "iri":
-                iri = target[1][1:-1]
-                shape.services.append(iri if ":" in iri or not base else base + iri)
-            elif target[0] == "pname":
-                prefix, _, local = target[1].partition(":")
-                shape.services.append(prefixes[prefix] + local if prefix in prefixes else None)
-            else:
-                shape.services.append(None)
+            shape.services.append(_resolve(target, prefixes, base))
         i += 1
     return shape
+
+
+def _resolve(token: tuple[str, str], prefixes: dict[str, str], base: str) -> str | None:
+    """The IRI a token names (an IRI, relative to BASE, or a prefixed name); None for a
+    variable or anything else."""
+    kind, value = token
+    if kind == "iri":
+        iri = value[1:-1]
+        return iri if ":" in iri or not base else base + iri
+    if kind == "pname":
+        prefix, _, local = value.partition(":")
+        return prefixes[prefix] + local if prefix in prefixes else None
+    return None
 
 
 def check_query(text: str, *, max_depth: int,
@@ -224,6 +243,129 @@ def with_row_limit(text: str, limit: int) -> str | None:
         return None
     # on a line of its own: the text may end inside a comment
     return f"{text[:insert_at]}\nLIMIT {limit}\n{text[insert_at:]}"
+
+
+def with_window(text: str, offset: int, limit: int) -> str | None:
+    """The query restricted to `limit` solutions from `offset` on, within any LIMIT and
+    OFFSET of its own (a page of its answer, for servers that cap their answers): the
+    solution modifiers go where SPARQL allows them, before a trailing VALUES block. None
+    when the text cannot be rewritten safely (\\u escapes, unbalanced brackets)."""
+    if _CODEPOINT.search(text):
+        return None
+    toks = spans(text)
+    depth = 0
+    form = None
+    own_limit = own_offset = None
+    cut = insert_at = len(text)
+    for i, (kind, value, start) in enumerate(toks):
+        if kind == "open":
+            depth += 1
+        elif kind == "close":
+            depth -= 1
+        elif kind == "word" and depth == 0:
+            upper = value.upper()
+            if form is None and (upper in QUERY_FORMS or upper in UPDATE_KEYWORDS):
+                form = upper
+            elif upper in ("LIMIT", "OFFSET") and form is not None:
+                if i + 1 >= len(toks) or toks[i + 1][0] != "integer":
+                    return None
+                if upper == "LIMIT":
+                    own_limit = int(toks[i + 1][1])
+                else:
+                    own_offset = int(toks[i + 1][1])
+                cut = min(cut, start)
+            elif upper == "VALUES" and form is not None and depth == 0:
+                insert_at = start
+                break
+    if form not in QUERY_FORMS or depth != 0:
+        return None
+    start_at = (own_offset or 0) + offset
+    count = limit if own_limit is None else max(0, min(limit, own_limit - offset))
+    head = text[:min(cut, insert_at)]
+    return f"{head}\nLIMIT {count} OFFSET {start_at}\n{text[insert_at:]}"
+
+
+def _top_level(text: str) -> list[tuple[str, str, int, int]]:
+    """The tokens at the query's top level, with their depth (0: outside any group)."""
+    out, depth = [], 0
+    for kind, value, start in spans(text):
+        if kind == "close":
+            depth -= 1
+        out.append((kind, value, start, depth))
+        if kind == "open":
+            depth += 1
+    return out
+
+
+def without_dataset_clauses(text: str) -> str | None:
+    """The query with its FROM and FROM NAMED clauses blanked out (for a request that
+    gives its dataset as protocol parameters instead, which some servers would merge
+    with the clauses rather than replace them by, as the protocol says). None when the
+    text cannot be rewritten safely."""
+    if _CODEPOINT.search(text):
+        return None
+    toks = _top_level(text)
+    out, last = [], 0
+    i = 0
+    while i < len(toks):
+        kind, value, start, depth = toks[i]
+        if kind == "word" and depth == 0 and value.upper() == "FROM":
+            j = i + 1
+            if j < len(toks) and toks[j][0] == "word" and toks[j][1].upper() == "NAMED":
+                j += 1
+            if j >= len(toks) or toks[j][0] not in ("iri", "pname"):
+                return None
+            end = toks[j][2] + len(toks[j][1])
+            out.append(text[last:start])
+            out.append(" " * (end - start))
+            last = end
+            i = j + 1
+            continue
+        i += 1
+    out.append(text[last:])
+    return "".join(out)
+
+
+def without_order(text: str) -> str | None:
+    """The query with its top-level ORDER BY blanked out (to ask whether an answer has a
+    row past some count, which does not depend on the order). None when the text cannot
+    be rewritten safely."""
+    if _CODEPOINT.search(text):
+        return None
+    toks = _top_level(text)
+    for i, (kind, value, start, depth) in enumerate(toks):
+        if kind == "word" and depth == 0 and value.upper() == "ORDER":
+            end = len(text)
+            for kind2, value2, start2, depth2 in toks[i + 1:]:
+                if kind2 == "word" and depth2 == 0 and value2.upper() in ("LIMIT", "OFFSET",
+                                                                          "VALUES"):
+                    end = start2
+                    break
+            return text[:start] + " " * (end - start) + text[end:]
+    return text
+
+
+def with_values(text: str, block: str) -> str | None:
+    """The query with `block` (a VALUES clause) at the start of its top-level group, so
+    that it binds the group's variables (how values are given to a query over the
+    SPARQL Protocol, which has no other way). None when the text has no group there."""
+    if _CODEPOINT.search(text):
+        return None
+    form = None
+    for kind, value, start in spans(text):
+        if kind == "word" and form is None and value.upper() in QUERY_FORMS:
+            form = value.upper()
+        elif kind == "open" and value == "{" and form is not None:
+            if form == "CONSTRUCT" and not _after_where(text, start):
+                continue  # a CONSTRUCT's template comes before its pattern
+            return f"{text[:start + 1]} {block} {text[start + 1:]}"
+    return None
+
+
+def _after_where(text: str, position: int) -> bool:
+    """Whether the `{` at `position` opens the group that follows a top-level WHERE."""
+    words = [v.upper() for k, v, s in spans(text[:position]) if k == "word"]
+    return bool(words) and words[-1] == "WHERE"
 
 
 # --- syntax errors in the user's terms ------------------------------------------------------

@@ -8,10 +8,9 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from rivalry.graph import ONTOLOGY_GRAPH
 from rivalry.graph.addresses import official_domain
 from rivalry.graph.describe import Labels
-from rivalry.graph.store import EmbeddedStore
+from rivalry.graph.store import Store
 
 RV = "https://w3id.org/rivalry/ontology#"
 PREFIX = (f"PREFIX rv: <{RV}> PREFIX prov: <http://www.w3.org/ns/prov#> "
@@ -168,11 +167,11 @@ class Stats:
         return "\n".join(lines)
 
 
-def _count(store: EmbeddedStore, query: str) -> int:
+def _count(store: Store, query: str) -> int:
     return int(next(store.query(PREFIX + query).rows())[0].value)
 
 
-def _pairs(store: EmbeddedStore, query: str, labels: Labels | None,
+def _pairs(store: Store, query: str, labels: Labels | None,
            none: str = "(none)") -> list[tuple[str, int]]:
     out = []
     for key, n in store.query(PREFIX + query).rows():
@@ -183,7 +182,7 @@ def _pairs(store: EmbeddedStore, query: str, labels: Labels | None,
     return sorted(out, key=lambda x: (-x[1], x[0]))
 
 
-def _issuer_documents(store: EmbeddedStore, result: Stats) -> None:
+def _issuer_documents(store: Store, result: Stats) -> None:
     """Which actions cite a document of their issuer: a primary-official source, on an
     official domain, published by an agency or institution of the action's own state or
     union, or by the issuing company or organization itself. A few simple queries joined
@@ -229,30 +228,17 @@ def _issuer_documents(store: EmbeddedStore, result: Stats) -> None:
     result.without_own_document.sort(key=lambda x: x[1])
 
 
-def stats(store: EmbeddedStore, labels: Labels | None = None) -> Stats:
+def stats(store: Store, labels: Labels | None = None) -> Stats:
     labels = labels or Labels(store)
     result = Stats()
     result.actions = _count(store, "SELECT (COUNT(DISTINCT ?a) AS ?n) WHERE { ?a a rv:Action }")
     result.sources = _count(store, "SELECT (COUNT(DISTINCT ?d) AS ?n) WHERE "
                                    "{ ?d a rv:SourceDocument }")
-    # most specific classes only: a sanction counts as a sanction, not also a measure;
-    # one count per class, leaving out the actions typed with one of its subclasses
-    # (read from the ontology graph), which is much cheaper than a path per action
-    onto = f"<{ONTOLOGY_GRAPH}>"
-    narrower: dict[str, set[str]] = {}
-    for c, d in store.query(PREFIX + f"""SELECT ?c ?d WHERE {{ GRAPH {onto} {{
-            ?c rdfs:subClassOf* rv:Action . OPTIONAL {{ ?d rdfs:subClassOf+ ?c
-            FILTER(?d != ?c) }} }} }}""").rows():
-        found = narrower.setdefault(c.value, set())
-        if d is not None:
-            found.add(d.value)
-    result.by_type = []
-    for c, subs in narrower.items():
-        minus = ("FILTER NOT EXISTS { VALUES ?d { " + " ".join(f"<{d}>" for d in sorted(subs))
-                 + " } ?a a ?d }") if subs else ""
-        n = _count(store, f"SELECT (COUNT(DISTINCT ?a) AS ?n) WHERE {{ ?a a <{c}> {minus} }}")
-        if n:
-            result.by_type.append((labels(c), n))
+    # most specific classes only: a sanction counts as a sanction, not also a measure
+    # (rv:mostSpecificType, derived by the build: rivalry.graph.derive)
+    result.by_type = [(labels(c.value), int(n.value)) for c, n in store.query(
+        PREFIX + """SELECT ?c (COUNT(DISTINCT ?a) AS ?n) WHERE {
+            ?a a rv:Action ; rv:mostSpecificType ?c } GROUP BY ?c""").rows()]
     result.by_type.sort(key=lambda x: (-x[1], x[0]))
     result.by_issuer = _pairs(store, """SELECT ?s (COUNT(DISTINCT ?a) AS ?n) WHERE {
         ?a a rv:Action . OPTIONAL { ?a rv:issuingPolity ?s } } GROUP BY ?s""", labels,
@@ -269,11 +255,10 @@ def stats(store: EmbeddedStore, labels: Labels | None = None) -> Stats:
     _issuer_documents(store, result)
     # the nodes with one source first, then their types: grouping the nodes' types with
     # their sources would multiply the rows to group
-    for node, t in store.query(PREFIX + """SELECT ?x (SAMPLE(?c) AS ?t) WHERE {
+    for node, t in store.query(PREFIX + """SELECT ?x (MIN(STR(?c)) AS ?t) WHERE {
             { SELECT ?x WHERE { ?x prov:wasDerivedFrom ?doc } GROUP BY ?x
               HAVING (COUNT(DISTINCT ?doc) = 1) }
-            ?x a ?c .
-            FILTER(STRSTARTS(STR(?c), STR(rv:)))
+            ?x rv:mostSpecificType ?c .
         } GROUP BY ?x ORDER BY ?x""").rows():
         result.single_source.append((node.value, labels(node.value), labels(t.value)))
     result.responses = _count(store, "SELECT (COUNT(DISTINCT ?r) AS ?n) WHERE "

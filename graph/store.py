@@ -1,5 +1,10 @@
-"""The store: where built graphs live on disk, how a new build replaces the old one
-atomically, and the one place queries are run (STYLE.md, habit 3).
+"""The store: the contract every store keeps (`Store`), where built graphs live on disk,
+how a new build replaces the old one atomically, and the one place queries are run
+(STYLE.md, habit 3).
+
+Two stores keep the contract: `EmbeddedStore` (pyoxigraph on disk, below) and
+`rivalry.graph.remote.RemoteStore` (an external SPARQL 1.1 server). Code that reads the
+graph takes a `Store` and never asks which kind it has.
 
 Layout of a store directory (the `store` setting, RIVALRY_STORE):
 
@@ -20,14 +25,16 @@ import os
 import re
 import shutil
 import threading
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 import pyoxigraph as ox
 
+from rivalry.graph import Term
 from rivalry.graph.errors import (
+    NoBuild,
     QueryError,
     QuerySyntaxError,
     QueryTimeout,
@@ -35,7 +42,7 @@ from rivalry.graph.errors import (
     StoreWriteError,
 )
 from rivalry.graph.isolate import TimeLimitExceeded, run_with_time_limit, supervised
-from rivalry.graph.results import Answer, trim_rows
+from rivalry.graph.results import Answer, collect_answer, trim_rows, write
 from rivalry.graph.sparql import check_query, explain_syntax_error, with_row_limit
 
 #: Given the kind of answer ("select", "ask" or "graph"), the results format to write it
@@ -49,15 +56,13 @@ KEEP_PREVIOUS_BUILDS = 2
 DEFAULT_STORE = "var/store"
 
 
-def open_store(settings: dict[str, Any]) -> EmbeddedStore | Any:
+def open_store(settings: dict[str, Any]) -> Store:
     """The store the settings name: an external SPARQL server when `sparql_endpoint` is
     set, the embedded store at `store` otherwise."""
     if settings.get("sparql_endpoint"):
         from rivalry.graph.remote import RemoteStore
 
-        return RemoteStore(settings["sparql_endpoint"], settings.get("graph_store_endpoint", ""),
-                           settings.get("graph_store_auth", ""),
-                           settings.get("cache_dir", "var/cache"))
+        return RemoteStore.from_settings(settings)
     return EmbeddedStore(settings["store"], in_memory=settings.get("store_in_memory", False))
 
 
@@ -77,6 +82,115 @@ class BuildInfo:
 
     def to_dict(self) -> dict[str, Any]:
         return {k: getattr(self, k) for k in self.__dataclass_fields__}
+
+
+@dataclass(frozen=True)
+class PendingLoad:
+    """A build an external store is loading, or failed to finish loading: while it is
+    there, the server may hold a mix of two builds."""
+
+    build_id: str
+    started_at: str
+    state: str  # "loading", or "failed" (the load stopped; rerun `rivalry build`)
+    error: str | None = None
+
+
+@runtime_checkable
+class Store(Protocol):
+    """What rivalry needs of a store: the build it serves, queries, quads, and the files
+    derived from the build. `EmbeddedStore` and `rivalry.graph.remote.RemoteStore` keep
+    this contract; tests/test_store_contract.py checks both against it.
+
+    Queries see the union of the build's named graphs as their default graph and those
+    graphs as their named graphs, unless the request names its own dataset; nothing
+    else the store may hold (an external server's own graphs) is ever seen.
+    """
+
+    @property
+    def kind(self) -> str:
+        """"embedded" or "remote"."""
+        ...
+
+    @property
+    def info(self) -> BuildInfo:
+        """The build being served; NoBuild when there is none yet."""
+        ...
+
+    @property
+    def known_build_id(self) -> str | None:
+        """The id of the build answers are being read from, without looking for a newer
+        one (None before the first read)."""
+        ...
+
+    def confirm_build_id(self) -> str | None:
+        """Look now whether the build answers were read from is still the whole, current
+        one; its id if so, None if a new build is loading or has replaced it (answers
+        read meanwhile may mix two builds, and must not be kept)."""
+        ...
+
+    def pending_load(self) -> PendingLoad | None:
+        """A build being loaded, or left half loaded, beside the one served."""
+        ...
+
+    def refresh(self) -> None:
+        """Forget what is known of the current build; the next call reads it again."""
+        ...
+
+    @property
+    def files_dir(self) -> Path:
+        """The directory of files derived from the build being served (search index)."""
+        ...
+
+    @property
+    def cache_dir(self) -> Path:
+        """Where the dumps of the build being served are written."""
+        ...
+
+    def query(self, sparql: str, *, default_graph_uris: list[str] | None = None,
+              named_graph_uris: list[str] | None = None,
+              bindings: dict[str, Term] | None = None) -> QueryResult:
+        """A trusted query (the project's own, or the command line's), read whole."""
+        ...
+
+    def execute(self, sparql: str, limits: QueryLimits, *,
+                default_graph_uris: list[str] | None = None,
+                named_graph_uris: list[str] | None = None,
+                bindings: dict[str, Term] | None = None,
+                result_format: ResultFormat | None = None) -> Answer:
+        """A query from the public endpoint: checked, then run within `limits`."""
+        ...
+
+    def quads_for_pattern(self, subject: Term | None, predicate: Term | None,
+                          obj: Term | None, graph: Term | None = None) -> Iterator[ox.Quad]:
+        """The quads matching a pattern, in any of the build's named graphs unless
+        `graph` is given."""
+        ...
+
+    def quads(self, graph: str | None = None) -> Iterator[ox.Quad]:
+        ...
+
+    def named_graphs(self) -> list[str]:
+        """The build's named graphs, sorted."""
+        ...
+
+    def graph_sizes(self) -> dict[str, int]:
+        """The number of triples in each of the build's named graphs."""
+        ...
+
+
+class BuildTarget(Protocol):
+    """Where `rivalry.graph.build.build` publishes a build made in memory: an external
+    SPARQL server (RemoteStore). (A store directory, StoreLocation, is written by the
+    build itself: a new build directory, published by renaming it.)"""
+
+    def publish_build(self, memory: ox.Store, info: BuildInfo,
+                      write_files: Callable[[Path], None],
+                      progress: Callable[[str], None]) -> Path:
+        """Make `memory` the current build, all of it or nothing of what is served.
+        `write_files(directory)` writes the files derived from the build (its search
+        index) where the served build's `files_dir` will be. Returns where the build
+        went."""
+        ...
 
 
 class StoreLocation:
@@ -169,18 +283,6 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-def write_database(path: Path, quads: Iterable[ox.Quad]) -> None:
-    """Write quads into a new on-disk pyoxigraph database at `path`."""
-    try:
-        db = ox.Store(str(path))
-        db.bulk_extend(quads)
-        db.flush()
-        db.optimize()
-        del db
-    except OSError as e:
-        raise StoreWriteError.from_os_error(_os_error(e), f"the new build at {path}") from None
-
-
 def _os_error(error: OSError) -> OSError:
     """pyoxigraph reports RocksDB's I/O errors as OSError without an errno: read it back
     from the message (e.g. "No space left on device")."""
@@ -233,6 +335,15 @@ class EmbeddedStore:
         """The id of the build open now, without looking for a newer one."""
         return self._info.build_id if self._info is not None else None
 
+    def confirm_build_id(self) -> str | None:
+        """A build on disk is opened whole and never changes: the one open is the one
+        every answer came from."""
+        return self.known_build_id
+
+    def pending_load(self) -> PendingLoad | None:
+        """Builds are published by one atomic rename: never half loaded."""
+        return None
+
     def refresh(self) -> None:
         if not self.follow and self._db is not None:
             return
@@ -248,7 +359,7 @@ class EmbeddedStore:
             return
         with self._lock:
             if current is None:
-                raise StoreError(
+                raise NoBuild(
                     f"no graph has been built in {self.location.root}: run `rivalry build` "
                     "(or point RIVALRY_STORE at a built store)")
             try:
@@ -288,7 +399,7 @@ class EmbeddedStore:
         *,
         default_graph_uris: list[str] | None = None,
         named_graph_uris: list[str] | None = None,
-        bindings: dict[str, ox.Term] | None = None,
+        bindings: dict[str, Term] | None = None,
     ) -> QueryResult:
         """Run a trusted SPARQL query (the project's own, or the command line's). The
         default graph is the union of all graphs, unless the request names its default
@@ -304,7 +415,7 @@ class EmbeddedStore:
         *,
         default_graph_uris: list[str] | None = None,
         named_graph_uris: list[str] | None = None,
-        bindings: dict[str, ox.Term] | None = None,
+        bindings: dict[str, Term] | None = None,
         result_format: ResultFormat | None = None,
     ) -> Answer:
         """Run a query from the public endpoint, under its limits (see `execute`).
@@ -338,11 +449,15 @@ class EmbeddedStore:
         g = ox.NamedNode(graph) if graph else None
         return self.db.quads_for_pattern(None, None, None, g)
 
-    def quads_for_pattern(self, subject: ox.Term | None, predicate: ox.Term | None,
-                          obj: ox.Term | None, graph: ox.Term | None = None
+    def quads_for_pattern(self, subject: Term | None, predicate: Term | None,
+                          obj: Term | None, graph: Term | None = None
                           ) -> Iterator[ox.Quad]:
         """Quads matching a pattern, in any graph unless `graph` is given."""
         return self.db.quads_for_pattern(subject, predicate, obj, graph)
+
+    @property
+    def files_dir(self) -> Path:
+        return self.build_dir
 
     @property
     def cache_dir(self) -> Path:
@@ -356,15 +471,30 @@ class EmbeddedStore:
     def named_graphs(self) -> list[str]:
         return sorted(g.value for g in self.db.named_graphs() if isinstance(g, ox.NamedNode))
 
+    def graph_sizes(self) -> dict[str, int]:
+        return graph_sizes(self.db)
+
+
+def graph_sizes(db: ox.Store) -> dict[str, int]:
+    """The number of triples in each named graph of a pyoxigraph store."""
+    rows = run_query(db, "SELECT ?g (COUNT(*) AS ?n) WHERE { GRAPH ?g { ?s ?p ?o } } "
+                         "GROUP BY ?g").rows()
+    return {g.value: int(n.value) for g, n in rows}
+
 
 class QueryResult:
     """The answer to a query: solutions (SELECT), a boolean (ASK) or triples (CONSTRUCT,
     DESCRIBE). Solutions and triples are streamed: read them once, by iterating or by
-    serializing."""
+    serializing. `QueryResult.of(answer)` holds an answer read whole (an external
+    store's)."""
 
-    def __init__(self, raw: ox.QuerySolutions | ox.QueryBoolean | ox.QueryTriples) -> None:
+    def __init__(self, raw: ox.QuerySolutions | ox.QueryBoolean | ox.QueryTriples | Answer
+                 ) -> None:
         self.raw = raw
-        if isinstance(raw, ox.QuerySolutions):
+        if isinstance(raw, Answer):
+            self.kind = raw.kind
+            self.variables = list(raw.variables)
+        elif isinstance(raw, ox.QuerySolutions):
             self.kind = "select"
             self.variables = [v.value for v in raw.variables]
         elif isinstance(raw, ox.QueryBoolean):
@@ -374,11 +504,20 @@ class QueryResult:
             self.kind = "graph"
             self.variables = []
 
+    @classmethod
+    def of(cls, answer: Answer) -> QueryResult:
+        return cls(answer)
+
     @property
     def boolean(self) -> bool:
+        if isinstance(self.raw, Answer):
+            return self.raw.boolean
         return bool(self.raw)
 
-    def rows(self) -> Iterator[list[ox.Term | None]]:
+    def rows(self) -> Iterator[list[Term | None]]:
+        if isinstance(self.raw, Answer):
+            yield from (list(row) for row in self.raw.rows)
+            return
         assert isinstance(self.raw, ox.QuerySolutions)
         for solution in self.raw:
             yield [solution[v] for v in self.variables]
@@ -386,9 +525,16 @@ class QueryResult:
     def triples(self) -> Iterator[ox.Triple]:
         if self.kind != "graph":
             raise QueryError("a SELECT or ASK query gives a results table, not triples")
+        if isinstance(self.raw, Answer):
+            return iter(self.raw.triples)
         return iter(self.raw)
 
     def serialize(self, fmt: ox.QueryResultsFormat | ox.RdfFormat) -> bytes:
+        if isinstance(self.raw, Answer):
+            if (self.kind == "graph") != isinstance(fmt, ox.RdfFormat):
+                raise QueryError("a CONSTRUCT or DESCRIBE query gives triples, a SELECT or "
+                                 "ASK query a results table")
+            return write(self.raw, fmt)
         if self.kind == "graph":
             if not isinstance(fmt, ox.RdfFormat):
                 raise QueryError("a CONSTRUCT or DESCRIBE query gives triples, not a results table")
@@ -437,7 +583,7 @@ def execute(
     *,
     default_graph_uris: list[str] | None = None,
     named_graph_uris: list[str] | None = None,
-    bindings: dict[str, ox.Term] | None = None,
+    bindings: dict[str, Term] | None = None,
     result_format: ResultFormat | None = None,
 ) -> Answer:
     """The public endpoint's choke point: check and run a query, here and now.
@@ -461,7 +607,7 @@ def execute(
     fmt = result_format(kind) if result_format and kind else None
     try:
         written = _written(db, sparql, kind, fmt, options, limits.row_limit) if fmt else None
-        return written or _collect(db.query(sparql, **options), limits.row_limit)
+        return written or collect_answer(db.query(sparql, **options), limits.row_limit)
     except SyntaxError as e:
         raise syntax_error(e, sparql) from None
     except (ValueError, OSError, RuntimeError) as e:
@@ -530,26 +676,6 @@ def _written(db: ox.Store, sparql: str, kind: str,
                   limit=row_limit if truncated else None)
 
 
-def _collect(raw: Any, row_limit: int) -> Answer:
-    if isinstance(raw, ox.QueryBoolean):
-        return Answer("ask", boolean=bool(raw))
-    if isinstance(raw, ox.QuerySolutions):
-        names = [v.value for v in raw.variables]
-        variables = raw.variables
-        rows = []
-        for solution in raw:
-            if len(rows) == row_limit:
-                return Answer("select", names, rows, truncated=True, limit=row_limit)
-            rows.append([solution[v] for v in variables])
-        return Answer("select", names, rows)
-    triples = []
-    for triple in raw:
-        if len(triples) == row_limit:
-            return Answer("graph", triples=triples, truncated=True, limit=row_limit)
-        triples.append(triple)
-    return Answer("graph", triples=triples)
-
-
 def describe_syntax_error(error: SyntaxError, text: str | None = None) -> str:
     """pyoxigraph says "error at 3:14: expected one of [...character classes...]"; say
     it the way people read it, in one line: with the query's text, what is wrong (an
@@ -581,7 +707,7 @@ def run_query(
     *,
     default_graph_uris: list[str] | None = None,
     named_graph_uris: list[str] | None = None,
-    bindings: dict[str, ox.Term] | None = None,
+    bindings: dict[str, Term] | None = None,
 ) -> QueryResult:
     kwargs: dict[str, Any] = {}
     if bindings:

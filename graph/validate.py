@@ -34,7 +34,7 @@ import rdflib
 from rdflib import RDF, Graph, URIRef
 from rdflib.namespace import SH
 
-from rivalry.graph import FACTS_GRAPH_BASE, INFERRED_GRAPH, ONTOLOGY_GRAPH
+from rivalry.graph import FACTS_GRAPH_BASE, INFERRED_GRAPH, ONTOLOGY_GRAPH, Term
 from rivalry.graph.errors import InvalidFacts
 from rivalry.graph.load import load_ontology, parse_rdf, read_rdf_file
 from rivalry.graph.shacl import Constraint, Violation, compile_shapes, run_constraints
@@ -136,7 +136,7 @@ class Report:
 # ---------------------------------------------------------------------------------------
 
 
-def to_rdflib(term: ox.Term) -> rdflib.term.Node:
+def to_rdflib(term: Term) -> rdflib.term.Node:
     if isinstance(term, ox.NamedNode):
         return URIRef(term.value)
     if isinstance(term, ox.BlankNode):
@@ -157,7 +157,7 @@ def node_key(term: ox.Term) -> str:
     return term.value
 
 
-def graph_of(triples: Iterable[tuple[ox.Term, ox.Term, ox.Term]]) -> Graph:
+def graph_of(triples: Iterable[tuple[Term, Term, Term]]) -> Graph:
     g = Graph()
     for s, p, o in triples:
         g.add((to_rdflib(s), to_rdflib(p), to_rdflib(o)))

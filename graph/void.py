@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 import pyoxigraph as ox
 
 from rivalry.graph import DATA_LICENSE, ID_BASE
-from rivalry.graph.store import EmbeddedStore
+from rivalry.graph.store import Store
 
 VOID = "http://rdfs.org/ns/void#"
 DCT = "http://purl.org/dc/terms/"
@@ -28,12 +28,12 @@ class Statistics:
     class_partitions: dict[str, int] = field(default_factory=dict)
 
 
-def _count(store: EmbeddedStore, query: str) -> int:
+def _count(store: Store, query: str) -> int:
     rows = list(store.query(query).rows())
     return int(rows[0][0].value) if rows and rows[0][0] is not None else 0
 
 
-def statistics(store: EmbeddedStore) -> Statistics:
+def statistics(store: Store) -> Statistics:
     """What VoID says of the graph: `triples` counts distinct triples of the union;
     `entities`, distinct subjects in the entity space (void:uriSpace); `classes`, distinct
     objects of rdf:type; `properties`, distinct predicates."""
@@ -47,9 +47,7 @@ def statistics(store: EmbeddedStore) -> Statistics:
         distinct_subjects=_count(store, "SELECT (COUNT(DISTINCT ?s) AS ?n) WHERE { ?s ?p ?o }"),
         distinct_objects=_count(store, "SELECT (COUNT(DISTINCT ?o) AS ?n) WHERE { ?s ?p ?o }"),
     )
-    for g, n in store.query("SELECT ?g (COUNT(*) AS ?n) WHERE { GRAPH ?g { ?s ?p ?o } } "
-                            "GROUP BY ?g ORDER BY ?g").rows():
-        stats.graphs[g.value] = int(n.value)
+    stats.graphs = dict(sorted(store.graph_sizes().items()))
     for c, n in store.query("SELECT ?c (COUNT(DISTINCT ?s) AS ?n) WHERE { ?s a ?c "
                             f'FILTER(STRSTARTS(STR(?s), "{ID_BASE}")) }} GROUP BY ?c '
                             "ORDER BY ?c").rows():

@@ -110,6 +110,7 @@ class RV(DefinedNamespace):
     about: URIRef
     agencyOf: URIRef
     announcedOn: URIRef
+    announcedOnDay: URIRef
     appliesToDestination: URIRef
     cameoCode: URIRef
     changedBy: URIRef
@@ -118,6 +119,7 @@ class RV(DefinedNamespace):
     claimedProperty: URIRef
     commentDeadline: URIRef
     complianceDate: URIRef
+    complianceDateDay: URIRef
     confirmationNote: URIRef
     confirmationStatus: URIRef
     controlledBy: URIRef
@@ -126,6 +128,7 @@ class RV(DefinedNamespace):
     dateClaim: URIRef
     designee: URIRef
     effectiveOn: URIRef
+    effectiveOnDay: URIRef
     endedOn: URIRef
     hasDesignation: URIRef
     hasStatusChange: URIRef
@@ -141,6 +144,7 @@ class RV(DefinedNamespace):
     listedEntityCount: URIRef
     measureType: URIRef
     memberOf: URIRef
+    mostSpecificType: URIRef
     newStatus: URIRef
     onBehalfOf: URIRef
     provoked: URIRef
@@ -149,6 +153,7 @@ class RV(DefinedNamespace):
     quote: URIRef
     reason: URIRef
     respondsTo: URIRef
+    respondsToTransitively: URIRef
     responseBasis: URIRef
     responseContext: URIRef
     responseTo: URIRef

@@ -6,9 +6,9 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from flask import Flask, Response
+from flask import Flask, Response, request
 
-from rivalry.graph.store import EmbeddedStore, open_store
+from rivalry.graph.store import Store, open_store
 from rivalry.server.settings import load_settings
 
 
@@ -53,13 +53,29 @@ def create_app(settings: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(reconcile.bp)
     app.register_blueprint(screening.bp)
 
+    if values["sparql_endpoint"]:
+        from rivalry.graph.remote import end_budget, start_budget
+        from rivalry.server.settings import request_time_limit
+
+        @app.before_request
+        def bound_store_calls() -> None:
+            # every call to the external store is bounded by this request's own limit,
+            # so that a server that stops answering gives a 503 naming it in time
+            seconds, setting = request_time_limit(values, request.method, request.path)
+            start_budget(seconds, setting)
+
+        @app.teardown_request
+        def unbound_store_calls(_: BaseException | None) -> None:
+            end_budget()
+
     @app.after_request
     def say_build(response: Response) -> Response:
         # Under `rivalry serve`, tell the front which build an answer comes from, so that
-        # it may keep it in its cache for that build only (rivalry.server.front).
+        # it may keep it in its cache for that build only (rivalry.server.front); no
+        # build when the answer may mix two (an external store being loaded).
         if app.config.get("RIVALRY_SUPERVISED"):
             store = app.extensions.get("rivalry.store")
-            build = getattr(store, "known_build_id", None) if store is not None else None
+            build = store.confirm_build_id() if store is not None else None
             if build:
                 response.headers["X-Rivalry-Build"] = build
         return response
@@ -67,7 +83,7 @@ def create_app(settings: Mapping[str, Any] | None = None) -> Flask:
     return app
 
 
-def get_store(app: Flask) -> EmbeddedStore:
+def get_store(app: Flask) -> Store:
     """The app's store, opened on first use (so the app starts before the first build,
     and answers 503 with what to do until there is one)."""
     store = app.extensions.get("rivalry.store")

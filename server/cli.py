@@ -3,9 +3,10 @@
 Each command is a thin layer over a function of rivalry.graph or rivalry.server.
 Exit codes (as the README says): 0 success; 1 facts that do not hold (inconsistent,
 failing checks); 2 input that cannot be read (syntax errors, missing files, bad options,
-bad queries, bad settings); 3 no store to read; 4 a build that cannot be written (full
-disk, read-only, permissions); 5 the reasoner could not run (no Java, out of memory or
-time, a crash): the message names the setting or fix to try.
+bad queries, bad settings); 3 no store to read; 4 the store failed: a build that cannot
+be written (full disk, read-only, permissions) or an external SPARQL server that cannot
+be reached, refused a request or did not answer in time; 5 the reasoner could not run
+(no Java, out of memory or time, a crash): the message names the setting or fix to try.
 """
 
 from __future__ import annotations
@@ -17,8 +18,9 @@ from typing import Any
 import click
 import pyoxigraph as ox
 
-from rivalry.graph import PREFIXES
+from rivalry.graph import PREFIXES, Term
 from rivalry.graph.errors import (
+    ExternalStoreError,
     InvalidFacts,
     InvalidInput,
     InvalidOntology,
@@ -37,6 +39,7 @@ EXIT_CODES: dict[type[RivalryError], int] = {
     InvalidOntology: 2,
     QueryError: 2,
     StoreWriteError: 4,
+    ExternalStoreError: 4,
     StoreError: 3,
     ReasonerUnavailable: 5,
 }
@@ -242,6 +245,8 @@ def validate(files: tuple[Path, ...], fmt: str, input_format: str | None,
         if not no_context:
             try:
                 db = open_store(settings)
+            except ExternalStoreError:
+                raise  # never a report without the graph's context: exit 4, naming it
             except StoreError as e:
                 db = shipped_graph()
                 click.echo(f"note: {e.message}; validating in the context of "
@@ -278,7 +283,7 @@ GRAPH_FORMATS = {"turtle": ox.RdfFormat.TURTLE, "ntriples": ox.RdfFormat.N_TRIPL
                  "jsonld": ox.RdfFormat.JSON_LD, "rdfxml": ox.RdfFormat.RDF_XML}
 
 
-def short(term: ox.Term | None) -> str:
+def short(term: Term | None) -> str:
     """A term as a person reads it: prefixed names, plain literal values."""
     if term is None:
         return ""

@@ -20,7 +20,7 @@ import pyoxigraph as ox
 import rdflib
 from flask import Blueprint, Response, current_app, redirect, render_template, request, url_for
 
-from rivalry.graph import BASE_IRI, DATA_LICENSE, PREFIXES
+from rivalry.graph import BASE_IRI, DATA_LICENSE, PREFIXES, Term
 from rivalry.graph.describe import Labels, describe, description_query, entity_view, exists
 from rivalry.graph.errors import NotFound
 from rivalry.server import get_store
@@ -76,7 +76,7 @@ def to_jsonld(triples: list[ox.Triple]) -> bytes:
     return json.dumps(data, ensure_ascii=False, indent=1).encode("utf-8")
 
 
-def _rdflib(term: ox.Term) -> rdflib.term.Node:
+def _rdflib(term: Term) -> rdflib.term.Node:
     if isinstance(term, ox.NamedNode):
         return rdflib.URIRef(term.value)
     if isinstance(term, ox.BlankNode):

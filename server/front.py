@@ -32,6 +32,7 @@ from urllib.parse import unquote_to_bytes
 import h11
 
 from rivalry.server.formats import best_offer
+from rivalry.server.settings import request_time_limit
 from rivalry.server.workers import Reply, WorkerLost, WorkerPool
 
 VARIANTS_HEADER = "X-Rivalry-Variants"
@@ -68,13 +69,10 @@ class FrontLimits:
 
     def time_limit(self, method: str, path: str) -> tuple[float, str]:
         """The time a request may take, and the setting that says so."""
-        if path == "/sparql":
-            return self.query_time_limit, "query_time_limit"
-        if path == "/validate" and method == "POST":
-            return self.validation_time_limit, "validation_time_limit"
-        if path == "/screen" and method == "POST":
-            return self.screen_time_limit, "screen_time_limit"
-        return self.page_time_limit, "page_time_limit"
+        return request_time_limit({"query_time_limit": self.query_time_limit,
+                                   "validation_time_limit": self.validation_time_limit,
+                                   "screen_time_limit": self.screen_time_limit,
+                                   "page_time_limit": self.page_time_limit}, method, path)
 
 
 # --- the response cache -------------------------------------------------------------------

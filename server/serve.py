@@ -53,7 +53,16 @@ def _prepare(app: Any) -> str | None:
 
     settings = app.config["RIVALRY"]
     if settings["sparql_endpoint"]:
-        return None  # an external store: nothing to load
+        # an external store: nothing to load; the build it serves, read now (briefly)
+        from rivalry.graph.remote import time_budget
+
+        try:
+            with time_budget(min(settings["page_time_limit"], 5.0), "page_time_limit"):
+                store = get_store(app)
+                store.refresh()
+                return None if store.pending_load() else store.info.build_id
+        except StoreError:
+            return None
     if not settings["store_in_memory"]:
         # on disk: a RocksDB handle must not cross a fork; each worker opens its own
         info = StoreLocation(settings["store"]).current_info()
@@ -64,6 +73,40 @@ def _prepare(app: Any) -> str | None:
         return None
     store.reopen()
     return store.known_build_id
+
+
+#: Seconds between two readings of an external store's build by the front.
+REMOTE_BUILD_INTERVAL = 1.0
+
+
+def remote_build_reader(settings: dict[str, Any]) -> Any:
+    """The build id an external store serves, for the front's cache: read every
+    REMOTE_BUILD_INTERVAL seconds by a thread of its own (the front's event loop never
+    waits for the server), each time within a short time limit; None while the store
+    cannot be read, has no build, or is loading one (answers may then mix two builds,
+    and nothing is served from the cache or kept in it)."""
+    import threading
+    import time
+
+    from rivalry.graph.remote import RemoteStore, time_budget
+
+    store = RemoteStore.from_settings(settings)
+    seconds = min(settings["page_time_limit"], 5.0)
+    known: list[str | None] = [None]
+
+    def read() -> None:
+        while True:
+            try:
+                with time_budget(seconds, "page_time_limit"):
+                    state = store.read_state()
+                known[0] = (state.current.info.build_id
+                            if state.current is not None and state.pending is None else None)
+            except (RivalryError, OSError):
+                known[0] = None
+            time.sleep(REMOTE_BUILD_INTERVAL)
+
+    threading.Thread(target=read, name="remote-build", daemon=True).start()
+    return lambda: known[0]
 
 
 def _render_error_with(app: Any):  # noqa: ANN202 - a closure
@@ -128,8 +171,10 @@ def run(settings: dict[str, Any], sock: socket.socket) -> None:
     front_app = create_app(settings)  # for rendering the front's own errors; no store
     pool = WorkerPool(control, zygote_pid, workers=settings["workers"],
                       max_workers=settings["max_workers"])
-    remote = bool(settings["sparql_endpoint"])
-    current = (lambda: None) if remote else store_build_reader(settings["store"])
+    if settings["sparql_endpoint"]:
+        current = remote_build_reader(settings)
+    else:
+        current = store_build_reader(settings["store"])
     host, port = sock.getsockname()[:2]
     front = Front(FrontLimits.from_settings(settings), pool,
                   ResponseCache(settings["result_cache_bytes"]), _render_error_with(front_app),

@@ -60,10 +60,17 @@ SETTINGS: tuple[Setting, ...] = (
             "Graph Store Protocol endpoint of that server, for `rivalry build` to load into.",
             commands=frozenset({"build"})),
     Setting("graph_store_auth", "",
-            "user:password for writing to the external server (HTTP Basic); never shown.",
+            "user:password for writing to the external server (HTTP Basic or Digest, as the "
+            "server asks); never shown.",
             commands=frozenset({"build"})),
+    Setting("store_timeout", 60.0,
+            "Seconds an external SPARQL server may take over one request of `rivalry build` "
+            "or another command (loading a part of a graph, a query). Requests the web "
+            "server makes are bounded by the time limit of the request they answer.",
+            commands=STORE, minimum=0, above=True),
     Setting("cache_dir", "var/cache",
-            "Where dumps of an external store's builds are kept.",
+            "Where the files derived from an external store's builds are kept (the search "
+            "index, the dumps and the figures, under a directory per build).",
             commands=STORE),
     Setting("host", "127.0.0.1", "Interface `rivalry serve` listens on."),
     Setting("port", 8000, "Port `rivalry serve` listens on.",
@@ -218,6 +225,20 @@ def _check_name(name: str, origin: str) -> Setting:
         raise InvalidSetting(f"{origin}: unknown setting {name!r}; known settings: "
                              + ", ".join(sorted(_BY_NAME)))
     return _BY_NAME[name]
+
+
+def request_time_limit(settings: Mapping[str, Any], method: str, path: str
+                       ) -> tuple[float, str]:
+    """The time a request may take, and the setting that says so."""
+    if path == "/sparql":
+        name = "query_time_limit"
+    elif path == "/validate" and method == "POST":
+        name = "validation_time_limit"
+    elif path == "/screen" and method == "POST":
+        name = "screen_time_limit"
+    else:
+        name = "page_time_limit"
+    return settings[name], name
 
 
 def query_limits(settings: Mapping[str, Any]) -> QueryLimits:

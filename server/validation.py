@@ -9,7 +9,7 @@ from pathlib import PurePath
 import pyoxigraph as ox
 from flask import Blueprint, Response, current_app, jsonify, render_template, request
 
-from rivalry.graph.errors import InvalidInput, RivalryError, StoreError
+from rivalry.graph.errors import InvalidInput, NoBuild, RivalryError
 from rivalry.graph.isolate import run_with_time_limit
 from rivalry.graph.load import FORMATS_BY_SUFFIX
 from rivalry.graph.validate import Report, Submission, context_for, validate
@@ -67,7 +67,10 @@ def _run(submission: Submission, strict: bool) -> tuple[Report, str | None]:
     try:
         context = context_for(get_store(current_app), submission)
         note = None
-    except StoreError as e:
+    except NoBuild as e:
+        # nothing built yet: the facts are still checked, on their own; a store that
+        # cannot be read (an external server down) is an error instead (503), since
+        # checks without the graph's context would report violations that are not there
         context, note = [], f"validated without the graph's context: {e.message}"
     settings = current_app.config["RIVALRY"]
     report = run_with_time_limit(

@@ -71,3 +71,28 @@ def cli() -> CliRunner:
 
 def run(cli: CliRunner, *args: str) -> Result:
     return cli.invoke(main, [str(a) for a in args], catch_exceptions=False)
+
+
+# --- external SPARQL servers (tests/external.py) -------------------------------------------
+
+
+@pytest.fixture(scope="session", params=["oxigraph", "virtuoso"])
+def external(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory):  # noqa: ANN201
+    """Each external SPARQL server CI proves, given in EXTERNAL_STORE_<NAME> or started."""
+    from .external import external_server
+
+    server = external_server(request.param, tmp_path_factory.mktemp(request.param))
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def remote(external, tmp_path_factory: pytest.TempPathFactory):  # noqa: ANN001, ANN201
+    """The curated facts built into the external server, as a RemoteStore."""
+    from rivalry.graph.remote import RemoteStore
+
+    store = RemoteStore.from_settings(
+        {**external.settings, "cache_dir": str(tmp_path_factory.mktemp("cache"))})
+    store.switch_grace = 0.5  # the tests' readers refresh at once
+    build(store, consistency=False)
+    return store

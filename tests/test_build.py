@@ -10,7 +10,13 @@ import pyoxigraph as ox
 import pytest
 from click.testing import CliRunner
 
-from rivalry.graph import FACTS_GRAPH_BASE, INFERRED_GRAPH, META_GRAPH, ONTOLOGY_GRAPH
+from rivalry.graph import (
+    DERIVED_GRAPH,
+    FACTS_GRAPH_BASE,
+    INFERRED_GRAPH,
+    META_GRAPH,
+    ONTOLOGY_GRAPH,
+)
 from rivalry.graph.build import BuildOptions, build
 from rivalry.graph.errors import InvalidFacts, InvalidInput
 from rivalry.graph.store import EmbeddedStore, StoreLocation
@@ -54,8 +60,8 @@ def test_one_named_graph_per_facts_file_and_union_default(store_dir: Path) -> No
     expected = {FACTS_GRAPH_BASE + p.relative_to(CURATED_FACTS).with_suffix("").as_posix()
                 for p in files}
     assert expected <= graphs
-    assert {ONTOLOGY_GRAPH, INFERRED_GRAPH, META_GRAPH} <= graphs
-    assert len(graphs) == len(files) + 3
+    assert {ONTOLOGY_GRAPH, INFERRED_GRAPH, META_GRAPH, DERIVED_GRAPH} <= graphs
+    assert len(graphs) == len(files) + 4
     # The default graph is the union: a query joins facts from different files.
     rows = select(store, """SELECT ?label { ?a rv:issuedBy ?agency . ?agency rdfs:label ?label .
         FILTER(?a = <https://w3id.org/rivalry/id/action/us-ofac-2025-01-03-integrity>) }""".replace(

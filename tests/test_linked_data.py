@@ -13,7 +13,7 @@ import rdflib
 import rdflib.compare
 from flask.testing import FlaskClient
 
-from rivalry.graph import ID_BASE
+from rivalry.graph import ID_BASE, Term
 from rivalry.graph.store import EmbeddedStore
 
 ENTITIES = ["action/us-ofac-2025-01-03-integrity", "state/cn", "agency/us-ofac",
@@ -164,7 +164,7 @@ def check_description(store: EmbeddedStore, iri: str, g: rdflib.Graph) -> None:
         assert (publisher, RDFS_LABEL, None) in g
 
 
-def _term(t: ox.Term) -> rdflib.term.Node:
+def _term(t: Term) -> rdflib.term.Node:
     if isinstance(t, ox.NamedNode):
         return rdflib.URIRef(t.value)
     if isinstance(t, ox.BlankNode):

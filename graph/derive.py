@@ -1,0 +1,145 @@
+"""What the build derives so that every SPARQL engine answers the project's queries alike.
+
+Some things SPARQL 1.1 leaves to the engine, and engines do differ on them: what the
+difference of two `xsd:date` values is (a duration `P3D` in Oxigraph, seconds in
+Virtuoso), and how a property path inside `FILTER NOT EXISTS` is evaluated (the usual
+way to find an entity's most specific classes). Rather than write each query in a form
+one engine happens to accept, the build computes these once, in Python, into the graph
+<https://w3id.org/rivalry/graph/derived>, with terms the ontology declares:
+
+- `rv:mostSpecificType`: each of an entity's classes of the rivalry ontology that no
+  other of its classes is a subclass of (a sanction is a rv:Sanction, not also a
+  rv:Measure and a rv:Action);
+- `rv:respondsToTransitively`: rv:respondsTo+, each action with every action it
+  responds to directly or through others (engines differ on paths with neither end
+  bound, and on zero-length paths joined with others);
+- `rv:announcedOnDay`, `rv:effectiveOnDay`, `rv:complianceDateDay`: the day number
+  (days since 1970-01-01, an xsd:integer) of rv:announcedOn, rv:effectiveOn and
+  rv:complianceDate, for dates known to the day (not to the month or year only), so
+  that "days between" is a subtraction of integers, which every engine does alike.
+
+The derivation reads the built graph (asserted and inferred triples) and adds to it; it
+never changes what was asserted.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from datetime import date
+
+import pyoxigraph as ox
+
+from rivalry.graph import DERIVED_GRAPH, ONTOLOGY_GRAPH
+
+RV = "https://w3id.org/rivalry/ontology#"
+RDF_TYPE = ox.NamedNode("http://www.w3.org/1999/02/22-rdf-syntax-ns#type")
+SUBCLASS_OF = ox.NamedNode("http://www.w3.org/2000/01/rdf-schema#subClassOf")
+XSD_DATE = ox.NamedNode("http://www.w3.org/2001/XMLSchema#date")
+XSD_INTEGER = ox.NamedNode("http://www.w3.org/2001/XMLSchema#integer")
+MOST_SPECIFIC_TYPE = ox.NamedNode(RV + "mostSpecificType")
+RESPONDS_TO = ox.NamedNode(RV + "respondsTo")
+RESPONDS_TO_TRANSITIVELY = ox.NamedNode(RV + "respondsToTransitively")
+
+#: The date properties given a day number, and the property that holds it.
+DAY_NUMBERS = {
+    RV + "announcedOn": RV + "announcedOnDay",
+    RV + "effectiveOn": RV + "effectiveOnDay",
+    RV + "complianceDate": RV + "complianceDateDay",
+}
+
+EPOCH = date(1970, 1, 1).toordinal()
+_DATE = re.compile(r"^(-?\d{4,})-(\d{2})-(\d{2})(?:Z|[+-]\d{2}:\d{2})?$")
+
+
+def day_number(lexical: str) -> int | None:
+    """Days from 1970-01-01 to an xsd:date (its time zone, if any, left aside: a date's
+    day is the one written); None for a value that is not a date of the calendar."""
+    match = _DATE.match(lexical)
+    if match is None:
+        return None
+    try:
+        return date(int(match[1]), int(match[2]), int(match[3])).toordinal() - EPOCH
+    except ValueError:
+        return None
+
+
+def superclasses(store: ox.Store) -> dict[str, set[str]]:
+    """Each class of the ontology graph with all its superclasses (the transitive closure
+    of rdfs:subClassOf, the class itself left out)."""
+    direct: dict[str, set[str]] = defaultdict(set)
+    for q in store.quads_for_pattern(None, SUBCLASS_OF, None, ox.NamedNode(ONTOLOGY_GRAPH)):
+        if isinstance(q.subject, ox.NamedNode) and isinstance(q.object, ox.NamedNode):
+            direct[q.subject.value].add(q.object.value)
+    closure: dict[str, set[str]] = {}
+
+    def up(cls: str, seen: frozenset[str] = frozenset()) -> set[str]:
+        if cls not in closure:
+            found: set[str] = set()
+            for parent in direct.get(cls, ()):
+                if parent not in seen and parent != cls:
+                    found.add(parent)
+                    found |= up(parent, seen | {cls})
+            closure[cls] = found
+        return closure[cls]
+
+    for cls in list(direct):
+        up(cls)
+    return closure
+
+
+def most_specific_types(store: ox.Store) -> list[ox.Quad]:
+    graph = ox.NamedNode(DERIVED_GRAPH)
+    closure = superclasses(store)
+    types: dict[ox.NamedNode | ox.BlankNode, set[str]] = defaultdict(set)
+    for q in store.quads_for_pattern(None, RDF_TYPE, None, None):
+        if isinstance(q.object, ox.NamedNode) and q.object.value.startswith(RV):
+            types[q.subject].add(q.object.value)
+    out = []
+    for node, classes in types.items():
+        implied = set().union(*(closure.get(c, set()) for c in classes))
+        for cls in sorted(classes - implied):
+            out.append(ox.Quad(node, MOST_SPECIFIC_TYPE, ox.NamedNode(cls), graph))
+    return out
+
+
+def response_closure(store: ox.Store) -> list[ox.Quad]:
+    """rv:respondsTo+ as pairs (cycles, if any, are walked once)."""
+    graph = ox.NamedNode(DERIVED_GRAPH)
+    direct: dict[ox.NamedNode | ox.BlankNode, set] = defaultdict(set)
+    for q in store.quads_for_pattern(None, RESPONDS_TO, None, None):
+        if not isinstance(q.object, ox.Literal):
+            direct[q.subject].add(q.object)
+    out = []
+    for action in direct:
+        seen: set = set()
+        todo = list(direct[action])
+        while todo:
+            node = todo.pop()
+            if node in seen:
+                continue
+            seen.add(node)
+            todo.extend(direct.get(node, ()))
+        out += [ox.Quad(action, RESPONDS_TO_TRANSITIVELY, node, graph)
+                for node in sorted(seen, key=str)]
+    return out
+
+
+def day_numbers(store: ox.Store) -> list[ox.Quad]:
+    graph = ox.NamedNode(DERIVED_GRAPH)
+    out: dict[ox.Quad, None] = {}
+    for prop, day_prop in DAY_NUMBERS.items():
+        target = ox.NamedNode(day_prop)
+        for q in store.quads_for_pattern(None, ox.NamedNode(prop), None, None):
+            value = q.object
+            if isinstance(value, ox.Literal) and value.datatype == XSD_DATE:
+                n = day_number(value.value)
+                if n is not None:
+                    out[ox.Quad(q.subject, target, ox.Literal(str(n), datatype=XSD_INTEGER),
+                                graph)] = None
+    return list(out)
+
+
+def derived_quads(store: ox.Store) -> list[ox.Quad]:
+    """The derived graph of a build (its quads, to be added to it)."""
+    return most_specific_types(store) + response_closure(store) + day_numbers(store)
