@@ -1,4 +1,4 @@
-"""Canned queries: the .rq files in graph/queries (STYLE.md, habit 8).
+"""Canned queries: the .rq files in graph/queries (CONTRIBUTING.md, convention 8).
 
 Each file starts with header comments:
 

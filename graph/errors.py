@@ -1,5 +1,5 @@
 """The exceptions of the rivalry domain. Each carries the HTTP status it maps to, so that
-one handler in the server can render any of them (STYLE.md, habit 4)."""
+one handler in the server can render any of them (CONTRIBUTING.md, convention 4)."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """The store: the contract every store keeps (`Store`), where built graphs live on disk,
 how a new build replaces the old one atomically, and the one place queries are run
-(STYLE.md, habit 3).
+(CONTRIBUTING.md, convention 3).
 
 Two stores keep the contract: `EmbeddedStore` (pyoxigraph on disk, below) and
 `rivalry.graph.remote.RemoteStore` (an external SPARQL 1.1 server). Code that reads the

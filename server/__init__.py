@@ -1,4 +1,4 @@
-"""The rivalry web server: a Flask app factory (STYLE.md, habit 1)."""
+"""The rivalry web server: a Flask app factory (CONTRIBUTING.md, convention 1)."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """One error handler for the whole app: every RivalryError and HTTP error is rendered as
-JSON, HTML or plain text, by what the client accepts (STYLE.md, habit 4)."""
+JSON, HTML or plain text, by what the client accepts (CONTRIBUTING.md, convention 4)."""
 
 from __future__ import annotations
 

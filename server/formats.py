@@ -1,5 +1,5 @@
 """The formats registry: one table of media types, suffixes and serializers, used by
-content negotiation, `format=` parameters and suffixed URLs (STYLE.md, habit 7)."""
+content negotiation, `format=` parameters and suffixed URLs (CONTRIBUTING.md, convention 7)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Settings: one declared table (STYLE.md, habit 2).
+"""Settings: one declared table (CONTRIBUTING.md, convention 2).
 
 Each setting has a name, a default, a type and a help text. Values come from the
 defaults, then RIVALRY_<NAME> environment variables, then explicit overrides (the

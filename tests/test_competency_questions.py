@@ -1,5 +1,5 @@
 """One test per canned query: its answers on the curated graph, as the competency
-questions (../shared/reference/competency_questions.md) give them."""
+questions the project was designed to answer (each named in its .rq file) give them."""
 
 from __future__ import annotations
 

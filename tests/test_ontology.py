@@ -1,4 +1,4 @@
-"""Whole-model invariants of the ontology (STYLE.md, habit 5)."""
+"""Whole-model invariants of the ontology (CONTRIBUTING.md, convention 5)."""
 
 from __future__ import annotations
 
