@@ -12,6 +12,18 @@ import pyoxigraph as ox
 #: An RDF term as pyoxigraph gives it (pyoxigraph has no class of its own for "any term").
 Term: TypeAlias = ox.NamedNode | ox.BlankNode | ox.Literal | ox.Triple
 
+
+def term_value(term: Term | ox.DefaultGraph | None) -> str:
+    """The value of a term a query or a quad pattern gave: an IRI's IRI, a blank node's
+    label, a literal's lexical form.
+
+    For a variable the query always binds, or a position that holds an IRI, a blank node
+    or a literal: an unbound variable (None), a quoted triple (rivalry's graph has none)
+    or the default graph is a TypeError naming what was there instead."""
+    if isinstance(term, ox.NamedNode | ox.BlankNode | ox.Literal):
+        return term.value
+    raise TypeError(f"expected an IRI, a blank node or a literal, not {term!r}")
+
 #: Where the graph's IRIs are minted: entities under id/, graphs under graph/, the
 #: ontology at ontology. The facts themselves use it; a server published under another
 #: host keeps these IRIs (and redirects to itself, or is proxied).

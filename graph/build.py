@@ -47,6 +47,7 @@ from rivalry.graph import (
     INFERRED_GRAPH,
     META_GRAPH,
     ONTOLOGY_GRAPH,
+    Term,
     facts_dir,
 )
 from rivalry.graph.consistency import ConsistencyReport, HermitSettings
@@ -487,7 +488,7 @@ def metadata_quads(store: ox.Store, f: SourceFile) -> list[ox.Quad]:
     return describe_facts_graph(f, sources)
 
 
-def describe_facts_graph(f: SourceFile, sources: Iterable[ox.Term]) -> list[ox.Quad]:
+def describe_facts_graph(f: SourceFile, sources: Iterable[Term]) -> list[ox.Quad]:
     """The metadata graph's description of one facts graph: its file, size, sources and
     licence (so that every dump carries the licence with the data). The one place this is
     written, for full and incremental builds alike."""
@@ -630,7 +631,7 @@ def fits_in_memory(files: list[SourceFile], options: BuildOptions) -> bool:
 
 
 def validate_phase(store: ox.Store, files: list[SourceFile], options: BuildOptions,
-                   phases: Phases, focus: list[ox.Term] | None = None) -> Report:
+                   phases: Phases, focus: list[Term] | None = None) -> Report:
     from rivalry.graph.validate import refuse_unless_conforms, validate_store
 
     def work() -> Report:

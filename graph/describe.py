@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 
 import pyoxigraph as ox
 
-from rivalry.graph import DERIVED_GRAPH, INFERRED_GRAPH, ONTOLOGY_GRAPH, Term
+from rivalry.graph import DERIVED_GRAPH, INFERRED_GRAPH, ONTOLOGY_GRAPH, Term, term_value
 from rivalry.graph.store import Store
 
 RDF_TYPE = "http://www.w3.org/1999/02/22-rdf-syntax-ns#type"
@@ -249,8 +249,8 @@ def entity_view(store: Store, iri: str, labels: Labels | None = None) -> EntityV
         if q.graph_name == ox.NamedNode(ONTOLOGY_GRAPH) or _noise(q):
             continue
         if p == RDF_TYPE:
-            if q.object.value not in types:
-                types.append(q.object.value)
+            if term_value(q.object) not in types:
+                types.append(term_value(q.object))
         elif p in COMMENT_PROPERTIES and isinstance(q.object, ox.Literal):
             if q.object.value not in comments:
                 comments.append(q.object.value)
@@ -319,7 +319,7 @@ def _incoming_counts(store: Store, iri: str) -> list[tuple[str, int]]:
       FILTER(?p != <{RDF_TYPE}> && ?g != <{ONTOLOGY_GRAPH}> && ?g != <{DERIVED_GRAPH}>
              && (?g != <{INFERRED_GRAPH}> || STRSTARTS(STR(?p), "{RV}")))
     }} GROUP BY ?p"""
-    return [(p.value, int(n.value)) for p, n in store.query(query).rows()]
+    return [(term_value(p), int(term_value(n))) for p, n in store.query(query).rows()]
 
 
 def _subjects(store: Store, iri: str, prop: str, limit: int,
@@ -360,7 +360,7 @@ def _count_residual(store: Store, iri: str, prop: str, excluded: set[str]) -> in
     others = " ".join(f"<{p}>" for p in sorted(excluded))
     query = (f"SELECT (COUNT(DISTINCT ?s) AS ?n) WHERE {{ ?s <{prop}> <{iri}> . "
              f"FILTER NOT EXISTS {{ VALUES ?other {{ {others} }} ?s ?other <{iri}> }} }}")
-    return int(next(store.query(query).rows())[0].value)
+    return int(term_value(next(store.query(query).rows())[0]))
 
 
 def _noise(quad: ox.Quad) -> bool:
@@ -417,7 +417,7 @@ def timeline(store: Store, iri: str, labels: Labels) -> list[TimelineEntry]:
         rows = list(store.query(query).rows())
         more = more or len(rows) > TIMELINE_MAX
         for action, date in rows:
-            found = roles.setdefault((date.value, action.value), [])
+            found = roles.setdefault((term_value(date), term_value(action)), [])
             if role not in found:
                 found.append(role)
     latest = sorted(roles.items())[-TIMELINE_MAX:]
@@ -441,7 +441,7 @@ def _entry(store: Store, action: str, date: str, roles: list[str],
 
 
 def _kind(store: Store, action: str, labels: Labels) -> str | None:
-    types = [q.object.value for q in store.quads_for_pattern(
+    types = [term_value(q.object) for q in store.quads_for_pattern(
         ox.NamedNode(action), ox.NamedNode(RDF_TYPE), None, None)]
     chosen = _most_specific(store, [t for t in types if t.startswith(RV)], labels)
     return chosen[0][1] if chosen else None
@@ -459,7 +459,7 @@ def _state(store: Store, action: str, labels: Labels) -> str | None:
         if issuer is not None:
             q = next(store.quads_for_pattern(issuer.object, ox.NamedNode(RV + "country"),
                                                 None, None), None)
-    return labels(q.object.value) if q is not None else None
+    return labels(term_value(q.object)) if q is not None else None
 
 
 def sources(store: Store, iri: str) -> list[Source]:
@@ -478,7 +478,7 @@ def sources(store: Store, iri: str) -> list[Source]:
     }} GROUP BY ?doc ORDER BY ?issued ?doc"""
     out = []
     for doc, title, publisher, issued, url in store.query(query).rows():
-        out.append(Source(doc.value, *(t.value if t is not None else None
+        out.append(Source(term_value(doc), *(term_value(t) if t is not None else None
                                        for t in (title, publisher, issued, url))))
     return out
 
@@ -530,7 +530,8 @@ def response_chain(store: Store, iri: str, entries: list[TimelineEntry],
                 date = next(store.quads_for_pattern(
                     ox.NamedNode(action), ox.NamedNode(RV + "announcedOn"), None, None), None)
                 nodes[action] = TimelineEntry(
-                    action=action, label=labels(action), date=date.object.value if date else "",
+                    action=action, label=labels(action),
+                    date=term_value(date.object) if date else "",
                     role="", kind=_kind(store, action, labels),
                     state=_state(store, action, labels))
     return sorted(links, key=lambda x: (x.source, x.target)), nodes

@@ -30,7 +30,14 @@ from typing import Any
 
 import pyoxigraph as ox
 
-from rivalry.graph import DERIVED_GRAPH, GRAPH_BASE, INFERRED_GRAPH, META_GRAPH, ONTOLOGY_GRAPH
+from rivalry.graph import (
+    DERIVED_GRAPH,
+    GRAPH_BASE,
+    INFERRED_GRAPH,
+    META_GRAPH,
+    ONTOLOGY_GRAPH,
+    Term,
+)
 from rivalry.graph.build import (
     INCREMENTAL_MAX_SHARE,
     RDF_TYPE,
@@ -268,7 +275,7 @@ def graph_count(store: ox.Store, graph: ox.NamedNode) -> int:
 
 
 def affected_focus(store: ox.Store, changed: set[ox.Triple], depth: int,
-                   through: frozenset[str] | None, backward: bool) -> set[ox.Term]:
+                   through: frozenset[str] | None, backward: bool) -> set[Term]:
     """The focus nodes whose results the changed triples can affect: a constraint reads
     triples along paths from its focus node; a changed triple is read by the nodes that
     reach its subject in fewer than `depth` steps along `through` (and its object too,
@@ -279,7 +286,7 @@ def affected_focus(store: ox.Store, changed: set[ox.Triple], depth: int,
     found = set(start)
     frontier = start
     for _ in range(max(depth - 1, 0)):
-        reached: set[ox.Term] = set()
+        reached: set[Term] = set()
         for node in frontier:
             if isinstance(node, ox.Literal):
                 continue
@@ -324,7 +331,7 @@ def _revalidate(store: ox.Store, plan: Plan, options: BuildOptions, phases: Phas
             else through | c.reach.through
     backward = any(c.reach.backward for c in bounded)
 
-    def work() -> tuple[Report, set[ox.Term]]:
+    def work() -> tuple[Report, set[Term]]:
         focus = affected_focus(store, changed, depth, through, backward)
         status = phases.status
         ticker = (lambda done, total: status(f"SHACL: {done}/{total} queries")) \
@@ -343,7 +350,7 @@ def _revalidate(store: ox.Store, plan: Plan, options: BuildOptions, phases: Phas
                         constraints=len(every))
         return report, focus
 
-    def done(value: tuple[Report, set[ox.Term]]) -> str:
+    def done(value: tuple[Report, set[Term]]) -> str:
         report, focus = value
         counts = report.counts()
         verdict = "the facts conform" if report.conforms else "the facts do not conform"
@@ -500,7 +507,7 @@ def _copy_summary(summary: Any) -> Any:
 class _Keys:
     """The kinds of individuals in one store (the previous build's or the new one)."""
 
-    def __init__(self, store: ox.Store, tbox: Any, identity: set[ox.Term],
+    def __init__(self, store: ox.Store, tbox: Any, identity: set[Term],
                  kept: frozenset[str]) -> None:
         from rivalry.graph.consistency import Features
 
@@ -508,10 +515,10 @@ class _Keys:
         self.store = store
         self.tbox = tbox
         self.identity = identity
-        self.cache: dict[ox.Term, str | None] = {}
+        self.cache: dict[Term, str | None] = {}
         self.Features = Features
 
-    def incident(self, node: ox.Term) -> list[ox.Quad]:
+    def incident(self, node: Term) -> list[ox.Quad]:
         out = []
         for q in self.store.quads_for_pattern(node, None, None, None):
             if _data(q) and counted(q, self.kept):
@@ -521,14 +528,14 @@ class _Keys:
                 out.append(q)
         return out
 
-    def features(self, node: ox.Term) -> Any:
+    def features(self, node: Term) -> Any:
         f = self.Features(self.tbox)
         f.identity = self.identity
         for q in self.incident(node):
             f.add(q.subject, q.predicate.value, q.object)
         return f
 
-    def own(self, node: ox.Term) -> str | None:
+    def own(self, node: Term) -> str | None:
         """The node's kind, or None when it is no individual of the facts."""
         if node in self.cache:
             return self.cache[node]
@@ -537,7 +544,7 @@ class _Keys:
         self.cache[node] = key
         return key
 
-    def key(self, node: ox.Term) -> str:
+    def key(self, node: Term) -> str:
         found = self.own(node)
         return found if found is not None else ""
 

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 
 import pyoxigraph as ox
 
-from rivalry.graph import INFERRED_GRAPH, ONTOLOGY_GRAPH, Term
+from rivalry.graph import INFERRED_GRAPH, ONTOLOGY_GRAPH, Term, term_value
 from rivalry.graph.consistency import (  # noqa: F401 - re-exported
     HERMIT_DATATYPE_REWRITES,
     ConsistencyReport,
@@ -78,7 +78,7 @@ def _rdf_list(store: ox.Store, head: Term, graph: ox.NamedNode) -> list[str]:
         rest = next(store.quads_for_pattern(head, ox.NamedNode(RDF_REST), None, graph), None)
         if first is None or rest is None:
             break
-        items.append(first.object.value)
+        items.append(term_value(first.object))
         head = rest.object
     return items
 
@@ -114,8 +114,8 @@ def rules_from_ontology(store: ox.Store, graph: str = ONTOLOGY_GRAPH) -> Rules:
     typed = pairs(RDF_TYPE)
     for prop, kind in typed:
         if isinstance(kind, ox.NamedNode) and kind.value == OWL + "SymmetricProperty":
-            inverses.add((prop.value, prop.value))
-    transitive = {p.value for p, k in typed
+            inverses.add((term_value(prop), term_value(prop)))
+    transitive = {term_value(p) for p, k in typed
                   if isinstance(k, ox.NamedNode) and k.value == OWL + "TransitiveProperty"}
     chains = [(prop.value, _rdf_list(store, head, g))
               for prop, head in pairs(OWL + "propertyChainAxiom")

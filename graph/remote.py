@@ -55,7 +55,7 @@ from typing import Any
 
 import pyoxigraph as ox
 
-from rivalry.graph import FACTS_GRAPH_BASE, GRAPH_BASE, ONTOLOGY_GRAPH, Term
+from rivalry.graph import FACTS_GRAPH_BASE, GRAPH_BASE, ONTOLOGY_GRAPH, Term, term_value
 from rivalry.graph.errors import ExternalStoreError, NoBuild, QueryError, QueryTimeout, StoreError
 from rivalry.graph.load import canonical
 from rivalry.graph.results import Answer, to_json
@@ -645,7 +645,7 @@ class RemoteStore:
         if not answer.rows or answer.rows[0][0] is None:
             return State(None)
         try:
-            state = State.from_dict(json.loads(answer.rows[0][0].value))
+            state = State.from_dict(json.loads(term_value(answer.rows[0][0])))
         except (ValueError, KeyError, TypeError) as e:
             raise ExternalStoreError(f"the build description in <{BUILD_GRAPH}> on "
                                      f"{self.query_endpoint} cannot be read ({e}); rerun "

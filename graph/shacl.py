@@ -32,6 +32,7 @@ from rdflib import RDF, RDFS, BNode, Graph, Literal, URIRef
 from rdflib.collection import Collection
 from rdflib.namespace import SH, XSD
 
+from rivalry.graph import Term
 from rivalry.graph.errors import InvalidOntology
 
 #: Where a compiled query takes a restriction of its focus nodes (`?this`).
@@ -194,9 +195,9 @@ class Violation:
     """A solution of a constraint's query: one validation result."""
 
     constraint: Constraint
-    focus: ox.Term
-    value: ox.Term | None
-    bindings: dict[str, ox.Term] = field(default_factory=dict)
+    focus: Term
+    value: Term | None
+    bindings: dict[str, Term] = field(default_factory=dict)
 
     @property
     def message(self) -> str:
@@ -975,7 +976,7 @@ class Runner:
                 tasks.append(("tests", group[i:i + 40]))
         return tasks
 
-    def run(self, focus: Iterable[ox.Term] | None = None, workers: int = 1,
+    def run(self, focus: Iterable[Term] | None = None, workers: int = 1,
             progress: Callable[[int, int], None] | None = None) -> list[Violation]:
         focus_list = list(focus) if focus is not None else None
         if focus_list is not None and not focus_list:
@@ -1008,7 +1009,7 @@ class Runner:
                     progress(done, len(tasks))
         return out
 
-    def _tests(self, group: list[Constraint], focus: list[ox.Term] | None) -> list[Violation]:
+    def _tests(self, group: list[Constraint], focus: list[Term] | None) -> list[Violation]:
         target = group[0].target
         flags = " ".join(f"BIND(COALESCE({c.test}, false) AS ?b{i})"
                          for i, c in enumerate(group))
@@ -1017,7 +1018,7 @@ class Runner:
         query = (f"SELECT ?this {names} WHERE {{ {{ SELECT DISTINCT ?this WHERE {{ "
                  f"{FOCUS_MARK} {{ {target} }} }} }} {flags} FILTER({anyone}) }}")
         out: list[Violation] = []
-        flagged: dict[int, list[ox.Term]] = {}
+        flagged: dict[int, list[Term]] = {}
         for solution in self._solutions(query, focus):
             this = solution["this"]
             for i, c in enumerate(group):
@@ -1033,7 +1034,7 @@ class Runner:
             out += self._query(group[i], group[i].query, nodes)
         return out
 
-    def _query(self, c: Constraint, query: str, focus: list[ox.Term] | None
+    def _query(self, c: Constraint, query: str, focus: list[Term] | None
                ) -> Iterator[Violation]:
         for solution in self._solutions(query, focus):
             this = solution["this"]
@@ -1046,7 +1047,7 @@ class Runner:
                 value = this
             yield Violation(c, this, value, bindings)
 
-    def _solutions(self, query: str, focus: list[ox.Term] | None,
+    def _solutions(self, query: str, focus: list[Term] | None,
                    batch: int = 2000) -> Iterator[Any]:
         query = self.expand(query)
         if focus is None:
@@ -1064,7 +1065,7 @@ class Runner:
 class _Solutions:
     """The solutions of a query as dictionaries-like objects (bound variables only)."""
 
-    def __init__(self, store: ox.Store, query: str, this: ox.Term | None = None) -> None:
+    def __init__(self, store: ox.Store, query: str, this: Term | None = None) -> None:
         options: dict[str, Any] = {"use_default_graph_as_union": True}
         if this is not None:
             options["substitutions"] = {ox.Variable("this"): this}
@@ -1078,12 +1079,12 @@ class _Solutions:
 
 
 class _Row:
-    def __init__(self, solution: Any, names: list[str], this: ox.Term | None) -> None:
+    def __init__(self, solution: Any, names: list[str], this: Term | None) -> None:
         self.values = {n: solution[n] for n in names}
         if this is not None:
             self.values["this"] = this
 
-    def __getitem__(self, name: str) -> ox.Term | None:
+    def __getitem__(self, name: str) -> Term | None:
         return self.values.get(name)
 
     def keys(self) -> list[str]:
@@ -1091,7 +1092,7 @@ class _Row:
 
 
 def run_constraints(store: ox.Store, constraints: Sequence[Constraint],
-                    focus: Iterable[ox.Term] | None = None, workers: int = 1,
+                    focus: Iterable[Term] | None = None, workers: int = 1,
                     progress: Callable[[int, int], None] | None = None) -> list[Violation]:
     """Every violation of the constraints over the union of the store's graphs; with
     `focus`, only those of these focus nodes."""

@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from rivalry.graph import term_value
 from rivalry.graph.addresses import official_domain
 from rivalry.graph.describe import Labels
 from rivalry.graph.store import Store
@@ -168,17 +169,17 @@ class Stats:
 
 
 def _count(store: Store, query: str) -> int:
-    return int(next(store.query(PREFIX + query).rows())[0].value)
+    return int(term_value(next(store.query(PREFIX + query).rows())[0]))
 
 
 def _pairs(store: Store, query: str, labels: Labels | None,
            none: str = "(none)") -> list[tuple[str, int]]:
     out = []
     for key, n in store.query(PREFIX + query).rows():
-        name = none if key is None else (labels(key.value) if labels and
+        name = none if key is None else (labels(term_value(key)) if labels and
                                          key.__class__.__name__ == "NamedNode"
-                                         else key.value)
-        out.append((name, int(n.value)))
+                                         else term_value(key))
+        out.append((name, int(term_value(n))))
     return sorted(out, key=lambda x: (-x[1], x[0]))
 
 
@@ -188,7 +189,7 @@ def _issuer_documents(store: Store, result: Stats) -> None:
     union, or by the issuing company or organization itself. A few simple queries joined
     here, which stays fast on large graphs."""
     def rows(query: str) -> list[list]:
-        return [[t.value if t is not None else None for t in r]
+        return [[term_value(t) if t is not None else None for t in r]
                 for r in store.query(PREFIX + query).rows()]
 
     polity = dict(rows("""SELECT ?a ?p WHERE {
@@ -236,7 +237,7 @@ def stats(store: Store, labels: Labels | None = None) -> Stats:
                                    "{ ?d a rv:SourceDocument }")
     # most specific classes only: a sanction counts as a sanction, not also a measure
     # (rv:mostSpecificType, derived by the build: rivalry.graph.derive)
-    result.by_type = [(labels(c.value), int(n.value)) for c, n in store.query(
+    result.by_type = [(labels(term_value(c)), int(term_value(n))) for c, n in store.query(
         PREFIX + """SELECT ?c (COUNT(DISTINCT ?a) AS ?n) WHERE {
             ?a a rv:Action ; rv:mostSpecificType ?c } GROUP BY ?c""").rows()]
     result.by_type.sort(key=lambda x: (-x[1], x[0]))
@@ -248,7 +249,7 @@ def stats(store: Store, labels: Labels | None = None) -> Stats:
     for s, y, n in store.query(PREFIX + """SELECT ?s ?y (COUNT(DISTINCT ?a) AS ?n) WHERE {
             ?a a rv:Action ; rv:announcedOn ?d ; rv:issuingPolity ?s BIND(STR(YEAR(?d)) AS ?y)
         } GROUP BY ?s ?y ORDER BY ?y ?s""").rows():
-        result.by_issuer_and_year.append((labels(s.value), y.value, int(n.value)))
+        result.by_issuer_and_year.append((labels(term_value(s)), term_value(y), int(term_value(n))))
     result.sources_by_kind = _pairs(store, """SELECT ?k (COUNT(DISTINCT ?d) AS ?n) WHERE {
         ?d a rv:SourceDocument OPTIONAL { ?d rv:sourceKind ?k } } GROUP BY ?k""", labels,
                                     none="(kind not given)")
@@ -260,7 +261,8 @@ def stats(store: Store, labels: Labels | None = None) -> Stats:
               HAVING (COUNT(DISTINCT ?doc) = 1) }
             ?x rv:mostSpecificType ?c .
         } GROUP BY ?x ORDER BY ?x""").rows():
-        result.single_source.append((node.value, labels(node.value), labels(t.value)))
+        iri = term_value(node)
+        result.single_source.append((iri, labels(iri), labels(term_value(t))))
     result.responses = _count(store, "SELECT (COUNT(DISTINCT ?r) AS ?n) WHERE "
                                      "{ ?r a rv:Response }")
     # independent: two sources from different publishers

@@ -32,7 +32,7 @@ from typing import Any, Protocol, runtime_checkable
 
 import pyoxigraph as ox
 
-from rivalry.graph import Term
+from rivalry.graph import Term, term_value
 from rivalry.graph.errors import (
     NoBuild,
     QueryError,
@@ -479,7 +479,7 @@ def graph_sizes(db: ox.Store) -> dict[str, int]:
     """The number of triples in each named graph of a pyoxigraph store."""
     rows = run_query(db, "SELECT ?g (COUNT(*) AS ?n) WHERE { GRAPH ?g { ?s ?p ?o } } "
                          "GROUP BY ?g").rows()
-    return {g.value: int(n.value) for g, n in rows}
+    return {term_value(g): int(term_value(n)) for g, n in rows}
 
 
 class QueryResult:

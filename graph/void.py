@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 import pyoxigraph as ox
 
-from rivalry.graph import DATA_LICENSE, ID_BASE
+from rivalry.graph import DATA_LICENSE, ID_BASE, term_value
 from rivalry.graph.store import Store
 
 VOID = "http://rdfs.org/ns/void#"
@@ -30,7 +30,7 @@ class Statistics:
 
 def _count(store: Store, query: str) -> int:
     rows = list(store.query(query).rows())
-    return int(rows[0][0].value) if rows and rows[0][0] is not None else 0
+    return int(term_value(rows[0][0])) if rows and rows[0][0] is not None else 0
 
 
 def statistics(store: Store) -> Statistics:
@@ -51,7 +51,7 @@ def statistics(store: Store) -> Statistics:
     for c, n in store.query("SELECT ?c (COUNT(DISTINCT ?s) AS ?n) WHERE { ?s a ?c "
                             f'FILTER(STRSTARTS(STR(?s), "{ID_BASE}")) }} GROUP BY ?c '
                             "ORDER BY ?c").rows():
-        stats.class_partitions[c.value] = int(n.value)
+        stats.class_partitions[term_value(c)] = int(term_value(n))
     return stats
 
 
