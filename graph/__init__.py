@@ -5,12 +5,14 @@ Nothing here imports Flask; the server and the command line are thin layers on t
 
 from importlib.resources import files
 from importlib.resources.abc import Traversable
-from typing import TypeAlias
+from typing import Any, TypeAlias
 
 import pyoxigraph as ox
 
 #: An RDF term as pyoxigraph gives it (pyoxigraph has no class of its own for "any term").
 Term: TypeAlias = ox.NamedNode | ox.BlankNode | ox.Literal | ox.Triple
+#: What can stand as the subject of a triple (and be asked for as one).
+Subject: TypeAlias = ox.NamedNode | ox.BlankNode | ox.Triple
 
 
 def term_value(term: Term | ox.DefaultGraph | None) -> str:
@@ -23,6 +25,23 @@ def term_value(term: Term | ox.DefaultGraph | None) -> str:
     if isinstance(term, ox.NamedNode | ox.BlankNode | ox.Literal):
         return term.value
     raise TypeError(f"expected an IRI, a blank node or a literal, not {term!r}")
+
+
+def select(store: ox.Store, query: str, **options: Any) -> ox.QuerySolutions:
+    """The solutions of a SELECT query the code wrote itself, run on a pyoxigraph store
+    with pyoxigraph's options (pyoxigraph types any answer as one of three forms)."""
+    answer = store.query(query, **options)
+    if not isinstance(answer, ox.QuerySolutions):
+        raise TypeError(f"not a SELECT query: {query[:80]!r}")
+    return answer
+
+
+def construct(store: ox.Store, query: str, **options: Any) -> ox.QueryTriples:
+    """The triples of a CONSTRUCT query the code wrote itself (as `select`)."""
+    answer = store.query(query, **options)
+    if not isinstance(answer, ox.QueryTriples):
+        raise TypeError(f"not a CONSTRUCT query: {query[:80]!r}")
+    return answer
 
 #: Where the graph's IRIs are minted: entities under id/, graphs under graph/, the
 #: ontology at ontology. The facts themselves use it; a server published under another

@@ -49,6 +49,8 @@ from rivalry.graph import (
     ONTOLOGY_GRAPH,
     Term,
     facts_dir,
+    select,
+    term_value,
 )
 from rivalry.graph.consistency import ConsistencyReport, HermitSettings
 from rivalry.graph.errors import InvalidFacts, InvalidInput, SourceLocation, StoreWriteError
@@ -394,7 +396,7 @@ def check_typed_literals(store: ox.Store, files: list[SourceFile]) -> None:
     by_graph = {f.graph.value: f for f in files}
     query = ("SELECT DISTINCT ?g ?o WHERE { GRAPH ?g { ?s ?p ?o } FILTER(isLiteral(?o)) "
              f"FILTER(datatype(?o) IN ({values.replace(' ', ', ')})) }}")
-    for g, o in store.query(query):
+    for g, o in select(store, query):
         if literal_problem(o.value, o.datatype.value) is None or g.value not in by_graph:
             continue
         f = by_graph[g.value]
@@ -403,8 +405,9 @@ def check_typed_literals(store: ox.Store, files: list[SourceFile]) -> None:
 
 
 def graph_size(store: ox.Store, graph: ox.NamedNode) -> int:
-    rows = store.query(f"SELECT (COUNT(*) AS ?n) WHERE {{ GRAPH <{graph.value}> {{ ?s ?p ?o }} }}")
-    return int(next(iter(rows))[0].value)
+    rows = select(store,
+                  f"SELECT (COUNT(*) AS ?n) WHERE {{ GRAPH <{graph.value}> {{ ?s ?p ?o }} }}")
+    return int(term_value(next(iter(rows))[0]))
 
 
 # ---------------------------------------------------------------------------------------
@@ -421,7 +424,7 @@ def undeclared(store: ox.Store, graphs: Iterable[ox.NamedNode] | None = None,
         restrict = "VALUES ?g { " + " ".join(str(g) for g in graphs) + " }"
     if terms is not None:
         return _uses(store, terms, restrict)
-    used = store.query(f"""
+    used = select(store, f"""
         SELECT DISTINCT ?t WHERE {{
             {restrict}
             GRAPH ?g {{ {{ ?s ?t ?o }} UNION {{ ?s ?p ?t FILTER(isIRI(?t)) }}
@@ -437,7 +440,7 @@ def _uses(store: ox.Store, terms: list[ox.NamedNode], restrict: str
           ) -> list[tuple[str, str, int]]:
     out = []
     for term in terms:
-        rows = store.query(f"""
+        rows = select(store, f"""
             SELECT ?g (COUNT(*) AS ?n) WHERE {{
                 {restrict}
                 GRAPH ?g {{ {{ {term} ?p ?o }} UNION {{ ?s {term} ?o }} UNION {{ ?s ?p {term} }} }}

@@ -45,7 +45,7 @@ from typing import Any
 
 import pyoxigraph as ox
 
-from rivalry.graph import GRAPH_BASE, INFERRED_GRAPH, ONTOLOGY_GRAPH, Term, term_value
+from rivalry.graph import GRAPH_BASE, INFERRED_GRAPH, ONTOLOGY_GRAPH, Subject, Term, term_value
 from rivalry.graph.errors import ReasonerUnavailable
 
 RDF = "http://www.w3.org/1999/02/22-rdf-syntax-ns#"
@@ -411,7 +411,7 @@ class Features:
             self._kinds[p] = found
         return found
 
-    def add(self, s: Term, p: str, o: Term) -> None:
+    def add(self, s: Subject, p: str, o: Term) -> None:
         kind = self.kind(p)
         if kind == SKIP:
             return
@@ -524,7 +524,7 @@ def gather(store: ox.Store, tbox: TBox, graphs: list[ox.NamedNode], *,
     return features
 
 
-def representative(key: str, index: int) -> Term:
+def representative(key: str, index: int) -> ox.NamedNode | ox.BlankNode:
     if key.startswith("= "):
         text = key[2:]
         return ox.NamedNode(text[1:-1]) if text.startswith("<") else ox.BlankNode(text[2:])
@@ -677,19 +677,19 @@ def summarise(features: Features, store: ox.Store, graphs: list[ox.NamedNode],
         if kind(p) != ASSERTION:
             continue
         o = q.object
-        s = keys.get(q.subject) or key(q.subject)
+        ks = keys.get(q.subject) or key(q.subject)
         if isinstance(o, ox.Literal):
             cache = (p, o.language or "", o.datatype.value)
             text = texts.get(cache)
             if text is None:
                 text = _literal_text(o, p, tbox)
                 if not text.startswith('"x"@') and text == str(o):  # by value
-                    values[(s, p, text)] += 1
+                    values[(ks, p, text)] += 1
                     continue
                 texts[cache] = text
-            values[(s, p, text)] += 1
+            values[(ks, p, text)] += 1
         else:
-            edges[(s, p, keys.get(o) or key(o))] += 1
+            edges[(ks, p, keys.get(o) or key(o))] += 1
     for node in identity:  # individuals kept as themselves keep their types
         for t in features.features.get(node, ()):
             if t.startswith("t "):
@@ -697,8 +697,8 @@ def summarise(features: Features, store: ox.Store, graphs: list[ox.NamedNode],
     return summary
 
 
-def add_assertion(summary: Summary, features: Features, key: Callable[[Term], str],
-                  s: Term, p: str, o: Term, count: int) -> None:
+def add_assertion(summary: Summary, features: Features, key: Callable[[Subject], str],
+                  s: Subject, p: str, o: Term, count: int) -> None:
     """Count one assertion of the facts (or take it away, with count -1) in the summary."""
     tbox = features.tbox
     if p in tbox.annotations or is_schema_triple(p, o):
@@ -833,11 +833,11 @@ def same_as_culprits(features: Features) -> list[str]:
             own = "\n".join(sorted(features.features.get(m, ())))
             for c, why in derived_types(own, features.tbox).items():
                 merged.setdefault(c, f"{why}, for {m}")
-        for a, b in features.tbox.clashes(set(merged)):
+        for one, other in features.tbox.clashes(set(merged)):
             names = " and ".join(str(m) for m in members)
             out.append(f"{names} are one individual (owl:sameAs), which cannot be both a "
-                       f"{short(a)} ({merged[a]}) and a {short(b)} ({merged[b]}): the "
-                       "ontology declares them disjoint")
+                       f"{short(one)} ({merged[one]}) and a {short(other)} ({merged[other]}): "
+                       "the ontology declares them disjoint")
     return out
 
 

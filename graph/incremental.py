@@ -36,7 +36,10 @@ from rivalry.graph import (
     INFERRED_GRAPH,
     META_GRAPH,
     ONTOLOGY_GRAPH,
+    Subject,
     Term,
+    select,
+    term_value,
 )
 from rivalry.graph.build import (
     INCREMENTAL_MAX_SHARE,
@@ -87,8 +90,10 @@ def plan_incremental(location: StoreLocation, directory: Path, options: BuildOpt
         return None
     state = State.read(current)
 
-    def full(reason: str) -> None:
+    def full(reason: str) -> Plan | None:
+        """No plan: the reason said, a full build follows."""
         progress(f"full build: {reason}")
+        return None
 
     if state is None:
         return full("the current build kept nothing for an incremental one")
@@ -212,9 +217,9 @@ def run_incremental(plan: Plan, partial: Path, options: BuildOptions, phases: Ph
     leaving = {_triple(q) for q in all_removed} - {_triple(q) for q in all_added}
     union_removed = set()
     for t in leaving:
-        graphs = _asserted_graphs_of(store, t)
-        graphs -= {q.graph_name.value for q in all_removed if _triple(q) == t}
-        if not graphs:
+        asserted = _asserted_graphs_of(store, t)
+        asserted -= {q.graph_name.value for q in all_removed if _triple(q) == t}
+        if not asserted:
             union_removed.add(t)
     union_added = {t for t in {_triple(q) for q in all_added}
                    if not _asserted_graphs_of(store, t)}
@@ -265,8 +270,9 @@ def run_incremental(plan: Plan, partial: Path, options: BuildOptions, phases: Ph
 
 
 def graph_count(store: ox.Store, graph: ox.NamedNode) -> int:
-    rows = store.query(f"SELECT (COUNT(*) AS ?n) WHERE {{ GRAPH <{graph.value}> {{ ?s ?p ?o }} }}")
-    return int(next(iter(rows))[0].value)
+    rows = select(store,
+                  f"SELECT (COUNT(*) AS ?n) WHERE {{ GRAPH <{graph.value}> {{ ?s ?p ?o }} }}")
+    return int(term_value(next(iter(rows))[0]))
 
 
 # ---------------------------------------------------------------------------------------
@@ -280,7 +286,7 @@ def affected_focus(store: ox.Store, changed: set[ox.Triple], depth: int,
     triples along paths from its focus node; a changed triple is read by the nodes that
     reach its subject in fewer than `depth` steps along `through` (and its object too,
     for constraints that follow triples backwards)."""
-    start = {t.subject for t in changed}
+    start: set[Term] = {t.subject for t in changed}
     if backward:
         start |= {t.object for t in changed if not isinstance(t.object, ox.Literal)}
     found = set(start)
@@ -518,7 +524,7 @@ class _Keys:
         self.cache: dict[Term, str | None] = {}
         self.Features = Features
 
-    def incident(self, node: Term) -> list[ox.Quad]:
+    def incident(self, node: Subject) -> list[ox.Quad]:
         out = []
         for q in self.store.quads_for_pattern(node, None, None, None):
             if _data(q) and counted(q, self.kept):
@@ -528,14 +534,14 @@ class _Keys:
                 out.append(q)
         return out
 
-    def features(self, node: Term) -> Any:
+    def features(self, node: Subject) -> Any:
         f = self.Features(self.tbox)
         f.identity = self.identity
         for q in self.incident(node):
             f.add(q.subject, q.predicate.value, q.object)
         return f
 
-    def own(self, node: Term) -> str | None:
+    def own(self, node: Subject) -> str | None:
         """The node's kind, or None when it is no individual of the facts."""
         if node in self.cache:
             return self.cache[node]
@@ -544,7 +550,7 @@ class _Keys:
         self.cache[node] = key
         return key
 
-    def key(self, node: Term) -> str:
+    def key(self, node: Subject) -> str:
         found = self.own(node)
         return found if found is not None else ""
 

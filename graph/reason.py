@@ -19,13 +19,13 @@ from dataclasses import dataclass, field
 
 import pyoxigraph as ox
 
-from rivalry.graph import INFERRED_GRAPH, ONTOLOGY_GRAPH, Term, term_value
+from rivalry.graph import INFERRED_GRAPH, ONTOLOGY_GRAPH, Term, construct, term_value
 from rivalry.graph.consistency import (  # noqa: F401 - re-exported
     HERMIT_DATATYPE_REWRITES,
     ConsistencyReport,
     hermit_input,
 )
-from rivalry.graph.errors import ReasonerUnavailable
+from rivalry.graph.errors import InvalidOntology, ReasonerUnavailable
 
 RDF_TYPE = "http://www.w3.org/1999/02/22-rdf-syntax-ns#type"
 RDF_FIRST = "http://www.w3.org/1999/02/22-rdf-syntax-ns#first"
@@ -74,6 +74,8 @@ def _closure(edges: dict[str, set[str]]) -> dict[str, set[str]]:
 def _rdf_list(store: ox.Store, head: Term, graph: ox.NamedNode) -> list[str]:
     items = []
     while not (isinstance(head, ox.NamedNode) and head.value == RDF_NIL):
+        if isinstance(head, ox.Literal):
+            raise InvalidOntology(f"an RDF list of the ontology goes on with a literal, {head}")
         first = next(store.quads_for_pattern(head, ox.NamedNode(RDF_FIRST), None, graph), None)
         rest = next(store.quads_for_pattern(head, ox.NamedNode(RDF_REST), None, graph), None)
         if first is None or rest is None:
@@ -208,7 +210,7 @@ def rule_query(rule: Rule, delta: ox.NamedNode | None = None, at: int = 0,
     """A CONSTRUCT of the rule's new conclusions: those not in any graph. With `delta`,
     the body's atom `at` must match a triple of that graph (semi-naive evaluation).
     `absent_from` names graphs whose triples do not count as present."""
-    atoms = []
+    atoms: list[str] = []
     for i, atom in enumerate(rule.body):
         if delta is not None and i == at:
             atoms.insert(0, f"GRAPH <{delta.value}> {{ {rule.pattern(atom)} }}")
@@ -235,8 +237,8 @@ def derive(store: ox.Store, clauses: list[Rule], delta: ox.NamedNode | None = No
     for rule in clauses:
         positions = range(len(rule.body)) if delta is not None else [0]
         for at in positions:
-            found.update(store.query(rule_query(rule, delta, at),
-                                     use_default_graph_as_union=True))
+            found.update(construct(store, rule_query(rule, delta, at),
+                                   use_default_graph_as_union=True))
     return found
 
 
@@ -252,7 +254,7 @@ def derive_into(store: ox.Store, clauses: list[Rule], graphs: list[ox.NamedNode]
             store.update(rule_update(rule, graphs))
             added += (len(store) - before) // len(graphs)
             continue
-        new = set(store.query(rule_query(rule), use_default_graph_as_union=True))
+        new = set(construct(store, rule_query(rule), use_default_graph_as_union=True))
         for graph in graphs:
             add_quads(store, (ox.Quad(t.subject, t.predicate, t.object, graph) for t in new),
                       on_disk)
@@ -349,7 +351,7 @@ def _consequences(store: ox.Store, clauses: list[Rule], source: ox.NamedNode,
             atoms.insert(0, atoms.pop(at))
             query = (f"CONSTRUCT {{ {head} }} WHERE {{ {atoms[0]} {rule.values} "
                      f"{' '.join(atoms[1:])} {rule.filters} {where.replace('HEAD', head)} }}")
-            found.update(store.query(query, use_default_graph_as_union=True))
+            found.update(construct(store, query, use_default_graph_as_union=True))
     return found
 
 
@@ -407,7 +409,7 @@ def update_inferences(store: ox.Store, removed: set[ox.Triple], added: set[ox.Tr
             query = (f"CONSTRUCT {{ {head} }} WHERE {{ GRAPH <{CANDIDATES.value}> {{ {head} }} "
                      f"{rule.values} {' '.join(atoms)} {rule.filters} "
                      f"FILTER NOT EXISTS {{ GRAPH ?h {{ {head} }} FILTER(?h NOT IN ({skip})) }} }}")
-            rederived.update(store.query(query, use_default_graph_as_union=True))
+            rederived.update(construct(store, query, use_default_graph_as_union=True))
         store.remove_graph(CANDIDATES)
     store.extend(_quads(rederived, inferred))
     # 4. Insert: what follows from the added and rederived triples, to a fixpoint.

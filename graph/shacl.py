@@ -32,7 +32,7 @@ from rdflib import RDF, RDFS, BNode, Graph, Literal, URIRef
 from rdflib.collection import Collection
 from rdflib.namespace import SH, XSD
 
-from rivalry.graph import Term
+from rivalry.graph import Term, select
 from rivalry.graph.errors import InvalidOntology
 
 #: Where a compiled query takes a restriction of its focus nodes (`?this`).
@@ -950,7 +950,7 @@ class Runner:
         self.counter = 0
 
     def _subclasses(self, cls: str) -> list[str]:
-        rows = self.store.query(f"SELECT DISTINCT ?c WHERE {{ ?c <{SUBCLASS}>* <{cls}> }}",
+        rows = select(self.store, f"SELECT DISTINCT ?c WHERE {{ ?c <{SUBCLASS}>* <{cls}> }}",
                                 use_default_graph_as_union=True)
         found = {r[0].value for r in rows if isinstance(r[0], ox.NamedNode)}
         return sorted(found | {cls})
@@ -1069,7 +1069,7 @@ class _Solutions:
         options: dict[str, Any] = {"use_default_graph_as_union": True}
         if this is not None:
             options["substitutions"] = {ox.Variable("this"): this}
-        self.solutions = store.query(query, **options)
+        self.solutions = select(store, query, **options)
         self.names = [v.value for v in self.solutions.variables]
         self.this = this
 

@@ -34,7 +34,7 @@ import rdflib
 from rdflib import RDF, Graph, URIRef
 from rdflib.namespace import SH
 
-from rivalry.graph import FACTS_GRAPH_BASE, INFERRED_GRAPH, ONTOLOGY_GRAPH, Term, term_value
+from rivalry.graph import FACTS_GRAPH_BASE, INFERRED_GRAPH, ONTOLOGY_GRAPH, Term, select, term_value
 from rivalry.graph.errors import InvalidFacts
 from rivalry.graph.load import load_ontology, parse_rdf, read_rdf_file
 from rivalry.graph.shacl import Constraint, Violation, compile_shapes, run_constraints
@@ -485,7 +485,7 @@ def facts_subjects(store: ox.Store, nodes: Iterable[Term], labels: dict[str, str
     iris = sorted(n.value for n in wanted if isinstance(n, ox.NamedNode))
     for i in range(0, len(iris), batch):
         values = " ".join(f"<{x}>" for x in iris[i:i + batch])
-        rows = store.query(f"SELECT DISTINCT ?s ?g WHERE {{ VALUES ?s {{ {values} }} "
+        rows = select(store, f"SELECT DISTINCT ?s ?g WHERE {{ VALUES ?s {{ {values} }} "
                            "GRAPH ?g { ?s ?p ?o } }", use_default_graph_as_union=True)
         for s, g in rows:
             if g.value in labels:
