@@ -13,6 +13,8 @@ import pyoxigraph as ox
 Term: TypeAlias = ox.NamedNode | ox.BlankNode | ox.Literal | ox.Triple
 #: What can stand as the subject of a triple (and be asked for as one).
 Subject: TypeAlias = ox.NamedNode | ox.BlankNode | ox.Triple
+#: The graph of a quad: a named graph or the default graph.
+GraphName: TypeAlias = ox.NamedNode | ox.BlankNode | ox.DefaultGraph
 
 
 def term_value(term: Term | ox.DefaultGraph | None) -> str:

@@ -456,7 +456,7 @@ def _state(store: Store, action: str, labels: Labels) -> str | None:
     if q is None:
         issuer = next(store.quads_for_pattern(node, ox.NamedNode(RV + "issuedBy"), None,
                                                  None), None)
-        if issuer is not None:
+        if issuer is not None and not isinstance(issuer.object, ox.Literal):
             q = next(store.quads_for_pattern(issuer.object, ox.NamedNode(RV + "country"),
                                                 None, None), None)
     return labels(term_value(q.object)) if q is not None else None
@@ -542,6 +542,8 @@ def _with_basis(store: Store, link: ChainLink, labels: Labels) -> ChainLink:
     for q in store.quads_for_pattern(ox.NamedNode(link.source),
                                      ox.NamedNode(RV + "qualifiedResponse"), None, None):
         response = q.object
+        if isinstance(response, ox.Literal):
+            continue
         if next(store.quads_for_pattern(response, ox.NamedNode(RV + "responseTo"),
                                         ox.NamedNode(link.target), None), None) is None:
             continue
