@@ -30,7 +30,7 @@ from datetime import date
 
 import pyoxigraph as ox
 
-from rivalry.graph import DERIVED_GRAPH, ONTOLOGY_GRAPH
+from rivalry.graph import DERIVED_GRAPH, ONTOLOGY_GRAPH, Subject
 
 RV = "https://w3id.org/rivalry/ontology#"
 RDF_TYPE = ox.NamedNode("http://www.w3.org/1999/02/22-rdf-syntax-ns#type")
@@ -91,7 +91,7 @@ def superclasses(store: ox.Store) -> dict[str, set[str]]:
 def most_specific_types(store: ox.Store) -> list[ox.Quad]:
     graph = ox.NamedNode(DERIVED_GRAPH)
     closure = superclasses(store)
-    types: dict[ox.NamedNode | ox.BlankNode, set[str]] = defaultdict(set)
+    types: dict[Subject, set[str]] = defaultdict(set)
     for q in store.quads_for_pattern(None, RDF_TYPE, None, None):
         if isinstance(q.object, ox.NamedNode) and q.object.value.startswith(RV):
             types[q.subject].add(q.object.value)
@@ -106,7 +106,7 @@ def most_specific_types(store: ox.Store) -> list[ox.Quad]:
 def response_closure(store: ox.Store) -> list[ox.Quad]:
     """rv:respondsTo+ as pairs (cycles, if any, are walked once)."""
     graph = ox.NamedNode(DERIVED_GRAPH)
-    direct: dict[ox.NamedNode | ox.BlankNode, set] = defaultdict(set)
+    direct: dict[Subject, set[Subject]] = defaultdict(set)
     for q in store.quads_for_pattern(None, RESPONDS_TO, None, None):
         if not isinstance(q.object, ox.Literal):
             direct[q.subject].add(q.object)

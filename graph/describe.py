@@ -5,12 +5,13 @@ ontology graph, so nothing here is written per class."""
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 
 import pyoxigraph as ox
 
 from rivalry.graph import DERIVED_GRAPH, INFERRED_GRAPH, ONTOLOGY_GRAPH, Term, term_value
-from rivalry.graph.store import Store
+from rivalry.graph.store import GraphReader, Store
 
 RDF_TYPE = "http://www.w3.org/1999/02/22-rdf-syntax-ns#type"
 RDFS = "http://www.w3.org/2000/01/rdf-schema#"
@@ -68,7 +69,7 @@ def exists(store: Store, iri: str) -> bool:
 class Labels:
     """Labels of IRIs, read from the store, English preferred."""
 
-    def __init__(self, store: Store, language: str = "en") -> None:
+    def __init__(self, store: GraphReader, language: str = "en") -> None:
         self.store = store
         self.language = language
         self._cache: dict[str, str | None] = {}
@@ -294,9 +295,11 @@ def entity_view(store: Store, iri: str, labels: Labels | None = None) -> EntityV
             total = _count_residual(store, iri, p, subs)
             if not total:
                 continue
-        values = [_value(s, labels) for s in _subjects(store, iri, p, VALUES_SHOWN, subs)]
-        more = None if total <= len(values) else _subjects_query(iri, p, subs)
-        referred.append(Relation(p, property_label(labels, p), _sorted(values), total, more))
+        shown_values = [_value(s, labels)
+                        for s in _subjects(store, iri, p, VALUES_SHOWN, subs)]
+        more = None if total <= len(shown_values) else _subjects_query(iri, p, subs)
+        referred.append(Relation(p, property_label(labels, p), _sorted(shown_values), total,
+                                 more))
     view = EntityView(
         iri=iri,
         label=labels(iri, iri.rsplit("/", 1)[-1]),
@@ -323,7 +326,7 @@ def _incoming_counts(store: Store, iri: str) -> list[tuple[str, int]]:
 
 
 def _subjects(store: Store, iri: str, prop: str, limit: int,
-              excluded: set[str] = frozenset()) -> list[Term]:
+              excluded: AbstractSet[str] = frozenset()) -> list[Term]:
     """Up to `limit` subjects pointing at the entity with `prop`; with `excluded`, those
     not also pointing at it with one of those properties."""
     if not excluded:
@@ -333,10 +336,10 @@ def _subjects(store: Store, iri: str, prop: str, limit: int,
         # the first in a fixed order, whatever the store's
         return [found[k] for k in sorted(found)[:limit]]
     query = _subjects_query(iri, prop, excluded) + f" LIMIT {limit}"
-    return [row[0] for row in store.query(query).rows()]
+    return [row[0] for row in store.query(query).rows() if row[0] is not None]
 
 
-def _subjects_query(iri: str, prop: str, excluded: set[str]) -> str:
+def _subjects_query(iri: str, prop: str, excluded: AbstractSet[str]) -> str:
     """The SPARQL query listing every subject pointing at the entity with `prop`."""
     minus = ""
     if excluded:

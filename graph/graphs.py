@@ -181,11 +181,12 @@ def graph_index(store: Store) -> list[GraphSummary]:
         found[name] = GraphSummary(name, term_value(label) if label else name,
                                    int(term_value(n)), int(term_value(sources)))
     info = store.info
-    for iri, (label, _) in SPECIAL.items():
+    for iri, (special, _) in SPECIAL.items():
         if iri == INFERRED_GRAPH:
-            n = getattr(info, "inferred", None)
-            found[iri] = GraphSummary(iri, label, n if isinstance(n, int) else None, 0)
+            inferred = getattr(info, "inferred", None)
+            found[iri] = GraphSummary(iri, special,
+                                      inferred if isinstance(inferred, int) else None, 0)
         elif exists(store, iri):  # small graphs: counted
-            found[iri] = GraphSummary(iri, label, _count(
+            found[iri] = GraphSummary(iri, special, _count(
                 store, f"SELECT (COUNT(*) AS ?n) WHERE {{ GRAPH <{iri}> {{ ?s ?p ?o }} }}"), 0)
     return sorted(found.values(), key=lambda s: (s.iri.startswith(FACTS_GRAPH_BASE), s.iri))

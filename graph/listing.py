@@ -238,9 +238,9 @@ def chart_data(store: Store, labels: Labels, filters: ActionFilters,
         query = (f"{PREFIXES}SELECT ?lane ?period (COUNT(?action) AS ?n) WHERE {{ "
                  f"{_where(bindings)} OPTIONAL {{ ?action rv:issuingPolity ?lane }} "
                  f"BIND({period} AS ?period) }} GROUP BY ?lane ?period")
-        for lane, period, n in store.query(query).rows():
+        for lane, period_term, n in store.query(query).rows():
             name = labels(term_value(lane)) if lane is not None else "other"
-            key = (name, period.value)
+            key = (name, term_value(period_term))
             data.counts[key] = data.counts.get(key, 0) + int(term_value(n))
         lanes = {k[0] for k in data.counts}
     data.lanes = sorted(lanes, key=lambda x: (x == "other", x.lower()))

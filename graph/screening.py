@@ -259,7 +259,7 @@ class Screener:
 
     def screen(self, rows: Iterable[ScreenInput], deadline: float | None = None,
                what: str = "screening") -> list[ScreenResult]:
-        out = []
+        out: list[ScreenResult] = []
         for row in rows:
             if deadline is not None and time.monotonic() > deadline:
                 raise ScreeningTimeout(f"{what} stopped after {len(out)} names: it ran past "
@@ -330,7 +330,7 @@ def to_rows(screening: Screening) -> list[dict[str, str]]:
                             issuer=m.measure.polity_label or "",
                             announced=m.measure.date or "", in_force_from=start,
                             in_force_until=end,
-                            sources=" ".join(s["url"] or s["iri"] for s in m.sources))
+                            sources=" ".join(s["url"] or s["iri"] or "" for s in m.sources))
                 out.append({k: line.get(k, "") for k in CSV_COLUMNS})
     return out
 

@@ -11,7 +11,7 @@ from typing import Any
 from rivalry.graph import term_value
 from rivalry.graph.addresses import official_domain
 from rivalry.graph.describe import Labels
-from rivalry.graph.store import Store
+from rivalry.graph.store import GraphReader
 
 RV = "https://w3id.org/rivalry/ontology#"
 PREFIX = (f"PREFIX rv: <{RV}> PREFIX prov: <http://www.w3.org/ns/prov#> "
@@ -114,8 +114,10 @@ class Stats:
 
     @classmethod
     def from_record(cls, record: dict[str, Any]) -> Stats:
-        return cls(**{name: [tuple(x) for x in value] if isinstance(value, list) else value
-                      for name, value in record.items() if name in cls.__dataclass_fields__})
+        fields: dict[str, Any] = {
+            name: [tuple(x) for x in value] if isinstance(value, list) else value
+            for name, value in record.items() if name in cls.__dataclass_fields__}
+        return cls(**fields)
 
     # --- output ---------------------------------------------------------------------------
     def to_dict(self, through_year: int | None = None) -> dict:
@@ -168,11 +170,11 @@ class Stats:
         return "\n".join(lines)
 
 
-def _count(store: Store, query: str) -> int:
+def _count(store: GraphReader, query: str) -> int:
     return int(term_value(next(store.query(PREFIX + query).rows())[0]))
 
 
-def _pairs(store: Store, query: str, labels: Labels | None,
+def _pairs(store: GraphReader, query: str, labels: Labels | None,
            none: str = "(none)") -> list[tuple[str, int]]:
     out = []
     for key, n in store.query(PREFIX + query).rows():
@@ -183,7 +185,7 @@ def _pairs(store: Store, query: str, labels: Labels | None,
     return sorted(out, key=lambda x: (-x[1], x[0]))
 
 
-def _issuer_documents(store: Store, result: Stats) -> None:
+def _issuer_documents(store: GraphReader, result: Stats) -> None:
     """Which actions cite a document of their issuer: a primary-official source, on an
     official domain, published by an agency or institution of the action's own state or
     union, or by the issuing company or organization itself. A few simple queries joined
@@ -229,7 +231,7 @@ def _issuer_documents(store: Store, result: Stats) -> None:
     result.without_own_document.sort(key=lambda x: x[1])
 
 
-def stats(store: Store, labels: Labels | None = None) -> Stats:
+def stats(store: GraphReader, labels: Labels | None = None) -> Stats:
     labels = labels or Labels(store)
     result = Stats()
     result.actions = _count(store, "SELECT (COUNT(DISTINCT ?a) AS ?n) WHERE { ?a a rv:Action }")

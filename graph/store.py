@@ -95,8 +95,31 @@ class PendingLoad:
     error: str | None = None
 
 
+class GraphReader(Protocol):
+    """What reading the graph needs of a store: trusted queries, quad patterns and the
+    sizes of the named graphs. Every `Store` is one; so is a build's graph in memory
+    (rivalry.graph.products.BuiltGraph), from which the figures of a build are computed."""
+
+    def query(self, sparql: str, *, default_graph_uris: list[str] | None = None,
+              named_graph_uris: list[str] | None = None,
+              bindings: dict[str, Term] | None = None) -> QueryResult:
+        """A trusted query (the project's own, or the command line's), read whole."""
+        ...
+
+    def quads_for_pattern(self, subject: Subject | None, predicate: ox.NamedNode | None,
+                          obj: Term | None, graph: GraphName | None = None
+                          ) -> Iterator[ox.Quad]:
+        """The quads matching a pattern, in any of the build's named graphs unless
+        `graph` is given."""
+        ...
+
+    def graph_sizes(self) -> dict[str, int]:
+        """The number of triples in each of the build's named graphs."""
+        ...
+
+
 @runtime_checkable
-class Store(Protocol):
+class Store(GraphReader, Protocol):
     """What rivalry needs of a store: the build it serves, queries, quads, and the files
     derived from the build. `EmbeddedStore` and `rivalry.graph.remote.RemoteStore` keep
     this contract; tests/test_store_contract.py checks both against it.
@@ -146,25 +169,12 @@ class Store(Protocol):
         """Where the dumps of the build being served are written."""
         ...
 
-    def query(self, sparql: str, *, default_graph_uris: list[str] | None = None,
-              named_graph_uris: list[str] | None = None,
-              bindings: dict[str, Term] | None = None) -> QueryResult:
-        """A trusted query (the project's own, or the command line's), read whole."""
-        ...
-
     def execute(self, sparql: str, limits: QueryLimits, *,
                 default_graph_uris: list[str] | None = None,
                 named_graph_uris: list[str] | None = None,
                 bindings: dict[str, Term] | None = None,
                 result_format: ResultFormat | None = None) -> Answer:
         """A query from the public endpoint: checked, then run within `limits`."""
-        ...
-
-    def quads_for_pattern(self, subject: Subject | None, predicate: ox.NamedNode | None,
-                          obj: Term | None, graph: GraphName | None = None
-                          ) -> Iterator[ox.Quad]:
-        """The quads matching a pattern, in any of the build's named graphs unless
-        `graph` is given."""
         ...
 
     def quads(self, graph: str | None = None) -> Iterator[ox.Quad]:
@@ -174,9 +184,6 @@ class Store(Protocol):
         """The build's named graphs, sorted."""
         ...
 
-    def graph_sizes(self) -> dict[str, int]:
-        """The number of triples in each of the build's named graphs."""
-        ...
 
 
 class BuildTarget(Protocol):

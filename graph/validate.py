@@ -154,7 +154,7 @@ def node_key(term: Term) -> str:
         return "_:" + term.value
     if isinstance(term, ox.Literal):
         return str(term)
-    return term.value
+    return term_value(term)
 
 
 def graph_of(triples: Iterable[tuple[Term, Term, Term]]) -> Graph:
@@ -365,11 +365,15 @@ def context_for(store: Any, submission: Submission, batch: int = 400) -> list[ox
     seen: set[ox.Triple] = set()
     context: list[ox.Triple] = []
 
-    def keep(s: Term, p: Term, o: Term, g: Term) -> None:
+    def keep(s: Term | None, p: Term | None, o: Term | None, g: Term | None) -> None:
         if g is None or term_value(g) in left_out:
             return
         if term_value(g) == INFERRED_GRAPH and s in stale:
             return
+        # a row of `?s ?p ?o` read from a GRAPH: no literal subject, an IRI predicate
+        if isinstance(s, ox.Literal) or s is None or not isinstance(p, ox.NamedNode) \
+                or o is None:
+            raise TypeError(f"no triple: {s} {p} {o}")
         triple = ox.Triple(s, p, o)
         if triple not in seen:
             seen.add(triple)
@@ -391,7 +395,8 @@ def context_for(store: Any, submission: Submission, batch: int = 400) -> list[ox
 
 
 def _describe(store: Any, nodes: list[Term], batch: int,
-              keep: Callable[[Term, Term, Term, Term], None]) -> set[Term]:
+              keep: Callable[[Term | None, Term | None, Term | None, Term | None], None]
+              ) -> set[Term]:
     """Pass every quad about `nodes` to `keep`; return their objects."""
     objects: set[Term] = set()
     for i in range(0, len(nodes), batch):
