@@ -622,8 +622,15 @@ class Compiler:
         """The constraints of the property shape `holder` on the focus nodes of `shape`."""
         g = self.g
         target, target_reach = targets
-        base = dict(shape=holder, severity=self.severity(holder),
-                    messages=self._messages(holder), path=path, target=target)
+        severity, messages = self.severity(holder), self._messages(holder)
+
+        def constraint(id: str, component: str, query: str, reach: Reach, test: str,
+                       per_value: bool = False) -> Constraint:
+            """A constraint of this property shape."""
+            return Constraint(id=id, shape=holder, component=component, severity=severity,
+                              messages=messages, path=path, query=query, reach=reach,
+                              target=target, test=test, per_value=per_value)
+
         label = self._label(shape, holder, path)
         out = []
         head = f"{{ {FOCUS_MARK} {{ {target} }} }}"
@@ -634,16 +641,16 @@ class Compiler:
             query = (f"SELECT DISTINCT ?this ?value WHERE {{ {head} "
                      f"?this {path.sparql} ?value FILTER(!({condition})) }}")
             test = f"EXISTS {{ ?this {path.sparql} {x} FILTER(!({per_focus})) }}"
-            out.append(Constraint(id=f"{label} {_short(component)}", component=str(component),
+            out.append(constraint(id=f"{label} {_short(component)}", component=str(component),
                                   query=query, reach=target_reach.also(path.reach.then(reach)),
-                                  test=test, per_value=True, **base))
+                                  test=test, per_value=True))
         counted = target_reach.also(path.reach)
 
         def count_constraint(name: str, component: rdflib.term.Node, test: str,
                              reach: Reach = counted) -> None:
             query = f"SELECT DISTINCT ?this WHERE {{ {head} FILTER({test}) }}"
-            out.append(Constraint(id=f"{label} {name}", component=str(component), query=query,
-                                  reach=reach, test=test, **base))
+            out.append(constraint(id=f"{label} {name}", component=str(component), query=query,
+                                  reach=reach, test=test))
 
         if (holder, SH.minCount, None) in g:
             n = self.integer(holder, SH.minCount)
@@ -791,7 +798,7 @@ def _rename(text: str, old: str, new: str) -> str:
     return re.sub(re.escape(old) + r"(?!\w)", new, text)
 
 
-def _short(component: rdflib.term.Node) -> str:
+def _short(component: rdflib.term.Node | str) -> str:
     name = str(component).rsplit("#", 1)[-1]
     param = {v: k for k, v in COMPONENTS.items()}.get(name)
     return f"sh:{str(param).rsplit('#', 1)[-1]}" if param is not None else f"sh:{name}"
@@ -813,7 +820,7 @@ def datatype_condition(value: str, datatype: rdflib.term.Node) -> str:
 
 
 def node_kind_condition(value: str, kind: rdflib.term.Node) -> str:
-    tests = {
+    tests: dict[rdflib.term.Node, str] = {
         SH.IRI: f"isIRI({value})",
         SH.BlankNode: f"isBlank({value})",
         SH.Literal: f"isLiteral({value})",
@@ -881,7 +888,7 @@ def sparql_reach(query: str) -> Reach:
     if unbounded:
         return Reach(None, None, True)
     this = rdflib.Variable("this")
-    distance = {this: 0}
+    distance: dict[rdflib.term.Node, int] = {this: 0}
     backward = False
     changed = True
     while changed:
