@@ -23,6 +23,7 @@ from rdflib import OWL, RDF, RDFS, SKOS, Literal, URIRef
 from rdflib.collection import Collection
 
 from rivalry.graph import PREFIXES
+from rivalry.graph.terms import prefixed_name
 from rivalry.ontology import NAMESPACE, ONTOLOGY_IRI, ontology_file
 
 DCT = rdflib.Namespace("http://purl.org/dc/terms/")
@@ -135,12 +136,8 @@ class OntologyDoc:
 
 
 def curie(iri: str) -> str:
-    best = max((ns for ns in DOC_PREFIXES.values() if iri.startswith(ns) and len(iri) > len(ns)),
-               key=len, default=None)
-    if best is None:
-        return iri
-    prefix = next(p for p, ns in DOC_PREFIXES.items() if ns == best)
-    return f"{prefix}:{iri[len(best):]}"
+    """A term's prefixed name on the ontology's page (its IRI when none fits)."""
+    return prefixed_name(iri, DOC_PREFIXES) or iri
 
 
 def anchor_for(iri: str) -> str:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+from typing import Any
 from urllib.parse import urlencode
 
 from flask import (
@@ -193,4 +194,5 @@ def timeline() -> str:
 def alias(alias: str) -> WerkzeugResponse:
     if alias not in ALIASES:
         abort(404, description=f"no list called {alias!r}; see /browse")
-    return redirect(url_for("browse.by_class", **{"class": RV + ALIASES[alias]}), code=302)
+    values: dict[str, Any] = {"class": RV + ALIASES[alias]}  # a keyword Python reserves
+    return redirect(url_for("browse.by_class", **values), code=302)

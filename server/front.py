@@ -557,11 +557,11 @@ def _from_reply(reply: Reply) -> tuple[Response, tuple[tuple[str, str], ...]]:
     app declared for it."""
     status = int(reply.status.split(" ", 1)[0])
     headers: list[tuple[str, str]] = []
-    variants: tuple[tuple[str, ...], ...] = ()
+    variants: tuple[tuple[str, str], ...] = ()
     for name, value in reply.headers:
         if name.lower() == VARIANTS_HEADER.lower():
-            variants = tuple(tuple(v.strip().split("=", 1)) for v in value.split(",")
-                             if "=" in v)
+            variants = tuple((name_, value_) for name_, value_ in
+                             (v.strip().split("=", 1) for v in value.split(",") if "=" in v))
         elif not name.lower().startswith("x-rivalry-"):
             headers.append((name, value))
     return Response(status, headers, reply.body, reply.file, reply.gunzip), variants

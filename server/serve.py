@@ -48,7 +48,7 @@ def _prepare(app: Any) -> str | None:
     """In the zygote: open the build that is current (loading it into memory when the
     store is served from memory) and keep to it; the front decides when to move to a
     newer build. Returns the build's id, or None before the first build."""
-    from rivalry.graph.store import StoreLocation
+    from rivalry.graph.store import EmbeddedStore, StoreLocation
     from rivalry.server import get_store
 
     settings = app.config["RIVALRY"]
@@ -71,6 +71,7 @@ def _prepare(app: Any) -> str | None:
         store = get_store(app)
     except StoreError:
         return None
+    assert isinstance(store, EmbeddedStore)  # an external store returned above
     store.reopen()
     return store.known_build_id
 
