@@ -47,6 +47,7 @@ import pyoxigraph as ox
 
 from rivalry.graph import GRAPH_BASE, INFERRED_GRAPH, ONTOLOGY_GRAPH, Subject, Term, term_value
 from rivalry.graph.errors import ReasonerUnavailable
+from rivalry.graph.terms import prefixed_name
 
 RDF = "http://www.w3.org/1999/02/22-rdf-syntax-ns#"
 RDFS = "http://www.w3.org/2000/01/rdf-schema#"
@@ -842,12 +843,8 @@ def same_as_culprits(features: Features) -> list[str]:
 
 
 def short(iri: str) -> str:
-    for prefix, ns in (("rv:", "https://w3id.org/rivalry/ontology#"),
-                       ("skos:", "http://www.w3.org/2004/02/skos/core#"),
-                       ("xsd:", XSD), ("rdf:", RDF), ("rdfs:", RDFS), ("owl:", OWL)):
-        if iri.startswith(ns):
-            return prefix + iri[len(ns):]
-    return f"<{iri}>"
+    """An IRI in a message: its prefixed name, or <iri>."""
+    return prefixed_name(iri) or f"<{iri}>"
 
 
 # ---------------------------------------------------------------------------------------

@@ -35,10 +35,10 @@ def to_rdflib(term: Term) -> rdflib.term.Node:
 
     Blank nodes keep their label (`rdflib.BNode(label)`): the same pyoxigraph blank node
     always gives the same rdflib one, so triples converted one at a time still share their
-    blank nodes. Labels do not collide across sources: pyoxigraph's parsers label each
-    blank node afresh, and a build labels those of each file canonically, prefixed with a
-    digest of the file's name (rivalry.graph.load). Quoted triples have no rdflib term: a
-    TypeError."""
+    blank nodes. Sources whose labels may coincide (two files that both say `_:b0`) are
+    kept apart before they are converted, as a build keeps them apart in its store: each
+    labelled canonically, prefixed with a digest of its name (rivalry.graph.load.canonical).
+    Quoted triples have no rdflib term: a TypeError."""
     if isinstance(term, ox.NamedNode):
         return rdflib.URIRef(term.value)
     if isinstance(term, ox.BlankNode):

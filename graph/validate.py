@@ -36,8 +36,9 @@ from rdflib.namespace import SH
 
 from rivalry.graph import FACTS_GRAPH_BASE, INFERRED_GRAPH, ONTOLOGY_GRAPH, Term, select, term_value
 from rivalry.graph.errors import InvalidFacts
-from rivalry.graph.load import load_ontology, parse_rdf, read_rdf_file
+from rivalry.graph.load import canonical, load_ontology, parse_rdf, read_rdf_file
 from rivalry.graph.shacl import Constraint, Violation, compile_shapes, run_constraints
+from rivalry.graph.terms import to_rdflib
 from rivalry.shapes import shapes_files
 
 #: Kept for readers of reports written before blank nodes were reported as such.
@@ -136,18 +137,6 @@ class Report:
 # ---------------------------------------------------------------------------------------
 
 
-def to_rdflib(term: Term) -> rdflib.term.Node:
-    if isinstance(term, ox.NamedNode):
-        return URIRef(term.value)
-    if isinstance(term, ox.BlankNode):
-        return rdflib.BNode(term.value)
-    if isinstance(term, ox.Literal):
-        if term.language:
-            return rdflib.Literal(term.value, lang=term.language)
-        return rdflib.Literal(term.value, datatype=URIRef(term.datatype.value))
-    raise TypeError(f"unsupported term {term!r}")
-
-
 def node_key(term: Term) -> str:
     """How a node is named in reports: its IRI, or _:label for a blank node."""
     if isinstance(term, ox.BlankNode):
@@ -171,19 +160,12 @@ def graph_of(triples: Iterable[tuple[Term, Term, Term]]) -> Graph:
 
 @functools.lru_cache(maxsize=1)
 def shapes_graph() -> Graph:
-    """The project's shapes: the only shapes that ever run. Blank nodes stay blank."""
+    """The project's shapes: the only shapes that ever run. Blank nodes stay blank, and
+    apart across files (labelled canonically per file)."""
     g = Graph()
     for f in shapes_files():
-        quads = read_rdf_file(Path(str(f)))
-        blank: dict[str, rdflib.BNode] = {}
-
-        def term(t: Term, blank: dict[str, rdflib.BNode] = blank) -> rdflib.term.Node:
-            if isinstance(t, ox.BlankNode):
-                return blank.setdefault(t.value, rdflib.BNode())
-            return to_rdflib(t)
-
-        for q in quads:
-            g.add((term(q.subject), term(q.predicate), term(q.object)))
+        for q in canonical(read_rdf_file(Path(str(f))), scope=f"shapes/{f.name}"):
+            g.add((to_rdflib(q.subject), to_rdflib(q.predicate), to_rdflib(q.object)))
     return g
 
 
