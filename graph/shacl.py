@@ -34,6 +34,7 @@ from rdflib.namespace import SH, XSD
 
 from rivalry.graph import Term, select
 from rivalry.graph.errors import InvalidOntology
+from rivalry.graph.sparql import group_start
 
 #: Where a compiled query takes a restriction of its focus nodes (`?this`).
 FOCUS_MARK = "#FOCUS#"
@@ -718,19 +719,19 @@ class Compiler:
                 prefixes.append(f"PREFIX {g.value(declaration, SH.prefix)}: "
                                 f"<{g.value(declaration, SH.namespace)}>")
         body = re.sub(r"\$this\b", "?this", text)
-        where = re.search(r"WHERE\s*\{", body, re.IGNORECASE)
+        where = group_start(body)
         if where is None:
             raise ShapesNotSupported(f"the SPARQL constraint {self.where(constraint)} has no "
                                      "WHERE clause")
         head = "\n".join(prefixes) + "\n"
-        query = (head + body[: where.end()]
+        query = (head + body[:where]
                  + f" {{ SELECT DISTINCT ?this WHERE {{ {FOCUS_MARK} {{ {target} }} }} }} "
-                 + body[where.end():])
+                 + body[where:])
         # Over the whole graph, a query whose pattern starts from ?this with a property
         # is cheaper read from that pattern, the target checked for each solution.
         query_all = None
-        close = _closing_brace(body, where.end())
-        if close is not None and _starts_from_this(body[where.end():close]):
+        close = _closing_brace(body, where)
+        if close is not None and _starts_from_this(body[where:close]):
             query_all = (head + body[:close] + f" FILTER EXISTS {{ {target} }} "
                          + body[close:])
         messages = tuple(sorted((m for m in g.objects(constraint, SH.message)
