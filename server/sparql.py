@@ -31,6 +31,7 @@ from rivalry.server.formats import (
     RDF_FORMATS,
     RESULT_FORMATS,
     Format,
+    best_offer,
     lookup,
     negotiate,
     negotiate_header,
@@ -203,8 +204,8 @@ def _render(answer: Answer, text: str, fmt: Format) -> Response:
 
 def describe_service() -> WerkzeugResponse:
     """A SPARQL 1.1 Service Description (Turtle, RDF/XML or JSON-LD) for GET /sparql."""
-    if request.accept_mimetypes.best_match(["text/html", "text/turtle"]) == "text/html" and \
-            request.accept_mimetypes["text/html"] > request.accept_mimetypes["text/turtle"]:
+    # a browser (HTML strictly preferred to Turtle) goes to the query page
+    if best_offer(request.headers.get("Accept", ""), ("text/turtle", "text/html")) == "text/html":
         return redirect("/", code=303)
     explicit = request.args.get("format")
     fmt = lookup(SERVICE_FORMATS, explicit) if explicit else negotiate(
