@@ -271,8 +271,8 @@ class TBox:
                 data_ranges[prop] = datatypes
                 ranges[prop] = {k for k in kinds if k not in named_unions
                                 and not k.startswith((XSD, RDF, RDFS + "Literal"))}
-        superclasses = _closure(sub_class)
-        superproperties = _closure(sub_prop)
+        superclasses = transitive_closure(sub_class)
+        superproperties = transitive_closure(sub_prop)
         inverses: set[tuple[str, str]] = set()
         for t in triples:
             if t.predicate.value == OWL + "inverseOf" and isinstance(t.object, ox.NamedNode):
@@ -340,7 +340,9 @@ class TBox:
         return verdict
 
 
-def _closure(edges: dict[str, set[str]]) -> dict[str, set[str]]:
+def transitive_closure(edges: dict[str, set[str]]) -> dict[str, set[str]]:
+    """For each node with edges, every node reachable from it (itself only through a
+    cycle left out); the class and property hierarchies of the checks and the rules."""
     closed: dict[str, set[str]] = {}
     for start in edges:
         seen: set[str] = set()

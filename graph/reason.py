@@ -24,6 +24,7 @@ from rivalry.graph.consistency import (  # noqa: F401 - re-exported
     HERMIT_DATATYPE_REWRITES,
     ConsistencyReport,
     hermit_input,
+    transitive_closure,
 )
 from rivalry.graph.errors import InvalidOntology, ReasonerUnavailable
 
@@ -57,18 +58,8 @@ class Rules:
 
 
 def _closure(edges: dict[str, set[str]]) -> dict[str, set[str]]:
-    closed: dict[str, set[str]] = {}
-    for start in edges:
-        seen: set[str] = set()
-        todo = list(edges[start])
-        while todo:
-            node = todo.pop()
-            if node not in seen and node != start:
-                seen.add(node)
-                todo.extend(edges.get(node, ()))
-        if seen:
-            closed[start] = seen
-    return closed
+    """The hierarchy in closed form, without the nodes that reach nothing."""
+    return {node: above for node, above in transitive_closure(edges).items() if above}
 
 
 def _rdf_list(store: ox.Store, head: Term, graph: ox.NamedNode) -> list[str]:
