@@ -9,6 +9,8 @@ from typing import Any, TypeAlias
 
 import pyoxigraph as ox
 
+from rivalry.ontology import NAMESPACE
+
 #: An RDF term as pyoxigraph gives it (pyoxigraph has no class of its own for "any term").
 Term: TypeAlias = ox.NamedNode | ox.BlankNode | ox.Literal | ox.Triple
 #: What can stand as the subject of a triple (and be asked for as one).
@@ -78,7 +80,7 @@ def queries_dir() -> Traversable:
 
 #: Prefixes used when writing Turtle, TriG and query results, and offered to queries.
 PREFIXES: dict[str, str] = {
-    "rv": "https://w3id.org/rivalry/ontology#",
+    "rv": NAMESPACE,
     "id": ID_BASE,
     "rdf": "http://www.w3.org/1999/02/22-rdf-syntax-ns#",
     "rdfs": "http://www.w3.org/2000/01/rdf-schema#",

@@ -63,7 +63,7 @@ from rivalry.graph.load import (
 )
 from rivalry.graph.store import BuildInfo, BuildTarget, StoreLocation
 from rivalry.graph.validate import Report
-from rivalry.ontology import NAMESPACE, ontology_file
+from rivalry.ontology import NAMESPACE, RV, ontology_file
 from rivalry.shapes import shapes_files
 
 RDF_TYPE = ox.NamedNode("http://www.w3.org/1999/02/22-rdf-syntax-ns#type")
@@ -72,8 +72,8 @@ PROV_DERIVED = ox.NamedNode("http://www.w3.org/ns/prov#wasDerivedFrom")
 DCT_SOURCE = ox.NamedNode("http://purl.org/dc/terms/source")
 DCT_LICENSE = ox.NamedNode("http://purl.org/dc/terms/license")
 VOID_TRIPLES = ox.NamedNode("http://rdfs.org/ns/void#triples")
-ASSERTION_GRAPH = ox.NamedNode("https://w3id.org/rivalry/ontology#AssertionGraph")
-SOURCE_DOCUMENT = ox.NamedNode("https://w3id.org/rivalry/ontology#SourceDocument")
+ASSERTION_GRAPH = ox.NamedNode(str(RV.AssertionGraph))
+SOURCE_DOCUMENT = ox.NamedNode(str(RV.SourceDocument))
 XSD_INTEGER = ox.NamedNode("http://www.w3.org/2001/XMLSchema#integer")
 
 #: The version of what a build keeps for the next one (STORE/builds/<id>/state/).

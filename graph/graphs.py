@@ -25,6 +25,7 @@ from rivalry.graph import (
 )
 from rivalry.graph.describe import Labels
 from rivalry.graph.store import Store
+from rivalry.ontology import NAMESPACE
 
 RDF_TYPE = "http://www.w3.org/1999/02/22-rdf-syntax-ns#type"
 RDFS = "http://www.w3.org/2000/01/rdf-schema#"
@@ -32,7 +33,7 @@ DCT = "http://purl.org/dc/terms/"
 PROV = "http://www.w3.org/ns/prov#"
 VOID = "http://rdfs.org/ns/void#"
 XSD = "http://www.w3.org/2001/XMLSchema#"
-RV = "https://w3id.org/rivalry/ontology#"
+RV = NAMESPACE  # the ontology's namespace, as a string (rivalry.ontology)
 
 #: What the graphs that are not a facts file hold.
 SPECIAL = {

@@ -21,8 +21,9 @@ import pyoxigraph as ox
 from rivalry.graph import ONTOLOGY_GRAPH, Term, term_value
 from rivalry.graph.describe import Labels, _kind, _state
 from rivalry.graph.store import Store
+from rivalry.ontology import NAMESPACE
 
-RV = "https://w3id.org/rivalry/ontology#"
+RV = NAMESPACE  # the ontology's namespace, as a string (rivalry.ontology)
 SKOS = "http://www.w3.org/2004/02/skos/core#"
 RDFS = "http://www.w3.org/2000/01/rdf-schema#"
 OWL_CLASS = "http://www.w3.org/2002/07/owl#Class"

@@ -20,8 +20,9 @@ from typing import Any
 
 from rivalry.graph.errors import InvalidInput, RivalryError, SourceLocation
 from rivalry.graph.search import Entity, Hit, SearchIndex, TargetingMeasure
+from rivalry.ontology import NAMESPACE
 
-RV = "https://w3id.org/rivalry/ontology#"
+RV = NAMESPACE  # the ontology's namespace, as a string (rivalry.ontology)
 ACTOR = RV + "Actor"
 POLITY = RV + "Polity"
 

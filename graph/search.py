@@ -45,13 +45,14 @@ from rivalry.graph import ID_BASE, ONTOLOGY_GRAPH, PREFIXES
 from rivalry.graph.errors import StoreError
 from rivalry.graph.inforce import MeasureDates, iso_day, periods
 from rivalry.graph.names import NameKeys, ascii_words, name_keys
+from rivalry.ontology import NAMESPACE
 
 INDEX_FILE = "search.sqlite"
 #: Bumped when the schema changes; an index of another version is refused like a
 #: missing one (rebuild).
 FORMAT_VERSION = "2"
 
-RV = "https://w3id.org/rivalry/ontology#"
+RV = NAMESPACE  # the ontology's namespace, as a string (rivalry.ontology)
 RDF_TYPE = "http://www.w3.org/1999/02/22-rdf-syntax-ns#type"
 RDFS = "http://www.w3.org/2000/01/rdf-schema#"
 SKOS = "http://www.w3.org/2004/02/skos/core#"

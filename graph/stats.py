@@ -12,8 +12,9 @@ from rivalry.graph import term_value
 from rivalry.graph.addresses import official_domain
 from rivalry.graph.describe import Labels
 from rivalry.graph.store import GraphReader
+from rivalry.ontology import NAMESPACE
 
-RV = "https://w3id.org/rivalry/ontology#"
+RV = NAMESPACE  # the ontology's namespace, as a string (rivalry.ontology)
 PREFIX = (f"PREFIX rv: <{RV}> PREFIX prov: <http://www.w3.org/ns/prov#> "
           "PREFIX dct: <http://purl.org/dc/terms/> PREFIX schema: <https://schema.org/> "
           "PREFIX skos: <http://www.w3.org/2004/02/skos/core#> "

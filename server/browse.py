@@ -36,6 +36,7 @@ from rivalry.graph.listing import (
     is_class,
     member_page,
 )
+from rivalry.ontology import NAMESPACE
 from rivalry.server import get_store
 from rivalry.server.entities import href
 from rivalry.server.errors import checked_iri
@@ -43,7 +44,7 @@ from rivalry.server.timeline import timeline_svg
 
 bp = Blueprint("browse", __name__)
 
-RV = "https://w3id.org/rivalry/ontology#"
+RV = NAMESPACE  # the ontology's namespace, as a string (rivalry.ontology)
 
 #: Friendly addresses for the lists people look for first; the class behind each is
 #: named by its ontology term, and its title is the ontology's label.

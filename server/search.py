@@ -11,6 +11,7 @@ from flask import Blueprint, Flask, Response, current_app, jsonify, render_templ
 
 from rivalry.graph.errors import RivalryError
 from rivalry.graph.search import Hit, SearchIndex, open_index
+from rivalry.ontology import RV
 from rivalry.server import get_store
 from rivalry.server.entities import href
 from rivalry.server.errors import NotAcceptable
@@ -21,7 +22,7 @@ bp = Blueprint("search", __name__)
 MAX_LIMIT = 100
 MAX_OFFSET = 1000
 MAX_QUERY_LENGTH = 300
-POLITY = "https://w3id.org/rivalry/ontology#Polity"
+POLITY = str(RV.Polity)
 
 
 class BadSearch(RivalryError):

@@ -11,8 +11,9 @@ from typing import Any
 
 from rivalry.graph import ID_BASE
 from rivalry.graph.errors import RivalryError, StoreError
+from rivalry.ontology import NAMESPACE
 
-RV = "https://w3id.org/rivalry/ontology#"
+RV = NAMESPACE  # the ontology's namespace, as a string (rivalry.ontology)
 
 
 class AddressInUse(RivalryError):
