@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: serve test setup build lint check-java clean
+.PHONY: serve test setup build lint typecheck check-java clean
 
 serve: setup check-java build
 	$(BIN)/rivalry serve
@@ -42,6 +42,16 @@ check-java:
 
 lint: setup
 	$(BIN)/ruff check .
+	$(MAKE) --no-print-directory typecheck
+
+# mypy cannot follow pyproject's package-dir table (folder graph/ is package rivalry.graph),
+# so it checks a tree of links that has the package's real shape: .typecheck/rivalry/graph
+# -> graph/, and so on. The settings are pyproject's [tool.mypy].
+TYPECHECK_PARTS := ontology shapes graph server
+typecheck: setup
+	@mkdir -p .typecheck/rivalry
+	@for part in $(TYPECHECK_PARTS); do ln -sfn ../../$$part .typecheck/rivalry/$$part; done
+	cd .typecheck && ../$(BIN)/mypy --config-file ../pyproject.toml -p rivalry
 
 clean:
-	rm -rf $(VENV) var node_modules .pytest_cache .ruff_cache
+	rm -rf $(VENV) var node_modules .pytest_cache .ruff_cache .typecheck

@@ -5,12 +5,47 @@ Nothing here imports Flask; the server and the command line are thin layers on t
 
 from importlib.resources import files
 from importlib.resources.abc import Traversable
-from typing import TypeAlias
+from typing import Any, TypeAlias
 
 import pyoxigraph as ox
 
+from rivalry.ontology import NAMESPACE
+
 #: An RDF term as pyoxigraph gives it (pyoxigraph has no class of its own for "any term").
 Term: TypeAlias = ox.NamedNode | ox.BlankNode | ox.Literal | ox.Triple
+#: What can stand as the subject of a triple (and be asked for as one).
+Subject: TypeAlias = ox.NamedNode | ox.BlankNode | ox.Triple
+#: The graph of a quad: a named graph or the default graph.
+GraphName: TypeAlias = ox.NamedNode | ox.BlankNode | ox.DefaultGraph
+
+
+def term_value(term: Term | ox.DefaultGraph | None) -> str:
+    """The value of a term a query or a quad pattern gave: an IRI's IRI, a blank node's
+    label, a literal's lexical form.
+
+    For a variable the query always binds, or a position that holds an IRI, a blank node
+    or a literal: an unbound variable (None), a quoted triple (rivalry's graph has none)
+    or the default graph is a TypeError naming what was there instead."""
+    if isinstance(term, ox.NamedNode | ox.BlankNode | ox.Literal):
+        return term.value
+    raise TypeError(f"expected an IRI, a blank node or a literal, not {term!r}")
+
+
+def select(store: ox.Store, query: str, **options: Any) -> ox.QuerySolutions:
+    """The solutions of a SELECT query the code wrote itself, run on a pyoxigraph store
+    with pyoxigraph's options (pyoxigraph types any answer as one of three forms)."""
+    answer = store.query(query, **options)
+    if not isinstance(answer, ox.QuerySolutions):
+        raise TypeError(f"not a SELECT query: {query[:80]!r}")
+    return answer
+
+
+def construct(store: ox.Store, query: str, **options: Any) -> ox.QueryTriples:
+    """The triples of a CONSTRUCT query the code wrote itself (as `select`)."""
+    answer = store.query(query, **options)
+    if not isinstance(answer, ox.QueryTriples):
+        raise TypeError(f"not a CONSTRUCT query: {query[:80]!r}")
+    return answer
 
 #: Where the graph's IRIs are minted: entities under id/, graphs under graph/, the
 #: ontology at ontology. The facts themselves use it; a server published under another
@@ -45,7 +80,7 @@ def queries_dir() -> Traversable:
 
 #: Prefixes used when writing Turtle, TriG and query results, and offered to queries.
 PREFIXES: dict[str, str] = {
-    "rv": "https://w3id.org/rivalry/ontology#",
+    "rv": NAMESPACE,
     "id": ID_BASE,
     "rdf": "http://www.w3.org/1999/02/22-rdf-syntax-ns#",
     "rdfs": "http://www.w3.org/2000/01/rdf-schema#",

@@ -47,7 +47,10 @@ from rivalry.graph import (
     INFERRED_GRAPH,
     META_GRAPH,
     ONTOLOGY_GRAPH,
+    Term,
     facts_dir,
+    select,
+    term_value,
 )
 from rivalry.graph.consistency import ConsistencyReport, HermitSettings
 from rivalry.graph.errors import InvalidFacts, InvalidInput, SourceLocation, StoreWriteError
@@ -60,7 +63,7 @@ from rivalry.graph.load import (
 )
 from rivalry.graph.store import BuildInfo, BuildTarget, StoreLocation
 from rivalry.graph.validate import Report
-from rivalry.ontology import NAMESPACE, ontology_file
+from rivalry.ontology import NAMESPACE, RV, ontology_file
 from rivalry.shapes import shapes_files
 
 RDF_TYPE = ox.NamedNode("http://www.w3.org/1999/02/22-rdf-syntax-ns#type")
@@ -69,8 +72,8 @@ PROV_DERIVED = ox.NamedNode("http://www.w3.org/ns/prov#wasDerivedFrom")
 DCT_SOURCE = ox.NamedNode("http://purl.org/dc/terms/source")
 DCT_LICENSE = ox.NamedNode("http://purl.org/dc/terms/license")
 VOID_TRIPLES = ox.NamedNode("http://rdfs.org/ns/void#triples")
-ASSERTION_GRAPH = ox.NamedNode("https://w3id.org/rivalry/ontology#AssertionGraph")
-SOURCE_DOCUMENT = ox.NamedNode("https://w3id.org/rivalry/ontology#SourceDocument")
+ASSERTION_GRAPH = ox.NamedNode(str(RV.AssertionGraph))
+SOURCE_DOCUMENT = ox.NamedNode(str(RV.SourceDocument))
 XSD_INTEGER = ox.NamedNode("http://www.w3.org/2001/XMLSchema#integer")
 
 #: The version of what a build keeps for the next one (STORE/builds/<id>/state/).
@@ -393,7 +396,7 @@ def check_typed_literals(store: ox.Store, files: list[SourceFile]) -> None:
     by_graph = {f.graph.value: f for f in files}
     query = ("SELECT DISTINCT ?g ?o WHERE { GRAPH ?g { ?s ?p ?o } FILTER(isLiteral(?o)) "
              f"FILTER(datatype(?o) IN ({values.replace(' ', ', ')})) }}")
-    for g, o in store.query(query):
+    for g, o in select(store, query):
         if literal_problem(o.value, o.datatype.value) is None or g.value not in by_graph:
             continue
         f = by_graph[g.value]
@@ -402,8 +405,9 @@ def check_typed_literals(store: ox.Store, files: list[SourceFile]) -> None:
 
 
 def graph_size(store: ox.Store, graph: ox.NamedNode) -> int:
-    rows = store.query(f"SELECT (COUNT(*) AS ?n) WHERE {{ GRAPH <{graph.value}> {{ ?s ?p ?o }} }}")
-    return int(next(iter(rows))[0].value)
+    rows = select(store,
+                  f"SELECT (COUNT(*) AS ?n) WHERE {{ GRAPH <{graph.value}> {{ ?s ?p ?o }} }}")
+    return int(term_value(next(iter(rows))[0]))
 
 
 # ---------------------------------------------------------------------------------------
@@ -420,7 +424,7 @@ def undeclared(store: ox.Store, graphs: Iterable[ox.NamedNode] | None = None,
         restrict = "VALUES ?g { " + " ".join(str(g) for g in graphs) + " }"
     if terms is not None:
         return _uses(store, terms, restrict)
-    used = store.query(f"""
+    used = select(store, f"""
         SELECT DISTINCT ?t WHERE {{
             {restrict}
             GRAPH ?g {{ {{ ?s ?t ?o }} UNION {{ ?s ?p ?t FILTER(isIRI(?t)) }}
@@ -436,7 +440,7 @@ def _uses(store: ox.Store, terms: list[ox.NamedNode], restrict: str
           ) -> list[tuple[str, str, int]]:
     out = []
     for term in terms:
-        rows = store.query(f"""
+        rows = select(store, f"""
             SELECT ?g (COUNT(*) AS ?n) WHERE {{
                 {restrict}
                 GRAPH ?g {{ {{ {term} ?p ?o }} UNION {{ ?s {term} ?o }} UNION {{ ?s ?p {term} }} }}
@@ -487,7 +491,7 @@ def metadata_quads(store: ox.Store, f: SourceFile) -> list[ox.Quad]:
     return describe_facts_graph(f, sources)
 
 
-def describe_facts_graph(f: SourceFile, sources: Iterable[ox.Term]) -> list[ox.Quad]:
+def describe_facts_graph(f: SourceFile, sources: Iterable[Term]) -> list[ox.Quad]:
     """The metadata graph's description of one facts graph: its file, size, sources and
     licence (so that every dump carries the licence with the data). The one place this is
     written, for full and incremental builds alike."""
@@ -630,7 +634,7 @@ def fits_in_memory(files: list[SourceFile], options: BuildOptions) -> bool:
 
 
 def validate_phase(store: ox.Store, files: list[SourceFile], options: BuildOptions,
-                   phases: Phases, focus: list[ox.Term] | None = None) -> Report:
+                   phases: Phases, focus: list[Term] | None = None) -> Report:
     from rivalry.graph.validate import refuse_unless_conforms, validate_store
 
     def work() -> Report:

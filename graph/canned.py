@@ -22,6 +22,7 @@ import pyoxigraph as ox
 from rivalry.graph import Term, queries_dir
 from rivalry.graph.errors import InvalidInput, QueryError, SourceLocation
 from rivalry.graph.results import Answer
+from rivalry.graph.sparql import group_start
 from rivalry.graph.store import QueryLimits, Store
 
 _HEADER = re.compile(r"^#\s*(title|description):\s*(.+?)\s*$")
@@ -82,10 +83,10 @@ class CannedQuery:
         names = " ".join(f"?{p.name}" for p in self.params)
         values = " ".join(str(p.default) for p in self.params)
         block = f"\n  VALUES ({names}) {{ ({values}) }}"
-        match = re.search(r"WHERE\s*\{", self.text, re.IGNORECASE)
-        if not match:
+        at = group_start(self.text)
+        if at is None:
             return self.text
-        return self.text[: match.end()] + block + self.text[match.end():]
+        return self.text[:at] + block + self.text[at:]
 
 
 def _term(text: str, path: Path) -> ox.NamedNode | ox.Literal:

@@ -45,8 +45,9 @@ from typing import Any
 
 import pyoxigraph as ox
 
-from rivalry.graph import GRAPH_BASE, INFERRED_GRAPH, ONTOLOGY_GRAPH
+from rivalry.graph import GRAPH_BASE, INFERRED_GRAPH, ONTOLOGY_GRAPH, Subject, Term, term_value
 from rivalry.graph.errors import ReasonerUnavailable
+from rivalry.graph.terms import prefixed_name
 
 RDF = "http://www.w3.org/1999/02/22-rdf-syntax-ns#"
 RDFS = "http://www.w3.org/2000/01/rdf-schema#"
@@ -166,20 +167,20 @@ class TBox:
     inverse_functional: set[str]
     disjoint: set[frozenset[str]]
     unsupported: list[str]
-    individuals: set[ox.Term]
+    individuals: set[Term]
 
     @classmethod
     def read(cls, triples: Iterable[ox.Triple]) -> TBox:
         triples = list(triples)
-        by_subject: dict[ox.Term, list[ox.Triple]] = defaultdict(list)
+        by_subject: dict[Term, list[ox.Triple]] = defaultdict(list)
         for t in triples:
             by_subject[t.subject].append(t)
 
-        def objects(s: ox.Term, p: str) -> list[ox.Term]:
+        def objects(s: Term, p: str) -> list[Term]:
             return [t.object for t in by_subject.get(s, ()) if t.predicate.value == p]
 
-        def rdf_list(head: ox.Term) -> list[ox.Term]:
-            items: list[ox.Term] = []
+        def rdf_list(head: Term) -> list[Term]:
+            items: list[Term] = []
             while not (isinstance(head, ox.NamedNode) and head.value == RDF + "nil"):
                 first, rest = objects(head, RDF + "first"), objects(head, RDF + "rest")
                 if not first or not rest or len(items) > 10_000:
@@ -189,7 +190,7 @@ class TBox:
             return items
 
         annotations = set(BUILTIN_ANNOTATIONS) | {
-            t.subject.value for t in triples
+            term_value(t.subject) for t in triples
             if t.predicate.value == RDF_TYPE and isinstance(t.object, ox.NamedNode)
             and t.object.value == OWL + "AnnotationProperty"}
         object_properties: set[str] = set()
@@ -203,8 +204,8 @@ class TBox:
         data_ranges: dict[str, list[set[str]]] = defaultdict(list)
         disjoint: set[frozenset[str]] = set()
         unsupported: set[str] = set()
-        individuals: set[ox.Term] = set()
-        datatype_unions: dict[ox.Term, set[str]] = {}
+        individuals: set[Term] = set()
+        datatype_unions: dict[Term, set[str]] = {}
         for t in triples:
             s, p, o = t.subject, t.predicate.value, t.object
             if p.startswith(SCHEMA_NAMESPACES) and p not in SUPPORTED_SCHEMA:
@@ -214,44 +215,44 @@ class TBox:
                     unsupported.add(o.value)
                 kind = o.value
                 if kind == OWL + "AnnotationProperty":
-                    annotations.add(s.value)
+                    annotations.add(term_value(s))
                 elif kind == OWL + "ObjectProperty":
-                    object_properties.add(s.value)
+                    object_properties.add(term_value(s))
                 elif kind == OWL + "DatatypeProperty":
-                    data_properties.add(s.value)
+                    data_properties.add(term_value(s))
                 elif kind == OWL + "FunctionalProperty":
-                    functional.add(s.value)
+                    functional.add(term_value(s))
                 elif kind == OWL + "InverseFunctionalProperty":
-                    inverse_functional.add(s.value)
+                    inverse_functional.add(term_value(s))
                 elif not kind.startswith(SCHEMA_NAMESPACES) and isinstance(s, ox.NamedNode):
                     individuals.add(s)  # an individual of the ontology, such as a concept
             elif p == RDFS + "subClassOf" and isinstance(o, ox.NamedNode):
-                sub_class[s.value].add(o.value)
+                sub_class[term_value(s)].add(term_value(o))
             elif p == OWL + "equivalentClass" and isinstance(o, ox.NamedNode) \
                     and isinstance(s, ox.NamedNode):
                 sub_class[s.value].add(o.value)
                 sub_class[o.value].add(s.value)
             elif p in (RDFS + "subPropertyOf", OWL + "equivalentProperty"):
-                sub_prop[s.value].add(o.value)
+                sub_prop[term_value(s)].add(term_value(o))
                 if p == OWL + "equivalentProperty":
-                    sub_prop[o.value].add(s.value)
+                    sub_prop[term_value(o)].add(term_value(s))
             elif p == RDFS + "domain" and isinstance(o, ox.NamedNode):
-                domains[s.value].add(o.value)
+                domains[term_value(s)].add(term_value(o))
             elif p == RDFS + "range" and isinstance(o, ox.NamedNode):
-                ranges[s.value].add(o.value)
+                ranges[term_value(s)].add(term_value(o))
             elif p == OWL + "disjointWith":
-                disjoint.add(frozenset((s.value, o.value)))
+                disjoint.add(frozenset((term_value(s), term_value(o))))
             elif p == OWL + "members":
-                if any(x.object.value == OWL + "AllDisjointClasses"
+                if any(term_value(x.object) == OWL + "AllDisjointClasses"
                        for x in by_subject[s] if x.predicate.value == RDF_TYPE):
-                    members = [m.value for m in rdf_list(o)]
+                    members = [term_value(m) for m in rdf_list(o)]
                     for i, a in enumerate(members):
                         for b in members[i + 1:]:
                             disjoint.add(frozenset((a, b)))
             elif p == OWL + "unionOf":
-                if any(x.object.value == RDFS + "Datatype"
+                if any(term_value(x.object) == RDFS + "Datatype"
                        for x in by_subject[s] if x.predicate.value == RDF_TYPE):
-                    datatype_unions[s] = {m.value for m in rdf_list(o)}
+                    datatype_unions[s] = {term_value(m) for m in rdf_list(o)}
             elif not p.startswith(SCHEMA_NAMESPACES) and p not in annotations:
                 for term in (s, o):
                     if isinstance(term, ox.NamedNode):
@@ -260,7 +261,7 @@ class TBox:
         named_unions: dict[str, set[str]] = {}
         for t in triples:
             if t.predicate.value == OWL + "equivalentClass" and t.object in datatype_unions:
-                named_unions[t.subject.value] = datatype_unions[t.object]
+                named_unions[term_value(t.subject)] = datatype_unions[t.object]
         for prop, kinds in list(ranges.items()):
             datatypes = [named_unions.get(k, {k}) for k in kinds
                          if k in named_unions or k.startswith((XSD, RDF + "langString",
@@ -270,15 +271,16 @@ class TBox:
                 data_ranges[prop] = datatypes
                 ranges[prop] = {k for k in kinds if k not in named_unions
                                 and not k.startswith((XSD, RDF, RDFS + "Literal"))}
-        superclasses = _closure(sub_class)
-        superproperties = _closure(sub_prop)
+        superclasses = transitive_closure(sub_class)
+        superproperties = transitive_closure(sub_prop)
         inverses: set[tuple[str, str]] = set()
         for t in triples:
             if t.predicate.value == OWL + "inverseOf" and isinstance(t.object, ox.NamedNode):
-                inverses |= {(t.subject.value, t.object.value), (t.object.value,
-                                                                   t.subject.value)}
-            elif t.predicate.value == RDF_TYPE and t.object.value == OWL + "SymmetricProperty":
-                inverses.add((t.subject.value, t.subject.value))
+                subject, object_ = term_value(t.subject), term_value(t.object)
+                inverses |= {(subject, object_), (object_, subject)}
+            elif (term_value(t.predicate) == RDF_TYPE
+                  and term_value(t.object) == OWL + "SymmetricProperty"):
+                inverses.add((term_value(t.subject), term_value(t.subject)))
 
         def inherit() -> None:
             # a superproperty's domain and range hold for its subproperties
@@ -338,7 +340,9 @@ class TBox:
         return verdict
 
 
-def _closure(edges: dict[str, set[str]]) -> dict[str, set[str]]:
+def transitive_closure(edges: dict[str, set[str]]) -> dict[str, set[str]]:
+    """For each node with edges, every node reachable from it (itself only through a
+    cycle left out); the class and property hierarchies of the checks and the rules."""
     closed: dict[str, set[str]] = {}
     for start in edges:
         seen: set[str] = set()
@@ -357,7 +361,7 @@ def _closure(edges: dict[str, set[str]]) -> dict[str, set[str]]:
 # ---------------------------------------------------------------------------------------
 
 
-def is_schema_triple(p: str, o: ox.Term) -> bool:
+def is_schema_triple(p: str, o: Term) -> bool:
     """A triple of the facts that says something about classes or properties, or about
     the identity of individuals: it goes to HermiT as it is."""
     if p == RDF_TYPE:
@@ -382,14 +386,14 @@ class Features:
     """What the kind of each individual is made of, gathered from the facts."""
 
     tbox: TBox
-    features: dict[ox.Term, set[str]] = field(default_factory=dict)
+    features: dict[Term, set[str]] = field(default_factory=dict)
     schema: set[ox.Triple] = field(default_factory=set)
-    identity: set[ox.Term] = field(default_factory=set)
-    literals: dict[ox.Literal, list[tuple[ox.Term, str]]] = field(default_factory=dict)
-    functional_values: dict[tuple[ox.Term, str], set[ox.Term]] = field(default_factory=dict)
+    identity: set[Term] = field(default_factory=set)
+    literals: dict[ox.Literal, list[tuple[Term, str]]] = field(default_factory=dict)
+    functional_values: dict[tuple[Term, str], set[Term]] = field(default_factory=dict)
     #: The assertions between individuals (subject, property, object) and of values
     #: (subject, property, representative literal), kept when `keep` is set.
-    assertions: list[tuple[ox.Term, str, Any]] = field(default_factory=list)
+    assertions: list[tuple[Term, str, Any]] = field(default_factory=list)
     keep: bool = False
 
     def __post_init__(self) -> None:
@@ -410,7 +414,7 @@ class Features:
             self._kinds[p] = found
         return found
 
-    def add(self, s: ox.Term, p: str, o: ox.Term) -> None:
+    def add(self, s: Subject, p: str, o: Term) -> None:
         kind = self.kind(p)
         if kind == SKIP:
             return
@@ -425,7 +429,7 @@ class Features:
             features = self.features[s] = set()
         strings = self._strings
         if kind == TYPE:
-            value = o.value
+            value = term_value(o)
             if value not in NEUTRAL_TYPES:
                 name = strings.get(value)
                 if name is None:
@@ -476,7 +480,7 @@ class Features:
         self._strings[(p, datatype)] = found
         return found
 
-    def key(self, node: ox.Term) -> str:
+    def key(self, node: Term) -> str:
         if node in self.identity or node in self.tbox.individuals:
             return "= " + str(node)
         return "\n".join(sorted(self.features.get(node, ())))
@@ -496,7 +500,7 @@ def inferred_kept(store: ox.Store) -> frozenset[str]:
 
 def counted(q: ox.Quad, kept: frozenset[str]) -> bool:
     """Whether a quad of a data graph counts for the summary."""
-    return q.graph_name.value != INFERRED_GRAPH or q.predicate.value in kept
+    return term_value(q.graph_name) != INFERRED_GRAPH or term_value(q.predicate) in kept
 
 
 def quads_of(store: ox.Store, graphs: list[ox.NamedNode], kept: frozenset[str]
@@ -523,7 +527,7 @@ def gather(store: ox.Store, tbox: TBox, graphs: list[ox.NamedNode], *,
     return features
 
 
-def representative(key: str, index: int) -> ox.Term:
+def representative(key: str, index: int) -> ox.NamedNode | ox.BlankNode:
     if key.startswith("= "):
         text = key[2:]
         return ox.NamedNode(text[1:-1]) if text.startswith("<") else ox.BlankNode(text[2:])
@@ -639,7 +643,7 @@ def summarise(features: Features, store: ox.Store, graphs: list[ox.NamedNode],
     reading the store again when they were not kept)."""
     summary = Summary(schema=set(features.schema))
     identity = features.identity | features.tbox.individuals
-    keys: dict[ox.Term, str] = {}
+    keys: dict[Term, str] = {}
     for node, own in features.features.items():
         k = keys[node] = ("= " + str(node)) if node in identity else "\n".join(sorted(own))
         summary.kinds[k] = summary.kinds.get(k, 0) + 1
@@ -647,7 +651,7 @@ def summarise(features: Features, store: ox.Store, graphs: list[ox.NamedNode],
         if len(shown) < examples:
             shown.append(str(node))
 
-    def key(node: ox.Term) -> str:
+    def key(node: Term) -> str:
         found = keys.get(node)
         if found is None:
             found = keys[node] = features.key(node)
@@ -676,19 +680,19 @@ def summarise(features: Features, store: ox.Store, graphs: list[ox.NamedNode],
         if kind(p) != ASSERTION:
             continue
         o = q.object
-        s = keys.get(q.subject) or key(q.subject)
+        ks = keys.get(q.subject) or key(q.subject)
         if isinstance(o, ox.Literal):
             cache = (p, o.language or "", o.datatype.value)
             text = texts.get(cache)
             if text is None:
                 text = _literal_text(o, p, tbox)
                 if not text.startswith('"x"@') and text == str(o):  # by value
-                    values[(s, p, text)] += 1
+                    values[(ks, p, text)] += 1
                     continue
                 texts[cache] = text
-            values[(s, p, text)] += 1
+            values[(ks, p, text)] += 1
         else:
-            edges[(s, p, keys.get(o) or key(o))] += 1
+            edges[(ks, p, keys.get(o) or key(o))] += 1
     for node in identity:  # individuals kept as themselves keep their types
         for t in features.features.get(node, ()):
             if t.startswith("t "):
@@ -696,8 +700,8 @@ def summarise(features: Features, store: ox.Store, graphs: list[ox.NamedNode],
     return summary
 
 
-def add_assertion(summary: Summary, features: Features, key: Callable[[ox.Term], str],
-                  s: ox.Term, p: str, o: ox.Term, count: int) -> None:
+def add_assertion(summary: Summary, features: Features, key: Callable[[Subject], str],
+                  s: Subject, p: str, o: Term, count: int) -> None:
     """Count one assertion of the facts (or take it away, with count -1) in the summary."""
     tbox = features.tbox
     if p in tbox.annotations or is_schema_triple(p, o):
@@ -809,9 +813,9 @@ def functional_culprits(features: Features, summary: Summary) -> list[str]:
 
 def same_as_culprits(features: Features) -> list[str]:
     """Individuals said to be the same (owl:sameAs) whose kinds cannot be one."""
-    parent: dict[ox.Term, ox.Term] = {}
+    parent: dict[Term, Term] = {}
 
-    def root(x: ox.Term) -> ox.Term:
+    def root(x: Term) -> Term:
         while parent.get(x, x) != x:
             x = parent[x]
         return x
@@ -821,7 +825,7 @@ def same_as_culprits(features: Features) -> list[str]:
             a, b = root(t.subject), root(t.object)
             if a != b:
                 parent[a] = b
-    groups: dict[ox.Term, list[ox.Term]] = defaultdict(list)
+    groups: dict[Term, list[Term]] = defaultdict(list)
     for node in parent:
         groups[root(node)].append(node)
     out = []
@@ -832,21 +836,17 @@ def same_as_culprits(features: Features) -> list[str]:
             own = "\n".join(sorted(features.features.get(m, ())))
             for c, why in derived_types(own, features.tbox).items():
                 merged.setdefault(c, f"{why}, for {m}")
-        for a, b in features.tbox.clashes(set(merged)):
+        for one, other in features.tbox.clashes(set(merged)):
             names = " and ".join(str(m) for m in members)
             out.append(f"{names} are one individual (owl:sameAs), which cannot be both a "
-                       f"{short(a)} ({merged[a]}) and a {short(b)} ({merged[b]}): the "
-                       "ontology declares them disjoint")
+                       f"{short(one)} ({merged[one]}) and a {short(other)} ({merged[other]}): "
+                       "the ontology declares them disjoint")
     return out
 
 
 def short(iri: str) -> str:
-    for prefix, ns in (("rv:", "https://w3id.org/rivalry/ontology#"),
-                       ("skos:", "http://www.w3.org/2004/02/skos/core#"),
-                       ("xsd:", XSD), ("rdf:", RDF), ("rdfs:", RDFS), ("owl:", OWL)):
-        if iri.startswith(ns):
-            return prefix + iri[len(ns):]
-    return f"<{iri}>"
+    """An IRI in a message: its prefixed name, or <iri>."""
+    return prefixed_name(iri) or f"<{iri}>"
 
 
 # ---------------------------------------------------------------------------------------

@@ -30,22 +30,23 @@ from datetime import date
 
 import pyoxigraph as ox
 
-from rivalry.graph import DERIVED_GRAPH, ONTOLOGY_GRAPH
+from rivalry.graph import DERIVED_GRAPH, ONTOLOGY_GRAPH, Subject
+from rivalry.ontology import NAMESPACE, RV
 
-RV = "https://w3id.org/rivalry/ontology#"
 RDF_TYPE = ox.NamedNode("http://www.w3.org/1999/02/22-rdf-syntax-ns#type")
 SUBCLASS_OF = ox.NamedNode("http://www.w3.org/2000/01/rdf-schema#subClassOf")
 XSD_DATE = ox.NamedNode("http://www.w3.org/2001/XMLSchema#date")
 XSD_INTEGER = ox.NamedNode("http://www.w3.org/2001/XMLSchema#integer")
-MOST_SPECIFIC_TYPE = ox.NamedNode(RV + "mostSpecificType")
-RESPONDS_TO = ox.NamedNode(RV + "respondsTo")
-RESPONDS_TO_TRANSITIVELY = ox.NamedNode(RV + "respondsToTransitively")
+# terms of the closed namespace: a misspelt one fails at import (and in the type check)
+MOST_SPECIFIC_TYPE = ox.NamedNode(RV.mostSpecificType)
+RESPONDS_TO = ox.NamedNode(RV.respondsTo)
+RESPONDS_TO_TRANSITIVELY = ox.NamedNode(RV.respondsToTransitively)
 
 #: The date properties given a day number, and the property that holds it.
 DAY_NUMBERS = {
-    RV + "announcedOn": RV + "announcedOnDay",
-    RV + "effectiveOn": RV + "effectiveOnDay",
-    RV + "complianceDate": RV + "complianceDateDay",
+    str(RV.announcedOn): str(RV.announcedOnDay),
+    str(RV.effectiveOn): str(RV.effectiveOnDay),
+    str(RV.complianceDate): str(RV.complianceDateDay),
 }
 
 EPOCH = date(1970, 1, 1).toordinal()
@@ -91,9 +92,9 @@ def superclasses(store: ox.Store) -> dict[str, set[str]]:
 def most_specific_types(store: ox.Store) -> list[ox.Quad]:
     graph = ox.NamedNode(DERIVED_GRAPH)
     closure = superclasses(store)
-    types: dict[ox.NamedNode | ox.BlankNode, set[str]] = defaultdict(set)
+    types: dict[Subject, set[str]] = defaultdict(set)
     for q in store.quads_for_pattern(None, RDF_TYPE, None, None):
-        if isinstance(q.object, ox.NamedNode) and q.object.value.startswith(RV):
+        if isinstance(q.object, ox.NamedNode) and q.object.value.startswith(NAMESPACE):
             types[q.subject].add(q.object.value)
     out = []
     for node, classes in types.items():
@@ -106,7 +107,7 @@ def most_specific_types(store: ox.Store) -> list[ox.Quad]:
 def response_closure(store: ox.Store) -> list[ox.Quad]:
     """rv:respondsTo+ as pairs (cycles, if any, are walked once)."""
     graph = ox.NamedNode(DERIVED_GRAPH)
-    direct: dict[ox.NamedNode | ox.BlankNode, set] = defaultdict(set)
+    direct: dict[Subject, set[Subject]] = defaultdict(set)
     for q in store.quads_for_pattern(None, RESPONDS_TO, None, None):
         if not isinstance(q.object, ox.Literal):
             direct[q.subject].add(q.object)

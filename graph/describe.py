@@ -5,17 +5,19 @@ ontology graph, so nothing here is written per class."""
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 
 import pyoxigraph as ox
 
-from rivalry.graph import DERIVED_GRAPH, INFERRED_GRAPH, ONTOLOGY_GRAPH, Term
-from rivalry.graph.store import Store
+from rivalry.graph import DERIVED_GRAPH, INFERRED_GRAPH, ONTOLOGY_GRAPH, Term, term_value
+from rivalry.graph.store import GraphReader, Store
+from rivalry.ontology import NAMESPACE
 
 RDF_TYPE = "http://www.w3.org/1999/02/22-rdf-syntax-ns#type"
 RDFS = "http://www.w3.org/2000/01/rdf-schema#"
 SKOS = "http://www.w3.org/2004/02/skos/core#"
-RV = "https://w3id.org/rivalry/ontology#"
+RV = NAMESPACE  # the ontology's namespace, as a string (rivalry.ontology)
 LABEL_PROPERTIES = (RDFS + "label", SKOS + "prefLabel", "http://purl.org/dc/terms/title")
 
 
@@ -68,7 +70,7 @@ def exists(store: Store, iri: str) -> bool:
 class Labels:
     """Labels of IRIs, read from the store, English preferred."""
 
-    def __init__(self, store: Store, language: str = "en") -> None:
+    def __init__(self, store: GraphReader, language: str = "en") -> None:
         self.store = store
         self.language = language
         self._cache: dict[str, str | None] = {}
@@ -249,8 +251,8 @@ def entity_view(store: Store, iri: str, labels: Labels | None = None) -> EntityV
         if q.graph_name == ox.NamedNode(ONTOLOGY_GRAPH) or _noise(q):
             continue
         if p == RDF_TYPE:
-            if q.object.value not in types:
-                types.append(q.object.value)
+            if term_value(q.object) not in types:
+                types.append(term_value(q.object))
         elif p in COMMENT_PROPERTIES and isinstance(q.object, ox.Literal):
             if q.object.value not in comments:
                 comments.append(q.object.value)
@@ -294,9 +296,11 @@ def entity_view(store: Store, iri: str, labels: Labels | None = None) -> EntityV
             total = _count_residual(store, iri, p, subs)
             if not total:
                 continue
-        values = [_value(s, labels) for s in _subjects(store, iri, p, VALUES_SHOWN, subs)]
-        more = None if total <= len(values) else _subjects_query(iri, p, subs)
-        referred.append(Relation(p, property_label(labels, p), _sorted(values), total, more))
+        shown_values = [_value(s, labels)
+                        for s in _subjects(store, iri, p, VALUES_SHOWN, subs)]
+        more = None if total <= len(shown_values) else _subjects_query(iri, p, subs)
+        referred.append(Relation(p, property_label(labels, p), _sorted(shown_values), total,
+                                 more))
     view = EntityView(
         iri=iri,
         label=labels(iri, iri.rsplit("/", 1)[-1]),
@@ -319,11 +323,11 @@ def _incoming_counts(store: Store, iri: str) -> list[tuple[str, int]]:
       FILTER(?p != <{RDF_TYPE}> && ?g != <{ONTOLOGY_GRAPH}> && ?g != <{DERIVED_GRAPH}>
              && (?g != <{INFERRED_GRAPH}> || STRSTARTS(STR(?p), "{RV}")))
     }} GROUP BY ?p"""
-    return [(p.value, int(n.value)) for p, n in store.query(query).rows()]
+    return [(term_value(p), int(term_value(n))) for p, n in store.query(query).rows()]
 
 
 def _subjects(store: Store, iri: str, prop: str, limit: int,
-              excluded: set[str] = frozenset()) -> list[Term]:
+              excluded: AbstractSet[str] = frozenset()) -> list[Term]:
     """Up to `limit` subjects pointing at the entity with `prop`; with `excluded`, those
     not also pointing at it with one of those properties."""
     if not excluded:
@@ -333,10 +337,10 @@ def _subjects(store: Store, iri: str, prop: str, limit: int,
         # the first in a fixed order, whatever the store's
         return [found[k] for k in sorted(found)[:limit]]
     query = _subjects_query(iri, prop, excluded) + f" LIMIT {limit}"
-    return [row[0] for row in store.query(query).rows()]
+    return [row[0] for row in store.query(query).rows() if row[0] is not None]
 
 
-def _subjects_query(iri: str, prop: str, excluded: set[str]) -> str:
+def _subjects_query(iri: str, prop: str, excluded: AbstractSet[str]) -> str:
     """The SPARQL query listing every subject pointing at the entity with `prop`."""
     minus = ""
     if excluded:
@@ -360,7 +364,7 @@ def _count_residual(store: Store, iri: str, prop: str, excluded: set[str]) -> in
     others = " ".join(f"<{p}>" for p in sorted(excluded))
     query = (f"SELECT (COUNT(DISTINCT ?s) AS ?n) WHERE {{ ?s <{prop}> <{iri}> . "
              f"FILTER NOT EXISTS {{ VALUES ?other {{ {others} }} ?s ?other <{iri}> }} }}")
-    return int(next(store.query(query).rows())[0].value)
+    return int(term_value(next(store.query(query).rows())[0]))
 
 
 def _noise(quad: ox.Quad) -> bool:
@@ -417,7 +421,7 @@ def timeline(store: Store, iri: str, labels: Labels) -> list[TimelineEntry]:
         rows = list(store.query(query).rows())
         more = more or len(rows) > TIMELINE_MAX
         for action, date in rows:
-            found = roles.setdefault((date.value, action.value), [])
+            found = roles.setdefault((term_value(date), term_value(action)), [])
             if role not in found:
                 found.append(role)
     latest = sorted(roles.items())[-TIMELINE_MAX:]
@@ -441,7 +445,7 @@ def _entry(store: Store, action: str, date: str, roles: list[str],
 
 
 def _kind(store: Store, action: str, labels: Labels) -> str | None:
-    types = [q.object.value for q in store.quads_for_pattern(
+    types = [term_value(q.object) for q in store.quads_for_pattern(
         ox.NamedNode(action), ox.NamedNode(RDF_TYPE), None, None)]
     chosen = _most_specific(store, [t for t in types if t.startswith(RV)], labels)
     return chosen[0][1] if chosen else None
@@ -456,10 +460,10 @@ def _state(store: Store, action: str, labels: Labels) -> str | None:
     if q is None:
         issuer = next(store.quads_for_pattern(node, ox.NamedNode(RV + "issuedBy"), None,
                                                  None), None)
-        if issuer is not None:
+        if issuer is not None and not isinstance(issuer.object, ox.Literal):
             q = next(store.quads_for_pattern(issuer.object, ox.NamedNode(RV + "country"),
                                                 None, None), None)
-    return labels(q.object.value) if q is not None else None
+    return labels(term_value(q.object)) if q is not None else None
 
 
 def sources(store: Store, iri: str) -> list[Source]:
@@ -478,7 +482,7 @@ def sources(store: Store, iri: str) -> list[Source]:
     }} GROUP BY ?doc ORDER BY ?issued ?doc"""
     out = []
     for doc, title, publisher, issued, url in store.query(query).rows():
-        out.append(Source(doc.value, *(t.value if t is not None else None
+        out.append(Source(term_value(doc), *(term_value(t) if t is not None else None
                                        for t in (title, publisher, issued, url))))
     return out
 
@@ -530,7 +534,8 @@ def response_chain(store: Store, iri: str, entries: list[TimelineEntry],
                 date = next(store.quads_for_pattern(
                     ox.NamedNode(action), ox.NamedNode(RV + "announcedOn"), None, None), None)
                 nodes[action] = TimelineEntry(
-                    action=action, label=labels(action), date=date.object.value if date else "",
+                    action=action, label=labels(action),
+                    date=term_value(date.object) if date else "",
                     role="", kind=_kind(store, action, labels),
                     state=_state(store, action, labels))
     return sorted(links, key=lambda x: (x.source, x.target)), nodes
@@ -541,6 +546,8 @@ def _with_basis(store: Store, link: ChainLink, labels: Labels) -> ChainLink:
     for q in store.quads_for_pattern(ox.NamedNode(link.source),
                                      ox.NamedNode(RV + "qualifiedResponse"), None, None):
         response = q.object
+        if isinstance(response, ox.Literal):
+            continue
         if next(store.quads_for_pattern(response, ox.NamedNode(RV + "responseTo"),
                                         ox.NamedNode(link.target), None), None) is None:
             continue

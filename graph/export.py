@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import IO, Any
 
 import pyoxigraph as ox
 
@@ -32,7 +32,7 @@ def union_of_graphs(db: ox.Store) -> ox.Store:
     return union
 
 
-def dump_database(db: ox.Store, fmt: ox.RdfFormat, output: BinaryIO | Path,
+def dump_database(db: ox.Store, fmt: ox.RdfFormat, output: IO[bytes] | Path,
                   union: ox.Store | None = None) -> None:
     """Write a pyoxigraph store out, natively (pyoxigraph's serializers, in the store's own
     order, the same for the same content). Formats without named graphs get the union of
@@ -45,7 +45,7 @@ def dump_database(db: ox.Store, fmt: ox.RdfFormat, output: BinaryIO | Path,
                                             prefixes=_prefixes(fmt))
 
 
-def export_graph(store: Any, fmt: ox.RdfFormat, output: BinaryIO | Path) -> None:
+def export_graph(store: Any, fmt: ox.RdfFormat, output: IO[bytes] | Path) -> None:
     """Serialize every quad of a store: the embedded store's database natively, another
     store (an external SPARQL server) through its quads."""
     db = getattr(store, "db", None)

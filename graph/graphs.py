@@ -21,9 +21,11 @@ from rivalry.graph import (
     META_GRAPH,
     ONTOLOGY_GRAPH,
     Term,
+    term_value,
 )
 from rivalry.graph.describe import Labels
 from rivalry.graph.store import Store
+from rivalry.ontology import NAMESPACE
 
 RDF_TYPE = "http://www.w3.org/1999/02/22-rdf-syntax-ns#type"
 RDFS = "http://www.w3.org/2000/01/rdf-schema#"
@@ -31,7 +33,7 @@ DCT = "http://purl.org/dc/terms/"
 PROV = "http://www.w3.org/ns/prov#"
 VOID = "http://rdfs.org/ns/void#"
 XSD = "http://www.w3.org/2001/XMLSchema#"
-RV = "https://w3id.org/rivalry/ontology#"
+RV = NAMESPACE  # the ontology's namespace, as a string (rivalry.ontology)
 
 #: What the graphs that are not a facts file hold.
 SPECIAL = {
@@ -79,7 +81,7 @@ def exists(store: Store, iri: str) -> bool:
 
 def _count(store: Store, query: str) -> int:
     row = next(store.query(query).rows(), None)
-    return int(row[0].value) if row and row[0] is not None else 0
+    return int(term_value(row[0])) if row and row[0] is not None else 0
 
 
 def graph_info(store: Store, iri: str, labels: Labels,
@@ -92,7 +94,7 @@ def graph_info(store: Store, iri: str, labels: Labels,
 
     def meta_value(prop: str) -> str | None:
         q = next(store.quads_for_pattern(g, ox.NamedNode(prop), None, meta), None)
-        return q.object.value if q is not None else None
+        return term_value(q.object) if q is not None else None
 
     if iri in SPECIAL:
         label, comment = SPECIAL[iri]
@@ -110,7 +112,7 @@ def graph_info(store: Store, iri: str, labels: Labels,
         info = GraphInfo(iri, meta_value(RDFS + "label") or f"facts: {name}",
                          "The facts of one curated file, with the sources they rest on.",
                          "facts", triples, file=meta_value(DCT + "source"))
-        docs = sorted(q.object.value for q in store.quads_for_pattern(
+        docs = sorted(term_value(q.object) for q in store.quads_for_pattern(
             g, ox.NamedNode(PROV + "wasDerivedFrom"), None, meta))
         info.source_count = len(docs)
         info.sources = sorted((SourceRef(d, labels(d, d.rsplit("/", 1)[-1]))
@@ -121,8 +123,8 @@ def graph_info(store: Store, iri: str, labels: Labels,
                    "FILTER(isIRI(?s)) }")
         rows = store.query(f"SELECT DISTINCT ?s WHERE {{ GRAPH <{iri}> {{ ?s ?p ?o }} "
                            f"FILTER(isIRI(?s)) }} ORDER BY ?s LIMIT {listed}").rows()
-        info.subjects = sorted(((s.value, labels(s.value, s.value)) for (s,) in rows),
-                               key=lambda x: x[1].lower())
+        subjects = [term_value(s) for (s,) in rows]
+        info.subjects = sorted(((s, labels(s, s)) for s in subjects), key=lambda x: x[1].lower())
     return info
 
 
@@ -176,14 +178,16 @@ def graph_index(store: Store) -> list[GraphSummary]:
                      OPTIONAL {{ ?g <{PROV}wasDerivedFrom> ?src }} }}
     }} GROUP BY ?g ?label ?n"""
     for g, label, n, sources in store.query(query).rows():
-        found[g.value] = GraphSummary(g.value, label.value if label else g.value,
-                                      int(n.value), int(sources.value))
+        name = term_value(g)
+        found[name] = GraphSummary(name, term_value(label) if label else name,
+                                   int(term_value(n)), int(term_value(sources)))
     info = store.info
-    for iri, (label, _) in SPECIAL.items():
+    for iri, (special, _) in SPECIAL.items():
         if iri == INFERRED_GRAPH:
-            n = getattr(info, "inferred", None)
-            found[iri] = GraphSummary(iri, label, n if isinstance(n, int) else None, 0)
+            inferred = getattr(info, "inferred", None)
+            found[iri] = GraphSummary(iri, special,
+                                      inferred if isinstance(inferred, int) else None, 0)
         elif exists(store, iri):  # small graphs: counted
-            found[iri] = GraphSummary(iri, label, _count(
+            found[iri] = GraphSummary(iri, special, _count(
                 store, f"SELECT (COUNT(*) AS ?n) WHERE {{ GRAPH <{iri}> {{ ?s ?p ?o }} }}"), 0)
     return sorted(found.values(), key=lambda s: (s.iri.startswith(FACTS_GRAPH_BASE), s.iri))

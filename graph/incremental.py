@@ -30,7 +30,17 @@ from typing import Any
 
 import pyoxigraph as ox
 
-from rivalry.graph import DERIVED_GRAPH, GRAPH_BASE, INFERRED_GRAPH, META_GRAPH, ONTOLOGY_GRAPH
+from rivalry.graph import (
+    DERIVED_GRAPH,
+    GRAPH_BASE,
+    INFERRED_GRAPH,
+    META_GRAPH,
+    ONTOLOGY_GRAPH,
+    Subject,
+    Term,
+    select,
+    term_value,
+)
 from rivalry.graph.build import (
     INCREMENTAL_MAX_SHARE,
     RDF_TYPE,
@@ -80,8 +90,10 @@ def plan_incremental(location: StoreLocation, directory: Path, options: BuildOpt
         return None
     state = State.read(current)
 
-    def full(reason: str) -> None:
+    def full(reason: str) -> Plan | None:
+        """No plan: the reason said, a full build follows."""
         progress(f"full build: {reason}")
+        return None
 
     if state is None:
         return full("the current build kept nothing for an incremental one")
@@ -205,9 +217,9 @@ def run_incremental(plan: Plan, partial: Path, options: BuildOptions, phases: Ph
     leaving = {_triple(q) for q in all_removed} - {_triple(q) for q in all_added}
     union_removed = set()
     for t in leaving:
-        graphs = _asserted_graphs_of(store, t)
-        graphs -= {q.graph_name.value for q in all_removed if _triple(q) == t}
-        if not graphs:
+        asserted = _asserted_graphs_of(store, t)
+        asserted -= {q.graph_name.value for q in all_removed if _triple(q) == t}
+        if not asserted:
             union_removed.add(t)
     union_added = {t for t in {_triple(q) for q in all_added}
                    if not _asserted_graphs_of(store, t)}
@@ -258,8 +270,9 @@ def run_incremental(plan: Plan, partial: Path, options: BuildOptions, phases: Ph
 
 
 def graph_count(store: ox.Store, graph: ox.NamedNode) -> int:
-    rows = store.query(f"SELECT (COUNT(*) AS ?n) WHERE {{ GRAPH <{graph.value}> {{ ?s ?p ?o }} }}")
-    return int(next(iter(rows))[0].value)
+    rows = select(store,
+                  f"SELECT (COUNT(*) AS ?n) WHERE {{ GRAPH <{graph.value}> {{ ?s ?p ?o }} }}")
+    return int(term_value(next(iter(rows))[0]))
 
 
 # ---------------------------------------------------------------------------------------
@@ -268,18 +281,18 @@ def graph_count(store: ox.Store, graph: ox.NamedNode) -> int:
 
 
 def affected_focus(store: ox.Store, changed: set[ox.Triple], depth: int,
-                   through: frozenset[str] | None, backward: bool) -> set[ox.Term]:
+                   through: frozenset[str] | None, backward: bool) -> set[Term]:
     """The focus nodes whose results the changed triples can affect: a constraint reads
     triples along paths from its focus node; a changed triple is read by the nodes that
     reach its subject in fewer than `depth` steps along `through` (and its object too,
     for constraints that follow triples backwards)."""
-    start = {t.subject for t in changed}
+    start: set[Term] = {t.subject for t in changed}
     if backward:
         start |= {t.object for t in changed if not isinstance(t.object, ox.Literal)}
     found = set(start)
     frontier = start
     for _ in range(max(depth - 1, 0)):
-        reached: set[ox.Term] = set()
+        reached: set[Term] = set()
         for node in frontier:
             if isinstance(node, ox.Literal):
                 continue
@@ -324,7 +337,7 @@ def _revalidate(store: ox.Store, plan: Plan, options: BuildOptions, phases: Phas
             else through | c.reach.through
     backward = any(c.reach.backward for c in bounded)
 
-    def work() -> tuple[Report, set[ox.Term]]:
+    def work() -> tuple[Report, set[Term]]:
         focus = affected_focus(store, changed, depth, through, backward)
         status = phases.status
         ticker = (lambda done, total: status(f"SHACL: {done}/{total} queries")) \
@@ -343,7 +356,7 @@ def _revalidate(store: ox.Store, plan: Plan, options: BuildOptions, phases: Phas
                         constraints=len(every))
         return report, focus
 
-    def done(value: tuple[Report, set[ox.Term]]) -> str:
+    def done(value: tuple[Report, set[Term]]) -> str:
         report, focus = value
         counts = report.counts()
         verdict = "the facts conform" if report.conforms else "the facts do not conform"
@@ -500,7 +513,7 @@ def _copy_summary(summary: Any) -> Any:
 class _Keys:
     """The kinds of individuals in one store (the previous build's or the new one)."""
 
-    def __init__(self, store: ox.Store, tbox: Any, identity: set[ox.Term],
+    def __init__(self, store: ox.Store, tbox: Any, identity: set[Term],
                  kept: frozenset[str]) -> None:
         from rivalry.graph.consistency import Features
 
@@ -508,10 +521,10 @@ class _Keys:
         self.store = store
         self.tbox = tbox
         self.identity = identity
-        self.cache: dict[ox.Term, str | None] = {}
+        self.cache: dict[Term, str | None] = {}
         self.Features = Features
 
-    def incident(self, node: ox.Term) -> list[ox.Quad]:
+    def incident(self, node: Subject) -> list[ox.Quad]:
         out = []
         for q in self.store.quads_for_pattern(node, None, None, None):
             if _data(q) and counted(q, self.kept):
@@ -521,14 +534,14 @@ class _Keys:
                 out.append(q)
         return out
 
-    def features(self, node: ox.Term) -> Any:
+    def features(self, node: Subject) -> Any:
         f = self.Features(self.tbox)
         f.identity = self.identity
         for q in self.incident(node):
             f.add(q.subject, q.predicate.value, q.object)
         return f
 
-    def own(self, node: ox.Term) -> str | None:
+    def own(self, node: Subject) -> str | None:
         """The node's kind, or None when it is no individual of the facts."""
         if node in self.cache:
             return self.cache[node]
@@ -537,7 +550,7 @@ class _Keys:
         self.cache[node] = key
         return key
 
-    def key(self, node: ox.Term) -> str:
+    def key(self, node: Subject) -> str:
         found = self.own(node)
         return found if found is not None else ""
 

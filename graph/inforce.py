@@ -30,7 +30,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-RV = "https://w3id.org/rivalry/ontology#"
+from rivalry.ontology import NAMESPACE
+
+RV = NAMESPACE  # the ontology's namespace, as a string (rivalry.ontology)
 
 IN_FORCE = frozenset(RV + s for s in ("InForce", "PartiallyInForce", "RescissionAnnounced"))
 #: Statuses whose coming means the measure was in force until then.

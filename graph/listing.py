@@ -18,11 +18,12 @@ from dataclasses import dataclass, field
 
 import pyoxigraph as ox
 
-from rivalry.graph import ONTOLOGY_GRAPH, Term
+from rivalry.graph import ONTOLOGY_GRAPH, Term, term_value
 from rivalry.graph.describe import Labels, _kind, _state
 from rivalry.graph.store import Store
+from rivalry.ontology import NAMESPACE
 
-RV = "https://w3id.org/rivalry/ontology#"
+RV = NAMESPACE  # the ontology's namespace, as a string (rivalry.ontology)
 SKOS = "http://www.w3.org/2004/02/skos/core#"
 RDFS = "http://www.w3.org/2000/01/rdf-schema#"
 OWL_CLASS = "http://www.w3.org/2002/07/owl#Class"
@@ -131,7 +132,7 @@ def _where(bindings: dict[str, Term]) -> str:
 def count_actions(store: Store, filters: ActionFilters) -> int:
     bindings = filters.bindings()
     query = f"{PREFIXES}SELECT (COUNT(?action) AS ?n) WHERE {_where(bindings)}"
-    return int(next(store.query(query).rows())[0].value)
+    return int(term_value(next(store.query(query).rows())[0]))
 
 
 def action_page(store: Store, labels: Labels, filters: ActionFilters,
@@ -144,7 +145,7 @@ def action_page(store: Store, labels: Labels, filters: ActionFilters,
     order = "DESC(?date) DESC(?action)" if newest_first else "?date ?action"
     query = (f"{PREFIXES}SELECT ?action ?date WHERE {_where(bindings)}\n"
              f"ORDER BY {order} LIMIT {page_size} OFFSET {(page - 1) * page_size}")
-    rows = [_row(store, labels, action.value, date.value)
+    rows = [_row(store, labels, term_value(action), term_value(date))
             for action, date in store.query(query).rows()]
     return ActionPage(rows, total, page, page_size)
 
@@ -174,11 +175,12 @@ def facets(store: Store, labels: Labels) -> dict[str, list[Option]]:
         for row in store.query(PREFIXES + query).rows():
             if row[0] is None:
                 continue
-            count = int(row[1].value) if counted else None
-            out.append(Option(row[0].value, labels(row[0].value, row[0].value), count))
+            count = int(term_value(row[1])) if counted else None
+            value = term_value(row[0])
+            out.append(Option(value, labels(value, value), count))
         return sorted(out, key=lambda o: o.label.lower())
 
-    years = [Option(y.value, y.value, int(n.value)) for y, n in store.query(
+    years = [Option(term_value(y), term_value(y), int(term_value(n))) for y, n in store.query(
         PREFIXES + "SELECT ?y (COUNT(?a) AS ?n) WHERE { ?a rv:announcedOn ?d "
         "BIND(SUBSTR(STR(?d), 1, 4) AS ?y) } GROUP BY ?y ORDER BY ?y").rows()]
     return {
@@ -222,13 +224,14 @@ def chart_data(store: Store, labels: Labels, filters: ActionFilters,
                  f"{_where(bindings)} OPTIONAL {{ ?action rv:issuingPolity ?lane }} }} "
                  f"ORDER BY ?date ?action ?lane LIMIT {CHART_POINTS_MAX}")
         seen = set()
-        for action, date, lane in store.query(query).rows():
-            if action.value in seen:
+        for action_term, date, lane in store.query(query).rows():
+            action = term_value(action_term)
+            if action in seen:
                 continue
-            seen.add(action.value)
-            name = labels(lane.value) if lane is not None else (
-                _state(store, action.value, labels) or "other")
-            data.points.append((name, date.value, action.value, labels(action.value)))
+            seen.add(action)
+            name = labels(term_value(lane)) if lane is not None else (
+                _state(store, action, labels) or "other")
+            data.points.append((name, term_value(date), action, labels(action)))
         lanes = {p[0] for p in data.points}
     else:
         # a day within a year, a month over all years
@@ -236,10 +239,10 @@ def chart_data(store: Store, labels: Labels, filters: ActionFilters,
         query = (f"{PREFIXES}SELECT ?lane ?period (COUNT(?action) AS ?n) WHERE {{ "
                  f"{_where(bindings)} OPTIONAL {{ ?action rv:issuingPolity ?lane }} "
                  f"BIND({period} AS ?period) }} GROUP BY ?lane ?period")
-        for lane, period, n in store.query(query).rows():
-            name = labels(lane.value) if lane is not None else "other"
-            key = (name, period.value)
-            data.counts[key] = data.counts.get(key, 0) + int(n.value)
+        for lane, period_term, n in store.query(query).rows():
+            name = labels(term_value(lane)) if lane is not None else "other"
+            key = (name, term_value(period_term))
+            data.counts[key] = data.counts.get(key, 0) + int(term_value(n))
         lanes = {k[0] for k in data.counts}
     data.lanes = sorted(lanes, key=lambda x: (x == "other", x.lower()))
     return data
@@ -250,7 +253,7 @@ def chart_data(store: Store, labels: Labels, filters: ActionFilters,
 
 def classes_with_members(store: Store, labels: Labels) -> list[Option]:
     """Classes of the ontology with members in the graph, and how many."""
-    classes = [c.value for (c,) in store.query(
+    classes = [term_value(c) for (c,) in store.query(
         f"SELECT DISTINCT ?c WHERE {{ GRAPH <{ONTOLOGY_GRAPH}> {{ ?c a <{OWL_CLASS}> }} "
         f'FILTER(STRSTARTS(STR(?c), "{RV}")) }}').rows()]
     if not classes:
@@ -258,8 +261,11 @@ def classes_with_members(store: Store, labels: Labels) -> list[Option]:
     values = " ".join(str(ox.NamedNode(c)) for c in classes)
     query = (f"SELECT ?class (COUNT(DISTINCT ?e) AS ?n) WHERE {{ VALUES ?class {{ {values} }} "
              "?e a ?class } GROUP BY ?class")
-    rows = [Option(c.value, labels(c.value, c.value.rsplit("#", 1)[-1]), int(n.value))
-            for c, n in store.query(query).rows() if int(n.value)]
+    rows = []
+    for c, n in store.query(query).rows():
+        iri, count = term_value(c), int(term_value(n))
+        if count:
+            rows.append(Option(iri, labels(iri, iri.rsplit("#", 1)[-1]), count))
     return sorted(rows, key=lambda o: o.label.lower())
 
 
@@ -286,8 +292,8 @@ def member_page(store: Store, class_iri: str, labels: Labels, page: int = 1,
     """One page of a class's members: by label (English first) for classes of up to
     SORTED_MAX members, in a stable order of the store beyond."""
     cls = f"VALUES ?class {{ {ox.NamedNode(class_iri)} }}"
-    total = int(next(store.query(
-        f"SELECT (COUNT(DISTINCT ?e) AS ?n) WHERE {{ {cls} ?e a ?class }}").rows())[0].value)
+    total = int(term_value(next(store.query(
+        f"SELECT (COUNT(DISTINCT ?e) AS ?n) WHERE {{ {cls} ?e a ?class }}").rows())[0]))
     offset = (page - 1) * page_size
     by_label = total <= SORTED_MAX
     if by_label:
@@ -302,13 +308,16 @@ def member_page(store: Store, class_iri: str, labels: Labels, page: int = 1,
             BIND (LCASE(COALESCE(?label, STR(?e))) AS ?key)
         }} ORDER BY ?key ?e
         LIMIT {page_size} OFFSET {offset}"""
-        found = [(e.value, label.value if label is not None else labels(
-            e.value, e.value.rsplit("/", 1)[-1])) for e, label in store.query(query).rows()]
+        found = []
+        for e, label in store.query(query).rows():
+            iri = term_value(e)
+            found.append((iri, term_value(label) if label is not None
+                          else labels(iri, iri.rsplit("/", 1)[-1])))
     else:
         query = (f"SELECT DISTINCT ?e WHERE {{ {cls} ?e a ?class }} "
                  f"LIMIT {page_size} OFFSET {offset}")
-        found = [(e.value, labels(e.value, e.value.rsplit("/", 1)[-1]))
-                 for (e,) in store.query(query).rows()]
+        iris = [term_value(e) for (e,) in store.query(query).rows()]
+        found = [(iri, labels(iri, iri.rsplit("/", 1)[-1])) for iri in iris]
     return MemberPage(found, total, page, page_size, by_label)
 
 

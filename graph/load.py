@@ -14,7 +14,7 @@ from pathlib import Path, PurePosixPath
 
 import pyoxigraph as ox
 
-from rivalry.graph import FACTS_GRAPH_BASE, ID_BASE, ONTOLOGY_GRAPH, Term
+from rivalry.graph import FACTS_GRAPH_BASE, ID_BASE, ONTOLOGY_GRAPH
 from rivalry.graph.errors import InvalidInput, InvalidOntology, SourceLocation
 from rivalry.ontology import NAMESPACE, ontology_file
 
@@ -243,10 +243,13 @@ def canonical(quads: list[ox.Quad], scope: str) -> list[ox.Quad]:
         dataset.canonicalize(ox.CanonicalizationAlgorithm.RDFC_1_0)
         prefix = "f" + hashlib.sha256(scope.encode("utf-8")).hexdigest()[:10] + "_"
 
-        def rename(term: Term) -> Term:
-            return ox.BlankNode(prefix + term.value) if isinstance(term, ox.BlankNode) else term
+        def blank(node: ox.BlankNode) -> ox.BlankNode:
+            return ox.BlankNode(prefix + node.value)
 
-        quads = [ox.Quad(rename(q.subject), q.predicate, rename(q.object), q.graph_name)
+        quads = [ox.Quad(blank(s) if isinstance(s := q.subject, ox.BlankNode) else s,
+                         q.predicate,
+                         blank(o) if isinstance(o := q.object, ox.BlankNode) else o,
+                         q.graph_name)
                  for q in dataset]
     return sorted(quads, key=str)
 

@@ -19,10 +19,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import rdflib
-from rdflib import OWL, RDF, RDFS, SKOS, BNode, Literal, URIRef
+from rdflib import OWL, RDF, RDFS, SKOS, Literal, URIRef
 from rdflib.collection import Collection
 
 from rivalry.graph import PREFIXES
+from rivalry.graph.terms import prefixed_name
 from rivalry.ontology import NAMESPACE, ONTOLOGY_IRI, ontology_file
 
 DCT = rdflib.Namespace("http://purl.org/dc/terms/")
@@ -135,12 +136,8 @@ class OntologyDoc:
 
 
 def curie(iri: str) -> str:
-    best = max((ns for ns in DOC_PREFIXES.values() if iri.startswith(ns) and len(iri) > len(ns)),
-               key=len, default=None)
-    if best is None:
-        return iri
-    prefix = next(p for p, ns in DOC_PREFIXES.items() if ns == best)
-    return f"{prefix}:{iri[len(best):]}"
+    """A term's prefixed name on the ontology's page (its IRI when none fits)."""
+    return prefixed_name(iri, DOC_PREFIXES) or iri
 
 
 def anchor_for(iri: str) -> str:
@@ -162,7 +159,7 @@ class _Reader:
             s for s in g.subjects(RDF.type, None) if isinstance(s, URIRef)
             and s != URIRef(ONTOLOGY_IRI)}
 
-    def label(self, node: URIRef) -> str | None:
+    def label(self, node: rdflib.term.Node) -> str | None:
         found: dict[str, str] = {}
         for prop in (RDFS.label, SKOS.prefLabel):
             for o in self.g.objects(node, prop):
@@ -195,7 +192,7 @@ class _Reader:
             return [Ref(text)]
         return self.expression(node)
 
-    def expression(self, node: BNode) -> list[Ref]:
+    def expression(self, node: rdflib.term.Node) -> list[Ref]:
         g = self.g
         for prop, word in ((OWL.unionOf, "or"), (OWL.intersectionOf, "and")):
             items = g.value(node, prop)
@@ -226,7 +223,8 @@ class _Reader:
 
 
 def _kinds(g: rdflib.Graph, node: URIRef) -> list[str]:
-    names = {OWL.Class: "class", RDFS.Class: "class", OWL.ObjectProperty: "object property",
+    names: dict[rdflib.term.Node, str] = {
+             OWL.Class: "class", RDFS.Class: "class", OWL.ObjectProperty: "object property",
              OWL.DatatypeProperty: "datatype property",
              OWL.AnnotationProperty: "annotation property", RDFS.Datatype: "datatype",
              SKOS.ConceptScheme: "concept scheme", SKOS.Concept: "concept",
@@ -245,17 +243,20 @@ def build_doc(g: rdflib.Graph) -> OntologyDoc:
                 if pred == OWL.inverseOf and (o, OWL.inverseOf, s) in g:
                     continue  # said both ways: the term's own statement shows it
                 reverse[o][name].append(r.ref(s))
-    disjoint: dict[URIRef, list[URIRef]] = defaultdict(list)
+    disjoint: dict[rdflib.term.Node, list[rdflib.term.Node]] = defaultdict(list)
     for group in g.subjects(RDF.type, OWL.AllDisjointClasses):
-        members = list(Collection(g, g.value(group, OWL.members)))
-        for m in members:
-            disjoint[m] += [x for x in members if x != m]
+        head = g.value(group, OWL.members)
+        if head is None:  # no list: Collection would read any rdf:first of the graph
+            continue
+        listed = list(Collection(g, head))
+        for m in listed:
+            disjoint[m] += [x for x in listed if x != m]
 
     def term(node: URIRef) -> Term:
         iri = str(node)
         relations: dict[str, list[list[Ref]]] = defaultdict(list)
         for p, o in sorted(g.predicate_objects(node), key=lambda po: (str(po[0]), str(po[1]))):
-            if p in TEXT_PREDICATES:
+            if not isinstance(p, URIRef) or p in TEXT_PREDICATES:
                 continue
             name = PREDICATE_NAMES.get(p) or r.label(p) or curie(str(p))
             relations[name].append(r.ref(o))

@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any
+from typing import IO, Any, cast
 
 import pyoxigraph as ox
 
@@ -55,7 +55,8 @@ def write_dump(db: ox.Store, name: str, directory: Path,
     tmp = directory / f".{name}.gz.{os.getpid()}"
     try:
         with gzip.GzipFile(tmp, "wb", compresslevel=GZIP_LEVEL, mtime=0) as out:
-            dump_database(db, DUMPS[name], out, union)
+            # a binary file as pyoxigraph writes to one (typeshed's GzipFile is no IO[bytes])
+            dump_database(db, DUMPS[name], cast(IO[bytes], out), union)
         os.replace(tmp, target)
     except BaseException:
         tmp.unlink(missing_ok=True)

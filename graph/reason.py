@@ -19,13 +19,14 @@ from dataclasses import dataclass, field
 
 import pyoxigraph as ox
 
-from rivalry.graph import INFERRED_GRAPH, ONTOLOGY_GRAPH, Term
+from rivalry.graph import INFERRED_GRAPH, ONTOLOGY_GRAPH, Term, construct, term_value
 from rivalry.graph.consistency import (  # noqa: F401 - re-exported
     HERMIT_DATATYPE_REWRITES,
     ConsistencyReport,
     hermit_input,
+    transitive_closure,
 )
-from rivalry.graph.errors import ReasonerUnavailable
+from rivalry.graph.errors import InvalidOntology, ReasonerUnavailable
 
 RDF_TYPE = "http://www.w3.org/1999/02/22-rdf-syntax-ns#type"
 RDF_FIRST = "http://www.w3.org/1999/02/22-rdf-syntax-ns#first"
@@ -57,28 +58,20 @@ class Rules:
 
 
 def _closure(edges: dict[str, set[str]]) -> dict[str, set[str]]:
-    closed: dict[str, set[str]] = {}
-    for start in edges:
-        seen: set[str] = set()
-        todo = list(edges[start])
-        while todo:
-            node = todo.pop()
-            if node not in seen and node != start:
-                seen.add(node)
-                todo.extend(edges.get(node, ()))
-        if seen:
-            closed[start] = seen
-    return closed
+    """The hierarchy in closed form, without the nodes that reach nothing."""
+    return {node: above for node, above in transitive_closure(edges).items() if above}
 
 
 def _rdf_list(store: ox.Store, head: Term, graph: ox.NamedNode) -> list[str]:
     items = []
     while not (isinstance(head, ox.NamedNode) and head.value == RDF_NIL):
+        if isinstance(head, ox.Literal):
+            raise InvalidOntology(f"an RDF list of the ontology goes on with a literal, {head}")
         first = next(store.quads_for_pattern(head, ox.NamedNode(RDF_FIRST), None, graph), None)
         rest = next(store.quads_for_pattern(head, ox.NamedNode(RDF_REST), None, graph), None)
         if first is None or rest is None:
             break
-        items.append(first.object.value)
+        items.append(term_value(first.object))
         head = rest.object
     return items
 
@@ -114,8 +107,8 @@ def rules_from_ontology(store: ox.Store, graph: str = ONTOLOGY_GRAPH) -> Rules:
     typed = pairs(RDF_TYPE)
     for prop, kind in typed:
         if isinstance(kind, ox.NamedNode) and kind.value == OWL + "SymmetricProperty":
-            inverses.add((prop.value, prop.value))
-    transitive = {p.value for p, k in typed
+            inverses.add((term_value(prop), term_value(prop)))
+    transitive = {term_value(p) for p, k in typed
                   if isinstance(k, ox.NamedNode) and k.value == OWL + "TransitiveProperty"}
     chains = [(prop.value, _rdf_list(store, head, g))
               for prop, head in pairs(OWL + "propertyChainAxiom")
@@ -208,7 +201,7 @@ def rule_query(rule: Rule, delta: ox.NamedNode | None = None, at: int = 0,
     """A CONSTRUCT of the rule's new conclusions: those not in any graph. With `delta`,
     the body's atom `at` must match a triple of that graph (semi-naive evaluation).
     `absent_from` names graphs whose triples do not count as present."""
-    atoms = []
+    atoms: list[str] = []
     for i, atom in enumerate(rule.body):
         if delta is not None and i == at:
             atoms.insert(0, f"GRAPH <{delta.value}> {{ {rule.pattern(atom)} }}")
@@ -235,8 +228,8 @@ def derive(store: ox.Store, clauses: list[Rule], delta: ox.NamedNode | None = No
     for rule in clauses:
         positions = range(len(rule.body)) if delta is not None else [0]
         for at in positions:
-            found.update(store.query(rule_query(rule, delta, at),
-                                     use_default_graph_as_union=True))
+            found.update(construct(store, rule_query(rule, delta, at),
+                                   use_default_graph_as_union=True))
     return found
 
 
@@ -252,7 +245,7 @@ def derive_into(store: ox.Store, clauses: list[Rule], graphs: list[ox.NamedNode]
             store.update(rule_update(rule, graphs))
             added += (len(store) - before) // len(graphs)
             continue
-        new = set(store.query(rule_query(rule), use_default_graph_as_union=True))
+        new = set(construct(store, rule_query(rule), use_default_graph_as_union=True))
         for graph in graphs:
             add_quads(store, (ox.Quad(t.subject, t.predicate, t.object, graph) for t in new),
                       on_disk)
@@ -349,7 +342,7 @@ def _consequences(store: ox.Store, clauses: list[Rule], source: ox.NamedNode,
             atoms.insert(0, atoms.pop(at))
             query = (f"CONSTRUCT {{ {head} }} WHERE {{ {atoms[0]} {rule.values} "
                      f"{' '.join(atoms[1:])} {rule.filters} {where.replace('HEAD', head)} }}")
-            found.update(store.query(query, use_default_graph_as_union=True))
+            found.update(construct(store, query, use_default_graph_as_union=True))
     return found
 
 
@@ -407,7 +400,7 @@ def update_inferences(store: ox.Store, removed: set[ox.Triple], added: set[ox.Tr
             query = (f"CONSTRUCT {{ {head} }} WHERE {{ GRAPH <{CANDIDATES.value}> {{ {head} }} "
                      f"{rule.values} {' '.join(atoms)} {rule.filters} "
                      f"FILTER NOT EXISTS {{ GRAPH ?h {{ {head} }} FILTER(?h NOT IN ({skip})) }} }}")
-            rederived.update(store.query(query, use_default_graph_as_union=True))
+            rederived.update(construct(store, query, use_default_graph_as_union=True))
         store.remove_graph(CANDIDATES)
     store.extend(_quads(rederived, inferred))
     # 4. Insert: what follows from the added and rederived triples, to a fixpoint.

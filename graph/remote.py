@@ -55,10 +55,18 @@ from typing import Any
 
 import pyoxigraph as ox
 
-from rivalry.graph import FACTS_GRAPH_BASE, GRAPH_BASE, ONTOLOGY_GRAPH, Term
+from rivalry.graph import (
+    FACTS_GRAPH_BASE,
+    GRAPH_BASE,
+    ONTOLOGY_GRAPH,
+    GraphName,
+    Subject,
+    Term,
+    term_value,
+)
 from rivalry.graph.errors import ExternalStoreError, NoBuild, QueryError, QueryTimeout, StoreError
 from rivalry.graph.load import canonical
-from rivalry.graph.results import Answer, to_json
+from rivalry.graph.results import Answer, Row, to_json
 from rivalry.graph.sparql import (
     QueryShape,
     check_query,
@@ -119,7 +127,8 @@ CAP_SUSPECT_FROM = 100
 # Virtuoso repeats every graph of the request's dataset as a response header
 # (X-SPARQL-default-graph, X-SPARQL-named-graph); http.client refuses more than 100
 # headers by default, which a build of a few hundred graphs passes.
-http.client._MAXHEADERS = max(getattr(http.client, "_MAXHEADERS", 100), 100_000)
+http.client._MAXHEADERS = max(  # type: ignore[attr-defined]  # private: not in typeshed
+    getattr(http.client, "_MAXHEADERS", 100), 100_000)
 
 class ServerTimeout(ExternalStoreError):
     """The server did not answer within the time allowed (the message names the limit)."""
@@ -191,15 +200,20 @@ def json_term(binding: dict[str, Any]) -> Term:
     """An RDF term of SPARQL 1.1 Query Results JSON (and its older `typed-literal`)."""
     kind = binding.get("type")
     value = binding.get("value")
+    if kind == "triple" and isinstance(value, dict):
+        s, p, o = (json_term(value[k]) for k in ("subject", "predicate", "object"))
+        if isinstance(s, ox.Literal) or not isinstance(p, ox.NamedNode):
+            raise ValueError("a quoted triple whose subject is a literal or whose predicate "
+                             "is no IRI")
+        return ox.Triple(s, p, o)
+    if not isinstance(value, str):
+        raise ValueError(f"a term of type {kind!r} without a value")
     if kind == "uri":
         return ox.NamedNode(value)
     if kind == "bnode":
         return blank_node(value)
     if kind in ("literal", "typed-literal"):
         return literal(value, binding.get("datatype"), binding.get("xml:lang"))
-    if kind == "triple" and isinstance(value, dict):
-        return ox.Triple(json_term(value["subject"]), json_term(value["predicate"]),
-                         json_term(value["object"]))
     raise ValueError(f"a term of type {kind!r}")
 
 
@@ -213,10 +227,12 @@ def read_results(body: bytes, form: str | None) -> Answer:
     variables = list(doc.get("head", {}).get("vars", []))
     bindings = doc.get("results", {}).get("bindings", [])
     if form == "ASK":
-        first = bindings[0] if bindings else {}
-        value = next(iter(first.values()), {}).get("value") if first else None
+        first: dict[str, Any] = bindings[0] if bindings else {}
+        cell: dict[str, Any] = next(iter(first.values()), {})
+        value = cell.get("value")
         return Answer("ask", boolean=bool(bindings) and value not in ("0", "false"))
-    rows = [[json_term(b[v]) if v in b else None for v in variables] for b in bindings]
+    rows: list[Row] = [[json_term(b[v]) if v in b else None for v in variables]
+                       for b in bindings]
     return Answer("select", variables, rows)
 
 
@@ -320,7 +336,7 @@ class _Auth:
         if digest is not None:
             _, rest = digest.split(" ", 1)
             self.challenge = urllib.request.parse_keqv_list(
-                filter(None, urllib.request.parse_http_list(rest)))
+                [item for item in urllib.request.parse_http_list(rest) if item])
             passwords = urllib.request.HTTPPasswordMgrWithDefaultRealm()
             passwords.add_password(None, url, self.user, self.password)
             self.signer = urllib.request.AbstractDigestAuthHandler(passwords)
@@ -645,7 +661,7 @@ class RemoteStore:
         if not answer.rows or answer.rows[0][0] is None:
             return State(None)
         try:
-            state = State.from_dict(json.loads(answer.rows[0][0].value))
+            state = State.from_dict(json.loads(term_value(answer.rows[0][0])))
         except (ValueError, KeyError, TypeError) as e:
             raise ExternalStoreError(f"the build description in <{BUILD_GRAPH}> on "
                                      f"{self.query_endpoint} cannot be read ({e}); rerun "
@@ -829,7 +845,7 @@ class RemoteStore:
                 "LIMIT") from None
         answer = _capped(answer, limits.row_limit)
         fmt = result_format(answer.kind) if result_format is not None else None
-        if fmt is not None and answer.kind in ("select", "ask"):
+        if isinstance(fmt, ox.QueryResultsFormat) and answer.kind in ("select", "ask"):
             # written by pyoxigraph's own writer, as the embedded store writes its
             # answers, so that both give the same bytes
             native = ox.parse_query_results(to_json(answer), format=ox.QueryResultsFormat.JSON)
@@ -858,8 +874,9 @@ class RemoteStore:
                 f'FILTER(STRSTARTS(STR(?g), "{GRAPH_BASE}") '
                 f'&& !STRSTARTS(STR(?g), "{UNION_GRAPH_BASE}") && ?g != <{BUILD_GRAPH}>) }}')
 
-    def quads_for_pattern(self, subject: Term | None, predicate: Term | None,
-                          obj: Term | None, graph: Term | None = None) -> Iterator[ox.Quad]:
+    def quads_for_pattern(self, subject: Subject | None, predicate: ox.NamedNode | None,
+                          obj: Term | None, graph: GraphName | None = None
+                          ) -> Iterator[ox.Quad]:
         """The quads matching a pattern in the build's named graphs (or in `graph`). The
         query names its graphs itself (GRAPH), so it is sent with no dataset: the
         server's own, filtered to rivalry's graphs."""
@@ -872,11 +889,15 @@ class RemoteStore:
         return self._to_quads(answer, subject, predicate, obj, graph)
 
     @staticmethod
-    def _to_quads(answer: Answer, subject: Term | None, predicate: Term | None,
-                  obj: Term | None, graph: Term | None) -> Iterator[ox.Quad]:
+    def _to_quads(answer: Answer, subject: Subject | None, predicate: ox.NamedNode | None,
+                  obj: Term | None, graph: GraphName | None) -> Iterator[ox.Quad]:
         for row in answer.rows:
             s, p, o = row[0] or subject, row[1] or predicate, row[2] or obj
             gg = row[3] if len(row) > 3 else graph
+            if (isinstance(s, ox.Literal) or s is None or not isinstance(p, ox.NamedNode)
+                    or o is None or isinstance(gg, ox.Literal | ox.Triple)):
+                raise ExternalStoreError("the SPARQL server answered a quad pattern with "
+                                         f"{row!r}, which is no quad")
             yield ox.Quad(s, p, o, gg)
 
     def quads(self, graph: str | None = None) -> Iterator[ox.Quad]:

@@ -54,13 +54,13 @@ def collect_answer(raw: ox.QuerySolutions | ox.QueryBoolean | ox.QueryTriples | 
     if isinstance(raw, ox.QuerySolutions):
         names = [v.value for v in raw.variables]
         variables = raw.variables
-        rows = []
+        rows: list[Row] = []
         for solution in raw:
             if len(rows) == row_limit:
                 return Answer("select", names, rows, truncated=True, limit=row_limit)
             rows.append([solution[v] for v in variables])
         return Answer("select", names, rows)
-    triples = []
+    triples: list[ox.Triple] = []
     for triple in raw:
         if len(triples) == row_limit:
             return Answer("graph", triples=triples, truncated=True, limit=row_limit)

@@ -20,8 +20,9 @@ from typing import Any
 
 from rivalry.graph.errors import InvalidInput, RivalryError, SourceLocation
 from rivalry.graph.search import Entity, Hit, SearchIndex, TargetingMeasure
+from rivalry.ontology import NAMESPACE
 
-RV = "https://w3id.org/rivalry/ontology#"
+RV = NAMESPACE  # the ontology's namespace, as a string (rivalry.ontology)
 ACTOR = RV + "Actor"
 POLITY = RV + "Polity"
 
@@ -259,7 +260,7 @@ class Screener:
 
     def screen(self, rows: Iterable[ScreenInput], deadline: float | None = None,
                what: str = "screening") -> list[ScreenResult]:
-        out = []
+        out: list[ScreenResult] = []
         for row in rows:
             if deadline is not None and time.monotonic() > deadline:
                 raise ScreeningTimeout(f"{what} stopped after {len(out)} names: it ran past "
@@ -330,7 +331,7 @@ def to_rows(screening: Screening) -> list[dict[str, str]]:
                             issuer=m.measure.polity_label or "",
                             announced=m.measure.date or "", in_force_from=start,
                             in_force_until=end,
-                            sources=" ".join(s["url"] or s["iri"] for s in m.sources))
+                            sources=" ".join(s["url"] or s["iri"] or "" for s in m.sources))
                 out.append({k: line.get(k, "") for k in CSV_COLUMNS})
     return out
 

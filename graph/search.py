@@ -45,13 +45,14 @@ from rivalry.graph import ID_BASE, ONTOLOGY_GRAPH, PREFIXES
 from rivalry.graph.errors import StoreError
 from rivalry.graph.inforce import MeasureDates, iso_day, periods
 from rivalry.graph.names import NameKeys, ascii_words, name_keys
+from rivalry.ontology import NAMESPACE
 
 INDEX_FILE = "search.sqlite"
 #: Bumped when the schema changes; an index of another version is refused like a
 #: missing one (rebuild).
 FORMAT_VERSION = "2"
 
-RV = "https://w3id.org/rivalry/ontology#"
+RV = NAMESPACE  # the ontology's namespace, as a string (rivalry.ontology)
 RDF_TYPE = "http://www.w3.org/1999/02/22-rdf-syntax-ns#type"
 RDFS = "http://www.w3.org/2000/01/rdf-schema#"
 SKOS = "http://www.w3.org/2004/02/skos/core#"
@@ -388,22 +389,22 @@ def _fill(db: sqlite3.Connection, g: _Graph) -> tuple[int, int, int]:
     # parents (org:subOrganizationOf, to any depth) and issuers (the issuing polity,
     # the issuing agency and the agencies above it)
     sub: dict[str, set[str]] = defaultdict(set)
-    for iri, found in values[ORG_SUB].items():
-        sub[iri].update(v for v in found if v in ids)
+    for iri, linked in values[ORG_SUB].items():
+        sub[iri].update(v for v in linked if v in ids)
     above = _closure(sub)
     db.executemany("INSERT INTO parent VALUES (?,?,?)",
                    [(ids[c], ids[a], d) for c, anc in above.items() for a, d in anc.items()])
     issuers: set[tuple[int, int]] = set()
     targets: set[tuple[int, int]] = set()
     for prop in (RV + "issuedBy", RV + "issuingPolity"):
-        for iri, found in values[prop].items():
-            for v in found:
+        for iri, linked in values[prop].items():
+            for v in linked:
                 if v in ids:
                     issuers.add((ids[v], ids[iri]))
                     for ancestor in above.get(v, {}):
                         issuers.add((ids[ancestor], ids[iri]))
-    for iri, found in values[RV + "targets"].items():
-        targets.update((ids[v], ids[iri]) for v in found if v in ids)
+    for iri, linked in values[RV + "targets"].items():
+        targets.update((ids[v], ids[iri]) for v in linked if v in ids)
     db.executemany("INSERT INTO issuer VALUES (?, ?)", sorted(issuers))
     db.executemany("INSERT INTO target VALUES (?, ?)", sorted(targets))
 
@@ -521,8 +522,13 @@ _ENTITY_SQL = """SELECT e.id, e.iri, e.label, e.kind, COALESCE(k.label, e.kind),
   LEFT JOIN entity p ON p.id = e.polity"""
 
 
-def _entity(row: tuple) -> Entity:
-    return Entity(*row[:13], actor=bool(row[13]), measure=bool(row[14]))
+def _entity(row: tuple[Any, ...]) -> Entity:
+    """An Entity from a row of _ENTITY_SQL (its columns in the order of Entity's fields)."""
+    (id_, iri, label, kind, kind_label, country, country_label, polity, polity_label, date,
+     wikidata, comment, status, actor, measure) = row
+    return Entity(id_, iri, label, kind, kind_label, country, country_label, polity,
+                  polity_label, date, wikidata, comment, status, actor=bool(actor),
+                  measure=bool(measure))
 
 
 def index_path(store: Any) -> Path:
@@ -766,7 +772,7 @@ class SearchIndex:
         in force on the ISO date `on` (all of them when None), with their sources."""
         out: dict[int, list[TargetingMeasure]] = {}
         for entity_id in entity_ids:
-            holders = [(entity_id, None)]
+            holders: list[tuple[int, Entity | None]] = [(entity_id, None)]
             if parents:
                 holders += [(a.id, a) for a, _ in self.ancestors(entity_id)]
             rows: list[tuple[int, Entity | None]] = []
@@ -826,7 +832,8 @@ class _Filters:
         return (self.classes, self.issuer, self.countries)
 
     def sql(self) -> tuple[str, list[Any]]:
-        clauses, params = [], []
+        clauses: list[str] = []
+        params: list[Any] = []
         # correlated EXISTS: one primary-key probe per candidate name, never a list of
         # every member of a class
         if self.classes:

@@ -32,7 +32,9 @@ from rdflib import RDF, RDFS, BNode, Graph, Literal, URIRef
 from rdflib.collection import Collection
 from rdflib.namespace import SH, XSD
 
+from rivalry.graph import Term, select
 from rivalry.graph.errors import InvalidOntology
+from rivalry.graph.sparql import group_start
 
 #: Where a compiled query takes a restriction of its focus nodes (`?this`).
 FOCUS_MARK = "#FOCUS#"
@@ -194,9 +196,9 @@ class Violation:
     """A solution of a constraint's query: one validation result."""
 
     constraint: Constraint
-    focus: ox.Term
-    value: ox.Term | None
-    bindings: dict[str, ox.Term] = field(default_factory=dict)
+    focus: Term
+    value: Term | None
+    bindings: dict[str, Term] = field(default_factory=dict)
 
     @property
     def message(self) -> str:
@@ -621,8 +623,15 @@ class Compiler:
         """The constraints of the property shape `holder` on the focus nodes of `shape`."""
         g = self.g
         target, target_reach = targets
-        base = dict(shape=holder, severity=self.severity(holder),
-                    messages=self._messages(holder), path=path, target=target)
+        severity, messages = self.severity(holder), self._messages(holder)
+
+        def constraint(id: str, component: str, query: str, reach: Reach, test: str,
+                       per_value: bool = False) -> Constraint:
+            """A constraint of this property shape."""
+            return Constraint(id=id, shape=holder, component=component, severity=severity,
+                              messages=messages, path=path, query=query, reach=reach,
+                              target=target, test=test, per_value=per_value)
+
         label = self._label(shape, holder, path)
         out = []
         head = f"{{ {FOCUS_MARK} {{ {target} }} }}"
@@ -633,16 +642,16 @@ class Compiler:
             query = (f"SELECT DISTINCT ?this ?value WHERE {{ {head} "
                      f"?this {path.sparql} ?value FILTER(!({condition})) }}")
             test = f"EXISTS {{ ?this {path.sparql} {x} FILTER(!({per_focus})) }}"
-            out.append(Constraint(id=f"{label} {_short(component)}", component=str(component),
+            out.append(constraint(id=f"{label} {_short(component)}", component=str(component),
                                   query=query, reach=target_reach.also(path.reach.then(reach)),
-                                  test=test, per_value=True, **base))
+                                  test=test, per_value=True))
         counted = target_reach.also(path.reach)
 
         def count_constraint(name: str, component: rdflib.term.Node, test: str,
                              reach: Reach = counted) -> None:
             query = f"SELECT DISTINCT ?this WHERE {{ {head} FILTER({test}) }}"
-            out.append(Constraint(id=f"{label} {name}", component=str(component), query=query,
-                                  reach=reach, test=test, **base))
+            out.append(constraint(id=f"{label} {name}", component=str(component), query=query,
+                                  reach=reach, test=test))
 
         if (holder, SH.minCount, None) in g:
             n = self.integer(holder, SH.minCount)
@@ -710,19 +719,19 @@ class Compiler:
                 prefixes.append(f"PREFIX {g.value(declaration, SH.prefix)}: "
                                 f"<{g.value(declaration, SH.namespace)}>")
         body = re.sub(r"\$this\b", "?this", text)
-        where = re.search(r"WHERE\s*\{", body, re.IGNORECASE)
+        where = group_start(body)
         if where is None:
             raise ShapesNotSupported(f"the SPARQL constraint {self.where(constraint)} has no "
                                      "WHERE clause")
         head = "\n".join(prefixes) + "\n"
-        query = (head + body[: where.end()]
+        query = (head + body[:where]
                  + f" {{ SELECT DISTINCT ?this WHERE {{ {FOCUS_MARK} {{ {target} }} }} }} "
-                 + body[where.end():])
+                 + body[where:])
         # Over the whole graph, a query whose pattern starts from ?this with a property
         # is cheaper read from that pattern, the target checked for each solution.
         query_all = None
-        close = _closing_brace(body, where.end())
-        if close is not None and _starts_from_this(body[where.end():close]):
+        close = _closing_brace(body, where)
+        if close is not None and _starts_from_this(body[where:close]):
             query_all = (head + body[:close] + f" FILTER EXISTS {{ {target} }} "
                          + body[close:])
         messages = tuple(sorted((m for m in g.objects(constraint, SH.message)
@@ -790,7 +799,7 @@ def _rename(text: str, old: str, new: str) -> str:
     return re.sub(re.escape(old) + r"(?!\w)", new, text)
 
 
-def _short(component: rdflib.term.Node) -> str:
+def _short(component: rdflib.term.Node | str) -> str:
     name = str(component).rsplit("#", 1)[-1]
     param = {v: k for k, v in COMPONENTS.items()}.get(name)
     return f"sh:{str(param).rsplit('#', 1)[-1]}" if param is not None else f"sh:{name}"
@@ -812,7 +821,7 @@ def datatype_condition(value: str, datatype: rdflib.term.Node) -> str:
 
 
 def node_kind_condition(value: str, kind: rdflib.term.Node) -> str:
-    tests = {
+    tests: dict[rdflib.term.Node, str] = {
         SH.IRI: f"isIRI({value})",
         SH.BlankNode: f"isBlank({value})",
         SH.Literal: f"isLiteral({value})",
@@ -880,7 +889,7 @@ def sparql_reach(query: str) -> Reach:
     if unbounded:
         return Reach(None, None, True)
     this = rdflib.Variable("this")
-    distance = {this: 0}
+    distance: dict[rdflib.term.Node, int] = {this: 0}
     backward = False
     changed = True
     while changed:
@@ -949,7 +958,7 @@ class Runner:
         self.counter = 0
 
     def _subclasses(self, cls: str) -> list[str]:
-        rows = self.store.query(f"SELECT DISTINCT ?c WHERE {{ ?c <{SUBCLASS}>* <{cls}> }}",
+        rows = select(self.store, f"SELECT DISTINCT ?c WHERE {{ ?c <{SUBCLASS}>* <{cls}> }}",
                                 use_default_graph_as_union=True)
         found = {r[0].value for r in rows if isinstance(r[0], ox.NamedNode)}
         return sorted(found | {cls})
@@ -975,7 +984,7 @@ class Runner:
                 tasks.append(("tests", group[i:i + 40]))
         return tasks
 
-    def run(self, focus: Iterable[ox.Term] | None = None, workers: int = 1,
+    def run(self, focus: Iterable[Term] | None = None, workers: int = 1,
             progress: Callable[[int, int], None] | None = None) -> list[Violation]:
         focus_list = list(focus) if focus is not None else None
         if focus_list is not None and not focus_list:
@@ -1008,7 +1017,7 @@ class Runner:
                     progress(done, len(tasks))
         return out
 
-    def _tests(self, group: list[Constraint], focus: list[ox.Term] | None) -> list[Violation]:
+    def _tests(self, group: list[Constraint], focus: list[Term] | None) -> list[Violation]:
         target = group[0].target
         flags = " ".join(f"BIND(COALESCE({c.test}, false) AS ?b{i})"
                          for i, c in enumerate(group))
@@ -1017,7 +1026,7 @@ class Runner:
         query = (f"SELECT ?this {names} WHERE {{ {{ SELECT DISTINCT ?this WHERE {{ "
                  f"{FOCUS_MARK} {{ {target} }} }} }} {flags} FILTER({anyone}) }}")
         out: list[Violation] = []
-        flagged: dict[int, list[ox.Term]] = {}
+        flagged: dict[int, list[Term]] = {}
         for solution in self._solutions(query, focus):
             this = solution["this"]
             for i, c in enumerate(group):
@@ -1033,7 +1042,7 @@ class Runner:
             out += self._query(group[i], group[i].query, nodes)
         return out
 
-    def _query(self, c: Constraint, query: str, focus: list[ox.Term] | None
+    def _query(self, c: Constraint, query: str, focus: list[Term] | None
                ) -> Iterator[Violation]:
         for solution in self._solutions(query, focus):
             this = solution["this"]
@@ -1046,7 +1055,7 @@ class Runner:
                 value = this
             yield Violation(c, this, value, bindings)
 
-    def _solutions(self, query: str, focus: list[ox.Term] | None,
+    def _solutions(self, query: str, focus: list[Term] | None,
                    batch: int = 2000) -> Iterator[Any]:
         query = self.expand(query)
         if focus is None:
@@ -1064,11 +1073,11 @@ class Runner:
 class _Solutions:
     """The solutions of a query as dictionaries-like objects (bound variables only)."""
 
-    def __init__(self, store: ox.Store, query: str, this: ox.Term | None = None) -> None:
+    def __init__(self, store: ox.Store, query: str, this: Term | None = None) -> None:
         options: dict[str, Any] = {"use_default_graph_as_union": True}
         if this is not None:
             options["substitutions"] = {ox.Variable("this"): this}
-        self.solutions = store.query(query, **options)
+        self.solutions = select(store, query, **options)
         self.names = [v.value for v in self.solutions.variables]
         self.this = this
 
@@ -1078,12 +1087,12 @@ class _Solutions:
 
 
 class _Row:
-    def __init__(self, solution: Any, names: list[str], this: ox.Term | None) -> None:
+    def __init__(self, solution: Any, names: list[str], this: Term | None) -> None:
         self.values = {n: solution[n] for n in names}
         if this is not None:
             self.values["this"] = this
 
-    def __getitem__(self, name: str) -> ox.Term | None:
+    def __getitem__(self, name: str) -> Term | None:
         return self.values.get(name)
 
     def keys(self) -> list[str]:
@@ -1091,7 +1100,7 @@ class _Row:
 
 
 def run_constraints(store: ox.Store, constraints: Sequence[Constraint],
-                    focus: Iterable[ox.Term] | None = None, workers: int = 1,
+                    focus: Iterable[Term] | None = None, workers: int = 1,
                     progress: Callable[[int, int], None] | None = None) -> list[Violation]:
     """Every violation of the constraints over the union of the store's graphs; with
     `focus`, only those of these focus nodes."""

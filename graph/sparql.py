@@ -345,10 +345,12 @@ def without_order(text: str) -> str | None:
     return text
 
 
-def with_values(text: str, block: str) -> str | None:
-    """The query with `block` (a VALUES clause) at the start of its top-level group, so
-    that it binds the group's variables (how values are given to a query over the
-    SPARQL Protocol, which has no other way). None when the text has no group there."""
+def group_start(text: str) -> int | None:
+    """Where the query's top-level group pattern starts: the offset just after the `{`
+    that opens it (after WHERE, or after the projection when WHERE is left out; a
+    CONSTRUCT's template is passed over). Read from the query's tokens, so a `WHERE {`
+    in a comment, a string or an IRI is never taken for it. None when the query has no
+    such group, or escapes code points (\\u...: offsets in the text would not hold)."""
     if _CODEPOINT.search(text):
         return None
     form = None
@@ -358,8 +360,18 @@ def with_values(text: str, block: str) -> str | None:
         elif kind == "open" and value == "{" and form is not None:
             if form == "CONSTRUCT" and not _after_where(text, start):
                 continue  # a CONSTRUCT's template comes before its pattern
-            return f"{text[:start + 1]} {block} {text[start + 1:]}"
+            return start + 1
     return None
+
+
+def with_values(text: str, block: str) -> str | None:
+    """The query with `block` (a VALUES clause) at the start of its top-level group, so
+    that it binds the group's variables (how values are given to a query over the
+    SPARQL Protocol, which has no other way). None when the text has no group there."""
+    at = group_start(text)
+    if at is None:
+        return None
+    return f"{text[:at]} {block} {text[at:]}"
 
 
 def _after_where(text: str, position: int) -> bool:

@@ -8,11 +8,13 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from rivalry.graph import term_value
 from rivalry.graph.addresses import official_domain
 from rivalry.graph.describe import Labels
-from rivalry.graph.store import Store
+from rivalry.graph.store import GraphReader
+from rivalry.ontology import NAMESPACE
 
-RV = "https://w3id.org/rivalry/ontology#"
+RV = NAMESPACE  # the ontology's namespace, as a string (rivalry.ontology)
 PREFIX = (f"PREFIX rv: <{RV}> PREFIX prov: <http://www.w3.org/ns/prov#> "
           "PREFIX dct: <http://purl.org/dc/terms/> PREFIX schema: <https://schema.org/> "
           "PREFIX skos: <http://www.w3.org/2004/02/skos/core#> "
@@ -113,8 +115,10 @@ class Stats:
 
     @classmethod
     def from_record(cls, record: dict[str, Any]) -> Stats:
-        return cls(**{name: [tuple(x) for x in value] if isinstance(value, list) else value
-                      for name, value in record.items() if name in cls.__dataclass_fields__})
+        fields: dict[str, Any] = {
+            name: [tuple(x) for x in value] if isinstance(value, list) else value
+            for name, value in record.items() if name in cls.__dataclass_fields__}
+        return cls(**fields)
 
     # --- output ---------------------------------------------------------------------------
     def to_dict(self, through_year: int | None = None) -> dict:
@@ -167,28 +171,28 @@ class Stats:
         return "\n".join(lines)
 
 
-def _count(store: Store, query: str) -> int:
-    return int(next(store.query(PREFIX + query).rows())[0].value)
+def _count(store: GraphReader, query: str) -> int:
+    return int(term_value(next(store.query(PREFIX + query).rows())[0]))
 
 
-def _pairs(store: Store, query: str, labels: Labels | None,
+def _pairs(store: GraphReader, query: str, labels: Labels | None,
            none: str = "(none)") -> list[tuple[str, int]]:
     out = []
     for key, n in store.query(PREFIX + query).rows():
-        name = none if key is None else (labels(key.value) if labels and
+        name = none if key is None else (labels(term_value(key)) if labels and
                                          key.__class__.__name__ == "NamedNode"
-                                         else key.value)
-        out.append((name, int(n.value)))
+                                         else term_value(key))
+        out.append((name, int(term_value(n))))
     return sorted(out, key=lambda x: (-x[1], x[0]))
 
 
-def _issuer_documents(store: Store, result: Stats) -> None:
+def _issuer_documents(store: GraphReader, result: Stats) -> None:
     """Which actions cite a document of their issuer: a primary-official source, on an
     official domain, published by an agency or institution of the action's own state or
     union, or by the issuing company or organization itself. A few simple queries joined
     here, which stays fast on large graphs."""
     def rows(query: str) -> list[list]:
-        return [[t.value if t is not None else None for t in r]
+        return [[term_value(t) if t is not None else None for t in r]
                 for r in store.query(PREFIX + query).rows()]
 
     polity = dict(rows("""SELECT ?a ?p WHERE {
@@ -228,7 +232,7 @@ def _issuer_documents(store: Store, result: Stats) -> None:
     result.without_own_document.sort(key=lambda x: x[1])
 
 
-def stats(store: Store, labels: Labels | None = None) -> Stats:
+def stats(store: GraphReader, labels: Labels | None = None) -> Stats:
     labels = labels or Labels(store)
     result = Stats()
     result.actions = _count(store, "SELECT (COUNT(DISTINCT ?a) AS ?n) WHERE { ?a a rv:Action }")
@@ -236,7 +240,7 @@ def stats(store: Store, labels: Labels | None = None) -> Stats:
                                    "{ ?d a rv:SourceDocument }")
     # most specific classes only: a sanction counts as a sanction, not also a measure
     # (rv:mostSpecificType, derived by the build: rivalry.graph.derive)
-    result.by_type = [(labels(c.value), int(n.value)) for c, n in store.query(
+    result.by_type = [(labels(term_value(c)), int(term_value(n))) for c, n in store.query(
         PREFIX + """SELECT ?c (COUNT(DISTINCT ?a) AS ?n) WHERE {
             ?a a rv:Action ; rv:mostSpecificType ?c } GROUP BY ?c""").rows()]
     result.by_type.sort(key=lambda x: (-x[1], x[0]))
@@ -248,7 +252,7 @@ def stats(store: Store, labels: Labels | None = None) -> Stats:
     for s, y, n in store.query(PREFIX + """SELECT ?s ?y (COUNT(DISTINCT ?a) AS ?n) WHERE {
             ?a a rv:Action ; rv:announcedOn ?d ; rv:issuingPolity ?s BIND(STR(YEAR(?d)) AS ?y)
         } GROUP BY ?s ?y ORDER BY ?y ?s""").rows():
-        result.by_issuer_and_year.append((labels(s.value), y.value, int(n.value)))
+        result.by_issuer_and_year.append((labels(term_value(s)), term_value(y), int(term_value(n))))
     result.sources_by_kind = _pairs(store, """SELECT ?k (COUNT(DISTINCT ?d) AS ?n) WHERE {
         ?d a rv:SourceDocument OPTIONAL { ?d rv:sourceKind ?k } } GROUP BY ?k""", labels,
                                     none="(kind not given)")
@@ -260,7 +264,8 @@ def stats(store: Store, labels: Labels | None = None) -> Stats:
               HAVING (COUNT(DISTINCT ?doc) = 1) }
             ?x rv:mostSpecificType ?c .
         } GROUP BY ?x ORDER BY ?x""").rows():
-        result.single_source.append((node.value, labels(node.value), labels(t.value)))
+        iri = term_value(node)
+        result.single_source.append((iri, labels(iri), labels(term_value(t))))
     result.responses = _count(store, "SELECT (COUNT(DISTINCT ?r) AS ?n) WHERE "
                                      "{ ?r a rv:Response }")
     # independent: two sources from different publishers

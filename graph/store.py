@@ -32,7 +32,7 @@ from typing import Any, Protocol, runtime_checkable
 
 import pyoxigraph as ox
 
-from rivalry.graph import Term
+from rivalry.graph import GraphName, Subject, Term, term_value
 from rivalry.graph.errors import (
     NoBuild,
     QueryError,
@@ -95,8 +95,31 @@ class PendingLoad:
     error: str | None = None
 
 
+class GraphReader(Protocol):
+    """What reading the graph needs of a store: trusted queries, quad patterns and the
+    sizes of the named graphs. Every `Store` is one; so is a build's graph in memory
+    (rivalry.graph.products.BuiltGraph), from which the figures of a build are computed."""
+
+    def query(self, sparql: str, *, default_graph_uris: list[str] | None = None,
+              named_graph_uris: list[str] | None = None,
+              bindings: dict[str, Term] | None = None) -> QueryResult:
+        """A trusted query (the project's own, or the command line's), read whole."""
+        ...
+
+    def quads_for_pattern(self, subject: Subject | None, predicate: ox.NamedNode | None,
+                          obj: Term | None, graph: GraphName | None = None
+                          ) -> Iterator[ox.Quad]:
+        """The quads matching a pattern, in any of the build's named graphs unless
+        `graph` is given."""
+        ...
+
+    def graph_sizes(self) -> dict[str, int]:
+        """The number of triples in each of the build's named graphs."""
+        ...
+
+
 @runtime_checkable
-class Store(Protocol):
+class Store(GraphReader, Protocol):
     """What rivalry needs of a store: the build it serves, queries, quads, and the files
     derived from the build. `EmbeddedStore` and `rivalry.graph.remote.RemoteStore` keep
     this contract; tests/test_store_contract.py checks both against it.
@@ -146,24 +169,12 @@ class Store(Protocol):
         """Where the dumps of the build being served are written."""
         ...
 
-    def query(self, sparql: str, *, default_graph_uris: list[str] | None = None,
-              named_graph_uris: list[str] | None = None,
-              bindings: dict[str, Term] | None = None) -> QueryResult:
-        """A trusted query (the project's own, or the command line's), read whole."""
-        ...
-
     def execute(self, sparql: str, limits: QueryLimits, *,
                 default_graph_uris: list[str] | None = None,
                 named_graph_uris: list[str] | None = None,
                 bindings: dict[str, Term] | None = None,
                 result_format: ResultFormat | None = None) -> Answer:
         """A query from the public endpoint: checked, then run within `limits`."""
-        ...
-
-    def quads_for_pattern(self, subject: Term | None, predicate: Term | None,
-                          obj: Term | None, graph: Term | None = None) -> Iterator[ox.Quad]:
-        """The quads matching a pattern, in any of the build's named graphs unless
-        `graph` is given."""
         ...
 
     def quads(self, graph: str | None = None) -> Iterator[ox.Quad]:
@@ -173,9 +184,6 @@ class Store(Protocol):
         """The build's named graphs, sorted."""
         ...
 
-    def graph_sizes(self) -> dict[str, int]:
-        """The number of triples in each of the build's named graphs."""
-        ...
 
 
 class BuildTarget(Protocol):
@@ -449,8 +457,8 @@ class EmbeddedStore:
         g = ox.NamedNode(graph) if graph else None
         return self.db.quads_for_pattern(None, None, None, g)
 
-    def quads_for_pattern(self, subject: Term | None, predicate: Term | None,
-                          obj: Term | None, graph: Term | None = None
+    def quads_for_pattern(self, subject: Subject | None, predicate: ox.NamedNode | None,
+                          obj: Term | None, graph: GraphName | None = None
                           ) -> Iterator[ox.Quad]:
         """Quads matching a pattern, in any graph unless `graph` is given."""
         return self.db.quads_for_pattern(subject, predicate, obj, graph)
@@ -479,7 +487,7 @@ def graph_sizes(db: ox.Store) -> dict[str, int]:
     """The number of triples in each named graph of a pyoxigraph store."""
     rows = run_query(db, "SELECT ?g (COUNT(*) AS ?n) WHERE { GRAPH ?g { ?s ?p ?o } } "
                          "GROUP BY ?g").rows()
-    return {g.value: int(n.value) for g, n in rows}
+    return {term_value(g): int(term_value(n)) for g, n in rows}
 
 
 class QueryResult:
@@ -527,6 +535,7 @@ class QueryResult:
             raise QueryError("a SELECT or ASK query gives a results table, not triples")
         if isinstance(self.raw, Answer):
             return iter(self.raw.triples)
+        assert isinstance(self.raw, ox.QueryTriples)
         return iter(self.raw)
 
     def serialize(self, fmt: ox.QueryResultsFormat | ox.RdfFormat) -> bytes:
@@ -535,7 +544,7 @@ class QueryResult:
                 raise QueryError("a CONSTRUCT or DESCRIBE query gives triples, a SELECT or "
                                  "ASK query a results table")
             return write(self.raw, fmt)
-        if self.kind == "graph":
+        if isinstance(self.raw, ox.QueryTriples):
             if not isinstance(fmt, ox.RdfFormat):
                 raise QueryError("a CONSTRUCT or DESCRIBE query gives triples, not a results table")
             return ox.serialize(list(self.raw), format=fmt) or b""
@@ -606,7 +615,8 @@ def execute(
     kind = shape.kind
     fmt = result_format(kind) if result_format and kind else None
     try:
-        written = _written(db, sparql, kind, fmt, options, limits.row_limit) if fmt else None
+        written = (_written(db, sparql, kind, fmt, options, limits.row_limit)
+                   if fmt and kind else None)
         return written or collect_answer(db.query(sparql, **options), limits.row_limit)
     except SyntaxError as e:
         raise syntax_error(e, sparql) from None
@@ -650,6 +660,7 @@ def _written(db: ox.Store, sparql: str, kind: str,
         if fmt not in LINE_FORMATS:
             return None
         raw = db.query(sparql, **options)
+        assert isinstance(raw, ox.QueryTriples)  # the query's form was read: kind
         body = raw.serialize(format=ox.RdfFormat.N_TRIPLES) or b""
         truncated = body.count(b"\n") > row_limit
         if truncated:  # a line per triple: literals escape their line breaks
@@ -660,6 +671,7 @@ def _written(db: ox.Store, sparql: str, kind: str,
         return None
     if kind == "ask":
         raw = db.query(sparql, **options)
+        assert isinstance(raw, ox.QueryBoolean)
         return Answer("ask", boolean=bool(raw), body=raw.serialize(format=fmt),
                       body_format=fmt.media_type)
     capped = with_row_limit(sparql, row_limit + 1)
@@ -669,6 +681,7 @@ def _written(db: ox.Store, sparql: str, kind: str,
         raw = db.query(capped, **options)
     except SyntaxError:
         return None  # reported by the caller, for the text as it was sent
+    assert isinstance(raw, ox.QuerySolutions)
     variables = [v.value for v in raw.variables]
     body, truncated = trim_rows(raw.serialize(format=fmt) or b"", fmt, row_limit)
     return Answer("select", variables, body=body, body_format=fmt.media_type,

@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
 
+from rivalry.ontology import NAMESPACE
+
 ACTION_KINDS = [
     # (class, share, needs technology, needs target)
     ("Sanction", 14, False, True),
@@ -39,7 +41,7 @@ TOP_TECHNOLOGIES = ["semiconductors", "critical-minerals", "battery-technology",
                     "telecom-equipment", "artificial-intelligence", "quantum"]
 PER_FILE = 1000
 
-PREFIXES = """@prefix rv:      <https://w3id.org/rivalry/ontology#> .
+PREFIXES = f"""@prefix rv:      <{NAMESPACE}> .
 @prefix rdfs:    <http://www.w3.org/2000/01/rdf-schema#> .
 @prefix xsd:     <http://www.w3.org/2001/XMLSchema#> .
 @prefix prov:    <http://www.w3.org/ns/prov#> .

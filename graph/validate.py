@@ -34,10 +34,11 @@ import rdflib
 from rdflib import RDF, Graph, URIRef
 from rdflib.namespace import SH
 
-from rivalry.graph import FACTS_GRAPH_BASE, INFERRED_GRAPH, ONTOLOGY_GRAPH, Term
+from rivalry.graph import FACTS_GRAPH_BASE, INFERRED_GRAPH, ONTOLOGY_GRAPH, Term, select, term_value
 from rivalry.graph.errors import InvalidFacts
-from rivalry.graph.load import load_ontology, parse_rdf, read_rdf_file
+from rivalry.graph.load import canonical, load_ontology, parse_rdf, read_rdf_file
 from rivalry.graph.shacl import Constraint, Violation, compile_shapes, run_constraints
+from rivalry.graph.terms import to_rdflib
 from rivalry.shapes import shapes_files
 
 #: Kept for readers of reports written before blank nodes were reported as such.
@@ -136,25 +137,13 @@ class Report:
 # ---------------------------------------------------------------------------------------
 
 
-def to_rdflib(term: Term) -> rdflib.term.Node:
-    if isinstance(term, ox.NamedNode):
-        return URIRef(term.value)
-    if isinstance(term, ox.BlankNode):
-        return rdflib.BNode(term.value)
-    if isinstance(term, ox.Literal):
-        if term.language:
-            return rdflib.Literal(term.value, lang=term.language)
-        return rdflib.Literal(term.value, datatype=URIRef(term.datatype.value))
-    raise TypeError(f"unsupported term {term!r}")
-
-
-def node_key(term: ox.Term) -> str:
+def node_key(term: Term) -> str:
     """How a node is named in reports: its IRI, or _:label for a blank node."""
     if isinstance(term, ox.BlankNode):
         return "_:" + term.value
     if isinstance(term, ox.Literal):
         return str(term)
-    return term.value
+    return term_value(term)
 
 
 def graph_of(triples: Iterable[tuple[Term, Term, Term]]) -> Graph:
@@ -171,19 +160,12 @@ def graph_of(triples: Iterable[tuple[Term, Term, Term]]) -> Graph:
 
 @functools.lru_cache(maxsize=1)
 def shapes_graph() -> Graph:
-    """The project's shapes: the only shapes that ever run. Blank nodes stay blank."""
+    """The project's shapes: the only shapes that ever run. Blank nodes stay blank, and
+    apart across files (labelled canonically per file)."""
     g = Graph()
     for f in shapes_files():
-        quads = read_rdf_file(Path(str(f)))
-        blank: dict[str, rdflib.BNode] = {}
-
-        def term(t: ox.Term, blank: dict[str, rdflib.BNode] = blank) -> rdflib.term.Node:
-            if isinstance(t, ox.BlankNode):
-                return blank.setdefault(t.value, rdflib.BNode())
-            return to_rdflib(t)
-
-        for q in quads:
-            g.add((term(q.subject), term(q.predicate), term(q.object)))
+        for q in canonical(read_rdf_file(Path(str(f))), scope=f"shapes/{f.name}"):
+            g.add((to_rdflib(q.subject), to_rdflib(q.predicate), to_rdflib(q.object)))
     return g
 
 
@@ -207,7 +189,7 @@ def ontology_graph() -> Graph:
 # ---------------------------------------------------------------------------------------
 
 
-def run_all(store: ox.Store, *, focus: Iterable[ox.Term] | None = None,
+def run_all(store: ox.Store, *, focus: Iterable[Term] | None = None,
             only: Callable[[Constraint], bool] | None = None, workers: int = 1,
             progress: Callable[[int, int], None] | None = None) -> list[Violation]:
     """Every violation of every constraint over the store (the union of its graphs); with
@@ -273,7 +255,7 @@ def report_graph(report: Report) -> Graph:
             g.add((result, SH.resultPath, c.path.node))
             _copy_description(shapes, g, c.path.node)
         elif isinstance(v.bindings.get("path"), ox.NamedNode):
-            g.add((result, SH.resultPath, URIRef(v.bindings["path"].value)))
+            g.add((result, SH.resultPath, URIRef(term_value(v.bindings["path"]))))
     return g
 
 
@@ -326,7 +308,7 @@ class Submission:
         return cls.from_quads([(label, parse_rdf(data, fmt, label=label))])
 
     @property
-    def subjects(self) -> set[ox.Term]:
+    def subjects(self) -> set[Term]:
         return {t.subject for t in self.triples}
 
 
@@ -356,7 +338,7 @@ def context_for(store: Any, submission: Submission, batch: int = 400) -> list[ox
     if store is None:
         return []
     left_out = set(submission.replaces)
-    stale: set[ox.Term] = set()
+    stale: set[Term] = set()
     for replaced in sorted(left_out):
         stale |= {row[0] for row in store.query(
             f"SELECT DISTINCT ?s WHERE {{ GRAPH <{replaced}> {{ ?s ?p ?o }} }}").rows()}
@@ -365,11 +347,15 @@ def context_for(store: Any, submission: Submission, batch: int = 400) -> list[ox
     seen: set[ox.Triple] = set()
     context: list[ox.Triple] = []
 
-    def keep(s: ox.Term, p: ox.Term, o: ox.Term, g: ox.Term) -> None:
-        if g is None or g.value in left_out:
+    def keep(s: Term | None, p: Term | None, o: Term | None, g: Term | None) -> None:
+        if g is None or term_value(g) in left_out:
             return
-        if g.value == INFERRED_GRAPH and s in stale:
+        if term_value(g) == INFERRED_GRAPH and s in stale:
             return
+        # a row of `?s ?p ?o` read from a GRAPH: no literal subject, an IRI predicate
+        if isinstance(s, ox.Literal) or s is None or not isinstance(p, ox.NamedNode) \
+                or o is None:
+            raise TypeError(f"no triple: {s} {p} {o}")
         triple = ox.Triple(s, p, o)
         if triple not in seen:
             seen.add(triple)
@@ -390,10 +376,11 @@ def context_for(store: Any, submission: Submission, batch: int = 400) -> list[ox
     return context
 
 
-def _describe(store: Any, nodes: list[ox.Term], batch: int,
-              keep: Callable[[ox.Term, ox.Term, ox.Term, ox.Term], None]) -> set[ox.Term]:
+def _describe(store: Any, nodes: list[Term], batch: int,
+              keep: Callable[[Term | None, Term | None, Term | None, Term | None], None]
+              ) -> set[Term]:
     """Pass every quad about `nodes` to `keep`; return their objects."""
-    objects: set[ox.Term] = set()
+    objects: set[Term] = set()
     for i in range(0, len(nodes), batch):
         values = " ".join(str(n) for n in nodes[i:i + batch])
         rows = store.query(f"SELECT ?s ?p ?o ?g WHERE {{ VALUES ?s {{ {values} }} "
@@ -477,15 +464,15 @@ def validate(
 # ---------------------------------------------------------------------------------------
 
 
-def facts_subjects(store: ox.Store, nodes: Iterable[ox.Term], labels: dict[str, str],
-                   batch: int = 2000) -> dict[ox.Term, list[str]]:
+def facts_subjects(store: ox.Store, nodes: Iterable[Term], labels: dict[str, str],
+                   batch: int = 2000) -> dict[Term, list[str]]:
     """For each node that is a subject in a facts graph, the labels of those graphs."""
     wanted = {n for n in nodes if not isinstance(n, ox.Literal)}
-    found: dict[ox.Term, set[str]] = {}
+    found: dict[Term, set[str]] = {}
     iris = sorted(n.value for n in wanted if isinstance(n, ox.NamedNode))
     for i in range(0, len(iris), batch):
         values = " ".join(f"<{x}>" for x in iris[i:i + batch])
-        rows = store.query(f"SELECT DISTINCT ?s ?g WHERE {{ VALUES ?s {{ {values} }} "
+        rows = select(store, f"SELECT DISTINCT ?s ?g WHERE {{ VALUES ?s {{ {values} }} "
                            "GRAPH ?g { ?s ?p ?o } }", use_default_graph_as_union=True)
         for s, g in rows:
             if g.value in labels:
@@ -502,7 +489,7 @@ def facts_subjects(store: ox.Store, nodes: Iterable[ox.Term], labels: dict[str, 
 
 
 def validate_store(store: ox.Store, labels: dict[str, str], *,
-                   focus: Iterable[ox.Term] | None = None, workers: int = 1,
+                   focus: Iterable[Term] | None = None, workers: int = 1,
                    progress: Callable[[int, int], None] | None = None) -> Report:
     """Validate a build's working store: every constraint over the union of its graphs,
     reported on the subjects of its facts graphs (`labels` maps each facts graph to the

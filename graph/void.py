@@ -7,8 +7,8 @@ from dataclasses import dataclass, field
 
 import pyoxigraph as ox
 
-from rivalry.graph import DATA_LICENSE, ID_BASE
-from rivalry.graph.store import Store
+from rivalry.graph import DATA_LICENSE, ID_BASE, term_value
+from rivalry.graph.store import GraphReader
 
 VOID = "http://rdfs.org/ns/void#"
 DCT = "http://purl.org/dc/terms/"
@@ -28,12 +28,12 @@ class Statistics:
     class_partitions: dict[str, int] = field(default_factory=dict)
 
 
-def _count(store: Store, query: str) -> int:
+def _count(store: GraphReader, query: str) -> int:
     rows = list(store.query(query).rows())
-    return int(rows[0][0].value) if rows and rows[0][0] is not None else 0
+    return int(term_value(rows[0][0])) if rows and rows[0][0] is not None else 0
 
 
-def statistics(store: Store) -> Statistics:
+def statistics(store: GraphReader) -> Statistics:
     """What VoID says of the graph: `triples` counts distinct triples of the union;
     `entities`, distinct subjects in the entity space (void:uriSpace); `classes`, distinct
     objects of rdf:type; `properties`, distinct predicates."""
@@ -51,7 +51,7 @@ def statistics(store: Store) -> Statistics:
     for c, n in store.query("SELECT ?c (COUNT(DISTINCT ?s) AS ?n) WHERE { ?s a ?c "
                             f'FILTER(STRSTARTS(STR(?s), "{ID_BASE}")) }} GROUP BY ?c '
                             "ORDER BY ?c").rows():
-        stats.class_partitions[c.value] = int(n.value)
+        stats.class_partitions[term_value(c)] = int(term_value(n))
     return stats
 
 

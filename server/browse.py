@@ -7,6 +7,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+from typing import Any
 from urllib.parse import urlencode
 
 from flask import (
@@ -35,6 +36,7 @@ from rivalry.graph.listing import (
     is_class,
     member_page,
 )
+from rivalry.ontology import NAMESPACE
 from rivalry.server import get_store
 from rivalry.server.entities import href
 from rivalry.server.errors import checked_iri
@@ -42,7 +44,7 @@ from rivalry.server.timeline import timeline_svg
 
 bp = Blueprint("browse", __name__)
 
-RV = "https://w3id.org/rivalry/ontology#"
+RV = NAMESPACE  # the ontology's namespace, as a string (rivalry.ontology)
 
 #: Friendly addresses for the lists people look for first; the class behind each is
 #: named by its ontology term, and its title is the ontology's label.
@@ -193,4 +195,5 @@ def timeline() -> str:
 def alias(alias: str) -> WerkzeugResponse:
     if alias not in ALIASES:
         abort(404, description=f"no list called {alias!r}; see /browse")
-    return redirect(url_for("browse.by_class", **{"class": RV + ALIASES[alias]}), code=302)
+    values: dict[str, Any] = {"class": RV + ALIASES[alias]}  # a keyword Python reserves
+    return redirect(url_for("browse.by_class", **values), code=302)

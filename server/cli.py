@@ -31,6 +31,7 @@ from rivalry.graph.errors import (
     StoreError,
     StoreWriteError,
 )
+from rivalry.graph.terms import prefixed_name
 from rivalry.server.settings import SECRET_SETTINGS, SETTINGS, load_settings
 
 EXIT_CODES: dict[type[RivalryError], int] = {
@@ -111,7 +112,7 @@ def status_line():  # noqa: ANN201 - a small closure
             sys.stderr.write("\r" + " " * width[0] + "\r")
             width[0] = 0
 
-    show.clear = clear  # type: ignore[attr-defined]
+    show.clear = clear
     return show
 
 
@@ -149,14 +150,15 @@ def build(store: Path | None, facts: Path | None, consistency_check: bool, valid
     would give (--full builds everything again).
     """
     from rivalry.graph.build import build as run_build
-    from rivalry.graph.store import open_store
+    from rivalry.graph.remote import RemoteStore
 
     settings = settings_from(store=store)
     status = None if quiet else status_line()
     progress = (lambda _: None) if quiet else phase_printer(status)
     options = build_options(settings, incremental=not full, dumps=dumps)
     try:
-        target = open_store(settings) if settings["sparql_endpoint"] else settings["store"]
+        target = (RemoteStore.from_settings(settings) if settings["sparql_endpoint"]
+                  else settings["store"])
         run_build(target, facts, consistency=consistency_check,
                   validation=validation, progress=progress,
                   on_file=None if quiet else file_progress(), options=options,
@@ -232,8 +234,14 @@ def validate(files: tuple[Path, ...], fmt: str, input_format: str | None,
     file cannot be read.
     """
     from rivalry.graph.load import FORMATS_BY_SUFFIX, read_rdf_file
-    from rivalry.graph.store import open_store
-    from rivalry.graph.validate import Submission, context_for, graph_replaced_by, shipped_graph
+    from rivalry.graph.store import Store, open_store
+    from rivalry.graph.validate import (
+        LocalGraph,
+        Submission,
+        context_for,
+        graph_replaced_by,
+        shipped_graph,
+    )
     from rivalry.graph.validate import validate as run_validate
 
     report_format = fmt if fmt in REPORT_FORMATS else "text"
@@ -241,16 +249,17 @@ def validate(files: tuple[Path, ...], fmt: str, input_format: str | None,
         input_format = input_format or fmt
     settings = settings_from(store=store)
     try:
-        db = None
+        db: Store | LocalGraph | None = None
         if not no_context:
             try:
                 db = open_store(settings)
             except ExternalStoreError:
                 raise  # never a report without the graph's context: exit 4, naming it
             except StoreError as e:
-                db = shipped_graph()
+                shipped = shipped_graph()
+                db = shipped
                 click.echo(f"note: {e.message}; validating in the context of "
-                           f"{db.description} instead", err=True)
+                           f"{shipped.description} instead", err=True)
         if input_format is None and fmt == "turtle":
             known = [f for f in files if f.suffix.lower() in FORMATS_BY_SUFFIX]
             parts = [(str(f), read_rdf_file(f, "turtle" if f not in known else None))
@@ -288,14 +297,7 @@ def short(term: Term | None) -> str:
     if term is None:
         return ""
     if isinstance(term, ox.NamedNode):
-        best = max((ns for ns in PREFIXES.values() if term.value.startswith(ns)),
-                   key=len, default=None)
-        if best is not None:
-            prefix = next(p for p, ns in PREFIXES.items() if ns == best)
-            local = term.value[len(best):]
-            if local and all(c.isalnum() or c in "-_." for c in local):
-                return f"{prefix}:{local}"
-        return f"<{term.value}>"
+        return prefixed_name(term.value) or f"<{term.value}>"
     if isinstance(term, ox.BlankNode):
         return f"_:{term.value}"
     if isinstance(term, ox.Literal):
@@ -374,7 +376,9 @@ def query(query: str | None, query_file: Any, canned: str | None, params: tuple[
                 print_table(result.variables,
                             [[short(t) for t in row] for row in result.rows()])
             return
-        sys.stdout.buffer.write(result.serialize(TABLE_FORMATS[fmt]))
+        table_format = TABLE_FORMATS[fmt]
+        assert table_format is not None  # None is "table", written above
+        sys.stdout.buffer.write(result.serialize(table_format))
     except RivalryError as e:
         fail(e)
     except RuntimeError as e:  # pyoxigraph: a binding for a variable the query lacks

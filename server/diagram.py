@@ -18,8 +18,9 @@ from datetime import date
 from xml.sax.saxutils import escape, quoteattr
 
 from rivalry.graph.describe import ChainLink, TimelineEntry
+from rivalry.ontology import NAMESPACE
 
-RV = "https://w3id.org/rivalry/ontology#"
+RV = NAMESPACE  # the ontology's namespace, as a string (rivalry.ontology)
 BOX_W, BOX_H, GAP_X, GAP_Y, STACK_GAP = 176, 62, 44, 34, 10
 LANE_LABEL, AXIS_H, MARGIN, RADIUS = 132, 46, 12, 6
 

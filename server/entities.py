@@ -19,10 +19,12 @@ from email.utils import format_datetime
 import pyoxigraph as ox
 import rdflib
 from flask import Blueprint, Response, current_app, redirect, render_template, request, url_for
+from werkzeug.wrappers import Response as WerkzeugResponse
 
-from rivalry.graph import BASE_IRI, DATA_LICENSE, PREFIXES, Term
+from rivalry.graph import BASE_IRI, DATA_LICENSE, PREFIXES
 from rivalry.graph.describe import Labels, describe, description_query, entity_view, exists
 from rivalry.graph.errors import NotFound
+from rivalry.graph.terms import to_rdflib
 from rivalry.server import get_store
 from rivalry.server.diagram import chain_legend, chain_svg
 from rivalry.server.errors import NotAcceptable, checked_iri
@@ -67,23 +69,13 @@ def to_jsonld(triples: list[ox.Triple]) -> bytes:
     server serves that context itself; nothing is fetched to write it)."""
     g = rdflib.Graph()
     for t in triples:
-        g.add(tuple(_rdflib(x) for x in (t.subject, t.predicate, t.object)))
+        g.add((to_rdflib(t.subject), to_rdflib(t.predicate), to_rdflib(t.object)))
     data = json.loads(g.serialize(format="json-ld", context=jsonld_context()["@context"],
                                   auto_compact=True))
     if not isinstance(data, dict):
         data = {"@graph": data}
     data["@context"] = context_url()
     return json.dumps(data, ensure_ascii=False, indent=1).encode("utf-8")
-
-
-def _rdflib(term: Term) -> rdflib.term.Node:
-    if isinstance(term, ox.NamedNode):
-        return rdflib.URIRef(term.value)
-    if isinstance(term, ox.BlankNode):
-        return rdflib.BNode(term.value)
-    if term.language:
-        return rdflib.Literal(term.value, lang=term.language)
-    return rdflib.Literal(term.value, datatype=rdflib.URIRef(term.datatype.value))
 
 
 def serialize(triples: list[ox.Triple], fmt: Format) -> bytes:
@@ -114,7 +106,7 @@ def alternates(path: str) -> str:
                      for f in ENTITY_FORMATS)
 
 
-def conditional(response: Response, tag: str) -> Response:
+def conditional(response: Response, tag: str) -> WerkzeugResponse:
     """ETag and Last-Modified from the build being served; 304 when the client has it."""
     info = get_store(current_app).info
     response.set_etag(hashlib.sha256(f"{info.content_hash}:{tag}".encode()).hexdigest()[:32])
@@ -124,7 +116,7 @@ def conditional(response: Response, tag: str) -> Response:
 
 
 @bp.get("/id/<path:rest>")
-def entity(rest: str) -> Response:
+def entity(rest: str) -> WerkzeugResponse:
     path, fmt = split_suffix(rest)
     iri = checked_iri(BASE_IRI + "id/" + path, "the entity's address")
     store = get_store(current_app)
@@ -132,7 +124,8 @@ def entity(rest: str) -> Response:
         chosen = negotiate(request.accept_mimetypes, ENTITY_FORMATS)
         if not exists(store, iri):
             body, content_type = not_found_body(iri, chosen or ENTITY_FORMATS[0])
-            response = Response(body, status=404, content_type=content_type)
+            response: WerkzeugResponse = Response(body, status=404,
+                                                  content_type=content_type)
             response.headers["Vary"] = "Accept"
             return response
         if chosen is None:

@@ -556,11 +556,12 @@ def _from_reply(reply: Reply) -> tuple[Response, tuple[tuple[str, str], ...]]:
     """The client's response (internal headers removed) and the negotiation variants the
     app declared for it."""
     status = int(reply.status.split(" ", 1)[0])
-    headers, variants = [], ()
+    headers: list[tuple[str, str]] = []
+    variants: tuple[tuple[str, str], ...] = ()
     for name, value in reply.headers:
         if name.lower() == VARIANTS_HEADER.lower():
-            variants = tuple(tuple(v.strip().split("=", 1)) for v in value.split(",")
-                             if "=" in v)  # type: ignore[misc]
+            variants = tuple((name_, value_) for name_, value_ in
+                             (v.strip().split("=", 1) for v in value.split(",") if "=" in v))
         elif not name.lower().startswith("x-rivalry-"):
             headers.append((name, value))
     return Response(status, headers, reply.body, reply.file, reply.gunzip), variants

@@ -6,6 +6,7 @@ its counts) in the negotiated format: Turtle, JSON-LD, N-Triples, RDF/XML or HTM
 from __future__ import annotations
 
 from flask import Blueprint, Response, current_app, redirect, render_template, request, url_for
+from werkzeug.wrappers import Response as WerkzeugResponse
 
 from rivalry.graph import BASE_IRI, DATA_LICENSE
 from rivalry.graph.describe import Labels
@@ -32,7 +33,7 @@ def graph_query(iri: str) -> str:
 
 
 @bp.get("/graph/<path:rest>")
-def named_graph(rest: str) -> Response:
+def named_graph(rest: str) -> WerkzeugResponse:
     path, fmt = split_suffix(rest)
     base = BASE_IRI
     iri = checked_iri(base + "graph/" + path, "the graph's address")
@@ -43,7 +44,8 @@ def named_graph(rest: str) -> Response:
         chosen = negotiate(request.accept_mimetypes, ENTITY_FORMATS)
         if info is None:
             body, content_type = not_found_body(iri, chosen or ENTITY_FORMATS[0])
-            response = Response(body, status=404, content_type=content_type)
+            response: WerkzeugResponse = Response(body, status=404,
+                                                  content_type=content_type)
             response.headers["Vary"] = "Accept"
             return response
         if chosen is None:

@@ -46,6 +46,7 @@ def yasgui_dir() -> Path | None:
 
 @bp.get("/")
 def home() -> str:
+    problem: str | None
     try:
         info = get_store(current_app).info
     except StoreError as e:

@@ -23,6 +23,7 @@ from flask import (
     stream_with_context,
     url_for,
 )
+from werkzeug.wrappers import Response as WerkzeugResponse
 
 from rivalry.graph import BASE_IRI, DATA_LICENSE
 from rivalry.graph.errors import StoreError
@@ -57,7 +58,7 @@ def _choose(suffix_format: Format | None) -> Format:
 
 
 def _document(triples: list[ox.Triple], fmt: Format, html: str, tag: str,
-              path: str) -> Response:
+              path: str) -> WerkzeugResponse:
     body = html.encode("utf-8") if fmt is HTML else serialize(triples, fmt)
     response = Response(body, content_type=fmt.content_type)
     response.headers["Vary"] = "Accept"
@@ -101,7 +102,7 @@ def ontology_page() -> str:
 
 @bp.get("/ontology")
 @bp.get("/ontology<any('.ttl', '.jsonld', '.nt', '.rdf', '.html'):suffix>")
-def ontology(suffix: str | None = None) -> Response:
+def ontology(suffix: str | None = None) -> WerkzeugResponse:
     """The ontology: documentation rendered by the site's own templates from the Turtle,
     or the Turtle itself, RDF/XML, JSON-LD or N-Triples. Served from the file, so it works
     before the first build; validators come from the file's content."""
@@ -128,7 +129,7 @@ def ontology(suffix: str | None = None) -> Response:
 
 
 @bp.get("/ontology/<version>")
-def ontology_version(version: str) -> Response:
+def ontology_version(version: str) -> WerkzeugResponse:
     """The ontology's version IRI (<base>ontology/0.1.0): this version is the one served
     at /ontology; earlier versions are not kept here."""
     doc = ontology_doc(_ontology_path())
@@ -146,7 +147,7 @@ def ontology_version(version: str) -> Response:
 
 @bp.get("/shapes")
 @bp.get("/shapes<any('.ttl', '.jsonld', '.nt', '.rdf', '.html'):suffix>")
-def shapes(suffix: str | None = None) -> Response:
+def shapes(suffix: str | None = None) -> WerkzeugResponse:
     fmt = _choose(split_suffix("x" + suffix)[1] if suffix else None)
     paths = [Path(str(f)) for f in shapes_files()]
     html = render_template("shapes.html", shapes=shape_summaries()) if fmt is HTML else ""
@@ -327,7 +328,7 @@ def dump(name: str) -> Response:
 
 @bp.get("/.well-known/void")
 @bp.get("/.well-known/void<any('.ttl', '.jsonld', '.nt', '.rdf', '.html'):suffix>")
-def void(suffix: str | None = None) -> Response:
+def void(suffix: str | None = None) -> WerkzeugResponse:
     fmt = _choose(split_suffix("x" + suffix)[1] if suffix else None)
     store = get_store(current_app)
     info = store.info

@@ -24,12 +24,13 @@ from rivalry.graph import BASE_IRI, ID_BASE
 from rivalry.graph.errors import RivalryError
 from rivalry.graph.screening import certain_match, parse_day
 from rivalry.graph.search import Entity, Hit, SearchIndex
+from rivalry.ontology import NAMESPACE
 from rivalry.server.entities import href
 from rivalry.server.search import get_index
 
 bp = Blueprint("reconcile", __name__)
 
-RV = "https://w3id.org/rivalry/ontology#"
+RV = NAMESPACE  # the ontology's namespace, as a string (rivalry.ontology)
 DEFAULT_LIMIT = 5
 MAX_LIMIT = 25
 SUGGEST_LIMIT = 10

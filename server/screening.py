@@ -23,6 +23,7 @@ from rivalry.graph.screening import (
 )
 from rivalry.server.entities import href
 from rivalry.server.errors import NotAcceptable, UnsupportedMediaType
+from rivalry.server.formats import best_offer
 from rivalry.server.search import get_index
 
 bp = Blueprint("screening", __name__)
@@ -43,7 +44,7 @@ def output_format(default: str) -> str:
         return explicit
     if not request.accept_mimetypes or request.accept_mimetypes.best == "*/*":
         return default
-    best = request.accept_mimetypes.best_match(list(OUTPUTS.values()))
+    best = best_offer(request.headers.get("Accept", ""), tuple(OUTPUTS.values()))
     if best is None:
         raise NotAcceptable("screening answers as text/csv, application/json or text/html")
     return next(k for k, v in OUTPUTS.items() if v == best)

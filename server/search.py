@@ -11,16 +11,18 @@ from flask import Blueprint, Flask, Response, current_app, jsonify, render_templ
 
 from rivalry.graph.errors import RivalryError
 from rivalry.graph.search import Hit, SearchIndex, open_index
+from rivalry.ontology import RV
 from rivalry.server import get_store
 from rivalry.server.entities import href
 from rivalry.server.errors import NotAcceptable
+from rivalry.server.formats import best_offer
 
 bp = Blueprint("search", __name__)
 
 MAX_LIMIT = 100
 MAX_OFFSET = 1000
 MAX_QUERY_LENGTH = 300
-POLITY = "https://w3id.org/rivalry/ontology#Polity"
+POLITY = str(RV.Polity)
 
 
 class BadSearch(RivalryError):
@@ -53,11 +55,11 @@ def wants_json() -> bool:
         if explicit not in ("json", "html"):
             raise NotAcceptable(f"format={explicit!r}: search answers as json or html")
         return explicit == "json"
-    best = request.accept_mimetypes.best_match(["text/html", "application/json"])
-    if best is None and request.accept_mimetypes:
+    # HTML unless JSON is strictly preferred (the offers' order breaks ties)
+    best = best_offer(request.headers.get("Accept", ""), ("text/html", "application/json"))
+    if best is None:
         raise NotAcceptable("search answers as application/json or text/html")
-    return best == "application/json" and request.accept_mimetypes["application/json"] > \
-        request.accept_mimetypes["text/html"]
+    return best == "application/json"
 
 
 def resolve_filters(index: SearchIndex) -> tuple[list[str], Any]:

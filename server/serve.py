@@ -11,8 +11,9 @@ from typing import Any
 
 from rivalry.graph import ID_BASE
 from rivalry.graph.errors import RivalryError, StoreError
+from rivalry.ontology import NAMESPACE
 
-RV = "https://w3id.org/rivalry/ontology#"
+RV = NAMESPACE  # the ontology's namespace, as a string (rivalry.ontology)
 
 
 class AddressInUse(RivalryError):
@@ -48,7 +49,7 @@ def _prepare(app: Any) -> str | None:
     """In the zygote: open the build that is current (loading it into memory when the
     store is served from memory) and keep to it; the front decides when to move to a
     newer build. Returns the build's id, or None before the first build."""
-    from rivalry.graph.store import StoreLocation
+    from rivalry.graph.store import EmbeddedStore, StoreLocation
     from rivalry.server import get_store
 
     settings = app.config["RIVALRY"]
@@ -71,6 +72,7 @@ def _prepare(app: Any) -> str | None:
         store = get_store(app)
     except StoreError:
         return None
+    assert isinstance(store, EmbeddedStore)  # an external store returned above
     store.reopen()
     return store.known_build_id
 

@@ -51,7 +51,7 @@ def service_description(endpoint: str, settings: Mapping[str, Any], fmt: Format)
     for f in RESULT_FORMATS + RDF_FORMATS:
         iri = ox.NamedNode("http://www.w3.org/ns/formats/" + FORMAT_IRIS[f.name])
         triples.append(ox.Triple(service, sd("resultFormat"), iri))
-    triples = [t for t in triples if t is not None]
+    present = [t for t in triples if t is not None]
     assert fmt.rdf is not None
-    return ox.serialize(triples, format=fmt.rdf,
+    return ox.serialize(present, format=fmt.rdf,
                         prefixes={"sd": SD} if fmt.rdf == ox.RdfFormat.TURTLE else None) or b""

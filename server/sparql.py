@@ -12,10 +12,12 @@ from urllib.parse import parse_qsl
 
 import pyoxigraph as ox
 from flask import Blueprint, Response, current_app, redirect, render_template, request
+from werkzeug.wrappers import Response as WerkzeugResponse
 
 from rivalry.graph import PREFIXES
 from rivalry.graph.errors import QueryError, UpdateRefused
 from rivalry.graph.results import Answer, write
+from rivalry.graph.terms import prefixed_name
 from rivalry.server import get_store
 from rivalry.server.entities import href
 from rivalry.server.errors import (
@@ -29,6 +31,7 @@ from rivalry.server.formats import (
     RDF_FORMATS,
     RESULT_FORMATS,
     Format,
+    best_offer,
     lookup,
     negotiate,
     negotiate_header,
@@ -41,12 +44,8 @@ bp = Blueprint("sparql", __name__)
 
 
 def short_iri(iri: str) -> str:
-    """An IRI as a prefixed name where a known prefix fits, for pages."""
-    best = max((ns for ns in PREFIXES.values() if iri.startswith(ns)), key=len, default=None)
-    if best is None:
-        return iri
-    prefix = next(p for p, ns in PREFIXES.items() if ns == best)
-    return f"{prefix}:{iri[len(best):]}"
+    """An IRI as a prefixed name where a known prefix fits, for pages (the IRI otherwise)."""
+    return prefixed_name(iri) or iri
 
 PROTOCOL = "SPARQL 1.1 Protocol, section 2.1"
 
@@ -135,7 +134,7 @@ def read_request() -> tuple[str | None, list[str], list[str]]:
 
 
 @bp.route("/sparql", methods=["GET", "POST"])
-def endpoint() -> Response:
+def endpoint() -> WerkzeugResponse:
     text, default_graphs, named_graphs = read_request()
     if text is None:
         if request.method == "POST":
@@ -189,7 +188,8 @@ def _render(answer: Answer, text: str, fmt: Format) -> Response:
             and answer.body_format == written.media_type:
         body = answer.body
     else:
-        body = write(answer, fmt.rdf if answer.kind == "graph" else fmt.results, PREFIXES)
+        assert written is not None  # choose_format(kind) gave a format of this kind
+        body = write(answer, written, PREFIXES)
     if answer.truncated and fmt.name == "json":
         # before "results", where streaming readers (pyoxigraph's among them) accept an
         # extra member; the head holds only variable names, so the first match is its end
@@ -202,10 +202,10 @@ def _render(answer: Answer, text: str, fmt: Format) -> Response:
     return response
 
 
-def describe_service() -> Response:
+def describe_service() -> WerkzeugResponse:
     """A SPARQL 1.1 Service Description (Turtle, RDF/XML or JSON-LD) for GET /sparql."""
-    if request.accept_mimetypes.best_match(["text/html", "text/turtle"]) == "text/html" and \
-            request.accept_mimetypes["text/html"] > request.accept_mimetypes["text/turtle"]:
+    # a browser (HTML strictly preferred to Turtle) goes to the query page
+    if best_offer(request.headers.get("Accept", ""), ("text/turtle", "text/html")) == "text/html":
         return redirect("/", code=303)
     explicit = request.args.get("format")
     fmt = lookup(SERVICE_FORMATS, explicit) if explicit else negotiate(

@@ -102,8 +102,8 @@ def timeline_svg(data: ChartData, year: int | None, href: Callable[[str], str],
             level = next((k for k, row in enumerate(rows)
                           if all(abs(x - other) > 2 * RADIUS + 1 for other in row)), 1)
             rows[level].append(x)
-            y = AXIS_H + lanes.index(lane) * lane_h + lane_h / 2 + (level - 1) * (RADIUS * 2)
-            parts.append(f'<a href={quoteattr(href(iri))}><circle cx="{x:.1f}" cy="{y:.1f}" '
+            cy = AXIS_H + lanes.index(lane) * lane_h + lane_h / 2 + (level - 1) * (RADIUS * 2)
+            parts.append(f'<a href={quoteattr(href(iri))}><circle cx="{x:.1f}" cy="{cy:.1f}" '
                          f'r="{RADIUS}" fill="{colour[lane]}" fill-opacity="0.85" '
                          f'stroke="#fff" stroke-width="1"><title>{escape(when)} '
                          f"{escape(label)} ({escape(lane)})</title></circle></a>")
@@ -119,8 +119,8 @@ def timeline_svg(data: ChartData, year: int | None, href: Callable[[str], str],
                 following = date.fromordinal(d.toordinal() + 1)
             x0, x1 = x_of(d), x_of(min(following, end))
             h = max(1.5, n / peak * (lane_h - 8))
-            y = AXIS_H + (lanes.index(lane) + 1) * lane_h - 3 - h
-            bar = (f'<rect x="{x0:.2f}" y="{y:.1f}" width="{max(x1 - x0 - 0.4, 0.8):.2f}" '
+            bar_y = AXIS_H + (lanes.index(lane) + 1) * lane_h - 3 - h
+            bar = (f'<rect x="{x0:.2f}" y="{bar_y:.1f}" width="{max(x1 - x0 - 0.4, 0.8):.2f}" '
                    f'height="{h:.1f}" fill="{colour[lane]}"><title>{escape(lane)}, '
                    f"{escape(period)}: {n:,} action{'s' if n != 1 else ''}</title></rect>")
             parts.append(f"<a href={quoteattr(zoom_url(d.year))}>{bar}</a>"

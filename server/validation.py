@@ -15,7 +15,7 @@ from rivalry.graph.load import FORMATS_BY_SUFFIX
 from rivalry.graph.validate import Report, Submission, context_for, validate
 from rivalry.server import get_store
 from rivalry.server.errors import NotAcceptable, UnsupportedMediaType, read_body
-from rivalry.server.formats import RDF_FORMATS, lookup
+from rivalry.server.formats import RDF_FORMATS, best_offer, lookup
 
 bp = Blueprint("validation", __name__)
 
@@ -27,7 +27,8 @@ class BadForm(RivalryError):
     status = 400
     title = "Invalid input"
 
-REPORT_TYPES = ["application/json", "text/turtle", "text/html"]
+#: The report's media types, the first for a client that says nothing (no Accept).
+REPORT_TYPES = ("application/json", "text/turtle", "text/html")
 FORM_TYPES = ("multipart/form-data", "application/x-www-form-urlencoded")
 
 #: The formats the form offers, by the name its select sends.
@@ -56,8 +57,7 @@ def _validate(submission: Submission, context: list[ox.Triple], strict: bool) ->
 
 
 def _report_type() -> str:
-    best = request.accept_mimetypes.best_match(REPORT_TYPES) if request.accept_mimetypes \
-        else "application/json"
+    best = best_offer(request.headers.get("Accept", ""), REPORT_TYPES)
     if best is None:
         raise NotAcceptable("the report can be given as " + ", ".join(REPORT_TYPES))
     return best

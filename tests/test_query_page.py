@@ -93,3 +93,47 @@ def test_canned_query_without_title_is_refused(tmp_path: Path) -> None:
     path.write_text("SELECT * WHERE { ?s ?p ?o }", "utf-8")
     with pytest.raises(InvalidInput, match="title"):
         read_canned(path)
+
+
+def test_defaults_go_into_the_group_not_into_a_comment_or_a_string(tmp_path: Path) -> None:
+    """The VALUES block of the shown text goes where the query's tokens say its group
+    starts: a `WHERE {` in the header's comments or in a string does not fool it."""
+    path = tmp_path / "tricky.rq"
+    path.write_text(
+        "# title: Labels that say WHERE {\n"
+        "# description: every ?s with a label; a naive reader stops at WHERE { here\n"
+        "# param: s <https://w3id.org/rivalry/id/state/cn> the subject\n"
+        'SELECT ?s ?label # WHERE { in a comment too\n'
+        'WHERE {\n'
+        '  ?s <http://www.w3.org/2000/01/rdf-schema#label> ?label\n'
+        '  FILTER(?label != "WHERE { in a string")\n'
+        "}\n", "utf-8")
+    query = read_canned(path)
+    shown = query.text_with_defaults()
+    values = "VALUES (?s) { (<https://w3id.org/rivalry/id/state/cn>) }"
+    assert shown.count(values) == 1
+    assert shown.index(values) > shown.index("\nWHERE {")  # the real one, in the query
+    assert shown.split(values)[0].endswith("\nWHERE {\n  ")
+    assert query.text in shown.replace("\n  " + values, "")
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("SELECT * WHERE { ?s ?p ?o }", "SELECT * WHERE {"),
+    ("SELECT * { ?s ?p ?o }", "SELECT * {"),
+    ("# SELECT * WHERE { ?x }\nSELECT * WHERE { ?s ?p ?o }", "SELECT * WHERE {"),
+    ('SELECT ("WHERE {" AS ?w) WHERE { ?s ?p ?o }', '?w) WHERE {'),
+    ("CONSTRUCT { ?s ?p ?o } WHERE { ?s ?p ?o }", "} WHERE {"),
+])
+def test_group_start_reads_tokens(text: str, expected: str) -> None:
+    from rivalry.graph.sparql import group_start, with_values
+
+    at = group_start(text)
+    assert at is not None and text[:at].endswith(expected)
+    bound = with_values(text, "VALUES ?x { 1 }")
+    assert bound == f"{text[:at]} VALUES ?x {{ 1 }} {text[at:]}"
+
+
+def test_group_start_of_a_text_without_a_query_form_is_none() -> None:
+    from rivalry.graph.sparql import group_start
+
+    assert group_start("# WHERE { ?s ?p ?o }") is None

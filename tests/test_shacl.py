@@ -15,6 +15,7 @@ from rdflib.namespace import SH
 from rivalry.graph import DERIVED_GRAPH, INFERRED_GRAPH
 from rivalry.graph.shacl import COMPONENTS, ShapesNotSupported, compile_shapes
 from rivalry.graph.store import EmbeddedStore
+from rivalry.graph.terms import to_rdflib
 from rivalry.graph.validate import (
     constraints,
     node_key,
@@ -28,16 +29,6 @@ SHACL = DATA / "shacl"
 FIXTURES = sorted((SHACL / "valid").glob("*.ttl")) + sorted((SHACL / "invalid").glob("*.ttl"))
 
 # --- pySHACL as the reference ------------------------------------------------------------
-
-
-def _rdflib(term: ox.Term) -> rdflib.term.Node:
-    if isinstance(term, ox.BlankNode):
-        return rdflib.BNode(term.value)
-    if isinstance(term, ox.NamedNode):
-        return URIRef(term.value)
-    if term.language:
-        return rdflib.Literal(term.value, lang=term.language)
-    return rdflib.Literal(term.value, datatype=URIRef(term.datatype.value))
 
 
 def _key(term: rdflib.term.Node | ox.Term | None) -> object:
@@ -60,7 +51,7 @@ def pyshacl_results(store: ox.Store, focus: set[ox.Term]) -> set[tuple]:
 
     data = rdflib.Graph()
     for q in store.quads_for_pattern(None, None, None, None):
-        data.add((_rdflib(q.subject), _rdflib(q.predicate), _rdflib(q.object)))
+        data.add((to_rdflib(q.subject), to_rdflib(q.predicate), to_rdflib(q.object)))
     _, report, _ = pyshacl.validate(data, shacl_graph=shapes_graph(), inference="none",
                                     allow_infos=True, allow_warnings=True,
                                     do_owl_imports=False)
