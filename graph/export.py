@@ -23,26 +23,24 @@ def _prefixes(fmt: ox.RdfFormat) -> dict[str, str] | None:
     return PREFIXES if fmt in (ox.RdfFormat.TURTLE, ox.RdfFormat.TRIG) else None
 
 
-def union_of_graphs(db: ox.Store) -> ox.Store:
-    """The graph's triples, each once, in the default graph of a store in memory: what the
-    formats without named graphs (Turtle, N-Triples) hold."""
-    union = ox.Store()
-    union.bulk_extend(ox.Quad(q.subject, q.predicate, q.object, ox.DefaultGraph())
-                      for q in db.quads_for_pattern(None, None, None, None))
-    return union
+#: Every triple of the graph once, whatever graphs hold it: what the formats without named
+#: graphs (Turtle, N-Triples) hold. pyoxigraph streams it, holding only the set of
+#: triples already sent (encoded, a fraction of a copy of the store).
+UNION_QUERY = ("CONSTRUCT { ?s ?p ?o } WHERE { SELECT DISTINCT ?s ?p ?o WHERE { "
+               "{ ?s ?p ?o } UNION { GRAPH ?g { ?s ?p ?o } } } }")
 
 
-def dump_database(db: ox.Store, fmt: ox.RdfFormat, output: IO[bytes] | Path,
-                  union: ox.Store | None = None) -> None:
+def dump_database(db: ox.Store, fmt: ox.RdfFormat, output: IO[bytes] | Path) -> None:
     """Write a pyoxigraph store out, natively (pyoxigraph's serializers, in the store's own
     order, the same for the same content). Formats without named graphs get the union of
-    all graphs (`union`, when it is already made)."""
+    all graphs, each triple once."""
     target: Any = str(output) if isinstance(output, Path) else output
     if fmt.supports_datasets:
         db.dump(target, format=fmt, prefixes=_prefixes(fmt))
     else:
-        (union or union_of_graphs(db)).dump(target, format=fmt, from_graph=ox.DefaultGraph(),
-                                            prefixes=_prefixes(fmt))
+        union = db.query(UNION_QUERY)
+        assert isinstance(union, ox.QueryTriples)  # a CONSTRUCT
+        ox.serialize(union, target, format=fmt, prefixes=_prefixes(fmt))
 
 
 def export_graph(store: Any, fmt: ox.RdfFormat, output: IO[bytes] | Path) -> None:

@@ -20,7 +20,7 @@ from typing import IO, Any, cast
 
 import pyoxigraph as ox
 
-from rivalry.graph.export import DUMPS, dump_database, union_of_graphs
+from rivalry.graph.export import DUMPS, dump_database
 from rivalry.graph.store import QueryResult, graph_sizes, run_query
 
 #: The file of figures beside the dumps.
@@ -47,8 +47,7 @@ class BuiltGraph:
         return graph_sizes(self.db)
 
 
-def write_dump(db: ox.Store, name: str, directory: Path,
-               union: ox.Store | None = None) -> int:
+def write_dump(db: ox.Store, name: str, directory: Path) -> int:
     """Write one dump, gzip-compressed, atomically (a temporary name, then a rename; the
     temporary file is removed if anything fails). Returns its size."""
     target = directory / f"{name}.gz"
@@ -56,7 +55,7 @@ def write_dump(db: ox.Store, name: str, directory: Path,
     try:
         with gzip.GzipFile(tmp, "wb", compresslevel=GZIP_LEVEL, mtime=0) as out:
             # a binary file as pyoxigraph writes to one (typeshed's GzipFile is no IO[bytes])
-            dump_database(db, DUMPS[name], cast(IO[bytes], out), union)
+            dump_database(db, DUMPS[name], cast(IO[bytes], out))
         os.replace(tmp, target)
     except BaseException:
         tmp.unlink(missing_ok=True)
@@ -86,11 +85,8 @@ def write_products(db: ox.Store, directory: Path,
     start = time.monotonic()
     folder = directory / "dumps"
     folder.mkdir(parents=True, exist_ok=True)
-    union = None
-    for name, fmt in DUMPS.items():
-        if not fmt.supports_datasets and union is None:
-            union = union_of_graphs(db)
-        write_dump(db, name, folder, union)
+    for name in DUMPS:
+        write_dump(db, name, folder)
     write_figures(db, folder)
     progress(f"wrote the dumps ({len(DUMPS)} formats, gzip) and the figures of /stats and "
              f"VoID in {time.monotonic() - start:.1f} s")
