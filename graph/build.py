@@ -676,31 +676,6 @@ def _consistency_line(report: ConsistencyReport) -> str:
     return f"{report.message} ({how.get(report.method, report.method)})"
 
 
-def assemble(
-    facts: Path | None = None,
-    *,
-    ontology: Path | None = None,
-    consistency: bool = True,
-    validation: bool = True,
-    progress: Progress = _quiet,
-    on_file: Callable[[int, int, int], None] | None = None,
-    options: BuildOptions | None = None,
-    status: Status | None = None,
-    store: ox.Store | None = None,
-) -> tuple[ox.Store, list[SourceFile], ConsistencyReport | None, int, str]:
-    """Read, check (terms, SHACL, HermiT) and reason, into a working store (in memory
-    unless `store` is given). Returns the store, the files, the consistency report, the
-    number of inferred triples and the content hash.
-
-    Raises InvalidInput for unreadable files, InvalidFacts for facts that do not hold.
-    """
-    options = options or BuildOptions()
-    options.consistency, options.validation = consistency, validation
-    phases = Phases(progress, status)
-    work = _full(facts, ontology, options, phases, on_file, store)
-    return work.store, work.files, work.consistency, work.inferred, work.digest
-
-
 @dataclass
 class Work:
     store: ox.Store

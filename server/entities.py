@@ -115,26 +115,31 @@ def conditional(response: Response, tag: str) -> WerkzeugResponse:
     return response.make_conditional(request)
 
 
+def see_other(address: str, iri: str, found: bool, what: str) -> WerkzeugResponse:
+    """The answer at a resource's address without a suffix (Cool URIs): 303 to its
+    description in the format the client prefers (`address` + suffix); 404 in that
+    format when there is nothing to describe; 406 when no format suits."""
+    chosen = negotiate(request.accept_mimetypes, ENTITY_FORMATS)
+    if not found:
+        body, content_type = not_found_body(iri, chosen or ENTITY_FORMATS[0])
+        response: WerkzeugResponse = Response(body, status=404, content_type=content_type)
+    elif chosen is None:
+        raise NotAcceptable(f"{what} can be described as "
+                            + ", ".join(f.media_type for f in ENTITY_FORMATS))
+    else:
+        response = redirect(f"{address}{chosen.suffix}", code=303)
+        response.headers["Link"] = alternates(address)
+    response.headers["Vary"] = "Accept"
+    return response
+
+
 @bp.get("/id/<path:rest>")
 def entity(rest: str) -> WerkzeugResponse:
     path, fmt = split_suffix(rest)
     iri = checked_iri(BASE_IRI + "id/" + path, "the entity's address")
     store = get_store(current_app)
     if fmt is None:
-        chosen = negotiate(request.accept_mimetypes, ENTITY_FORMATS)
-        if not exists(store, iri):
-            body, content_type = not_found_body(iri, chosen or ENTITY_FORMATS[0])
-            response: WerkzeugResponse = Response(body, status=404,
-                                                  content_type=content_type)
-            response.headers["Vary"] = "Accept"
-            return response
-        if chosen is None:
-            raise NotAcceptable("this entity can be described as "
-                                + ", ".join(f.media_type for f in ENTITY_FORMATS))
-        response = redirect(f"/id/{path}{chosen.suffix}", code=303)
-        response.headers["Vary"] = "Accept"
-        response.headers["Link"] = alternates(f"/id/{path}")
-        return response
+        return see_other(f"/id/{path}", iri, exists(store, iri), "this entity")
     if not exists(store, iri):
         body, content_type = not_found_body(iri, fmt)
         return Response(body, status=404, content_type=content_type)

@@ -5,7 +5,7 @@ its counts) in the negotiated format: Turtle, JSON-LD, N-Triples, RDF/XML or HTM
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, current_app, redirect, render_template, request, url_for
+from flask import Blueprint, Response, current_app, render_template, url_for
 from werkzeug.wrappers import Response as WerkzeugResponse
 
 from rivalry.graph import BASE_IRI, DATA_LICENSE
@@ -18,11 +18,12 @@ from rivalry.server.entities import (
     conditional,
     href,
     not_found_body,
+    see_other,
     serialize,
     split_suffix,
 )
-from rivalry.server.errors import NotAcceptable, checked_iri
-from rivalry.server.formats import HTML, negotiate
+from rivalry.server.errors import checked_iri
+from rivalry.server.formats import HTML
 
 bp = Blueprint("graphs", __name__)
 
@@ -41,20 +42,7 @@ def named_graph(rest: str) -> WerkzeugResponse:
     labels = Labels(store)
     info = graph_info(store, iri, labels)
     if fmt is None:
-        chosen = negotiate(request.accept_mimetypes, ENTITY_FORMATS)
-        if info is None:
-            body, content_type = not_found_body(iri, chosen or ENTITY_FORMATS[0])
-            response: WerkzeugResponse = Response(body, status=404,
-                                                  content_type=content_type)
-            response.headers["Vary"] = "Accept"
-            return response
-        if chosen is None:
-            raise NotAcceptable("this graph can be described as "
-                                + ", ".join(f.media_type for f in ENTITY_FORMATS))
-        response = redirect(f"/graph/{path}{chosen.suffix}", code=303)
-        response.headers["Vary"] = "Accept"
-        response.headers["Link"] = alternates(f"/graph/{path}")
-        return response
+        return see_other(f"/graph/{path}", iri, info is not None, "this graph")
     if info is None:
         body, content_type = not_found_body(iri, fmt)
         return Response(body, status=404, content_type=content_type)
