@@ -229,7 +229,15 @@ def pages(store: Path, work: Path, clients: int, seconds: float) -> dict:
         "/", "/browse", "/browse/actions", "/timeline", "/stats", "/data",
         "/.well-known/void", "/ontology")]
     paths += [(f"/browse/actions?year={y}", "lists") for y in years]
-    paths += [(f"/browse/actions?year={y}&page=2", "lists") for y in years]
+    # a second page only where a year has one (past the last page is a 404, not a page)
+    from rivalry.graph.listing import PAGE_SIZE
+
+    per_year = {r[0].value[:4]: int(r[1].value) for r in s.query(
+        f"SELECT ?y (COUNT(DISTINCT ?a) AS ?n) WHERE {{ ?a a <{RV}Action> ; "
+        f"<{RV}announcedOn> ?d BIND(STR(YEAR(?d)) AS ?y) }} GROUP BY ?y").rows()
+        if r[0] is not None}
+    paths += [(f"/browse/actions?year={y}&page=2", "lists") for y in years
+              if per_year.get(y, 0) > PAGE_SIZE]
     paths += [(f"/timeline?year={y}", "lists") for y in years]
     paths += [(e + ".html", "action pages") for e in some("Action", 200)]
     paths += [(e + ".html", "company pages") for e in some("Company", 100)]
