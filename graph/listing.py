@@ -20,7 +20,7 @@ import pyoxigraph as ox
 
 from rivalry.graph import ONTOLOGY_GRAPH, Term, term_value
 from rivalry.graph.describe import Labels, _kind, _state
-from rivalry.graph.store import Store
+from rivalry.graph.store import GraphReader, Store
 from rivalry.ontology import NAMESPACE
 
 RV = NAMESPACE  # the ontology's namespace, as a string (rivalry.ontology)
@@ -165,35 +165,48 @@ def actions(store: Store, labels: Labels, *, state: str | None = None,
     return action_page(store, labels, filters, 1, max(total, 1), total).rows
 
 
-def facets(store: Store, labels: Labels) -> dict[str, list[Option]]:
+#: The values of each action filter, with counts where a grouped query gives them:
+#: filter name -> [(value, count or None)]. What `facets` labels; a build keeps it with
+#: its figures (rivalry.graph.products), so that list pages do not compute it.
+FacetValues = dict[str, list[tuple[str, int | None]]]
+
+
+def facet_values(store: GraphReader) -> FacetValues:
     """The values each action filter can take; with counts where one grouped query over
     one property gives them (issuing state, sector, year). Types come from the ontology,
     technologies and countries from their classes, so no option costs a scan of the
     actions."""
-    def options(query: str, counted: bool = True) -> list[Option]:
-        out = []
-        for row in store.query(PREFIXES + query).rows():
-            if row[0] is None:
-                continue
-            count = int(term_value(row[1])) if counted else None
-            value = term_value(row[0])
-            out.append(Option(value, labels(value, value), count))
-        return sorted(out, key=lambda o: o.label.lower())
+    def values(query: str, counted: bool = True) -> list[tuple[str, int | None]]:
+        return [(term_value(row[0]), int(term_value(row[1])) if counted else None)
+                for row in store.query(PREFIXES + query).rows() if row[0] is not None]
 
-    years = [Option(term_value(y), term_value(y), int(term_value(n))) for y, n in store.query(
-        PREFIXES + "SELECT ?y (COUNT(?a) AS ?n) WHERE { ?a rv:announcedOn ?d "
-        "BIND(SUBSTR(STR(?d), 1, 4) AS ?y) } GROUP BY ?y ORDER BY ?y").rows()]
     return {
-        "state": options("SELECT ?v (COUNT(?a) AS ?n) WHERE { ?a rv:issuingPolity ?v } "
-                         "GROUP BY ?v"),
-        "type": options(f"SELECT DISTINCT ?v WHERE {{ GRAPH <{ONTOLOGY_GRAPH}> {{ "
-                        f"?v <{RDFS}subClassOf>* rv:Action }} }}", counted=False),
-        "technology": options("SELECT DISTINCT ?v WHERE { ?v a rv:Technology }",
-                              counted=False),
-        "sector": options("SELECT ?v (COUNT(?a) AS ?n) WHERE { ?a rv:sector ?v } GROUP BY ?v"),
-        "country": options("SELECT DISTINCT ?v WHERE { ?v a rv:State }", counted=False),
-        "year": years,
+        "state": values("SELECT ?v (COUNT(?a) AS ?n) WHERE { ?a rv:issuingPolity ?v } "
+                        "GROUP BY ?v"),
+        "type": values(f"SELECT DISTINCT ?v WHERE {{ GRAPH <{ONTOLOGY_GRAPH}> {{ "
+                       f"?v <{RDFS}subClassOf>* rv:Action }} }}", counted=False),
+        "technology": values("SELECT DISTINCT ?v WHERE { ?v a rv:Technology }",
+                             counted=False),
+        "sector": values("SELECT ?v (COUNT(?a) AS ?n) WHERE { ?a rv:sector ?v } GROUP BY ?v"),
+        "country": values("SELECT DISTINCT ?v WHERE { ?v a rv:State }", counted=False),
+        "year": values("SELECT ?y (COUNT(?a) AS ?n) WHERE { ?a rv:announcedOn ?d "
+                       "BIND(SUBSTR(STR(?d), 1, 4) AS ?y) } GROUP BY ?y ORDER BY ?y"),
     }
+
+
+def facets(store: Store, labels: Labels,
+           values: FacetValues | None = None) -> dict[str, list[Option]]:
+    """The options of each action filter, labelled: years in order, the others by label.
+    `values` are the build's (see `facet_values`), computed now when not given."""
+    values = values if values is not None else facet_values(store)
+    out: dict[str, list[Option]] = {}
+    for name, found in values.items():
+        if name == "year":
+            out[name] = [Option(v, v, n) for v, n in found]
+        else:
+            out[name] = sorted((Option(v, labels(v, v), n) for v, n in found),
+                               key=lambda o: o.label.lower())
+    return out
 
 
 # --- the timeline's chart ----------------------------------------------------------------

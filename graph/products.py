@@ -68,11 +68,13 @@ def write_dump(db: ox.Store, name: str, directory: Path) -> int:
 
 def write_figures(db: ox.Store, directory: Path) -> None:
     """The figures of /stats and VoID, as JSON, atomically."""
+    from rivalry.graph.listing import facet_values
     from rivalry.graph.stats import stats
     from rivalry.graph.void import statistics
 
     graph = BuiltGraph(db)
-    figures = {"stats": stats(graph).to_record(), "void": asdict(statistics(graph))}
+    figures = {"stats": stats(graph).to_record(), "void": asdict(statistics(graph)),
+               "facets": facet_values(graph)}
     tmp = directory / f".{FIGURES}.{os.getpid()}"
     try:
         tmp.write_text(json.dumps(figures, ensure_ascii=False), "utf-8")
@@ -113,6 +115,15 @@ def build_stats(store: Any) -> Any:
 
     figures = read_figures(store.cache_dir)
     return Stats.from_record(figures["stats"]) if figures else stats(store)
+
+
+def build_facets(store: Any) -> Any:
+    """The values of the list pages' filters for the build a store serves, as the build
+    kept them (rivalry.graph.listing.FacetValues), or None for a build made before."""
+    figures = read_figures(store.cache_dir)
+    if not figures or "facets" not in figures:
+        return None
+    return {name: [(v, n) for v, n in found] for name, found in figures["facets"].items()}
 
 
 def build_statistics(store: Any) -> Any:

@@ -36,6 +36,7 @@ from rivalry.graph.listing import (
     is_class,
     member_page,
 )
+from rivalry.graph.products import build_facets
 from rivalry.ontology import NAMESPACE
 from rivalry.server import get_store
 from rivalry.server.entities import href
@@ -125,7 +126,7 @@ def _listing(newest_first: bool = False) -> tuple[ActionFilters, ActionPage,
                                                    dict[str, list[Option]], Labels]:
     store = get_store(current_app)
     labels = Labels(store)
-    options = facets(store, labels)
+    options = facets(store, labels, build_facets(store))
     filters = _filters(options)
     page = _page_number()
     total = None

@@ -104,3 +104,16 @@ def test_the_targets_fail_when_the_record_falls_short() -> None:
     missed = {t.name.split(" ")[0] for t in thin.targets() if not t.met}
     assert missed == {"actions", "issuing", "years", "responses"}
     assert "2019 (0)" in next(t.value for t in thin.targets() if t.name.startswith("years"))
+
+
+def test_the_build_keeps_the_list_filters_it_would_compute(store_dir: Path) -> None:
+    # list pages read the filters' values from the build's figures: the same values
+    from rivalry.graph.listing import facet_values
+    from rivalry.graph.products import build_facets
+
+    store = EmbeddedStore(store_dir)
+    kept = build_facets(store)
+    assert kept is not None, "the build wrote no facets with its figures"
+    now = facet_values(store)
+    assert {k: sorted(v) for k, v in kept.items()} == {k: sorted(v) for k, v in now.items()}
+    assert kept["year"] == now["year"]  # in order
