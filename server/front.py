@@ -41,6 +41,15 @@ READ_CHUNK = 65536
 FILE_CHUNK = 1 << 20
 
 
+def escape_non_ascii(request_line: bytes) -> bytes:
+    """A request line's bytes outside ASCII percent-encoded, as a browser sends them: a
+    client that writes `/search?q=华为` raw (curl does) is answered as if it had sent
+    `/search?q=%E5%8D%8E%E4%B8%BA`, rather than refused as malformed."""
+    if request_line.isascii():
+        return request_line
+    return b"".join(b"%%%02X" % c if c >= 0x80 else bytes((c,)) for c in request_line)
+
+
 @dataclass(frozen=True)
 class FrontLimits:
     header_timeout: float  # seconds to receive a request's head, once it has begun
@@ -278,6 +287,7 @@ class Front:
             head_deadline = time.monotonic() + limits.header_timeout
         received = 0
         line = bytearray()  # the start of the request, to refuse an endless request line
+        in_request_line = True
         while True:
             try:
                 event = conn.next_event()
@@ -315,6 +325,11 @@ class Front:
                         raise Refusal(414, "the request line is longer than "
                                       f"{limits.max_url_bytes} bytes (setting max_url_bytes): "
                                       "send a long SPARQL query in a POST body instead")
+                if in_request_line:
+                    end = data.find(b"\n")
+                    in_request_line = end < 0
+                    cut = len(data) if end < 0 else end + 1
+                    data = escape_non_ascii(data[:cut]) + data[cut:]
                 conn.receive_data(data)
                 if not data and received == 0:
                     return None, b""

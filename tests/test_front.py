@@ -144,6 +144,16 @@ def test_expect_100_continue(server: LiveServer) -> None:
 # --- heads ---------------------------------------------------------------------------------
 
 
+def test_raw_utf8_in_the_request_line_is_read_as_percent_encoded(server: LiveServer) -> None:
+    # curl sends `?q=华为` raw; browsers percent-encode it: both get the same answer
+    raw_answer = raw(server, "GET /search?q=华为 HTTP/1.1\r\nHost: x\r\n"
+                     "Accept: application/json\r\nConnection: close\r\n\r\n".encode())
+    status, _, encoded = request(server, "GET", "/search?q=" + urllib.parse.quote("华为"),
+                                 headers={"Accept": "application/json"})
+    assert raw_answer.startswith(b"HTTP/1.1 200") and status == 200
+    assert json.loads(raw_answer.split(b"\r\n\r\n", 1)[1]) == json.loads(encoded)
+
+
 def test_long_request_line_is_414_as_json(server: LiveServer) -> None:
     status, headers, body = request(server, "GET", sparql_path("ASK {}" + " " * 3000),
                                     headers={"Accept": "application/json"})
