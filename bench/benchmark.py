@@ -31,8 +31,6 @@ import os
 import platform
 import random
 import shutil
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -42,14 +40,10 @@ import urllib.parse
 import urllib.request
 from pathlib import Path
 
+from harness import Server, free_port, wait_http
+
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def child(code: str, timeout: float | None = None, env: dict | None = None) -> dict:
@@ -69,39 +63,6 @@ def child(code: str, timeout: float | None = None, env: dict | None = None) -> d
     except subprocess.CalledProcessError as e:
         raise RuntimeError(e.stderr[-3000:]) from None
     return json.loads(done.stdout.strip().splitlines()[-1])
-
-
-def wait_http(url: str, seconds: float = 300) -> None:
-    deadline = time.monotonic() + seconds
-    parsed = urllib.parse.urlparse(url)
-    while time.monotonic() < deadline:
-        try:
-            c = http.client.HTTPConnection(parsed.hostname, parsed.port, timeout=5)
-            c.request("GET", parsed.path or "/")
-            c.getresponse().read()
-            c.close()
-            return
-        except OSError:
-            time.sleep(0.3)
-    raise RuntimeError(f"{url} did not answer")
-
-
-class Server:
-    def __init__(self, args: list[str], url: str, env: dict | None = None,
-                 log: Path | None = None) -> None:
-        out = log.open("wb") if log else subprocess.DEVNULL
-        self.process = subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT, env=env,
-                                        start_new_session=True)
-        self.url = url
-        self.log = log
-
-    def stop(self) -> None:
-        os.killpg(self.process.pid, signal.SIGTERM)
-        try:
-            self.process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(self.process.pid, signal.SIGKILL)
-            self.process.wait()
 
 
 # --- load generation -----------------------------------------------------------------------

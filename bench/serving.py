@@ -19,37 +19,11 @@ import time
 import urllib.parse
 from pathlib import Path
 
+from harness import Server, free_port, percentile, wait_http
+
 BIN = Path(sys.executable).parent
 RV = "https://w3id.org/rivalry/ontology#"
 HEAVY = "SELECT (COUNT(*) AS ?n) WHERE { ?a ?b ?c . ?d ?e ?f . ?g ?h ?i }"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_http(url: str, seconds: float = 600) -> None:
-    deadline = time.monotonic() + seconds
-    parsed = urllib.parse.urlparse(url)
-    while time.monotonic() < deadline:
-        try:
-            c = http.client.HTTPConnection(parsed.hostname, parsed.port, timeout=5)
-            c.request("GET", parsed.path or "/")
-            c.getresponse().read()
-            c.close()
-            return
-        except OSError:
-            time.sleep(0.3)
-    raise RuntimeError(f"{url} did not answer")
-
-
-def percentile(values: list[float], p: float) -> float | None:
-    if not values:
-        return None
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(len(ordered) * p))]
 
 
 # --- clients -----------------------------------------------------------------------------
@@ -113,26 +87,6 @@ def sparql_requests(path: str, texts: list[str], accept: str, tag: str) -> list[
 
 
 # --- servers -----------------------------------------------------------------------------
-
-
-class Server:
-    def __init__(self, args: list[str], url: str, env: dict | None = None,
-                 log: Path | None = None) -> None:
-        out = log.open("wb") if log else subprocess.DEVNULL
-        self.process = subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT, env=env,
-                                        start_new_session=True)
-        self.url = url
-        self.log = log
-
-    def stop(self) -> None:
-        import signal
-
-        os.killpg(self.process.pid, signal.SIGTERM)
-        try:
-            self.process.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            os.killpg(self.process.pid, signal.SIGKILL)
-            self.process.wait()
 
 
 def start_rivalry(store: Path, log: Path, **settings: object) -> Server:
