@@ -207,6 +207,52 @@ def check_query(text: str, *, max_depth: int,
     return shape
 
 
+@dataclass
+class _Modifiers:
+    """Where a query's top-level form, LIMIT, OFFSET and trailing VALUES block are, as the
+    row-cap and paging rewrites need them."""
+
+    form: str | None = None
+    #: (where the keyword starts, where its integer starts, the integer's text)
+    limit: tuple[int, int, str] | None = None
+    offset: tuple[int, int, str] | None = None
+    first_modifier: int | None = None  # where the first LIMIT or OFFSET keyword starts
+    values_at: int | None = None  # where the trailing VALUES block starts
+    readable: bool = True  # brackets balanced, and every LIMIT and OFFSET has its integer
+
+
+def _modifiers(text: str) -> _Modifiers | None:
+    """The query's solution modifiers, read from its tokens; None when the text has \\u
+    escapes (which move the tokens)."""
+    if _CODEPOINT.search(text):
+        return None
+    found = _Modifiers()
+    toks = _top_level(text)
+    for i, (kind, value, start, depth) in enumerate(toks):
+        if kind != "word" or depth != 0:
+            continue
+        upper = value.upper()
+        if found.form is None and (upper in QUERY_FORMS or upper in UPDATE_KEYWORDS):
+            found.form = upper
+        elif upper in ("LIMIT", "OFFSET") and found.form is not None:
+            if i + 1 >= len(toks) or toks[i + 1][0] != "integer":
+                found.readable = False
+                break
+            place = (start, toks[i + 1][2], toks[i + 1][1])
+            if upper == "LIMIT":
+                found.limit = found.limit or place
+            else:
+                found.offset = found.offset or place
+            if found.first_modifier is None:
+                found.first_modifier = start
+        elif upper == "VALUES" and found.form is not None:
+            found.values_at = start
+            break
+    if not toks or (toks[-1][3] + (1 if toks[-1][0] == "open" else 0)) != 0:
+        found.readable = False
+    return found
+
+
 def with_row_limit(text: str, limit: int) -> str | None:
     """A SELECT query rewritten so that it gives at most `limit` rows: its own top-level
     LIMIT when that is smaller, `limit` otherwise, put where SPARQL allows it (after the
@@ -214,33 +260,15 @@ def with_row_limit(text: str, limit: int) -> str | None:
     rewritten safely (not a SELECT, or \\u escapes, which move the tokens); the caller
     then counts rows itself.
     """
-    if _CODEPOINT.search(text):
+    found = _modifiers(text)
+    if found is None or found.form != "SELECT" or not found.readable:
         return None
-    toks = spans(text)
-    depth = 0
-    form = None
-    insert_at = len(text)
-    for i, (kind, value, start) in enumerate(toks):
-        if kind == "open":
-            depth += 1
-        elif kind == "close":
-            depth -= 1
-        elif kind == "word" and depth == 0:
-            upper = value.upper()
-            if form is None and (upper in QUERY_FORMS or upper in UPDATE_KEYWORDS):
-                form = upper
-            elif upper == "LIMIT" and form == "SELECT":
-                if i + 1 < len(toks) and toks[i + 1][0] == "integer":
-                    _, number, at = toks[i + 1]
-                    if int(number) <= limit:
-                        return text
-                    return f"{text[:at]}{limit}{text[at + len(number):]}"
-                return None
-            elif upper == "VALUES" and form == "SELECT":
-                insert_at = start  # the query's trailing VALUES block
-                break
-    if form != "SELECT" or depth != 0:
-        return None
+    if found.limit is not None:
+        _, at, number = found.limit
+        if int(number) <= limit:
+            return text
+        return f"{text[:at]}{limit}{text[at + len(number):]}"
+    insert_at = len(text) if found.values_at is None else found.values_at
     # on a line of its own: the text may end inside a comment
     return f"{text[:insert_at]}\nLIMIT {limit}\n{text[insert_at:]}"
 
@@ -250,39 +278,15 @@ def with_window(text: str, offset: int, limit: int) -> str | None:
     OFFSET of its own (a page of its answer, for servers that cap their answers): the
     solution modifiers go where SPARQL allows them, before a trailing VALUES block. None
     when the text cannot be rewritten safely (\\u escapes, unbalanced brackets)."""
-    if _CODEPOINT.search(text):
+    found = _modifiers(text)
+    if found is None or found.form not in QUERY_FORMS or not found.readable:
         return None
-    toks = spans(text)
-    depth = 0
-    form = None
-    own_limit = own_offset = None
-    cut = insert_at = len(text)
-    for i, (kind, value, start) in enumerate(toks):
-        if kind == "open":
-            depth += 1
-        elif kind == "close":
-            depth -= 1
-        elif kind == "word" and depth == 0:
-            upper = value.upper()
-            if form is None and (upper in QUERY_FORMS or upper in UPDATE_KEYWORDS):
-                form = upper
-            elif upper in ("LIMIT", "OFFSET") and form is not None:
-                if i + 1 >= len(toks) or toks[i + 1][0] != "integer":
-                    return None
-                if upper == "LIMIT":
-                    own_limit = int(toks[i + 1][1])
-                else:
-                    own_offset = int(toks[i + 1][1])
-                cut = min(cut, start)
-            elif upper == "VALUES" and form is not None and depth == 0:
-                insert_at = start
-                break
-    if form not in QUERY_FORMS or depth != 0:
-        return None
-    start_at = (own_offset or 0) + offset
+    own_limit = int(found.limit[2]) if found.limit else None
+    own_offset = int(found.offset[2]) if found.offset else 0
+    insert_at = len(text) if found.values_at is None else found.values_at
+    cut = insert_at if found.first_modifier is None else min(found.first_modifier, insert_at)
     count = limit if own_limit is None else max(0, min(limit, own_limit - offset))
-    head = text[:min(cut, insert_at)]
-    return f"{head}\nLIMIT {count} OFFSET {start_at}\n{text[insert_at:]}"
+    return f"{text[:cut]}\nLIMIT {count} OFFSET {own_offset + offset}\n{text[insert_at:]}"
 
 
 def _top_level(text: str) -> list[tuple[str, str, int, int]]:
