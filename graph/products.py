@@ -9,6 +9,7 @@ file on demand, each format on its own and atomically (rivalry.server.publish).
 
 from __future__ import annotations
 
+import functools
 import gzip
 import json
 import os
@@ -26,6 +27,8 @@ from rivalry.graph.store import QueryResult, graph_sizes, run_query
 
 #: The file of figures beside the dumps.
 FIGURES = "figures.json"
+#: The values of the list pages' filters (rivalry.graph.listing.FacetValues).
+FACETS = "facets.json"
 #: How many dumps are written at once.
 DUMP_THREADS = 2
 #: gzip level of the dumps: most of the gain of level 9 at a fraction of its time.
@@ -67,18 +70,23 @@ def write_dump(db: ox.Store, name: str, directory: Path) -> int:
 
 
 def write_figures(db: ox.Store, directory: Path) -> None:
-    """The figures of /stats and VoID, as JSON, atomically."""
+    """The figures of /stats and VoID, and the values of the list pages' filters (a file
+    of their own: every list page reads it, and it is small), as JSON, atomically."""
     from rivalry.graph.listing import facet_values
     from rivalry.graph.stats import stats
     from rivalry.graph.void import statistics
 
     graph = BuiltGraph(db)
-    figures = {"stats": stats(graph).to_record(), "void": asdict(statistics(graph)),
-               "facets": facet_values(graph)}
-    tmp = directory / f".{FIGURES}.{os.getpid()}"
+    _write_json(directory / FIGURES, {"stats": stats(graph).to_record(),
+                                      "void": asdict(statistics(graph))})
+    _write_json(directory / FACETS, facet_values(graph))
+
+
+def _write_json(path: Path, value: Any) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}")
     try:
-        tmp.write_text(json.dumps(figures, ensure_ascii=False), "utf-8")
-        os.replace(tmp, directory / FIGURES)
+        tmp.write_text(json.dumps(value, ensure_ascii=False), "utf-8")
+        os.replace(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
@@ -120,10 +128,20 @@ def build_stats(store: Any) -> Any:
 def build_facets(store: Any) -> Any:
     """The values of the list pages' filters for the build a store serves, as the build
     kept them (rivalry.graph.listing.FacetValues), or None for a build made before."""
-    figures = read_figures(store.cache_dir)
-    if not figures or "facets" not in figures:
+    path = store.cache_dir / FACETS
+    try:
+        stat = path.stat()
+    except OSError:
         return None
-    return {name: [(v, n) for v, n in found] for name, found in figures["facets"].items()}
+    return _facets(str(path), stat.st_mtime_ns, stat.st_size)
+
+
+@functools.lru_cache(maxsize=4)
+def _facets(path: str, mtime_ns: int, size: int) -> Any:
+    """A facets file, read once per process for each version of it (a build's files never
+    change once published; the key changes with a new build)."""
+    found = json.loads(Path(path).read_text("utf-8"))
+    return {name: [(v, n) for v, n in values] for name, values in found.items()}
 
 
 def build_statistics(store: Any) -> Any:
