@@ -26,6 +26,8 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import date
 
 import pyoxigraph as ox
@@ -89,13 +91,17 @@ def superclasses(store: ox.Store) -> dict[str, set[str]]:
     return closure
 
 
-def most_specific_types(store: ox.Store) -> list[ox.Quad]:
+def most_specific_types(store: ox.Store, nodes: Iterable[Subject] | None = None
+                        ) -> list[ox.Quad]:
+    """rv:mostSpecificType of every typed node, or of `nodes` only."""
     graph = ox.NamedNode(DERIVED_GRAPH)
     closure = superclasses(store)
     types: dict[Subject, set[str]] = defaultdict(set)
-    for q in store.quads_for_pattern(None, RDF_TYPE, None, None):
-        if isinstance(q.object, ox.NamedNode) and q.object.value.startswith(NAMESPACE):
-            types[q.subject].add(q.object.value)
+    patterns = [None] if nodes is None else list(nodes)
+    for subject in patterns:
+        for q in store.quads_for_pattern(subject, RDF_TYPE, None, None):
+            if isinstance(q.object, ox.NamedNode) and q.object.value.startswith(NAMESPACE):
+                types[q.subject].add(q.object.value)
     out = []
     for node, classes in types.items():
         implied = set().union(*(closure.get(c, set()) for c in classes))
@@ -126,21 +132,64 @@ def response_closure(store: ox.Store) -> list[ox.Quad]:
     return out
 
 
-def day_numbers(store: ox.Store) -> list[ox.Quad]:
+def day_numbers(store: ox.Store, nodes: Iterable[Subject] | None = None) -> list[ox.Quad]:
+    """The day numbers of every node's dates, or of `nodes`' only."""
     graph = ox.NamedNode(DERIVED_GRAPH)
     out: dict[ox.Quad, None] = {}
+    subjects = [None] if nodes is None else list(nodes)
     for prop, day_prop in DAY_NUMBERS.items():
         target = ox.NamedNode(day_prop)
-        for q in store.quads_for_pattern(None, ox.NamedNode(prop), None, None):
-            value = q.object
-            if isinstance(value, ox.Literal) and value.datatype == XSD_DATE:
-                n = day_number(value.value)
-                if n is not None:
-                    out[ox.Quad(q.subject, target, ox.Literal(str(n), datatype=XSD_INTEGER),
-                                graph)] = None
+        for subject in subjects:
+            for q in store.quads_for_pattern(subject, ox.NamedNode(prop), None, None):
+                value = q.object
+                if isinstance(value, ox.Literal) and value.datatype == XSD_DATE:
+                    n = day_number(value.value)
+                    if n is not None:
+                        out[ox.Quad(q.subject, target,
+                                    ox.Literal(str(n), datatype=XSD_INTEGER), graph)] = None
     return list(out)
 
 
 def derived_quads(store: ox.Store) -> list[ox.Quad]:
     """The derived graph of a build (its quads, to be added to it)."""
     return most_specific_types(store) + response_closure(store) + day_numbers(store)
+
+
+@dataclass
+class DerivedUpdate:
+    """The derived graph after a change, and how much of it was computed again."""
+
+    quads: list[ox.Quad]
+    typed: int  # nodes whose most specific types were computed again
+    dated: int  # nodes whose day numbers were computed again
+    responses: bool  # whether rv:respondsTo+ was computed again
+
+
+def updated_derived_quads(store: ox.Store, previous: Iterable[ox.Quad],
+                          changed: Iterable[ox.Triple]) -> DerivedUpdate:
+    """The derived graph of a store whose union (asserted and inferred triples) differs
+    from the one `previous` was derived from by the triples `changed` (added or removed):
+    the same quads `derived_quads` gives, computing again only what those triples can
+    change. Each derived value depends on one node's own triples (its rdf:type, its dates)
+    or, for rv:respondsTo+, on the rv:respondsTo triples alone; the ontology, which the
+    most specific types also depend on, is the same (a build that changes it is full)."""
+    typed: set[Subject] = set()
+    dated: set[Subject] = set()
+    responses = False
+    for t in changed:
+        predicate = t.predicate.value
+        if predicate == RDF_TYPE.value:
+            typed.add(t.subject)
+        elif predicate in DAY_NUMBERS:
+            dated.add(t.subject)
+        elif predicate == RESPONDS_TO.value:
+            responses = True
+    day_properties = {ox.NamedNode(p) for p in DAY_NUMBERS.values()}
+    kept = [q for q in previous
+            if not ((q.predicate == MOST_SPECIFIC_TYPE and q.subject in typed)
+                    or (q.predicate in day_properties and q.subject in dated)
+                    or (responses and q.predicate == RESPONDS_TO_TRANSITIVELY))]
+    fresh = most_specific_types(store, typed) if typed else []
+    fresh += day_numbers(store, dated) if dated else []
+    fresh += response_closure(store) if responses else []
+    return DerivedUpdate(list(dict.fromkeys(kept + fresh)), len(typed), len(dated), responses)

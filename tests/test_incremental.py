@@ -42,6 +42,14 @@ action:test-2025-02-01-new a rv:Sanction ;
 """.replace("@prefix rv:", "@prefix sem: <http://semanticweb.cs.vu.nl/2009/11/sem/> .\n"
             "@prefix rv:")
 
+#: the new measure, answering the company's denial of the sanction: the response chains
+#: (rv:respondsTo+) gain it, with the denial and the sanction
+NEW_RESPONSE = NEW_MEASURE.replace(
+    "prov:wasDerivedFrom source:treasury-jy2769 ] ;",
+    "rv:responseTo action:cn-co-2025-01-05-integrity-denial ;\n"
+    "        prov:wasDerivedFrom source:treasury-jy2769 ] ;\n"
+    "    rv:respondsTo action:cn-co-2025-01-05-integrity-denial ;")
+
 INTEGRITY = "events/2025-01-integrity-technology-sanction.ttl"
 
 
@@ -92,6 +100,11 @@ EDITS: dict[str, Edit] = {
         INTEGRITY, '"OFAC sanctions Integrity Technology Group"@en ;',
         '"OFAC sanctions Integrity Technology Group"@en , "OFAC 制裁华顺信安"@zh ;'),
     "nothing changes": lambda facts: None,
+    # the derived graph: a most specific type, and the response chains, computed again
+    "a type changes": substitute(
+        INTEGRITY, "action:cn-co-2025-01-05-integrity-denial a rv:Denial ;",
+        "action:cn-co-2025-01-05-integrity-denial a rv:Statement ;"),
+    "a response to a response is added": add_file("events/2025-02-test.ttl", NEW_RESPONSE),
 }
 
 
@@ -157,6 +170,10 @@ def test_an_incremental_build_says_what_it_rechecked(base: tuple[Path, Path],
     shacl = next(line for line in said if line.startswith("SHACL:"))
     nodes = int(shacl.split("re-validated the ")[1].split(" node")[0].replace(",", ""))
     assert 0 < nodes < 50  # the action and the few that point to it, not the whole graph
+    derive = next(line for line in said if line.startswith("derive:"))
+    # a date changed: its day number is computed again, nothing else of the derived graph
+    assert "the most specific types of 0 nodes, the day numbers of 1 node" in derive
+    assert "response chains" not in derive
 
 
 def test_an_inconsistent_change_is_refused_naming_it(base: tuple[Path, Path],
