@@ -180,10 +180,16 @@ def run_incremental(plan: Plan, partial: Path, options: BuildOptions, phases: Ph
     # what the previous build derived is taken out, so that the checks and the inferences
     # never see it, as in a full build; it is updated for the change at the end (quad by
     # quad: several times quicker than remove_graph on RocksDB)
-    derived = ox.NamedNode(DERIVED_GRAPH)
-    previous_derived = list(store.quads_for_pattern(None, None, None, derived))
-    for q in previous_derived:
-        store.remove(q)
+    def set_aside() -> list[ox.Quad]:
+        quads = list(store.quads_for_pattern(None, None, None, ox.NamedNode(DERIVED_GRAPH)))
+        for q in quads:
+            store.remove(q)
+        return quads
+
+    previous_derived = phases.run(
+        "derived", set_aside,
+        lambda q: f"the previous build's {_count(len(q), 'derived triple')} set aside, to "
+                  "be updated once the checks are done")
     meta = ox.NamedNode(META_GRAPH)
 
     # -- the new content of the changed graphs, and what changes in the union -----------------
