@@ -243,7 +243,9 @@ class Front:
                 pass
 
     async def _read(self, reader: asyncio.StreamReader, timeout: float) -> bytes:
-        return await asyncio.wait_for(reader.read(READ_CHUNK), timeout)
+        # asyncio.timeout rather than wait_for: no task is created per read
+        async with asyncio.timeout(timeout):
+            return await reader.read(READ_CHUNK)
 
     async def _serve_connection(self, conn: h11.Connection, reader: asyncio.StreamReader,
                                 writer: asyncio.StreamWriter, remote: str) -> None:
@@ -517,20 +519,31 @@ class Front:
         try:
             data = conn.send(h11.Response(status_code=response.status, headers=headers,
                                           reason=REASONS.get(response.status, "").encode()))
-            writer.write(data)
-            if not head:
-                if handle is not None:
-                    # read (and decompress) off the event loop
-                    while chunk := await loop.run_in_executor(None, handle.read, FILE_CHUNK):
-                        writer.write(conn.send(h11.Data(data=chunk)))
-                        await asyncio.wait_for(writer.drain(), self.limits.send_timeout)
-                elif response.body:
-                    writer.write(conn.send(h11.Data(data=response.body)))
-            writer.write(conn.send(h11.EndOfMessage()))
-            await asyncio.wait_for(writer.drain(), self.limits.send_timeout)
+            if not head and handle is not None:
+                writer.write(data)
+                # read (and decompress) off the event loop
+                while chunk := await loop.run_in_executor(None, handle.read, FILE_CHUNK):
+                    writer.write(conn.send(h11.Data(data=chunk)))
+                    await self._drain(writer)
+                writer.write(conn.send(h11.EndOfMessage()))
+            else:
+                # head, body and end in one write: one system call and one segment for a
+                # small answer, so the client is not woken for a head without its body
+                if not head and response.body:
+                    data += conn.send(h11.Data(data=response.body))
+                writer.write(data + conn.send(h11.EndOfMessage()))
+            await self._drain(writer)
         finally:
             if handle is not None:
                 handle.close()
+
+    async def _drain(self, writer: asyncio.StreamWriter) -> None:
+        """Wait until what was written is handed to the kernel, within `send_timeout`;
+        returns at once when it already was (the common case of a small answer)."""
+        if writer.transport.get_write_buffer_size() == 0:
+            return
+        async with asyncio.timeout(self.limits.send_timeout):
+            await writer.drain()
 
     def _log(self, remote: str, request: h11.Request | None, status: int, size: int,
              started: float, note: str) -> None:

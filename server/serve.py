@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import errno
+import gc
 import socket
 import sys
 from typing import Any
@@ -204,4 +205,7 @@ def run(settings: dict[str, Any], sock: socket.socket) -> None:
         sys.stderr.write(f"page cache: {pages} pages made\n")
         sys.stderr.flush()
 
+    # the modules and the app loaded so far live as long as the front: the collector need
+    # not scan them again on each of its passes
+    gc.freeze()
     asyncio.run(run_front(front, sock, warm=warm))

@@ -20,6 +20,7 @@ code in single-threaded processes.
 from __future__ import annotations
 
 import asyncio
+import gc
 import io
 import os
 import pickle
@@ -133,6 +134,9 @@ def worker_main(sock: socket.socket, app: Callable[..., Any], memory: int) -> No
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the front decides when workers stop
     set_supervised()
+    # what the zygote loaded (the app, the store's Python side) is never garbage: keep the
+    # collector from scanning it on every request, and from touching (so copying) its pages
+    gc.freeze()
     try:
         limit_memory(memory)
         while True:
@@ -417,10 +421,13 @@ class WorkerPool:
         worker.served += 1
         watcher = asyncio.get_running_loop().call_later(self.slow_after, self._renice, worker)
         try:
-            worker.writer.write(frame(("request", environ, body)))
-            await worker.writer.drain()
-            remaining = deadline - time.monotonic()
-            message = await asyncio.wait_for(read_message(worker.reader), max(remaining, 0))
+            # asyncio.timeout rather than wait_for: no task is created per request
+            async with asyncio.timeout_at(asyncio.get_running_loop().time()
+                                          + max(deadline - time.monotonic(), 0)):
+                worker.writer.write(frame(("request", environ, body)))
+                if worker.writer.transport.get_write_buffer_size():
+                    await worker.writer.drain()
+                message = await read_message(worker.reader)
         except TimeoutError:
             self.stats.killed_for_time += 1
             worker.kill()
