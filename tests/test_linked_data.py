@@ -338,6 +338,34 @@ def test_dumps(client: FlaskClient, store_dir: Path, name: str, fmt: str, datase
         assert len(g) == len(distinct)
 
 
+def test_turtle_dump_holds_the_n_triples_dumps_triples_in_its_order(store_dir: Path,
+                                                                     tmp_path: Path) -> None:
+    """The build writes the Turtle dump from the N-Triples one (the union of the graphs
+    is computed once): the same triples, in the same order, and the same Turtle as one
+    written from the store's union directly."""
+    from rivalry.graph.export import UNION_QUERY, _prefixes
+    from rivalry.graph.products import write_union_dumps
+
+    def read(dumps: Path, name: str, fmt: ox.RdfFormat) -> list[str]:
+        data = gzip.decompress((dumps / f"{name}.gz").read_bytes())
+        return [str(t) for t in ox.parse(data, format=fmt)]
+
+    built = EmbeddedStore(store_dir).build_dir / "dumps"
+    nt = read(built, "rivalry.nt", ox.RdfFormat.N_TRIPLES)
+    assert read(built, "rivalry.ttl", ox.RdfFormat.TURTLE) == nt and len(set(nt)) == len(nt)
+
+    db = ox.Store()
+    db.bulk_extend(ox.Store.read_only(str(EmbeddedStore(store_dir).build_dir / "db")))
+    write_union_dumps(db, tmp_path)
+    direct = ox.serialize(db.query(UNION_QUERY), format=ox.RdfFormat.TURTLE,
+                          prefixes=_prefixes(ox.RdfFormat.TURTLE)) or b""
+    written = gzip.decompress((tmp_path / "rivalry.ttl.gz").read_bytes())
+    # the same statements in the same order; the prefix lines may come in another order
+    assert [line for line in written.splitlines() if not line.startswith(b"@prefix")] == \
+        [line for line in direct.splitlines() if not line.startswith(b"@prefix")]
+    assert sorted(written.splitlines()) == sorted(direct.splitlines())
+
+
 def test_data_page_lists_sizes(client: FlaskClient) -> None:
     listing = client.get("/data", headers={"Accept": "application/json"}).get_json(force=True)
     files = {f["name"]: f for f in listing["files"]}
