@@ -139,29 +139,102 @@ def workloads(store: Path) -> dict[str, tuple[list[str], str]]:
 
 def compare(store: Path, work: Path, clients: list[int], seconds: float,
             mix_seconds: float) -> dict:
-    """rivalry and Oxigraph server in memory, taking turns, on each workload."""
+    """rivalry and Oxigraph server in memory, taking turns, on each workload; and where a
+    point lookup's time goes (`costs`)."""
     loads = workloads(store)
     dump = work / "dump.nq"
     subprocess.run([str(BIN / "rivalry"), "export", "--store", str(store), "--format",
                     "nquads", "-o", str(dump)], check=True)
-    results: dict = {}
+    points = loads["point lookups"][0]
+    results: dict = {"costs": {"engine_ms": engine_ms(store, points[:2000])}}
     for name in ("rivalry", "oxigraph"):
         server = (start_rivalry(store, work / "serve.log") if name == "rivalry"
                   else start_oxigraph(dump, work))
         path = "/sparql" if name == "rivalry" else "/query"
         try:
+            results["costs"][name] = sequential_ms(server.url, path, points)
             for workload, (texts, accept) in loads.items():
                 requests = sparql_requests(path, texts, accept, workload)
                 for n in clients:
                     warm = seconds if workload.endswith("repeats") else 1.0
                     load(server.url, requests[:50], n, warm)
                     window = seconds if workload == "point lookups" else mix_seconds
-                    results.setdefault(workload, {}).setdefault(str(n), {})[name] = load(
-                        server.url, requests, n, window)[workload]
+                    before = cpu_seconds(server) if name == "rivalry" else None
+                    figures = load(server.url, requests, n, window)[workload]
+                    if before is not None and workload == "point lookups":
+                        after = cpu_seconds(server)
+                        answered = max(figures["requests"] + figures["errors"], 1)
+                        results["costs"].setdefault("rivalry_cpu_ms", {})[str(n)] = {
+                            part: 1000 * (after[part] - before[part]) / answered
+                            for part in before}
+                    results.setdefault(workload, {}).setdefault(str(n), {})[name] = figures
         finally:
             server.stop()
     dump.unlink()
     return results
+
+
+# --- where a point lookup's time goes -----------------------------------------------------
+
+
+def engine_ms(store: Path, texts: list[str]) -> float:
+    """pyoxigraph alone, in this process, the store in memory: milliseconds per point
+    lookup (query and N-Triples), as a worker runs it, with no HTTP around it."""
+    import pyoxigraph as ox
+
+    source = ox.Store.read_only(str(store / "current" / "db"))
+    db = ox.Store()
+    db.bulk_extend(source)
+    del source
+    start = time.perf_counter()
+    for text in texts:
+        db.query(text, use_default_graph_as_union=True).serialize(format=ox.RdfFormat.N_TRIPLES)
+    seconds = time.perf_counter() - start
+    del db
+    return 1000 * seconds / len(texts)
+
+
+def sequential_ms(url: str, path: str, points: list[str], n: int = 1000) -> dict:
+    """One client, one kept-alive connection, one request at a time: milliseconds per
+    point lookup (texts no cache has seen), and per `ASK {}` (what the HTTP stack costs
+    around a query that takes no time)."""
+    parsed = urllib.parse.urlparse(url)
+    conn = http.client.HTTPConnection(parsed.hostname, parsed.port, timeout=120)
+    out = {}
+    tag = f"# sequential {time.time()}"
+    for name, texts, accept in (
+            ("lookup_ms", [t + "\n" + tag for t in points[-n:]], "application/n-triples"),
+            ("ask_ms", [f"ASK {{}} {tag} {i}" for i in range(n)],
+             "application/sparql-results+json")):
+        start = time.perf_counter()
+        for text in texts:
+            conn.request("POST", path, body=text.encode("utf-8"),
+                         headers={"Content-Type": "application/sparql-query", "Accept": accept})
+            conn.getresponse().read()
+        out[name] = 1000 * (time.perf_counter() - start) / len(texts)
+    conn.close()
+    return out
+
+
+def cpu_seconds(server: Server) -> dict[str, float]:
+    """CPU seconds used so far by `rivalry serve`'s front and by its other processes (the
+    zygote and the workers), from /proc: every process of the server's process group."""
+    front = server.process.pid
+    tick = os.sysconf("SC_CLK_TCK")
+    out = {"front": 0.0, "workers": 0.0}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[2]) != front:  # the process group (fields from the state on)
+            continue
+        used = (int(fields[11]) + int(fields[12])) / tick  # utime + stime
+        out["front" if int(entry) == front else "workers"] += used
+    return out
 
 
 def pages(store: Path, work: Path, clients: int, seconds: float) -> dict:
@@ -336,6 +409,8 @@ def report(results: dict, info: dict, command: str) -> str:
                   "| /sparql | clients | rivalry req/s (p50/p99 ms) | Oxigraph req/s "
                   "(p50/p99 ms) | rivalry / Oxigraph |", "|---|---|---|---|---|"]
         for workload, by_clients in size["compare"].items():
+            if workload == "costs":
+                continue
             for clients, servers in by_clients.items():
                 r, o = servers["rivalry"], servers["oxigraph"]
                 ratio = r["throughput"] / o["throughput"] if o["throughput"] else 0
@@ -343,6 +418,7 @@ def report(results: dict, info: dict, command: str) -> str:
                              f"({r['p50_ms']:.1f}/{r['p99_ms']:.1f}){_refused(r)} | "
                              f"{o['throughput']:.1f} ({o['p50_ms']:.1f}/{o['p99_ms']:.1f})"
                              f"{_refused(o)} | {ratio:.2f}x |")
+        lines += costs_lines(size["compare"].get("costs"))
         lines += ["", "| pages and dumps (4 clients) | first request p95 ms | under load "
                   "p95 ms (req/s) |", "|---|---|---|"]
         for tag, loaded in size["pages"]["loaded"].items():
@@ -363,3 +439,18 @@ def report(results: dict, info: dict, command: str) -> str:
                   f"{slow['p95_ms']:.1f} ms, max {slow['max_ms']:.1f} ms "
                   f"({slow['requests']} requests).", ""]
     return "\n".join(lines) + "\n"
+
+
+def costs_lines(costs: dict | None) -> list[str]:
+    if not costs:
+        return []
+    r, o = costs["rivalry"], costs["oxigraph"]
+    lines = ["", "Where a point lookup's time goes: pyoxigraph alone, in process, the store in "
+             f"memory, {costs['engine_ms']:.2f} ms per lookup. One client, one request at a "
+             f"time: rivalry {r['lookup_ms']:.2f} ms per lookup and {r['ask_ms']:.2f} ms per "
+             f"`ASK {{}}`; Oxigraph server {o['lookup_ms']:.2f} ms and {o['ask_ms']:.2f} ms."]
+    for clients, parts in costs.get("rivalry_cpu_ms", {}).items():
+        lines.append(f"Under the point-lookup load with {clients} clients, rivalry's CPU per "
+                     f"request: front {parts['front']:.2f} ms, workers "
+                     f"{parts['workers']:.2f} ms.")
+    return lines
