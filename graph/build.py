@@ -963,16 +963,24 @@ def _products(db: ox.Store, directory: Path, options: BuildOptions, phases: Phas
     from rivalry.graph.products import write_products
     from rivalry.graph.search import build_search_index
 
-    try:
-        phases.run("search index", lambda: build_search_index(db, directory, lambda _: None),
-                   lambda _: f"written in {directory}")
-    except sqlite3.Error as e:  # SQLite says "disk I/O error", "database or disk is full"
-        raise StoreWriteError(f"cannot write the search index in {directory}: {e}; free some "
-                              "space or check the disk. The store being served is "
-                              "unchanged.") from None
-    if options.dumps:
+    def index() -> None:
+        try:
+            phases.run("search index",
+                       lambda: build_search_index(db, directory, lambda _: None),
+                       lambda _: f"written in {directory}")
+        except sqlite3.Error as e:  # SQLite: "disk I/O error", "database or disk is full"
+            raise StoreWriteError(f"cannot write the search index in {directory}: {e}; free "
+                                  "some space or check the disk. The store being served is "
+                                  "unchanged.") from None
+
+    def dumps() -> None:
         phases.run("dumps and figures", lambda: write_products(db, directory),
                    lambda _: f"written in {directory / 'dumps'}")
+
+    if options.dumps:
+        phases.together(index, dumps)  # side by side: both only read the finished graph
+    else:
+        index()
 
 
 def build_quads(path: Path) -> Iterable[ox.Quad]:

@@ -40,7 +40,12 @@ def dump_database(db: ox.Store, fmt: ox.RdfFormat, output: IO[bytes] | Path) -> 
     else:
         union = db.query(UNION_QUERY)
         assert isinstance(union, ox.QueryTriples)  # a CONSTRUCT
-        ox.serialize(union, target, format=fmt, prefixes=_prefixes(fmt))
+        try:
+            ox.serialize(union, target, format=fmt, prefixes=_prefixes(fmt))
+        finally:
+            # pyoxigraph's query answers must be dropped by the thread that made them: not
+            # by whichever thread ends up holding the traceback of a failure
+            del union
 
 
 def export_graph(store: Any, fmt: ox.RdfFormat, output: IO[bytes] | Path) -> None:

@@ -87,8 +87,11 @@ def write_union_dumps(db: ox.Store, directory: Path) -> None:
 
     def turtle(out: IO[bytes]) -> None:
         with gzip.open(directory / "rivalry.nt.gz", "rb") as nt:
-            ox.serialize(ox.parse(nt, format=ox.RdfFormat.N_TRIPLES), out,
-                         format=DUMPS["rivalry.ttl"], prefixes=PREFIXES)
+            triples = ox.parse(nt, format=ox.RdfFormat.N_TRIPLES)
+            try:
+                ox.serialize(triples, out, format=DUMPS["rivalry.ttl"], prefixes=PREFIXES)
+            finally:
+                del triples  # dropped in this thread, as pyoxigraph's parsers must be
 
     _write_gzip(directory, "rivalry.ttl", turtle)
 
