@@ -960,7 +960,7 @@ def _products(db: ox.Store, directory: Path, options: BuildOptions, phases: Phas
     """What the server reads beside the database, written into the build before it is
     published (so it is published with it): the search index, and the dumps and figures
     of /stats and VoID (rivalry.graph.products)."""
-    from rivalry.graph.products import write_products
+    from rivalry.graph.products import dumps_folder, write_dumps, write_figures
     from rivalry.graph.search import build_search_index
 
     def index() -> None:
@@ -973,14 +973,21 @@ def _products(db: ox.Store, directory: Path, options: BuildOptions, phases: Phas
                                   "some space or check the disk. The store being served is "
                                   "unchanged.") from None
 
-    def dumps() -> None:
-        phases.run("dumps and figures", lambda: write_products(db, directory),
-                   lambda _: f"written in {directory / 'dumps'}")
-
-    if options.dumps:
-        phases.together(index, dumps)  # side by side: both only read the finished graph
-    else:
+    if not options.dumps:
         index()
+        return
+    folder = dumps_folder(directory)
+
+    def index_and_figures() -> None:
+        index()
+        phases.run("figures", lambda: write_figures(db, folder),
+                   lambda _: f"of /stats, VoID and the list pages' filters, in {folder}")
+
+    # side by side, as both only read the finished graph: pyoxigraph writes the dumps
+    # (and zlib compresses them) without holding Python's interpreter lock
+    phases.together(lambda: phases.run("dumps", lambda: write_dumps(db, directory),
+                                       lambda _: f"written in {folder}"),
+                    index_and_figures)
 
 
 def build_quads(path: Path) -> Iterable[ox.Quad]:

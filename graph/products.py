@@ -13,9 +13,7 @@ import functools
 import gzip
 import json
 import os
-import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict
 from pathlib import Path
 from typing import IO, Any, cast
@@ -30,8 +28,6 @@ from rivalry.graph.store import QueryResult, graph_sizes, run_query
 FIGURES = "figures.json"
 #: The values of the list pages' filters (rivalry.graph.listing.FacetValues).
 FACETS = "facets.json"
-#: How many dumps are written at once.
-DUMP_THREADS = 2
 #: gzip level of the dumps: most of the gain of level 9 at a fraction of its time.
 GZIP_LEVEL = 6
 
@@ -87,7 +83,8 @@ def write_union_dumps(db: ox.Store, directory: Path) -> None:
 
     def turtle(out: IO[bytes]) -> None:
         with gzip.open(directory / "rivalry.nt.gz", "rb") as nt:
-            triples = ox.parse(nt, format=ox.RdfFormat.N_TRIPLES)
+            # a binary file, as pyoxigraph reads one (typeshed's GzipFile is no IO[bytes])
+            triples = ox.parse(cast(IO[bytes], nt), format=ox.RdfFormat.N_TRIPLES)
             try:
                 ox.serialize(triples, out, format=DUMPS["rivalry.ttl"], prefixes=PREFIXES)
             finally:
@@ -119,24 +116,22 @@ def _write_json(path: Path, value: Any) -> None:
         raise
 
 
-def write_products(db: ox.Store, directory: Path,
-                   progress: Callable[[str], None] = lambda _: None) -> None:
-    """Every dump and the figures, into `directory/dumps`."""
-    start = time.monotonic()
+def dumps_folder(directory: Path) -> Path:
+    """Where a build's dumps and figures go (created)."""
     folder = directory / "dumps"
     folder.mkdir(parents=True, exist_ok=True)
-    # two at a time: pyoxigraph serializes and zlib compresses without holding Python's
-    # interpreter lock, so two dumps take little longer than one; the longest jobs first
-    union = {"rivalry.nt", "rivalry.ttl"}
-    jobs: list[Callable[[], Any]] = [functools.partial(write_union_dumps, db, folder),
-                                     functools.partial(write_figures, db, folder)]
-    jobs += [functools.partial(write_dump, db, name, folder) for name in DUMPS
-             if name not in union]
-    with ThreadPoolExecutor(max_workers=DUMP_THREADS, thread_name_prefix="rivalry-dump") as pool:
-        for future in [pool.submit(job) for job in jobs]:
-            future.result()
-    progress(f"wrote the dumps ({len(DUMPS)} formats, gzip) and the figures of /stats and "
-             f"VoID in {time.monotonic() - start:.1f} s")
+    return folder
+
+
+def write_dumps(db: ox.Store, directory: Path) -> None:
+    """Every dump, into `directory/dumps`, one after another: the union of the graphs is
+    the only part whose memory grows with the graph (the set of distinct triples), and
+    it is held once. The build writes the search index and the figures meanwhile."""
+    folder = dumps_folder(directory)
+    write_union_dumps(db, folder)
+    for name in DUMPS:
+        if name not in ("rivalry.nt", "rivalry.ttl"):
+            write_dump(db, name, folder)
 
 
 def read_figures(directory: Path) -> dict[str, Any] | None:
