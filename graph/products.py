@@ -13,7 +13,6 @@ import functools
 import gzip
 import json
 import os
-import threading
 from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
@@ -124,18 +123,12 @@ def dumps_folder(directory: Path) -> Path:
     return folder
 
 
-def write_dumps(db: ox.Store, directory: Path,
-                union_written: threading.Event | None = None) -> None:
+def write_dumps(db: ox.Store, directory: Path) -> None:
     """Every dump, into `directory/dumps`, one after another: the union of the graphs is
     the only part whose memory grows with the graph (the set of distinct triples), and
-    it is held once, first; `union_written` is set once it is let go (the build writes
-    the figures, which take memory of their own, only then)."""
+    it is held once."""
     folder = dumps_folder(directory)
-    try:
-        write_union_dumps(db, folder)
-    finally:
-        if union_written is not None:
-            union_written.set()
+    write_union_dumps(db, folder)
     for name in DUMPS:
         if name not in ("rivalry.nt", "rivalry.ttl"):
             write_dump(db, name, folder)
