@@ -980,8 +980,8 @@ def _products(db: ox.Store, directory: Path, options: BuildOptions, phases: Phas
     # the search index beside the dumps, as both only read the finished graph and
     # pyoxigraph writes the dumps (and zlib compresses them) without holding Python's
     # interpreter lock; the figures after both, as the memory they take would otherwise
-    # add to theirs (measured at 100k: 4,343 MB at the peak with the figures beside the
-    # dumps, under 3,900 MB without)
+    # add to theirs (measured at 100k: a peak of 4,343 MB with the figures beside the
+    # dumps, 3,927 MB after them)
     phases.together(lambda: phases.run("dumps", lambda: write_dumps(db, directory),
                                        lambda _: f"written in {folder}"), index)
     phases.run("figures", lambda: write_figures(db, folder),
