@@ -960,7 +960,12 @@ def _products(db: ox.Store, directory: Path, options: BuildOptions, phases: Phas
     """What the server reads beside the database, written into the build before it is
     published (so it is published with it): the search index, and the dumps and figures
     of /stats and VoID (rivalry.graph.products)."""
-    from rivalry.graph.products import dumps_folder, write_dumps, write_figures
+    from rivalry.graph.products import (
+        dumps_folder,
+        write_dataset_dumps,
+        write_figures,
+        write_union_dumps,
+    )
     from rivalry.graph.search import build_search_index
 
     def index() -> None:
@@ -977,13 +982,24 @@ def _products(db: ox.Store, directory: Path, options: BuildOptions, phases: Phas
         index()
         return
     folder = dumps_folder(directory)
-    # the search index beside the dumps, as both only read the finished graph and
-    # pyoxigraph writes the dumps (and zlib compresses them) without holding Python's
-    # interpreter lock; the figures after both, as the memory they take would otherwise
-    # add to theirs (measured at 100k: a peak of 4,343 MB with the figures beside the
-    # dumps, 3,927 MB after them)
-    phases.together(lambda: phases.run("dumps", lambda: write_dumps(db, directory),
-                                       lambda _: f"written in {folder}"), index)
+
+    def union() -> None:
+        phases.run("dumps of the union", lambda: write_union_dumps(db, folder),
+                   lambda _: f"N-Triples and Turtle, in {folder}")
+
+    def index_and_datasets() -> None:
+        index()
+        phases.run("dumps of the graphs", lambda: write_dataset_dumps(db, directory),
+                   lambda _: f"TriG, N-Quads and JSON-LD, in {folder}")
+
+    # in two threads, as all of them only read the finished graph and pyoxigraph writes
+    # the dumps (and zlib compresses them) without holding Python's interpreter lock: the
+    # union of the graphs (its set of distinct triples is the part of the dumps whose
+    # memory grows with the graph) beside the search index, then the dumps with named
+    # graphs (streamed); the figures after all of them, as the memory they take would
+    # otherwise add to the others' (measured at 100k: a peak of 4,343 MB with the figures
+    # beside the dumps, 3,881 MB after them)
+    phases.together(union, index_and_datasets)
     phases.run("figures", lambda: write_figures(db, folder),
                lambda _: f"of /stats, VoID and the list pages' filters, in {folder}")
 

@@ -123,12 +123,10 @@ def dumps_folder(directory: Path) -> Path:
     return folder
 
 
-def write_dumps(db: ox.Store, directory: Path) -> None:
-    """Every dump, into `directory/dumps`, one after another: the union of the graphs is
-    the only part whose memory grows with the graph (the set of distinct triples), and
-    it is held once."""
+def write_dataset_dumps(db: ox.Store, directory: Path) -> None:
+    """The dumps with named graphs (TriG, N-Quads, JSON-LD), into `directory/dumps`, one
+    after another: each streams the store as it is, in little memory."""
     folder = dumps_folder(directory)
-    write_union_dumps(db, folder)
     for name in DUMPS:
         if name not in ("rivalry.nt", "rivalry.ttl"):
             write_dump(db, name, folder)
