@@ -989,7 +989,7 @@ def _products(db: ox.Store, directory: Path, options: BuildOptions, phases: Phas
 
     def index_and_datasets() -> None:
         index()
-        phases.run("dumps of the graphs", lambda: write_dataset_dumps(db, directory),
+        phases.run("dumps of the graphs", lambda: write_dataset_dumps(db, folder),
                    lambda _: f"TriG, N-Quads and JSON-LD, in {folder}")
 
     # in two threads, as all of them only read the finished graph and pyoxigraph writes

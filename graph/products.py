@@ -60,7 +60,7 @@ def _write_gzip(directory: Path, name: str, write: Callable[[IO[bytes]], None]) 
     target = directory / f"{name}.gz"
     tmp = directory / f".{name}.gz.{os.getpid()}"
     try:
-        # no file name in the gzip header: the same content gives the same bytes
+        # no file name in the gzip header: writing the same store twice gives the same bytes
         with open(tmp, "wb") as raw, \
                 gzip.GzipFile(filename="", mode="wb", fileobj=raw, compresslevel=GZIP_LEVEL,
                               mtime=0) as out:
@@ -123,10 +123,9 @@ def dumps_folder(directory: Path) -> Path:
     return folder
 
 
-def write_dataset_dumps(db: ox.Store, directory: Path) -> None:
-    """The dumps with named graphs (TriG, N-Quads, JSON-LD), into `directory/dumps`, one
-    after another: each streams the store as it is, in little memory."""
-    folder = dumps_folder(directory)
+def write_dataset_dumps(db: ox.Store, folder: Path) -> None:
+    """The dumps with named graphs (TriG, N-Quads, JSON-LD), into `folder`, one after
+    another: each streams the store as it is, in little memory."""
     for name in DUMPS:
         if name not in ("rivalry.nt", "rivalry.ttl"):
             write_dump(db, name, folder)
