@@ -761,19 +761,36 @@ PEAK = ("import resource, subprocess, sys\n"
         "sys.exit(done.returncode)\n")
 
 
+#: Where the measured commands' output goes as they run (set by --log): a run stopped
+#: before its report is written still leaves the phase lines its builds printed.
+RUN_LOG: Path | None = None
+
+
 def timed(args: list[str], env: dict | None = None, cwd: Path | None = None) -> dict:
     """Run a command; its wall time, peak memory (the largest of its processes: the
-    build, or HermiT's Java) and output."""
-    start = time.perf_counter()
-    done = subprocess.run([sys.executable, "-c", PEAK, *args], capture_output=True,
-                          text=True, env=env, cwd=cwd)
-    seconds = time.perf_counter() - start
-    if done.returncode != 0:
-        raise RuntimeError(f"{' '.join(args)} failed ({done.returncode}):\n"
-                           + done.stderr[-3000:])
-    peak = [line for line in done.stderr.splitlines() if line.startswith("peak-kb ")]
+    build, or HermiT's Java) and output (stderr and stdout, interleaved)."""
+    with tempfile.TemporaryFile("w+", encoding="utf-8") as out:
+        if RUN_LOG is not None:
+            with RUN_LOG.open("a", encoding="utf-8") as log:
+                log.write(f"$ {' '.join(args)}\n")
+        start = time.perf_counter()
+        with subprocess.Popen([sys.executable, "-c", PEAK, *args], stdout=subprocess.PIPE,
+                              stderr=subprocess.STDOUT, text=True, env=env, cwd=cwd) as proc:
+            assert proc.stdout is not None
+            for line in proc.stdout:
+                out.write(line)
+                if RUN_LOG is not None:
+                    with RUN_LOG.open("a", encoding="utf-8") as log:
+                        log.write(line)
+        seconds = time.perf_counter() - start
+        out.seek(0)
+        output = out.read()
+    if proc.returncode != 0:
+        raise RuntimeError(f"{' '.join(args)} failed ({proc.returncode}):\n"
+                           + output[-3000:])
+    peak = [line for line in output.splitlines() if line.startswith("peak-kb ")]
     return {"seconds": seconds, "peak_mb": int(peak[-1].split()[1]) / 1024,
-            "output": done.stderr + done.stdout}
+            "output": output}
 
 
 def said(output: str, pattern: str) -> float | None:
@@ -934,11 +951,15 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3,
                         help="how many times `oxigraph load` is timed (--builds; the best)")
     parser.add_argument("--work", type=Path, help="working directory (default: a temporary one)")
+    parser.add_argument("--log", type=Path,
+                        help="append each build's output to this file as it runs (--builds)")
     parser.add_argument("--steps", default="full,incremental,unchecked",
                         help="which builds to time (--builds): full, incremental, unchecked")
     args = parser.parse_args()
     info = machine()
     if args.builds:
+        global RUN_LOG
+        RUN_LOG = args.log
         command = "bench/benchmark.py " + " ".join(sys.argv[1:])
         results = []
         with tempfile.TemporaryDirectory(prefix="rivalry-bench-", dir=args.work) as tmp:
