@@ -689,6 +689,9 @@ class Work:
     summary: Any | None = None
     results: list[Any] = field(default_factory=list)
     rechecked: list[str] = field(default_factory=list)
+    #: the finished graph in memory, when the database is on disk and the products (the
+    #: search index, the dumps, the figures) read it faster from a copy in memory
+    in_memory: ox.Store | None = None
 
 
 def _manifest(files: list[SourceFile], directory: Path, ontology: Path | None,
@@ -889,7 +892,8 @@ def build(
             content_hash=work.digest,
             inferred=work.inferred,
         )
-        _products(work.store, partial, options, phases)
+        _products(work.in_memory or work.store, partial, options, phases)
+        work.in_memory = None
         database.finish(info)
         work.store = None  # type: ignore[assignment]  # closes the database: it is complete
         gc.collect()

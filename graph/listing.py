@@ -175,10 +175,11 @@ def facet_values(store: GraphReader) -> FacetValues:
     """The values each action filter can take; with counts where one grouped query over
     one property gives them (issuing state, sector, year). Types come from the ontology,
     technologies and countries from their classes, so no option costs a scan of the
-    actions."""
+    actions. Each list is in the order of its values, whatever the store's order (the
+    same graph gives the same figures, from a full or an incremental build)."""
     def values(query: str, counted: bool = True) -> list[tuple[str, int | None]]:
-        return [(term_value(row[0]), int(term_value(row[1])) if counted else None)
-                for row in store.query(PREFIXES + query).rows() if row[0] is not None]
+        return sorted((term_value(row[0]), int(term_value(row[1])) if counted else None)
+                      for row in store.query(PREFIXES + query).rows() if row[0] is not None)
 
     return {
         "state": values("SELECT ?v (COUNT(?a) AS ?n) WHERE { ?a rv:issuingPolity ?v } "

@@ -3,7 +3,10 @@ the change can affect, says so, and publishes exactly the store a full build giv
 
 from __future__ import annotations
 
+import gzip
+import json
 import shutil
+import sqlite3
 from collections.abc import Callable
 from pathlib import Path
 
@@ -127,7 +130,26 @@ def quads(result: BuildResult) -> list[str]:
     return sorted(str(q) for q in db.quads_for_pattern(None, None, None, None))
 
 
-def rebuild(base: tuple[Path, Path], tmp_path: Path, edit: Edit
+def products(result: BuildResult) -> dict[str, object]:
+    """What a build writes beside its database, in a form that does not depend on the
+    order of writing: the dumps' lines, the figures, the search index's rows."""
+    folder = result.path / "dumps"
+    found: dict[str, object] = {}
+    for name in ("rivalry.nt.gz", "rivalry.nq.gz"):
+        found[name] = sorted(gzip.decompress((folder / name).read_bytes())
+                             .decode("utf-8").splitlines())
+    for name in ("figures.json", "facets.json"):
+        found[name] = json.loads((folder / name).read_text("utf-8"))
+    with sqlite3.connect(result.path / "search.sqlite") as db:
+        for (table,) in db.execute("SELECT name FROM sqlite_master WHERE type = 'table' "
+                                   "AND name NOT LIKE 'name_words%' AND name != 'meta' "
+                                   "AND name NOT LIKE 'sqlite_%'").fetchall():
+            found[table] = sorted(map(repr, db.execute(f"SELECT * FROM {table}")))
+    return found
+
+
+def rebuild(base: tuple[Path, Path], tmp_path: Path, edit: Edit,
+            options: BuildOptions | None = None
             ) -> tuple[BuildResult, BuildResult, list[str]]:
     facts, store = base
     mine = copy_facts(tmp_path / "facts")
@@ -139,7 +161,7 @@ def rebuild(base: tuple[Path, Path], tmp_path: Path, edit: Edit
                                                         str(mine.resolve())), "utf-8")
     edit(mine)
     said: list[str] = []
-    incremental = build(tmp_path / "store", mine, progress=said.append)
+    incremental = build(tmp_path / "store", mine, progress=said.append, options=options)
     full = build(tmp_path / "full", mine, options=BuildOptions(incremental=False))
     return incremental, full, said
 
@@ -150,6 +172,10 @@ def test_incremental_build_equals_a_full_one(base: tuple[Path, Path], tmp_path: 
     incremental, full, said = rebuild(base, tmp_path, EDITS[name])
     assert incremental.incremental and not full.incremental
     assert quads(incremental) == quads(full)
+    mine, theirs = products(incremental), products(full)
+    assert mine.keys() == theirs.keys()
+    for name in mine:
+        assert mine[name] == theirs[name], name
     assert incremental.info.content_hash == full.info.content_hash
     assert incremental.validation is not None and full.validation is not None
     assert sorted(r.to_dict().items().__repr__() for r in incremental.validation.results) == \
@@ -174,6 +200,21 @@ def test_an_incremental_build_says_what_it_rechecked(base: tuple[Path, Path],
     # a date changed: its day number is computed again, nothing else of the derived graph
     assert "the most specific types of 0 nodes, the day numbers of 1 node" in derive
     assert "response chains" not in derive
+    # the products are written from a copy in memory, as the graph fits in memory
+    assert any(line.startswith("in memory: ") and "quads copied into memory" in line
+               for line in said)
+
+
+def test_products_written_from_the_database_on_disk_equal_a_full_builds(
+        base: tuple[Path, Path], tmp_path: Path) -> None:
+    """When the graph does not fit the memory setting, the index, the dumps and the
+    figures are read from the database on disk: the same products."""
+    incremental, full, said = rebuild(base, tmp_path, EDITS["a target is added"],
+                                      BuildOptions(memory_mb=1))
+    assert incremental.incremental
+    assert not any(line.startswith("in memory: ") for line in said)
+    mine, theirs = products(incremental), products(full)
+    assert mine == theirs
 
 
 def test_an_inconsistent_change_is_refused_naming_it(base: tuple[Path, Path],
