@@ -692,6 +692,9 @@ class Work:
     #: the finished graph in memory, when the database is on disk and the products (the
     #: search index, the dumps, the figures) read it faster from a copy in memory
     in_memory: ox.Store | None = None
+    #: for an incremental build: the previous build's search index and the triples whose
+    #: presence changed since (asserted or inferred), from which the index is updated
+    index_update: tuple[Path, set[ox.Triple]] | None = None
 
 
 def _manifest(files: list[SourceFile], directory: Path, ontology: Path | None,
@@ -892,7 +895,7 @@ def build(
             content_hash=work.digest,
             inferred=work.inferred,
         )
-        _products(work.in_memory or work.store, partial, options, phases)
+        _products(work.in_memory or work.store, partial, options, phases, work.index_update)
         work.in_memory = None
         database.finish(info)
         work.store = None  # type: ignore[assignment]  # closes the database: it is complete
@@ -960,23 +963,37 @@ def _close(store: ox.Store) -> None:
     store.optimize()
 
 
-def _products(db: ox.Store, directory: Path, options: BuildOptions, phases: Phases) -> None:
+def _products(db: ox.Store, directory: Path, options: BuildOptions, phases: Phases,
+              index_update: tuple[Path, set[ox.Triple]] | None = None) -> None:
     """What the server reads beside the database, written into the build before it is
-    published (so it is published with it): the search index, and the dumps and figures
-    of /stats and VoID (rivalry.graph.products)."""
+    published (so it is published with it): the search index (updated from the previous
+    build's when `index_update` gives it and the change allows), and the dumps and
+    figures of /stats and VoID (rivalry.graph.products)."""
     from rivalry.graph.products import (
         dumps_folder,
         write_dataset_dumps,
         write_figures,
         write_union_dumps,
     )
-    from rivalry.graph.search import build_search_index
+    from rivalry.graph.search import IndexStats, build_search_index, update_search_index
+
+    def write_index() -> tuple[IndexStats, str | None]:
+        if index_update is None:
+            return build_search_index(db, directory), None
+        return update_search_index(db, index_update[0], directory, index_update[1])
+
+    def said(done: tuple[IndexStats, str | None]) -> str:
+        stats, whole = done
+        if index_update is None:
+            return f"written in {directory}"
+        if whole is None:
+            return (f"the previous build's, updated for the {_count(stats.entities, 'entity', 'entities')} "
+                    f"the change touches, in {directory}")
+        return f"written whole ({whole}), in {directory}"
 
     def index() -> None:
         try:
-            phases.run("search index",
-                       lambda: build_search_index(db, directory, lambda _: None),
-                       lambda _: f"written in {directory}")
+            phases.run("search index", write_index, said)
         except sqlite3.Error as e:  # SQLite: "disk I/O error", "database or disk is full"
             raise StoreWriteError(f"cannot write the search index in {directory}: {e}; free "
                                   "some space or check the disk. The store being served is "

@@ -65,6 +65,7 @@ from rivalry.graph.build import (
     scan,
     shapes_digest,
 )
+from rivalry.graph.search import INDEX_FILE
 from rivalry.graph.store import BuildInfo, StoreLocation
 
 Progress = Callable[[str], None]
@@ -272,6 +273,7 @@ def run_incremental(plan: Plan, partial: Path, options: BuildOptions, phases: Ph
         work.rechecked.append(line)
         refuse_if_inconsistent(report)
     update_derived_phase(store, phases, previous_derived, changed_triples)
+    work.index_update = (plan.previous / INDEX_FILE, changed_triples)
     if options.dumps and fits_in_memory(plan.files, options):
         # the dumps, the index and the figures read every quad, some several times: from
         # memory about three times faster than from RocksDB, which pays for the copy

@@ -27,8 +27,11 @@ ratio of the keys), which reconciliation and screening rank by.
 from __future__ import annotations
 
 import csv
+import functools
+import hashlib
 import io
 import os
+import shutil
 import sqlite3
 import threading
 import time
@@ -144,8 +147,16 @@ class _Graph:
     one predicate or one class, which the store answers from its indexes; values come as
     strings (STR), since pyoxigraph writes IRIs in CSV without quoting their commas."""
 
-    def __init__(self, store: Any) -> None:
+    def __init__(self, store: Any, scope: list[str] | None = None) -> None:
         self.store = store
+        self.scope = scope
+
+    def within(self, var: str) -> str:
+        """A VALUES clause binding `var` to the entities in scope (an update of the index
+        reads only theirs), or nothing (the whole graph)."""
+        if self.scope is None:
+            return ""
+        return f"VALUES {var} {{ {' '.join(f'<{iri}>' for iri in self.scope)} }}"
 
     def rows(self, query: str) -> Iterator[list[str]]:
         result = self.store.query(PREFIX_SQL + query, use_default_graph_as_union=True)
@@ -157,10 +168,10 @@ class _Graph:
     def pairs(self, predicate: str) -> Iterator[list[str]]:
         """(subject, value, language) for every triple of `predicate`."""
         return self.rows(f"SELECT (STR(?s) AS ?a) (STR(?v) AS ?b) (LANG(?v) AS ?l) "
-                         f"WHERE {{ ?s <{predicate}> ?v }}")
+                         f"WHERE {{ {self.within('?s')} ?s <{predicate}> ?v }}")
 
     def members(self, cls: str) -> Iterator[list[str]]:
-        return self.rows(f"SELECT (STR(?s) AS ?a) WHERE {{ ?s a <{cls}> }}")
+        return self.rows(f"SELECT (STR(?s) AS ?a) WHERE {{ {self.within('?s')} ?s a <{cls}> }}")
 
 
 PREFIX_SQL = f"""PREFIX rv: <{RV}> PREFIX rdfs: <{RDFS}> PREFIX skos: <{SKOS}>
@@ -221,12 +232,11 @@ def build_search_index(store: Any, directory: str | os.PathLike[str],
     try:
         db.executescript("PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF;" + SCHEMA_SQL)
         counts = _fill(db, g)
-        db.execute("INSERT INTO meta VALUES ('format', ?), ('built', ?)",
-                   (FORMAT_VERSION, time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())))
+        db.execute("INSERT INTO meta VALUES ('format', ?), ('built', ?), ('code', ?)",
+                   (FORMAT_VERSION, time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                    index_code_digest()))
         db.execute("INSERT INTO name_words(name_words) VALUES ('optimize')")
-        # how many names hold each word, for the words tier to pick the rarest ones
-        db.execute("CREATE VIRTUAL TABLE temp.words USING fts5vocab(main, 'name_words', 'row')")
-        db.execute("INSERT INTO vocab SELECT term, doc FROM temp.words")
+        _count_words(db)
         db.commit()
         db.execute("ANALYZE")
         db.commit()
@@ -244,7 +254,166 @@ def build_search_index(store: Any, directory: str | os.PathLike[str],
     return stats
 
 
-def _fill(db: sqlite3.Connection, g: _Graph) -> tuple[int, int, int]:
+class _WriteWhole(Exception):
+    """An update of the index cannot stand for the change: the index is written whole,
+    for the reason given."""
+
+
+@dataclass
+class _Known:
+    """What an update of an index keeps of the previous one: the id of every searchable
+    entity (the set is unchanged, or the index is written whole) and the ancestors of
+    each (org:subOrganizationOf is unchanged, likewise)."""
+    ids: dict[str, int]
+    above: dict[str, dict[str, int]]
+
+
+#: A name's id is its entity's id shifted by this many bits, plus its rank among the
+#: entity's names: the same order as numbering every name in turn, and the same id in a
+#: full build and in an update that computes the entity's names again.
+NAME_BITS = 20
+
+
+def _count_words(db: sqlite3.Connection) -> None:
+    """How many names hold each word, for the words tier to pick the rarest ones."""
+    db.execute("CREATE VIRTUAL TABLE temp.words USING fts5vocab(main, 'name_words', 'row')")
+    db.execute("DELETE FROM vocab")
+    db.execute("INSERT INTO vocab SELECT term, doc FROM temp.words")
+    db.execute("DROP TABLE temp.words")
+
+
+@functools.cache
+def index_code_digest() -> str:
+    """The digest of the code that decides what the index holds: an index written by
+    other code is never updated, but written whole."""
+    digest = hashlib.sha256()
+    here = Path(__file__).parent
+    for name in ("search.py", "names.py", "inforce.py"):
+        digest.update((here / name).read_bytes())
+    return digest.hexdigest()
+
+
+#: Past this share of the searchable entities touched, an update is no quicker than
+#: writing the index whole (its queries name each entity).
+UPDATE_MAX_SHARE = 0.05
+HAS_STATUS_CHANGE = ox.NamedNode(RV + "hasStatusChange")
+WAS_DERIVED_FROM = ox.NamedNode(PROV_DERIVED)
+PUBLISHER = ox.NamedNode(DCT + "publisher")
+
+
+def update_search_index(store: Any, previous: Path, directory: str | os.PathLike[str],
+                        changed: Iterable[ox.Triple]) -> tuple[IndexStats, str | None]:
+    """The search index of the graph in `store`, written to `directory` from the
+    previous build's (`previous`, its search.sqlite) and the triples whose presence
+    changed since (asserted or inferred): the rows of the entities the change touches are
+    computed again, the others kept. The result is the index `build_search_index` writes
+    (a test compares every row). When an update cannot stand for the change (another
+    index format or code, a change to org:subOrganizationOf, an entity that becomes
+    searchable or stops being one, a class that gains its first member or loses its last,
+    too many entities touched), the index is written whole: the reason is returned."""
+    started = time.perf_counter()
+    changed = set(changed)
+    directory = Path(directory)
+    reason = _why_not_update(previous, changed)
+    if reason is not None:
+        return build_search_index(store, directory), reason
+    directory.mkdir(parents=True, exist_ok=True)
+    final = directory / INDEX_FILE
+    partial = directory / f".{INDEX_FILE}.{os.getpid()}.partial"
+    shutil.copyfile(previous, partial)
+    db = sqlite3.connect(partial)
+    try:
+        db.execute("PRAGMA journal_mode=OFF")
+        db.execute("PRAGMA synchronous=OFF")
+        ids = dict(db.execute("SELECT iri, id FROM entity"))
+        touched = sorted(_touched(store, changed))
+        if len(touched) > max(1000, UPDATE_MAX_SHARE * len(ids)):
+            raise _WriteWhole(f"the change touches {len(touched):,} entities")
+        iri_of = {i: iri for iri, i in ids.items()}
+        above: dict[str, dict[str, int]] = defaultdict(dict)
+        for child, ancestor, depth in db.execute("SELECT child, ancestor, depth FROM parent"):
+            above[iri_of[child]][iri_of[ancestor]] = depth
+        counts = _fill(db, _Graph(store, touched), _Known(ids, dict(above)))
+        _count_words(db)
+        db.execute("UPDATE meta SET value = ? WHERE key = 'built'",
+                   (time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),))
+        db.commit()
+    except _WriteWhole as e:
+        db.close()
+        partial.unlink(missing_ok=True)
+        return build_search_index(store, directory), str(e)
+    except BaseException:
+        db.close()
+        partial.unlink(missing_ok=True)
+        raise
+    db.close()
+    os.replace(partial, final)
+    return IndexStats(entities=counts[0], names=counts[1], measures=counts[2],
+                      seconds=time.perf_counter() - started, path=final), None
+
+
+def _why_not_update(previous: Path, changed: set[ox.Triple]) -> str | None:
+    if any(t.predicate.value == ORG_SUB for t in changed):
+        return "the change touches org:subOrganizationOf, which every issuer depends on"
+    try:
+        with sqlite3.connect(f"file:{previous}?mode=ro", uri=True) as db:
+            meta = dict(db.execute("SELECT key, value FROM meta"))
+    except sqlite3.Error:
+        return "the previous build has no search index that can be read"
+    if meta.get("format") != FORMAT_VERSION or meta.get("code") != index_code_digest():
+        return "the previous build's index was written by other code"
+    return None
+
+
+def _touched(store: Any, changed: set[ox.Triple]) -> set[str]:
+    """The entities whose rows in the index a change can alter: the subjects of the
+    changed triples, the measures whose status changes or sources are among them, and
+    the measures whose sources' publishers are."""
+    touched: set[str] = set()
+    for node in {t.subject for t in changed}:
+        if isinstance(node, ox.NamedNode):
+            touched.add(node.value)
+        for link in (HAS_STATUS_CHANGE, WAS_DERIVED_FROM):
+            touched.update(q.subject.value for q in store.quads_for_pattern(None, link, node)
+                           if isinstance(q.subject, ox.NamedNode))
+        for q in store.quads_for_pattern(None, PUBLISHER, node):
+            touched.update(d.subject.value
+                           for d in store.quads_for_pattern(None, WAS_DERIVED_FROM, q.subject)
+                           if isinstance(d.subject, ox.NamedNode))
+    return {iri for iri in touched if iri.startswith(ID_BASE)}
+
+
+def _forget(db: sqlite3.Connection, entities: list[int]) -> None:
+    """Remove the rows of these entities (to be written again)."""
+    db.execute("CREATE TEMP TABLE IF NOT EXISTS gone(id INTEGER PRIMARY KEY)")
+    db.execute("DELETE FROM temp.gone")
+    db.executemany("INSERT INTO temp.gone VALUES (?)", [(i,) for i in entities])
+    for number, text in db.execute("SELECT id, text FROM name WHERE entity IN "
+                                   "(SELECT id FROM temp.gone)").fetchall():
+        keys = name_keys(text)  # what was written for it (the code is the same)
+        if keys is not None:
+            db.execute("INSERT INTO name_words(name_words, rowid, key, ascii) "
+                       "VALUES ('delete', ?, ?, ?)", (number, keys.key, ascii_words(keys)))
+    for table, column in (("entity", "id"), ("entity_type", "entity"), ("name", "entity"),
+                          ("identifier", "entity"), ("issuer", "entity"),
+                          ("target", "measure"), ("in_force", "measure"),
+                          ("source", "measure")):
+        db.execute(f"DELETE FROM {table} WHERE {column} IN (SELECT id FROM temp.gone)")
+
+
+def _recount(db: sqlite3.Connection) -> None:
+    """The members of each class, after an update."""
+    members = dict(db.execute("SELECT class, COUNT(*) FROM entity_type GROUP BY class"))
+    if set(members) != {c for (c,) in db.execute("SELECT iri FROM class")}:
+        raise _WriteWhole("a class gains its first member or loses its last")
+    db.executemany("UPDATE class SET members = ? WHERE iri = ?",
+                   [(n, c) for c, n in members.items()])
+
+
+def _fill(db: sqlite3.Connection, g: _Graph, known: _Known | None = None
+          ) -> tuple[int, int, int]:
+    """The rows of the index: of every searchable entity, or, for an update (`known`),
+    of the entities in `g`'s scope, whose previous rows are removed first."""
     # the ontology: class labels, comments and direct superclasses
     class_labels: dict[str, list[tuple[str, str]]] = defaultdict(list)
     class_comment: dict[str, str] = {}
@@ -272,7 +441,13 @@ def _fill(db: sqlite3.Connection, g: _Graph) -> tuple[int, int, int]:
             if s.startswith(ID_BASE):
                 types[s].add(cls)
     searchable = sorted(types)
-    ids = {iri: i for i, iri in enumerate(searchable, start=1)}
+    if known is None:
+        ids = {iri: i for i, iri in enumerate(searchable, start=1)}
+    else:
+        ids = known.ids
+        if set(searchable) != {iri for iri in g.scope or () if iri in ids}:
+            raise _WriteWhole("the change makes an entity searchable, or no longer")
+        _forget(db, [ids[iri] for iri in searchable])
 
     def most_specific(ts: set[str]) -> str:
         implied = {a for t in ts for a in ancestors_of_class.get(t, {})}
@@ -289,8 +464,8 @@ def _fill(db: sqlite3.Connection, g: _Graph) -> tuple[int, int, int]:
         for s, v, lang in g.pairs(prop):
             if s in ids:
                 found_names[s][prop].append((v, lang))
-    for s, v, lang in g.rows("""SELECT (STR(?s) AS ?a) (STR(?v) AS ?b) (LANG(?v) AS ?l)
-            WHERE { ?s a rv:LegalInstrument ; dct:title ?v }"""):
+    for s, v, lang in g.rows(f"""SELECT (STR(?s) AS ?a) (STR(?v) AS ?b) (LANG(?v) AS ?l)
+            WHERE {{ {g.within('?s')} ?s a rv:LegalInstrument ; dct:title ?v }}"""):
         if s in ids:
             found_names[s][DCT + "title"].append((v, lang))
     name_rows = []
@@ -306,6 +481,7 @@ def _fill(db: sqlite3.Connection, g: _Graph) -> tuple[int, int, int]:
         identifier_values[iri] = [v for v, _ in identifiers]
         labels[iri] = _english_first(preferred) or iri.rsplit("/", 1)[-1]
         seen: set[tuple[str, str]] = set()
+        rank = 0
         for found, is_pref in ((preferred, 1), (alternative, 0), (identifiers, 0)):
             for value, lang in sorted(found, key=lambda x: (x[1], x[0])):
                 if (value, lang) in seen:
@@ -313,7 +489,9 @@ def _fill(db: sqlite3.Connection, g: _Graph) -> tuple[int, int, int]:
                 seen.add((value, lang))
                 keys = name_keys(value)
                 if keys is not None:
-                    name_rows.append((ids[iri], value, lang, is_pref, keys))
+                    rank += 1
+                    name_rows.append(((ids[iri] << NAME_BITS) + rank, ids[iri], value, lang,
+                                      is_pref, keys))
     del found_names
 
     # what the index keeps of each entity, and the links between them
@@ -370,10 +548,9 @@ def _fill(db: sqlite3.Connection, g: _Graph) -> tuple[int, int, int]:
                    [(t, ids[iri]) for iri in searchable for t in sorted(types[iri])])
     db.executemany("INSERT INTO name VALUES (?,?,?,?,?,?,?,?)", [
         (number, entity, text, lang, is_pref, keys.key, keys.compact, int(keys.latin))
-        for number, (entity, text, lang, is_pref, keys) in enumerate(name_rows, start=1)])
+        for number, entity, text, lang, is_pref, keys in name_rows])
     db.executemany("INSERT INTO name_words(rowid, key, ascii) VALUES (?,?,?)", [
-        (number, keys.key, ascii_words(keys))
-        for number, (_, _, _, _, keys) in enumerate(name_rows, start=1)])
+        (number, keys.key, ascii_words(keys)) for number, *_, keys in name_rows])
 
     # identifiers: Wikidata items and the identifiers people type
     ident_rows = set()
@@ -388,12 +565,15 @@ def _fill(db: sqlite3.Connection, g: _Graph) -> tuple[int, int, int]:
 
     # parents (org:subOrganizationOf, to any depth) and issuers (the issuing polity,
     # the issuing agency and the agencies above it)
-    sub: dict[str, set[str]] = defaultdict(set)
-    for iri, linked in values[ORG_SUB].items():
-        sub[iri].update(v for v in linked if v in ids)
-    above = _closure(sub)
-    db.executemany("INSERT INTO parent VALUES (?,?,?)",
-                   [(ids[c], ids[a], d) for c, anc in above.items() for a, d in anc.items()])
+    if known is None:
+        sub: dict[str, set[str]] = defaultdict(set)
+        for iri, linked in values[ORG_SUB].items():
+            sub[iri].update(v for v in linked if v in ids)
+        above = _closure(sub)
+        db.executemany("INSERT INTO parent VALUES (?,?,?)", [
+            (ids[c], ids[a], d) for c, anc in above.items() for a, d in anc.items()])
+    else:
+        above = known.above  # an update changes no org:subOrganizationOf triple
     issuers: set[tuple[int, int]] = set()
     targets: set[tuple[int, int]] = set()
     for prop in (RV + "issuedBy", RV + "issuingPolity"):
@@ -410,9 +590,9 @@ def _fill(db: sqlite3.Connection, g: _Graph) -> tuple[int, int, int]:
 
     # measures: periods in force, sources
     changes: dict[str, list[tuple[str, str]]] = defaultdict(list)
-    for m, d, new in g.rows("""SELECT DISTINCT (STR(?m) AS ?a) (STR(?d) AS ?b)
-            (STR(?new) AS ?c) WHERE { ?m rv:hasStatusChange ?x .
-            ?x rv:statusDate ?d ; rv:newStatus ?new }"""):
+    for m, d, new in g.rows(f"""SELECT DISTINCT (STR(?m) AS ?a) (STR(?d) AS ?b)
+            (STR(?new) AS ?c) WHERE {{ {g.within('?m')} ?m rv:hasStatusChange ?x .
+            ?x rv:statusDate ?d ; rv:newStatus ?new }}"""):
         if iso_day(d):
             changes[m].append((iso_day(d), new))  # type: ignore[arg-type]
     force_rows = []
@@ -425,15 +605,16 @@ def _fill(db: sqlite3.Connection, g: _Graph) -> tuple[int, int, int]:
     db.executemany("INSERT INTO in_force VALUES (?,?,?)", force_rows)
 
     sources: dict[tuple[str, str], list[str | None]] = {}
-    for m, doc, title, publisher, issued, url in g.rows("""
+    for m, doc, title, publisher, issued, url in g.rows(f"""
             SELECT (STR(?m) AS ?a) (STR(?doc) AS ?b) ?title ?publisher (STR(?issued) AS ?c)
-                   (STR(?url) AS ?d) WHERE {
+                   (STR(?url) AS ?d) WHERE {{ {g.within('?m')}
               ?m a rv:Measure ; prov:wasDerivedFrom ?doc .
-              OPTIONAL { ?doc dct:title ?title FILTER(LANG(?title) = "en" || LANG(?title) = "") }
-              OPTIONAL { ?doc dct:publisher/rdfs:label ?publisher
-                         FILTER(LANG(?publisher) = "en" || LANG(?publisher) = "") }
-              OPTIONAL { ?doc dct:issued ?issued }
-              OPTIONAL { ?doc schema:url ?url } }"""):
+              OPTIONAL {{ ?doc dct:title ?title
+                          FILTER(LANG(?title) = "en" || LANG(?title) = "") }}
+              OPTIONAL {{ ?doc dct:publisher/rdfs:label ?publisher
+                         FILTER(LANG(?publisher) = "en" || LANG(?publisher) = "") }}
+              OPTIONAL {{ ?doc dct:issued ?issued }}
+              OPTIONAL {{ ?doc schema:url ?url }} }}"""):
         if m not in ids:
             continue
         row = sources.setdefault((m, doc), [None, None, None, None])
@@ -444,6 +625,9 @@ def _fill(db: sqlite3.Connection, g: _Graph) -> tuple[int, int, int]:
         (ids[m], doc, *row) for (m, doc), row in sorted(sources.items())])
 
     # classes with members, for type filters and the reconciliation type suggest
+    if known is not None:
+        _recount(db)
+        return len(searchable), len(name_rows), len(measures)
     members: dict[str, int] = defaultdict(int)
     for iri in searchable:
         for t in types[iri]:

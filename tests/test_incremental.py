@@ -108,6 +108,34 @@ EDITS: dict[str, Edit] = {
         INTEGRITY, "action:cn-co-2025-01-05-integrity-denial a rv:Denial ;",
         "action:cn-co-2025-01-05-integrity-denial a rv:Statement ;"),
     "a response to a response is added": add_file("events/2025-02-test.ttl", NEW_RESPONSE),
+    # the search index: rows that depend on other nodes' triples (periods in force on
+    # status changes, sources on their documents and their publishers' labels)
+    "a status change moves": substitute(
+        "events/2018-08-ndaa-section-889.ttl", 'rv:statusDate "2019-08-13"^^xsd:date ;',
+        'rv:statusDate "2019-08-20"^^xsd:date ;'),
+    "a source's title changes": substitute(
+        INTEGRITY, 'dct:title "Treasury Sanctions Technology Company',
+        'dct:title "Treasury Sanctions a Technology Company'),
+    "a publisher is renamed": substitute(
+        "reference/agencies.ttl", 'rdfs:label "U.S. Department of the Treasury"@en ;',
+        'rdfs:label "United States Department of the Treasury"@en ;'),
+}
+
+#: How each edit's search index is written: updated from the previous build's, or whole
+#: (with the reason the build gives).
+INDEX_WRITTEN = {
+    "a date changes": "updated", "a target is added": "updated",
+    "a label gets a second language": "updated", "a type changes": "updated",
+    "an issuer changes (its state is inferred)": "updated", "nothing changes": "updated",
+    "a status change moves": "updated", "a source's title changes": "updated",
+    "a publisher is renamed": "updated",
+    "an agency moves (the states of its measures are inferred)":
+        "written whole (the change touches org:subOrganizationOf",
+    "a new file with blank nodes": "written whole (the change makes an entity searchable",
+    "a file is removed and another added":
+        "written whole (the change makes an entity searchable",
+    "a response to a response is added":
+        "written whole (the change makes an entity searchable",
 }
 
 
@@ -149,7 +177,8 @@ def products(result: BuildResult) -> dict[str, object]:
 
 
 def rebuild(base: tuple[Path, Path], tmp_path: Path, edit: Edit,
-            options: BuildOptions | None = None
+            options: BuildOptions | None = None,
+            prepare: Callable[[Path], None] | None = None
             ) -> tuple[BuildResult, BuildResult, list[str]]:
     facts, store = base
     mine = copy_facts(tmp_path / "facts")
@@ -159,6 +188,8 @@ def rebuild(base: tuple[Path, Path], tmp_path: Path, edit: Edit,
     for kept in (state / "manifest.json", state / "results.json"):
         kept.write_text(kept.read_text("utf-8").replace(str(facts.resolve()),
                                                         str(mine.resolve())), "utf-8")
+    if prepare is not None:
+        prepare(StoreLocation(tmp_path / "store").current())
     edit(mine)
     said: list[str] = []
     incremental = build(tmp_path / "store", mine, progress=said.append, options=options)
@@ -172,6 +203,11 @@ def test_incremental_build_equals_a_full_one(base: tuple[Path, Path], tmp_path: 
     incremental, full, said = rebuild(base, tmp_path, EDITS[name])
     assert incremental.incremental and not full.incremental
     assert quads(incremental) == quads(full)
+    index = next(line for line in said if line.startswith("search index:"))
+    expected = INDEX_WRITTEN[name]
+    assert index.startswith("search index: " + (
+        "the previous build's, updated for the" if expected == "updated" else expected)), \
+        index
     mine, theirs = products(incremental), products(full)
     assert mine.keys() == theirs.keys()
     for name in mine:
@@ -203,6 +239,21 @@ def test_an_incremental_build_says_what_it_rechecked(base: tuple[Path, Path],
     # the products are written from a copy in memory, as the graph fits in memory
     assert any(line.startswith("in memory: ") and "quads copied into memory" in line
                for line in said)
+
+
+def test_an_index_written_by_other_code_is_written_whole(base: tuple[Path, Path],
+                                                         tmp_path: Path) -> None:
+    def other_code(previous: Path) -> None:
+        index = previous / "search.sqlite"
+        index.chmod(0o644)
+        with sqlite3.connect(index) as db:
+            db.execute("UPDATE meta SET value = 'other' WHERE key = 'code'")
+
+    incremental, full, said = rebuild(base, tmp_path, EDITS["a date changes"],
+                                      prepare=other_code)
+    assert any(line.startswith("search index: written whole (the previous build's index "
+                               "was written by other code)") for line in said)
+    assert products(incremental) == products(full)
 
 
 def test_products_written_from_the_database_on_disk_equal_a_full_builds(
