@@ -987,8 +987,9 @@ def _products(db: ox.Store, directory: Path, options: BuildOptions, phases: Phas
         if index_update is None:
             return f"written in {directory}"
         if whole is None:
-            return (f"the previous build's, updated for the {_count(stats.entities, 'entity', 'entities')} "
-                    f"the change touches, in {directory}")
+            touched = _count(stats.entities, "entity", "entities")
+            return f"the previous build's, updated for the {touched} the change touches, " \
+                   f"in {directory}"
         return f"written whole ({whole}), in {directory}"
 
     def index() -> None:
