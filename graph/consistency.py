@@ -45,7 +45,15 @@ from typing import Any
 
 import pyoxigraph as ox
 
-from rivalry.graph import GRAPH_BASE, INFERRED_GRAPH, ONTOLOGY_GRAPH, Subject, Term, term_value
+from rivalry.graph import (
+    DERIVED_GRAPH,
+    GRAPH_BASE,
+    INFERRED_GRAPH,
+    ONTOLOGY_GRAPH,
+    Subject,
+    Term,
+    term_value,
+)
 from rivalry.graph.errors import ReasonerUnavailable
 from rivalry.graph.terms import prefixed_name
 
@@ -372,9 +380,11 @@ def is_schema_triple(p: str, o: Term) -> bool:
 
 def data_graphs(store: ox.Store) -> list[ox.NamedNode]:
     """The graphs of a build that hold facts and what follows from them (every graph but
-    the ontology's and temporary ones)."""
+    the ontology's, the derived one, which an incremental build keeps from the previous
+    build while it checks, and temporary ones)."""
     return [g for g in store.named_graphs() if isinstance(g, ox.NamedNode)
-            and g.value.startswith(GRAPH_BASE) and g.value != ONTOLOGY_GRAPH]
+            and g.value.startswith(GRAPH_BASE)
+            and g.value not in (ONTOLOGY_GRAPH, DERIVED_GRAPH)]
 
 
 #: How a predicate's triples count for the summary (decided once per predicate).

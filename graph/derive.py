@@ -156,23 +156,26 @@ def derived_quads(store: ox.Store) -> list[ox.Quad]:
 
 
 @dataclass
-class DerivedUpdate:
-    """The derived graph after a change, and how much of it was computed again."""
+class DerivedChange:
+    """What a change to the union does to the derived graph (the quads to remove from it
+    and to add to it), and how much of it was computed again."""
 
-    quads: list[ox.Quad]
+    removed: list[ox.Quad]
+    added: list[ox.Quad]
     typed: int  # nodes whose most specific types were computed again
     dated: int  # nodes whose day numbers were computed again
     responses: bool  # whether rv:respondsTo+ was computed again
 
 
-def updated_derived_quads(store: ox.Store, previous: Iterable[ox.Quad],
-                          changed: Iterable[ox.Triple]) -> DerivedUpdate:
-    """The derived graph of a store whose union (asserted and inferred triples) differs
-    from the one `previous` was derived from by the triples `changed` (added or removed):
-    the same quads `derived_quads` gives, computing again only what those triples can
-    change. Each derived value depends on one node's own triples (its rdf:type, its dates)
-    or, for rv:respondsTo+, on the rv:respondsTo triples alone; the ontology, which the
-    most specific types also depend on, is the same (a build that changes it is full)."""
+def derived_change(store: ox.Store, changed: Iterable[ox.Triple]) -> DerivedChange:
+    """How the derived graph in `store` (derived from the union before the change) must
+    change for the union as it is now, which differs by the triples `changed` (added or
+    removed): applied to it, the result is the graph `derived_quads` gives, computing again
+    only what those triples can change. Each derived value depends on one node's own
+    triples (its rdf:type, its dates) or, for rv:respondsTo+, on the rv:respondsTo triples
+    alone; the ontology, which the most specific types also depend on, is the same (a
+    build that changes it is full). The derived graph's own triples change nothing here:
+    its properties are none of those these values are computed from."""
     typed: set[Subject] = set()
     dated: set[Subject] = set()
     responses = False
@@ -184,13 +187,19 @@ def updated_derived_quads(store: ox.Store, previous: Iterable[ox.Quad],
             dated.add(t.subject)
         elif predicate == RESPONDS_TO.value:
             responses = True
-    day_properties = {ox.NamedNode(p) for p in DAY_NUMBERS.values()}
-    kept = [q for q in previous
-            if not ((q.predicate == MOST_SPECIFIC_TYPE and q.subject in typed)
-                    or (q.predicate in day_properties and q.subject in dated)
-                    or (responses and q.predicate == RESPONDS_TO_TRANSITIVELY))]
+    graph = ox.NamedNode(DERIVED_GRAPH)
+    old: list[ox.Quad] = []
+    for node in typed:
+        old += store.quads_for_pattern(node, MOST_SPECIFIC_TYPE, None, graph)
+    for node in dated:
+        for day_property in DAY_NUMBERS.values():
+            old += store.quads_for_pattern(node, ox.NamedNode(day_property), None, graph)
+    if responses:
+        old += store.quads_for_pattern(None, RESPONDS_TO_TRANSITIVELY, None, graph)
     fresh = most_specific_types(store, typed) if typed else []
     fresh += day_numbers(store, dated) if dated else []
     fresh += response_closure(store) if responses else []
-    # disjoint: what is computed again is exactly what was left out of `kept`
-    return DerivedUpdate(kept + fresh, len(typed), len(dated), responses)
+    before, after = set(old), set(fresh)
+    return DerivedChange([q for q in old if q not in after],
+                         [q for q in fresh if q not in before],
+                         len(typed), len(dated), responses)

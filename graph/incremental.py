@@ -179,19 +179,10 @@ def run_incremental(plan: Plan, partial: Path, options: BuildOptions, phases: Ph
     phases.run("copy", lambda: checkpoint(plan.previous / "db", db_path),
                lambda _: "the previous build's database, sharing its files")
     store = ox.Store(str(db_path))
-    # what the previous build derived is taken out, so that the checks and the inferences
-    # never see it, as in a full build; it is updated for the change at the end (quad by
-    # quad: several times quicker than remove_graph on RocksDB)
-    def set_aside() -> list[ox.Quad]:
-        quads = list(store.quads_for_pattern(None, None, None, ox.NamedNode(DERIVED_GRAPH)))
-        for q in quads:
-            store.remove(q)
-        return quads
-
-    previous_derived = phases.run(
-        "derived", set_aside,
-        lambda q: f"the previous build's {_count(len(q), 'derived triple')} set aside, to "
-                  "be updated once the checks are done")
+    # the previous build's derived graph stays while the checks run, as none of them reads
+    # it: no entailment rule has a derived property in its premises, no shape reads one
+    # (and they are declared terms), and the consistency summary leaves the graph out; it
+    # is updated for the change at the end (docs/architecture.md, "Incremental builds")
     meta = ox.NamedNode(META_GRAPH)
 
     # -- the new content of the changed graphs, and what changes in the union -----------------
@@ -272,7 +263,7 @@ def run_incremental(plan: Plan, partial: Path, options: BuildOptions, phases: Ph
         work.consistency, work.summary = report, summary
         work.rechecked.append(line)
         refuse_if_inconsistent(report)
-    update_derived_phase(store, phases, previous_derived, changed_triples)
+    update_derived_phase(store, phases, changed_triples)
     work.index_update = (plan.previous / INDEX_FILE, changed_triples)
     if options.dumps and fits_in_memory(plan.files, options):
         # the dumps, the index and the figures read every quad, some several times: from
@@ -295,26 +286,28 @@ def _copied_into_memory(store: ox.Store) -> ox.Store:
     return memory
 
 
-def update_derived_phase(store: ox.Store, phases: Phases, previous: list[ox.Quad],
-                         changed: set[ox.Triple]) -> list[ox.Quad]:
-    """The derived graph, from the previous build's, computed again only for what the
-    changed triples (asserted and inferred) can affect (rivalry.graph.derive)."""
-    from rivalry.graph.derive import updated_derived_quads
+def update_derived_phase(store: ox.Store, phases: Phases,
+                         changed: set[ox.Triple]) -> None:
+    """The derived graph, updated from the previous build's for what the changed triples
+    (asserted and inferred) can affect (rivalry.graph.derive)."""
+    from rivalry.graph.derive import DerivedChange, derived_change
 
-    def run() -> Any:
-        update = updated_derived_quads(store, previous, changed)
-        store.bulk_extend(update.quads)  # no reader sees this database until it is published
-        return update
+    def run() -> DerivedChange:
+        change = derived_change(store, changed)
+        for q in change.removed:
+            store.remove(q)
+        store.extend(change.added)
+        return change
 
-    def said(u: Any) -> str:
-        again = [f"the most specific types of {_count(u.typed, 'node')}",
-                 f"the day numbers of {_count(u.dated, 'node')}"]
-        if u.responses:
+    def said(c: DerivedChange) -> str:
+        again = [f"the most specific types of {_count(c.typed, 'node')}",
+                 f"the day numbers of {_count(c.dated, 'node')}"]
+        if c.responses:
             again.append("the response chains")
-        return (f"{_count(len(u.quads), 'triple')} into <{DERIVED_GRAPH}>; computed again: "
-                + ", ".join(again))
+        return (f"<{DERIVED_GRAPH}> updated: {_count(len(c.removed), 'triple')} removed, "
+                f"{len(c.added):,} added; computed again: " + ", ".join(again))
 
-    return phases.run("derive", run, said).quads
+    phases.run("derive", run, said)
 
 
 def graph_count(store: ox.Store, graph: ox.NamedNode) -> int:
@@ -619,4 +612,4 @@ def counted(q: ox.Quad, kept: frozenset[str]) -> bool:
 def _data(q: ox.Quad) -> bool:
     g = q.graph_name
     return isinstance(g, ox.NamedNode) and g.value.startswith(GRAPH_BASE) \
-        and g.value != ONTOLOGY_GRAPH
+        and g.value not in (ONTOLOGY_GRAPH, DERIVED_GRAPH)

@@ -158,6 +158,10 @@ def quads(result: BuildResult) -> list[str]:
     return sorted(str(q) for q in db.quads_for_pattern(None, None, None, None))
 
 
+def state(result: BuildResult, name: str) -> object:
+    return json.loads((result.path / "state" / name).read_text("utf-8"))
+
+
 def products(result: BuildResult) -> dict[str, object]:
     """What a build writes beside its database, in a form that does not depend on the
     order of writing: the dumps' lines, the figures, the search index's rows."""
@@ -208,6 +212,13 @@ def test_incremental_build_equals_a_full_one(base: tuple[Path, Path], tmp_path: 
     assert index.startswith("search index: " + (
         "the previous build's, updated for the" if expected == "updated" else expected)), \
         index
+    # the consistency summary the next build starts from: the same kinds, assertions
+    # between kinds and values as a full build's (the example individuals it names for
+    # each kind may differ: any member of the kind will do)
+    mine_summary, full_summary = state(incremental, "summary.json"), state(full, "summary.json")
+    assert isinstance(mine_summary, dict) and isinstance(full_summary, dict)
+    for part in ("kinds", "edges", "values", "schema"):
+        assert mine_summary[part] == full_summary[part], part
     mine, theirs = products(incremental), products(full)
     assert mine.keys() == theirs.keys()
     for name in mine:
@@ -236,6 +247,8 @@ def test_an_incremental_build_says_what_it_rechecked(base: tuple[Path, Path],
     # a date changed: its day number is computed again, nothing else of the derived graph
     assert "the most specific types of 0 nodes, the day numbers of 1 node" in derive
     assert "response chains" not in derive
+    assert "updated: 1 triple removed, 1 added" in derive  # the old day number, the new
+    assert not any(line.startswith("derived:") for line in said)  # nothing set aside
     # the products are written from a copy in memory, as the graph fits in memory
     assert any(line.startswith("in memory: ") and "quads copied into memory" in line
                for line in said)
