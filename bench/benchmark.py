@@ -917,6 +917,10 @@ def build_report(results: list[dict], info: dict, command: str) -> str:
         if "incremental" in r:
             lines += ["Phases of the incremental rebuild:", "", "```"]
             lines += r["incremental"]["phases"] + ["```", ""]
+        if "incremental_no_dumps" in r:
+            lines += ["Phases of the incremental rebuild with `--no-dumps` (after a second "
+                      "edit of the same file):", "", "```"]
+            lines += r["incremental_no_dumps"]["phases"] + ["```", ""]
     return "\n".join(lines) + "\n"
 
 
