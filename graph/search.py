@@ -26,6 +26,7 @@ ratio of the keys), which reconciliation and screening rank by.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import functools
 import hashlib
@@ -222,16 +223,9 @@ def build_search_index(store: Any, directory: str | os.PathLike[str],
     holding the build) to `directory`/search.sqlite, atomically: the file appears whole
     or not at all."""
     started = time.perf_counter()
-    directory = Path(directory)
-    directory.mkdir(parents=True, exist_ok=True)
-    final = directory / INDEX_FILE
-    partial = directory / f".{INDEX_FILE}.{os.getpid()}.partial"
-    partial.unlink(missing_ok=True)
-    g = _Graph(store)
-    db = sqlite3.connect(partial)
-    try:
+    with _index_file(Path(directory)) as (db, final):
         db.executescript("PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF;" + SCHEMA_SQL)
-        counts = _fill(db, g)
+        counts = _fill(db, _Graph(store))
         db.execute("INSERT INTO meta VALUES ('format', ?), ('built', ?), ('code', ?)",
                    (FORMAT_VERSION, time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
                     index_code_digest()))
@@ -240,18 +234,39 @@ def build_search_index(store: Any, directory: str | os.PathLike[str],
         db.commit()
         db.execute("ANALYZE")
         db.commit()
-    except BaseException:
-        db.close()
-        partial.unlink(missing_ok=True)
-        raise
-    db.close()
-    os.replace(partial, final)
     stats = IndexStats(entities=counts[0], names=counts[1], measures=counts[2],
                        seconds=time.perf_counter() - started, path=final)
     if progress:
         progress(f"search index: {stats.names} names of {stats.entities} entities, "
                  f"{stats.measures} measures, in {stats.seconds:.1f} s")
     return stats
+
+
+@contextlib.contextmanager
+def _index_file(directory: Path, source: Path | None = None
+                ) -> Iterator[tuple[sqlite3.Connection, Path]]:
+    """A connection to a new index file in `directory`, empty or a copy of `source`, and
+    the path it takes: it is renamed into place when the block ends, removed if it fails,
+    so the index appears whole or not at all."""
+    directory.mkdir(parents=True, exist_ok=True)
+    final = directory / INDEX_FILE
+    partial = directory / f".{INDEX_FILE}.{os.getpid()}.partial"
+    partial.unlink(missing_ok=True)
+    try:
+        if source is not None:
+            shutil.copyfile(source, partial)
+        db = sqlite3.connect(partial)
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise
+    try:
+        yield db, final
+    except BaseException:
+        db.close()
+        partial.unlink(missing_ok=True)
+        raise
+    db.close()
+    os.replace(partial, final)
 
 
 class _WriteWhole(Exception):
@@ -317,37 +332,26 @@ def update_search_index(store: Any, previous: Path, directory: str | os.PathLike
     reason = _why_not_update(previous, changed)
     if reason is not None:
         return build_search_index(store, directory), reason
-    directory.mkdir(parents=True, exist_ok=True)
-    final = directory / INDEX_FILE
-    partial = directory / f".{INDEX_FILE}.{os.getpid()}.partial"
-    shutil.copyfile(previous, partial)
-    db = sqlite3.connect(partial)
     try:
-        db.execute("PRAGMA journal_mode=OFF")
-        db.execute("PRAGMA synchronous=OFF")
-        ids = dict(db.execute("SELECT iri, id FROM entity"))
-        touched = sorted(_touched(store, changed))
-        if len(touched) > max(1000, UPDATE_MAX_SHARE * len(ids)):
-            raise _WriteWhole(f"the change touches {len(touched):,} entities")
-        iri_of = {i: iri for iri, i in ids.items()}
-        above: dict[str, dict[str, int]] = defaultdict(dict)
-        for child, ancestor, depth in db.execute("SELECT child, ancestor, depth FROM parent"):
-            above[iri_of[child]][iri_of[ancestor]] = depth
-        counts = _fill(db, _Graph(store, touched), _Known(ids, dict(above)))
-        _count_words(db)
-        db.execute("UPDATE meta SET value = ? WHERE key = 'built'",
-                   (time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),))
-        db.commit()
+        with _index_file(directory, previous) as (db, final):
+            db.execute("PRAGMA journal_mode=OFF")
+            db.execute("PRAGMA synchronous=OFF")
+            ids = dict(db.execute("SELECT iri, id FROM entity"))
+            touched = sorted(_touched(store, changed))
+            if len(touched) > max(1000, UPDATE_MAX_SHARE * len(ids)):
+                raise _WriteWhole(f"the change touches {len(touched):,} entities")
+            iri_of = {i: iri for iri, i in ids.items()}
+            above: dict[str, dict[str, int]] = defaultdict(dict)
+            for child, ancestor, depth in db.execute(
+                    "SELECT child, ancestor, depth FROM parent"):
+                above[iri_of[child]][iri_of[ancestor]] = depth
+            counts = _fill(db, _Graph(store, touched), _Known(ids, dict(above)))
+            _count_words(db)
+            db.execute("UPDATE meta SET value = ? WHERE key = 'built'",
+                       (time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),))
+            db.commit()
     except _WriteWhole as e:
-        db.close()
-        partial.unlink(missing_ok=True)
         return build_search_index(store, directory), str(e)
-    except BaseException:
-        db.close()
-        partial.unlink(missing_ok=True)
-        raise
-    db.close()
-    os.replace(partial, final)
     return IndexStats(entities=counts[0], names=counts[1], measures=counts[2],
                       seconds=time.perf_counter() - started, path=final), None
 
