@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import gc
 import hashlib
+import itertools
 import json
 import os
 import queue
@@ -778,26 +779,33 @@ def _full(facts: Path | None, ontology: Path | None, options: BuildOptions, phas
                    lambda _: "every rivalry term the facts use is declared in the ontology")
     if work.consistency is not None:
         refuse_if_inconsistent(work.consistency)
-    derived = derive_phase(working, phases)
-    if mirror is not None:
-        mirror.quads(derived)
+    derive_phase(working, phases, mirror)
     return work
 
 
-def derive_phase(store: ox.Store, phases: Phases) -> list[ox.Quad]:
+#: Derived quads written to the store at a time (a million measures derive millions).
+DERIVE_BATCH = 100_000
+
+
+def derive_phase(store: ox.Store, phases: Phases, mirror: DiskWriter | None = None) -> int:
     """What queries need and engines compute differently (rivalry.graph.derive), into
-    its graph: once the facts have passed their checks, which never see it. Returns the
-    quads added."""
+    its graph (and into the database `mirror` written alongside): once the facts have
+    passed their checks, which never see it. The quads are written in batches as they
+    are computed, so that memory holds one batch, not the graph. Returns how many."""
     from rivalry.graph.derive import derived_quads
 
-    def run() -> list[ox.Quad]:
-        graph = ox.NamedNode(DERIVED_GRAPH)
-        store.remove_graph(graph)
+    def run() -> int:
+        store.remove_graph(ox.NamedNode(DERIVED_GRAPH))
+        written = 0
         quads = derived_quads(store)
-        store.extend(quads)
-        return quads
+        while batch := list(itertools.islice(quads, DERIVE_BATCH)):
+            store.extend(batch)
+            if mirror is not None:
+                mirror.quads(batch)
+            written += len(batch)
+        return written
 
-    return phases.run("derive", run, lambda q: f"{_count(len(q), 'triple')} into "
+    return phases.run("derive", run, lambda n: f"{_count(n, 'triple')} into "
                                                f"<{DERIVED_GRAPH}>")
 
 

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date
 
@@ -92,22 +92,42 @@ def superclasses(store: ox.Store) -> dict[str, set[str]]:
 
 
 def most_specific_types(store: ox.Store, nodes: Iterable[Subject] | None = None
-                        ) -> list[ox.Quad]:
+                        ) -> Iterator[ox.Quad]:
     """rv:mostSpecificType of every typed node, or of `nodes` only."""
-    graph = ox.NamedNode(DERIVED_GRAPH)
     closure = superclasses(store)
-    types: dict[Subject, set[str]] = defaultdict(set)
-    patterns = [None] if nodes is None else list(nodes)
-    for subject in patterns:
-        for q in store.quads_for_pattern(subject, RDF_TYPE, None, None):
-            if isinstance(q.object, ox.NamedNode) and q.object.value.startswith(NAMESPACE):
-                types[q.subject].add(q.object.value)
-    out = []
-    for node, classes in types.items():
+    if nodes is not None:
+        yield from _most_specific_of(store, nodes, closure)
+        return
+    # Every typed node: one class at a time, so that memory holds one class's members
+    # (not every node's types: 5 million nodes at a million measures). A node's class
+    # is most specific unless the node also has one of the class's subclasses.
+    graph = ox.NamedNode(DERIVED_GRAPH)
+    used = sorted(row["c"].value for row in store.query(  # type: ignore[union-attr]
+        "SELECT DISTINCT ?c WHERE { ?s a ?c FILTER(isIRI(?c)) }",
+        use_default_graph_as_union=True) if row["c"].value.startswith(NAMESPACE))
+    for cls in used:
+        members = {q.subject for q in
+                   store.quads_for_pattern(None, RDF_TYPE, ox.NamedNode(cls), None)}
+        for sub in used:
+            if cls in closure.get(sub, ()):
+                for q in store.quads_for_pattern(None, RDF_TYPE, ox.NamedNode(sub), None):
+                    members.discard(q.subject)
+        node_class = ox.NamedNode(cls)
+        for node in members:
+            yield ox.Quad(node, MOST_SPECIFIC_TYPE, node_class, graph)
+
+
+def _most_specific_of(store: ox.Store, nodes: Iterable[Subject],
+                      closure: dict[str, set[str]]) -> Iterator[ox.Quad]:
+    """rv:mostSpecificType of some nodes, node by node."""
+    graph = ox.NamedNode(DERIVED_GRAPH)
+    for node in nodes:
+        classes = {q.object.value for q in store.quads_for_pattern(node, RDF_TYPE, None, None)
+                   if isinstance(q.object, ox.NamedNode)
+                   and q.object.value.startswith(NAMESPACE)}
         implied = set().union(*(closure.get(c, set()) for c in classes))
         for cls in sorted(classes - implied):
-            out.append(ox.Quad(node, MOST_SPECIFIC_TYPE, ox.NamedNode(cls), graph))
-    return out
+            yield ox.Quad(node, MOST_SPECIFIC_TYPE, ox.NamedNode(cls), graph)
 
 
 def response_closure(store: ox.Store) -> list[ox.Quad]:
@@ -132,27 +152,33 @@ def response_closure(store: ox.Store) -> list[ox.Quad]:
     return out
 
 
-def day_numbers(store: ox.Store, nodes: Iterable[Subject] | None = None) -> list[ox.Quad]:
-    """The day numbers of every node's dates, or of `nodes`' only."""
+def day_numbers(store: ox.Store, nodes: Iterable[Subject] | None = None
+                ) -> Iterator[ox.Quad]:
+    """The day numbers of every node's dates, or of `nodes`' only (each once, however
+    many graphs state the date, or dates of the same day)."""
     graph = ox.NamedNode(DERIVED_GRAPH)
-    out: dict[ox.Quad, None] = {}
     subjects = [None] if nodes is None else list(nodes)
     for prop, day_prop in DAY_NUMBERS.items():
         target = ox.NamedNode(day_prop)
+        seen: set[tuple[Subject, int]] = set()  # one property's at a time
         for subject in subjects:
             for q in store.quads_for_pattern(subject, ox.NamedNode(prop), None, None):
                 value = q.object
                 if isinstance(value, ox.Literal) and value.datatype == XSD_DATE:
                     n = day_number(value.value)
-                    if n is not None:
-                        out[ox.Quad(q.subject, target,
-                                    ox.Literal(str(n), datatype=XSD_INTEGER), graph)] = None
-    return list(out)
+                    if n is not None and (q.subject, n) not in seen:
+                        seen.add((q.subject, n))
+                        yield ox.Quad(q.subject, target,
+                                      ox.Literal(str(n), datatype=XSD_INTEGER), graph)
 
 
-def derived_quads(store: ox.Store) -> list[ox.Quad]:
-    """The derived graph of a build (its quads, to be added to it)."""
-    return most_specific_types(store) + response_closure(store) + day_numbers(store)
+def derived_quads(store: ox.Store) -> Iterator[ox.Quad]:
+    """The derived graph of a build: its quads, to be added to it, each once. They come
+    as they are computed (a million measures derive millions), so that the caller can
+    write them in batches rather than hold them all."""
+    yield from most_specific_types(store)
+    yield from response_closure(store)
+    yield from day_numbers(store)
 
 
 @dataclass
@@ -196,7 +222,7 @@ def derived_change(store: ox.Store, changed: Iterable[ox.Triple]) -> DerivedChan
             old += store.quads_for_pattern(node, ox.NamedNode(day_property), None, graph)
     if responses:
         old += store.quads_for_pattern(None, RESPONDS_TO_TRANSITIVELY, None, graph)
-    fresh = most_specific_types(store, typed) if typed else []
+    fresh = list(most_specific_types(store, typed)) if typed else []
     fresh += day_numbers(store, dated) if dated else []
     fresh += response_closure(store) if responses else []
     before, after = set(old), set(fresh)
