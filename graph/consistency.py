@@ -72,6 +72,8 @@ BUILTIN_ANNOTATIONS = {RDFS + "label", RDFS + "comment", RDFS + "seeAlso",
 
 #: Types that say nothing about which kind an individual is.
 NEUTRAL_TYPES = {OWL + "Thing", OWL + "NamedIndividual"}
+#: The features of an individual with none yet (the sets are shared, see Features).
+NO_FEATURES: frozenset[str] = frozenset()
 
 #: OWL vocabulary the summary preserves. An ontology using anything else (nominals,
 #: cardinalities, keys, datatype facets...) is checked by HermiT on every individual.
@@ -396,7 +398,9 @@ class Features:
     """What the kind of each individual is made of, gathered from the facts."""
 
     tbox: TBox
-    features: dict[Term, set[str]] = field(default_factory=dict)
+    #: Each individual's features: one shared frozenset per distinct combination (a
+    #: few hundred kinds for millions of individuals), never changed in place.
+    features: dict[Term, frozenset[str]] = field(default_factory=dict)
     schema: set[ox.Triple] = field(default_factory=set)
     identity: set[Term] = field(default_factory=set)
     literals: dict[ox.Literal, list[tuple[Term, str]]] = field(default_factory=dict)
@@ -409,6 +413,24 @@ class Features:
     def __post_init__(self) -> None:
         self._kinds: dict[str, int] = {}
         self._strings: dict[Any, Any] = {}
+        self._grown: dict[tuple[frozenset[str], str], frozenset[str]] = {}
+        self._texts: dict[frozenset[str], str] = {}
+
+    def _give(self, node: Term, feature: str) -> None:
+        """Add a feature to a node's set: the set that results is shared by every node
+        with the same features (a set per node would hold 5 GB at a million measures)."""
+        before = self.features.get(node, NO_FEATURES)
+        after = self._grown.get((before, feature))
+        if after is None:
+            after = self._grown[(before, feature)] = before | {feature}
+        self.features[node] = after
+
+    def text(self, own: frozenset[str]) -> str:
+        """The kind made of these features, as text (one string per distinct set)."""
+        found = self._texts.get(own)
+        if found is None:
+            found = self._texts[own] = "\n".join(sorted(own))
+        return found
 
     def kind(self, p: str) -> int:
         found = self._kinds.get(p)
@@ -434,9 +456,7 @@ class Features:
             if not isinstance(o, ox.Literal):
                 self.identity.add(o)
             return
-        features = self.features.get(s)
-        if features is None:
-            features = self.features[s] = set()
+        give = self._give
         strings = self._strings
         if kind == TYPE:
             value = term_value(o)
@@ -444,14 +464,16 @@ class Features:
                 name = strings.get(value)
                 if name is None:
                     name = strings[value] = "t " + value
-                features.add(name)
+                give(s, name)
+            elif s not in self.features:
+                self.features[s] = NO_FEATURES
             return
         if isinstance(o, ox.Literal):
             cached = strings.get((p, o.datatype.value if not o.language else "@"))
             if cached is None:
                 cached = self._literal_kind(p, o)
             feature, by_value, checked = cached
-            features.add(feature + " = " + o.value if by_value else feature)
+            give(s, feature + " = " + o.value if by_value else feature)
             if checked:
                 uses = self.literals.get(o)
                 if uses is None:
@@ -464,11 +486,8 @@ class Features:
             names = strings.get(p)
             if names is None:
                 names = strings[p] = ("o " + p, "i " + p)
-            features.add(names[0])
-            target = self.features.get(o)
-            if target is None:
-                target = self.features[o] = set()
-            target.add(names[1])
+            give(s, names[0])
+            give(o, names[1])
             if self.keep:
                 self.assertions.append((s, p, o))
         tbox = self.tbox
@@ -493,7 +512,7 @@ class Features:
     def key(self, node: Term) -> str:
         if node in self.identity or node in self.tbox.individuals:
             return "= " + str(node)
-        return "\n".join(sorted(self.features.get(node, ())))
+        return self.text(self.features.get(node, NO_FEATURES))
 
 
 def inferred_kept(store: ox.Store) -> frozenset[str]:
@@ -655,7 +674,7 @@ def summarise(features: Features, store: ox.Store, graphs: list[ox.NamedNode],
     identity = features.identity | features.tbox.individuals
     keys: dict[Term, str] = {}
     for node, own in features.features.items():
-        k = keys[node] = ("= " + str(node)) if node in identity else "\n".join(sorted(own))
+        k = keys[node] = ("= " + str(node)) if node in identity else features.text(own)
         summary.kinds[k] = summary.kinds.get(k, 0) + 1
         shown = summary.examples.setdefault(k, [])
         if len(shown) < examples:
