@@ -4,6 +4,7 @@ build's derive phase, which writes them in batches as they are computed."""
 from __future__ import annotations
 
 from collections.abc import Iterable
+from pathlib import Path
 
 import pyoxigraph as ox
 import pytest
@@ -102,15 +103,20 @@ def test_day_numbers_once_per_day(store: ox.Store) -> None:
     ]
 
 
+@pytest.mark.parametrize("on_disk", [False, True])
 def test_derive_phase_writes_in_batches_what_one_batch_would(
-        store: ox.Store, monkeypatch: pytest.MonkeyPatch) -> None:
+        store: ox.Store, on_disk: bool, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    if on_disk:  # bulk loaded, batch by batch, into a database on disk
+        memory, store = store, ox.Store(str(tmp_path / "db"))
+        store.extend(memory.quads_for_pattern(None, None, None, None))
     whole = triples(derived_quads(store))
     assert len(whole) == 7
     monkeypatch.setattr(build_module, "DERIVE_BATCH", 2)
     store.add(ox.Quad(node("stale"), rv("mostSpecificType"), rv("Action"),
                       ox.NamedNode(DERIVED_GRAPH)))
     lines: list[str] = []
-    written = derive_phase(store, Phases(lines.append, None))
+    written = derive_phase(store, Phases(lines.append, None), on_disk=on_disk)
     assert written == 7
     graph = store.quads_for_pattern(None, None, None, ox.NamedNode(DERIVED_GRAPH))
     assert triples(graph) == whole  # the stale triple is gone, every batch is in
