@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Generator
 from pathlib import Path
 from typing import IO, Any
 
@@ -23,29 +24,49 @@ def _prefixes(fmt: ox.RdfFormat) -> dict[str, str] | None:
     return PREFIXES if fmt in (ox.RdfFormat.TURTLE, ox.RdfFormat.TRIG) else None
 
 
-#: Every triple of the graph once, whatever graphs hold it: what the formats without named
-#: graphs (Turtle, N-Triples) hold. pyoxigraph streams it, holding only the set of
-#: triples already sent (encoded, a fraction of a copy of the store).
-UNION_QUERY = ("CONSTRUCT { ?s ?p ?o } WHERE { SELECT DISTINCT ?s ?p ?o WHERE { "
-               "{ ?s ?p ?o } UNION { GRAPH ?g { ?s ?p ?o } } } }")
+#: The named graphs holding a triple that another graph holds too: each quad is looked up
+#: in the index of triples, so that nothing grows with the graph.
+SHARED_GRAPHS = ("SELECT DISTINCT ?g WHERE { GRAPH ?g { ?s ?p ?o } "
+                 "GRAPH ?h { ?s ?p ?o } FILTER(?h != ?g) }")
+
+
+def union_triples(db: ox.Store) -> Generator[ox.Triple, None, None]:
+    """Every triple of the store once, whatever graphs hold it: what the formats without
+    named graphs (Turtle, N-Triples) hold. Graph by graph, in IRI order (each in the
+    store's order, subject by subject), a triple where its first graph has it, and last
+    the default graph's triples that no named graph has. A query of the distinct triples
+    would hold every one of them (13 GB at a million measures); this holds nothing that
+    grows with the graph, and takes about as long (50 s at 100k measures, both)."""
+    shared = {row["g"] for row in db.query(SHARED_GRAPHS)}  # type: ignore[union-attr]
+    for graph in sorted(db.named_graphs(), key=lambda g: g.value):
+        name = graph.value
+        if graph in shared:
+            yield from db.query(  # type: ignore[misc]
+                f"CONSTRUCT {{ ?s ?p ?o }} WHERE {{ GRAPH <{name}> {{ ?s ?p ?o }} "
+                f"FILTER NOT EXISTS {{ GRAPH ?h {{ ?s ?p ?o }} FILTER(STR(?h) < "
+                f"STR(<{name}>)) }} }}")
+        else:
+            yield from db.query(  # type: ignore[misc]
+                f"CONSTRUCT {{ ?s ?p ?o }} WHERE {{ GRAPH <{name}> {{ ?s ?p ?o }} }}")
+    yield from db.query(  # type: ignore[misc]
+        "CONSTRUCT { ?s ?p ?o } WHERE { ?s ?p ?o FILTER NOT EXISTS { GRAPH ?h { ?s ?p ?o } } }")
 
 
 def dump_database(db: ox.Store, fmt: ox.RdfFormat, output: IO[bytes] | Path) -> None:
     """Write a pyoxigraph store out, natively (pyoxigraph's serializers, in the store's own
     order, the same for the same content). Formats without named graphs get the union of
-    all graphs, each triple once."""
+    all graphs, each triple once (`union_triples`)."""
     target: Any = str(output) if isinstance(output, Path) else output
     if fmt.supports_datasets:
         db.dump(target, format=fmt, prefixes=_prefixes(fmt))
     else:
-        union = db.query(UNION_QUERY)
-        assert isinstance(union, ox.QueryTriples)  # a CONSTRUCT
+        union = union_triples(db)
         try:
             ox.serialize(union, target, format=fmt, prefixes=_prefixes(fmt))
         finally:
             # pyoxigraph's query answers must be dropped by the thread that made them: not
             # by whichever thread ends up holding the traceback of a failure
-            del union
+            union.close()
 
 
 def export_graph(store: Any, fmt: ox.RdfFormat, output: IO[bytes] | Path) -> None:
