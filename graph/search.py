@@ -498,32 +498,40 @@ def _fill(db: sqlite3.Connection, g: _Graph, known: _Known | None = None
                                       is_pref, keys))
     del found_names
 
-    # what the index keeps of each entity, and the links between them
-    values: dict[str, dict[str, list[str]]] = {}
+    # what the index keeps of each entity, and the links between them: by entity id, and
+    # each value but texts once however many entities have it (a country, a date, a
+    # status), which at a million measures holds gigabytes less
+    shared: dict[str, str] = {}
+    share = shared.setdefault
+    values: dict[str, dict[int, list[str]]] = {}
     for prop in (RV + "country", RV + "agencyOf", RV + "issuingPolity", RV + "issuedBy",
                  RV + "announcedOn", RV + "effectiveOn", RV + "endedOn", RV + "status",
                  SKOS + "exactMatch", RDFS + "comment", RV + "summary", RV + "targets",
                  ORG_SUB):
-        by_subject: dict[str, list[str]] = defaultdict(list)
+        by_subject: dict[int, list[str]] = defaultdict(list)
         text = prop in (RDFS + "comment", RV + "summary")
         for s, v, lang in g.pairs(prop):
-            if s in ids and (not text or lang in ("", "en")):
-                by_subject[s].append(v)
+            number = ids.get(s)
+            if number is not None:
+                if not text:
+                    by_subject[number].append(share(v, v))
+                elif lang in ("", "en"):
+                    by_subject[number].append(v)
         values[prop] = by_subject
 
     def first(iri: str, prop: str) -> str | None:
-        found = values[prop].get(iri)
+        found = values[prop].get(ids[iri])
         return min(found) if found else None
 
     def first_id(iri: str, *props: str) -> int | None:
         for prop in props:
-            for v in sorted(values[prop].get(iri, ())):
+            for v in sorted(values[prop].get(ids[iri], ())):
                 if v in ids:
                     return ids[v]
         return None
 
     def day(iri: str, prop: str) -> str | None:
-        found = values[prop].get(iri)
+        found = values[prop].get(ids[iri])
         if not found:
             return None
         days = [d for d in map(iso_day, found) if d]
@@ -534,7 +542,7 @@ def _fill(db: sqlite3.Connection, g: _Graph, known: _Known | None = None
     for iri in searchable:
         ts = types[iri]
         is_measure = RV + "Measure" in ts
-        wikidata = sorted(v[len(WIKIDATA):] for v in values[SKOS + "exactMatch"].get(iri, ())
+        wikidata = sorted(v[len(WIKIDATA):] for v in values[SKOS + "exactMatch"].get(ids[iri], ())
                           if v.startswith(WIKIDATA + "Q"))
         comment = first(iri, RDFS + "comment") or first(iri, RV + "summary")
         entity_rows.append((
@@ -559,7 +567,7 @@ def _fill(db: sqlite3.Connection, g: _Graph, known: _Known | None = None
     # identifiers: Wikidata items and the identifiers people type
     ident_rows = set()
     for iri in searchable:
-        for v in values[SKOS + "exactMatch"].get(iri, ()):
+        for v in values[SKOS + "exactMatch"].get(ids[iri], ()):
             if v.startswith(WIKIDATA + "Q"):
                 ident_rows.add((identifier_key(v[len(WIKIDATA):]), ids[iri]))
         for v in identifier_values.get(iri, ()):
@@ -571,8 +579,10 @@ def _fill(db: sqlite3.Connection, g: _Graph, known: _Known | None = None
     # the issuing agency and the agencies above it)
     if known is None:
         sub: dict[str, set[str]] = defaultdict(set)
-        for iri, linked in values[ORG_SUB].items():
-            sub[iri].update(v for v in linked if v in ids)
+        parts = values[ORG_SUB]
+        for iri, number in ids.items():
+            if number in parts:
+                sub[iri].update(v for v in parts[number] if v in ids)
         above = _closure(sub)
         db.executemany("INSERT INTO parent VALUES (?,?,?)", [
             (ids[c], ids[a], d) for c, anc in above.items() for a, d in anc.items()])
@@ -581,14 +591,14 @@ def _fill(db: sqlite3.Connection, g: _Graph, known: _Known | None = None
     issuers: set[tuple[int, int]] = set()
     targets: set[tuple[int, int]] = set()
     for prop in (RV + "issuedBy", RV + "issuingPolity"):
-        for iri, linked in values[prop].items():
+        for number, linked in values[prop].items():
             for v in linked:
                 if v in ids:
-                    issuers.add((ids[v], ids[iri]))
+                    issuers.add((ids[v], number))
                     for ancestor in above.get(v, {}):
-                        issuers.add((ids[ancestor], ids[iri]))
-    for iri, linked in values[RV + "targets"].items():
-        targets.update((ids[v], ids[iri]) for v in linked if v in ids)
+                        issuers.add((ids[ancestor], number))
+    for number, linked in values[RV + "targets"].items():
+        targets.update((ids[v], number) for v in linked if v in ids)
     db.executemany("INSERT INTO issuer VALUES (?, ?)", sorted(issuers))
     db.executemany("INSERT INTO target VALUES (?, ?)", sorted(targets))
 
@@ -608,7 +618,7 @@ def _fill(db: sqlite3.Connection, g: _Graph, known: _Known | None = None
         force_rows += [(ids[iri], start, end) for start, end in periods(dates)]
     db.executemany("INSERT INTO in_force VALUES (?,?,?)", force_rows)
 
-    sources: dict[tuple[str, str], list[str | None]] = {}
+    sources: dict[tuple[int, str], list[str | None]] = {}
     for m, doc, title, publisher, issued, url in g.rows(f"""
             SELECT (STR(?m) AS ?a) (STR(?doc) AS ?b) ?title ?publisher (STR(?issued) AS ?c)
                    (STR(?url) AS ?d) WHERE {{ {g.within('?m')}
@@ -621,12 +631,13 @@ def _fill(db: sqlite3.Connection, g: _Graph, known: _Known | None = None
               OPTIONAL {{ ?doc schema:url ?url }} }}"""):
         if m not in ids:
             continue
-        row = sources.setdefault((m, doc), [None, None, None, None])
+        row = sources.setdefault((ids[m], share(doc, doc)), [None, None, None, None])
         for i, v in enumerate((title, publisher, issued, url)):
             if v and row[i] is None:
-                row[i] = v
+                row[i] = share(v, v)
+    # by measure id and document (entity ids follow the IRIs' order)
     db.executemany("INSERT INTO source VALUES (?,?,?,?,?,?)", [
-        (ids[m], doc, *row) for (m, doc), row in sorted(sources.items())])
+        (m, doc, *row) for (m, doc), row in sorted(sources.items())])
 
     # classes with members, for type filters and the reconciliation type suggest
     if known is not None:
