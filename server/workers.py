@@ -24,6 +24,7 @@ import gc
 import io
 import os
 import pickle
+import queue
 import signal
 import socket
 import struct
@@ -146,16 +147,38 @@ def worker_main(sock: socket.socket, app: Callable[..., Any], memory: int) -> No
                                  name="requests")
     try:
         answering.start()
-        answering.join()
+        # a request thread whose priority the front lowered asks for a successor: made
+        # here, as a thread starts with its creator's nice value
+        while (box := _handover.get()) is not None:
+            successor = threading.Thread(target=_answer_requests,
+                                         args=(sock, app, memory, False), name="requests")
+            successor.start()
+            box.put(successor.native_id or 0)
     finally:
         sys.stdout.flush()
         sys.stderr.flush()
         os._exit(0)
 
 
-def _answer_requests(sock: socket.socket, app: Callable[..., Any], memory: int) -> None:
+#: The nice value workers start with (the zygote's), and what tells their request
+#: threads the front has lowered theirs.
+_PRIORITY = os.getpriority(os.PRIO_PROCESS, 0)
+#: A worker's request thread to its main thread: a box for the id of a new request
+#: thread to take over, or None when the worker is done (told to exit, or its front is
+#: gone).
+_handover: queue.Queue[queue.Queue[int] | None] = queue.Queue()
+
+
+def _answer_requests(sock: socket.socket, app: Callable[..., Any], memory: int,
+                     first: bool = True) -> None:
+    """Answer requests until told to stop. The front lowers the priority of this thread
+    (not of the process) when a request runs long; a thread cannot raise its priority
+    again, so after such a request it hands the socket to a new thread and ends. Every
+    message to the front names the thread that answers next."""
     try:
-        limit_memory(memory)  # once this thread's stack is mapped: a request gets all of it
+        if first:
+            limit_memory(memory)  # once this thread's stack is mapped: a request gets all
+            send_message(sock, ("ready", threading.get_native_id()))
         while True:
             message = receive_message(sock)
             if message[0] == "exit":
@@ -166,9 +189,17 @@ def _answer_requests(sock: socket.socket, app: Callable[..., Any], memory: int) 
             except MemoryError:
                 send_message(sock, ("memory",))
                 break
-            send_message(sock, ("reply", reply))
+            me = threading.get_native_id()
+            if os.getpriority(os.PRIO_PROCESS, me) <= _PRIORITY:
+                send_message(sock, ("reply", reply, me))
+                continue
+            box: queue.Queue[int] = queue.Queue()
+            _handover.put(box)
+            send_message(sock, ("reply", reply, box.get()))
+            return
     except (EOFError, OSError):
         pass
+    _handover.put(None)
 
 
 # --- the zygote ---------------------------------------------------------------------------
@@ -253,8 +284,10 @@ class Worker:
     reader: asyncio.StreamReader
     writer: asyncio.StreamWriter
     generation: int
+    thread: int = 0  # the worker's thread that answers its next request
     busy_since: float | None = None
-    slow: bool = False  # reniced for a slow request: retired after it
+    slow: bool = False  # its request thread reniced, for a request that runs long
+    moved: bool = False  # the reniced thread has handed over to a new one
     served: int = 0
     alive: bool = True
 
@@ -356,6 +389,11 @@ class WorkerPool:
         sock = socket.socket(fileno=fds[0])
         reader, writer = await asyncio.open_unix_connection(sock=sock)
         worker = Worker(pid, build, reader, writer, self.generation)
+        try:
+            _, worker.thread = await read_message(reader)  # ("ready", its thread)
+        except (asyncio.IncompleteReadError, ConnectionError, EOFError, OSError) as e:
+            worker.kill()
+            raise OSError(f"a new worker ended before it was ready ({e})") from None
         self.all.add(worker)
         self.stats.spawned += 1
         return worker
@@ -384,6 +422,17 @@ class WorkerPool:
             except (OSError, RuntimeError):
                 pass
 
+    async def _shrink(self) -> None:
+        """After a slow request, whose worker had a replacement started: back to `size`
+        workers, retiring the idle ones that have served least (their memory is the
+        coldest: a worker's first queries copy the pages of the shared graph they touch,
+        which made the heavy canned queries at 100k take 1.75 times as long on a new
+        worker)."""
+        extra = len([w for w in self.all if not w.slow]) - self.size
+        for worker in sorted(self.idle, key=lambda w: w.served)[:max(extra, 0)]:
+            self.idle.remove(worker)
+            await self._retire(worker)
+
     async def acquire(self, deadline: float) -> Worker:
         """An idle worker of the current generation, spawning one if all are busy and the
         pool may grow; waits (until `deadline`) when it may not."""
@@ -410,14 +459,20 @@ class WorkerPool:
 
     async def release(self, worker: Worker) -> None:
         worker.busy_since = None
+        slow, moved = worker.slow, worker.moved
+        worker.slow = worker.moved = False
         if not worker.alive:
             self.all.discard(worker)
-        elif worker.slow or worker.generation < self.generation:
-            if worker.slow:
+        elif worker.generation < self.generation or (slow and not moved):
+            # a reniced thread that did not hand over (the request ended as it was
+            # reniced) would answer every later request at low priority: replaced
+            if slow:
                 self.stats.retired_slow += 1
             await self._retire(worker)
         else:
             self.idle.append(worker)
+            if slow:
+                await self._shrink()
         if (not self.closing
                 and len([w for w in self.all if not w.slow]) + self._spawning < self.size):
             asyncio.get_running_loop().create_task(self.fill())
@@ -441,6 +496,9 @@ class WorkerPool:
                 if worker.writer.transport.get_write_buffer_size():
                     await worker.writer.drain()
                 message = await read_message(worker.reader)
+            if message[0] == "reply":  # before release() below, which reads them
+                worker.moved = message[2] != worker.thread
+                worker.thread = message[2]
         except TimeoutError:
             self.stats.killed_for_time += 1
             worker.kill()
@@ -465,8 +523,8 @@ class WorkerPool:
         that quick requests keep the CPU, and start a replacement for it."""
         if not worker.alive or worker.busy_since is None:
             return
-        try:
-            os.setpriority(os.PRIO_PROCESS, worker.pid, 10)
+        try:  # the thread answering the request, on Linux a nice value of its own
+            os.setpriority(os.PRIO_PROCESS, worker.thread, 10)
         except OSError:
             pass
         worker.slow = True

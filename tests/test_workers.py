@@ -1,0 +1,85 @@
+"""The worker pool of `rivalry serve` (rivalry.server.workers), with a real zygote and
+real worker processes running a small WSGI app: what happens to a worker whose request
+runs long."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import threading
+import time
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import pytest
+
+from rivalry.server.workers import Reply, WorkerPool, start_zygote
+
+
+def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+    """Says which process and thread answered, at what priority; /sleep first sleeps."""
+    if environ["PATH_INFO"] == "/sleep":
+        time.sleep(float(environ["QUERY_STRING"]))
+    thread = threading.get_native_id()
+    body = json.dumps({"pid": os.getpid(), "thread": thread,
+                       "nice": os.getpriority(os.PRIO_PROCESS, thread)}).encode()
+    start_response("200 OK", [("Content-Type", "application/json")])
+    return [body]
+
+
+def answer(reply: Reply) -> dict[str, int]:
+    assert reply.status == "200 OK"
+    return json.loads(reply.body)
+
+
+def request(path: str, query: str = "") -> dict[str, Any]:
+    return {"REQUEST_METHOD": "GET", "PATH_INFO": path, "QUERY_STRING": query}
+
+
+@pytest.fixture()
+def pool() -> Iterable[Callable[..., Any]]:
+    """Runs a coroutine against a pool of one worker, slow after 0.3 s."""
+    zygote, control = start_zygote(lambda: app, lambda _: "build", 0, [])
+    loop = asyncio.new_event_loop()
+    workers = WorkerPool(control, zygote, workers=1, max_workers=3, slow_after=0.3)
+
+    def run(step: Callable[[WorkerPool], Any]) -> Any:
+        return loop.run_until_complete(step(workers))
+
+    run(lambda p: p.wait_ready())
+    run(lambda p: p.fill())
+    yield run
+    run(lambda p: p.close())
+    loop.close()
+
+
+def test_a_slow_request_lowers_its_threads_priority_and_the_worker_stays(
+        pool: Callable[..., Any]) -> None:
+    base = os.getpriority(os.PRIO_PROCESS, 0)
+
+    async def scenario(p: WorkerPool) -> list[dict[str, int]]:
+        first = answer(await p.call(request("/"), b"", 10))
+        slow = answer(await p.call(request("/sleep", "0.8"), b"", 10))
+        after = answer(await p.call(request("/"), b"", 10))
+        return [first, slow, after, {"workers": len(p.all), "retired": p.stats.retired_slow}]
+
+    first, slow, after, pool_state = pool(scenario)
+    assert first["nice"] == base
+    # the request past 0.3 s: its thread (not the process) was reniced while it ran
+    assert slow["thread"] == first["thread"] and slow["nice"] == min(base + 10, 19) \
+        or base >= 10
+    # the next request: the same warm process, a new thread at the first priority
+    assert after["pid"] == first["pid"]
+    assert after["thread"] != first["thread"] and after["nice"] == base
+    # the replacement started for the slow request was retired (it had served none)
+    assert pool_state == {"workers": 1, "retired": 0}
+    assert os.getpriority(os.PRIO_PROCESS, after["pid"]) == base  # the process itself
+
+
+def test_quick_requests_keep_their_thread(pool: Callable[..., Any]) -> None:
+    async def scenario(p: WorkerPool) -> list[dict[str, int]]:
+        return [answer(await p.call(request("/"), b"", 10)) for _ in range(5)]
+
+    answers = pool(scenario)
+    assert len({(a["pid"], a["thread"]) for a in answers}) == 1
