@@ -173,7 +173,8 @@ def run(settings: dict[str, Any], sock: socket.socket) -> None:
                                        close_fds=[sock.fileno()])
     front_app = create_app(settings)  # for rendering the front's own errors; no store
     pool = WorkerPool(control, zygote_pid, workers=settings["workers"],
-                      max_workers=settings["max_workers"])
+                      max_workers=settings["max_workers"],
+                      worker_memory_mb=settings["worker_memory_mb"])
     if settings["sparql_endpoint"]:
         current = remote_build_reader(settings)
     else:

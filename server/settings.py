@@ -83,6 +83,13 @@ SETTINGS: tuple[Setting, ...] = (
             "Most worker processes at once: when every worker is busy (a slow query), more "
             "are started, up to this number; beyond it requests wait for a free one.",
             minimum=1),
+    Setting("worker_memory_mb", 2000,
+            "Memory, in MB, a worker may hold of its own and still be kept after a request "
+            "that ran longer than a second (and every 100 requests): the pages of the shared "
+            "graph its queries have copied, and its own allocations. Past it the worker is "
+            "replaced by a new one, whose first queries are slower. 0: replaced after every "
+            "such request.",
+            minimum=0),
     Setting("request_memory_bytes", 2_000_000_000,
             "Memory a request may take beyond the shared graph, in bytes: a worker's address "
             "space is capped at what it maps when it starts plus this; a query that needs "

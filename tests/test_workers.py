@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from rivalry.server.workers import Reply, WorkerPool, start_zygote
+from rivalry.server.workers import Reply, WorkerPool, private_memory_mb, start_zygote
 
 
 def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
@@ -37,12 +37,14 @@ def request(path: str, query: str = "") -> dict[str, Any]:
     return {"REQUEST_METHOD": "GET", "PATH_INFO": path, "QUERY_STRING": query}
 
 
-@pytest.fixture()
-def pool() -> Iterable[Callable[..., Any]]:
-    """Runs a coroutine against a pool of one worker, slow after 0.3 s."""
+@pytest.fixture(params=[2000])
+def pool(request: pytest.FixtureRequest) -> Iterable[Callable[..., Any]]:
+    """Runs a coroutine against a pool of one worker, slow after 0.3 s, that keeps
+    workers holding up to `request.param` MB of their own."""
     zygote, control = start_zygote(lambda: app, lambda _: "build", 0, [])
     loop = asyncio.new_event_loop()
-    workers = WorkerPool(control, zygote, workers=1, max_workers=3, slow_after=0.3)
+    workers = WorkerPool(control, zygote, workers=1, max_workers=3, slow_after=0.3,
+                         worker_memory_mb=request.param)
 
     def run(step: Callable[[WorkerPool], Any]) -> Any:
         return loop.run_until_complete(step(workers))
@@ -83,3 +85,22 @@ def test_quick_requests_keep_their_thread(pool: Callable[..., Any]) -> None:
 
     answers = pool(scenario)
     assert len({(a["pid"], a["thread"]) for a in answers}) == 1
+
+
+@pytest.mark.parametrize("pool", [0], indirect=True)
+def test_a_worker_past_its_memory_is_replaced_after_a_slow_request(
+        pool: Callable[..., Any]) -> None:
+    async def scenario(p: WorkerPool) -> list[Any]:
+        first = answer(await p.call(request("/"), b"", 10))
+        answer(await p.call(request("/sleep", "0.5"), b"", 10))
+        after = answer(await p.call(request("/"), b"", 10))
+        return [first, after, p.stats.retired_memory]
+
+    first, after, retired = pool(scenario)
+    assert after["pid"] != first["pid"] and retired == 1
+
+
+def test_private_memory_is_read_for_a_process() -> None:
+    mine = private_memory_mb(os.getpid())
+    assert mine is not None and mine > 1
+    assert private_memory_mb(2 ** 22 + 1) is None  # no such process
