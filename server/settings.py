@@ -85,7 +85,7 @@ SETTINGS: tuple[Setting, ...] = (
             minimum=1),
     Setting("worker_memory_mb", 2000,
             "Memory, in MB, a worker may hold of its own and still be kept after a request "
-            "that ran longer than a second (and every 100 requests): the pages of the shared "
+            "that ran longer than a second (and every 1,000 requests): the pages of the shared "
             "graph its queries have copied, and its own allocations. Past it the worker is "
             "replaced by a new one, whose first queries are slower. 0: replaced after every "
             "such request.",

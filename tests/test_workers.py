@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from rivalry.server import workers as workers_module
 from rivalry.server.workers import Reply, WorkerPool, private_memory_mb, start_zygote
 
 
@@ -104,3 +105,19 @@ def test_private_memory_is_read_for_a_process() -> None:
     mine = private_memory_mb(os.getpid())
     assert mine is not None and mine > 1
     assert private_memory_mb(2 ** 22 + 1) is None  # no such process
+
+
+@pytest.mark.parametrize("pool", [1], indirect=True)
+def test_quick_requests_have_their_workers_memory_checked_now_and_then(
+        pool: Callable[..., Any], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(workers_module, "MEMORY_CHECK_EVERY", 2)
+
+    async def scenario(p: WorkerPool) -> list[Any]:
+        pids = [answer(await p.call(request("/"), b"", 10))["pid"] for _ in range(2)]
+        await asyncio.sleep(0.5)  # the check runs in the background
+        pids += [answer(await p.call(request("/"), b"", 10))["pid"] for _ in range(2)]
+        return [pids, p.stats.retired_memory]
+
+    pids, retired = pool(scenario)
+    # the second request's check found it over 1 MB: replaced once the third was answered
+    assert pids[0] == pids[1] == pids[2] != pids[3] and retired == 1
