@@ -14,7 +14,8 @@ Three kinds of process (docs/serving.md has the picture):
 
 Messages on every socket are length-prefixed pickles. The front side of the pool is
 asyncio code in the front's event loop; the zygote and worker sides are plain blocking
-code in single-threaded processes.
+code (a worker answers in a request thread of its own, which its main thread replaces
+when the front has lowered that thread's priority).
 """
 
 from __future__ import annotations
@@ -333,8 +334,10 @@ def private_memory_mb(pid: int) -> float | None:
 class WorkerPool:
     """The front's view of the workers: hands out an idle one per request, spawns more
     (up to `max_workers`) when all are busy, kills a worker whose request is past its
-    deadline, and renices a worker whose request runs longer than `slow_after` seconds,
-    then retires it, so that slow queries yield the CPU to quick ones."""
+    deadline, and renices the request thread of a worker whose request runs longer than
+    `slow_after` seconds (so that slow queries yield the CPU to quick ones), starting a
+    spare meanwhile; afterwards the worker stays, unless it holds more memory of its own
+    than `worker_memory_mb`, and the pool shrinks back to `workers`."""
 
     def __init__(self, control: socket.socket, zygote_pid: int, *, workers: int,
                  max_workers: int, slow_after: float = 1.0,
