@@ -418,7 +418,7 @@ class Features:
 
     def _give(self, node: Term, feature: str) -> None:
         """Add a feature to a node's set: the set that results is shared by every node
-        with the same features (a set per node would hold 5 GB at a million measures)."""
+        with the same features (not a set per node: millions of them at a million measures)."""
         before = self.features.get(node, NO_FEATURES)
         after = self._grown.get((before, feature))
         if after is None:

@@ -99,7 +99,7 @@ def most_specific_types(store: ox.Store, nodes: Iterable[Subject] | None = None
         yield from _most_specific_of(store, nodes, closure)
         return
     # Every typed node: one class at a time, so that memory holds one class's members
-    # (not every node's types: 5 million nodes at a million measures). A node's class
+    # (not every node's types: millions of nodes at a million measures). A node's class
     # is most specific unless the node also has one of the class's subclasses.
     graph = ox.NamedNode(DERIVED_GRAPH)
     used = sorted(row["c"].value for row in store.query(  # type: ignore[union-attr]

@@ -500,7 +500,7 @@ def _fill(db: sqlite3.Connection, g: _Graph, known: _Known | None = None
 
     # what the index keeps of each entity, and the links between them: by entity id, and
     # each value but texts once however many entities have it (a country, a date, a
-    # status), which at a million measures holds gigabytes less
+    # status), not a copy per entity
     shared: dict[str, str] = {}
     share = shared.setdefault
     values: dict[str, dict[int, list[str]]] = {}

@@ -456,10 +456,10 @@ class WorkerPool:
         of the shared graph its queries have written to (a query's reads copy them) and its
         own allocations. A request's memory is capped (request_memory_bytes), but pages
         copied on write are no new memory to that cap, and heavy queries copy most of the
-        graph (1.4 GB of the 1.6 GB at 100k measures, after the canned queries)."""
+        graph."""
         if self.worker_memory_mb <= 0:
             return True
-        # in a thread: the kernel walks the process's page tables (23 ms for 1.5 GB)
+        # in a thread: the kernel walks the process's page tables (milliseconds)
         private = await asyncio.get_running_loop().run_in_executor(
             None, private_memory_mb, worker.pid)
         return private is None or private > self.worker_memory_mb
@@ -468,8 +468,7 @@ class WorkerPool:
         """After a slow request, whose worker had a replacement started: back to `size`
         workers, retiring the idle ones that have served least (their memory is the
         coldest: a worker's first queries copy the pages of the shared graph they touch,
-        which made the heavy canned queries at 100k take 1.75 times as long on a new
-        worker)."""
+        which makes heavy queries slower on a new worker)."""
         extra = len([w for w in self.all if not w.slow]) - self.size
         for worker in sorted(self.idle, key=lambda w: w.served)[:max(extra, 0)]:
             self.idle.remove(worker)
