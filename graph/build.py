@@ -1016,9 +1016,12 @@ def _products(db: ox.Store, directory: Path, options: BuildOptions, phases: Phas
         return
     folder = dumps_folder(directory)
 
+    union_size: list[int] = []
+
     def union() -> None:
-        phases.run("dumps of the union", lambda: write_union_dumps(db, folder),
-                   lambda _: f"N-Triples and Turtle, in {folder}")
+        union_size.append(phases.run(
+            "dumps of the union", lambda: write_union_dumps(db, folder),
+            lambda n: f"N-Triples and Turtle, {_count(n, 'triple')}, in {folder}"))
 
     def index_and_datasets() -> None:
         index()
@@ -1033,7 +1036,7 @@ def _products(db: ox.Store, directory: Path, options: BuildOptions, phases: Phas
     # otherwise add to the others' (measured at 100k: a peak of 4,343 MB with the figures
     # beside the dumps, 3,881 MB after them)
     phases.together(union, index_and_datasets)
-    phases.run("figures", lambda: write_figures(db, folder),
+    phases.run("figures", lambda: write_figures(db, folder, union_triples=union_size[0]),
                lambda _: f"of /stats, VoID and the list pages' filters, in {folder}")
 
 

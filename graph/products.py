@@ -13,7 +13,7 @@ import functools
 import gzip
 import json
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import asdict
 from pathlib import Path
 from typing import IO, Any, cast
@@ -73,36 +73,50 @@ def _write_gzip(directory: Path, name: str, write: Callable[[IO[bytes]], None]) 
     return target.stat().st_size
 
 
-def write_union_dumps(db: ox.Store, directory: Path) -> None:
+def write_union_dumps(db: ox.Store, directory: Path) -> int:
     """The dumps without named graphs (N-Triples, Turtle): both hold the union of every
     graph, each triple once. The union is computed once, for N-Triples, and the Turtle
     dump is that file read back and written as Turtle: the same triples in the same order,
-    so the same Turtle a second union query would give, for a fraction of its time and
-    without a second set of distinct triples in memory at once."""
+    so the same Turtle a second pass over the union would give, for a fraction of its
+    time. Returns the number of triples in the union (VoID's void:triples), counted as
+    they are read back."""
     write_dump(db, "rivalry.nt", directory)
+    count = 0
 
     def turtle(out: IO[bytes]) -> None:
+
+        def counted(triples: Iterator[ox.Triple]) -> Iterator[ox.Triple]:
+            nonlocal count
+            for triple in triples:
+                count += 1
+                yield triple
+
         with gzip.open(directory / "rivalry.nt.gz", "rb") as nt:
             # a binary file, as pyoxigraph reads one (typeshed's GzipFile is no IO[bytes])
             triples = ox.parse(cast(IO[bytes], nt), format=ox.RdfFormat.N_TRIPLES)
             try:
-                ox.serialize(triples, out, format=DUMPS["rivalry.ttl"], prefixes=PREFIXES)
+                ox.serialize(counted(t.triple for t in triples), out,
+                             format=DUMPS["rivalry.ttl"], prefixes=PREFIXES)
             finally:
                 del triples  # dropped in this thread, as pyoxigraph's parsers must be
 
     _write_gzip(directory, "rivalry.ttl", turtle)
+    return count
 
 
-def write_figures(db: ox.Store, directory: Path) -> None:
+def write_figures(db: ox.Store, directory: Path, *, union_triples: int | None = None) -> None:
     """The figures of /stats and VoID, and the values of the list pages' filters (a file
-    of their own: every list page reads it, and it is small), as JSON, atomically."""
+    of their own: every list page reads it, and it is small), as JSON, atomically.
+    `union_triples` is the number of triples of the union when the caller has just
+    written it (`write_union_dumps`); otherwise a query counts them."""
     from rivalry.graph.listing import facet_values
     from rivalry.graph.stats import stats
     from rivalry.graph.void import statistics
 
     graph = BuiltGraph(db)
-    _write_json(directory / FIGURES, {"stats": stats(graph).to_record(),
-                                      "void": asdict(statistics(graph))})
+    _write_json(directory / FIGURES, {
+        "stats": stats(graph).to_record(),
+        "void": asdict(statistics(graph, triples=union_triples))})
     _write_json(directory / FACETS, facet_values(graph))
 
 

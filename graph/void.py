@@ -33,13 +33,17 @@ def _count(store: GraphReader, query: str) -> int:
     return int(term_value(rows[0][0])) if rows and rows[0][0] is not None else 0
 
 
-def statistics(store: GraphReader) -> Statistics:
-    """What VoID says of the graph: `triples` counts distinct triples of the union;
-    `entities`, distinct subjects in the entity space (void:uriSpace); `classes`, distinct
-    objects of rdf:type; `properties`, distinct predicates."""
-    distinct = "{ SELECT DISTINCT ?s ?p ?o WHERE { ?s ?p ?o } }"
+def statistics(store: GraphReader, *, triples: int | None = None) -> Statistics:
+    """What VoID says of the graph: `triples` counts distinct triples of the union (given
+    by a caller that has just written the union, as a build has: the query holds every
+    distinct triple in memory at once); `entities`, distinct subjects in the entity space
+    (void:uriSpace); `classes`, distinct objects of rdf:type; `properties`, distinct
+    predicates."""
+    if triples is None:
+        triples = _count(store, "SELECT (COUNT(*) AS ?n) WHERE "
+                                "{ SELECT DISTINCT ?s ?p ?o WHERE { ?s ?p ?o } }")
     stats = Statistics(
-        triples=_count(store, f"SELECT (COUNT(*) AS ?n) WHERE {distinct}"),
+        triples=triples,
         entities=_count(store, "SELECT (COUNT(DISTINCT ?s) AS ?n) WHERE { ?s ?p ?o "
                                f'FILTER(isIRI(?s) && STRSTARTS(STR(?s), "{ID_BASE}")) }}'),
         classes=_count(store, "SELECT (COUNT(DISTINCT ?c) AS ?n) WHERE { ?s a ?c }"),

@@ -1,11 +1,14 @@
 """The union of the graphs, as the dumps without named graphs hold it
-(rivalry.graph.export.union_triples)."""
+(rivalry.graph.export.union_triples, and write_union_ntriples, which writes it)."""
 
 from __future__ import annotations
 
-import pyoxigraph as ox
+import io
 
-from rivalry.graph.export import union_triples
+import pyoxigraph as ox
+import pytest
+
+from rivalry.graph.export import union_triples, write_union_ntriples
 
 
 def iri(name: str) -> ox.NamedNode:
@@ -41,3 +44,40 @@ def test_every_triple_once_in_graph_order() -> None:
 
 def test_an_empty_store_has_an_empty_union() -> None:
     assert list(union_triples(ox.Store())) == []
+
+
+def written(db: ox.Store) -> bytes:
+    out = io.BytesIO()
+    write_union_ntriples(db, out)
+    return out.getvalue()
+
+
+def test_the_written_union_is_the_union_in_the_same_order() -> None:
+    """The graphs that share no triple are dumped by pyoxigraph, the others through a
+    query: the lines are those of the union, in its order, either way."""
+    a, b = iri("g/a"), iri("g/b")
+    db = ox.Store()
+    db.extend([ox.Quad(iri(f"s{i}"), iri("p"), ox.Literal(f"only in a, {i}"), a)
+               for i in range(50)])
+    db.extend([ox.Quad(iri(f"s{i}"), iri("p"), ox.Literal(f"only in b, {i}"), b)
+               for i in range(50)])
+    alone = written(db)
+    assert alone == ox.serialize(union_triples(db), format=ox.RdfFormat.N_TRIPLES)
+    assert len(alone.splitlines()) == 100
+    # b shares a triple with a, and with the default graph: b (the later) leaves it out
+    db.add(ox.Quad(iri("s1"), iri("p"), ox.Literal("only in a, 1"), b))
+    db.add(ox.Quad(iri("s1"), iri("p"), ox.Literal("only in a, 1"), ox.DefaultGraph()))
+    db.add(ox.Quad(iri("d"), iri("p"), ox.Literal("default"), ox.DefaultGraph()))
+    shared = written(db)
+    assert shared == ox.serialize(union_triples(db), format=ox.RdfFormat.N_TRIPLES)
+    lines = shared.splitlines()
+    assert len(lines) == len(set(lines)) == 101
+    assert lines[-1] == b'<https://example.org/d> <https://example.org/p> "default" .'
+
+
+def test_a_shared_graph_named_by_a_blank_node_is_refused() -> None:
+    db = ox.Store()
+    triple = (iri("s"), iri("p"), iri("o"))
+    db.extend([ox.Quad(*triple, ox.BlankNode("g")), ox.Quad(*triple, iri("g/a"))])
+    with pytest.raises(ValueError, match="named by a blank node"):
+        written(db)
