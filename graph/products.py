@@ -11,9 +11,12 @@ from __future__ import annotations
 
 import functools
 import gzip
+import io
 import json
 import os
+import zlib
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict
 from pathlib import Path
 from typing import IO, Any, cast
@@ -60,17 +63,75 @@ def _write_gzip(directory: Path, name: str, write: Callable[[IO[bytes]], None]) 
     target = directory / f"{name}.gz"
     tmp = directory / f".{name}.gz.{os.getpid()}"
     try:
-        # no file name in the gzip header: writing the same store twice gives the same bytes
-        with open(tmp, "wb") as raw, \
-                gzip.GzipFile(filename="", mode="wb", fileobj=raw, compresslevel=GZIP_LEVEL,
-                              mtime=0) as out:
-            # a binary file as pyoxigraph writes to one (typeshed's GzipFile is no IO[bytes])
-            write(cast(IO[bytes], out))
+        with open(tmp, "wb") as raw:
+            out = GzipBlocks(raw, GZIP_LEVEL)
+            try:
+                write(cast(IO[bytes], out))
+                out.finish()
+            finally:
+                out.close()
         os.replace(tmp, target)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
     return target.stat().st_size
+
+
+class GzipBlocks(io.RawIOBase):
+    """A gzip file written in blocks: the small pieces a serializer writes (pyoxigraph's
+    are 8 KiB) are gathered into blocks of `BLOCK` bytes, and a thread of its own
+    compresses each block and writes it while the serializer goes on with the next (zlib
+    compresses without holding Python's interpreter lock). At most one block is being
+    compressed while the next is gathered. The gzip header names no file and no time:
+    the same content gives the same bytes. `finish` ends the stream; `close` without it
+    leaves the file cut short (the caller removes it)."""
+
+    BLOCK = 1 << 20
+
+    def __init__(self, raw: IO[bytes], level: int) -> None:
+        super().__init__()
+        self._raw = raw
+        self._deflate = zlib.compressobj(level, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
+        self._pieces: list[bytes] = []
+        self._size = 0
+        self._thread = ThreadPoolExecutor(1, thread_name_prefix="rivalry-gzip")
+        self._last: Future[None] | None = None
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data: Any) -> int:
+        piece = bytes(data)
+        self._pieces.append(piece)
+        self._size += len(piece)
+        if self._size >= self.BLOCK:
+            self._hand_over(final=False)
+        return len(piece)
+
+    def _hand_over(self, *, final: bool) -> None:
+        block = b"".join(self._pieces)
+        self._pieces, self._size = [], 0
+        if self._last is not None:
+            self._last.result()  # raises what writing the previous block raised
+        self._last = self._thread.submit(self._compress, block, final)
+
+    def _compress(self, block: bytes, final: bool) -> None:
+        data = self._deflate.compress(block)
+        if final:
+            data += self._deflate.flush()
+        if data:
+            self._raw.write(data)
+
+    def finish(self) -> None:
+        """Compress what is left and end the gzip stream."""
+        self._hand_over(final=True)
+        assert self._last is not None
+        self._last.result()
+
+    def close(self) -> None:
+        if not self.closed:
+            self._thread.shutdown(wait=True)
+        super().close()
 
 
 def write_union_dumps(db: ox.Store, directory: Path) -> int:

@@ -81,3 +81,47 @@ def test_a_shared_graph_named_by_a_blank_node_is_refused() -> None:
     db.extend([ox.Quad(*triple, ox.BlankNode("g")), ox.Quad(*triple, iri("g/a"))])
     with pytest.raises(ValueError, match="named by a blank node"):
         written(db)
+
+
+def test_gzip_blocks_hold_what_was_written_in_order() -> None:
+    """The dumps' gzip writer compresses in a thread, block by block: what comes out is
+    one gzip stream of every byte written, in order, the same bytes each time."""
+    import gzip
+    import random
+
+    from rivalry.graph.products import GzipBlocks
+
+    rng = random.Random(5)
+    pieces = [bytes(rng.getrandbits(8) for _ in range(rng.randrange(1, 9000)))
+              + b"%d\n" % i for i in range(400)]  # about 1.8 MB: two blocks and a rest
+
+    def written() -> bytes:
+        raw = io.BytesIO()
+        out = GzipBlocks(raw, 6)
+        for piece in pieces:
+            assert out.write(memoryview(piece)) == len(piece)
+        out.finish()
+        out.close()
+        return raw.getvalue()
+
+    first = written()
+    assert gzip.decompress(first) == b"".join(pieces)
+    assert first == written()
+
+
+def test_gzip_blocks_raise_what_writing_raised() -> None:
+    from rivalry.graph.products import GzipBlocks
+
+    class Full(io.RawIOBase):
+        def writable(self) -> bool:
+            return True
+
+        def write(self, data: object) -> int:
+            raise OSError(28, "No space left on device")
+
+    out = GzipBlocks(Full(), 6)  # type: ignore[arg-type]
+    with pytest.raises(OSError, match="No space left"):
+        for _ in range(3):
+            out.write(b"x" * GzipBlocks.BLOCK)
+        out.finish()
+    out.close()
