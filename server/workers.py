@@ -423,9 +423,11 @@ class WorkerPool:
         return worker
 
     async def fill(self) -> None:
-        """Keep `size` workers that are not slow."""
+        """Keep `size` workers that are not slow, within `max_workers` in all: when every
+        worker the pool may hold is busy with a slow request, new requests wait."""
         while (not self.closing
-               and len([w for w in self.all if not w.slow]) + self._spawning < self.size):
+               and len([w for w in self.all if not w.slow]) + self._spawning < self.size
+               and len(self.all) + self._spawning < self.max_workers):
             try:
                 worker = await self.spawn()
             except (OSError, EOFError, ValueError, IndexError) as e:
@@ -574,7 +576,8 @@ class WorkerPool:
         except OSError:
             pass
         worker.slow = True
-        if len([w for w in self.all if not w.slow]) + self._spawning < self.size:
+        if (len([w for w in self.all if not w.slow]) + self._spawning < self.size
+                and len(self.all) + self._spawning < self.max_workers):
             asyncio.get_running_loop().create_task(self.fill())
 
     def pids(self) -> list[int]:

@@ -121,3 +121,23 @@ def test_quick_requests_have_their_workers_memory_checked_now_and_then(
     pids, retired = pool(scenario)
     # the second request's check found it over 1 MB: replaced once the third was answered
     assert pids[0] == pids[1] == pids[2] != pids[3] and retired == 1
+
+
+def test_replacements_for_slow_requests_stay_within_max_workers(
+        pool: Callable[..., Any]) -> None:
+    """Three slow requests at once, on a pool of one worker that may grow to three: each
+    slow worker would want a replacement, but the pool never holds more than three."""
+    async def scenario(p: WorkerPool) -> list[int]:
+        sizes: list[int] = []
+
+        async def watch() -> None:
+            for _ in range(20):
+                sizes.append(len(p.all) + p._spawning)
+                await asyncio.sleep(0.05)
+
+        calls = [p.call(request("/sleep", "0.8"), b"", 10) for _ in range(3)]
+        await asyncio.gather(watch(), *calls)
+        return sizes
+
+    sizes = pool(scenario)
+    assert max(sizes) == 3, f"at most {max(sizes)} workers: {sizes}"
