@@ -5,7 +5,7 @@ and whether the record meets the coverage targets it is held to."""
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
 from rivalry.graph import term_value
@@ -110,8 +110,10 @@ class Stats:
 
     # --- kept with a build -----------------------------------------------------------------
     def to_record(self) -> dict[str, Any]:
-        """The figures as JSON values, for a build to keep (rivalry.graph.products)."""
-        return asdict(self)
+        """The figures as JSON values, for a build to keep (rivalry.graph.products): the
+        fields themselves (numbers, and lists of tuples of strings and numbers, which JSON
+        writes as arrays), not copies of them: the lists grow with the graph."""
+        return {name: getattr(self, name) for name in self.__dataclass_fields__}
 
     @classmethod
     def from_record(cls, record: dict[str, Any]) -> Stats:

@@ -8,6 +8,7 @@ import io
 import pyoxigraph as ox
 import pytest
 
+from rivalry.graph.build import BuildResult
 from rivalry.graph.export import union_triples, write_union_ntriples
 
 
@@ -125,3 +126,22 @@ def test_gzip_blocks_raise_what_writing_raised() -> None:
             out.write(b"x" * GzipBlocks.BLOCK)
         out.finish()
     out.close()
+
+
+def test_the_figures_a_build_keeps_are_those_of_its_graph(curated_build: BuildResult) -> None:
+    """The build keeps /stats' and VoID's figures beside its dumps; they equal the figures
+    computed from its graph by queries, void:triples (taken from the union dump as it
+    is written) included."""
+    from rivalry.graph.products import read_figures
+    from rivalry.graph.stats import Stats, stats
+    from rivalry.graph.store import EmbeddedStore
+    from rivalry.graph.void import Statistics, statistics
+
+    kept = read_figures(curated_build.path / "dumps")
+    assert kept is not None
+    store = EmbeddedStore(curated_build.path.parent.parent)
+    assert Stats.from_record(kept["stats"]) == stats(store)
+    queried = statistics(store)
+    assert Statistics(**kept["void"]) == queried
+    assert queried.triples == len({(q.subject, q.predicate, q.object)
+                                   for q in store.db.quads_for_pattern(None, None, None, None)})
