@@ -1016,12 +1016,10 @@ def _products(db: ox.Store, directory: Path, options: BuildOptions, phases: Phas
         return
     folder = dumps_folder(directory)
 
-    union_size: list[int] = []
-
-    def union() -> None:
-        union_size.append(phases.run(
+    def union() -> int:
+        return phases.run(
             "dumps of the union", lambda: write_union_dumps(db, folder),
-            lambda n: f"N-Triples and Turtle, {_count(n, 'triple')}, in {folder}"))
+            lambda n: f"N-Triples and Turtle, {_count(n, 'triple')}, in {folder}")
 
     def index_and_datasets() -> None:
         index()
@@ -1030,13 +1028,12 @@ def _products(db: ox.Store, directory: Path, options: BuildOptions, phases: Phas
 
     # in two threads, as all of them only read the finished graph and pyoxigraph writes
     # the dumps (and zlib compresses them) without holding Python's interpreter lock: the
-    # union of the graphs (its set of distinct triples is the part of the dumps whose
-    # memory grows with the graph) beside the search index, then the dumps with named
-    # graphs (streamed); the figures after all of them, as the memory they take would
-    # otherwise add to the others' (measured at 100k: a peak of 4,343 MB with the figures
-    # beside the dumps, 3,881 MB after them)
-    phases.together(union, index_and_datasets)
-    phases.run("figures", lambda: write_figures(db, folder, union_triples=union_size[0]),
+    # union of the graphs beside the search index, then the dumps with named graphs; the
+    # figures after all of them (they need the union's count of triples), as the memory
+    # they take would otherwise add to the others' (measured at 100k: a peak of 4,343 MB
+    # with the figures beside the dumps, 3,881 MB after them)
+    union_triples, _ = phases.together(union, index_and_datasets)
+    phases.run("figures", lambda: write_figures(db, folder, union_triples=union_triples),
                lambda _: f"of /stats, VoID and the list pages' filters, in {folder}")
 
 

@@ -146,18 +146,18 @@ def write_union_dumps(db: ox.Store, directory: Path) -> int:
 
     def turtle(out: IO[bytes]) -> None:
 
-        def counted(triples: Iterator[ox.Triple]) -> Iterator[ox.Triple]:
+        def counted(quads: Iterator[ox.Quad]) -> Iterator[ox.Quad]:
             nonlocal count
-            for triple in triples:
+            for quad in quads:
                 count += 1
-                yield triple
+                yield quad
 
         with gzip.open(directory / "rivalry.nt.gz", "rb") as nt:
             # a binary file, as pyoxigraph reads one (typeshed's GzipFile is no IO[bytes])
             triples = ox.parse(cast(IO[bytes], nt), format=ox.RdfFormat.N_TRIPLES)
             try:
-                ox.serialize(counted(t.triple for t in triples), out,
-                             format=DUMPS["rivalry.ttl"], prefixes=PREFIXES)
+                ox.serialize(counted(triples), out, format=DUMPS["rivalry.ttl"],
+                             prefixes=PREFIXES)
             finally:
                 del triples  # dropped in this thread, as pyoxigraph's parsers must be
 

@@ -422,12 +422,18 @@ class WorkerPool:
         self.stats.spawned += 1
         return worker
 
+    def _short(self) -> bool:
+        """Fewer than `size` workers that are not slow (started ones included)."""
+        return len([w for w in self.all if not w.slow]) + self._spawning < self.size
+
+    def _room(self) -> bool:
+        """Room for one more worker within `max_workers` (started ones included)."""
+        return len(self.all) + self._spawning < self.max_workers
+
     async def fill(self) -> None:
         """Keep `size` workers that are not slow, within `max_workers` in all: when every
         worker the pool may hold is busy with a slow request, new requests wait."""
-        while (not self.closing
-               and len([w for w in self.all if not w.slow]) + self._spawning < self.size
-               and len(self.all) + self._spawning < self.max_workers):
+        while not self.closing and self._short() and self._room():
             try:
                 worker = await self.spawn()
             except (OSError, EOFError, ValueError, IndexError) as e:
@@ -486,7 +492,7 @@ class WorkerPool:
                 if worker.alive and worker.generation == self.generation:
                     return worker
                 await self._retire(worker)
-            if len(self.all) + self._spawning < self.max_workers:
+            if self._room():
                 return await self.spawn()
             if not waited:
                 self.stats.waits += 1
@@ -521,8 +527,7 @@ class WorkerPool:
             self.idle.append(worker)
             if slow:
                 await self._shrink()
-        if (not self.closing
-                and len([w for w in self.all if not w.slow]) + self._spawning < self.size):
+        if not self.closing and self._short() and self._room():
             asyncio.get_running_loop().create_task(self.fill())
         async with self._freed:
             self._freed.notify()
@@ -576,8 +581,7 @@ class WorkerPool:
         except OSError:
             pass
         worker.slow = True
-        if (len([w for w in self.all if not w.slow]) + self._spawning < self.size
-                and len(self.all) + self._spawning < self.max_workers):
+        if self._short() and self._room():
             asyncio.get_running_loop().create_task(self.fill())
 
     def pids(self) -> list[int]:
