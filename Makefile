@@ -11,8 +11,11 @@ STAMP := $(VENV)/.installed
 serve: setup check-java build
 	$(BIN)/rivalry serve
 
+# The suite runs in one process per core (pytest-xdist); TEST_PROCESSES=0 runs it in one.
+TEST_PROCESSES ?= auto
+
 test: setup check-java
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest --numprocesses $(TEST_PROCESSES) $(PYTEST_ARGS)
 
 build: setup check-java
 	$(BIN)/rivalry build

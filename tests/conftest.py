@@ -3,6 +3,7 @@ and helpers to run the `rivalry` command."""
 
 from __future__ import annotations
 
+import re
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -96,3 +97,39 @@ def remote(external, tmp_path_factory: pytest.TempPathFactory):  # noqa: ANN001,
     store.switch_grace = 0.5  # the tests' readers refresh at once
     build(store, consistency=False)
     return store
+
+
+
+# --- running in parallel (pytest-xdist, `make test`) ---------------------------------------
+
+#: the test ids of the tests over the external SPARQL servers: the `external` fixture's
+#: parameter is one part of every such id ("test_x[virtuoso]", "test_y[oxigraph-/timeline]")
+EXTERNAL_ID = re.compile(r"\[(?:[^\]]*-)?(?:oxigraph|virtuoso)(?:-[^\]]*)?\]$")
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: object) -> object:
+    """How `make test` shares the tests among its processes: a module's tests stay in one
+    process (its module-scoped fixtures, a crawl of the site, a browser, a live server, are
+    set up once), and all the tests over the external SPARQL servers share one process,
+    as they load the same servers and must not do so at the same time."""
+    from xdist.scheduler import LoadScopeScheduling
+
+    class ModulesAndExternalServers(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            if EXTERNAL_ID.search(nodeid):
+                return "external SPARQL servers"
+            return super()._split_scope(nodeid)
+
+    return ModulesAndExternalServers(config, log)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The scheduler above knows the tests over external servers by their ids only: a test
+    that uses them under another id would run beside them and clash."""
+    for item in items:
+        if {"external", "remote"} & set(getattr(item, "fixturenames", ())) \
+                and not EXTERNAL_ID.search(item.nodeid):
+            raise pytest.UsageError(
+                f"{item.nodeid} uses an external SPARQL server but its id does not name "
+                "it: keep the `external` fixture's parameter in the test's id")
