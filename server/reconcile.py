@@ -138,9 +138,16 @@ def json_param(name: str) -> Any | None:
     if raw is None:
         return None
     try:
-        return json.loads(raw)
+        return json.loads(raw, parse_constant=_not_json)
     except ValueError as e:
         raise BadReconciliation(f"{name}: not JSON ({e})") from None
+    except RecursionError:
+        raise BadReconciliation(f"{name}: nested too deeply to read") from None
+
+
+def _not_json(constant: str) -> None:
+    """Python's reader takes NaN and Infinity, which JSON (RFC 8259) does not have."""
+    raise ValueError(f"{constant} is not a JSON value")
 
 
 @bp.route("/reconcile", methods=["GET", "POST"])
@@ -268,7 +275,10 @@ def reconcile_one(index: SearchIndex, key: str, query: Any) -> list[dict[str, An
     if not text and not query.get("properties"):
         raise BadReconciliation(f"query {key!r}: give a 'query' string or 'properties'")
     limit = query.get("limit", DEFAULT_LIMIT)
-    if not isinstance(limit, (int, float)) or isinstance(limit, bool) or limit < 1:
+    # a whole number, also written 3.0; not a fraction, nor a number past a double's range
+    if isinstance(limit, bool) or not (
+            isinstance(limit, int) or isinstance(limit, float) and limit.is_integer()) \
+            or limit < 1:
         raise BadReconciliation(f"query {key!r}: 'limit' must be a positive integer")
     limit = min(int(limit), MAX_LIMIT)
     if query.get("type_strict") not in (None, "any", "all", "should"):
@@ -402,6 +412,8 @@ def propose_properties() -> Response:
         limit = int(limit_raw) if limit_raw else None
     except ValueError:
         raise BadReconciliation(f"limit={limit_raw!r} is not a whole number") from None
+    if limit is not None and limit < 1:
+        raise BadReconciliation(f"limit={limit_raw!r}: the limit must be at least 1")
     ancestors = _ancestors(index, cls) if cls else None
     props = [p for p in PROPERTIES if p.extension
              and (ancestors is None or any(c in ancestors for c in p.applies_to))]

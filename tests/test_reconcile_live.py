@@ -208,6 +208,13 @@ def test_data_extension(server: LiveServer) -> None:
     ({"queries": json.dumps({"q": {"query": ""}})}, 400, "give a 'query'"),
     ({"queries": json.dumps({"q": {"query": "x", "type": "Nope"}})}, 400, "unknown type"),
     ({"queries": json.dumps({"q": {"query": "x", "limit": 0}})}, 400, "positive integer"),
+    # numbers Python's int() refuses or cuts: past a double's range, NaN, a fraction
+    ({"queries": '{"q": {"query": "x", "limit": 1e309}}'}, 400, "positive integer"),
+    ({"queries": '{"q": {"query": "x", "limit": 2.5}}'}, 400, "positive integer"),
+    ({"queries": '{"q": {"query": "x", "limit": NaN}}'}, 400, "not JSON"),
+    ({"queries": '{"q": {"query": "x", "limit": -Infinity}}'}, 400, "not JSON"),
+    ({"queries": "[" * 5000}, 400, "nested too deeply"),
+    ({"extend": '{"a": ' * 3000}, 400, "nested too deeply"),
     ({"queries": json.dumps({"q": {"query": "x", "properties": [{"pid": "shoe", "v": 1}]}})},
      400, "cannot constrain"),
     ({"queries": json.dumps({"q": {"query": "x", "properties": [{"pid": "country",
@@ -224,6 +231,19 @@ def test_bad_requests_are_clear_4xx(server: LiveServer, fields: dict, status: in
     got, _, body = post(server, "/reconcile", fields, headers={"Accept": "application/json"})
     assert got == status, body
     assert words in json.loads(body)["message"]
+
+
+@pytest.mark.parametrize("limit", ["-1", "0", "x", "1e3"])
+def test_a_bad_limit_of_proposed_properties_is_refused(server: LiveServer, limit: str) -> None:
+    status, _, body = get(server, "/reconcile/propose_properties?type=Company&limit=" + limit)
+    assert status == 400, body
+    assert "limit" in json.loads(body)["message"]
+
+
+def test_proposed_properties_keep_to_their_limit(server: LiveServer) -> None:
+    proposal = json.loads(get(server, "/reconcile/propose_properties?type=Company&limit=2")[2])
+    check(proposal, "data-extension-property-proposal")
+    assert len(proposal["properties"]) == 2 and proposal["limit"] == 2
 
 
 def test_cors_preflight(server: LiveServer) -> None:
