@@ -84,6 +84,8 @@ def parse_rdf(
                            "the file is not valid UTF-8", "save it as UTF-8") from None
     if fmt == ox.RdfFormat.RDF_XML:
         check_xml_entities(data, label)
+    if fmt == ox.RdfFormat.JSON_LD:
+        check_json_depth(data, label)
     try:
         parsed = ox.parse(data, format=fmt, base_iri=base_iri,
                           without_named_graphs=graph is not None)
@@ -269,6 +271,28 @@ def undeclared_terms(quads: Iterable[ox.Quad], declared: set[str]) -> dict[str, 
 _ENTITY = re.compile(rb"<!ENTITY\s+(%\s*)?([^\s\"']+)\s+(\"[^\"]*\"|'[^']*'|[^>]*)\s*>")
 #: How many characters entity references may add to an RDF/XML document, at most.
 MAX_ENTITY_EXPANSION = 1_000_000
+
+#: How deep JSON-LD may nest objects and arrays. The JSON-LD parser recurses on them: a
+#: document of a few thousand levels exhausts its memory (a server's worker dies without
+#: an answer). Real documents nest a few dozen levels.
+MAX_JSON_DEPTH = 500
+_JSON_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"', re.S)
+_JSON_BRACKET = re.compile(rb"[\[\]{}]")
+
+
+def check_json_depth(data: bytes, label: str) -> None:
+    """Refuse JSON nested deeper than MAX_JSON_DEPTH before any parser sees it, naming the
+    line and column where it goes past. Brackets inside strings do not count."""
+    depth = 0
+    for m in _JSON_BRACKET.finditer(_JSON_STRING.sub(lambda s: b"\0" * len(s[0]), data)):
+        depth += 1 if m[0] in b"[{" else -1
+        if depth > MAX_JSON_DEPTH:
+            line = data.count(b"\n", 0, m.start()) + 1
+            column = m.start() - (data.rfind(b"\n", 0, m.start()) + 1) + 1
+            raise InvalidInput(SourceLocation(label, line, column),
+                               f"the JSON-LD nests objects and arrays more than "
+                               f"{MAX_JSON_DEPTH} levels deep",
+                               "flatten the document (give nested nodes their own @id)")
 
 
 def check_xml_entities(data: bytes, label: str) -> None:

@@ -215,6 +215,17 @@ def test_deep_nesting_is_400_and_the_server_lives_on(server: LiveServer) -> None
     assert get(sparql_url(server, RV + "ASK { ?m a rv:Measure }"))[0] == 200
 
 
+def test_deeply_nested_jsonld_is_400_and_the_server_lives_on(server: LiveServer) -> None:
+    """The JSON-LD parser recurses on nested objects: 3,000 levels exhausted a worker's
+    memory, and the client got a 503 for a bad body."""
+    body = ('{"@context": {"@vocab": "http://example.org/"}, "@id": "http://example.org/a", '
+            '"p": ' + '{"p": ' * 3000 + "1" + "}" * 3000 + "}")
+    status, answer = post(server.url + "/validate", body.encode(), "application/ld+json")
+    assert status == 400, answer
+    assert "more than 500 levels deep" in json.loads(answer)["message"]
+    assert get(sparql_url(server, RV + "ASK { ?m a rv:Measure }"))[0] == 200
+
+
 def test_service_description_over_http(server: LiveServer) -> None:
     status, headers, body = get(server.url + "/sparql", {"Accept": "text/turtle"})
     assert status == 200

@@ -203,6 +203,19 @@ def test_xml_external_entities_and_dtds_are_never_fetched(client: FlaskClient,
     assert canary.requests == []
 
 
+@pytest.mark.parametrize(("depth", "status"), [(500, 200), (501, 400)])
+def test_jsonld_nesting_is_bounded(client: FlaskClient, depth: int, status: int) -> None:
+    """At most 500 levels of objects and arrays; brackets inside strings do not count."""
+    inner = '{"http://example.org/p": ' * (depth - 2) + '"[[{{"' + "}" * (depth - 2)
+    body = '[{"@id": "http://example.org/a",\n "http://example.org/p": ' + inner + "}]"
+    response = post(client, body.encode(), content_type="application/ld+json")
+    assert response.status_code == status, response.get_data(as_text=True)[:300]
+    if status == 400:
+        error = response.get_json()
+        assert "more than 500 levels deep" in error["message"]
+        assert (error["line"], error["column"]) == (2, 26 + 25 * (depth - 3))
+
+
 def test_billion_laughs_is_refused_before_expansion(client: FlaskClient) -> None:
     decls = ['<!ENTITY lol0 "lollollollollollollollollollol">']
     for i in range(1, 12):
