@@ -292,7 +292,7 @@ def check_json_depth(data: bytes, label: str) -> None:
             raise InvalidInput(SourceLocation(label, line, column),
                                f"the JSON-LD nests objects and arrays more than "
                                f"{MAX_JSON_DEPTH} levels deep",
-                               "flatten the document (give nested nodes their own @id)")
+                               "flatten the document: give nested nodes their own @id")
 
 
 def check_xml_entities(data: bytes, label: str) -> None:
