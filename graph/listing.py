@@ -142,9 +142,12 @@ def action_page(store: Store, labels: Labels, filters: ActionFilters,
     bindings = filters.bindings()
     if total is None:
         total = count_actions(store, filters)
+    offset = (page - 1) * page_size
+    if offset >= total:  # past the end: nothing to ask (nor an offset past the engine's)
+        return ActionPage([], total, page, page_size)
     order = "DESC(?date) DESC(?action)" if newest_first else "?date ?action"
     query = (f"{PREFIXES}SELECT ?action ?date WHERE {_where(bindings)}\n"
-             f"ORDER BY {order} LIMIT {page_size} OFFSET {(page - 1) * page_size}")
+             f"ORDER BY {order} LIMIT {page_size} OFFSET {offset}")
     rows = [_row(store, labels, term_value(action), term_value(date))
             for action, date in store.query(query).rows()]
     return ActionPage(rows, total, page, page_size)
@@ -309,6 +312,8 @@ def member_page(store: Store, class_iri: str, labels: Labels, page: int = 1,
     total = int(term_value(next(store.query(
         f"SELECT (COUNT(DISTINCT ?e) AS ?n) WHERE {{ {cls} ?e a ?class }}").rows())[0]))
     offset = (page - 1) * page_size
+    if offset >= total:  # past the end: nothing to ask (nor an offset past the engine's)
+        return MemberPage([], total, page, page_size, total <= SORTED_MAX)
     by_label = total <= SORTED_MAX
     if by_label:
         # the label chosen by MIN, not SAMPLE, and sorted on outside the grouping, so

@@ -250,6 +250,22 @@ def test_sector_and_country_filters(client: FlaskClient, store_dir: Path,
     assert bad.status_code == 400
 
 
+@pytest.mark.parametrize("path", ["/browse/actions", "/browse/actions.csv",
+                                  "/browse/type?class=https%3A%2F%2Fw3id.org%2Frivalry%2Fontology%23Company"])
+@pytest.mark.parametrize(("page", "status", "words"), [
+    ("0", 400, "pages count from 1"), ("x", 400, "pages count from 1"),
+    ("1000", 404, "there is no page 1000: the list has"),
+    # past any integer the engine takes as an offset: the same answer, not its syntax error
+    ("9" * 40, 404, "there is no page " + "9" * 40 + ": the list has"),
+])
+def test_pages_past_the_end_are_404_naming_the_last(client: FlaskClient, path: str, page: str,
+                                                    status: int, words: str) -> None:
+    response = client.get(path + ("&" if "?" in path else "?") + "page=" + page,
+                          headers={"Accept": "application/json"})
+    assert response.status_code == status
+    assert words in response.get_json()["message"]
+
+
 def test_downloads_hold_exactly_what_is_shown(client: FlaskClient,
                                               monkeypatch: pytest.MonkeyPatch) -> None:
     from rivalry.graph import listing
