@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import csv
 import io
+import json
+import math
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -49,6 +51,8 @@ class ScreenInput:
     country: str | None = None
     identifier: str | None = None
     ref: str | None = None         # the caller's own reference, given back as is
+    #: what is wrong with the row as given (a field that is not text), reported as its error
+    problem: str | None = None
 
 
 @dataclass
@@ -158,8 +162,14 @@ def rows_from_records(records: Any) -> list[ScreenInput]:
         elif isinstance(record, dict):
             for key, value in record.items():
                 f = COLUMNS.get(str(key).casefold())
-                if f is not None and value is not None:
-                    setattr(row, f, str(value).strip())
+                if f is None or value is None:
+                    continue
+                if isinstance(value, bool) or not isinstance(value, (str, int, float)) \
+                        or isinstance(value, float) and not math.isfinite(value):
+                    row.problem = row.problem or (
+                        f"{key!r} must be text (or a number), not {json.dumps(value)[:60]}")
+                    continue
+                setattr(row, f, str(value).strip())
         # anything else has no name, and gets the error of a row without one
         rows.append(row)
     return rows
@@ -203,6 +213,8 @@ class Screener:
             "SELECT class FROM entity_type WHERE entity = ?", (entity.id,))}
 
     def screen_one(self, row: ScreenInput) -> ScreenResult:
+        if row.problem is not None:
+            return ScreenResult(row, "error", error=row.problem)
         if len(row.name) > MAX_NAME_LENGTH:
             return ScreenResult(row, "error", error=f"the name is longer than "
                                 f"{MAX_NAME_LENGTH} characters")

@@ -85,6 +85,21 @@ def test_parents_measures_come_with_the_subsidiary(parent_index: SearchIndex) ->
     assert alone["r10"].candidates[0].measures == []
 
 
+@pytest.mark.parametrize(("value", "words"), [
+    (["Huawei"], "'name' must be text"), ({"a": 1}, "'name' must be text"),
+    (float("nan"), "not NaN"), (float("inf"), "not Infinity"), (True, "not true")])
+def test_a_field_that_is_not_text_is_the_rows_error(parent_index: SearchIndex, value: object,
+                                                     words: str) -> None:
+    """JSON rows whose name is a list, an object, a truth value or not a finite number
+    were screened under that value's Python spelling ("['Huawei']", "nan")."""
+    rows = rows_from_records([{"name": value, "ref": "bad"}, {"name": "Huawei", "ref": "h"},
+                              {"name": "Huawei", "identifier": 12345, "ref": "n"}])
+    results = screen(parent_index, rows, on="2021-01-01").results
+    assert results[0].status == "error" and words in (results[0].error or "")
+    assert results[1].status == "match"
+    assert results[2].status != "error" and results[2].input.identifier == "12345"
+
+
 def test_measures_follow_the_date(parent_index: SearchIndex) -> None:
     rows = rows_from_records([{"name": "Huawei", "ref": "h"}])
     before = screen(parent_index, rows, on="2018-01-01").results[0]
