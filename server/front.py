@@ -217,6 +217,10 @@ class Front:
         self._in_flight = 0
         #: answers the canned queries to fill the cache (after start and new builds)
         self.warm: Callable[[], Any] | None = None
+        #: set once the zygote has opened the store and the first workers are up: until
+        #: then (loading a large build into memory takes a while) the front answers
+        #: /-/health itself and holds other requests within their own time limit
+        self.started = asyncio.Event()
 
     # --- connections ----------------------------------------------------------------
 
@@ -408,6 +412,20 @@ class Front:
             lowered = name.lower()
             headers[lowered] = f"{headers[lowered]}, {value}" if lowered in headers else value
         accept = headers.get("accept", "")
+        limit, setting = self.limits.time_limit(method, path)
+        if not self.started.is_set():
+            if path == "/-/health":
+                # /-/health's own shape (rivalry.server.meta), which is always JSON
+                return Response(503, [("Content-Type", "application/json"),
+                                      ("Cache-Control", "no-store"), ("Retry-After", "5")],
+                                json.dumps({"status": "starting", "message": STARTING}
+                                           ).encode()), "starting"
+            started_waiting = time.monotonic()
+            try:
+                await asyncio.wait_for(self.started.wait(), limit)
+            except TimeoutError:
+                return self._error(503, accept, STARTING), "starting"
+            limit = max(0.0, limit - (time.monotonic() - started_waiting))
         build = self.current_build()
         if build is not None and build != self.pool.build and not self.pool.reloading:
             self._spawn(self._move_to_new_build())
@@ -418,7 +436,6 @@ class Front:
             stored = self.cache.get(key, headers)
             if stored is not None:
                 return self._from_cache(stored, headers), "hit"
-        limit, setting = self.limits.time_limit(method, path)
         environ = self._environ(method, path, query, header_list, body, http_version)
         try:
             reply = await self.pool.call(environ, body, limit)
@@ -634,12 +651,16 @@ async def run_front(front: Front, sock: socket.socket, *, warm: Callable[[], Any
         stop.set()
 
     front.pool.on_broken = broken
+    # connections are taken at once: while the zygote opens the store (minutes for a
+    # large graph loaded into memory), /-/health says so and requests wait within their
+    # time limit, rather than connections piling up unanswered
+    server = await asyncio.start_server(front.handle, sock=sock, limit=READ_CHUNK,
+                                        backlog=1024)
     await front.pool.wait_ready()
     if front.pool.load_error:
         sys.stderr.write(f"note: the store could not be opened: {front.pool.load_error}\n")
     await front.pool.fill()
-    server = await asyncio.start_server(front.handle, sock=sock, limit=READ_CHUNK,
-                                        backlog=1024)
+    front.started.set()
     sys.stderr.write(f"serving with {front.pool.size} worker processes "
                      f"(up to {front.pool.max_workers})\n")
     sys.stderr.flush()
@@ -656,6 +677,11 @@ async def run_front(front: Front, sock: socket.socket, *, warm: Callable[[], Any
     if failure:
         sys.stderr.write(f"error: {failure[0]}; stopping\n")
         raise SystemExit(3)
+
+
+STARTING = ("the server is starting: it is opening the store (and loading it into memory "
+            "when the setting store_in_memory is on, which takes a while for a large "
+            "graph); try again in a moment")
 
 
 def error_json(status: int, title: str, message: str) -> bytes:

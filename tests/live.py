@@ -19,7 +19,10 @@ def free_port() -> int:
 
 
 class LiveServer:
-    def __init__(self, store: Path, log: Path, **settings: object) -> None:
+    def __init__(self, store: Path, log: Path, *, wait: bool = True,
+                 **settings: object) -> None:
+        """Start `rivalry serve` with these settings; with `wait`, return once /-/health
+        answers 200."""
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         env = {k: v for k, v in os.environ.items() if not k.startswith("RIVALRY_")}
@@ -32,15 +35,20 @@ class LiveServer:
                 [sys.executable, "-m", "rivalry.server.cli", "serve", "--host", "127.0.0.1",
                  "--port", str(self.port)],
                 env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
-        deadline = time.monotonic() + 60
+        if wait:
+            self.wait_until_healthy()
+
+    def wait_until_healthy(self, seconds: float = 60) -> None:
+        deadline = time.monotonic() + seconds
         while True:
             try:
                 with urllib.request.urlopen(self.url + "/-/health", timeout=5) as r:
                     if r.status == 200:
-                        break
+                        return
             except OSError:
                 if self.process.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError("the server did not start:\n" + log.read_text()) from None
+                    raise RuntimeError("the server did not start:\n"
+                                       + self.log.read_text()) from None
                 time.sleep(0.2)
 
     @staticmethod

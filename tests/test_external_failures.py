@@ -4,6 +4,7 @@ a proxy (tests/proxy.py) that does what each test needs; small facts, loaded fas
 
 from __future__ import annotations
 
+import json
 import shutil
 import threading
 import time
@@ -144,6 +145,42 @@ def test_a_hanging_server_gives_a_503_naming_it_on_every_route(proxy: Proxy, set
         assert "validation_time_limit" in validation.get_json()["message"]
     time.sleep(5.5)  # past the time the server is taken as down
     assert client.get("/browse").status_code == 200
+
+
+def test_while_the_store_opens_health_says_so_and_requests_wait_within_their_limit(
+        proxy: Proxy, settings: dict, loaded: RemoteStore, tmp_path: Path) -> None:
+    """The zygote opens the store before any worker answers (for an external store it
+    reads the build served, within min(page_time_limit, 5 s); an embedded one may load
+    a large graph into memory). Meanwhile the front takes connections: /-/health answers
+    503 "starting" and a request waits within its own time limit, then 503 saying why."""
+    with proxy.hanging():
+        server = LiveServer(tmp_path / "unused", tmp_path / "server.log", wait=False,
+                            **settings, page_time_limit=8, query_time_limit=1)
+        try:
+            health = None
+            for _ in range(100):  # until the front takes connections
+                try:
+                    urllib.request.urlopen(server.url + "/-/health", timeout=3)
+                    break
+                except urllib.error.HTTPError as e:
+                    health = e.code, json.loads(e.read())
+                    break
+                except OSError:
+                    time.sleep(0.1)
+            assert health is not None and health[0] == 503
+            assert health[1]["status"] == "starting" and "opening the store" in health[1][
+                "message"]
+            with pytest.raises(urllib.error.HTTPError) as query:
+                urllib.request.urlopen(server.url + "/sparql?query=ASK%7B%7D", timeout=10)
+            assert query.value.code == 503 and query.value.headers["Retry-After"]
+            assert "the server is starting" in json.loads(query.value.read())["message"]
+        except BaseException:
+            server.stop()
+            raise
+    try:
+        server.wait_until_healthy()
+    finally:
+        server.stop()
 
 
 def test_build_errors_are_one_line(proxy: Proxy, settings: dict, facts: Path,
