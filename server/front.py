@@ -436,7 +436,10 @@ class Front:
             stored = self.cache.get(key, headers)
             if stored is not None:
                 return self._from_cache(stored, headers), "hit"
-        environ = self._environ(method, path, query, header_list, body, http_version)
+        # a HEAD is answered as a GET whose body the front leaves out (RFC 9110 9.3.2):
+        # its length is the GET's, and what the cache keeps for it is the GET's whole answer
+        environ = self._environ("GET" if method == "HEAD" else method, path, query,
+                                header_list, body, http_version)
         try:
             reply = await self.pool.call(environ, body, limit)
         except TimeoutError:

@@ -274,6 +274,22 @@ def test_repeated_answers_come_from_a_cache_keyed_on_the_build(server: LiveServe
 # --- stopping ------------------------------------------------------------------------------
 
 
+@pytest.mark.parametrize("path", ["/id/state/us.ttl", sparql_path(SELECT + " LIMIT 3"),
+                                  "/browse/actions?page=2"])
+def test_head_is_get_without_its_body_and_leaves_the_cache_whole(server: LiveServer,
+                                                                 path: str) -> None:
+    """A HEAD answered first had its empty body cached for GET: every GET after it got
+    200 with nothing (RFC 9110 9.3.2: HEAD is GET without the content)."""
+    status, head_headers, head_body = request(server, "HEAD", path)
+    assert status == 200 and head_body == b"" and head_headers.get("x-cache") != "hit"
+    status, headers, body = request(server, "GET", path)
+    assert status == 200 and headers.get("x-cache") == "hit"
+    assert body and int(head_headers["content-length"]) == len(body)
+    assert head_headers["content-type"] == headers["content-type"]
+    status, again, _ = request(server, "HEAD", path)
+    assert status == 200 and again["content-length"] == head_headers["content-length"]
+
+
 def test_workers_and_front_exit_cleanly(store_dir: Path, tmp_path: Path) -> None:
     log = tmp_path / "server.log"
     live = LiveServer(store_dir, log, workers=2)
