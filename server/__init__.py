@@ -9,6 +9,7 @@ from typing import Any
 from flask import Flask, Response, request
 
 from rivalry.graph.store import Store, open_store
+from rivalry.server.errors import UnsupportedMediaType
 from rivalry.server.settings import load_settings
 
 
@@ -52,6 +53,16 @@ def create_app(settings: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(search.bp)
     app.register_blueprint(reconcile.bp)
     app.register_blueprint(screening.bp)
+
+    @app.before_request
+    def refuse_encoded_bodies() -> None:
+        # no route decodes a compressed body: read as it is, a gzip-compressed query or
+        # facts file would be answered as garbage (RFC 9110 8.4.1 asks for 415)
+        coding = request.headers.get("Content-Encoding", "").strip().lower()
+        if coding and coding != "identity":
+            raise UnsupportedMediaType(
+                f"a request body with Content-Encoding: {coding} cannot be read; send it "
+                "uncompressed")
 
     if values["sparql_endpoint"]:
         from rivalry.graph.remote import end_budget, start_budget

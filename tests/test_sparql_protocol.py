@@ -69,6 +69,29 @@ def test_post_direct_in_another_charset_is_415(client: FlaskClient) -> None:
     assert same.status_code == 200
 
 
+@pytest.mark.parametrize(("path", "content_type", "text"), [
+    ("/sparql", "application/sparql-query", SELECT),
+    ("/sparql", "application/x-www-form-urlencoded", "query=" + quote(SELECT)),
+    ("/validate", "text/turtle", "<http://example.org/a> <http://example.org/b> 1 ."),
+])
+@pytest.mark.parametrize("coding", ["gzip", "br"])
+def test_a_compressed_body_is_415_never_read_as_it_is(client: FlaskClient, path: str,
+                                                      content_type: str, text: str,
+                                                      coding: str) -> None:
+    """No route decodes Content-Encoding: a compressed body read as it is would be
+    answered as garbage (RFC 9110 8.4.1)."""
+    import gzip
+
+    response = client.post(path, data=gzip.compress(text.encode()), content_type=content_type,
+                           headers={"Content-Encoding": coding,
+                                    "Accept": "application/json"})
+    assert response.status_code == 415
+    assert f"Content-Encoding: {coding}" in response.get_json()["message"]
+    plain = client.post(path, data=text.encode(), content_type=content_type,
+                        headers={"Content-Encoding": "identity", "Accept": "application/json"})
+    assert plain.status_code == 200
+
+
 def test_chunked_body_over_the_cap_is_413_in_the_app_too(store_dir: Path) -> None:
     """Without the front (the development server, an app of one's own), the app counts a
     chunked body itself rather than let it be cut."""
