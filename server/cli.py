@@ -683,11 +683,16 @@ def show_stats(fmt: str, store: Path | None) -> None:
     import json
 
     from rivalry.graph.products import build_stats
+    from rivalry.graph.stats import stats
     from rivalry.graph.store import open_store
 
     settings = settings_from(store=store)
     try:
-        result = build_stats(open_store(settings))
+        opened = open_store(settings)
+        result = build_stats(opened)
+        if not result.complete:
+            # the build kept the first of each list of facts: a curator wants them all
+            result = stats(opened)
     except RivalryError as e:
         fail(e)
     this_year = datetime.date.today().year

@@ -66,16 +66,12 @@ def home() -> str:
 def stats_page() -> str:
     from rivalry.graph.graphs import graph_index
     from rivalry.graph.products import build_stats
+    from rivalry.graph.stats import LISTED
 
     store = get_store(current_app)
     return render_template("stats.html", stats=build_stats(store), href=href,
-                           graphs=graph_index(store), listed=STATS_LISTED,
+                           graphs=graph_index(store), listed=LISTED,
                            this_year=datetime.date.today().year)
-
-
-#: The most facts the stats page lists as resting on a single source (the canned query
-#: cq19 lists them all).
-STATS_LISTED = 200
 
 
 @bp.get("/-/yasgui/<name>")

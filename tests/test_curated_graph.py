@@ -80,9 +80,15 @@ def test_stats_command_and_page(store_dir: Path, cli: CliRunner, client: FlaskCl
     page = client.get("/stats").data.decode()
     assert "By issuer and year" in page and str(figures.actions) in page
     assert "Wikidata links" in page and "Sources by kind" in page
+    assert f"Resting on a single source ({figures.single_source_count:,})" in page
     data = json.loads(run(cli, "stats", "--store", store_dir, "--format", "json").stdout)
     assert {"by_type", "by_issuer", "sources_by_kind", "issuer_document", "responses",
             "wikidata", "targets"} <= set(data)
+    # the command lists every fact, though the build keeps only the first of each list
+    assert len(data["single_source"]) == data["single_source_count"] == len(
+        figures.single_source)
+    assert len(data["issuer_document"]["without"]) == data["issuer_document"][
+        "without_count"] == len(figures.without_own_document)
 
 
 def test_the_record_meets_its_coverage_targets(store_dir: Path) -> None:
