@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 import http.client
 import http.server
+import json
 import threading
 import urllib.parse
 from collections.abc import Iterator
@@ -28,6 +29,9 @@ class Proxy:
         self.writes_released = threading.Event()  # cleared: writes wait (a slow load)
         self.writes_released.set()
         self.writes_passed = 0  # while writes are held: how many more may pass
+        #: how many more SELECT answers of a graph's triples lose their last row (a server
+        #: whose pages of an unordered answer came in two different orders)
+        self.short_graph_reads = 0
         self.seen: list[tuple[str, str]] = []
         self.lock = threading.Lock()
         proxy = self
@@ -71,6 +75,14 @@ class Proxy:
                 response = connection.getresponse()
                 data = response.read()
                 connection.close()
+                query = urllib.parse.unquote_plus(self.path + "&" + (body or b"").decode())
+                if (proxy.short_graph_reads > 0 and "GRAPH <" in query
+                        and "sparql-results+json" in response.getheader("Content-Type", "")):
+                    with proxy.lock:
+                        proxy.short_graph_reads -= 1
+                    answer = json.loads(data)
+                    answer["results"]["bindings"] = answer["results"]["bindings"][:-1]
+                    data = json.dumps(answer).encode()
                 self._answer(response.status, data,
                              [(k, v) for k, v in response.getheaders()
                               if k.lower() not in HOP_BY_HOP])
