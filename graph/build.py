@@ -320,6 +320,11 @@ def scan(directory: Path) -> list[SourceFile]:
                                f"cannot be read: {e.strerror}") from None
         name = file_name(path, directory)
         out.append(SourceFile(path=path, name=name, graph=graph_for(name), sha256=_digest(data)))
+    if not out:
+        # a mistyped folder would otherwise be built, and published, as a graph of no facts
+        raise InvalidInput(SourceLocation(str(directory)),
+                           "holds no facts files (*.ttl, in it or its subfolders)",
+                           "point --facts at the folder of the facts files")
     return out
 
 

@@ -170,6 +170,22 @@ def test_missing_facts_directory_is_a_clear_error(tmp_path: Path, cli: CliRunner
     assert "no such facts directory" in result.stderr
 
 
+@pytest.mark.parametrize("incremental", [True, False])
+def test_a_facts_directory_without_facts_files_is_refused(fresh_store: Path, tmp_path: Path,
+                                                          cli: CliRunner,
+                                                          incremental: bool) -> None:
+    """A mistyped folder holding no facts files had been built and published as a graph
+    of the ontology alone, in place of the one served."""
+    before = served_snapshot(fresh_store)
+    (tmp_path / "empty" / "events").mkdir(parents=True)
+    (tmp_path / "empty" / "notes.txt").write_text("not facts", "utf-8")
+    result = run(cli, "build", "--store", fresh_store, "--facts", tmp_path / "empty",
+                 *([] if incremental else ["--full"]))
+    assert result.exit_code == 2
+    assert "holds no facts files" in result.stderr and str(tmp_path / "empty") in result.stderr
+    assert served_snapshot(fresh_store) == before
+
+
 def test_old_builds_are_pruned(fresh_store: Path) -> None:
     for _ in range(4):
         build(fresh_store, consistency=False)
