@@ -409,9 +409,29 @@ def export(fmt: str, output: Path | None, store: Path | None) -> None:
         if output is None:
             export_graph(db, EXPORT_FORMATS[fmt], sys.stdout.buffer)
         else:
-            export_graph(db, EXPORT_FORMATS[fmt], output)
+            _export_to_file(db, EXPORT_FORMATS[fmt], output)
     except RivalryError as e:
         fail(e)
+
+
+def _export_to_file(db: Any, fmt: ox.RdfFormat, output: Path) -> None:
+    """Written beside the file and renamed over it once whole: a failure (no such folder,
+    no permission, a full disk) leaves no part of a graph behind, and any file that was
+    there as it was."""
+    import os
+
+    from rivalry.graph.export import export_graph
+
+    partial = output.with_name(f".{output.name}.partial-{os.getpid()}")
+    try:
+        export_graph(db, fmt, partial)
+        os.replace(partial, output)
+    except OSError as e:
+        partial.unlink(missing_ok=True)
+        raise InvalidInput(SourceLocation(str(output)),
+                           f"cannot be written: {e.strerror or e}",
+                           "give -o a file in a folder that exists and may be written, on "
+                           "a disk with room") from None
 
 
 @main.command()

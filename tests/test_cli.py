@@ -103,6 +103,40 @@ def test_export_formats_parse_back(store_dir: Path, cli: CliRunner, tmp_path: Pa
                 rdflib.URIRef("http://www.wikidata.org/entity/Q148")) in g
 
 
+@pytest.mark.parametrize("fmt", ["turtle", "ntriples", "trig"])
+def test_export_to_a_file_that_cannot_be_written_is_one_line(store_dir: Path, cli: CliRunner,
+                                                             tmp_path: Path, fmt: str) -> None:
+    """A missing folder had ended the command with a traceback."""
+    out = tmp_path / "no-such-folder" / "graph.out"
+    result = run(cli, "export", "--store", store_dir, "--format", fmt, "-o", out)
+    assert result.exit_code == 2
+    assert result.stderr.startswith(f"error: {out}: cannot be written")
+    assert "Traceback" not in result.output + result.stderr
+
+
+def test_export_replaces_a_file_whole(store_dir: Path, cli: CliRunner,
+                                      tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The graph is written beside the file and renamed over it once whole: a failure
+    midway leaves the file that was there, and nothing else."""
+    out = tmp_path / "graph.nq"
+    out.write_text("the previous export\n", "utf-8")
+
+    def full_disk(db: object, fmt: object, output: Path) -> None:
+        Path(output).write_bytes(b"<a:b> <a:c> <a:d> .\n")  # a part, then the disk is full
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr("rivalry.graph.export.export_graph", full_disk)
+    result = run(cli, "export", "--store", store_dir, "--format", "nquads", "-o", out)
+    assert result.exit_code == 2 and "No space left on device" in result.stderr
+    assert out.read_text("utf-8") == "the previous export\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["graph.nq"]
+    monkeypatch.undo()
+    assert run(cli, "export", "--store", store_dir, "--format", "nquads", "-o", out
+               ).exit_code == 0
+    assert out.read_text("utf-8").count("\n") > 1000
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["graph.nq"]
+
+
 def test_serve_on_a_busy_port_says_so_before_loading(store_dir: Path, cli: CliRunner) -> None:
     import socket
 
