@@ -334,6 +334,7 @@ def query(query: str | None, query_file: Any, canned: str | None, params: tuple[
     name (--canned cq06-measures-against-company --param company=https://...).
     """
     from rivalry.graph.canned import canned_query
+    from rivalry.graph.sparql import inspect_query
     from rivalry.graph.store import open_store
 
     if sum(x is not None for x in (query, query_file, canned)) != 1:
@@ -356,6 +357,10 @@ def query(query: str | None, query_file: Any, canned: str | None, params: tuple[
             raise QueryError("--param goes with --canned")
         else:
             text = query if query is not None else query_file.read()
+        if inspect_query(text).form == "UPDATE":
+            raise QueryError("this is a SPARQL update: `rivalry query` runs queries only "
+                             "(SELECT, ASK, CONSTRUCT, DESCRIBE); the graph changes through "
+                             "its facts files and `rivalry build`")
         result = open_store(settings).query(text, bindings=bindings)
         if result.kind == "graph":
             if fmt in TABLE_FORMATS:

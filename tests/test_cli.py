@@ -103,6 +103,16 @@ def test_export_formats_parse_back(store_dir: Path, cli: CliRunner, tmp_path: Pa
                 rdflib.URIRef("http://www.wikidata.org/entity/Q148")) in g
 
 
+@pytest.mark.parametrize("update", ["INSERT DATA { <a:b> <a:c> 1 }", "DROP ALL",
+                                    "PREFIX a: <a:> DELETE WHERE { ?s a:b ?o }"])
+def test_an_update_is_refused_as_such(store_dir: Path, cli: CliRunner, update: str) -> None:
+    """It had been answered with the parser's complaint ("unexpected 'DATA'; expected
+    CONSTRUCT")."""
+    result = run(cli, "query", "--store", store_dir, update)
+    assert result.exit_code == 2
+    assert "this is a SPARQL update: `rivalry query` runs queries only" in result.stderr
+
+
 @pytest.mark.parametrize("fmt", ["turtle", "ntriples", "trig"])
 def test_export_to_a_file_that_cannot_be_written_is_one_line(store_dir: Path, cli: CliRunner,
                                                              tmp_path: Path, fmt: str) -> None:
