@@ -600,7 +600,7 @@ def search(text: str, types: tuple[str, ...], issuer: str | None, limit: int, fm
 
 
 @main.command()
-@click.argument("file", type=click.File("r", encoding="utf-8-sig"))
+@click.argument("file", type=click.File("rb"))
 @click.option("--on", "on", metavar="DATE",
               help="Measures in force on this date, YYYY-MM-DD (default: today).")
 @click.option("--threshold", type=click.FloatRange(0, 100), default=None,

@@ -5,6 +5,7 @@ GET /screen is the form."""
 
 from __future__ import annotations
 
+import re
 import time
 
 from flask import Blueprint, Response, current_app, jsonify, render_template, request
@@ -54,8 +55,7 @@ def read_request() -> tuple[list[ScreenInput], list[str], str]:
     """The rows sent, the warnings about them, and the default output format."""
     mimetype = request.mimetype
     if mimetype in ("text/csv", "text/plain", "application/csv"):
-        text = request.get_data(as_text=True)
-        rows, warnings = read_csv(text, "request body")
+        rows, warnings = read_csv(request.get_data(), "request body")
         return rows, warnings, "csv"
     if mimetype == "application/json":
         try:
@@ -66,10 +66,14 @@ def read_request() -> tuple[list[ScreenInput], list[str], str]:
     if mimetype in ("multipart/form-data", "application/x-www-form-urlencoded"):
         upload = request.files.get("file")
         if upload is not None and upload.filename:
-            text = upload.read().decode("utf-8", "replace")
-            rows, warnings = read_csv(text, upload.filename)
+            rows, warnings = read_csv(upload.read(), upload.filename)
         else:
             text = request.form.get("names", "")
+            # the form's reader keeps an escape that is not UTF-8 as it is ("%E9"), or
+            # replaces raw bytes that are not (U+FFFD): either way, not the name sent
+            if "\ufffd" in text or re.search(r"%[89A-Fa-f][0-9A-Fa-f]", text):
+                raise InvalidInput(SourceLocation("form"), "the names are not UTF-8 text",
+                                   "paste them again from a UTF-8 source")
             if not text.strip():
                 raise InvalidInput(SourceLocation("form"), "no names were given",
                                    "paste names, one a line, or choose a CSV file")

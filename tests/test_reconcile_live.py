@@ -263,6 +263,32 @@ def test_search_over_http(server: LiveServer) -> None:
     assert json.loads(body)["results"][0]["id"] == "https://w3id.org/rivalry/id/company/huawei"
 
 
+LATIN_1 = "name\nSociété Générale\nHuawei Technologies\n".encode("latin-1")
+
+
+def test_screening_a_file_that_is_not_utf8_is_refused(server: LiveServer) -> None:
+    """Read with replacement characters, "Soci\ufffdt\ufffd G\ufffdn\ufffdrale" had been
+    screened and reported as matching nothing."""
+    status, _, body = post(server, "/screen", body=LATIN_1, content_type="text/csv",
+                           headers={"Accept": "application/json"})
+    assert status == 400
+    error = json.loads(body)
+    assert "not UTF-8" in error["message"] and (error["line"], error["column"]) == (2, 5)
+    boundary = "rivalry-test-boundary"
+    upload = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; "
+              f"filename=\"names.csv\"\r\nContent-Type: text/csv\r\n\r\n").encode() + \
+        LATIN_1 + f"\r\n--{boundary}--\r\n".encode()
+    status, _, body = post(server, "/screen", body=upload,
+                           content_type=f"multipart/form-data; boundary={boundary}",
+                           headers={"Accept": "application/json"})
+    assert status == 400 and "names.csv:2:5: the file is not UTF-8" in json.loads(body)[
+        "message"]
+    status, _, body = post(server, "/screen", body=b"names=Soci%E9t%E9",
+                           content_type="application/x-www-form-urlencoded",
+                           headers={"Accept": "application/json"})
+    assert status == 400 and "not UTF-8" in json.loads(body)["message"]
+
+
 def test_screening_a_csv_with_good_and_bad_rows(server: LiveServer) -> None:
     names = (b"name,country,ref\nHuawei Technologies,CN,a\n,CN,b\nZTE Corporation,Narnia,c\n"
              b"Hytera Communications Corp.,,d\nNo Such Company Ltd,,e\n")

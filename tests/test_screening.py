@@ -145,6 +145,11 @@ def test_rivalry_screen(store_dir: Path, cli: CliRunner, tmp_path: Path) -> None
     assert bad_date.exit_code == 2 and "YYYY-MM-DD" in bad_date.stderr
     no_column = tmp_path / "bad.csv"
     no_column.write_text("company\nHuawei\n", "utf-8")
+    latin = tmp_path / "latin-1.csv"
+    latin.write_bytes("name\nSociété Générale\n".encode("latin-1"))
+    not_utf8 = run(cli, "screen", "--store", store_dir, latin)
+    assert not_utf8.exit_code == 2  # it had been a traceback
+    assert not_utf8.stderr.startswith(f"error: {latin}:2:5: the file is not UTF-8")
     refused = run(cli, "screen", "--store", store_dir, no_column)
     assert refused.exit_code == 2 and "no 'name' column" in refused.stderr
 
