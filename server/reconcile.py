@@ -501,7 +501,10 @@ def suggest_property() -> Response:
 def preview() -> Response:
     index = get_index()
     ident = request.args.get("id", "")
-    entity = index.resolve(ident) if ident.strip() else None
+    if not ident.strip():
+        raise BadReconciliation("give the entity to preview: ?id= its id (company/huawei) "
+                                "or IRI")
+    entity = index.resolve(ident)
     if entity is None:
         from werkzeug.exceptions import NotFound
 

@@ -152,6 +152,17 @@ def test_view_and_preview_urls_resolve(server: LiveServer) -> None:
         assert b"Huawei Technologies" in body
 
 
+@pytest.mark.parametrize(("query", "status", "words"), [
+    ("", 400, "give the entity to preview"), ("?id=", 400, "give the entity to preview"),
+    ("?id=%20", 400, "give the entity to preview"),
+    ("?id=company/no-such-company", 404, "no entity 'company/no-such-company'")])
+def test_a_preview_without_an_entity_says_which(server: LiveServer, query: str, status: int,
+                                                words: str) -> None:
+    got, _, body = get(server, "/reconcile/preview" + query,
+                       headers={"Accept": "application/json"})
+    assert got == status and words in json.loads(body)["message"]
+
+
 @pytest.mark.parametrize(("kind", "prefix", "expected"), [
     ("entity", "huaw", "company/huawei"), ("entity", "company/zte", "company/zte"),
     ("type", "comp", "Company"), ("type", "sanc", "Sanction"),
