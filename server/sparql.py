@@ -211,6 +211,13 @@ def describe_service() -> WerkzeugResponse:
     fmt = lookup(SERVICE_FORMATS, explicit) if explicit else negotiate(
         request.accept_mimetypes, SERVICE_FORMATS)
     if fmt is None:
+        if not explicit and negotiate(request.accept_mimetypes, RESULT_FORMATS) is not None:
+            # a client that wants query results but sent no query: say that, rather
+            # than that the service description cannot be given as results
+            raise QueryError("the request has no query: send it in the `query` parameter "
+                             "(SPARQL 1.1 Protocol, 2.1); without one, GET /sparql gives "
+                             "the service description (as "
+                             + ", ".join(f.media_type for f in SERVICE_FORMATS) + ")")
         raise NotAcceptable("the service description can be given as "
                             + ", ".join(f.media_type for f in SERVICE_FORMATS))
     body = service_description(request.base_url, current_app.config["RIVALRY"], fmt)

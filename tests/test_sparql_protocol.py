@@ -505,6 +505,17 @@ def test_deeply_nested_query_is_400(client: FlaskClient) -> None:
 SD = rdflib.Namespace("http://www.w3.org/ns/sparql-service-description#")
 
 
+@pytest.mark.parametrize("accept", ["application/sparql-results+json", "text/csv",
+                                    "application/sparql-results+xml"])
+def test_a_request_for_results_without_a_query_is_400_saying_so(client: FlaskClient,
+                                                                accept: str) -> None:
+    """It had been 406, as if the service description were what the client asked for."""
+    response = client.get("/sparql", headers={"Accept": accept})
+    assert response.status_code == 400
+    assert "the request has no query" in response.get_json()["message"]
+    assert client.get("/sparql", headers={"Accept": "image/png"}).status_code == 406
+
+
 @pytest.mark.parametrize("media_type,fmt", [
     ("text/turtle", "turtle"), ("application/rdf+xml", "xml"), ("application/ld+json", "json-ld")])
 def test_service_description(client: FlaskClient, media_type: str, fmt: str) -> None:
