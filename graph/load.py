@@ -63,6 +63,23 @@ def format_for(path: Path, fmt: str | None = None) -> ox.RdfFormat:
     return FORMATS_BY_SUFFIX[suffix]
 
 
+def byte_location(data: bytes, offset: int, label: str) -> SourceLocation:
+    """The line and column (from 1) of a byte of a file."""
+    line = data.count(b"\n", 0, offset) + 1
+    return SourceLocation(label, line, offset - (data.rfind(b"\n", 0, offset) + 1) + 1)
+
+
+def utf8_text(data: bytes, label: str, hint: str = "save it as UTF-8") -> str:
+    """A file's text, read as UTF-8 (a byte-order mark is dropped); anything else is
+    refused, naming the line and column of the first byte that is not UTF-8 (read with
+    replacement characters, the text would be something else than was sent)."""
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        raise InvalidInput(byte_location(data, e.start, label),
+                           "the file is not UTF-8", hint) from None
+
+
 def parse_rdf(
     data: bytes,
     fmt: ox.RdfFormat,
@@ -75,13 +92,7 @@ def parse_rdf(
 
     Raises InvalidInput naming `label`, the line and column, and the parser's message.
     """
-    try:
-        data.decode("utf-8")
-    except UnicodeDecodeError as e:
-        line = data[: e.start].count(b"\n") + 1
-        column = e.start - (data.rfind(b"\n", 0, e.start) + 1) + 1
-        raise InvalidInput(SourceLocation(label, line, column),
-                           "the file is not valid UTF-8", "save it as UTF-8") from None
+    utf8_text(data, label)
     if fmt == ox.RdfFormat.RDF_XML:
         check_xml_entities(data, label)
     if fmt == ox.RdfFormat.JSON_LD:
@@ -287,9 +298,7 @@ def check_json_depth(data: bytes, label: str) -> None:
     for m in _JSON_BRACKET.finditer(_JSON_STRING.sub(lambda s: b"\0" * len(s[0]), data)):
         depth += 1 if m[0] in b"[{" else -1
         if depth > MAX_JSON_DEPTH:
-            line = data.count(b"\n", 0, m.start()) + 1
-            column = m.start() - (data.rfind(b"\n", 0, m.start()) + 1) + 1
-            raise InvalidInput(SourceLocation(label, line, column),
+            raise InvalidInput(byte_location(data, m.start(), label),
                                f"the JSON-LD nests objects and arrays more than "
                                f"{MAX_JSON_DEPTH} levels deep",
                                "flatten the document: give nested nodes their own @id")

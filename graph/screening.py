@@ -21,6 +21,7 @@ from datetime import date
 from typing import Any
 
 from rivalry.graph.errors import InvalidInput, RivalryError, SourceLocation
+from rivalry.graph.load import utf8_text
 from rivalry.graph.search import Entity, Hit, SearchIndex, TargetingMeasure
 from rivalry.ontology import NAMESPACE
 
@@ -99,26 +100,15 @@ def parse_day(value: str | None) -> str:
                            "write it as YYYY-MM-DD, for example 2024-06-30") from None
 
 
-def decode_csv(data: bytes, source: str) -> str:
-    """A file's text, read as UTF-8 (with or without a byte-order mark). Any other encoding
-    is refused, naming the line and column: read with replacement characters, a name in
-    Latin-1 ("Soci\ufffdt\ufffd G\ufffdn\ufffdrale") would be screened, and found
-    matching nothing."""
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError as e:
-        line = data.count(b"\n", 0, e.start) + 1
-        column = e.start - (data.rfind(b"\n", 0, e.start) + 1) + 1
-        raise InvalidInput(SourceLocation(source, line, column), "the file is not UTF-8",
-                           "save it as UTF-8: in a spreadsheet, as CSV UTF-8") from None
-
-
 def read_csv(data: str | bytes, source: str = "input") -> tuple[list[ScreenInput], list[str]]:
     """The rows of a CSV file with a header naming its columns: `name` (needed),
     `country`, `identifier` (or `wikidata`, `id`) and `ref`, in any case and order.
     Returns the rows and warnings (columns ignored). A file without a name column is
-    refused whole; so is one that is not UTF-8 (`decode_csv`)."""
-    text = decode_csv(data, source) if isinstance(data, bytes) else data
+    refused whole; so is one that is not UTF-8."""
+    # not UTF-8 is refused: read with replacement characters, a name in Latin-1
+    # ("Soci\ufffdt\ufffd G\ufffdn\ufffdrale") would be screened, and found matching nothing
+    text = (utf8_text(data, source, "save it as UTF-8: in a spreadsheet, as CSV UTF-8")
+            if isinstance(data, bytes) else data)
     text = text.lstrip("\ufeff")
     try:
         dialect = csv.Sniffer().sniff(text[:4096], delimiters=",;\t") if text.strip() else None
