@@ -122,9 +122,9 @@ class Stats:
     def to_record(self) -> dict[str, Any]:
         """The figures as JSON values, for a build to keep (rivalry.graph.products): the
         fields themselves (numbers, and lists of tuples of strings and numbers, which JSON
-        writes as arrays), with the two lists of facts cut to their first LISTED: at
-        100,000 measures they held 177,000 facts, 24 MB that every reader of the figures
-        (/stats, VoID) parsed; their counts stay whole."""
+        writes as arrays), with the two lists of facts cut to their first LISTED: whole,
+        they grow with the graph, and every reader of the figures (/stats, VoID) parses
+        them; their counts stay whole."""
         record = {name: getattr(self, name) for name in self.__dataclass_fields__}
         for name in ("without_own_document", "single_source"):
             record[name] = record[name][:LISTED]
