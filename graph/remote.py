@@ -71,6 +71,7 @@ from rivalry.graph.sparql import (
     QueryShape,
     check_query,
     inspect_query,
+    with_total_order,
     with_values,
     with_window,
     without_dataset_clauses,
@@ -514,8 +515,9 @@ class RemoteStore:
                 raise ExternalStoreError(
                     f"the SPARQL server at {where} refused to sort more rows than its limit "
                     "for a page of an ordered answer (Virtuoso's MaxSortedTopRows, 10000 by "
-                    "default): raise it in virtuoso.ini, section [Parameters] "
-                    "(docs/external-store.md)")
+                    "default; an answer longer than the server's row cap is read in pages of "
+                    "one order): raise it in virtuoso.ini, section [Parameters], or raise "
+                    "ResultSetMaxRows, section [SPARQL] (docs/external-store.md)")
             if any(sign in text for sign in TIMED_OUT):
                 raise ServerTimeout(f"the SPARQL server at {where} stopped the query at its own "
                                     f"time limit, or refused it as too costly: {detail}")
@@ -585,19 +587,38 @@ class RemoteStore:
             raise ExternalStoreError(
                 f"the SPARQL server at {self.query_endpoint} cut a {form} answer at its row "
                 f"limit ({self._cap}); raise the limit (Virtuoso: ResultSetMaxRows)")
+        paged = self._paged(sparql, public)
         rows: list = []
         offset = 0
         while True:
-            page = with_window(sparql, offset, self._cap)
+            page = with_window(paged, offset, self._cap)
             if page is None:
-                raise ExternalStoreError(
-                    f"the SPARQL server at {self.query_endpoint} cut an answer at its row "
-                    f"limit ({self._cap}) and the query cannot be read in pages")
+                raise self._unpageable()
             part, _ = self._ask_server(page, form, dataset, public=public)
             rows += part.rows
             if len(part.rows) < self._cap:
                 return Answer("select", answer.variables, rows)
             offset += self._cap
+
+    def _paged(self, sparql: str, public: bool) -> str:
+        """The text whose pages are read: for a public query, ordered so that its pages
+        are pages of one sequence (with_total_order). Without an order, a server may give
+        each page of an answer from a different order (Virtuoso does, when busy), so
+        that rows repeat and others go missing, and nothing would tell. The project's
+        own reads keep the server's order, where a sort would go past what Virtuoso
+        sorts for OFFSET (MaxSortedTopRows): whole graphs are checked against their
+        size instead (`quads`)."""
+        if not public:
+            return sparql
+        ordered = with_total_order(sparql)
+        if ordered is None:
+            raise self._unpageable()
+        return ordered
+
+    def _unpageable(self) -> ExternalStoreError:
+        return ExternalStoreError(
+            f"the SPARQL server at {self.query_endpoint} cut an answer at its row limit "
+            f"({self._cap}) and the query cannot be read in pages")
 
     def _read_window(self, sparql: str, dataset: list[tuple[str, str]], rows: int
                      ) -> Answer:
@@ -607,11 +628,17 @@ class RemoteStore:
         if self._cap is None and not self._uncapped:
             self._probe_cap(rows)
         step = min(rows, self._cap) if self._cap is not None else rows
+        # rows in one window (and perhaps a last window of one row, which only tells
+        # whether there are more): the answer is the server's, in whatever order; rows in
+        # several windows: they must be windows of one sequence
+        paged = sparql if rows - 1 <= step else with_total_order(sparql)
+        if paged is None:
+            raise self._unpageable()
         variables: list[str] = []
         found: list = []
         while len(found) < rows:
             wanted = min(step, rows - len(found))
-            text = sparql
+            text = paged
             if wanted == 1 and found:
                 # only whether there is one more row: a question the order does not
                 # change, asked without it (servers limit how far they sort for OFFSET)
@@ -632,14 +659,13 @@ class RemoteStore:
         no page's triples reach the cap, whatever the template's size."""
         assert self._cap is not None
         size = max(1, self._cap // 16)
+        paged = self._paged(sparql, public)
         triples: dict[ox.Triple, None] = {}
         offset = 0
         while True:
-            page = with_window(sparql, offset, size)
+            page = with_window(paged, offset, size)
             if page is None:
-                raise ExternalStoreError(
-                    f"the SPARQL server at {self.query_endpoint} cut an answer at its row "
-                    f"limit ({self._cap}) and the query cannot be read in pages")
+                raise self._unpageable()
             part, reply = self._ask_server(page, "CONSTRUCT", dataset, public=public)
             if len(part.triples) >= self._cap:
                 raise ExternalStoreError(

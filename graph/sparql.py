@@ -289,6 +289,57 @@ def with_window(text: str, offset: int, limit: int) -> str | None:
     return f"{text[:cut]}\nLIMIT {count} OFFSET {own_offset + offset}\n{text[insert_at:]}"
 
 
+def with_total_order(text: str) -> str | None:
+    """The query ordered so that no two different solutions tie: after its own top-level
+    ORDER BY keys (if any), every variable it projects (SELECT), or every variable it
+    mentions (SELECT *, CONSTRUCT, DESCRIBE). Its pages read with LIMIT and OFFSET are
+    then pages of one sequence, where a server may give an answer without an order in
+    a different order each time it is asked (which would repeat some rows and miss
+    others). None when the text cannot be rewritten safely (\\u escapes, unbalanced
+    brackets, no query form)."""
+    found = _modifiers(text)
+    if found is None or found.form not in QUERY_FORMS or not found.readable:
+        return None
+    if found.form == "ASK":
+        return text  # one answer, never read in pages
+    toks = _top_level(text)
+    keys = _projected(toks) if found.form == "SELECT" else None
+    if keys is None:  # SELECT *, CONSTRUCT, DESCRIBE: whatever they bind
+        keys = [value for kind, value, _, _ in toks if kind == "var"]
+    keys = list(dict.fromkeys("?" + key[1:] for key in keys))
+    if not keys:
+        return text  # nothing varies: every solution is the same
+    ordered = any(kind == "word" and depth == 0 and value.upper() == "ORDER"
+                  for kind, value, _, depth in toks)
+    insert_at = len(text) if found.values_at is None else found.values_at
+    cut = insert_at if found.first_modifier is None else min(found.first_modifier, insert_at)
+    # the keys continue the query's own ORDER BY, which ends where LIMIT, OFFSET or a
+    # trailing VALUES begins; on lines of their own, as the text may end in a comment
+    clause = " ".join(keys) if ordered else "ORDER BY " + " ".join(keys)
+    return f"{text[:cut]}\n{clause}\n{text[cut:]}"
+
+
+def _projected(toks: list[tuple[str, str, int, int]]) -> list[str] | None:
+    """The variables a SELECT projects, in order (`?x`, and `?y` of `(… AS ?y)`), read
+    from its top-level tokens; None for SELECT *."""
+    keys: list[str] = []
+    start = next(i for i, (kind, value, _, depth) in enumerate(toks)
+                 if kind == "word" and depth == 0 and value.upper() == "SELECT")
+    for i in range(start + 1, len(toks)):
+        kind, value, _, depth = toks[i]
+        if depth == 0 and ((kind == "open" and value == "{")
+                           or (kind == "word" and value.upper() in ("WHERE", "FROM"))):
+            break
+        if kind == "other" and value == "*" and depth == 0:
+            return None
+        if kind == "var" and depth == 0:
+            keys.append(value)
+        elif (kind == "word" and value.upper() == "AS" and depth == 1 and i + 1 < len(toks)
+              and toks[i + 1][0] == "var"):
+            keys.append(toks[i + 1][1])
+    return keys
+
+
 def _top_level(text: str) -> list[tuple[str, str, int, int]]:
     """The tokens at the query's top level, with their depth (0: outside any group)."""
     out, depth = [], 0

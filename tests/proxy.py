@@ -1,6 +1,7 @@
 """A small HTTP proxy in front of a real SPARQL server, for the tests of what rivalry does
 when a server misbehaves: it can ask for HTTP Basic authentication on writes, stop
-answering (hang) until released, or refuse writes after a number of them."""
+answering (hang) until released, refuse writes after a number of them, or cap its
+answers and give those without an order in a new order each time."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ import base64
 import http.client
 import http.server
 import json
+import random
+import re
 import threading
 import urllib.parse
 from collections.abc import Iterator
@@ -32,6 +35,11 @@ class Proxy:
         #: how many more SELECT answers of a graph's triples lose their last row (a server
         #: whose pages of an unordered answer came in two different orders)
         self.short_graph_reads = 0
+        #: when set, a server that gives at most this many rows or triples (and says so,
+        #: as Virtuoso does), and gives an answer without an ORDER BY in a new order on
+        #: each request, its LIMIT and OFFSET applied to that order
+        self.unstable_cap: int | None = None
+        self.shuffles = random.Random(7)
         self.seen: list[tuple[str, str]] = []
         self.lock = threading.Lock()
         proxy = self
@@ -67,14 +75,21 @@ class Proxy:
                     if refuse:
                         self._answer(500, b"the disk is full (test)", [])
                         return
+                path, window = self.path, None
+                if proxy.unstable_cap is not None and self.path.startswith("/query"):
+                    path, body, window = _without_window(self.path, body)
                 connection = http.client.HTTPConnection(proxy.target.hostname,
                                                         proxy.target.port, timeout=60)
                 headers = {k: v for k, v in self.headers.items()
                            if k.lower() not in HOP_BY_HOP and k.lower() != "authorization"}
-                connection.request(self.command, self.path, body=body, headers=headers)
+                connection.request(self.command, path, body=body, headers=headers)
                 response = connection.getresponse()
                 data = response.read()
                 connection.close()
+                extra: list[tuple[str, str]] = []
+                if window is not None and response.status == 200:
+                    data, extra = proxy._unstable(data, response.getheader("Content-Type", ""),
+                                                  *window)
                 query = urllib.parse.unquote_plus(self.path + "&" + (body or b"").decode())
                 if (proxy.short_graph_reads > 0 and "GRAPH <" in query
                         and "sparql-results+json" in response.getheader("Content-Type", "")):
@@ -85,7 +100,7 @@ class Proxy:
                     data = json.dumps(answer).encode()
                 self._answer(response.status, data,
                              [(k, v) for k, v in response.getheaders()
-                              if k.lower() not in HOP_BY_HOP])
+                              if k.lower() not in HOP_BY_HOP] + extra)
 
             def _answer(self, status: int, body: bytes, headers: list[tuple[str, str]]) -> None:
                 self.send_response(status)
@@ -107,6 +122,33 @@ class Proxy:
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
         self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self._thread.start()
+
+    def _unstable(self, data: bytes, content_type: str, ordered: bool, offset: int,
+                  limit: int | None) -> tuple[bytes, list[tuple[str, str]]]:
+        """A whole answer as a capped server with no order of its own gives it."""
+        assert self.unstable_cap is not None
+        with self.lock:
+            shuffle = self.shuffles.shuffle
+        if "sparql-results+json" in content_type:
+            answer = json.loads(data)
+            if "results" not in answer:
+                return data, []
+            rows = answer["results"]["bindings"]
+        elif "n-triples" in content_type:
+            rows = [line for line in data.decode("utf-8").split("\n") if line.strip()]
+        else:
+            return data, []
+        if not ordered:
+            shuffle(rows)
+        rows = rows[offset:None if limit is None else offset + limit]
+        extra = []
+        if len(rows) > self.unstable_cap:
+            rows = rows[:self.unstable_cap]
+            extra = [("X-SPARQL-MaxRows", str(self.unstable_cap))]
+        if "sparql-results+json" in content_type:
+            answer["results"]["bindings"] = rows
+            return json.dumps(answer).encode(), extra
+        return "".join(line + "\n" for line in rows).encode(), extra
 
     @contextmanager
     def hanging(self) -> Iterator[None]:
@@ -133,3 +175,30 @@ class Proxy:
         self.writes_released.set()
         self.server.shutdown()
         self.server.server_close()
+
+
+_WINDOW = re.compile(r"\s+LIMIT\s+(\d+)(?:\s+OFFSET\s+(\d+))?\s*$", re.IGNORECASE)
+
+
+def _without_window(path: str, body: bytes | None
+                    ) -> tuple[str, bytes | None, tuple[bool, int, int | None]]:
+    """A query request with the LIMIT and OFFSET at the end of its query taken off (the
+    proxy applies them itself), and whether the query has an ORDER BY."""
+    base, _, query_string = path.partition("?")
+    in_body = body is not None and b"query=" in body
+    params = urllib.parse.parse_qsl(body.decode() if in_body and body else query_string,
+                                    keep_blank_values=True)
+    offset, limit, ordered = 0, None, False
+    kept = []
+    for name, value in params:
+        if name == "query":
+            ordered = re.search(r"ORDER\s+BY", value, re.IGNORECASE) is not None
+            found = _WINDOW.search(value)
+            if found:
+                limit, offset = int(found.group(1)), int(found.group(2) or 0)
+                value = value[:found.start()] + "\n"
+        kept.append((name, value))
+    encoded = urllib.parse.urlencode(kept)
+    if in_body:
+        return path, encoded.encode(), (ordered, offset, limit)
+    return f"{base}?{encoded}", body, (ordered, offset, limit)

@@ -19,6 +19,7 @@ from click.testing import CliRunner
 from rivalry.graph.build import build
 from rivalry.graph.errors import ExternalStoreError
 from rivalry.graph.remote import RemoteStore
+from rivalry.graph.store import QueryLimits
 from rivalry.server import create_app
 
 from .conftest import CURATED_FACTS, run
@@ -200,6 +201,40 @@ def test_a_graph_read_whose_rows_do_not_add_up_is_read_again_then_refused(
             list(loaded.quads(graph))
     finally:
         proxy.short_graph_reads = 0
+
+
+PAGED = ("PREFIX rdfs: <http://www.w3.org/2000/01/rdf-schema#> "
+         "SELECT ?s ?label WHERE { ?s rdfs:label ?label }")
+
+
+@pytest.mark.parametrize("query", [
+    PAGED,  # no order of its own
+    PAGED + " ORDER BY ?label",  # an order with ties: the same label on several nodes
+    PAGED.replace("SELECT ?s ?label WHERE", "CONSTRUCT { ?s rdfs:label ?label } WHERE"),
+])
+def test_public_answers_read_in_pages_are_one_answer(proxy: Proxy, settings: dict,
+                                                     loaded: RemoteStore, query: str) -> None:
+    """A server that caps its answers and gives an answer without an order in a new order
+    each time it is asked: the pages of a public query are read in one order, so they
+    add up to the answer, each row once (read in its order, they repeated some rows and
+    missed others, and nothing told)."""
+    limits = QueryLimits(row_limit=100_000, time_limit=60)
+
+    def rows(store: RemoteStore) -> list[tuple[str, ...]]:
+        answer = store.execute(query, limits)
+        if answer.kind == "graph":
+            return sorted((str(t.subject), str(t.object)) for t in answer.triples)
+        return sorted(tuple(str(term) for term in row) for row in answer.rows)
+
+    expected = rows(loaded)
+    assert len(expected) > 200 and len(set(expected)) == len(expected)
+    before = len(proxy.seen)
+    try:
+        proxy.unstable_cap = 160
+        assert rows(RemoteStore.from_settings(settings)) == expected
+    finally:
+        proxy.unstable_cap = None
+    assert len(proxy.seen) - before > 2  # it was read in pages
 
 
 def test_build_errors_are_one_line(proxy: Proxy, settings: dict, facts: Path,

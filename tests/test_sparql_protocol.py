@@ -406,6 +406,35 @@ def test_row_limit_is_written_into_the_query_where_sparql_allows_it() -> None:
         assert with_row_limit(other, 11) is None, other
 
 
+@pytest.mark.parametrize("query,keys", [
+    ("SELECT ?s ?p WHERE { ?s ?p ?o }", "ORDER BY ?s ?p"),
+    ("SELECT DISTINCT $s (COUNT(?o) AS ?n) WHERE { ?s ?p ?o } GROUP BY ?s", "ORDER BY ?s ?n"),
+    ("SELECT ?s ?o WHERE { ?s ?p ?o } ORDER BY DESC(?o) LIMIT 4 # the end",
+     "ORDER BY DESC(?o) ?s ?o LIMIT 4"),
+    ("SELECT * WHERE { ?s ?p ?o { SELECT ?q WHERE { ?q ?r ?t } } }",
+     "ORDER BY ?s ?p ?o ?q ?r ?t"),
+    ("SELECT ?s WHERE { ?s ?p ?o } VALUES ?s { <http://example.org/a> }", "ORDER BY ?s"),
+    ("CONSTRUCT { ?s <http://example.org/p> ?o } WHERE { ?s ?q ?o }", "ORDER BY ?s ?o ?q"),
+    ("DESCRIBE ?x WHERE { ?x ?p ?o } OFFSET 2", "ORDER BY ?x ?p ?o"),
+])
+def test_pages_of_an_answer_have_a_total_order(query: str, keys: str) -> None:
+    """What an external store's pages are read in (rivalry.graph.remote): the query's own
+    order, then every variable it projects (or binds), so that no two different rows
+    tie; a valid query, whose windows are still valid queries."""
+    from rivalry.graph.sparql import with_total_order, with_window
+
+    ordered = with_total_order(query)
+    assert ordered is not None and keys in " ".join(ordered.split())
+    store = ox.Store()
+    store.add(ox.Quad(ox.NamedNode("http://example.org/a"), ox.NamedNode("http://example.org/p"),
+                      ox.Literal("1")))
+    for text in (ordered, with_window(ordered, 10, 5)):
+        assert text is not None
+        store.query(text)  # parses
+    assert with_total_order("ASK { ?s ?p ?o }") == "ASK { ?s ?p ?o }"
+    assert with_total_order("SELECT * { ?s ?p ?o \\u007D") is None
+
+
 @pytest.mark.parametrize("fmt", sorted(RESULT_MEDIA))
 def test_trim_rows_cuts_any_excess(fmt: str) -> None:
     """The endpoint asks for one row more than the cap; should more come, all go."""
