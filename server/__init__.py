@@ -37,10 +37,12 @@ def create_app(settings: Mapping[str, Any] | None = None) -> Flask:
         screening,
         search,
         sparql,
+        urls,
         validation,
     )
 
     errors.init_app(app)
+    urls.init_app(app)
     meta.init_cors(app)
     app.register_blueprint(pages.bp)
     app.register_blueprint(sparql.bp)

@@ -18,7 +18,7 @@ from email.utils import format_datetime
 
 import pyoxigraph as ox
 import rdflib
-from flask import Blueprint, Response, current_app, redirect, render_template, request, url_for
+from flask import Blueprint, Response, current_app, redirect, render_template, request
 from werkzeug.wrappers import Response as WerkzeugResponse
 
 from rivalry.graph import BASE_IRI, DATA_LICENSE, PREFIXES
@@ -29,6 +29,7 @@ from rivalry.server import get_store
 from rivalry.server.diagram import chain_legend, chain_svg
 from rivalry.server.errors import NotAcceptable, checked_iri
 from rivalry.server.formats import HTML, RDF_FORMATS, Format, lookup, negotiate
+from rivalry.server.urls import external_url
 
 bp = Blueprint("entities", __name__)
 
@@ -57,7 +58,7 @@ def split_suffix(path: str) -> tuple[str, Format | None]:
 
 
 def context_url() -> str:
-    return url_for("entities.context", _external=True)
+    return external_url("entities.context")
 
 
 def jsonld_context() -> dict:

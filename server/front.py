@@ -354,6 +354,9 @@ class Front:
             raise Refusal(414, f"the request's address is {len(request.target)} bytes long; at "
                           f"most {limits.max_url_bytes} are accepted (setting max_url_bytes): "
                           "send a long SPARQL query in a POST body instead")
+        problem = target_problem(request)
+        if problem is not None:
+            raise problem
         headers = {name.decode("latin-1").lower(): value.decode("latin-1")
                    for name, value in request.headers}
         length = headers.get("content-length")
@@ -398,8 +401,17 @@ class Front:
 
     async def _respond(self, request: h11.Request, body: bytes) -> tuple[Response, str]:
         headers = [(n.decode("latin-1"), v.decode("latin-1")) for n, v in request.headers]
-        return await self.respond(request.method.decode("ascii", "replace"), request.target,
-                                  headers, body, request.http_version.decode("ascii"))
+        method = request.method.decode("ascii", "replace")
+        target = request.target
+        if target == b"*":  # OPTIONS about the server, not a resource (_read_request)
+            return Response(200, [("Allow", "GET, HEAD, POST, OPTIONS")]), "-"
+        if target[:1] != b"/":  # the absolute form: its host stands for the Host header
+            origin, authority = origin_form(target) or (target, b"")
+            target = origin
+            headers = [(n, v) for n, v in headers if n.lower() != "host"]
+            headers.append(("Host", authority.decode("latin-1")))
+        return await self.respond(method, target, headers, body,
+                                  request.http_version.decode("ascii"))
 
     async def respond(self, method: str, target: bytes, header_list: list[tuple[str, str]],
                       body: bytes, http_version: str = "1.1") -> tuple[Response, str]:
@@ -584,6 +596,46 @@ class Front:
         deadline = time.monotonic() + seconds
         while self._in_flight and time.monotonic() < deadline:
             await asyncio.sleep(0.05)
+
+
+#: Methods the front passes on (the app answers 405 for those a route does not take);
+#: others get 501. Methods are case-sensitive (RFC 9110, 9.1): `get` is not GET.
+METHODS = {"GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "TRACE", "CONNECT"}
+
+
+def origin_form(target: bytes) -> tuple[bytes, bytes] | None:
+    """The path and query, and the host, of an absolute-form request target
+    (`http://host/path?q`), which a server must accept (RFC 9112, 3.2.2) though clients
+    send it to proxies only; None for any other form (CONNECT's host:port, or a target
+    that is no URL)."""
+    scheme, sep, rest = target.partition(b"://")
+    if not sep or scheme.lower() not in (b"http", b"https"):
+        return None
+    cut = min((i for i in (rest.find(b"/"), rest.find(b"?")) if i >= 0), default=len(rest))
+    authority, path = rest[:cut], rest[cut:]
+    if not authority or b"@" in authority:
+        return None
+    return (path if path.startswith(b"/") else b"/" + path), authority
+
+
+def target_problem(request: h11.Request) -> Refusal | None:
+    """Why the front will not pass a request on, from its request line: an HTTP version
+    other than 1.x, a method it does not know (methods are case-sensitive), or a target
+    that is neither a path, an absolute http(s) URL, nor `*` of OPTIONS."""
+    if not request.http_version.startswith(b"1."):
+        return Refusal(505, "this server speaks HTTP/1.1 (and 1.0) only, not HTTP/"
+                       + request.http_version.decode("ascii", "replace"))
+    method = request.method.decode("ascii", "replace")
+    if method not in METHODS:
+        return Refusal(501, f"the method {method!r} is not supported (methods are "
+                       "case-sensitive: GET, HEAD, POST, OPTIONS)")
+    target = request.target
+    if target == b"*" and method == "OPTIONS":
+        return None
+    if target[:1] != b"/" and (method == "CONNECT" or origin_form(target) is None):
+        return Refusal(400, "the request target must be a path (/sparql?query=…) or an "
+                       "absolute http(s) URL; this server is not a proxy")
+    return None
 
 
 def _wants_close(request: h11.Request) -> bool:

@@ -5,7 +5,7 @@ its counts) in the negotiated format: Turtle, JSON-LD, N-Triples, RDF/XML or HTM
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, current_app, render_template, url_for
+from flask import Blueprint, Response, current_app, render_template
 from werkzeug.wrappers import Response as WerkzeugResponse
 
 from rivalry.graph import BASE_IRI, DATA_LICENSE
@@ -24,6 +24,7 @@ from rivalry.server.entities import (
 )
 from rivalry.server.errors import checked_iri
 from rivalry.server.formats import HTML
+from rivalry.server.urls import external_url
 
 bp = Blueprint("graphs", __name__)
 
@@ -52,7 +53,7 @@ def named_graph(rest: str) -> WerkzeugResponse:
                                ).encode("utf-8")
     else:
         triples = describe_graph(info, dataset=base + "dataset",
-                                 endpoint=url_for("sparql.endpoint", _external=True))
+                                 endpoint=external_url("sparql.endpoint"))
         body = serialize(triples, fmt)
     response = Response(body, content_type=fmt.content_type)
     response.headers["Link"] = (alternates(f"/graph/{path}") + f', <{iri}>; rel="describes"'

@@ -21,7 +21,6 @@ from flask import (
     request,
     send_file,
     stream_with_context,
-    url_for,
 )
 from werkzeug.wrappers import Response as WerkzeugResponse
 
@@ -42,6 +41,7 @@ from rivalry.server.entities import (
     split_suffix,
 )
 from rivalry.server.formats import HTML, Format, best_offer, negotiate
+from rivalry.server.urls import external_url
 from rivalry.shapes import shapes_files
 
 bp = Blueprint("publish", __name__)
@@ -268,8 +268,8 @@ def data_index() -> Response:
         plain = n.removesuffix(".gz")
         media_type = DUMP_TYPES[Path(plain).suffix]
         files.append({"name": plain, "size": None, "gzip_size": s,
-                      "url": url_for("publish.dump", name=plain, _external=True),
-                      "gzip_url": url_for("publish.dump", name=n, _external=True),
+                      "url": external_url("publish.dump", name=plain),
+                      "gzip_url": external_url("publish.dump", name=n),
                       "media_type": media_type})
     best = best_offer(request.headers.get("Accept", ""), ("text/html", "application/json"))
     if best == "application/json":
@@ -336,8 +336,8 @@ def void(suffix: str | None = None) -> WerkzeugResponse:
     base = BASE_IRI
     triples = void_description(
         stats, dataset=base + "dataset",
-        endpoint=url_for("sparql.endpoint", _external=True),
-        dumps=[url_for("publish.dump", name=n, _external=True) for n in DUMPS],
+        endpoint=external_url("sparql.endpoint"),
+        dumps=[external_url("publish.dump", name=n) for n in DUMPS],
         vocabulary=NAMESPACE, modified=info.built_at,
         examples=[base + "id/action/us-ofac-2025-01-03-integrity", base + "id/state/cn"])
     html = render_template("void.html", stats=stats, info=info, href=href) \

@@ -27,6 +27,7 @@ from rivalry.graph.search import Entity, Hit, SearchIndex
 from rivalry.ontology import NAMESPACE
 from rivalry.server.entities import href
 from rivalry.server.search import get_index
+from rivalry.server.urls import host_url
 
 bp = Blueprint("reconcile", __name__)
 
@@ -90,7 +91,7 @@ BY_ID = {p.id: p for p in PROPERTIES}
 
 
 def service_root() -> str:
-    return request.host_url  # ends with '/'
+    return host_url()  # ends with '/'
 
 
 def type_ref(index: SearchIndex, iri: str) -> dict[str, str]:

@@ -39,6 +39,7 @@ from rivalry.server.formats import (
 )
 from rivalry.server.service import SERVICE_FORMATS, service_description
 from rivalry.server.settings import query_limits
+from rivalry.server.urls import base_url
 
 bp = Blueprint("sparql", __name__)
 
@@ -220,7 +221,7 @@ def describe_service() -> WerkzeugResponse:
                              + ", ".join(f.media_type for f in SERVICE_FORMATS) + ")")
         raise NotAcceptable("the service description can be given as "
                             + ", ".join(f.media_type for f in SERVICE_FORMATS))
-    body = service_description(request.base_url, current_app.config["RIVALRY"], fmt)
+    body = service_description(base_url(), current_app.config["RIVALRY"], fmt)
     response = Response(body, content_type=fmt.content_type)
     response.headers["Vary"] = "Accept"
     return response

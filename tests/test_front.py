@@ -271,6 +271,52 @@ def test_repeated_answers_come_from_a_cache_keyed_on_the_build(server: LiveServe
     assert "x-cache" not in headers
 
 
+@pytest.mark.parametrize("path,accept", [
+    ("/.well-known/void.ttl", "text/turtle"), ("/reconcile", "application/json"),
+    ("/sparql", "text/turtle"), ("/data", "application/json"),
+    ("/id/state/cn.jsonld", "application/ld+json"), ("/graph/meta.ttl", "text/turtle")])
+def test_a_forged_host_never_reaches_another_client_through_the_cache(
+        server: LiveServer, path: str, accept: str) -> None:
+    """Documents that hold absolute URLs build them from the request's host: the answer
+    to a request with a forged Host header had been cached and given to every request
+    after it (VoID's endpoint, the dumps' and the manifest's URLs pointing elsewhere)."""
+    for round_ in range(2):  # the second round from the cache
+        status, headers, forged = request(server, "GET", path, headers={
+            "Host": "evil.example", "Accept": accept})
+        assert status == 200 and b"http://evil.example/" in forged
+        assert "host" in headers["vary"].lower()
+        status, headers, plain = request(server, "GET", path, headers={"Accept": accept})
+        assert status == 200 and b"evil.example" not in plain
+        assert f"http://127.0.0.1:{server.port}/".encode() in plain
+        if round_:
+            assert headers.get("x-cache") == "hit"
+
+
+@pytest.mark.parametrize("line,status", [
+    (b"GET http://127.0.0.1/-/health HTTP/1.1", 200),  # absolute form: a server must take it
+    (b"OPTIONS * HTTP/1.1", 200),
+    (b"get /-/health HTTP/1.1", 501),  # methods are case-sensitive
+    (b"BREW /-/health HTTP/1.1", 501),
+    (b"CONNECT 127.0.0.1:22 HTTP/1.1", 400),  # not a proxy
+    (b"GET 127.0.0.1/-/health HTTP/1.1", 400),
+    (b"GET * HTTP/1.1", 400),
+    (b"GET /-/health HTTP/2.0", 505),
+])
+def test_request_lines_of_every_form(server: LiveServer, line: bytes, status: int) -> None:
+    """RFC 9112, 3.2: origin, absolute and asterisk forms are answered; what is not
+    HTTP/1.x, a method the front does not know, or a proxy's target gets a JSON error,
+    and the connection is closed."""
+    answer = raw(server, line + b"\r\nHost: 127.0.0.1\r\n\r\n")
+    head, _, body = answer.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 %d " % status), answer[:300]
+    if line.startswith(b"OPTIONS"):
+        assert b"\r\nAllow: GET, HEAD, POST, OPTIONS" in head
+    elif status == 200:
+        assert json.loads(body)["status"] == "ok"
+    else:
+        assert json.loads(body)["status"] == status and b"Connection: close" in head
+
+
 # --- stopping ------------------------------------------------------------------------------
 
 
