@@ -113,7 +113,17 @@ def conditional(response: Response, tag: str) -> WerkzeugResponse:
     response.set_etag(hashlib.sha256(f"{info.content_hash}:{tag}".encode()).hexdigest()[:32])
     response.last_modified = datetime.fromisoformat(info.built_at)
     response.headers["Cache-Control"] = "public, max-age=60, must-revalidate"
-    return response.make_conditional(request)
+    return answer_conditionally(response)
+
+
+def answer_conditionally(response: Response) -> WerkzeugResponse:
+    """The response, or 304 for a client that has it, or 412 for a failed If-Match
+    (without the representation, which werkzeug would leave in a 412), as the front
+    answers from its cache."""
+    answer = response.make_conditional(request)
+    if answer.status_code == 412:
+        answer.set_data(b"")
+    return answer
 
 
 def see_other(address: str, iri: str, found: bool, what: str) -> WerkzeugResponse:

@@ -30,6 +30,7 @@ from typing import Any
 from urllib.parse import unquote_to_bytes
 
 import h11
+from werkzeug.http import is_resource_modified
 
 from rivalry.server.formats import best_offer
 from rivalry.server.settings import request_time_limit
@@ -447,7 +448,7 @@ class Front:
             key = ResponseCache.key(build, "GET" if method == "HEAD" else method, target, body)
             stored = self.cache.get(key, headers)
             if stored is not None:
-                return self._from_cache(stored, headers), "hit"
+                return self._from_cache(stored, method, headers), "hit"
         # a HEAD is answered as a GET whose body the front leaves out (RFC 9110 9.3.2):
         # its length is the GET's, and what the cache keeps for it is the GET's whole answer
         environ = self._environ("GET" if method == "HEAD" else method, path, query,
@@ -479,13 +480,23 @@ class Front:
         if self.warm is not None:
             await self.warm()
 
-    def _from_cache(self, stored: Stored, headers: dict[str, str]) -> Response:
+    def _from_cache(self, stored: Stored, method: str, headers: dict[str, str]) -> Response:
+        """A kept response, or 304 (412 when If-Match fails) for a conditional GET or HEAD,
+        judged as the app judges it when it answers (werkzeug's make_conditional): weak
+        comparison for If-None-Match and `*`, If-Modified-Since when there is no
+        If-None-Match, strong comparison for If-Match."""
         etag = next((v for n, v in stored.headers if n.lower() == "etag"), None)
-        if etag and etag in [t.strip() for t in headers.get("if-none-match", "").split(",")]:
+        modified = next((v for n, v in stored.headers if n.lower() == "last-modified"), None)
+        if method in ("GET", "HEAD") and (etag or modified) and not is_resource_modified(
+                {"HTTP_IF_NONE_MATCH": headers.get("if-none-match"),
+                 "HTTP_IF_MODIFIED_SINCE": headers.get("if-modified-since"),
+                 "HTTP_IF_MATCH": headers.get("if-match")},
+                etag=etag, last_modified=modified):
             kept = [(n, v) for n, v in stored.headers
                     if n.lower() in ("etag", "cache-control", "vary", "last-modified",
                                      "content-location", "link")]
-            return Response(304, kept + [("X-Cache", "hit")])
+            return Response(412 if headers.get("if-match") else 304,
+                            kept + [("X-Cache", "hit")])
         return Response(stored.status, list(stored.headers) + [("X-Cache", "hit")], stored.body)
 
     def _environ(self, method: str, path: str, query: bytes,

@@ -35,6 +35,7 @@ from rivalry.ontology import NAMESPACE, ontology_file
 from rivalry.server import get_store
 from rivalry.server.entities import (
     ENTITY_FORMATS,
+    answer_conditionally,
     conditional,
     href,
     serialize,
@@ -125,7 +126,7 @@ def ontology(suffix: str | None = None) -> WerkzeugResponse:
     digest = hashlib.sha256(data + fmt.name.encode()).hexdigest()[:32]
     response.set_etag(digest)
     response.headers["Cache-Control"] = "public, max-age=300, must-revalidate"
-    return response.make_conditional(request)
+    return answer_conditionally(response)
 
 
 @bp.get("/ontology/<version>")

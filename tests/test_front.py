@@ -317,6 +317,28 @@ def test_request_lines_of_every_form(server: LiveServer, line: bytes, status: in
         assert json.loads(body)["status"] == status and b"Connection: close" in head
 
 
+@pytest.mark.parametrize("condition,status", [
+    ("If-None-Match: {etag}", 304), ("If-None-Match: W/{etag}", 304),
+    ("If-None-Match: *", 304), ("If-None-Match: \"other\", {etag}", 304),
+    ("If-Modified-Since: {modified}", 304), ("If-None-Match: \"other\"", 200),
+    ("If-Match: \"other\"", 412), ("If-Match: {etag}", 200)])
+def test_conditional_requests_are_judged_alike_from_the_cache(
+        server: LiveServer, condition: str, status: int) -> None:
+    """RFC 9110, 13.1: the front answered a conditional GET from its cache by comparing
+    ETags exactly, so that W/"…", `*` and If-Modified-Since got 200 from the cache where
+    the app gave 304."""
+    path = "/id/state/us.ttl"
+    _, headers, _ = request(server, "GET", path)
+    name, _, value = condition.format(etag=headers["etag"],
+                                      modified=headers["last-modified"]).partition(": ")
+    _, cached, _ = request(server, "GET", path)
+    assert cached.get("x-cache") == "hit"
+    for target in (path, f"{path}?{urllib.parse.urlencode({'c': condition})}"):  # hit, miss
+        got, headers, body = request(server, "GET", target, headers={name: value})
+        assert got == status, (target, headers)
+        assert (body == b"") == (status != 200)
+
+
 # --- stopping ------------------------------------------------------------------------------
 
 
