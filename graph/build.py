@@ -57,6 +57,7 @@ from rivalry.graph.consistency import ConsistencyReport, HermitSettings
 from rivalry.graph.errors import InvalidFacts, InvalidInput, SourceLocation, StoreWriteError
 from rivalry.graph.load import (
     canonical,
+    check_triple_term_depth,
     facts_files,
     graph_for,
     load_ontology,
@@ -350,6 +351,7 @@ def load_file(store: ox.Store, f: SourceFile, mirror: DiskWriter | None = None) 
     if _digest(data) != f.sha256:
         raise InvalidInput(SourceLocation(str(f.path)), "the file changed while it was read",
                            "build again once it is saved")
+    check_triple_term_depth(data, str(f.path))  # the bulk loader would crash on them
     if may_have_blank_nodes(data):
         quads = canonical(parse_rdf(data, ox.RdfFormat.TURTLE, label=str(f.path),
                                     graph=f.graph), scope=f.name)

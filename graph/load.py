@@ -97,6 +97,8 @@ def parse_rdf(
         check_xml_entities(data, label)
     if fmt == ox.RdfFormat.JSON_LD:
         check_json_depth(data, label)
+    else:
+        check_triple_term_depth(data, label)
     try:
         parsed = ox.parse(data, format=fmt, base_iri=base_iri,
                           without_named_graphs=graph is not None)
@@ -286,6 +288,36 @@ MAX_ENTITY_EXPANSION = 1_000_000
 #: How deep JSON-LD may nest objects and arrays. The JSON-LD parser recurses on them: a
 #: document of a few thousand levels exhausts its memory (a server's worker dies without
 #: an answer). Real documents nest a few dozen levels.
+#: How deep RDF 1.2 triple terms (`<<( … )>>`) and reified triples (`<< … >>`) may nest in
+#: Turtle, TriG, N-Triples and N-Quads: pyoxigraph's parsers recurse on each level, and
+#: some twenty thousand levels (half a megabyte of Turtle) overflow a thread's stack,
+#: which ends the process rather than raising an error.
+MAX_TRIPLE_TERM_DEPTH = 500
+
+
+def check_triple_term_depth(data: bytes, label: str) -> None:
+    """Refuse triple terms nested deeper than MAX_TRIPLE_TERM_DEPTH before any parser
+    sees them, naming the line and column where they go past. Read with the SPARQL
+    tokenizer (strings, IRIs and comments are written alike in Turtle), and only when
+    the text has a `<<` at all."""
+    if b"<<" not in data:
+        return
+    from rivalry.graph.sparql import spans
+
+    text = data.decode("utf-8", "replace")
+    depth = 0
+    for kind, value, start in spans(text):
+        if kind == "open" and value.startswith("<<"):
+            depth += 1
+            if depth > MAX_TRIPLE_TERM_DEPTH:
+                raise InvalidInput(byte_location(data, len(text[:start].encode()), label),
+                                   f"triple terms (<< >>) nest more than "
+                                   f"{MAX_TRIPLE_TERM_DEPTH} levels deep",
+                                   "give the nested statements names of their own")
+        elif kind == "close" and value.endswith(">>"):
+            depth -= 1
+
+
 MAX_JSON_DEPTH = 500
 _JSON_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"', re.S)
 _JSON_BRACKET = re.compile(rb"[\[\]{}]")

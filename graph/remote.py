@@ -64,8 +64,15 @@ from rivalry.graph import (
     Term,
     term_value,
 )
-from rivalry.graph.errors import ExternalStoreError, NoBuild, QueryError, QueryTimeout, StoreError
-from rivalry.graph.load import canonical
+from rivalry.graph.errors import (
+    ExternalStoreError,
+    InvalidInput,
+    NoBuild,
+    QueryError,
+    QueryTimeout,
+    StoreError,
+)
+from rivalry.graph.load import canonical, check_triple_term_depth
 from rivalry.graph.results import Answer, Row, to_json
 from rivalry.graph.sparql import (
     QueryShape,
@@ -238,6 +245,7 @@ def read_results(body: bytes, form: str | None) -> Answer:
 
 
 def read_triples(body: bytes) -> list[ox.Triple]:
+    check_triple_term_depth(body, "the SPARQL server's answer")
     out = []
     for q in ox.parse(body, format=ox.RdfFormat.N_TRIPLES):
         o = q.object
@@ -537,7 +545,7 @@ class RemoteStore:
             if graph:
                 return Answer("graph", triples=read_triples(reply.body)), reply
             return read_results(reply.body, form), reply
-        except (ValueError, SyntaxError, KeyError, TypeError) as e:
+        except (ValueError, SyntaxError, KeyError, TypeError, InvalidInput) as e:
             raise ExternalStoreError(f"the answer of the SPARQL server at {where} cannot be "
                                      f"read: {_one_line(str(e))}") from None
 

@@ -36,8 +36,8 @@ _TOKEN = re.compile(
               (?:[\w\-:.%\\\u00B7-\uFFFF]*[\w\-:%\\\u00B7-\uFFFF])?)
   | (?P<word>[A-Za-z_][A-Za-z0-9_]*)
   | (?P<integer>[0-9]+)
-  | (?P<open>[{(\[])
-  | (?P<close>[})\]])
+  | (?P<open><<(?![^<>"{}|^`\\\x00-\x20]*>)\(?|[{(\[])
+  | (?P<close>\)>>|>>|[})\]])
   | (?P<other>.)
     """,
     re.VERBOSE | re.DOTALL,
@@ -190,9 +190,9 @@ def check_query(text: str, *, max_depth: int,
     shape = inspect_query(text)
     if shape.depth > max_depth:
         raise QueryError(
-            f"the query nests {shape.depth} levels deep (groups, brackets, parentheses and "
-            f"prefix operators such as ! and -); at most {max_depth} are accepted (setting "
-            "max_query_depth)")
+            f"the query nests {shape.depth} levels deep (groups, brackets, parentheses, "
+            f"triple terms << >> and prefix operators such as ! and -); at most {max_depth} "
+            "are accepted (setting max_query_depth)")
     if shape.form == "UPDATE":
         raise UpdateRefused("this is a SPARQL update; the endpoint is read-only and runs queries "
                          "only (SELECT, ASK, CONSTRUCT, DESCRIBE)")

@@ -126,6 +126,20 @@ def test_syntax_error_location_is_exact() -> None:
     assert caught.value.location.column is not None
 
 
+def test_deeply_nested_triple_terms_are_refused_not_a_crash(tmp_path: Path) -> None:
+    """A facts file the bulk loader would have parsed: 20,000 levels of triple terms
+    ended the build's process (a stack overflow); now it is an input error with a place."""
+    from .test_validate_http import deep_triple_terms
+
+    facts = tmp_path / "facts"
+    shutil.copytree(DATA / "consistent", facts)
+    (facts / "deep.ttl").write_text(deep_triple_terms(20_000))
+    with pytest.raises(InvalidInput, match="nest more than 500 levels deep") as caught:
+        build(tmp_path / "store", facts, consistency=False, validation=False)
+    assert caught.value.location.file.endswith("deep.ttl")
+    assert caught.value.location.line == 2
+
+
 def test_inconsistent_facts_are_refused_and_the_store_kept(fresh_store: Path,
                                                            cli: CliRunner) -> None:
     before = served_snapshot(fresh_store)

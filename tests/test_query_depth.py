@@ -26,6 +26,11 @@ CONSTRUCTS: dict[str, Callable[[int], str]] = {
     "NOT EXISTS": lambda n: "ASK { " + "FILTER NOT EXISTS { " * n + "}" * n + " }",
     "OPTIONAL": lambda n: "ASK { " + "OPTIONAL { " * n + "}" * n + " }",
     "!(!(": lambda n: "ASK { FILTER(" + "!(" * n + "true" + ")" * n + ") }",
+    # RDF 1.2 (SPARQL 1.2): reified triples and triple terms, which pyoxigraph parses
+    "<< >>": lambda n: "ASK { " + "<< " * n + "<p:a> <p:b> <p:c>" + " >> <p:b> <p:c>" * n
+                       + " . }",
+    "<<( )>>": lambda n: "ASK { ?s ?p " + "<<( <p:a> <p:b> " * n + "<p:c>" + " )>>" * n
+                         + " }",
 }
 
 

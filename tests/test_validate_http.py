@@ -216,6 +216,30 @@ def test_jsonld_nesting_is_bounded(client: FlaskClient, depth: int, status: int)
         assert (error["line"], error["column"]) == (2, 26 + 25 * (depth - 3))
 
 
+def deep_triple_terms(depth: int) -> str:
+    """A statement whose object nests RDF 1.2 triple terms `depth` levels deep (a string
+    with `<<` in it does not count)."""
+    return ('<http://example.org/a> <http://example.org/p> "<< << <<" .\n'
+            '<http://example.org/a> <http://example.org/p> '
+            + "<<( <http://example.org/a> <http://example.org/p> " * depth
+            + "<http://example.org/c>" + " )>>" * depth + " .\n")
+
+
+@pytest.mark.parametrize("content_type", ["text/turtle", "application/n-triples",
+                                          "application/trig"])
+@pytest.mark.parametrize(("depth", "status"), [(500, 200), (501, 400), (20_000, 400)])
+def test_triple_term_nesting_is_bounded(client: FlaskClient, content_type: str, depth: int,
+                                        status: int) -> None:
+    """pyoxigraph's parsers recurse on each triple term: 20,000 levels (half a megabyte)
+    ended the process that parsed them. At most 500 levels are read."""
+    response = post(client, deep_triple_terms(depth).encode(), content_type=content_type)
+    assert response.status_code == status, response.get_data(as_text=True)[:300]
+    if status == 400:
+        error = response.get_json()
+        assert "triple terms (<< >>) nest more than 500 levels deep" in error["message"]
+        assert (error["line"], error["column"]) == (2, 47 + 50 * 500)
+
+
 def test_billion_laughs_is_refused_before_expansion(client: FlaskClient) -> None:
     decls = ['<!ENTITY lol0 "lollollollollollollollollollol">']
     for i in range(1, 12):
