@@ -113,10 +113,18 @@ class ResponseCache:
         self.hits = 0
         self.misses = 0
 
+    #: Request headers that say how to read the body: requests that differ in them are
+    #: different requests (the same bytes as a form, or in UTF-16, or gzip-compressed,
+    #: get 400 or 415, not the answer to the query)
+    BODY_HEADERS = ("content-type", "content-encoding")
+
     @staticmethod
-    def key(build: str, method: str, target: bytes, body: bytes) -> tuple:
+    def key(build: str, method: str, target: bytes, body: bytes,
+            headers: dict[str, str] | None = None) -> tuple:
         digest = hashlib.sha256(body).digest() if body else b""
-        return (build, method, target, digest)
+        about_body = tuple((headers or {}).get(h, "").strip().lower()
+                           for h in ResponseCache.BODY_HEADERS)
+        return (build, method, target, digest, about_body)
 
     def get(self, key: tuple, headers: dict[str, str]) -> Stored | None:
         variants = self._items.get(key)
@@ -445,7 +453,8 @@ class Front:
         cacheable = method in ("GET", "HEAD") or (method == "POST" and path == "/sparql")
         key = None
         if cacheable and build is not None and build == self.pool.build and self.cache.max_bytes:
-            key = ResponseCache.key(build, "GET" if method == "HEAD" else method, target, body)
+            key = ResponseCache.key(build, "GET" if method == "HEAD" else method, target, body,
+                                    headers)
             stored = self.cache.get(key, headers)
             if stored is not None:
                 return self._from_cache(stored, method, headers), "hit"

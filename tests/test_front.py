@@ -339,6 +339,26 @@ def test_conditional_requests_are_judged_alike_from_the_cache(
         assert (body == b"") == (status != 200)
 
 
+@pytest.mark.parametrize("headers,status", [
+    ({"Content-Type": "application/x-www-form-urlencoded"}, 400),  # a form, with no query
+    ({"Content-Type": "text/plain"}, 400),
+    ({"Content-Type": "application/sparql-query; charset=UTF-16"}, 415),
+    ({"Content-Type": "application/sparql-query", "Content-Encoding": "gzip"}, 415),
+])
+def test_the_same_body_said_otherwise_is_another_request(server: LiveServer,
+                                                         headers: dict[str, str],
+                                                         status: int) -> None:
+    """The cache kept a POSTed query by its bytes alone: the same bytes sent as a form,
+    as UTF-16 or compressed then got the cached 200 instead of their 400 or 415."""
+    body = f"{SELECT} # body-headers {sorted(headers.items())}".encode()
+    for expected in ("miss", "hit"):
+        got, answer, _ = request(server, "POST", "/sparql", body,
+                                 {"Content-Type": "application/sparql-query"})
+        assert got == 200 and answer.get("x-cache", "miss") == expected
+    got, answer, data = request(server, "POST", "/sparql", body, headers)
+    assert got == status and "x-cache" not in answer, data[:200]
+
+
 # --- stopping ------------------------------------------------------------------------------
 
 
