@@ -15,6 +15,7 @@ import hashlib
 import json
 from datetime import datetime
 from email.utils import format_datetime
+from urllib.parse import urlencode
 
 import pyoxigraph as ox
 import rdflib
@@ -45,9 +46,21 @@ def local_path(iri: str) -> str | None:
     return "/" + iri[len(base):] if iri.startswith(base) else None
 
 
+#: The schemes of IRIs a page links to as they are: any other (`javascript:`, `data:`,
+#: `urn:`…) could run script in the server's origin when clicked, or lead nowhere.
+LINKED_SCHEMES = ("http://", "https://")
+
+
 def href(iri: str) -> str:
-    """Where a page should link for an IRI: here for our own, the IRI itself otherwise."""
-    return local_path(iri) or iri
+    """Where a page should link for an IRI: here for our own; the IRI itself for another
+    http(s) IRI; for any other scheme, the server's own description of it (a SPARQL
+    DESCRIBE), since a query can put any IRI in a page (`<javascript:…>`)."""
+    local = local_path(iri)
+    if local is not None:
+        return local
+    if iri.lower().startswith(LINKED_SCHEMES):
+        return iri
+    return "/sparql?" + urlencode({"query": f"DESCRIBE <{iri}>"})
 
 
 def split_suffix(path: str) -> tuple[str, Format | None]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -137,3 +138,21 @@ def test_group_start_of_a_text_without_a_query_form_is_none() -> None:
     from rivalry.graph.sparql import group_start
 
     assert group_start("# WHERE { ?s ?p ?o }") is None
+
+
+@pytest.mark.parametrize("query", [
+    'SELECT (<javascript:alert(1)> AS ?x) (IRI("JavaScript:alert(2)") AS ?y) '
+    '(<data:text/html,hi> AS ?z) WHERE {}',
+    "CONSTRUCT { <javascript:alert(3)> <vbscript:msgbox> <urn:x:y> } WHERE {}",
+])
+def test_result_pages_never_link_to_script(client: FlaskClient, query: str) -> None:
+    """A query can put any IRI in the HTML page of its answer, and a link to it could be
+    shared: IRIs of other schemes than http(s) link to the server's description of them
+    (DESCRIBE), never as they are (`javascript:` ran script in the server's origin)."""
+    response = client.get("/sparql", query_string={"query": query},
+                          headers={"Accept": "text/html"})
+    assert response.status_code == 200
+    page = response.get_data(as_text=True)
+    hrefs = re.findall(r'href="([^"]*)"', page)
+    assert hrefs and all(h.startswith(("/", "http://", "https://", "#")) for h in hrefs), hrefs
+    assert "/sparql?query=DESCRIBE+%3Cjavascript%3Aalert%28" in page
