@@ -82,6 +82,13 @@ def create_app(settings: Mapping[str, Any] | None = None) -> Flask:
             end_budget()
 
     @app.after_request
+    def no_sniffing(response: Response) -> Response:
+        # answers hold text a query chose ("<html><script>…" in a CSV cell): a browser
+        # must take them as the type they say, never guess HTML from their content
+        response.headers["X-Content-Type-Options"] = "nosniff"
+        return response
+
+    @app.after_request
     def say_build(response: Response) -> Response:
         # Under `rivalry serve`, tell the front which build an answer comes from, so that
         # it may keep it in its cache for that build only (rivalry.server.front); no

@@ -541,7 +541,8 @@ class Front:
 
     def _error(self, status: int, accept: str, message: str) -> Response:
         content_type, body = self.render_error(status, accept, message)
-        headers = [("Content-Type", content_type), ("Cache-Control", "no-store")]
+        headers = [("Content-Type", content_type), ("Cache-Control", "no-store"),
+                   ("X-Content-Type-Options", "nosniff")]
         if status == 503:
             headers.append(("Retry-After", "5"))
         return Response(status, headers, body)

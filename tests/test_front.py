@@ -359,6 +359,20 @@ def test_the_same_body_said_otherwise_is_another_request(server: LiveServer,
     assert got == status and "x-cache" not in answer, data[:200]
 
 
+@pytest.mark.parametrize("path,headers", [
+    (sparql_path('SELECT ("<html><script>alert(1)</script>" AS ?x) {}'), {"Accept": "text/csv"}),
+    ("/id/state/cn.ttl", {}), ("/", {}), ("/nowhere", {}),
+    ("/", {"X-Big": "y" * 9000}),  # the front's own error (431)
+])
+def test_no_answer_may_be_sniffed(server: LiveServer, path: str,
+                                  headers: dict[str, str]) -> None:
+    """Answers hold text that a query chose: every response, the app's, the cache's and
+    the front's own errors, tells browsers not to guess its type from its content."""
+    for _ in range(2):  # the second from the cache, where one is kept
+        _, answer, _ = request(server, "GET", path, headers=headers)
+        assert answer["x-content-type-options"] == "nosniff"
+
+
 # --- stopping ------------------------------------------------------------------------------
 
 
