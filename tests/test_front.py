@@ -306,7 +306,8 @@ def test_request_lines_of_every_form(server: LiveServer, line: bytes, status: in
     """RFC 9112, 3.2: origin, absolute and asterisk forms are answered; what is not
     HTTP/1.x, a method the front does not know, or a proxy's target gets a JSON error,
     and the connection is closed."""
-    answer = raw(server, line + b"\r\nHost: 127.0.0.1\r\n\r\n")
+    close = b"Connection: close\r\n" if status == 200 else b""  # refusals close anyway
+    answer = raw(server, line + b"\r\nHost: 127.0.0.1\r\n" + close + b"\r\n")
     head, _, body = answer.partition(b"\r\n\r\n")
     assert head.startswith(b"HTTP/1.1 %d " % status), answer[:300]
     if line.startswith(b"OPTIONS"):
