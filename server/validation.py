@@ -27,8 +27,13 @@ class BadForm(RivalryError):
     status = 400
     title = "Invalid input"
 
-#: The report's media types, the first for a client that says nothing (no Accept).
-REPORT_TYPES = ("application/json", "text/turtle", "text/html")
+#: The SHACL validation report (an RDF graph) in each RDF format it is offered in, by
+#: media type, with rdflib's name for the format.
+REPORT_GRAPH_TYPES = {"text/turtle": "turtle", "application/n-triples": "nt",
+                      "application/ld+json": "json-ld", "application/rdf+xml": "xml"}
+#: The report's media types, the first for a client that says nothing (no Accept): a
+#: summary in JSON, the report graph, or the page.
+REPORT_TYPES = ("application/json", *REPORT_GRAPH_TYPES, "text/html")
 FORM_TYPES = ("multipart/form-data", "application/x-www-form-urlencoded")
 
 #: The formats the form offers, by the name its select sends.
@@ -80,8 +85,9 @@ def _run(submission: Submission, strict: bool) -> tuple[Report, str | None]:
 
 
 def _answer(report: Report, note: str | None, best: str, form: dict | None = None) -> Response:
-    if best == "text/turtle":
-        response = Response(report.to_turtle(), content_type="text/turtle; charset=utf-8")
+    if best in REPORT_GRAPH_TYPES:
+        response = Response(report.graph.serialize(format=REPORT_GRAPH_TYPES[best]),
+                            content_type=f"{best}; charset=utf-8")
     elif best == "text/html":
         response = Response(render_template("validation.html", report=report, note=note,
                                             form=form or {}, formats=FORM_FORMATS),

@@ -76,12 +76,20 @@ def test_json_report(client: FlaskClient) -> None:
     assert post(client, VALID).get_json()["conforms"] is True
 
 
-def test_turtle_report_is_a_shacl_validation_report(client: FlaskClient) -> None:
-    response = post(client, INVALID, accept="text/turtle")
-    assert response.status_code == 200 and response.mimetype == "text/turtle"
-    g = rdflib.Graph().parse(data=response.data, format="turtle")
+@pytest.mark.parametrize("accept,rdflib_format", [
+    ("text/turtle", "turtle"), ("application/n-triples", "nt"),
+    ("application/ld+json", "json-ld"), ("application/rdf+xml", "xml")])
+def test_the_report_is_a_shacl_validation_report_in_every_rdf_format(
+        client: FlaskClient, accept: str, rdflib_format: str) -> None:
+    """The SHACL validation report graph, in the RDF format asked for (Turtle only had
+    been offered: a client asking for N-Triples or JSON-LD got 406)."""
+    summary = post(client, INVALID, accept="application/json").get_json()
+    response = post(client, INVALID, accept=accept)
+    assert response.status_code == 200 and response.mimetype == accept
+    g = rdflib.Graph().parse(data=response.data, format=rdflib_format)
     report = next(g.subjects(RDF.type, SH.ValidationReport))
     assert g.value(report, SH.conforms).toPython() is False
+    assert len(list(g.objects(report, SH.result))) == len(summary["results"]) > 0
 
 
 def test_html_report(client: FlaskClient) -> None:
