@@ -60,10 +60,16 @@ def settings_from(**overrides: Any) -> dict[str, Any]:
     context = click.get_current_context(silent=True)
     command = context.info_name if context is not None else None
     try:
-        return load_settings(overrides, command=None if command == "settings" else command)
+        values = load_settings(overrides, command=None if command == "settings" else command)
     except RivalryError as e:
         click.echo(f"error: {e}", err=True)
         sys.exit(2)  # a bad option or setting: input that cannot be used
+    if command not in ("serve", "settings"):
+        # a command runs once: it reads the build's database where it lies, rather than
+        # first copying it into memory (half a minute at 100,000 measures) as a server,
+        # which answers many queries, does (store_in_memory)
+        values["store_in_memory"] = False
+    return values
 
 
 store_option = click.option(

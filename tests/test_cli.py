@@ -211,3 +211,26 @@ def test_queries_command_lists_every_canned_query_with_its_parameters(cli: CliRu
         assert f"{q.name}: {q.title}" in result.stdout
         for p in q.params:
             assert f"--param {p.name}=" in result.stdout
+
+
+@pytest.mark.parametrize("args", [
+    ("query", "ASK { ?s ?p ?o }"), ("search", "huawei"), ("stats",)])
+def test_commands_read_the_database_where_it_lies(store_dir: Path, cli: CliRunner,
+                                                  monkeypatch: pytest.MonkeyPatch,
+                                                  args: tuple[str, ...]) -> None:
+    """A command runs once: copying the build into memory first (store_in_memory, the
+    server's setting) took half a minute at 100,000 measures before any work began."""
+    import rivalry.graph.store as store_module
+
+    opened: list[bool] = []
+    open_store = store_module.open_store
+
+    def spy(settings: dict):  # noqa: ANN202
+        opened.append(settings["store_in_memory"])
+        return open_store(settings)
+
+    monkeypatch.setattr(store_module, "open_store", spy)
+    monkeypatch.setenv("RIVALRY_STORE_IN_MEMORY", "true")
+    result = run(cli, args[0], "--store", store_dir, *args[1:])
+    assert result.exit_code == 0, result.output
+    assert opened and not any(opened)
