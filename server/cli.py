@@ -66,8 +66,8 @@ def settings_from(**overrides: Any) -> dict[str, Any]:
         sys.exit(2)  # a bad option or setting: input that cannot be used
     if command not in ("serve", "settings"):
         # a command runs once: it reads the build's database where it lies, rather than
-        # first copying it into memory (half a minute at 100,000 measures) as a server,
-        # which answers many queries, does (store_in_memory)
+        # first copying the whole graph into memory as a server, which answers many
+        # queries, does (store_in_memory)
         values["store_in_memory"] = False
     return values
 

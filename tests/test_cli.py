@@ -218,8 +218,8 @@ def test_queries_command_lists_every_canned_query_with_its_parameters(cli: CliRu
 def test_commands_read_the_database_where_it_lies(store_dir: Path, cli: CliRunner,
                                                   monkeypatch: pytest.MonkeyPatch,
                                                   args: tuple[str, ...]) -> None:
-    """A command runs once: copying the build into memory first (store_in_memory, the
-    server's setting) took half a minute at 100,000 measures before any work began."""
+    """A command runs once: it had copied the whole build into memory first
+    (store_in_memory, the server's setting) before any work began."""
     import rivalry.graph.store as store_module
 
     opened: list[bool] = []
