@@ -29,6 +29,7 @@ def create_app(settings: Mapping[str, Any] | None = None) -> Flask:
         browse,
         entities,
         errors,
+        graph_store,
         graphs,
         meta,
         pages,
@@ -52,6 +53,7 @@ def create_app(settings: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(browse.bp)
     app.register_blueprint(publish.bp)
     app.register_blueprint(graphs.bp)
+    app.register_blueprint(graph_store.bp)
     app.register_blueprint(search.bp)
     app.register_blueprint(reconcile.bp)
     app.register_blueprint(screening.bp)

@@ -20,7 +20,6 @@ from flask import (
     render_template,
     request,
     send_file,
-    stream_with_context,
 )
 from werkzeug.wrappers import Response as WerkzeugResponse
 
@@ -293,12 +292,22 @@ def dump(name: str) -> Response:
     plain = name.removesuffix(".gz")
     if plain not in DUMPS:
         abort(404, description=f"no dump called {name!r}; see /data")
+    response = send_dump(plain, as_gzip_file=name != plain)
+    response.headers["Cache-Control"] = "public, max-age=3600"
+    return response
+
+
+def send_dump(plain: str, *, as_gzip_file: bool) -> Response:
+    """The response carrying one dump (written now if the build has none): as a gzip
+    file (`NAME.gz`), or in its own media type, with `Content-Encoding: gzip` to
+    clients that accept it and decompressed as it is sent to those that do not. Used
+    by /data and by the graph store (rivalry.server.graph_store)."""
     path = dump_file(plain)
     media_type = DUMP_TYPES[Path(plain).suffix]
     gzip_ok = accepts_gzip(request.headers.get("Accept-Encoding", ""))
-    if name != plain:
+    if as_gzip_file:
         response = send_file(path, mimetype="application/gzip", conditional=True,
-                             download_name=name)
+                             download_name=plain + ".gz")
     elif gzip_ok:
         response = send_file(path, mimetype=media_type, conditional=True, download_name=plain)
         response.headers["Content-Encoding"] = "gzip"
@@ -308,19 +317,16 @@ def dump(name: str) -> Response:
         response.headers["X-Sendfile"] = str(path)
         response.headers["X-Rivalry-Gunzip"] = "1"
     else:
-        def chunks() -> Iterator[bytes]:
+        def chunks() -> Iterator[bytes]:  # needs no request context: the file's path only
             with gzip.open(path, "rb") as source:
                 while chunk := source.read(1 << 20):
                     yield chunk
 
-        response = Response(stream_with_context(chunks()), mimetype=media_type,
-                            direct_passthrough=True)
-    if "charset" not in response.headers.get("Content-Type", "") and media_type != \
-            "application/gzip" and name == plain:
+        response = Response(chunks(), mimetype=media_type, direct_passthrough=True)
+    if "charset" not in response.headers.get("Content-Type", "") and not as_gzip_file:
         response.headers["Content-Type"] = f"{media_type}; charset=utf-8"
     response.headers["Vary"] = "Accept-Encoding"
     response.headers["Link"] = f'<{DATA_LICENSE}>; rel="license"'
-    response.headers["Cache-Control"] = "public, max-age=3600"
     return response
 
 
