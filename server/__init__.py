@@ -12,6 +12,14 @@ from rivalry.graph.store import Store, open_store
 from rivalry.server.errors import UnsupportedMediaType
 from rivalry.server.settings import load_settings
 
+#: The Content-Security-Policy of every page: scripts only from this server's own files (no
+#: inline script, no eval), so that text a query or a fact put on a page can never run;
+#: styles may be inline (the pages' own <style> and YASGUI's); no plugins; forms post here
+#: only. `connect-src` stays open: the query page may be pointed at another endpoint.
+PAGE_POLICY = ("default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+               "img-src 'self' data:; font-src 'self' data:; connect-src *; object-src 'none'; "
+               "base-uri 'self'; form-action 'self'")
+
 
 def create_app(settings: Mapping[str, Any] | None = None) -> Flask:
     """Create the app: defaults, then RIVALRY_* environment variables, then `settings`."""
@@ -88,6 +96,8 @@ def create_app(settings: Mapping[str, Any] | None = None) -> Flask:
         # answers hold text a query chose ("<html><script>…" in a CSV cell): a browser
         # must take them as the type they say, never guess HTML from their content
         response.headers["X-Content-Type-Options"] = "nosniff"
+        if response.mimetype == "text/html":
+            response.headers["Content-Security-Policy"] = PAGE_POLICY
         return response
 
     @app.after_request

@@ -24,6 +24,8 @@ QUERY = ("PREFIX rv: <https://w3id.org/rivalry/ontology#>\nPREFIX rdfs: "
          "<http://www.w3.org/2000/01/rdf-schema#>\nSELECT ?action ?label ?source WHERE { "
          "?action a rv:Sanction ; rdfs:label ?label ; "
          "<http://www.w3.org/ns/prov#wasDerivedFrom> ?source }")
+#: An action late in its chain of responses, whose diagram opens scrolled to it.
+CHAIN_END = "/id/action/cn-samr-2025-09-15-nvidia-finding"
 PAGES = {
     "home": "/",
     "ontology": "/ontology",
@@ -165,3 +167,30 @@ def test_query_editor_shows_prefixed_names(server: LiveServer, browser) -> None:
                                                             ".yasr table tbody td"))
     assert "action:" in cells  # id/action/... written with the graph's prefix
     assert "https://w3id.org/rivalry/id/action/" not in cells
+
+
+def test_pages_run_under_their_content_security_policy(server: LiveServer,
+                                                       browser) -> None:  # noqa: ANN001
+    """The pages' policy allows scripts from the server's own files only: no page (the
+    query page with YASGUI running an example, an entity page with its chain diagram)
+    makes the browser refuse anything."""
+    import time
+
+    browser.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument", {"source": (
+        "window.__refused = [];"
+        "document.addEventListener('securitypolicyviolation', function (e) {"
+        " window.__refused.push(e.violatedDirective + ' ' + e.blockedURI); });")})
+    set_width(browser, WIDTHS["desktop"])
+    for path in [*PAGES.values(), "/?run=cq02-response-chain"]:
+        browser.get(server.url + path)
+        time.sleep(0.3)  # let the page's own scripts (YASGUI's requests) run
+        refused = browser.execute_script("return window.__refused")
+        assert refused == [], (path, refused)
+    set_width(browser, WIDTHS["phone"])
+    browser.get(server.url + CHAIN_END)
+    # chain.js ran: the diagram opens at this page's action rather than at its start
+    left, focus, width, most = browser.execute_script(
+        "var d = document.querySelector('.diagram'); var s = d.querySelector('svg');"
+        "return [d.scrollLeft, +s.dataset.focusX, d.clientWidth, d.scrollWidth - d.clientWidth]")
+    assert focus - width / 3 > 0
+    assert abs(left - min(most, focus - width / 3)) <= 1

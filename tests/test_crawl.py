@@ -15,6 +15,10 @@ from urllib.parse import urldefrag, urljoin, urlsplit
 import pytest
 from flask.testing import FlaskClient
 
+#: A script the page runs from its own text (not a file, not a JSON data block).
+INLINE_SCRIPT = re.compile(r"<script(?![^>]*\bsrc=)(?![^>]*type=[\"']application/json)[^>]*>",
+                           re.IGNORECASE)
+HANDLER = re.compile(r"""<[^>]+\son[a-z]+=|href=["']javascript:""", re.IGNORECASE)
 HREF = re.compile(r"""\b(?:href|src|action)=["']([^"']+)["']""")
 ID = re.compile(r"""\bid=["']([^"']+)["']""")
 BASE_IRI = "https://w3id.org/rivalry/"
@@ -54,6 +58,7 @@ def crawl(client: FlaskClient, start: str = "/") -> dict:
     anchors: dict[str, set[str]] = {}
     wanted: dict[str, set[tuple[str, str]]] = {}  # page -> {(fragment, linked from)}
     kinds: dict[str, int] = {}
+    unsafe: dict[str, str] = {}  # page -> what would let text on it run as script
     queue: deque[tuple[str, str]] = deque([(start, "(start)")])
     while queue:
         url, source = queue.popleft()
@@ -81,13 +86,20 @@ def crawl(client: FlaskClient, start: str = "/") -> dict:
             response.close()
             continue
         html = response.get_data(as_text=True)
+        policy = response.headers.get("Content-Security-Policy", "")
         response.close()
+        if "script-src 'self'" not in policy or "unsafe-inline" in policy.split(
+                "script-src", 1)[1].split(";", 1)[0]:
+            unsafe[path] = f"Content-Security-Policy: {policy!r}"
+        elif found := INLINE_SCRIPT.search(html) or HANDLER.search(html):
+            unsafe[path] = found.group(0)
         anchors[path] = set(ID.findall(html))
         for link in HREF.findall(html):
             target = internal(link, path)
             if target and not target.startswith("/static/"):
                 queue.append((target, path))
-    return {"statuses": statuses, "anchors": anchors, "wanted": wanted, "kinds": kinds}
+    return {"statuses": statuses, "anchors": anchors, "wanted": wanted, "kinds": kinds,
+            "unsafe": unsafe}
 
 
 @pytest.fixture(scope="module")
@@ -131,3 +143,10 @@ def test_ontology_anchors_linked_from_pages_exist(site: dict) -> None:
     linked = {f for f, _ in site["wanted"].get("/ontology", set())}
     assert {"InForce", "Sanction", "issuedBy"} <= linked  # pages do link into the ontology
     assert linked <= site["anchors"]["/ontology"]
+
+
+def test_no_page_runs_inline_script(site: dict) -> None:
+    """Every page forbids inline script (Content-Security-Policy `script-src 'self'`) and
+    has none of its own, so that text a query or a fact puts on a page never runs."""
+    assert not site["unsafe"], dict(list(site["unsafe"].items())[:10])
+    assert len(site["anchors"]) > 100  # the HTML pages were read
