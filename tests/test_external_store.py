@@ -137,6 +137,23 @@ def test_pages_agree(path: str, remote_client: FlaskClient, client: FlaskClient)
     assert normalized(over_remote.data) == normalized(embedded.data)
 
 
+@pytest.mark.parametrize("graph", ["facts/events/2018-04-zte-denial-order", "inferred",
+                                   "derived", "meta", "facts/none"])
+def test_graph_store_agrees(graph: str, remote_client: FlaskClient,
+                            client: FlaskClient) -> None:
+    """/rdf-graph-store reads a named graph from the external store through its quads:
+    the same triples as the embedded store writes natively (or the same 404)."""
+    path = "/rdf-graph-store?graph=" + urllib.parse.quote(
+        f"https://w3id.org/rivalry/graph/{graph}", safe="")
+    answers = [c.get(path, headers={"Accept": "application/n-triples"})
+               for c in (remote_client, client)]
+    assert answers[0].status_code == answers[1].status_code == (
+        404 if graph == "facts/none" else 200)
+    if graph != "facts/none":
+        lines = [sorted(a.get_data(as_text=True).splitlines()) for a in answers]
+        assert lines[0] == lines[1] and len(lines[0]) > 10
+
+
 def test_dumps_and_void(remote_client: FlaskClient, client: FlaskClient) -> None:
     with remote_client.get("/data/rivalry.nq.gz") as response:
         quads = gzip.decompress(response.data).decode().strip().splitlines()
