@@ -131,6 +131,8 @@ def test_a_hanging_server_gives_a_503_naming_it_on_every_route(proxy: Proxy, set
         for response in (client.get("/id/state/cn.html", headers={"Accept": "application/json"}),
                          client.post("/validate", data=body, content_type="text/turtle"),
                          client.get("/-/health"),
+                         client.get("/rdf-graph-store", query_string={
+                             "graph": "https://w3id.org/rivalry/graph/meta"}),
                          client.get("/sparql", query_string={"query": "ASK { ?s ?p ?o }"})):
             assert response.status_code == 503, response.data[:300]
             assert proxy.url in response.get_json()["message"]
