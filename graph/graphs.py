@@ -128,8 +128,10 @@ def graph_info(store: Store, iri: str, labels: Labels,
     return info
 
 
-def describe_graph(info: GraphInfo, *, dataset: str, endpoint: str) -> list[ox.Triple]:
-    """The graph's description as RDF (VoID, PROV, Dublin Core)."""
+def describe_graph(info: GraphInfo, *, dataset: str, endpoint: str,
+                   data_dump: str | None = None) -> list[ox.Triple]:
+    """The graph's description as RDF (VoID, PROV, Dublin Core); `data_dump` is where
+    the graph's triples can be had whole (`void:dataDump`)."""
     g = ox.NamedNode(info.iri)
 
     def t(p: str, o: Term) -> ox.Triple:
@@ -146,6 +148,8 @@ def describe_graph(info: GraphInfo, *, dataset: str, endpoint: str) -> list[ox.T
         t(DCT + "license", ox.NamedNode(DATA_LICENSE)),
         ox.Triple(ox.NamedNode(dataset), ox.NamedNode(VOID + "subset"), g),
     ]
+    if data_dump:
+        triples.append(t(VOID + "dataDump", ox.NamedNode(data_dump)))
     if info.kind == "facts":
         triples.append(t(RDF_TYPE, ox.NamedNode(RV + "AssertionGraph")))
     if info.file:

@@ -26,7 +26,7 @@ from rivalry.graph import DATA_LICENSE, PREFIXES
 from rivalry.server import get_store
 from rivalry.server.entities import conditional
 from rivalry.server.errors import NotAcceptable, checked_iri
-from rivalry.server.formats import RDF_FORMATS, Format, lookup, negotiate
+from rivalry.server.formats import RDF_FORMATS, Format, best_offer, lookup, negotiate
 from rivalry.server.publish import send_dump
 
 bp = Blueprint("graph_store", __name__)
@@ -48,7 +48,13 @@ def _formats(names: dict[str, str]) -> tuple[Format, ...]:
 
 
 def _choose(formats: tuple[Format, ...], what: str) -> Format:
-    chosen = negotiate(request.headers.get("Accept", ""), formats)
+    """The negotiated format; the first (Turtle, N-Quads) for a client asking for a page
+    only (a crawler following a page's link: RFC 9110 lets a server disregard Accept
+    rather than answer 406); 406 for a client asking for something else."""
+    header = request.headers.get("Accept", "")
+    chosen = negotiate(header, formats)
+    if chosen is None and best_offer(header, ("text/html",)) is not None:
+        chosen = formats[0]
     if chosen is None:
         raise NotAcceptable(f"{what} can be given as "
                             + ", ".join(f.media_type for f in formats))

@@ -5,7 +5,7 @@ its counts) in the negotiated format: Turtle, JSON-LD, N-Triples, RDF/XML or HTM
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, current_app, render_template
+from flask import Blueprint, Response, current_app, render_template, url_for
 from werkzeug.wrappers import Response as WerkzeugResponse
 
 from rivalry.graph import BASE_IRI, DATA_LICENSE
@@ -49,11 +49,13 @@ def named_graph(rest: str) -> WerkzeugResponse:
         return Response(body, status=404, content_type=content_type)
     if fmt is HTML:
         body = render_template("graph.html", info=info, href=href, path=f"/graph/{path}",
-                               formats=ENTITY_FORMATS[:-1], query=graph_query(iri)
+                               formats=ENTITY_FORMATS[:-1], query=graph_query(iri),
+                               whole=url_for("graph_store.graph_store", graph=iri)
                                ).encode("utf-8")
     else:
         triples = describe_graph(info, dataset=base + "dataset",
-                                 endpoint=external_url("sparql.endpoint"))
+                                 endpoint=external_url("sparql.endpoint"),
+                                 data_dump=external_url("graph_store.graph_store", graph=iri))
         body = serialize(triples, fmt)
     response = Response(body, content_type=fmt.content_type)
     response.headers["Link"] = (alternates(f"/graph/{path}") + f', <{iri}>; rel="describes"'

@@ -74,7 +74,8 @@ def test_every_graph_of_the_build_is_served(client: FlaskClient, store_dir: Path
 
 def test_media_type_parameters_and_any_accept(client: FlaskClient, store_dir: Path) -> None:
     graph = a_facts_graph(store_dir)
-    for accept in ("text/turtle; charset=utf-8", "*/*", "", "text/html,*/*;q=0.8"):
+    for accept in ("text/turtle; charset=utf-8", "*/*", "", "text/html,*/*;q=0.8",
+                   "text/html"):  # a crawler following a page's link
         response = client.get(url(graph), headers={"Accept": accept} if accept else {})
         assert response.status_code == 200 and response.mimetype == "text/turtle", accept
     response = client.get(url(graph), headers={"Accept": "image/png"})

@@ -7,6 +7,7 @@ from __future__ import annotations
 import csv
 import io
 import re
+from html import unescape
 from pathlib import Path
 
 import pytest
@@ -126,6 +127,12 @@ def test_named_graph_iri_303s_to_its_description(client: FlaskClient, accept: st
                 rdflib.URIRef(ID_BASE + "source/treasury-jy2769")) in g
         assert (iri, rdflib.URIRef("http://purl.org/dc/terms/license"),
                 rdflib.URIRef(DATA_LICENSE)) in g
+        # void:dataDump: the graph store's address for the whole graph, which gives it
+        dump = str(g.value(iri, void.dataDump))
+        whole = client.get(dump.removeprefix("http://localhost"),
+                           headers={"Accept": "application/n-triples"})
+        assert whole.status_code == 200
+        assert len(whole.data.splitlines()) == int(g.value(iri, void.triples))
 
 
 def test_named_graph_page_lists_sources_and_counts(client: FlaskClient,
@@ -135,6 +142,11 @@ def test_named_graph_page_lists_sources_and_counts(client: FlaskClient,
     assert 'href="/id/action/us-ofac-2025-01-03-integrity"' in html
     n = count_triples(store_dir, FACTS_GRAPH_BASE + "events/2025-01-integrity-technology-sanction")
     assert f"<td>{n:,}</td>" in html
+    whole = re.search(r'href="(/rdf-graph-store\?graph=[^"]+)"', html)
+    assert whole, "the page links the whole graph"
+    turtle = client.get(unescape(whole.group(1)))
+    assert turtle.status_code == 200 and turtle.mimetype == "text/turtle"
+    assert len(rdflib.Graph().parse(data=turtle.data, format="turtle")) == n
     for special in ("/graph/ontology", "/graph/inferred", "/graph/meta"):
         assert client.get(special + ".html").status_code == 200, special
     missing = client.get("/graph/facts/nothing-here", headers={"Accept": "text/turtle"})
