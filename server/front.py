@@ -369,6 +369,11 @@ class Front:
         headers = {name.decode("latin-1").lower(): value.decode("latin-1")
                    for name, value in request.headers}
         length = headers.get("content-length")
+        if length is not None and "transfer-encoding" in headers:
+            # framed two ways: how a request is smuggled past a proxy that reads the other
+            # framing; refused, and the connection closed (RFC 9112, 6.3)
+            raise Refusal(400, "a request may have Content-Length or Transfer-Encoding, not "
+                          "both (RFC 9112, 6.3): send one of them")
         if length is not None and length.isdigit() and int(length) > limits.max_body_bytes:
             raise Refusal(413, f"the request body is {int(length)} bytes; at most "
                           f"{limits.max_body_bytes} are accepted (setting max_body_bytes)")

@@ -119,6 +119,22 @@ def test_chunked_body_under_the_cap_is_read_whole(server: LiveServer) -> None:
     assert rows == json.loads(whole)["results"]["bindings"][5:6]  # OFFSET 5 was kept
 
 
+def test_both_content_length_and_transfer_encoding_are_refused(server: LiveServer) -> None:
+    """A request framed two ways is how requests are smuggled past a proxy that reads the
+    other framing (RFC 9112, 6.3): 400, and the connection is closed, so that nothing
+    after it on the connection (here a second request) is read as a request."""
+    smuggled = b"GET /-/health HTTP/1.1\r\nHost: x\r\n\r\n"
+    body = b"ASK { ?s ?p ?o }"
+    answer = raw(server, b"POST /sparql HTTP/1.1\r\nHost: x\r\nContent-Type: "
+                 b"application/sparql-query\r\nContent-Length: 4\r\nTransfer-Encoding: "
+                 b"chunked\r\n\r\n" + chunked(body) + smuggled)
+    head, _, rest = answer.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 400"), head
+    assert b"connection: close" in head.lower()
+    assert "Transfer-Encoding" in json.loads(rest)["message"]
+    assert answer.count(b"HTTP/1.1 ") == 1  # the smuggled request got no answer
+
+
 def test_announced_length_over_the_cap_is_refused_before_reading(server: LiveServer) -> None:
     answer = raw(server, b"POST /sparql HTTP/1.1\r\nHost: x\r\nContent-Type: "
                  b"application/sparql-query\r\nContent-Length: 10000000\r\n\r\nSELECT",
