@@ -135,6 +135,15 @@ def test_both_content_length_and_transfer_encoding_are_refused(server: LiveServe
     assert answer.count(b"HTTP/1.1 ") == 1  # the smuggled request got no answer
 
 
+def test_two_different_content_lengths_are_refused(server: LiveServer) -> None:
+    answer = raw(server, b"POST /sparql HTTP/1.1\r\nHost: x\r\nContent-Type: "
+                 b"application/sparql-query\r\nContent-Length: 16\r\nContent-Length: 5\r\n"
+                 b"\r\nASK { ?s ?p ?o }")
+    head, _, rest = answer.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 400") and b"connection: close" in head.lower()
+    assert "Content-Length" in json.loads(rest)["message"]
+
+
 def test_announced_length_over_the_cap_is_refused_before_reading(server: LiveServer) -> None:
     answer = raw(server, b"POST /sparql HTTP/1.1\r\nHost: x\r\nContent-Type: "
                  b"application/sparql-query\r\nContent-Length: 10000000\r\n\r\nSELECT",
