@@ -81,7 +81,11 @@ def _target() -> tuple[str, str | None]:
     return ("default", None) if "default" in args else ("dataset", None)
 
 
-@bp.route("/rdf-graph-store", methods=["GET"])
+#: What the graph store allows (its OPTIONS answer and its 405s' Allow).
+ALLOWED = ("GET", "HEAD", "OPTIONS")
+
+
+@bp.route("/rdf-graph-store", methods=["GET"], provide_automatic_options=False)
 def graph_store() -> WerkzeugResponse:
     kind, iri = _target()
     response: WerkzeugResponse
@@ -125,10 +129,18 @@ def _named_graph(iri: str, fmt: Format) -> WerkzeugResponse:
     return conditional(response, f"rdf-graph-store:{iri}:{fmt.name}")
 
 
-@bp.route("/rdf-graph-store", methods=list(WRITES))
+@bp.route("/rdf-graph-store", methods=["OPTIONS"], provide_automatic_options=False)
+def options() -> Response:
+    # written out, as Flask's would list the write methods its routes take (to refuse them)
+    response = Response(b"", status=200)
+    response.headers["Allow"] = ", ".join(ALLOWED)
+    return response
+
+
+@bp.route("/rdf-graph-store", methods=list(WRITES), provide_automatic_options=False)
 def read_only() -> WerkzeugResponse:
     raise MethodNotAllowed(
-        valid_methods=["GET", "HEAD", "OPTIONS"],
+        valid_methods=list(ALLOWED),
         description=f"{request.method} is not allowed: this graph store is read-only. The "
                     "graph changes only when the facts files are edited and `rivalry build` "
                     "is run (CONTRIBUTING.md); read graphs with GET or HEAD.")

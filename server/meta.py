@@ -12,7 +12,7 @@ bp = Blueprint("meta", __name__)
 
 #: Paths that only read, and so may be called from any origin's scripts.
 READ_PATHS = ("/sparql", "/-/", "/id/", "/graph/", "/data", "/ontology", "/shapes",
-              "/.well-known/", "/search", "/reconcile", "/screen")
+              "/.well-known/", "/search", "/reconcile", "/screen", "/rdf-graph-store")
 
 
 @bp.get("/-/settings.json")

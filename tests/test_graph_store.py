@@ -167,11 +167,19 @@ def test_writes_are_refused_and_nothing_changes(client: FlaskClient, store_dir: 
     assert len(EmbeddedStore(store_dir).db) == before
 
 
-def test_options_names_the_methods(client: FlaskClient) -> None:
-    response = client.options("/rdf-graph-store")
+def test_options_names_the_methods_it_allows(client: FlaskClient) -> None:
+    response = client.options("/rdf-graph-store?default")
     assert response.status_code == 200
-    assert {"GET", "HEAD", "OPTIONS"} <= set(response.headers["Allow"].replace(" ", "")
-                                             .split(","))
+    assert set(response.headers["Allow"].replace(" ", "").split(",")) == {
+        "GET", "HEAD", "OPTIONS"}
+
+
+def test_cors(client: FlaskClient, store_dir: Path) -> None:
+    preflight = client.options("/rdf-graph-store", headers={
+        "Origin": "https://example.org", "Access-Control-Request-Method": "GET"})
+    assert preflight.headers["Access-Control-Allow-Origin"] == "*"
+    answer = client.get(url(a_facts_graph(store_dir)), headers={"Origin": "https://example.org"})
+    assert answer.headers["Access-Control-Allow-Origin"] == "*"
 
 
 # --- through `rivalry serve` -------------------------------------------------------------
