@@ -477,8 +477,8 @@ def search_report(results: list[dict], info: dict, command: str) -> str:
              "Measured by `bench/benchmark.py --search-only` (not part of the tests). Command:",
              "", f"    {command}", "",
              f"Machine: {info['cpu']}, {info['cores']} cores, {info['memory_gib']} GiB; Python "
-             f"{info['python']}. `rivalry serve` with its defaults (gunicorn, 2 workers, the "
-             "store in memory); requests one at a time from one client.", ""]
+             f"{info['python']}. `rivalry serve` with its defaults (its front, 2 worker "
+             "processes, the store in memory); requests one at a time from one client.", ""]
     for r in results:
         b, ix, s, rec, sc = r["build"], r["index"], r["search"], r["reconcile"], r["screen"]
         lines += [f"## {r['measures']:,} measures ({b['quads']:,} quads)", "",
@@ -687,13 +687,14 @@ def report(results: list[dict], info: dict, command: str, seconds: float,
              f"{info['pyshacl']}, {info['oxigraph_server']}. Each HTTP figure is "
              f"{seconds:g} s (point lookups) or {mix_seconds:g} s (the analyst mixes) of "
              "load from separate client processes, after a warm-up, servers taking turns "
-             "on the same data; rivalry runs `rivalry serve` (gunicorn, 4 sync workers, the "
-             "store in memory) with every limit on (10 s time limit, 10,000-row cap, body "
-             "cap, SERVICE and nesting checks) and its answer cache; Oxigraph server runs as "
-             "shipped, without limits. The analyst mix is the 20 canned queries, each made "
-             "unique by a trailing comment (so no cache can answer it); the mix with "
-             "repeats sends the same 20 texts. Canned queries in-process run as the server "
-             "runs them (in memory, row cap, pyoxigraph writing JSON).", ""]
+             "on the same data; rivalry runs `rivalry serve` (its front, 4 worker "
+             "processes, the store in memory) with every limit on (10 s time limit, "
+             "10,000-row cap, body cap, SERVICE and nesting checks) and its answer cache; "
+             "Oxigraph server runs as shipped, without limits. The analyst mix is the 20 "
+             "canned queries, each made unique by a trailing comment (so no cache can "
+             "answer it); the mix with repeats sends the same 20 texts. Canned queries "
+             "in-process run as the server runs them (in memory, row cap, pyoxigraph "
+             "writing JSON).", ""]
     for r in results:
         n = r["measures"]
         b, raw = r["build"], r["raw_load"]

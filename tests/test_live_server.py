@@ -1,4 +1,4 @@
-"""The endpoint under gunicorn on a free port, used by real SPARQL clients."""
+"""The endpoint under `rivalry serve` on a free port, used by real SPARQL clients."""
 
 from __future__ import annotations
 
@@ -145,7 +145,7 @@ def test_time_limit_stops_the_query_and_others_are_answered(server: LiveServer) 
     slow_status, _, body = outcome["slow"]
     assert slow_status == 503
     assert "query_time_limit" in json.loads(body)["message"]
-    # The worker that ran it has ended (that is what stops its CPU work) and gunicorn
+    # The worker that ran it has ended (that is what stops its CPU work) and the pool
     # has started another.
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
@@ -241,8 +241,8 @@ def test_query_page_with_examples(server: LiveServer) -> None:
 
 
 def test_canned_queries_are_answered_from_the_warmed_cache(server: LiveServer) -> None:
-    """gunicorn's master answers every canned query before the workers fork (without the
-    time limit, which is 2 s here), so each worker's first request for one is a hit."""
+    """When it starts, `rivalry serve` answers every canned query once through its workers
+    and keeps the answers (warm_answer_cache), so the first request for each is a hit."""
     from rivalry.graph.canned import canned_queries
 
     queries = canned_queries()
