@@ -149,6 +149,12 @@ def test_without_a_graph_the_whole_dataset(client: FlaskClient, store_dir: Path)
     assert {q.graph_name.value for q in quads} == set(graphs(store_dir))
     with client.get("/rdf-graph-store", headers={"Accept": "application/trig"}) as trig:
         assert trig.mimetype == "application/trig"
+    with client.get("/rdf-graph-store", headers={"Accept": "text/html"}) as page_only:
+        assert page_only.mimetype == "application/n-quads"  # a crawler's request
+    with client.get("/rdf-graph-store?default", headers={"Accept": "text/html"}) as page_only:
+        assert page_only.mimetype == "text/turtle"
+    refused = client.get("/rdf-graph-store", headers={"Accept": "text/turtle"})
+    assert refused.status_code == 406 and "application/n-quads" in refused.get_json()["message"]
 
 
 @pytest.mark.parametrize("method", ["PUT", "POST", "DELETE", "PATCH"])
