@@ -117,6 +117,15 @@ class UpdateRefused(QueryError):
     title = "Read-only endpoint"
 
 
+class FormatCannotHold(QueryError):
+    """An answer the asked format cannot write (HTTP 406; exit code 2): RDF/XML and a
+    predicate whose IRI does not end in an XML name. The message names it and the
+    formats that can."""
+
+    status = 406
+    title = "Not acceptable"
+
+
 class QueryTimeout(RivalryError):
     """A query ran past its time limit; the message names the setting."""
 

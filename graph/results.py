@@ -21,6 +21,8 @@ from xml.sax.saxutils import escape, quoteattr
 import pyoxigraph as ox
 
 from rivalry.graph import Term
+from rivalry.graph.errors import FormatCannotHold
+from rivalry.graph.iri import ends_in_xml_name
 
 XSD_STRING = "http://www.w3.org/2001/XMLSchema#string"
 RDF_LANGSTRING = "http://www.w3.org/1999/02/22-rdf-syntax-ns#langString"
@@ -176,11 +178,25 @@ RESULT_WRITERS = {
 }
 
 
+def check_writable(predicates: Iterable[str], fmt: ox.RdfFormat) -> None:
+    """Refuse (FormatCannotHold) to write RDF/XML with a predicate that does not end in an
+    XML name, which pyoxigraph would write as XML no parser reads."""
+    if fmt != ox.RdfFormat.RDF_XML:
+        return
+    for predicate in predicates:
+        if not ends_in_xml_name(predicate):
+            raise FormatCannotHold(
+                f"RDF/XML cannot write the predicate <{predicate}>: an RDF/XML property is "
+                "an XML element, and this IRI does not end in an XML name (a letter or _ "
+                "then letters, digits, - . _); ask for Turtle, N-Triples or JSON-LD")
+
+
 def write(answer: Answer, fmt: ox.QueryResultsFormat | ox.RdfFormat,
           prefixes: dict[str, str] | None = None) -> bytes:
     """Serialize an answer: results formats for SELECT/ASK, RDF formats for graphs."""
     if answer.kind == "graph":
         assert isinstance(fmt, ox.RdfFormat)
+        check_writable({t.predicate.value for t in answer.triples}, fmt)
         data = [ox.Quad(t.subject, t.predicate, t.object, ox.DefaultGraph())
                 for t in answer.triples] if fmt.supports_datasets else answer.triples
         use = prefixes if fmt in (ox.RdfFormat.TURTLE, ox.RdfFormat.TRIG) else None

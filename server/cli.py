@@ -31,6 +31,7 @@ from rivalry.graph.errors import (
     StoreError,
     StoreWriteError,
 )
+from rivalry.graph.results import check_writable
 from rivalry.graph.terms import prefixed_name
 from rivalry.server.settings import SECRET_SETTINGS, SETTINGS, load_settings
 
@@ -373,7 +374,9 @@ def query(query: str | None, query_file: Any, canned: str | None, params: tuple[
                 raise QueryError(f"--format {fmt} is for SELECT and ASK; a {result.kind} query "
                                  "gives triples: use turtle, ntriples, jsonld or rdfxml")
             rdf = GRAPH_FORMATS[fmt or "turtle"]
-            data = ox.serialize(list(result.triples()), format=rdf,
+            triples = list(result.triples())
+            check_writable({t.predicate.value for t in triples}, rdf)
+            data = ox.serialize(triples, format=rdf,
                                 prefixes=PREFIXES if rdf == ox.RdfFormat.TURTLE else None)
             sys.stdout.buffer.write(data or b"")
             return

@@ -22,7 +22,8 @@ from flask import Blueprint, Response, abort, current_app, request
 from werkzeug.exceptions import MethodNotAllowed
 from werkzeug.wrappers import Response as WerkzeugResponse
 
-from rivalry.graph import DATA_LICENSE, PREFIXES
+from rivalry.graph import DATA_LICENSE, PREFIXES, term_value
+from rivalry.graph.results import check_writable
 from rivalry.server import get_store
 from rivalry.server.entities import conditional
 from rivalry.server.errors import NotAcceptable, checked_iri
@@ -113,6 +114,9 @@ def _named_graph(iri: str, fmt: Format) -> WerkzeugResponse:
     assert fmt.rdf is not None
     prefixes = PREFIXES if fmt.rdf in (ox.RdfFormat.TURTLE, ox.RdfFormat.RDF_XML,
                                        ox.RdfFormat.JSON_LD) else None
+    if fmt.rdf == ox.RdfFormat.RDF_XML:  # a predicate RDF/XML cannot write: 406
+        predicates = store.query(f"SELECT DISTINCT ?p WHERE {{ GRAPH <{iri}> {{ ?s ?p ?o }} }}")
+        check_writable((term_value(p) for p, in predicates.rows() if p is not None), fmt.rdf)
     out = io.BytesIO()
     db = getattr(store, "db", None)
     try:

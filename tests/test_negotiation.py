@@ -34,3 +34,63 @@ def test_search_answers_html_unless_json_is_preferred(client: FlaskClient, accep
 
 def test_search_refuses_what_it_cannot_give(client: FlaskClient) -> None:
     assert client.get("/search?q=huawei", headers={"Accept": "image/png"}).status_code == 406
+
+
+# --- what RDF/XML cannot write -------------------------------------------------------------
+
+#: IRIs as predicates, and whether they end in an XML name (RDF/XML can write them).
+PREDICATES = [
+    ("http://www.w3.org/1999/02/22-rdf-syntax-ns#type", True), ("urn:x", True),
+    ("http://a/1b", True), ("http://a/b~c", True), ("http://a/b.c", True),
+    ("http://a/b-", True), ("http://a/_1", True), ("http://a/\u00e9", True),
+    ("http://a/1", False), ("http://a/", False), ("http://a/b#", False),
+    ("http://a/b#1", False), ("urn:x:1", False), ("http://a/b?x=1", False),
+    ("http://a/b(c)", False), ("http://a/b/", False), ("urn:1", False),
+]
+
+
+@pytest.mark.parametrize("predicate, writable", PREDICATES)
+def test_which_predicates_rdfxml_can_write(predicate: str, writable: bool) -> None:
+    """ends_in_xml_name says which predicates pyoxigraph writes as well-formed XML: for
+    the others it writes an element with no name, which an XML parser refuses."""
+    import xml.parsers.expat
+
+    import pyoxigraph as ox
+
+    from rivalry.graph.iri import ends_in_xml_name
+
+    assert ends_in_xml_name(predicate) is writable
+    written = ox.serialize([ox.Triple(ox.NamedNode("http://s"), ox.NamedNode(predicate),
+                                      ox.Literal("v"))], format=ox.RdfFormat.RDF_XML)
+    parser = xml.parsers.expat.ParserCreate(namespace_separator=" ")  # namespaces read
+    if writable:
+        parser.Parse(written, True)
+    else:
+        with pytest.raises(xml.parsers.expat.ExpatError):
+            parser.Parse(written, True)
+
+
+def test_an_answer_rdfxml_cannot_write_is_406_never_broken_xml(client: FlaskClient) -> None:
+    query = 'CONSTRUCT { <http://a/s> <http://a/1> "v" } WHERE {}'
+    refused = client.get("/sparql", query_string={"query": query},
+                         headers={"Accept": "application/rdf+xml"})
+    assert refused.status_code == 406
+    assert "<http://a/1>" in refused.get_json()["message"]
+    turtle = client.get("/sparql", query_string={"query": query},
+                        headers={"Accept": "text/turtle"})
+    assert turtle.status_code == 200 and b"<http://a/1>" in turtle.data
+    fine = client.get("/sparql", query_string={"query": query.replace("/1>", "/p>")},
+                      headers={"Accept": "application/rdf+xml"})
+    assert fine.status_code == 200 and fine.mimetype == "application/rdf+xml"
+
+
+def test_the_command_says_so_too(tmp_path, store_dir) -> None:  # noqa: ANN001
+    from click.testing import CliRunner
+
+    from rivalry.server.cli import main
+
+    result = CliRunner().invoke(main, [
+        "query", "--store", str(store_dir), "--format", "rdfxml",
+        'CONSTRUCT { <http://a/s> <http://a/1> "v" } WHERE {}'])
+    assert result.exit_code == 2, result.output
+    assert "<http://a/1>" in result.output
