@@ -102,6 +102,10 @@ def test_conditional_get(client: FlaskClient, store_dir: Path) -> None:
                        headers={"If-None-Match": first.headers["ETag"],
                                 "Accept": "application/n-triples"})
     assert other.status_code == 200  # another format is another representation
+    failed = client.get(url(a_facts_graph(store_dir)), headers={"If-Match": '"other"'})
+    assert failed.status_code == 412 and failed.data == b""
+    matched = client.get(url(a_facts_graph(store_dir)), headers={"If-Match": first.headers["ETag"]})
+    assert matched.status_code == 200 and matched.data == first.data
 
 
 def test_a_graph_the_build_lacks_is_404(client: FlaskClient) -> None:
