@@ -3,6 +3,7 @@ with the VoID Vocabulary"). Counts are over the union of all graphs, each triple
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import pyoxigraph as ox
@@ -61,8 +62,10 @@ def statistics(store: GraphReader, *, triples: int | None = None) -> Statistics:
 
 def void_description(stats: Statistics, *, dataset: str, endpoint: str,
                      dumps: list[str], vocabulary: str, modified: str,
-                     examples: list[str]) -> list[ox.Triple]:
-    """The VoID description of the dataset, as triples."""
+                     examples: list[str],
+                     subset_dump: Callable[[str], str] | None = None) -> list[ox.Triple]:
+    """The VoID description of the dataset, as triples; `subset_dump` gives where a named
+    graph (a subset) can be had whole, its `void:dataDump`."""
     d = ox.NamedNode(dataset)
 
     def v(local: str) -> ox.NamedNode:
@@ -102,6 +105,8 @@ def void_description(stats: Statistics, *, dataset: str, endpoint: str,
         triples += [ox.Triple(d, v("subset"), subset),
                     ox.Triple(subset, RDF_TYPE, v("Dataset")),
                     ox.Triple(subset, v("triples"), integer(n))]
+        if subset_dump is not None:
+            triples.append(ox.Triple(subset, v("dataDump"), ox.NamedNode(subset_dump(graph))))
     for i, (cls, n) in enumerate(sorted(stats.class_partitions.items())):
         part = ox.BlankNode(f"class{i}")
         triples += [ox.Triple(d, v("classPartition"), part),

@@ -346,7 +346,8 @@ def void(suffix: str | None = None) -> WerkzeugResponse:
         endpoint=external_url("sparql.endpoint"),
         dumps=[external_url("publish.dump", name=n) for n in DUMPS],
         vocabulary=NAMESPACE, modified=info.built_at,
-        examples=[base + "id/action/us-ofac-2025-01-03-integrity", base + "id/state/cn"])
+        examples=[base + "id/action/us-ofac-2025-01-03-integrity", base + "id/state/cn"],
+        subset_dump=lambda graph: external_url("graph_store.graph_store", graph=graph))
     html = render_template("void.html", stats=stats, info=info, href=href) \
         if fmt is HTML else ""
     return _document(triples, fmt, html, "void", "/.well-known/void")

@@ -422,3 +422,12 @@ def test_void_counts_match_the_data(client: FlaskClient, store_dir: Path) -> Non
     subsets = {str(s): int(g.value(s, void.triples)) for s in g.objects(dataset, void.subset)}
     assert subsets["https://w3id.org/rivalry/graph/inferred"] > 0
     assert sum(subsets.values()) == sum(1 for _ in store.quads())
+    # each subset's void:dataDump is the graph store's address for it, which gives it whole
+    dumps = {str(s): str(g.value(s, void.dataDump)) for s in g.objects(dataset, void.subset)}
+    assert set(dumps) == set(subsets) and all(dumps.values())
+    for graph in ("https://w3id.org/rivalry/graph/meta",
+                  "https://w3id.org/rivalry/graph/facts/events/2018-04-zte-denial-order"):
+        whole = client.get(dumps[graph].removeprefix("http://localhost"),
+                           headers={"Accept": "application/n-triples"})
+        assert whole.status_code == 200
+        assert len(whole.data.splitlines()) == subsets[graph]
