@@ -144,6 +144,16 @@ def test_two_different_content_lengths_are_refused(server: LiveServer) -> None:
     assert "Content-Length" in json.loads(rest)["message"]
 
 
+@pytest.mark.parametrize("coding", [b"gzip, chunked", b"chunked, identity", b"xchunked"])
+def test_a_transfer_coding_other_than_chunked_is_501(server: LiveServer, coding: bytes) -> None:
+    answer = raw(server, b"POST /sparql HTTP/1.1\r\nHost: x\r\nContent-Type: "
+                 b"application/sparql-query\r\nTransfer-Encoding: " + coding + b"\r\n\r\n"
+                 + chunked(b"ASK { ?s ?p ?o }"))
+    head, _, rest = answer.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 501") and b"connection: close" in head.lower()
+    assert "chunked" in json.loads(rest)["message"]
+
+
 def test_announced_length_over_the_cap_is_refused_before_reading(server: LiveServer) -> None:
     answer = raw(server, b"POST /sparql HTTP/1.1\r\nHost: x\r\nContent-Type: "
                  b"application/sparql-query\r\nContent-Length: 10000000\r\n\r\nSELECT",
