@@ -558,11 +558,19 @@ class Front:
                    if n.lower() not in ("content-length", "transfer-encoding", "connection")]
         size: int | None = len(response.body)
         handle: Any = None
+        left: int | None = None  # bytes of the file to send, when only a range is
         if response.file is not None:
             try:
                 handle = (gzip.open(response.file, "rb") if response.gunzip
                           else open(response.file, "rb"))  # noqa: SIM115 - closed below
                 size = None if response.gunzip else os.fstat(handle.fileno()).st_size
+                span = byte_range(response) if not response.gunzip else None
+                if span is not None:  # a 206 the app answered for a Range: that range only
+                    handle.seek(span[0])
+                    size = left = span[1] - span[0] + 1
+                elif response.status == 206:  # no range to send: the whole file, as a 200
+                    response.status = 200
+                    headers = [(n, v) for n, v in headers if n.lower() != "content-range"]
             except OSError:
                 response = self._error(503, "", "a file the server should send is missing; "
                                        "rebuild the graph (rivalry build)")
@@ -580,9 +588,14 @@ class Front:
             if not head and handle is not None:
                 writer.write(data)
                 # read (and decompress) off the event loop
-                while chunk := await loop.run_in_executor(None, handle.read, FILE_CHUNK):
+                while chunk := await loop.run_in_executor(
+                        None, handle.read, FILE_CHUNK if left is None else min(FILE_CHUNK, left)):
                     writer.write(conn.send(h11.Data(data=chunk)))
                     await self._drain(writer)
+                    if left is not None:
+                        left -= len(chunk)
+                        if left <= 0:
+                            break
                 writer.write(conn.send(h11.EndOfMessage()))
             else:
                 # head, body and end in one write: one system call and one segment for a
@@ -661,6 +674,23 @@ def target_problem(request: h11.Request) -> Refusal | None:
     if target[:1] != b"/" and (method == "CONNECT" or origin_form(target) is None):
         return Refusal(400, "the request target must be a path (/sparql?query=…) or an "
                        "absolute http(s) URL; this server is not a proxy")
+    return None
+
+
+def byte_range(response: Response) -> tuple[int, int] | None:
+    """The first and last byte of a file response that answers a Range request (206,
+    `Content-Range: bytes FIRST-LAST/LENGTH`, as werkzeug's send_file writes it), or None
+    for a whole file (which a 206 without such a range becomes: see `_send`)."""
+    if response.status != 206:
+        return None
+    for name, value in response.headers:
+        if name.lower() == "content-range":
+            unit, _, span = value.strip().partition(" ")
+            first, _, rest = span.partition("-")
+            last = rest.partition("/")[0]
+            if unit == "bytes" and first.isdigit() and last.isdigit() \
+                    and int(first) <= int(last):
+                return int(first), int(last)
     return None
 
 

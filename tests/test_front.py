@@ -154,6 +154,36 @@ def test_a_transfer_coding_other_than_chunked_is_501(server: LiveServer, coding:
     assert "chunked" in json.loads(rest)["message"]
 
 
+@pytest.mark.parametrize("path,headers", [
+    ("/data/rivalry.nt.gz", {}),
+    ("/data/rivalry.ttl", {"Accept-Encoding": "gzip"}),
+    ("/rdf-graph-store?default", {"Accept-Encoding": "gzip", "Accept": "text/turtle"}),
+])
+def test_a_range_of_a_file_is_that_range(server: LiveServer, path: str,
+                                         headers: dict[str, str]) -> None:
+    """The app answers a Range request for a file with 206 and its Content-Range, and
+    the front sends the file: only that range of it, never the whole file under a 206
+    (a resumed download would be corrupted)."""
+    status, _, whole = request(server, "GET", path, headers=headers)
+    assert status == 200 and len(whole) > 1000
+    for asked, part in (("bytes=0-99", whole[:100]), ("bytes=100-", whole[100:]),
+                        ("bytes=-50", whole[-50:]), ("bytes=10-10", whole[10:11])):
+        status, answer, body = request(server, "GET", path, headers={**headers,
+                                                                     "Range": asked})
+        assert status == 206, asked
+        assert body == part, asked
+        assert int(answer["content-length"]) == len(part)
+        first = len(whole) - len(part) if asked.startswith("bytes=-") else int(
+            asked[6:].split("-")[0])
+        assert answer["content-range"] == \
+            f"bytes {first}-{first + len(part) - 1}/{len(whole)}", asked
+    status, answer, body = request(server, "HEAD", path, headers={**headers,
+                                                                  "Range": "bytes=0-99"})
+    assert status == 206 and body == b"" and answer["content-length"] == "100"
+    status, _, _ = request(server, "GET", path, headers={**headers, "Range": "bytes=999999999-"})
+    assert status == 416
+
+
 def test_announced_length_over_the_cap_is_refused_before_reading(server: LiveServer) -> None:
     answer = raw(server, b"POST /sparql HTTP/1.1\r\nHost: x\r\nContent-Type: "
                  b"application/sparql-query\r\nContent-Length: 10000000\r\n\r\nSELECT",
