@@ -184,6 +184,14 @@ def test_a_range_of_a_file_is_that_range(server: LiveServer, path: str,
     assert status == 416
 
 
+def test_a_range_of_a_dump_decompressed_on_the_way_is_all_of_it(server: LiveServer) -> None:
+    status, _, whole = request(server, "GET", "/data/rivalry.ttl")  # no Accept-Encoding
+    assert status == 200 and whole.startswith(b"@prefix")
+    status, answer, body = request(server, "GET", "/data/rivalry.ttl",
+                                   headers={"Range": "bytes=0-99"})
+    assert status == 200 and body == whole and "content-range" not in answer
+
+
 def test_announced_length_over_the_cap_is_refused_before_reading(server: LiveServer) -> None:
     answer = raw(server, b"POST /sparql HTTP/1.1\r\nHost: x\r\nContent-Type: "
                  b"application/sparql-query\r\nContent-Length: 10000000\r\n\r\nSELECT",
