@@ -13,6 +13,7 @@ its worker, not with the server.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import gzip
 import hashlib
 import json
@@ -559,6 +560,9 @@ class Front:
         size: int | None = len(response.body)
         handle: Any = None
         left: int | None = None  # bytes of the file to send, when only a range is
+        if response.file is not None and response.status not in (200, 206):
+            # a 304, a 412 or a 416 the app answered for a file: no body, never the file
+            response = dataclasses.replace(response, file=None, body=b"")
         if response.file is not None:
             try:
                 handle = (gzip.open(response.file, "rb") if response.gunzip

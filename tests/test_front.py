@@ -184,6 +184,34 @@ def test_a_range_of_a_file_is_that_range(server: LiveServer, path: str,
     assert status == 416
 
 
+@pytest.mark.parametrize("path", ["/data/rivalry.nt.gz", "/rdf-graph-store?default"])
+def test_a_file_answered_304_or_412_has_no_body(server: LiveServer, path: str) -> None:
+    """A conditional request for a file the app answers 304 (or 412) gets no body: the
+    file sent after a 304 would be read, on a kept-alive connection, as the next
+    response."""
+    c = http.client.HTTPConnection("127.0.0.1", server.port, timeout=60)
+    try:
+        c.request("GET", path, headers={"Accept-Encoding": "gzip"})
+        first = c.getresponse()
+        whole = first.read()
+        etag, modified = first.getheader("ETag"), first.getheader("Last-Modified")
+        for headers, status in (({"If-None-Match": etag}, 304),
+                                ({"If-Modified-Since": modified}, 304),
+                                ({"If-Match": '"other"'}, 412)):
+            c.request("GET", path, headers={"Accept-Encoding": "gzip", **headers})
+            answer = c.getresponse()
+            assert answer.status == status and answer.read() == b"", headers
+            c.request("GET", path, headers={"Accept-Encoding": "gzip"})  # the same connection
+            again = c.getresponse()
+            assert again.status == 200 and again.read() == whole, headers
+    finally:
+        c.close()
+    answer = raw(server, f"GET {path} HTTP/1.1\r\nHost: x\r\nAccept-Encoding: gzip\r\n"
+                 f"If-None-Match: {etag}\r\nConnection: close\r\n\r\n".encode())
+    head, _, rest = answer.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 304") and rest == b""
+
+
 def test_a_range_of_a_dump_decompressed_on_the_way_is_all_of_it(server: LiveServer) -> None:
     status, _, whole = request(server, "GET", "/data/rivalry.ttl")  # no Accept-Encoding
     assert status == 200 and whole.startswith(b"@prefix")
