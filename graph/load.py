@@ -112,6 +112,9 @@ def parse_rdf(
         message = str(e)
         reason = message.split(": ", 1)[1] if ": " in message else message
         reason = re.sub(r" \(line \d+\)$", "", reason)
+        # the parser quotes what it found: a control character (a NUL, a bidi override)
+        # is shown escaped, never written to the curator's terminal or page as it is
+        reason = "".join(c if c.isprintable() else ascii(c)[1:-1] for c in reason)
         raise InvalidInput(SourceLocation(label, e.lineno, e.offset),
                            f"{fmt.name} syntax error: {reason}") from None
     except (ValueError, OSError) as e:

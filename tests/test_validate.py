@@ -176,6 +176,20 @@ def test_cli_exit_codes(store_dir: Path, cli: CliRunner) -> None:
     assert re.search(r"broken\.ttl:6:\d+: Turtle syntax error", broken.stderr)
 
 
+def test_a_syntax_error_shows_control_characters_escaped(store_dir: Path, cli: CliRunner,
+                                                       tmp_path: Path) -> None:
+    """What the parser quotes from the file is shown with its control characters escaped
+    (a NUL, a right-to-left override), never written to the terminal as they are."""
+    for raw, shown in ((b"\x00\x01", "\\x00"), ("\u202e<a> <b> .".encode(), "\\u202e")):
+        path = tmp_path / "odd.ttl"
+        path.write_bytes(raw)
+        result = run(cli, "validate", "--store", store_dir, path)
+        assert result.exit_code == 2
+        line = result.stderr.strip()
+        assert "Turtle syntax error" in line and shown in line, line
+        assert line.isprintable(), line
+
+
 @pytest.mark.parametrize("suffix,fmt", [
     (".ttl", ox.RdfFormat.TURTLE), (".trig", ox.RdfFormat.TRIG),
     (".nt", ox.RdfFormat.N_TRIPLES), (".nq", ox.RdfFormat.N_QUADS),
