@@ -180,7 +180,8 @@ RESULT_WRITERS = {
 
 def check_writable(predicates: Iterable[str], fmt: ox.RdfFormat) -> None:
     """Refuse (FormatCannotHold) to write RDF/XML with a predicate that does not end in an
-    XML name, which pyoxigraph would write as XML no parser reads."""
+    XML name, which pyoxigraph would write as XML no parser reads. Other formats take
+    any predicate, and nothing is read of `predicates` for them."""
     if fmt != ox.RdfFormat.RDF_XML:
         return
     for predicate in predicates:
@@ -191,16 +192,25 @@ def check_writable(predicates: Iterable[str], fmt: ox.RdfFormat) -> None:
                 "then letters, digits, - . _); ask for Turtle, N-Triples or JSON-LD")
 
 
+def write_triples(triples: Sequence[ox.Triple], fmt: ox.RdfFormat,
+                  prefixes: dict[str, str] | None = None) -> bytes:
+    """Triples in an RDF format, natively by pyoxigraph: in the default graph for the
+    formats with named graphs, the prefixes used by Turtle and TriG only, and RDF/XML
+    refused for a predicate it cannot write (`check_writable`). Every answer, entity
+    document and command that writes triples goes through here."""
+    check_writable((t.predicate.value for t in triples), fmt)
+    data = [ox.Quad(t.subject, t.predicate, t.object, ox.DefaultGraph())
+            for t in triples] if fmt.supports_datasets else triples
+    use = prefixes if fmt in (ox.RdfFormat.TURTLE, ox.RdfFormat.TRIG) else None
+    return ox.serialize(data, format=fmt, prefixes=use) or b""
+
+
 def write(answer: Answer, fmt: ox.QueryResultsFormat | ox.RdfFormat,
           prefixes: dict[str, str] | None = None) -> bytes:
     """Serialize an answer: results formats for SELECT/ASK, RDF formats for graphs."""
     if answer.kind == "graph":
         assert isinstance(fmt, ox.RdfFormat)
-        check_writable({t.predicate.value for t in answer.triples}, fmt)
-        data = [ox.Quad(t.subject, t.predicate, t.object, ox.DefaultGraph())
-                for t in answer.triples] if fmt.supports_datasets else answer.triples
-        use = prefixes if fmt in (ox.RdfFormat.TURTLE, ox.RdfFormat.TRIG) else None
-        return ox.serialize(data, format=fmt, prefixes=use) or b""
+        return write_triples(answer.triples, fmt, prefixes)
     assert isinstance(fmt, ox.QueryResultsFormat)
     return RESULT_WRITERS[fmt](answer)
 

@@ -31,7 +31,7 @@ from rivalry.graph.errors import (
     StoreError,
     StoreWriteError,
 )
-from rivalry.graph.results import check_writable
+from rivalry.graph.results import write_triples
 from rivalry.graph.terms import prefixed_name
 from rivalry.server.settings import SECRET_SETTINGS, SETTINGS, load_settings
 
@@ -374,11 +374,7 @@ def query(query: str | None, query_file: Any, canned: str | None, params: tuple[
                 raise QueryError(f"--format {fmt} is for SELECT and ASK; a {result.kind} query "
                                  "gives triples: use turtle, ntriples, jsonld or rdfxml")
             rdf = GRAPH_FORMATS[fmt or "turtle"]
-            triples = list(result.triples())
-            check_writable({t.predicate.value for t in triples}, rdf)
-            data = ox.serialize(triples, format=rdf,
-                                prefixes=PREFIXES if rdf == ox.RdfFormat.TURTLE else None)
-            sys.stdout.buffer.write(data or b"")
+            sys.stdout.buffer.write(write_triples(list(result.triples()), rdf, PREFIXES))
             return
         if fmt in GRAPH_FORMATS:
             raise QueryError(f"--format {fmt} is for CONSTRUCT and DESCRIBE; this query gives "

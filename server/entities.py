@@ -25,7 +25,7 @@ from werkzeug.wrappers import Response as WerkzeugResponse
 from rivalry.graph import BASE_IRI, DATA_LICENSE, PREFIXES
 from rivalry.graph.describe import Labels, describe, description_query, entity_view, exists
 from rivalry.graph.errors import NotFound
-from rivalry.graph.results import check_writable
+from rivalry.graph.results import write_triples
 from rivalry.graph.terms import to_rdflib
 from rivalry.server import get_store
 from rivalry.server.diagram import chain_legend, chain_svg
@@ -97,9 +97,7 @@ def serialize(triples: list[ox.Triple], fmt: Format) -> bytes:
     if fmt.name == "jsonld":
         return to_jsonld(triples)
     assert fmt.rdf is not None
-    check_writable({t.predicate.value for t in triples}, fmt.rdf)
-    prefixes = PREFIXES if fmt.rdf == ox.RdfFormat.TURTLE else None
-    return ox.serialize(triples, format=fmt.rdf, prefixes=prefixes) or b""
+    return write_triples(triples, fmt.rdf, PREFIXES)
 
 
 def not_found_body(iri: str, fmt: Format) -> tuple[bytes, str]:

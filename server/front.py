@@ -573,7 +573,7 @@ class Front:
                     handle.seek(span[0])
                     size = left = span[1] - span[0] + 1
                 elif response.status == 206:  # no range to send: the whole file, as a 200
-                    response.status = 200
+                    response = dataclasses.replace(response, status=200)
                     headers = [(n, v) for n, v in headers if n.lower() != "content-range"]
             except OSError:
                 response = self._error(503, "", "a file the server should send is missing; "

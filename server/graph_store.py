@@ -42,6 +42,8 @@ DEFAULT_GRAPH_DUMPS: dict[str, str] = {"turtle": "rivalry.ttl", "ntriples": "riv
 DATASET_DUMPS: dict[str, str] = {"nquads": "rivalry.nq", "trig": "rivalry.trig",
                                  "jsonld": "rivalry.jsonld"}
 WRITES = ("PUT", "POST", "DELETE", "PATCH")
+#: What the graph store allows (its OPTIONS answer and its 405s' Allow).
+ALLOWED = ("GET", "HEAD", "OPTIONS")
 
 
 def _formats(names: dict[str, str]) -> tuple[Format, ...]:
@@ -80,10 +82,6 @@ def _target() -> tuple[str, str | None]:
     if graphs:
         return "graph", checked_iri(graphs[0], "the `graph` parameter (an absolute IRI)")
     return ("default", None) if "default" in args else ("dataset", None)
-
-
-#: What the graph store allows (its OPTIONS answer and its 405s' Allow).
-ALLOWED = ("GET", "HEAD", "OPTIONS")
 
 
 @bp.route("/rdf-graph-store", methods=["GET"], provide_automatic_options=False)
@@ -131,7 +129,7 @@ def _named_graph(iri: str, fmt: Format) -> WerkzeugResponse:
         else:
             ox.serialize((q.triple for q in store.quads(iri)), out, format=fmt.rdf,
                          prefixes=prefixes)
-    except ValueError as e:  # a triple the format cannot hold (RDF/XML: some predicates)
+    except ValueError as e:  # a triple pyoxigraph refuses to write in this format
         raise NotAcceptable(f"the graph <{iri}> cannot be written as {fmt.media_type} ({e}); "
                             "ask for text/turtle or application/n-triples") from None
     response = Response(out.getvalue(), content_type=fmt.content_type)
