@@ -14,6 +14,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from xml.sax.saxutils import escape, quoteattr
@@ -26,6 +27,7 @@ from rivalry.graph.iri import ends_in_xml_name
 
 XSD_STRING = "http://www.w3.org/2001/XMLSchema#string"
 RDF_LANGSTRING = "http://www.w3.org/1999/02/22-rdf-syntax-ns#langString"
+RDF_TYPE = "http://www.w3.org/1999/02/22-rdf-syntax-ns#type"
 
 Row = Sequence[Term | None]
 
@@ -195,14 +197,67 @@ def check_writable(predicates: Iterable[str], fmt: ox.RdfFormat) -> None:
 def write_triples(triples: Sequence[ox.Triple], fmt: ox.RdfFormat,
                   prefixes: dict[str, str] | None = None) -> bytes:
     """Triples in an RDF format, natively by pyoxigraph: in the default graph for the
-    formats with named graphs, the prefixes used by Turtle and TriG only, and RDF/XML
-    refused for a predicate it cannot write (`check_writable`). Every answer, entity
-    document and command that writes triples goes through here."""
+    formats with named graphs; in Turtle and TriG, with the prefixes of `prefixes` that
+    the triples use (`prefixes_used`); RDF/XML refused for a predicate it cannot write
+    (`check_writable`). Every answer, entity document and command that writes triples
+    goes through here."""
     check_writable((t.predicate.value for t in triples), fmt)
     data = [ox.Quad(t.subject, t.predicate, t.object, ox.DefaultGraph())
             for t in triples] if fmt.supports_datasets else triples
-    use = prefixes if fmt in (ox.RdfFormat.TURTLE, ox.RdfFormat.TRIG) else None
+    use = (prefixes_used(triples, prefixes)
+           if prefixes and fmt in (ox.RdfFormat.TURTLE, ox.RdfFormat.TRIG) else None)
     return ox.serialize(data, format=fmt, prefixes=use) or b""
+
+
+_XSD = "http://www.w3.org/2001/XMLSchema#"
+#: Literals Turtle writes without a datatype: strings and language-tagged strings, and
+#: numbers and booleans in the forms of its shorthand grammar (Turtle 1.1, 2.5.2).
+_BARE = (XSD_STRING, RDF_LANGSTRING)
+_SHORTHAND = {
+    _XSD + "integer": re.compile(r"[+-]?\d+"),
+    _XSD + "decimal": re.compile(r"[+-]?\d*\.\d+"),
+    _XSD + "double": re.compile(r"[+-]?(\d+\.\d*|\.\d+|\d+)[eE][+-]?\d+"),
+    _XSD + "boolean": re.compile(r"true|false"),
+}
+
+
+def prefixes_used(triples: Iterable[ox.Triple], prefixes: dict[str, str]) -> dict[str, str]:
+    """The prefixes of `prefixes` whose namespace holds an IRI of the triples (a subject,
+    predicate, object or literal's datatype, quoted triples included), so that a document
+    declares what it uses rather than every prefix the project knows. A namespace is found
+    by cutting each IRI after its last `/` or `#`; a namespace ending otherwise is never
+    declared, and its IRIs are written whole, which reads the same."""
+    namespaces = {ns: prefix for prefix, ns in prefixes.items()}
+    found: set[str] = set()
+    seen: set[str] = set()
+
+    def visit(term: object) -> None:
+        if isinstance(term, ox.NamedNode):
+            iri = term.value
+        elif isinstance(term, ox.Literal):
+            iri = term.datatype.value
+            if iri in _BARE or (iri in _SHORTHAND and _SHORTHAND[iri].fullmatch(term.value)):
+                return  # written without its datatype
+        elif isinstance(term, ox.Triple):
+            visit(term.subject)
+            visit(term.predicate)
+            visit(term.object)
+            return
+        else:
+            return
+        if iri in seen:
+            return
+        seen.add(iri)
+        cut = max(iri.rfind("/"), iri.rfind("#")) + 1
+        if cut and iri[:cut] in namespaces:
+            found.add(iri[:cut])
+
+    for triple in triples:
+        visit(triple.subject)
+        if triple.predicate.value != RDF_TYPE:  # written `a`
+            visit(triple.predicate)
+        visit(triple.object)
+    return {namespaces[ns]: ns for ns in sorted(found, key=lambda ns: namespaces[ns])}
 
 
 def write(answer: Answer, fmt: ox.QueryResultsFormat | ox.RdfFormat,

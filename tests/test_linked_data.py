@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import re
 import socket
 from pathlib import Path
 
@@ -14,6 +15,7 @@ import rdflib.compare
 from flask.testing import FlaskClient
 
 from rivalry.graph import ID_BASE, Term
+from rivalry.graph.results import prefixes_used, write_triples
 from rivalry.graph.store import EmbeddedStore
 
 ENTITIES = ["action/us-ofac-2025-01-03-integrity", "state/cn", "agency/us-ofac",
@@ -190,6 +192,58 @@ def parse(client: FlaskClient, data: bytes, fmt: str) -> rdflib.Graph:
 def test_description_holds_everything(client: FlaskClient, store_dir: Path, path: str) -> None:
     g = rdflib.Graph().parse(data=client.get(f"/id/{path}.nt").data, format="nt")
     check_description(EmbeddedStore(store_dir), ID_BASE + path, g)
+
+
+@pytest.mark.parametrize("path", ENTITIES)
+def test_turtle_declares_the_prefixes_it_uses_and_no_other(client: FlaskClient,
+                                                           path: str) -> None:
+    """A description in Turtle declares each prefix it abbreviates with, not every prefix
+    the project knows, and reads back as the same triples as its N-Triples."""
+    turtle = client.get(f"/id/{path}.ttl").data.decode("utf-8")
+    declared = dict(re.findall(r"^@prefix (\w*): <([^>]*)> \.$", turtle, re.MULTILINE))
+    body = "\n".join(line for line in turtle.splitlines() if not line.startswith("@prefix"))
+    used = {name for name in declared if re.search(rf"(?<![\w:<]){name}:", body)}
+    assert declared and set(declared) == used, sorted(set(declared) - used)
+    same = rdflib.Graph().parse(data=client.get(f"/id/{path}.nt").data, format="nt")
+    assert rdflib.compare.isomorphic(rdflib.Graph().parse(data=turtle, format="turtle"), same)
+
+
+def test_prefixes_used_reads_every_position_and_quoted_triples() -> None:
+    ex, other = "http://example.org/ns#", "http://example.org/other/"
+    prefixes = {"ex": ex, "other": other, "unused": "http://example.org/unused/",
+                "xsd": "http://www.w3.org/2001/XMLSchema#",
+                "nodelimiter": "http://example.org/flat"}
+    RDF, XSD = "http://www.w3.org/1999/02/22-rdf-syntax-ns#", prefixes["xsd"]
+    quoted = ox.Triple(ox.NamedNode(other + "a"), ox.NamedNode(ex + "p"), ox.BlankNode())
+    triples = [
+        ox.Triple(ox.NamedNode("http://example.org/flatx"), ox.NamedNode(ex + "q"),
+                  ox.Literal("2020-01-01", datatype=ox.NamedNode(prefixes["xsd"] + "date"))),
+        ox.Triple(ox.BlankNode(), ox.NamedNode(ex + "says"), quoted),
+        ox.Triple(ox.NamedNode(ex + "s"), ox.NamedNode(RDF + "type"), ox.NamedNode(ex + "C")),
+    ]
+    # what Turtle writes without a prefix: `a`, strings, language strings, plain numbers
+    bare = [ox.Triple(ox.NamedNode(ex + "s"), ox.NamedNode(RDF + "type"), ox.NamedNode(ex + "C"))]
+    bare += [ox.Triple(ox.NamedNode(ex + "s"), ox.NamedNode(ex + "v"),
+                       ox.Literal(value, datatype=ox.NamedNode(XSD + kind)))
+             for value, kind in (("1", "integer"), ("-1.5", "decimal"), ("1e3", "double"),
+                                 ("true", "boolean"), ("x", "string"))]
+    bare.append(ox.Triple(ox.NamedNode(ex + "s"), ox.NamedNode(ex + "v"),
+                          ox.Literal("x", language="en")))
+    assert prefixes_used(bare, {**prefixes, "rdf": RDF}) == {"ex": ex}
+    written = write_triples(bare, ox.RdfFormat.TURTLE, {**prefixes, "rdf": RDF})
+    assert b"@prefix rdf:" not in written and b"@prefix xsd:" not in written
+    # forms the shorthand does not cover keep their datatype, and declare its prefix
+    odd = [ox.Triple(ox.NamedNode(ex + "s"), ox.NamedNode(ex + "v"),
+                     ox.Literal(value, datatype=ox.NamedNode(XSD + kind)))
+           for value, kind in (("1.", "decimal"), ("INF", "double"), ("1", "boolean"))]
+    for triple in odd:
+        assert prefixes_used([triple], prefixes) == {"ex": ex, "xsd": XSD}
+        assert b"^^xsd:" in write_triples([triple], ox.RdfFormat.TURTLE, prefixes)
+    assert prefixes_used(triples, prefixes) == {
+        "ex": ex, "other": other, "xsd": prefixes["xsd"]}
+    written = write_triples(triples, ox.RdfFormat.TURTLE, prefixes)
+    assert b"unused" not in written and b"nodelimiter" not in written
+    assert len(list(ox.parse(written, format=ox.RdfFormat.TURTLE))) == 3
 
 
 # --- pages -------------------------------------------------------------------------------------
