@@ -3,6 +3,9 @@ JSON, HTML or plain text, by what the client accepts (CONTRIBUTING.md, conventio
 
 from __future__ import annotations
 
+import json
+from typing import Any
+
 from flask import Flask, Response, jsonify, render_template, request
 from werkzeug.exceptions import HTTPException
 
@@ -54,6 +57,37 @@ def read_body() -> bytes:
                               "max_body_bytes); nothing of it was used")
     request._rivalry_body = data  # type: ignore[attr-defined]
     return data
+
+
+def read_json(raw: str | bytes, where: str) -> Any:
+    """A JSON value sent by a client (RFC 8259), or ValueError saying what is wrong with
+    it: not JSON (NaN and Infinity included, which Python's reader would take), nested
+    too deeply, not UTF-8, or holding half of a UTF-16 surrogate pair (`"\\ud800"`),
+    which JSON's escapes can spell but which is no character, and which no index, file
+    or database here can hold."""
+    if isinstance(raw, bytes):
+        try:
+            raw = raw.decode("utf-8-sig")
+        except UnicodeDecodeError as e:
+            raise ValueError(f"{where}: not UTF-8 (byte {e.start}); send JSON as UTF-8") from None
+    try:
+        value = json.loads(raw, parse_constant=_no_constant)
+    except RecursionError:
+        raise ValueError(f"{where}: nested too deeply to read") from None
+    except ValueError as e:
+        raise ValueError(f"{where}: not JSON ({e})") from None
+    try:
+        json.dumps(value, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError as e:
+        half = f"\\u{ord(e.object[e.start]):04x}"
+        raise ValueError(f"{where}: holds {half}, half of a UTF-16 surrogate pair, which is "
+                         "no character; escape a character beyond U+FFFF as both halves "
+                         "(\\ud83d\\ude00) or send it as UTF-8") from None
+    return value
+
+
+def _no_constant(constant: str) -> None:
+    raise ValueError(f"{constant} is not a JSON value")
 
 
 class BadIri(RivalryError):

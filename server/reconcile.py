@@ -21,11 +21,12 @@ from typing import Any
 from flask import Blueprint, Response, current_app, jsonify, render_template, request
 
 from rivalry.graph import BASE_IRI, ID_BASE
-from rivalry.graph.errors import RivalryError
+from rivalry.graph.errors import InvalidInput, RivalryError
 from rivalry.graph.screening import certain_match, parse_day
 from rivalry.graph.search import Entity, Hit, SearchIndex
 from rivalry.ontology import NAMESPACE
 from rivalry.server.entities import href
+from rivalry.server.errors import read_json
 from rivalry.server.search import get_index
 from rivalry.server.urls import host_url
 
@@ -139,16 +140,12 @@ def json_param(name: str) -> Any | None:
     if raw is None:
         return None
     try:
-        return json.loads(raw, parse_constant=_not_json)
+        value = read_json(raw, name)
     except ValueError as e:
-        raise BadReconciliation(f"{name}: not JSON ({e})") from None
-    except RecursionError:
-        raise BadReconciliation(f"{name}: nested too deeply to read") from None
-
-
-def _not_json(constant: str) -> None:
-    """Python's reader takes NaN and Infinity, which JSON (RFC 8259) does not have."""
-    raise ValueError(f"{constant} is not a JSON value")
+        raise BadReconciliation(str(e)) from None
+    if value is None:
+        raise BadReconciliation(f"{name}: null is no request; send a JSON object")
+    return value
 
 
 @bp.route("/reconcile", methods=["GET", "POST"])
@@ -199,11 +196,14 @@ def _values(key: str, pid: str, raw: Any) -> list[str]:
     for v in values:
         if isinstance(v, dict) and isinstance(v.get("id"), str):
             out.append(v["id"])
-        elif isinstance(v, (str, int, float)) and not isinstance(v, bool) and str(v).strip():
+        elif isinstance(v, bool):  # a value of the protocol's; none of these properties has it
+            out.append("true" if v else "false")
+        elif isinstance(v, (str, int, float)) and str(v).strip():
             out.append(str(v).strip())
         else:
             raise BadReconciliation(f"query {key!r}: property {pid!r} has a value that is "
-                                    "neither a string, a number nor an entity {{\"id\": ...}}")
+                                    'neither a string, a number, a boolean nor an entity '
+                                    '{"id": ...}')
     return out
 
 
@@ -274,6 +274,8 @@ def reconcile_one(index: SearchIndex, key: str, query: Any) -> list[dict[str, An
                                 f"{MAX_QUERY_LENGTH} characters")
     text = (text or "").strip()
     if not text and not query.get("properties"):
+        if "query" in query:  # a blank cell: nothing to match, not an error
+            return []
         raise BadReconciliation(f"query {key!r}: give a 'query' string or 'properties'")
     limit = query.get("limit", DEFAULT_LIMIT)
     # a whole number, also written 3.0; not a fraction, nor a number past a double's range
@@ -350,7 +352,10 @@ def extend_data(index: SearchIndex, query: Any) -> dict[str, Any]:
         raise BadReconciliation("'ids' must be entity ids (strings such as company/huawei)")
     wanted: list[tuple[Property, dict[str, Any]]] = []
     for item in query["properties"]:
-        pid = item.get("id") if isinstance(item, dict) else None
+        if not isinstance(item, dict):
+            raise BadReconciliation(f"each property to extend with is an object such as "
+                                    f'{{"id": "country"}}, not {json.dumps(item)}')
+        pid = item.get("id")
         prop = BY_ID.get(pid) if isinstance(pid, str) else None
         if prop is None or not prop.extension:
             offered = ", ".join(p.id for p in PROPERTIES if p.extension)
@@ -395,7 +400,11 @@ def _extension(index: SearchIndex, entity: Entity, prop: Property,
         raw = settings.get("in_force_on") or ""
         if not isinstance(raw, str):
             raise BadReconciliation("setting in_force_on must be a date (YYYY-MM-DD)")
-        on = parse_day(raw) if raw.strip() else None
+        try:
+            on = parse_day(raw) if raw.strip() else None
+        except InvalidInput:
+            raise BadReconciliation(f"setting in_force_on: {raw!r} is not a date; write it as "
+                                    "YYYY-MM-DD, for example 2024-06-30") from None
         found = index.targeting([entity.id], on, parents=False)[entity.id]
         return [{"id": m.measure.path, "name": m.measure.label} for m in found]
     return []

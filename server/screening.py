@@ -23,7 +23,7 @@ from rivalry.graph.screening import (
     to_dict,
 )
 from rivalry.server.entities import href
-from rivalry.server.errors import NotAcceptable, UnsupportedMediaType
+from rivalry.server.errors import NotAcceptable, UnsupportedMediaType, read_json
 from rivalry.server.formats import best_offer
 from rivalry.server.search import get_index
 
@@ -59,9 +59,10 @@ def read_request() -> tuple[list[ScreenInput], list[str], str]:
         return rows, warnings, "csv"
     if mimetype == "application/json":
         try:
-            records = request.get_json(force=True)
-        except Exception:  # noqa: BLE001 - werkzeug raises its own BadRequest subclasses
-            raise InvalidInput(SourceLocation("request body"), "not JSON") from None
+            records = read_json(request.get_data(), "request body")
+        except ValueError as e:
+            raise InvalidInput(SourceLocation("request body"),
+                               str(e).removeprefix("request body: ")) from None
         return rows_from_records(records), [], "json"
     if mimetype in ("multipart/form-data", "application/x-www-form-urlencoded"):
         upload = request.files.get("file")

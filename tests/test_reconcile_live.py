@@ -216,7 +216,19 @@ def test_data_extension(server: LiveServer) -> None:
 @pytest.mark.parametrize(("fields", "status", "words"), [
     ({"queries": "{"}, 400, "not JSON"),
     ({"queries": "[]"}, 400, "JSON object"),
-    ({"queries": json.dumps({"q": {"query": ""}})}, 400, "give a 'query'"),
+    ({"queries": json.dumps({"q": {}})}, 400, "give a 'query'"),
+    ({"queries": "null"}, 400, "null is no request"),
+    # half of a UTF-16 surrogate pair: JSON can spell it, no index or file can hold it
+    ({"queries": '{"q": {"query": "Hua\\ud800wei"}}'}, 400, "\\ud800, half of a UTF-16"),
+    ({"queries": '{"q": {"query": "Huawei", "properties": [{"pid": "country", '
+                 '"v": "\\udc00"}]}}'}, 400, "\\udc00, half of a UTF-16"),
+    ({"extend": '{"ids": ["\\ud800"], "properties": [{"id": "country"}]}'}, 400,
+     "surrogate pair"),
+    ({"extend": json.dumps({"ids": ["state/cn"], "properties": ["country"]})}, 400,
+     '{"id": "country"}, not "country"'),
+    ({"extend": json.dumps({"ids": ["company/huawei"], "properties": [
+        {"id": "targetedBy", "settings": {"in_force_on": "not-a-date"}}]})}, 400,
+     "in_force_on: 'not-a-date' is not a date"),
     ({"queries": json.dumps({"q": {"query": "x", "type": "Nope"}})}, 400, "unknown type"),
     ({"queries": json.dumps({"q": {"query": "x", "limit": 0}})}, 400, "positive integer"),
     # numbers Python's int() refuses or cuts: past a double's range, NaN, a fraction
@@ -242,6 +254,22 @@ def test_bad_requests_are_clear_4xx(server: LiveServer, fields: dict, status: in
     got, _, body = post(server, "/reconcile", fields, headers={"Accept": "application/json"})
     assert got == status, body
     assert words in json.loads(body)["message"]
+
+
+def test_blank_queries_and_boolean_values_are_answered(server: LiveServer) -> None:
+    """What the protocol's schema allows is answered, not refused: a blank query (an empty
+    cell) has no candidates; a boolean value (one of the protocol's kinds of value) matches
+    no entity here, as none of these properties holds booleans."""
+    batch = {"blank": {"query": ""}, "spaces": {"query": "   "},
+             "flag": {"query": "Huawei", "properties": [{"pid": "wikidata", "v": True}]},
+             "huawei": {"query": "Huawei"}}
+    check(batch, "reconciliation-query-batch")
+    status, _, body = post(server, "/reconcile", {"queries": json.dumps(batch)})
+    assert status == 200, body
+    answer = json.loads(body)
+    check(answer, "reconciliation-result-batch")
+    assert answer["blank"] == answer["spaces"] == answer["flag"] == {"result": []}
+    assert answer["huawei"]["result"][0]["id"] == "company/huawei"
 
 
 @pytest.mark.parametrize("limit", ["-1", "0", "x", "1e3"])
