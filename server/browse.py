@@ -71,7 +71,8 @@ def index() -> str:
 
 def _page_number() -> int:
     raw = request.args.get("page", "1")
-    if not raw.isdigit() or int(raw) < 1:
+    # ASCII digits only: str.isdigit() also takes "²" (which int() refuses) and "١"
+    if not (raw.isascii() and raw.isdigit()) or int(raw) < 1:
         abort(400, description=f"page={raw!r} is not a page number; pages count from 1")
     return int(raw)
 

@@ -262,10 +262,13 @@ def test_sector_and_country_filters(client: FlaskClient, store_dir: Path,
     assert bad.status_code == 400
 
 
-@pytest.mark.parametrize("path", ["/browse/actions", "/browse/actions.csv",
+@pytest.mark.parametrize("path", ["/browse/actions", "/browse/actions.csv", "/timeline",
                                   "/browse/type?class=https%3A%2F%2Fw3id.org%2Frivalry%2Fontology%23Company"])
 @pytest.mark.parametrize(("page", "status", "words"), [
     ("0", 400, "pages count from 1"), ("x", 400, "pages count from 1"),
+    # digits of other scripts: a superscript two, an Arabic-Indic one, a fullwidth one
+    ("%C2%B2", 400, "pages count from 1"), ("%D9%A1", 400, "pages count from 1"),
+    ("%EF%BC%91", 400, "pages count from 1"),
     ("1000", 404, "there is no page 1000: the list has"),
     # past any integer the engine takes as an offset: the same answer, not its syntax error
     ("9" * 40, 404, "there is no page " + "9" * 40 + ": the list has"),
