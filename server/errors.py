@@ -7,7 +7,7 @@ import json
 from typing import Any
 
 from flask import Flask, Response, jsonify, render_template, request
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
 from rivalry.graph.errors import RivalryError
 
@@ -141,8 +141,12 @@ def init_app(app: Flask) -> None:
 
     @app.errorhandler(HTTPException)
     def handle_http_error(error: HTTPException) -> Response:
-        response = render_error(error_body(error.code or 500, error.name,
-                                           error.description or error.name))
-        if error.code == 405 and error.valid_methods:  # type: ignore[attr-defined]
-            response.headers["Allow"] = ", ".join(error.valid_methods)  # type: ignore[attr-defined]
+        description = error.description or error.name
+        allowed = getattr(error, "valid_methods", None) if error.code == 405 else None
+        if allowed and description == MethodNotAllowed.description:  # the router's own
+            description = (f"{request.method} is not allowed on {request.path}; it "
+                           f"answers {', '.join(allowed)}")
+        response = render_error(error_body(error.code or 500, error.name, description))
+        if allowed:
+            response.headers["Allow"] = ", ".join(allowed)
         return response

@@ -145,8 +145,15 @@ def options() -> Response:
     return response
 
 
-@bp.route("/rdf-graph-store", methods=list(WRITES), provide_automatic_options=False)
+# every other method the front passes on is refused here, so that the 405's Allow lists
+# what the graph store answers, not the methods this route takes in order to refuse them
+@bp.route("/rdf-graph-store", methods=[*WRITES, "TRACE", "CONNECT"],
+          provide_automatic_options=False)
 def read_only() -> WerkzeugResponse:
+    if request.method not in WRITES:
+        raise MethodNotAllowed(valid_methods=list(ALLOWED),
+                               description=f"{request.method} is not allowed on the graph "
+                                           "store; read graphs with GET or HEAD.")
     raise MethodNotAllowed(
         valid_methods=list(ALLOWED),
         description=f"{request.method} is not allowed: this graph store is read-only. The "

@@ -177,6 +177,30 @@ def test_writes_are_refused_and_nothing_changes(client: FlaskClient, store_dir: 
     assert len(EmbeddedStore(store_dir).db) == before
 
 
+@pytest.mark.parametrize("method", ["TRACE", "CONNECT"])
+def test_other_methods_get_405_allowing_only_reads(client: FlaskClient, method: str) -> None:
+    """The methods the front passes on besides the writes: the same Allow as OPTIONS says,
+    never the write methods the read-only route takes in order to refuse them."""
+    response = client.open("/rdf-graph-store?default", method=method,
+                           headers={"Accept": "application/json"})
+    assert response.status_code == 405
+    assert set(response.headers["Allow"].replace(" ", "").split(",")) == {
+        "GET", "HEAD", "OPTIONS"}
+    assert f"{method} is not allowed on the graph store" in response.get_json()["message"]
+
+
+@pytest.mark.parametrize(("path", "method"), [("/sparql", "PUT"), ("/validate", "DELETE"),
+                                              ("/id/state/cn", "POST"), ("/data", "TRACE")])
+def test_405_says_which_methods_a_path_answers(client: FlaskClient, path: str,
+                                               method: str) -> None:
+    response = client.open(path, method=method, headers={"Accept": "application/json"})
+    assert response.status_code == 405
+    allowed = response.headers["Allow"]
+    assert "GET" in allowed and method not in allowed
+    assert response.get_json()["message"] == (
+        f"{method} is not allowed on {path}; it answers {allowed}")
+
+
 def test_options_names_the_methods_it_allows(client: FlaskClient) -> None:
     response = client.options("/rdf-graph-store?default")
     assert response.status_code == 200
