@@ -194,19 +194,42 @@ def check_writable(predicates: Iterable[str], fmt: ox.RdfFormat) -> None:
                 "then letters, digits, - . _); ask for Turtle, N-Triples or JSON-LD")
 
 
+#: What XML 1.0 (2.2) cannot hold, not even as a character reference: the C0 controls
+#: but tab, line feed and carriage return, and U+FFFE and U+FFFF, as UTF-8 bytes (a
+#: surrogate cannot be in UTF-8 at all).
+_NOT_XML = re.compile(rb"[\x00-\x08\x0b\x0c\x0e-\x1f]|\xef\xbf[\xbe\xbf]")
+
+
+def check_xml_characters(body: bytes, fmt: ox.RdfFormat | ox.QueryResultsFormat) -> bytes:
+    """`body` when it is XML a parser reads: refuse (FormatCannotHold) an RDF/XML or SPARQL
+    XML results document holding a character XML 1.0 cannot hold (a NUL, a vertical tab
+    in a literal), naming it; any other format's body passes as it is."""
+    if fmt not in (ox.RdfFormat.RDF_XML, ox.QueryResultsFormat.XML):
+        return body
+    found = _NOT_XML.search(body)
+    if found is None:
+        return body
+    char = found.group().decode("utf-8")
+    others = ("Turtle, N-Triples or JSON-LD" if fmt == ox.RdfFormat.RDF_XML
+              else "JSON, CSV or TSV results")
+    raise FormatCannotHold(f"the answer holds the character U+{ord(char):04X}, which XML 1.0 "
+                           f"cannot hold, not even escaped; ask for {others}")
+
+
 def write_triples(triples: Sequence[ox.Triple], fmt: ox.RdfFormat,
                   prefixes: dict[str, str] | None = None) -> bytes:
     """Triples in an RDF format, natively by pyoxigraph: in the default graph for the
     formats with named graphs; in Turtle and TriG, with the prefixes of `prefixes` that
     the triples use (`prefixes_used`); RDF/XML refused for a predicate it cannot write
-    (`check_writable`). Every answer, entity document and command that writes triples
-    goes through here."""
+    (`check_writable`), as is an RDF/XML document holding a character XML cannot
+    (`check_xml_characters`). Every answer, entity document and command that writes
+    triples goes through here."""
     check_writable((t.predicate.value for t in triples), fmt)
     data = [ox.Quad(t.subject, t.predicate, t.object, ox.DefaultGraph())
             for t in triples] if fmt.supports_datasets else triples
     use = (prefixes_used(triples, prefixes)
            if prefixes and fmt in (ox.RdfFormat.TURTLE, ox.RdfFormat.TRIG) else None)
-    return ox.serialize(data, format=fmt, prefixes=use) or b""
+    return check_xml_characters(ox.serialize(data, format=fmt, prefixes=use) or b"", fmt)
 
 
 _XSD = "http://www.w3.org/2001/XMLSchema#"
@@ -267,7 +290,7 @@ def write(answer: Answer, fmt: ox.QueryResultsFormat | ox.RdfFormat,
         assert isinstance(fmt, ox.RdfFormat)
         return write_triples(answer.triples, fmt, prefixes)
     assert isinstance(fmt, ox.QueryResultsFormat)
-    return RESULT_WRITERS[fmt](answer)
+    return check_xml_characters(RESULT_WRITERS[fmt](answer), fmt)
 
 
 def trim_rows(body: bytes, fmt: ox.QueryResultsFormat, keep: int) -> tuple[bytes, bool]:

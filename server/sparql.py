@@ -16,7 +16,7 @@ from werkzeug.wrappers import Response as WerkzeugResponse
 
 from rivalry.graph import PREFIXES
 from rivalry.graph.errors import QueryError, UpdateRefused
-from rivalry.graph.results import Answer, write
+from rivalry.graph.results import Answer, check_xml_characters, write
 from rivalry.graph.terms import prefixed_name
 from rivalry.server import get_store
 from rivalry.server.entities import href
@@ -187,7 +187,7 @@ def _render(answer: Answer, text: str, fmt: Format) -> Response:
     written = fmt.rdf if answer.kind == "graph" else fmt.results
     if answer.body is not None and written is not None \
             and answer.body_format == written.media_type:
-        body = answer.body
+        body = check_xml_characters(answer.body, written)  # as pyoxigraph wrote it
     else:
         assert written is not None  # choose_format(kind) gave a format of this kind
         body = write(answer, written, PREFIXES)
