@@ -25,7 +25,9 @@ from werkzeug.wrappers import Response as WerkzeugResponse
 from rivalry.graph import BASE_IRI, DATA_LICENSE, PREFIXES
 from rivalry.graph.describe import Labels, describe, description_query, entity_view, exists
 from rivalry.graph.errors import NotFound
+from rivalry.graph.iri import parse_iri
 from rivalry.graph.results import write_triples
+from rivalry.graph.store import Store
 from rivalry.graph.terms import to_rdflib
 from rivalry.server import get_store
 from rivalry.server.diagram import chain_legend, chain_svg
@@ -100,8 +102,8 @@ def serialize(triples: list[ox.Triple], fmt: Format) -> bytes:
     return write_triples(triples, fmt.rdf, PREFIXES)
 
 
-def not_found_body(iri: str, fmt: Format) -> tuple[bytes, str]:
-    message = f"{iri} is not described in this graph"
+def not_found_body(iri: str, fmt: Format, message: str | None = None) -> tuple[bytes, str]:
+    message = message or f"{iri} is not described in this graph"
     if fmt.name == "turtle":
         return f"# {message}\n".encode(), fmt.content_type
     if fmt.name == "ntriples":
@@ -139,13 +141,15 @@ def answer_conditionally(response: Response) -> WerkzeugResponse:
     return answer
 
 
-def see_other(address: str, iri: str, found: bool, what: str) -> WerkzeugResponse:
+def see_other(address: str, iri: str, found: bool, what: str,
+              missing: str | None = None) -> WerkzeugResponse:
     """The answer at a resource's address without a suffix (Cool URIs): 303 to its
     description in the format the client prefers (`address` + suffix); 404 in that
-    format when there is nothing to describe; 406 when no format suits."""
+    format when there is nothing to describe (saying `missing`, when given); 406 when no
+    format suits."""
     chosen = negotiate(request.accept_mimetypes, ENTITY_FORMATS)
     if not found:
-        body, content_type = not_found_body(iri, chosen or ENTITY_FORMATS[0])
+        body, content_type = not_found_body(iri, chosen or ENTITY_FORMATS[0], missing)
         response: WerkzeugResponse = Response(body, status=404, content_type=content_type)
     elif chosen is None:
         raise NotAcceptable(f"{what} can be described as "
@@ -163,7 +167,9 @@ def entity(rest: str) -> WerkzeugResponse:
     iri = checked_iri(BASE_IRI + "id/" + path, "the entity's address")
     store = get_store(current_app)
     if fmt is None:
-        return see_other(f"/id/{path}", iri, exists(store, iri), "this entity")
+        found = exists(store, iri)
+        return see_other(f"/id/{path}", iri, found, "this entity",
+                         None if found else _other_suffix(store, path))
     if not exists(store, iri):
         body, content_type = not_found_body(iri, fmt)
         return Response(body, status=404, content_type=content_type)
@@ -176,6 +182,20 @@ def entity(rest: str) -> WerkzeugResponse:
                                 + f', <{DATA_LICENSE}>; rel="license"')
     response.headers["Content-Location"] = f"/id/{path}{fmt.suffix}"
     return conditional(response, f"{path}{fmt.suffix}")
+
+
+def _other_suffix(store: Store, path: str) -> str | None:
+    """What to say of `/id/<path>` when the graph does not know it but knows the entity
+    without its last suffix (`company/tiktok.nq`): which documents there are."""
+    stem, dot, suffix = path.rpartition(".")
+    if not dot or "/" in suffix or not stem:
+        return None
+    iri = BASE_IRI + "id/" + stem
+    if parse_iri(iri) is None or not exists(store, iri):
+        return None
+    return (f"{iri} has no .{suffix} document; its descriptions are "
+            + ", ".join(f"/id/{stem}{f.suffix}" for f in ENTITY_FORMATS)
+            + " (suffixes are lower case)")
 
 
 def entity_page(iri: str) -> str:

@@ -145,3 +145,22 @@ def test_the_python_results_writer_and_entity_documents_check_too() -> None:
                        ox.Literal("\x0b"))
     with pytest.raises(FormatCannotHold, match="U\\+000B"):
         write_triples([triple], ox.RdfFormat.RDF_XML)
+
+
+# --- a suffix the entity documents do not have ----------------------------------------------
+
+
+@pytest.mark.parametrize("suffix", [".nq", ".trig", ".csv", ".TTL", ".Html"])
+def test_an_unknown_suffix_of_a_known_entity_says_which_there_are(client: FlaskClient,
+                                                                  suffix: str) -> None:
+    response = client.get("/id/state/cn" + suffix, headers={"Accept": "text/turtle"})
+    assert response.status_code == 404 and response.mimetype == "text/turtle"
+    text = response.get_data(as_text=True)
+    assert f"has no {suffix} document" in text
+    assert "/id/state/cn.ttl, /id/state/cn.jsonld" in text
+    page = client.get("/id/state/cn" + suffix, headers={"Accept": "text/html"})
+    assert page.status_code == 404 and "/id/state/cn.nt" in page.get_data(as_text=True)
+    # an entity the graph does not know is still simply not described
+    unknown = client.get("/id/state/atlantis" + suffix, headers={"Accept": "text/turtle"})
+    assert unknown.status_code == 404
+    assert "is not described in this graph" in unknown.get_data(as_text=True)
