@@ -7,10 +7,12 @@ syntax errors, which curators need. Each facts file becomes one named graph.
 from __future__ import annotations
 
 import hashlib
+import json
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
+from typing import Any
 
 import pyoxigraph as ox
 
@@ -87,8 +89,11 @@ def parse_rdf(
     label: str,
     base_iri: str = ID_BASE,
     graph: ox.NamedNode | ox.DefaultGraph | None = None,
+    contexts: Mapping[str, Any] | None = None,
 ) -> list[ox.Quad]:
-    """Parse RDF bytes into quads; `graph` puts triples in that graph.
+    """Parse RDF bytes into quads; `graph` puts triples in that graph. A JSON-LD
+    `@context` naming one of `contexts` (by IRI) is read from there, never fetched
+    (`inline_contexts`).
 
     Raises InvalidInput naming `label`, the line and column, and the parser's message.
     """
@@ -97,6 +102,7 @@ def parse_rdf(
         check_xml_entities(data, label)
     if fmt == ox.RdfFormat.JSON_LD:
         check_json_depth(data, label)
+        data = inline_contexts(data, contexts or {}, label)
     else:
         check_triple_term_depth(data, label)
     try:
@@ -337,6 +343,62 @@ def check_json_depth(data: bytes, label: str) -> None:
                                f"the JSON-LD nests objects and arrays more than "
                                f"{MAX_JSON_DEPTH} levels deep",
                                "flatten the document: give nested nodes their own @id")
+
+
+def lone_surrogate(value: Any) -> str | None:
+    """The first half of a UTF-16 surrogate pair standing alone in a value Python's JSON
+    reader made (`"\\ud800"`, which JSON can spell but which is no character), as its
+    escape; None when there is none."""
+    try:
+        json.dumps(value, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError as e:
+        return f"\\u{ord(e.object[e.start]):04x}"
+    return None
+
+
+def inline_contexts(data: bytes, contexts: Mapping[str, Any], label: str) -> bytes:
+    """JSON-LD with each `@context` that names one of `contexts` by its IRI replaced by
+    that context, so that this server's own documents (whose context is its
+    /context.jsonld) read back without a context being fetched; any other remote context
+    is left for the parser to refuse. Also refuses, naming where, a string that holds half
+    of a surrogate pair, where pyoxigraph's reader says only "unexpected end of file".
+    JSON the standard reader cannot read is left as it is, for pyoxigraph to say where."""
+    try:
+        document = json.loads(data)
+    except (ValueError, RecursionError):
+        return data
+    half = lone_surrogate(document)
+    if half is not None:
+        at = data.lower().find(half.encode())
+        raise InvalidInput(byte_location(data, max(at, 0), label),
+                           f"the JSON holds {half}, half of a UTF-16 surrogate pair, which "
+                           "is no character",
+                           "escape a character beyond U+FFFF as both halves, or write it "
+                           "as UTF-8")
+    found = False
+
+    def replace(context: Any) -> Any:
+        nonlocal found
+        if isinstance(context, str) and context in contexts:
+            found = True
+            return contexts[context]
+        if isinstance(context, list):
+            return [replace(c) for c in context]
+        return context
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            if "@context" in node:
+                node["@context"] = replace(node["@context"])
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    if contexts:
+        walk(document)
+    return json.dumps(document, ensure_ascii=False).encode("utf-8") if found else data
 
 
 def check_xml_entities(data: bytes, label: str) -> None:

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import functools
 import json
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -304,8 +304,11 @@ class Submission:
         return cls.from_quads([(str(p), read_rdf_file(p, fmt)) for p in paths])
 
     @classmethod
-    def from_bytes(cls, data: bytes, fmt: ox.RdfFormat, label: str = "request") -> Submission:
-        return cls.from_quads([(label, parse_rdf(data, fmt, label=label))])
+    def from_bytes(cls, data: bytes, fmt: ox.RdfFormat, label: str = "request",
+                   contexts: Mapping[str, Any] | None = None) -> Submission:
+        """Facts sent as bytes; `contexts` are JSON-LD contexts known by their IRI (the
+        server's own), read from there rather than fetched."""
+        return cls.from_quads([(label, parse_rdf(data, fmt, label=label, contexts=contexts))])
 
     @property
     def subjects(self) -> set[Term]:

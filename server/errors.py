@@ -10,6 +10,7 @@ from flask import Flask, Response, jsonify, render_template, request
 from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
 from rivalry.graph.errors import RivalryError
+from rivalry.graph.load import lone_surrogate
 
 
 class NotAcceptable(RivalryError):
@@ -76,13 +77,11 @@ def read_json(raw: str | bytes, where: str) -> Any:
         raise ValueError(f"{where}: nested too deeply to read") from None
     except ValueError as e:
         raise ValueError(f"{where}: not JSON ({e})") from None
-    try:
-        json.dumps(value, ensure_ascii=False).encode("utf-8")
-    except UnicodeEncodeError as e:
-        half = f"\\u{ord(e.object[e.start]):04x}"
+    half = lone_surrogate(value)
+    if half is not None:
         raise ValueError(f"{where}: holds {half}, half of a UTF-16 surrogate pair, which is "
                          "no character; escape a character beyond U+FFFF as both halves "
-                         "(\\ud83d\\ude00) or send it as UTF-8") from None
+                         "(\\ud83d\\ude00) or send it as UTF-8")
     return value
 
 

@@ -5,6 +5,7 @@ upload a file, whose POST renders the report page. It never writes and never fet
 from __future__ import annotations
 
 from pathlib import PurePath
+from typing import Any
 
 import pyoxigraph as ox
 from flask import Blueprint, Response, current_app, jsonify, render_template, request
@@ -14,6 +15,7 @@ from rivalry.graph.isolate import run_with_time_limit
 from rivalry.graph.load import FORMATS_BY_SUFFIX
 from rivalry.graph.validate import Report, Submission, context_for, validate
 from rivalry.server import get_store
+from rivalry.server.entities import context_url, jsonld_context
 from rivalry.server.errors import NotAcceptable, UnsupportedMediaType, read_body
 from rivalry.server.formats import RDF_FORMATS, best_offer, lookup
 
@@ -54,6 +56,13 @@ def input_format() -> ox.RdfFormat:
             "text/turtle, application/trig, application/n-triples, application/n-quads, "
             "application/ld+json or application/rdf+xml (or use the form at GET /validate)")
     return fmt.rdf
+
+
+def own_contexts() -> dict[str, Any]:
+    """The JSON-LD context this server publishes its documents with, by the IRI they name
+    it with (/context.jsonld at the request's host): facts fetched from here and posted
+    back read without a fetch."""
+    return {context_url(): jsonld_context()["@context"]}
 
 
 def _validate(submission: Submission, context: list[ox.Triple], strict: bool) -> Report:
@@ -113,7 +122,8 @@ def validate_body() -> Response:
     fmt = input_format()
     best = _report_type()
     data = read_body()  # 413 past max_body_bytes, chunked or not
-    submission = Submission.from_bytes(data, fmt, label="request body")
+    submission = Submission.from_bytes(data, fmt, label="request body",
+                                       contexts=own_contexts())
     strict = request.args.get("strict", "").lower() in ("1", "true", "yes")
     report, note = _run(submission, strict)
     return _answer(report, note, best)
@@ -151,7 +161,8 @@ def validate_form_post() -> Response:
     submission = None
     if problem is None and fmt is not None:
         try:
-            submission = Submission.from_bytes(data, fmt, label=label)
+            submission = Submission.from_bytes(data, fmt, label=label,
+                                               contexts=own_contexts())
         except InvalidInput as e:
             if best != "text/html":
                 raise

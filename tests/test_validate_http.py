@@ -8,6 +8,7 @@ import threading
 from collections.abc import Iterator
 from pathlib import Path
 
+import pyoxigraph as ox
 import pytest
 import rdflib
 from flask import Flask
@@ -194,6 +195,47 @@ def test_remote_jsonld_context_is_never_fetched(client: FlaskClient, canary: Can
     assert response.status_code == 400
     assert "remote @context" in response.get_json()["message"]
     assert canary.requests == []
+
+
+@pytest.mark.parametrize("path", ["/id/state/cn.jsonld", "/id/action/us-ofac-2025-01-03-integrity.jsonld",
+                                  "/.well-known/void.jsonld", "/ontology.jsonld"])
+def test_this_servers_own_jsonld_validates_without_a_fetch(client: FlaskClient, canary: Canary,
+                                                           path: str) -> None:
+    """What the server publishes names its context by this server's /context.jsonld:
+    posted back, it is read with that context, not refused as remote nor fetched; the
+    triples read are the document's (the same as its N-Triples)."""
+    document = client.get(path)
+    assert document.status_code == 200
+    assert json.loads(document.data)["@context"] == "http://localhost/context.jsonld"
+    response = post(client, document.data, content_type="application/ld+json")
+    assert response.status_code == 200, response.get_json()
+    assert response.get_json()["conforms"] in (True, False)
+    from rivalry.graph.load import parse_rdf
+    from rivalry.server.entities import jsonld_context
+
+    read = parse_rdf(document.data, ox.RdfFormat.JSON_LD, label="x", contexts={
+        "http://localhost/context.jsonld": jsonld_context()["@context"]})
+    nt = client.get(path.replace(".jsonld", ".nt")).data
+    if path.startswith("/id/"):
+        assert {str(q.triple) for q in read} == {
+            str(t) for t in ox.parse(nt, format=ox.RdfFormat.N_TRIPLES)}
+    # another host's context of the same name is someone else's: still refused
+    other = document.data.replace(b"http://localhost/context.jsonld",
+                                  f"{canary.url}/context.jsonld".encode())
+    refused = post(client, other, content_type="application/ld+json")
+    assert refused.status_code == 400 and "remote @context" in refused.get_json()["message"]
+    assert canary.requests == []
+
+
+@pytest.mark.parametrize("body", [
+    '{"@id": "http://e/a", "http://e/p": "\\ud800"}',
+    '{"@id": "http://e/a", "http://e/p": ["x", {"@value": "a\\udfffb"}]}',
+])
+def test_jsonld_with_half_a_surrogate_pair_says_so(client: FlaskClient, body: str) -> None:
+    response = post(client, body.encode(), content_type="application/ld+json")
+    assert response.status_code == 400
+    message = response.get_json()["message"]
+    assert "half of a UTF-16 surrogate pair" in message and "request body:1:" in message
 
 
 def test_xml_external_entities_and_dtds_are_never_fetched(client: FlaskClient,
