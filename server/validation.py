@@ -129,6 +129,21 @@ def validate_body() -> Response:
     return _answer(report, note, best)
 
 
+def _unread_form() -> str | None:
+    """Why a form body that was sent gave no field at all, when it is a multipart body
+    Werkzeug's reader dropped (no boundary parameter, or none where it says), rather than
+    an empty form."""
+    if request.mimetype != "multipart/form-data" or request.form or request.files \
+            or not (request.content_length or request.environ.get("wsgi.input_terminated")):
+        return None
+    boundary = request.mimetype_params.get("boundary")
+    if not boundary:
+        return ("the multipart/form-data body cannot be read: its Content-Type has no "
+                "boundary parameter (multipart/form-data; boundary=…)")
+    return (f"the multipart/form-data body cannot be read: no complete part delimited by "
+            f"--{boundary} was found, or its closing --{boundary}-- is missing")
+
+
 def validate_form_post() -> Response:
     """The form's POST: the pasted text or the uploaded file, in the chosen format (or
     the file's, by its extension), with the chosen strictness. Input that cannot be read
@@ -146,7 +161,7 @@ def validate_form_post() -> Response:
         data, label = text.encode("utf-8"), "pasted facts"
     problem = None
     if not data.strip():
-        problem = "nothing to validate: paste facts in the box, or choose a file"
+        problem = _unread_form() or "nothing to validate: paste facts in the box, or choose a file"
     fmt = None
     if problem is None:
         if chosen in FORM_FORMATS:

@@ -197,8 +197,9 @@ def test_remote_jsonld_context_is_never_fetched(client: FlaskClient, canary: Can
     assert canary.requests == []
 
 
-@pytest.mark.parametrize("path", ["/id/state/cn.jsonld", "/id/action/us-ofac-2025-01-03-integrity.jsonld",
-                                  "/.well-known/void.jsonld", "/ontology.jsonld"])
+@pytest.mark.parametrize("path", [
+    "/id/state/cn.jsonld", "/id/action/us-ofac-2025-01-03-integrity.jsonld",
+    "/.well-known/void.jsonld", "/ontology.jsonld"])
 def test_this_servers_own_jsonld_validates_without_a_fetch(client: FlaskClient, canary: Canary,
                                                            path: str) -> None:
     """What the server publishes names its context by this server's /context.jsonld:
@@ -323,3 +324,25 @@ def test_get_is_the_form_and_other_methods_are_not_allowed(client: FlaskClient) 
     response = client.put("/validate", data=b"x", content_type="text/turtle")
     assert response.status_code == 405
     assert "POST" in response.headers["Allow"] and "GET" in response.headers["Allow"]
+
+
+@pytest.mark.parametrize(("content_type", "body", "words"), [
+    # the closing delimiter missing: Werkzeug's reader drops the part
+    ("multipart/form-data; boundary=XX",
+     b'--XX\r\nContent-Disposition: form-data; name="facts"\r\n\r\n<a:b> <a:c> <a:d> .\r\n',
+     "its closing --XX-- is missing"),
+    ("multipart/form-data",
+     b'--XX\r\nContent-Disposition: form-data; name="facts"\r\n\r\n<a:b> <a:c> <a:d> .\r\n'
+     b"--XX--\r\n", "has no boundary parameter"),
+])
+def test_a_multipart_body_that_cannot_be_read_says_so(client: FlaskClient, content_type: str,
+                                                      body: bytes, words: str) -> None:
+    response = client.post("/validate", data=body, content_type=content_type,
+                           headers={"Accept": "application/json"})
+    assert response.status_code == 400
+    assert words in response.get_json()["message"]
+    whole = body if "boundary=" not in content_type else body + b"--XX--\r\n"
+    fixed = client.post("/validate", data=whole,
+                        content_type="multipart/form-data; boundary=XX",
+                        headers={"Accept": "application/json"})
+    assert fixed.status_code == 200, fixed.get_json()
