@@ -35,6 +35,7 @@ from werkzeug.http import is_resource_modified
 
 from rivalry.server.formats import best_offer
 from rivalry.server.settings import request_time_limit
+from rivalry.server.urls import server_host, valid_host
 from rivalry.server.workers import Reply, WorkerLost, WorkerPool
 
 VARIANTS_HEADER = "X-Rivalry-Variants"
@@ -95,7 +96,8 @@ class Stored:
     headers: tuple[tuple[str, str], ...]
     body: bytes
     vary: tuple[str, ...]  # request header names the response varies on (lower case)
-    varied: tuple[str, ...]  # their values in the request that produced it
+    #: their values in the request that produced it; None for a header it did not have
+    varied: tuple[str | None, ...]
     #: for a negotiated response, the media types that would have chosen each format
     #: (content type, offer): any Accept header choosing this one's format shares it
     variants: tuple[tuple[str, str], ...] = ()
@@ -105,7 +107,10 @@ class ResponseCache:
     """Responses of the current build, by request, least recently used out first, within
     a byte budget. A response is kept only when the app says which build it comes from,
     so an answer never outlives its graph; variants follow the response's Vary header,
-    as an HTTP cache does (RFC 9111, section 4.1)."""
+    as an HTTP cache does (RFC 9111, section 4.1): a header absent from a request
+    matches only a request without it, not one where it is empty. The front gives every
+    request the Host it is answered for (`Front.respond`), so `Vary: Host` is kept on
+    the host the app built its URLs on."""
 
     def __init__(self, max_bytes: int) -> None:
         self.max_bytes = max_bytes
@@ -137,11 +142,11 @@ class ResponseCache:
                     owner = dict((o, c) for c, o in stored.variants).get(chosen or "")
                     others = tuple(h for h in stored.vary if h != "accept")
                     if owner != _content_type(stored.headers) or tuple(
-                            headers.get(h, "") for h in others) != tuple(
+                            headers.get(h) for h in others) != tuple(
                             v for h, v in zip(stored.vary, stored.varied, strict=True)
                             if h != "accept"):
                         continue
-                elif tuple(headers.get(h, "") for h in stored.vary) != stored.varied:
+                elif tuple(headers.get(h) for h in stored.vary) != stored.varied:
                     continue
                 self._items.move_to_end(key)
                 self.hits += 1
@@ -160,7 +165,7 @@ class ResponseCache:
         if "*" in vary:
             return
         stored = Stored(status, tuple(response_headers), body, vary,
-                        tuple(headers.get(h, "") for h in vary), variants)
+                        tuple(headers.get(h) for h in vary), variants)
         entries = self._items.setdefault(key, [])
         if variants:
             kind = _content_type(stored.headers)
@@ -220,6 +225,8 @@ class Front:
         self.current_build = current_build
         self.server_name = server_name
         self.server_port = server_port
+        #: what an empty or absent Host stands for (RFC 9112 3.2)
+        self.own_host = server_host(server_name, server_port)
         self.access_log = access_log
         self.connections = 0
         self.stopping = False
@@ -364,7 +371,7 @@ class Front:
             raise Refusal(414, f"the request's address is {len(request.target)} bytes long; at "
                           f"most {limits.max_url_bytes} are accepted (setting max_url_bytes): "
                           "send a long SPARQL query in a POST body instead")
-        problem = target_problem(request)
+        problem = target_problem(request) or host_problem(request)
         if problem is not None:
             raise problem
         headers = {name.decode("latin-1").lower(): value.decode("latin-1")
@@ -438,6 +445,13 @@ class Front:
         for name, value in header_list:
             lowered = name.lower()
             headers[lowered] = f"{headers[lowered]}, {value}" if lowered in headers else value
+        # the host the request is answered for, decided here once: the app builds its
+        # absolute URLs on it (rivalry.server.urls) and the cache keys `Vary: Host` on
+        # it, so that an empty Host and an absent one (HTTP/1.0), both the server's own
+        # address, share answers, and no answer carries a host the request would not get
+        host = headers.get("host") or self.own_host
+        headers["host"] = host
+        header_list = [(n, v) for n, v in header_list if n.lower() != "host"] + [("Host", host)]
         accept = headers.get("accept", "")
         limit, setting = self.limits.time_limit(method, path)
         if not self.started.is_set():
@@ -580,7 +594,11 @@ class Front:
                                        "rebuild the graph (rivalry build)")
                 headers = list(response.headers)
                 size = len(response.body)
-        if size is not None:
+        if response.status < 200 or response.status in (204, 304):
+            # no content, and no Content-Length (RFC 9110 8.6: a 304's would have to be
+            # the 200's length, which the front does not know); h11 reads none either
+            response = dataclasses.replace(response, body=b"")
+        elif size is not None:
             headers.append(("Content-Length", str(size)))
         # without a length, h11 sends the body chunked (HTTP/1.1) or ends it by closing
         if close:
@@ -681,6 +699,31 @@ def target_problem(request: h11.Request) -> Refusal | None:
     return None
 
 
+def host_problem(request: h11.Request) -> Refusal | None:
+    """Why the front will not pass a request on, from its Host (RFC 9112 3.2: 400 for a
+    request with an invalid Host, or two, or an HTTP/1.1 one without; h11 already refuses
+    the last two for HTTP/1.1, this also for a later 1.x). An absolute-form target's host,
+    which stands for the Host header, must be valid too. An empty Host is valid: the
+    server's own address stands for it (`Front.respond`)."""
+    hosts = [value for name, value in request.headers if name.lower() == b"host"]
+    if len(hosts) > 1:
+        return Refusal(400, "a request may have one Host header, not several (RFC 9112, 3.2)")
+    if not hosts and request.http_version != b"1.0":
+        return Refusal(400, "an HTTP/1.1 request must have a Host header (RFC 9112, 3.2)")
+    named = [("Host header", value) for value in hosts]
+    absolute = origin_form(request.target) if request.target[:1] != b"/" else None
+    if absolute is not None:
+        named.append(("request target's host", absolute[1]))
+    for what, value in named:
+        text = value.decode("latin-1")
+        if not valid_host(text):
+            shown = text if len(text) <= 100 else text[:100] + "…"
+            return Refusal(400, f"the {what} {shown!r} is not a valid host[:port] (RFC 9110, "
+                           "7.2): a name, an IPv4 address or a bracketed IPv6 address, then "
+                           "optionally a colon and a port number")
+    return None
+
+
 def byte_range(response: Response) -> tuple[int, int] | None:
     """The first and last byte of a file response that answers a Range request (206,
     `Content-Range: bytes FIRST-LAST/LENGTH`, as werkzeug's send_file writes it), or None
@@ -699,12 +742,13 @@ def byte_range(response: Response) -> tuple[int, int] | None:
 
 
 def _wants_close(request: h11.Request) -> bool:
-    for name, value in request.headers:
-        if name.lower() == b"connection" and b"close" in value.lower():
-            return True
-    return request.http_version == b"1.0" and not any(
-        name.lower() == b"connection" and b"keep-alive" in value.lower()
-        for name, value in request.headers)
+    """Whether the client asks that the connection end after this request: the `close`
+    option of its Connection header (a list of case-insensitive tokens, RFC 9110 7.6.1:
+    `Connection: enclosed` is no `close`), or HTTP/1.0 without `keep-alive`."""
+    options = {token.strip().lower() for name, value in request.headers
+               if name.lower() == b"connection" for token in value.split(b",")}
+    return b"close" in options or (request.http_version == b"1.0"
+                                   and b"keep-alive" not in options)
 
 
 def _no_store(headers: list[tuple[str, str]]) -> bool:

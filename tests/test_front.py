@@ -6,6 +6,7 @@ from __future__ import annotations
 import http.client
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -473,6 +474,176 @@ def test_no_answer_may_be_sniffed(server: LiveServer, path: str,
     for _ in range(2):  # the second from the cache, where one is kept
         _, answer, _ = request(server, "GET", path, headers=headers)
         assert answer["x-content-type-options"] == "nosniff"
+
+
+# --- the Host header, answers without content, connection options ------------------------
+
+
+def read_response(s: socket.socket) -> tuple[bytes, bytes]:
+    """One response's head and body (by its Content-Length) from a kept-alive connection;
+    the head is empty when the server closed the connection first."""
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = s.recv(65536)
+        if not chunk:
+            return b"", b""
+        data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    length = next((int(line.split(b":", 1)[1]) for line in head.split(b"\r\n")[1:]
+                   if line.lower().startswith(b"content-length:")), 0)
+    while len(body) < length:
+        chunk = s.recv(65536)
+        assert chunk, "the connection closed mid-body"
+        body += chunk
+    return head, body
+
+
+def endpoint_of(service_description: bytes) -> bytes:
+    """The sd:endpoint of a service description in Turtle: this server's absolute URL."""
+    found = re.search(rb"sd:endpoint (<[^>]*>)", service_description)
+    assert found, service_description[:500]
+    return found.group(1)
+
+
+@pytest.mark.parametrize("line,host", [
+    (b"GET /sparql HTTP/1.1", b"a b"), (b"GET /sparql HTTP/1.1", b"evil@x"),
+    (b"GET /sparql HTTP/1.1", b"x/y"), (b"GET /sparql HTTP/1.1", b"x:abc"),
+    (b"GET /sparql HTTP/1.1", b"x>"), (b"GET /sparql HTTP/1.1", b"[::1"),
+    (b"GET /sparql HTTP/1.1", b"[::g]"), (b"GET /sparql HTTP/1.1", b"x:1:2"),
+    (b"GET /sparql HTTP/1.1", b"[fe80::1%25eth0]"),  # a zone is no part of a Host
+    (b"GET /sparql HTTP/1.1", "h\u00f4te".encode("utf-8")),  # a name's octets are ASCII
+    (b"GET /sparql HTTP/1.0", b"a b"),
+    (b"GET http://x:abc/sparql HTTP/1.1", b"x"),  # the target's host stands for the Host
+])
+def test_an_invalid_host_is_400(server: LiveServer, line: bytes, host: bytes) -> None:
+    """RFC 9112 3.2: a server MUST answer 400 to a request whose Host is invalid. Such
+    hosts had been answered 200, with documents whose absolute URLs read `http:///sparql`
+    (Werkzeug makes the empty string of a host it does not take)."""
+    answer = raw(server, line + b"\r\nHost: " + host + b"\r\nAccept: application/json\r\n"
+                 b"Connection: close\r\n\r\n")
+    head, _, body = answer.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 400 "), answer[:300]
+    error = json.loads(body)
+    assert error["status"] == 400 and "host" in error["message"].lower()
+
+
+@pytest.mark.parametrize("request_head,status", [
+    (b"GET /-/health HTTP/1.1\r\n", 400),  # no Host (h11 refuses it)
+    (b"GET /-/health HTTP/1.1\r\nHost: 127.0.0.1\r\nHost: 127.0.0.1\r\n", 400),  # two (h11)
+    (b"GET /-/health HTTP/1.0\r\nHost: a\r\nHost: b\r\n", 400),
+    (b"GET /-/health HTTP/1.2\r\n", 400),  # a later HTTP/1.x is read as 1.1: Host needed
+    (b"GET /-/health HTTP/1.0\r\n", 200),  # HTTP/1.0 may leave it out
+])
+def test_a_request_has_one_host_or_none_in_http_1_0(server: LiveServer, request_head: bytes,
+                                                    status: int) -> None:
+    answer = raw(server, request_head + b"Accept: application/json\r\nConnection: close\r\n\r\n")
+    head, _, body = answer.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 %d " % status), answer[:300]
+    if status == 400:
+        assert "Host" in json.loads(body)["message"]
+
+
+@pytest.mark.parametrize("host,url_host", [
+    (b"example.org", b"example.org"), (b"Example.ORG:8080", b"example.org:8080"),
+    # valid hosts outside Werkzeug's narrower pattern, for which it had made no host
+    (b"rivalry_web:8000", b"rivalry_web:8000"), (b"[v1.x]", b"[v1.x]"),
+    (b"%41b", b"%41b"), (b"x:", b"x"), (b"[::1]:99", b"[::1]:99"),
+])
+def test_a_valid_host_is_the_host_of_the_servers_urls(server: LiveServer, host: bytes,
+                                                      url_host: bytes) -> None:
+    answer = raw(server, b"GET /sparql?host-test=valid HTTP/1.1\r\nHost: " + host
+                 + b"\r\nAccept: text/turtle\r\nConnection: close\r\n\r\n")
+    head, _, body = answer.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 200 "), answer[:300]
+    assert endpoint_of(body) == b"<http://" + url_host + b"/sparql>"
+
+
+def test_an_empty_or_absent_host_is_the_servers_own_address(server: LiveServer) -> None:
+    """An empty Host (RFC 9112 3.2: a target without an authority) had given
+    `http:///sparql`, kept in the cache under the same Vary value as an absent Host, so
+    that an HTTP/1.0 request without Host got it too. Both stand for the server's own
+    address, and the cache keys `Vary: Host` on the host an answer was built on: they
+    share answers with a Host naming the server, never with another host."""
+    own = f"<http://127.0.0.1:{server.port}/sparql>".encode()
+    target = b"/sparql?host-test=empty"
+    asked = (  # request line, Host field, the endpoint expected, from the cache at once
+        (b"GET " + target + b" HTTP/1.1", b"Host:\r\n", own, False),  # had been http:///
+        (b"GET " + target + b" HTTP/1.0", b"", own, True),
+        (b"GET " + target + b" HTTP/1.0", b"Host:\r\n", own, True),
+        (b"GET " + target + b" HTTP/1.1", b"Host: 127.0.0.1:%d\r\n" % server.port, own, True),
+        (b"GET http://127.0.0.1:%d" % server.port + target + b" HTTP/1.1", b"Host:\r\n", own,
+         True),
+        (b"GET " + target + b" HTTP/1.1", b"Host: other.example\r\n",
+         b"<http://other.example/sparql>", False),
+        (b"GET http://abs.example" + target + b" HTTP/1.1", b"Host:\r\n",
+         b"<http://abs.example/sparql>", False))
+    for round_ in range(2):  # the second round all from the cache
+        for line, host, url, shared in asked:
+            answer = raw(server, line + b"\r\n" + host
+                         + b"Accept: text/turtle\r\nConnection: close\r\n\r\n")
+            head, _, body = answer.partition(b"\r\n\r\n")
+            assert head.startswith(b"HTTP/1.1 200 "), (line, host, answer[:300])
+            assert endpoint_of(body) == url, (line, host)
+            assert (b"\r\nX-Cache: hit" in head) == bool(round_ or shared), (line, host)
+
+
+@pytest.mark.parametrize("kind", ["cache", "app", "file"])
+def test_a_304_has_no_content_length_and_the_connection_goes_on(server: LiveServer,
+                                                                  kind: str) -> None:
+    """RFC 9110 8.6: a 304 may carry Content-Length only as the 200's length; the front
+    had sent `Content-Length: 0` on every 304, from its cache and from the app. The next
+    response on the connection follows the 304's head at once."""
+    host = f"127.0.0.1:{server.port}"
+    path = "/id/state/cn.ttl"
+    _, headers, _ = request(server, "GET", path)
+    _, again, _ = request(server, "GET", path)
+    assert again.get("x-cache") == "hit"
+    target, condition = {"cache": (path, f"If-None-Match: {headers['etag']}"),
+                         "app": (path + "?bodiless=1", f"If-None-Match: {headers['etag']}"),
+                         "file": ("/data/rivalry.nq.gz", "If-None-Match: *")}[kind]
+    answer = raw(server, f"GET {target} HTTP/1.1\r\nHost: {host}\r\n{condition}\r\n\r\n"
+                 f"GET /-/health HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n".encode())
+    head, _, rest = answer.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 304 "), answer[:300]
+    assert b"\r\ncontent-length:" not in head.lower(), head
+    assert (b"\r\nX-Cache: hit" in head) == (kind == "cache"), head
+    assert rest.startswith(b"HTTP/1.1 200 "), rest[:300]  # nothing between the two
+
+
+@pytest.mark.parametrize("options,closes", [
+    ("enclosed", False), ("keep-alive", False), ("x-close", False), ("Upgrade, closed", False),
+    ("close", True), ("Close", True), ("keep-alive, CLOSE", True), ("te ,close ", True),
+])
+def test_connection_options_are_tokens(server: LiveServer, options: str, closes: bool) -> None:
+    """RFC 9110 7.6.1: Connection is a list of case-insensitive tokens; the front had
+    closed the connection on any value holding the letters `close`."""
+    with socket.create_connection(("127.0.0.1", server.port), timeout=30) as s:
+        s.sendall(f"GET /-/health HTTP/1.1\r\nHost: x\r\nConnection: {options}\r\n\r\n".encode())
+        head, _ = read_response(s)
+        assert head.startswith(b"HTTP/1.1 200 "), head
+        assert (b"\r\nconnection: close" in head.lower()) == closes, head
+        if closes:
+            assert s.recv(1) == b""
+        else:
+            s.sendall(b"GET /-/health HTTP/1.1\r\nHost: x\r\n\r\n")
+            again, _ = read_response(s)
+            assert again.startswith(b"HTTP/1.1 200 "), again
+
+
+def test_the_response_cache_tells_an_absent_header_from_an_empty_one() -> None:
+    """RFC 9111 4.1: a header a response varies on that was absent from its request
+    matches only a request without it (an empty Accept-Encoding asks for no coding, an
+    absent one takes any)."""
+    from rivalry.server.front import ResponseCache
+
+    cache = ResponseCache(100_000)
+    key = ResponseCache.key("b1", "GET", b"/vary", b"")
+    cache.put(key, {}, 200, [("Vary", "Accept-Encoding")], b"absent")
+    assert cache.get(key, {"accept-encoding": ""}) is None
+    cache.put(key, {"accept-encoding": ""}, 200, [("Vary", "Accept-Encoding")], b"empty")
+    absent, empty = cache.get(key, {}), cache.get(key, {"accept-encoding": ""})
+    assert absent is not None and absent.body == b"absent"
+    assert empty is not None and empty.body == b"empty"
 
 
 # --- stopping ------------------------------------------------------------------------------
