@@ -472,6 +472,33 @@ def _shown(token: str) -> str:
     return repr(token if len(token) <= 40 else token[:39] + "…")
 
 
+_ESCAPE = re.compile(r"\\u([0-9A-Fa-f]{4})|\\U([0-9A-Fa-f]{8})")
+_IRI_WITH_ESCAPES = re.compile(r"<[^<>\"{}|^`\x00-\x20]*>")
+
+
+def _escape_problem(text: str, toks: list[tuple[str, str, int]]) -> SyntaxProblem | None:
+    """A `\\u` escape the engine cannot take: one of half a UTF-16 surrogate pair (no
+    character, in a string or anywhere), or one outside a string or an IRI (SPARQL 1.1,
+    19.2, reads escapes before the grammar, anywhere; pyoxigraph reads them in strings and
+    IRIs only, so `?\\u0078` is an error to it)."""
+    quoted = [(start, start + len(value)) for kind, value, start in toks if kind == "string"]
+    quoted += [(m.start(), m.end()) for m in _IRI_WITH_ESCAPES.finditer(text)]
+    for match in _ESCAPE.finditer(text):
+        code = int(match.group(1) or match.group(2), 16)
+        line, column = _position(text, match.start())
+        if 0xD800 <= code <= 0xDFFF:
+            return SyntaxProblem(
+                f"{match.group()} is half of a UTF-16 surrogate pair, which is no character; "
+                "write the character itself (in UTF-8), or one \\U escape of its code point "
+                "(\\U0001F600)", line, column, match.group())
+        if code <= 0x10FFFF and not any(a <= match.start() < b for a, b in quoted):
+            return SyntaxProblem(
+                f"{match.group()} outside a string or an IRI: this endpoint reads \\u "
+                f"escapes in strings and IRIs only; write {chr(code)!r} itself here",
+                line, column, match.group())
+    return None
+
+
 def explain_syntax_error(text: str, engine_message: str) -> SyntaxProblem:
     """A SPARQL syntax error as people read it, from the query's text and the engine's
     message ("error at L:C: expected ..."): the query form it must start with, an
@@ -480,6 +507,10 @@ def explain_syntax_error(text: str, engine_message: str) -> SyntaxProblem:
     toks = spans(text)
     if not toks:
         return SyntaxProblem("the query is empty")
+    # 0. codepoint escapes the engine does not read as SPARQL says (19.2)
+    escape = _escape_problem(text, toks)
+    if escape is not None:
+        return escape
     # 1. the query form, after the prologue
     i = 0
     declared: set[str] = set()
@@ -500,8 +531,13 @@ def explain_syntax_error(text: str, engine_message: str) -> SyntaxProblem:
             return SyntaxProblem(
                 f"the query must start with SELECT, ASK, CONSTRUCT or DESCRIBE (after its "
                 f"PREFIX and BASE declarations), not {_shown(value)}", line, column, value)
-    # 2. prefixes used but not declared; strings left open
+    # 2. prefixes used but not declared; strings left open; not in an IRI whose only
+    # backslashes begin \\u escapes (SPARQL's own, 19.2), which the tokens split up
+    escaped_iris = [(m.start(), m.end()) for m in _IRI_WITH_ESCAPES.finditer(text)
+                    if "\\" in m.group() and "\\" not in _ESCAPE.sub("", m.group())]
     for j, (kind, value, start) in enumerate(toks):
+        if any(a <= start < b for a, b in escaped_iris):
+            continue
         if kind == "other" and value == "<" and start + 1 < len(text) \
                 and not text[start + 1].isspace() and text[start + 1] not in "=<":
             line_end = text.find("\n", start)

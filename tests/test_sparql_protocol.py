@@ -114,6 +114,36 @@ def test_syntax_error_is_400_with_a_readable_message(client: FlaskClient) -> Non
     assert "SPARQL syntax error at line 1, column" in response.get_json()["message"]
 
 
+@pytest.mark.parametrize(("query", "words"), [
+    # escapes outside strings and IRIs, which SPARQL reads first (19.2) and the engine not
+    ("SELECT ?\\u0078 WHERE { BIND(1 AS ?x) }",
+     "line 1, column 9: \\u0078 outside a string or an IRI"),
+    ("PREFIX ex: <http://e/> SELECT * WHERE { BIND(ex:a\\u003Ab AS ?x) }",
+     "\\u003A outside a string or an IRI"),
+    # half a surrogate pair: no character, in a string or anywhere
+    ('ASK { FILTER("\\uD800" = "a") }', "line 1, column 15: \\uD800 is half of a UTF-16"),
+    ('ASK { FILTER("\\U0000DFFF" = "a") }', "\\U0000DFFF is half of a UTF-16"),
+    # an escape in an IRI is SPARQL's own: the error is where it is, not the IRI
+    ("SELECT * WHERE { ?s <http://e/\\u0041> ?o FILTER(?o > ) }", "wrong near the end"),
+])
+def test_syntax_errors_about_escapes_say_what_is_wrong(client: FlaskClient, query: str,
+                                                       words: str) -> None:
+    response = client.get("/sparql", query_string={"query": query},
+                          headers={"Accept": "application/json"})
+    assert response.status_code == 400
+    message = response.get_json()["message"]
+    assert words in message, message
+    assert "not a valid IRI" not in message and "not declared" not in message
+
+
+def test_escapes_where_the_engine_reads_them_are_answered(client: FlaskClient) -> None:
+    query = 'SELECT ?x WHERE { BIND("\\u0041" AS ?x) FILTER(<http://e/\\u0041> != ?x) }'
+    response = client.get("/sparql", query_string={"query": query},
+                          headers={"Accept": "application/sparql-results+json"})
+    assert response.status_code == 200
+    assert response.get_json()["results"]["bindings"][0]["x"]["value"] == "A"
+
+
 def test_two_queries_are_400(client: FlaskClient) -> None:
     response = client.get("/sparql?query=" + quote(ASK) + "&query=" + quote(ASK))
     assert response.status_code == 400
