@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from flask import Flask, Response, request
+from markupsafe import Markup
 
 from rivalry.graph.store import Store, open_store
 from rivalry.server.errors import UnsupportedMediaType
@@ -21,12 +23,28 @@ PAGE_POLICY = ("default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-
                "base-uri 'self'; form-action 'self'")
 
 
+#: Characters HTML text may not hold (the controls other than ASCII white space, HTML
+#: 13.2.5): a NUL a search or a literal put on a page is a parse error, which browsers
+#: show as they like; every value a template writes has them as U+FFFD instead.
+_NOT_HTML_TEXT = re.compile("[\x00-\x08\x0b\x0e-\x1f\x7f-\x9f]")
+
+
+def html_text(value: Any) -> Any:
+    """Jinja's `finalize`: a string a template writes, with the characters HTML text may
+    not hold replaced (markup stays markup); anything else as it is."""
+    if isinstance(value, str) and _NOT_HTML_TEXT.search(value):
+        replaced = _NOT_HTML_TEXT.sub("\ufffd", value)
+        return Markup(replaced) if isinstance(value, Markup) else replaced
+    return value
+
+
 def create_app(settings: Mapping[str, Any] | None = None) -> Flask:
     """Create the app: defaults, then RIVALRY_* environment variables, then `settings`."""
     # An explicit instance path: Flask cannot infer one for a namespace package laid out
     # with package-dir (it looks for the package under rivalry/), and we keep no
     # instance files anyway.
     app = Flask(__name__, instance_path=str(Path(__file__).resolve().parent / "instance"))
+    app.jinja_env.finalize = html_text
     values = load_settings(settings)
     app.config["RIVALRY"] = values
     # Werkzeug refuses larger bodies with 413 from the Content-Length, before reading,

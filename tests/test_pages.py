@@ -501,3 +501,17 @@ def test_a_union_is_an_issuer_in_lists_like_a_state(client: FlaskClient, store_d
     assert eu.status_code == 200 and "European Union" in text
     eu_actions = f"?a <https://w3id.org/rivalry/ontology#issuingUnion> <{ID_BASE}union/eu>"
     assert text.count("<tr><td><time") == count_actions(store_dir, eu_actions) > 5
+
+
+@pytest.mark.parametrize("path", ["/search?q=a%00b%0Bc%C2%85d", "/browse/actions?q=a%00b",
+                                  "/sparql?query=SELECT%20%3Fx%20%7B%20BIND(%22a%5Cu0000b%22"
+                                  "%20AS%20%3Fx)%20%7D"])
+def test_pages_never_hold_characters_html_text_cannot(client: FlaskClient, path: str) -> None:
+    """A NUL (or another control) from a query or a literal is written as U+FFFD: HTML
+    text may not hold it (a parse error each browser handles its own way)."""
+    response = client.get(path, headers={"Accept": "text/html"})
+    assert response.status_code in (200, 400), response.status_code
+    text = response.get_data(as_text=True)
+    assert not re.search("[\x00-\x08\x0b\x0e-\x1f\x7f-\x9f]", text)
+    if "search" in path:
+        assert "a\ufffdb\ufffdc\ufffdd" in text
