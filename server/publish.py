@@ -7,8 +7,11 @@ import fcntl
 import gzip
 import hashlib
 import json
+import re
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
+from typing import Literal
 
 import pyoxigraph as ox
 from flask import (
@@ -21,6 +24,7 @@ from flask import (
     request,
     send_file,
 )
+from werkzeug.http import parse_date, parse_etags, unquote_etag
 from werkzeug.wrappers import Response as WerkzeugResponse
 
 from rivalry.graph import BASE_IRI, DATA_LICENSE
@@ -40,6 +44,7 @@ from rivalry.server.entities import (
     serialize,
     split_suffix,
 )
+from rivalry.server.errors import error_body, render_error
 from rivalry.server.formats import HTML, Format, best_offer, negotiate
 from rivalry.server.urls import external_url
 from rivalry.shapes import shapes_files
@@ -293,7 +298,8 @@ def dump(name: str) -> Response:
     if plain not in DUMPS:
         abort(404, description=f"no dump called {name!r}; see /data")
     response = send_dump(plain, as_gzip_file=name != plain)
-    response.headers["Cache-Control"] = "public, max-age=3600"
+    if response.status_code in (200, 206, 304):  # never a 412 or a 416, kept an hour
+        response.headers["Cache-Control"] = "public, max-age=3600"
     return response
 
 
@@ -301,16 +307,22 @@ def send_dump(plain: str, *, as_gzip_file: bool) -> Response:
     """The response carrying one dump (written now if the build has none): as a gzip
     file (`NAME.gz`), or in its own media type, with `Content-Encoding: gzip` to
     clients that accept it and decompressed as it is sent to those that do not. Used
-    by /data and by the graph store (rivalry.server.graph_store)."""
+    by /data and by the graph store (rivalry.server.graph_store). The gzip bytes answer
+    conditional and Range requests (`answer_for_file`); the decompressed stream, which
+    has no length before it is sent, answers neither and is always whole."""
     path = dump_file(plain)
     media_type = DUMP_TYPES[Path(plain).suffix]
     gzip_ok = accepts_gzip(request.headers.get("Accept-Encoding", ""))
+    response: Response
     if as_gzip_file:
-        response = send_file(path, mimetype="application/gzip", conditional=True,
+        response = send_file(path, mimetype="application/gzip", conditional=False,
                              download_name=plain + ".gz")
+        response = answer_for_file(response, path.stat().st_size, plain + ".gz")
     elif gzip_ok:
-        response = send_file(path, mimetype=media_type, conditional=True, download_name=plain)
+        response = send_file(path, mimetype=media_type, conditional=False, download_name=plain)
         response.headers["Content-Encoding"] = "gzip"
+        response = answer_for_file(response, path.stat().st_size,
+                                   f"{plain}, sent gzip-compressed,")
     elif current_app.config.get("RIVALRY_SUPERVISED"):
         # the front decompresses the file as it sends it (rivalry.server.front)
         response = Response(b"", mimetype=media_type)
@@ -323,11 +335,158 @@ def send_dump(plain: str, *, as_gzip_file: bool) -> Response:
                     yield chunk
 
         response = Response(chunks(), mimetype=media_type, direct_passthrough=True)
-    if "charset" not in response.headers.get("Content-Type", "") and not as_gzip_file:
+    if response.status_code != 416 and not as_gzip_file \
+            and "charset" not in response.headers.get("Content-Type", ""):
         response.headers["Content-Type"] = f"{media_type}; charset=utf-8"
     response.headers["Vary"] = "Accept-Encoding"
     response.headers["Link"] = f'<{DATA_LICENSE}>; rel="license"'
     return response
+
+
+# --- conditional and Range requests for a file (RFC 9110, sections 13 and 14) -----------
+
+
+def answer_for_file(response: Response, length: int, what: str) -> Response:
+    """A file response of werkzeug's `send_file(..., conditional=False)` (its ETag and
+    Last-Modified set, its body the file or an X-Sendfile header for the front) made the
+    answer to the request's preconditions and Range, `length` being the file's size and
+    `what` naming it in a 416's message. GET and HEAD alike (the front asks the app a
+    HEAD as a GET), in RFC 9110's order (13.2.2):
+
+    1. If-Match (strong comparison; `*` holds) or, without it, If-Unmodified-Since (the
+       file modified after that date): 412 when it fails, without a body;
+    2. If-None-Match (weak comparison) or, without it, If-Modified-Since: 304;
+    3. Range, unless an If-Range is there and fails (13.1.5: an entity tag compared
+       strongly, so a weak tag never holds; a date matching Last-Modified exactly).
+       One span of bytes (ranges that overlap or touch are one span): 206 with that
+       span. None of the ranges inside the file: 416 with `Content-Range: bytes
+       */LENGTH` and a message. A Range in another unit than bytes (14.2: ignored), not
+       well-formed, or asking for several spans apart (the front sends one span only):
+       the whole file, 200, as a server may ignore a Range."""
+    response.accept_ranges = "bytes"
+    if request.method not in ("GET", "HEAD"):
+        return response
+    etag, weak = response.get_etag()
+    modified = response.last_modified
+    failed = _failed_precondition(etag, bool(weak), modified)
+    if failed is not None:
+        response.close()  # the file send_file opened, when it sends it itself
+        response.headers.pop("X-Sendfile", None)
+        response.set_data(b"")
+        response.status_code = failed
+        return response
+    asked = request.headers.get("Range")
+    if asked is None:
+        return response
+    if_range = request.headers.get("If-Range")
+    if if_range is not None and not _if_range_holds(if_range, etag, bool(weak), modified):
+        return response
+    span = byte_span(asked, length)
+    if span is None:
+        return response
+    if span == "unsatisfiable":
+        response.close()
+        shown = asked if len(asked) <= 200 else asked[:200] + "…"
+        answer = render_error(error_body(
+            416, "Range not satisfiable",
+            f"{what} is {length} bytes long (bytes 0 to {length - 1}); "
+            f"`Range: {shown}` asks for none of them"))
+        answer.headers["Content-Range"] = f"bytes */{length}"
+        answer.accept_ranges = "bytes"
+        return answer
+    first, last = span
+    # werkzeug sends that span (206, Content-Range, Content-Length; its part of the
+    # file, or for the front the X-Sendfile header with the Content-Range it reads)
+    response.make_conditional({"REQUEST_METHOD": "GET", "HTTP_RANGE": f"bytes={first}-{last}"},
+                              accept_ranges="bytes", complete_length=length)
+    return response
+
+
+def _failed_precondition(etag: str | None, weak: bool,
+                         modified: datetime | None) -> int | None:
+    """412 or 304 when a precondition of the request fails (RFC 9110 13.2.2, steps 1 to
+    4), None when the method is to be performed."""
+    headers = request.headers
+    if_match = headers.get("If-Match", "").strip()
+    if if_match:
+        tags = parse_etags(if_match)
+        if not tags.star_tag and (etag is None or weak or not tags.is_strong(etag)):
+            return 412
+    else:
+        since = parse_date(headers.get("If-Unmodified-Since"))
+        if since is not None and modified is not None and modified > since:
+            return 412
+    if_none_match = headers.get("If-None-Match", "").strip()
+    if if_none_match:
+        tags = parse_etags(if_none_match)
+        if tags.star_tag or (etag is not None and tags.contains_weak(etag)):
+            return 304
+    else:
+        since = parse_date(headers.get("If-Modified-Since"))
+        if since is not None and modified is not None and modified <= since:
+            return 304
+    return None
+
+
+def _if_range_holds(value: str, etag: str | None, weak: bool,
+                    modified: datetime | None) -> bool:
+    """RFC 9110 13.1.5: an entity tag holds when it matches the file's by the strong
+    comparison (neither weak, the same tag); a date when it is exactly the file's
+    Last-Modified, which for a dump, written once and never changed, is a strong
+    validator (8.8.2.2). Anything else does not hold."""
+    value = value.strip()
+    if value.startswith(('"', "W/", "w/")):
+        tag, tag_weak = unquote_etag(value)
+        return (etag is not None and not weak and not tag_weak and value.endswith('"')
+                and tag == etag)
+    date = parse_date(value)
+    return date is not None and modified is not None and date == modified
+
+
+_INT_RANGE = re.compile(r"([0-9]+)-([0-9]*)")
+_SUFFIX_RANGE = re.compile(r"-([0-9]+)")
+
+
+def byte_span(header: str, length: int) -> tuple[int, int] | Literal["unsatisfiable"] | None:
+    """What a Range header asks of a file of `length` bytes (RFC 9110 14.1): its first
+    and last byte when it asks for one span of them (several ranges that overlap or
+    touch make one span); "unsatisfiable" when it is a well-formed bytes range none of
+    whose ranges begins within the file (14.1.2), answered 416; None when the Range is
+    to be ignored and the whole file sent: another unit (14.2 requires it), a range set
+    that is not well-formed (14.2 allows it), or spans apart, which would need a
+    multipart/byteranges answer the front cannot send (14.2 allows ignoring Range)."""
+    unit, equals, ranges = header.partition("=")
+    if not equals or unit.strip(" \t").lower() != "bytes" or length <= 0:
+        return None
+    spans: list[tuple[int, int]] = []
+    specs = [spec.strip(" \t") for spec in ranges.split(",")]
+    if not any(specs):
+        return None
+    try:
+        for spec in filter(None, specs):
+            if whole := _INT_RANGE.fullmatch(spec):
+                first = int(whole[1])
+                last = int(whole[2]) if whole[2] else None
+                if last is not None and last < first:
+                    return None  # invalid (14.1.1), so the whole set is
+                if first < length:
+                    spans.append((first, length - 1 if last is None else min(last, length - 1)))
+            elif suffix := _SUFFIX_RANGE.fullmatch(spec):
+                if int(suffix[1]) > 0:
+                    spans.append((max(0, length - int(suffix[1])), length - 1))
+            else:
+                return None
+    except ValueError:  # a number longer than int() reads (4300 digits): ignored
+        return None
+    if not spans:
+        return "unsatisfiable"
+    spans.sort()
+    first, last = spans[0]
+    for begin, end in spans[1:]:
+        if begin > last + 1:
+            return None  # spans apart: the whole file
+        last = max(last, end)
+    return first, last
 
 
 # --- VoID ------------------------------------------------------------------------------------
