@@ -32,7 +32,14 @@ from rivalry.graph.terms import to_rdflib
 from rivalry.server import get_store
 from rivalry.server.diagram import chain_legend, chain_svg
 from rivalry.server.errors import NotAcceptable, checked_iri
-from rivalry.server.formats import HTML, RDF_FORMATS, Format, lookup, negotiate
+from rivalry.server.formats import (
+    HTML,
+    RDF_FORMATS,
+    Format,
+    lookup,
+    negotiate,
+    unmodified_since_fails,
+)
 from rivalry.server.urls import external_url
 
 bp = Blueprint("entities", __name__)
@@ -132,9 +139,14 @@ def conditional(response: Response, tag: str) -> WerkzeugResponse:
 
 
 def answer_conditionally(response: Response) -> WerkzeugResponse:
-    """The response, or 304 for a client that has it, or 412 for a failed If-Match
-    (without the representation, which werkzeug would leave in a 412), as the front
-    answers from its cache."""
+    """The response, or 304 for a client that has it, or 412 for a failed If-Match or
+    If-Unmodified-Since (without the representation, which werkzeug would leave in a
+    412), as the front answers from its cache."""
+    if unmodified_since_fails(request.headers.get("If-Match"),
+                              request.headers.get("If-Unmodified-Since"), response.last_modified):
+        response.set_data(b"")
+        response.status_code = 412
+        return response
     answer = response.make_conditional(request)
     if answer.status_code == 412:
         answer.set_data(b"")

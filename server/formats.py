@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass
+from datetime import datetime
 
 import pyoxigraph as ox
 from werkzeug.datastructures import MIMEAccept
+from werkzeug.http import parse_date
 
 
 @dataclass(frozen=True)
@@ -159,3 +161,16 @@ def variants_header(formats: tuple[Format, ...]) -> str:
     entry per format: its content type, then the media types that choose it)."""
     offers, owner = _offers(formats)
     return ", ".join(f"{owner[o].content_type.split(';')[0]}={o}" for o in offers)
+
+
+def unmodified_since_fails(if_match: str | None, if_unmodified_since: str | None,
+                           last_modified: str | datetime | None) -> bool:
+    """RFC 9110 13.1.4: without If-Match, a representation modified after the request's
+    If-Unmodified-Since date fails the precondition (412). An unreadable date, or a
+    representation without a Last-Modified, is no condition. Shared by the app and the
+    front's cache, which must judge alike."""
+    if (if_match or "").strip() or not if_unmodified_since or last_modified is None:
+        return False
+    since = parse_date(if_unmodified_since)
+    modified = parse_date(last_modified) if isinstance(last_modified, str) else last_modified
+    return since is not None and modified is not None and modified > since

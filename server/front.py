@@ -33,7 +33,7 @@ from urllib.parse import unquote_to_bytes
 import h11
 from werkzeug.http import is_resource_modified
 
-from rivalry.server.formats import best_offer
+from rivalry.server.formats import best_offer, unmodified_since_fails
 from rivalry.server.settings import request_time_limit
 from rivalry.server.urls import server_host, valid_host
 from rivalry.server.workers import Reply, WorkerLost, WorkerPool
@@ -208,7 +208,8 @@ class Response:
 ErrorRenderer = Callable[[int, str, str], tuple[str, bytes]]
 
 REASONS = {s.value: s.phrase for s in HTTPStatus}
-REASONS[413] = "Content Too Large"  # RFC 9110's name
+REASONS[413] = "Content Too Large"  # RFC 9110's names
+REASONS[416] = "Range Not Satisfiable"
 
 
 class Front:
@@ -510,13 +511,17 @@ class Front:
             await self.warm()
 
     def _from_cache(self, stored: Stored, method: str, headers: dict[str, str]) -> Response:
-        """A kept response, or 304 (412 when If-Match fails) for a conditional GET or HEAD,
-        judged as the app judges it when it answers (werkzeug's make_conditional): weak
-        comparison for If-None-Match and `*`, If-Modified-Since when there is no
-        If-None-Match, strong comparison for If-Match."""
+        """A kept response, or 304 (412 when If-Match or If-Unmodified-Since fails) for a
+        conditional GET or HEAD, judged as the app judges it when it answers (werkzeug's
+        make_conditional, and `unmodified_since_fails`): weak comparison for
+        If-None-Match and `*`, If-Modified-Since when there is no If-None-Match, strong
+        comparison for If-Match."""
         etag = next((v for n, v in stored.headers if n.lower() == "etag"), None)
         modified = next((v for n, v in stored.headers if n.lower() == "last-modified"), None)
-        if method in ("GET", "HEAD") and (etag or modified) and not is_resource_modified(
+        unmodified = method in ("GET", "HEAD") and unmodified_since_fails(
+            headers.get("if-match"), headers.get("if-unmodified-since"), modified)
+        conditional = method in ("GET", "HEAD") and (etag or modified)
+        if unmodified or conditional and not is_resource_modified(
                 {"HTTP_IF_NONE_MATCH": headers.get("if-none-match"),
                  "HTTP_IF_MODIFIED_SINCE": headers.get("if-modified-since"),
                  "HTTP_IF_MATCH": headers.get("if-match")},
@@ -524,7 +529,7 @@ class Front:
             kept = [(n, v) for n, v in stored.headers
                     if n.lower() in ("etag", "cache-control", "vary", "last-modified",
                                      "content-location", "link")]
-            return Response(412 if headers.get("if-match") else 304,
+            return Response(412 if unmodified or headers.get("if-match") else 304,
                             kept + [("X-Cache", "hit")])
         return Response(stored.status, list(stored.headers) + [("X-Cache", "hit")], stored.body)
 

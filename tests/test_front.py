@@ -424,7 +424,11 @@ def test_request_lines_of_every_form(server: LiveServer, line: bytes, status: in
     ("If-None-Match: {etag}", 304), ("If-None-Match: W/{etag}", 304),
     ("If-None-Match: *", 304), ("If-None-Match: \"other\", {etag}", 304),
     ("If-Modified-Since: {modified}", 304), ("If-None-Match: \"other\"", 200),
-    ("If-Match: \"other\"", 412), ("If-Match: {etag}", 200)])
+    ("If-Match: \"other\"", 412), ("If-Match: {etag}", 200),
+    # RFC 9110, 13.1.4: modified after the date, 412; at it or later, the document
+    ("If-Unmodified-Since: Mon, 01 Jan 2001 00:00:00 GMT", 412),
+    ("If-Unmodified-Since: {modified}", 200),
+    ("If-Unmodified-Since: not a date", 200)])
 def test_conditional_requests_are_judged_alike_from_the_cache(
         server: LiveServer, condition: str, status: int) -> None:
     """RFC 9110, 13.1: the front answered a conditional GET from its cache by comparing
