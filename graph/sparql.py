@@ -577,6 +577,16 @@ def explain_syntax_error(text: str, engine_message: str) -> SyntaxProblem:
     offset = _offset(text, line, column)
     reason = match.group(3)
     expected = "" if "IRI parsing failed" in reason else _expected(reason)
+    limit_word = re.search(r"the query (offset|limit) should be a non negative integer", reason,
+                           re.IGNORECASE)
+    if limit_word:  # a number past what the engine counts in (an unsigned 64-bit one)
+        word = limit_word.group(1).upper()
+        number = next((v for (k1, w, _), (k2, v, _) in zip(toks, toks[1:], strict=False)
+                       if k1 == "word" and w.upper() == word and k2 == "integer"), None)
+        if number is not None and int(number) > 2 ** 64 - 1:
+            return SyntaxProblem(f"{word} {_shown(number)} is past the largest the engine "
+                                 f"takes ({2 ** 64 - 1:,}); no answer has that many rows",
+                                 line, column, number)
     if expected and not expected.startswith(("one of", "a ", "an ")) and " " in expected:
         return SyntaxProblem(expected, line, column)  # the engine's own reason, in words
     what = f"; expected {expected}" if expected else ""

@@ -125,6 +125,9 @@ def test_syntax_error_is_400_with_a_readable_message(client: FlaskClient) -> Non
     ('ASK { FILTER("\\U0000DFFF" = "a") }', "\\U0000DFFF is half of a UTF-16"),
     # an escape in an IRI is SPARQL's own: the error is where it is, not the IRI
     ("SELECT * WHERE { ?s <http://e/\\u0041> ?o FILTER(?o > ) }", "wrong near the end"),
+    # a number past the engine's counting: said so, not "should be a non negative integer"
+    ("SELECT * WHERE { ?s ?p ?o } OFFSET 99999999999999999999999",
+     "OFFSET '99999999999999999999999' is past the largest the engine takes"),
 ])
 def test_syntax_errors_about_escapes_say_what_is_wrong(client: FlaskClient, query: str,
                                                        words: str) -> None:
