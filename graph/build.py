@@ -492,6 +492,66 @@ def check_terms_in(store: ox.Store, labels: dict[str, str],
     return 0
 
 
+#: Graphs the build writes itself, never stated by a facts file.
+BUILT_GRAPHS = (INFERRED_GRAPH, META_GRAPH, DERIVED_GRAPH)
+#: How many restated triples an error lists.
+RESTATED_SHOWN = 20
+
+
+def check_stated_once(store: ox.Store, labels: dict[str, str],
+                      graphs: Iterable[ox.NamedNode] | None = None,
+                      stated: int | None = None) -> int:
+    """Refuse a triple stated in two facts files (or in a facts file and the ontology),
+    naming both and the triple: SPARQL's default graph here is the union of the graphs
+    (sd:UnionDefaultGraph), a set in which each triple is once, but the engine matches
+    a triple once per graph that holds it, so that a restated fact would count twice
+    in every query. With `graphs`, the triples of those graphs only (an incremental
+    build); otherwise all, first by a count (`stated`: the quads of the stated graphs,
+    against their distinct triples), then, only when they differ, a query naming them."""
+    skip = ", ".join(f"<{g}>" for g in BUILT_GRAPHS)
+    if graphs is None:
+        if stated is not None:
+            [[distinct]] = _solutions(
+                store, "SELECT (COUNT(*) AS ?n) WHERE { SELECT DISTINCT ?s ?p ?o WHERE { "
+                       f"GRAPH ?g {{ ?s ?p ?o }} FILTER(?g NOT IN ({skip})) }} }}")
+            if int(distinct.value) == stated:
+                return 0
+        queries = [("?g", f"SELECT ?g ?h ?s ?p ?o WHERE {{ GRAPH ?g {{ ?s ?p ?o }} "
+                          f"GRAPH ?h {{ ?s ?p ?o }} FILTER(STR(?g) < STR(?h)) "
+                          f"FILTER(?g NOT IN ({skip}) && ?h NOT IN ({skip})) }}")]
+    else:
+        queries = [(g.value, f"SELECT ?h ?s ?p ?o WHERE {{ GRAPH <{g.value}> {{ ?s ?p ?o }} "
+                             f"GRAPH ?h {{ ?s ?p ?o }} "
+                             f"FILTER(?h != <{g.value}> && ?h NOT IN ({skip})) }}")
+                   for g in graphs]
+    problems: list[str] = []
+    for graph, query in queries:
+        for values in _solutions(store, f"{query} LIMIT {RESTATED_SHOWN - len(problems)}"):
+            first = values.pop(0).value if graph == "?g" else graph
+            other, subject, predicate, obj = values
+            problems.append(f"{labels.get(first, first)} and "
+                            f"{labels.get(other.value, other.value)} both state "
+                            f"{subject} {predicate} {obj}")
+        if len(problems) >= RESTATED_SHOWN:
+            break
+    if problems:
+        raise InvalidFacts(f"{len(problems)}{'+' if len(problems) >= RESTATED_SHOWN else ''} "
+                           "triple(s) stated in more than one facts file: state each fact "
+                           "in one file (a source, in the file that first cites it; the "
+                           "others cite its IRI)", problems)
+    return 0
+
+
+def _solutions(store: ox.Store, query: str) -> list[list[Any]]:
+    """A SELECT's rows as lists of terms. Made and dropped here: pyoxigraph's results may
+    not be dropped by another thread than the one that made them, which a check run
+    beside another (`Phases.together`) and refusing would otherwise do, through the
+    error's traceback."""
+    result = store.query(query)
+    assert isinstance(result, ox.QuerySolutions)
+    return [list(row) for row in result]
+
+
 def metadata_quads(store: ox.Store, f: SourceFile) -> list[ox.Quad]:
     """The metadata graph's description of one facts graph in a store."""
     sources = {q.subject for q in store.quads_for_pattern(None, RDF_TYPE, SOURCE_DOCUMENT,
@@ -728,12 +788,13 @@ def _full(facts: Path | None, ontology: Path | None, options: BuildOptions, phas
     digest = content_hash(files, ontology_digest(ontology), shapes_digest())
     working = store if store is not None else ox.Store()
     on_disk = store is not None
-    phases.run("read", lambda: read(working, files, on_file, ontology=ontology, mirror=mirror),
-               lambda n: f"{_count(len(files), 'facts file')}, {_count(n, 'triple')} "
-                         f"from {directory}"
-                         + (" (working on disk: the graph is larger than the "
-                            "build_memory_mb setting allows in memory)" if on_disk else ""))
+    facts_triples = phases.run(
+        "read", lambda: read(working, files, on_file, ontology=ontology, mirror=mirror),
+        lambda n: f"{_count(len(files), 'facts file')}, {_count(n, 'triple')} from {directory}"
+                  + (" (working on disk: the graph is larger than the build_memory_mb "
+                     "setting allows in memory)" if on_disk else ""))
     labels = _labels(files)
+    stated = facts_triples + graph_size(working, ox.NamedNode(ONTOLOGY_GRAPH))
     meta = [q for f in files for q in metadata_quads(working, f)]
     working.extend(meta)
     if mirror is not None:
@@ -747,10 +808,14 @@ def _full(facts: Path | None, ontology: Path | None, options: BuildOptions, phas
         return phases.run("inference", lambda: materialise(working, on_disk=on_disk),
                           lambda n: f"{_count(n, 'triple')} into <{INFERRED_GRAPH}>")
 
+    def once() -> None:
+        phases.run("restated", lambda: check_stated_once(working, labels, stated=stated),
+                   lambda _: "no triple is stated in two facts files")
+
     if options.consistency:  # the terms are read off the consistency check's pass
-        inferred = infer()
+        inferred, _ = phases.together(infer, once)
     else:  # the terms are checked while the inferences are drawn: both read the facts
-        inferred, _ = phases.together(infer, terms)
+        inferred, _, _ = phases.together(infer, terms, once)
     if mirror is not None:
         assert scratch is not None
         mirror.graph_of(working, ox.NamedNode(INFERRED_GRAPH), scratch)

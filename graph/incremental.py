@@ -54,6 +54,7 @@ from rivalry.graph.build import (
     _count,
     _labels,
     _manifest,
+    check_stated_once,
     check_terms_in,
     content_hash,
     describe_facts_graph,
@@ -242,6 +243,8 @@ def run_incremental(plan: Plan, partial: Path, options: BuildOptions, phases: Ph
     if graphs:
         phases.run("terms", lambda: check_terms_in(store, labels, graphs),
                    lambda _: "every rivalry term the changed files use is declared")
+        phases.run("restated", lambda: check_stated_once(store, labels, graphs),
+                   lambda _: "no triple of the changed files is stated in another")
     manifest = _manifest(plan.files, plan.directory, None, options, plan.digest)
     inferred = plan.state.manifest.get("inferred")
     inferred = (inferred - len(change.removed) + len(change.added) if inferred is not None

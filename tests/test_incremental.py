@@ -303,3 +303,42 @@ def test_an_invalid_change_is_refused_like_in_a_full_build(base: tuple[Path, Pat
         build(tmp_path / "full2", mine, options=BuildOptions(incremental=False))
     assert incremental.value.details == full.value.details
     assert "us-ofac-2025-01-03-integrity" in str(incremental.value)
+
+
+#: A triple of the curated facts (INTEGRITY states it), stated again in another file.
+RESTATED = ('@prefix rdfs: <http://www.w3.org/2000/01/rdf-schema#> .\n'
+            '<https://w3id.org/rivalry/id/action/us-ofac-2025-01-03-integrity> rdfs:label '
+            '"OFAC sanctions Integrity Technology Group"@en .\n')
+
+
+def test_a_fact_stated_in_two_files_is_refused_naming_both(base: tuple[Path, Path],
+                                                         tmp_path: Path) -> None:
+    """SPARQL's default graph is the union of the graphs, where the engine would match a
+    restated triple once per file that states it: refused, incrementally as in a full
+    build, naming both files and the triple."""
+    edit = add_file("events/2025-02-restated.ttl", RESTATED)
+    with pytest.raises(InvalidFacts) as incremental:
+        rebuild(base, tmp_path, edit)
+    full_store = tmp_path / "full2"
+    with pytest.raises(InvalidFacts) as full:
+        build(full_store, tmp_path / "facts", options=BuildOptions(incremental=False))
+    for caught in (incremental, full):
+        detail = str(caught.value)
+        assert "stated in more than one facts file" in detail
+        assert "2025-02-restated.ttl" in detail and "integrity-technology-sanction.ttl" in detail
+        assert '"OFAC sanctions Integrity Technology Group"@en' in detail
+    assert StoreLocation(tmp_path / "store").current_info() is not None  # still served
+
+
+def test_the_union_default_graph_holds_each_triple_once(base: tuple[Path, Path]) -> None:
+    """What the refusal keeps true of the curated build: counted over the union default
+    graph, the triples are as many as the distinct ones."""
+    _, store = base
+    db = ox.Store.read_only(str(store / "current" / "db"))
+    count = "SELECT (COUNT(*) AS ?n) WHERE {{ {} }}"
+    [[total]] = [list(r) for r in db.query(count.format("?s ?p ?o"),
+                                           use_default_graph_as_union=True)]
+    [[distinct]] = [list(r) for r in db.query(
+        count.format("SELECT DISTINCT ?s ?p ?o WHERE { ?s ?p ?o }"),
+        use_default_graph_as_union=True)]
+    assert int(total.value) == int(distinct.value)
