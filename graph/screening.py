@@ -12,10 +12,12 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 import json
 import math
+import re
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -102,9 +104,11 @@ def parse_day(value: str | None) -> str:
 
 def read_csv(data: str | bytes, source: str = "input") -> tuple[list[ScreenInput], list[str]]:
     """The rows of a CSV file with a header naming its columns: `name` (needed),
-    `country`, `identifier` (or `wikidata`, `id`) and `ref`, in any case and order.
-    Returns the rows and warnings (columns ignored). A file without a name column is
-    refused whole; so is one that is not UTF-8."""
+    `country`, `identifier` (or `wikidata`, `id`) and `ref`, in any case and order; each
+    row is numbered by the line it starts on (the header is line 1). Returns the rows and
+    warnings (columns ignored). Refused whole, naming the line: a file without a name
+    column or without a row under its header, one that is not UTF-8, a quoted field
+    never closed, a NUL character in a field read."""
     # not UTF-8 is refused: read with replacement characters, a name in Latin-1
     # ("Soci\ufffdt\ufffd G\ufffdn\ufffdrale") would be screened, and found matching nothing
     text = (utf8_text(data, source, "save it as UTF-8: in a spreadsheet, as CSV UTF-8")
@@ -114,15 +118,13 @@ def read_csv(data: str | bytes, source: str = "input") -> tuple[list[ScreenInput
         dialect = csv.Sniffer().sniff(text[:4096], delimiters=",;\t") if text.strip() else None
     except csv.Error:
         dialect = None
-    reader = csv.reader(io.StringIO(text), dialect or csv.excel)
+    records = _records(text, dialect or csv.excel, source)
     try:
-        header = next(reader)
+        _, header = next(records)
     except StopIteration:
         raise InvalidInput(SourceLocation(source), "the file is empty",
                            "give a header line (name,country,identifier) and one name a "
                            "line") from None
-    except csv.Error as e:
-        raise InvalidInput(SourceLocation(source, 1), f"not CSV: {e}") from None
     fields: list[str | None] = [COLUMNS.get(h.strip().casefold()) for h in header]
     if "name" not in fields:
         raise InvalidInput(SourceLocation(source, 1),
@@ -133,21 +135,70 @@ def read_csv(data: str | bytes, source: str = "input") -> tuple[list[ScreenInput
                 "identifier or wikidata or id, and ref)"
                 for h, f in zip(header, fields, strict=True) if f is None and h.strip()]
     rows = []
-    try:
-        for line, values in enumerate(reader, start=2):
-            if not any(v.strip() for v in values):
-                continue
-            row = ScreenInput(row=line)
-            for f, v in zip(fields, values, strict=False):
-                if f is not None and v.strip():
-                    setattr(row, f, v.strip())
-            if len(values) > len(fields):
-                warnings.append(f"line {line}: {len(values)} values for {len(fields)} "
-                                "columns; the extra ones are not used")
-            rows.append(row)
-    except csv.Error as e:
-        raise InvalidInput(SourceLocation(source, reader.line_num), f"not CSV: {e}") from None
+    for line, values in records:
+        if not any(v.strip() for v in values):
+            continue
+        row = ScreenInput(row=line)
+        for f, v in zip(fields, values, strict=False):
+            if f is not None and v.strip():
+                setattr(row, f, v.strip())
+        check_text(row, SourceLocation(source, line))
+        if len(values) > len(fields):
+            warnings.append(f"line {line}: {len(values)} values for {len(fields)} "
+                            "columns; the extra ones are not used")
+        rows.append(row)
+    if not rows:
+        raise InvalidInput(SourceLocation(source), "no names were given: the file has a "
+                           "header line and no rows under it",
+                           "give one name a line under the header")
     return rows, warnings
+
+
+def _records(text: str, dialect: Any, source: str) -> Iterator[tuple[int, list[str]]]:
+    """The records of a CSV text, each with the line it starts on (from 1). A quoted
+    field still open at the end of the text is refused, naming the line its quote opened
+    on: Python's reader (unless strict, which also refuses text after a closing quote,
+    `"Huawei" Ltd`, that spreadsheets read) would end it there silently, and every line
+    after the quote would be one name."""
+    lines = io.StringIO(text).readlines()
+    # After the text, one more line: a lone quote character. If the text ends inside a
+    # quoted field, it closes that field, and the record read last ends on that line
+    # having started before it; otherwise it begins a record of its own, dropped.
+    reader = csv.reader(itertools.chain(lines, [getattr(dialect, "quotechar", None) or '"']),
+                        dialect)
+    start = 1
+    try:
+        for values in reader:
+            if start > len(lines):
+                return
+            if reader.line_num > len(lines):
+                # the open field is the record's last, and holds every line break after
+                # its quote
+                opened = len(lines) - values[-1].count("\n") + int(lines[-1].endswith("\n"))
+                raise InvalidInput(SourceLocation(source, opened),
+                                   "a quoted field opened on this line is never closed: a "
+                                   "field that starts with a quote ends with a quote",
+                                   'close it; a quote that is part of a quoted name is '
+                                   'written twice, ""')
+            yield start, values
+            start = reader.line_num + 1
+    except csv.Error as e:
+        if "field limit" in str(e):  # likely a quote never closed, read to the limit
+            raise InvalidInput(SourceLocation(source, start), f"not CSV: {e}",
+                               "is a quote opened on this line never closed?") from None
+        raise InvalidInput(SourceLocation(source, reader.line_num), f"not CSV: {e}") from None
+
+
+def check_text(row: ScreenInput, where: SourceLocation, prefix: str = "") -> None:
+    """Refuses a row whose fields hold a NUL character, naming where and the field: no
+    name holds one, and it would be given back as sent."""
+    for f in ("name", "country", "identifier", "ref"):
+        value = getattr(row, f)
+        if value and "\x00" in value:
+            raise InvalidInput(where, f"{prefix}the {f} {value[:80]!r} holds a NUL character "
+                               "(U+0000), which no name or reference holds",
+                               "remove it; a file saved as UTF-16 has one in every other "
+                               "byte: save it as UTF-8")
 
 
 def rows_from_records(records: Any) -> list[ScreenInput]:
@@ -176,7 +227,11 @@ def rows_from_records(records: Any) -> list[ScreenInput]:
                     continue
                 setattr(row, f, str(value).strip())
         # anything else has no name, and gets the error of a row without one
+        check_text(row, SourceLocation("request body"), f"item {i} of the list: ")
         rows.append(row)
+    if not rows:
+        raise InvalidInput(SourceLocation("request body"), "no names were given: the list "
+                           "is empty", 'give one name or more, for example ["Huawei"]')
     return rows
 
 
@@ -353,11 +408,29 @@ def to_rows(screening: Screening) -> list[dict[str, str]]:
     return out
 
 
+#: What a spreadsheet takes for the start of a formula (OWASP, "CSV Injection"; CWE-1236).
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+PLAIN_NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?")
+
+
+def spreadsheet_cell(value: str) -> str:
+    """A cell of a CSV file for people, as a spreadsheet shows it without running it: a
+    value that starts with =, +, -, @, a tab or a carriage return gets a leading
+    apostrophe (OWASP's defence), unless it is a plain number (-2, +1.5, -1e3), which a
+    spreadsheet reads as that number and runs nothing. JSON gives values as they are."""
+    if value.startswith(FORMULA_STARTS) and not PLAIN_NUMBER.fullmatch(value):
+        return "'" + value
+    return value
+
+
 def to_csv(screening: Screening) -> str:
+    """The results as CSV (RFC 4180), one line per name, candidate and measure (to_rows),
+    every cell made safe for a spreadsheet (spreadsheet_cell)."""
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=CSV_COLUMNS, lineterminator="\r\n")
     writer.writeheader()
-    writer.writerows(to_rows(screening))
+    writer.writerows({k: spreadsheet_cell(v) for k, v in line.items()}
+                     for line in to_rows(screening))
     return buffer.getvalue()
 
 

@@ -37,6 +37,7 @@ from rivalry.graph.listing import (
     member_page,
 )
 from rivalry.graph.products import build_facets
+from rivalry.graph.screening import spreadsheet_cell
 from rivalry.ontology import NAMESPACE
 from rivalry.server import get_store
 from rivalry.server.entities import href
@@ -160,7 +161,8 @@ def action_download(fmt: str) -> Response:
         out = io.StringIO()
         writer = csv.DictWriter(out, fieldnames=columns, lineterminator="\r\n")
         writer.writeheader()
-        writer.writerows(records)
+        # a label is the curators' text, but a file for spreadsheets runs no formula
+        writer.writerows({k: spreadsheet_cell(v) for k, v in r.items()} for r in records)
         response = Response(out.getvalue(), content_type="text/csv; charset=utf-8")
     else:
         body = {

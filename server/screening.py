@@ -15,6 +15,7 @@ from rivalry.graph.screening import (
     DEFAULT_THRESHOLD,
     Screening,
     ScreenInput,
+    check_text,
     parse_day,
     read_csv,
     rows_from_records,
@@ -84,6 +85,8 @@ def read_request() -> tuple[list[ScreenInput], list[str], str]:
             else:  # one name a line, no header
                 rows = [ScreenInput(row=i, name=line.strip())
                         for i, line in enumerate(text.splitlines(), start=1) if line.strip()]
+                for row in rows:
+                    check_text(row, SourceLocation("form", row.row))
                 warnings = []
         return rows, warnings, "html"
     raise UnsupportedMediaType(

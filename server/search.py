@@ -130,10 +130,17 @@ def search() -> Response | str:
         offset=offset, classes=index.classes(), chosen_types=classes,
         issuers=issuer_options(index), chosen_issuer=issuer.iri if issuer else "",
         previous=page_url(max(offset - limit, 0)) if offset else None,
-        following=page_url(offset + limit) if more else None)
+        following=page_url(offset + limit) if more else None, as_json=json_url())
     response = Response(page, content_type="text/html; charset=utf-8")
     response.headers["Vary"] = "Accept"
     return response
+
+
+def json_url() -> str:
+    """This search as JSON: every parameter of the request (the filters, limit and
+    offset included, a repeated type repeated) but format, then format=json."""
+    args = [(k, v) for k, v in request.args.items(multi=True) if k != "format"]
+    return "/search?" + urlencode(args + [("format", "json")])
 
 
 def page_url(offset: int) -> str:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -14,10 +15,18 @@ from click.testing import CliRunner
 from flask.testing import FlaskClient
 
 from rivalry.graph import ID_BASE
-from rivalry.graph.build import build
+from rivalry.graph.build import BuildResult, build
 from rivalry.graph.errors import InvalidInput
-from rivalry.graph.screening import read_csv, rows_from_records, screen, to_csv, to_dict
+from rivalry.graph.screening import (
+    ScreenInput,
+    read_csv,
+    rows_from_records,
+    screen,
+    to_csv,
+    to_dict,
+)
 from rivalry.graph.search import INDEX_FILE, SearchIndex
+from rivalry.server import create_app
 
 from .conftest import CURATED_FACTS, DATA, run
 
@@ -37,15 +46,54 @@ Test Subsidiary Ltd.,,,r10,a subsidiary of Huawei
 """
 
 
+#: An action whose label is a spreadsheet formula: facts come from people too, and a CSV
+#: made of them must not run it.
+FORMULA_LABEL = '=HYPERLINK("http://evil.example/","x")'
+FORMULA_ACTION = """
+@prefix rv:     <https://w3id.org/rivalry/ontology#> .
+@prefix action: <https://w3id.org/rivalry/id/action/> .
+@prefix agency: <https://w3id.org/rivalry/id/agency/> .
+@prefix source: <https://w3id.org/rivalry/id/source/> .
+@prefix tech:   <https://w3id.org/rivalry/id/technology/> .
+@prefix rdfs:   <http://www.w3.org/2000/01/rdf-schema#> .
+@prefix xsd:    <http://www.w3.org/2001/XMLSchema#> .
+@prefix prov:   <http://www.w3.org/ns/prov#> .
+@prefix dct:    <http://purl.org/dc/terms/> .
+@prefix schema: <https://schema.org/> .
+
+action:test-formula a rv:ExportControl ;
+    rdfs:label "=HYPERLINK(\\"http://evil.example/\\",\\"x\\")"@en ;
+    rv:issuedBy agency:nl-government ;
+    rv:appliesToDestination rv:AllDestinations ;
+    rv:controlsTechnology tech:semiconductor-metrology-and-inspection-equipment ;
+    rv:announcedOn "2025-01-16"^^xsd:date ;
+    rv:status rv:InForce ;
+    prov:wasDerivedFrom source:test-formula .
+
+source:test-formula a rv:SourceDocument ;
+    dct:title "A test source"@en ;
+    dct:publisher agency:nl-government ;
+    dct:issued "2025-01-16"^^xsd:date ;
+    schema:url <https://example.org/test-formula> ;
+    rv:sourceKind rv:PrimaryOfficial .
+"""
+
+
 @pytest.fixture(scope="module")
-def parent_index(tmp_path_factory: pytest.TempPathFactory) -> SearchIndex:
-    """The curated facts and a subsidiary of Huawei (org:subOrganizationOf)."""
+def parent_build(tmp_path_factory: pytest.TempPathFactory) -> BuildResult:
+    """The curated facts, a subsidiary of Huawei (org:subOrganizationOf) and an action
+    labelled with a formula."""
     root = tmp_path_factory.mktemp("parents")
     facts = root / "facts"
     shutil.copytree(CURATED_FACTS, facts)
     shutil.copy(SUBSIDIARY, facts / "reference" / "test-subsidiary.ttl")
-    built = build(root / "store", facts, consistency=False)
-    return SearchIndex(built.path / INDEX_FILE)
+    (facts / "events" / "2025-01-test-formula.ttl").write_text(FORMULA_ACTION, "utf-8")
+    return build(root / "store", facts, consistency=False)
+
+
+@pytest.fixture(scope="module")
+def parent_index(parent_build: BuildResult) -> SearchIndex:
+    return SearchIndex(parent_build.path / INDEX_FILE)
 
 
 def by_ref(result) -> dict:  # noqa: ANN001
@@ -185,6 +233,10 @@ def test_post_screen_formats(client: FlaskClient) -> None:
     ({"data": "name\nHuawei\n", "content_type": "text/csv",
       "query_string": {"format": "pdf"}}, 406, "csv, json or html"),
     ({"data": {"names": ""}}, 400, "no names"),
+    ({"data": "name\n", "content_type": "text/csv"}, 400, "no names"),
+    ({"data": "Name,Ref\r\n\r\n,\r\n", "content_type": "text/csv"}, 400, "no names"),
+    ({"json": []}, 400, "no names"),
+    ({"json": {"names": []}}, 400, "no names"),
 ])
 def test_bad_screening_requests_are_clear_4xx(client: FlaskClient, kwargs: dict,
                                               status: int, words: str) -> None:
@@ -201,3 +253,138 @@ def test_too_many_names_is_413(store_dir: Path) -> None:
         r = c.post("/screen", data="name\na\nb\nc\n", content_type="text/csv",
                    headers={"Accept": "application/json"})
         assert r.status_code == 413 and "screen_max_names" in r.get_json()["message"]
+
+
+# --- CSV for spreadsheets, and CSV that is not CSV ------------------------------------------
+
+FORMULAS = ('name,ref\n"=HYPERLINK(""http://evil.example/"",""x"")",@SUM(1+1)\n'
+            "+cmd,-2+3\n-cmd,=1+1\nHuawei,-2\n")
+#: What a spreadsheet runs when a cell starts with it (OWASP, "CSV Injection").
+FORMULA_START = re.compile(r"[=+\-@\t\r]")
+NUMBER = re.compile(r"[+-]?\d+(\.\d*)?")
+
+
+def test_screening_csv_runs_no_formula(client: FlaskClient) -> None:
+    """A name or ref starting with =, +, -, @ was given back as sent, and a spreadsheet
+    opening the answer ran it; a plain number (-2) is left as it is, and JSON says what
+    was sent."""
+    upload = {"file": (io.BytesIO(FORMULAS.encode()), "x.csv")}
+    r = client.post("/screen", data=upload, headers={"Accept": "text/csv"})
+    assert r.status_code == 200 and r.mimetype == "text/csv"
+    text = r.get_data(as_text=True)
+    assert '"\'=HYPERLINK(""http://evil.example/"",""x"")"' in text  # RFC 4180 quoting kept
+    lines = list(csv.DictReader(io.StringIO(text)))
+    assert [(line["name"], line["ref"]) for line in lines if line["name"] != "Huawei"] == [
+        ('\'=HYPERLINK("http://evil.example/","x")', "'@SUM(1+1)"),
+        ("'+cmd", "'-2+3"), ("'-cmd", "'=1+1")]
+    assert {line["ref"] for line in lines if line["name"] == "Huawei"} == {"-2"}
+    cells = [cell for line in csv.reader(io.StringIO(text)) for cell in line]
+    assert not [c for c in cells if FORMULA_START.match(c) and not NUMBER.fullmatch(c)]
+    as_json = client.post("/screen", data={"file": (io.BytesIO(FORMULAS.encode()), "x.csv")},
+                          headers={"Accept": "application/json"}).get_json()
+    assert [(x["input"]["name"], x["input"]["ref"]) for x in as_json["results"]] == [
+        ('=HYPERLINK("http://evil.example/","x")', "@SUM(1+1)"), ("+cmd", "-2+3"),
+        ("-cmd", "=1+1"), ("Huawei", "-2")]
+
+
+def test_screening_csv_tab_and_carriage_return(parent_index: SearchIndex) -> None:
+    """A cell starting with a tab or a carriage return is a formula to some spreadsheets
+    too (the readers strip them from names, but not every row comes from a reader)."""
+    rows = [ScreenInput(row=2, name="\t=1+1", ref="\r@SUM(1)"),
+            ScreenInput(row=3, name="Huawei", ref="+1.5e3")]
+    lines = list(csv.DictReader(io.StringIO(to_csv(screen(parent_index, rows,
+                                                          on="2021-01-01")))))
+    assert (lines[0]["name"], lines[0]["ref"]) == ("'\t=1+1", "'\r@SUM(1)")
+    assert {line["ref"] for line in lines[1:]} == {"+1.5e3"}
+
+
+def test_actions_csv_runs_no_formula(parent_build: BuildResult) -> None:
+    """/browse/actions.csv writes the curators' labels: one that is a formula is not run,
+    the JSON gives it as it is."""
+    app = create_app({"store": str(parent_build.path.parent.parent)})
+    with app.test_client() as c:
+        page = c.get("/browse/actions.csv?year=2025")
+        assert page.status_code == 200
+        lines = list(csv.DictReader(io.StringIO(page.get_data(as_text=True))))
+        formula = [line for line in lines if line["action"].endswith("/action/test-formula")]
+        assert formula and formula[0]["label"] == "'" + FORMULA_LABEL
+        cells = [v for line in lines for v in line.values()]
+        assert not [v for v in cells if FORMULA_START.match(v) and not NUMBER.fullmatch(v)]
+        body = c.get("/browse/actions.json?year=2025").get_json()
+        assert FORMULA_LABEL in {a["label"] for a in body["actions"]}
+
+
+@pytest.mark.parametrize(("body", "line"), [
+    ('name\n"Huawei\nZTE\n', 2),
+    ('name\n"Huawei\nZTE', 2),
+    ('name,ref\n"Huawei\nTechnologies",a\nZTE,"b\nc\n', 4),
+    ('name\r\nHuawei\r\n"ZTE\r\n', 3),
+])
+def test_a_quote_never_closed_is_refused(client: FlaskClient, body: str, line: int) -> None:
+    """A field that opens a quote and never closes it had swallowed every line after it:
+    "Huawei\\nZTE" was screened as one name, ZTE lost without a word."""
+    r = client.post("/screen", data=body.encode(), content_type="text/csv",
+                    headers={"Accept": "application/json"})
+    assert r.status_code == 400, r.data
+    error = r.get_json()
+    assert error["line"] == line and f"request body:{line}: " in error["message"]
+    assert "never closed" in error["message"]
+
+
+def test_quoted_fields_over_several_lines_still_read() -> None:
+    """A closed quoted field may hold line breaks (RFC 4180); each row is numbered by
+    the line it starts on (it was numbered by the rows before it). A quote inside a field,
+    or text after a closing quote, is read as before."""
+    rows, _ = read_csv('name,ref\n"Huawei\nTechnologies",a\nZTE,"b\nc"\nHikvision,"d"\n'
+                       'Dahua 5" Ltd,e\n"Hytera" Communications,f\n')
+    assert [(r.row, r.name, r.ref) for r in rows] == [
+        (2, "Huawei\nTechnologies", "a"), (4, "ZTE", "b\nc"), (6, "Hikvision", "d"),
+        (7, 'Dahua 5" Ltd', "e"), (8, "Hytera Communications", "f")]
+
+
+def test_a_huge_quoted_field_names_where_it_opened(client: FlaskClient) -> None:
+    body = "name\nHuawei\n\"" + "ZTE\n" * 40_000
+    r = client.post("/screen", data=body.encode(), content_type="text/csv",
+                    headers={"Accept": "application/json"})
+    assert r.status_code == 400
+    assert r.get_json()["line"] == 3 and "never closed?" in r.get_json()["message"]
+
+
+@pytest.mark.parametrize(("kwargs", "where"), [
+    ({"data": b"name\nHua\x00wei\n", "content_type": "text/csv"}, "request body:2: the name"),
+    ({"data": b"name,ref\nHuawei,a\nZTE,b\x00\n", "content_type": "text/csv"},
+     "request body:3: the ref"),
+    ({"data": {"file": (io.BytesIO(b"name\nHuawei\nZ\x00TE\n"), "names.csv")}},
+     "names.csv:3: the name"),
+    ({"data": {"names": "Huawei\nZ\x00TE"}}, "form:2: the name"),
+    ({"json": ["Huawei", "Hua\x00wei"]}, "item 2 of the list: the name"),
+])
+def test_a_nul_character_is_refused(client: FlaskClient, kwargs: dict, where: str) -> None:
+    """A NUL inside a name had been screened (the keys drop it: "Hua\\0wei" matched
+    Huawei) and given back as sent, NUL and all."""
+    r = client.post("/screen", headers={"Accept": "application/json"}, **kwargs)
+    assert r.status_code == 400, r.data
+    message = r.get_json()["message"]
+    assert where in message and "NUL character" in message and "\x00" not in message
+
+
+def test_rivalry_screen_refuses_what_the_server_refuses(store_dir: Path, cli: CliRunner,
+                                                        tmp_path: Path) -> None:
+    for body, words in (('name\n"Huawei\nZTE\n', ":2: a quoted field opened on this line "
+                         "is never closed"),
+                        ("name,ref\n", ": no names were given"),
+                        ("name\nHua\x00wei\n", ":2: the name 'Hua\\x00wei' holds a NUL")):
+        names = tmp_path / "names.csv"
+        names.write_text(body, "utf-8")
+        result = run(cli, "screen", "--store", store_dir, names)
+        assert result.exit_code == 2, result.output
+        assert result.stderr.startswith(f"error: {names}{words}"), result.stderr
+        assert not result.stdout
+
+
+def test_the_forms_names_and_header_only_files_alike(client: FlaskClient) -> None:
+    """A header without rows is no names, as an empty form is: 400, not an empty 200."""
+    for data in ({"names": ""}, {"names": "name\n"},
+                 {"file": (io.BytesIO(b"name,ref\n"), "names.csv")}):
+        r = client.post("/screen", data=data, headers={"Accept": "text/html"})
+        assert r.status_code == 400 and b"no names" in r.data, data

@@ -3,8 +3,11 @@ in-force rule, and /search, `rivalry search` and what a build without an index s
 
 from __future__ import annotations
 
+import html
+import re
 from datetime import date, timedelta
 from pathlib import Path
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
 from click.testing import CliRunner
@@ -215,6 +218,30 @@ def test_paging(client: FlaskClient) -> None:
     assert first["next"] == 3
     second = client.get("/search?q=entity&limit=3&offset=3&format=json").get_json()
     assert not {r["id"] for r in first["results"]} & {r["id"] for r in second["results"]}
+
+
+@pytest.mark.parametrize("query", [
+    {"q": "huawei", "issuer": "state/us"},
+    {"q": "huawei", "issuer": ID_BASE + "state/us", "type": ["Measure", "Sanction"],
+     "limit": "3", "offset": "1", "format": "html"},
+    {"q": " Huawei Technologies & co ", "type": "Company", "limit": "2"},
+])
+def test_the_json_link_keeps_the_search(client: FlaskClient, query: dict) -> None:
+    """The page's "as JSON" link carried q alone: its results were the unfiltered
+    search's."""
+    page = client.get("/search?" + urlencode(query, doseq=True),
+                      headers={"Accept": "text/html"})
+    assert page.status_code == 200
+    text = page.get_data(as_text=True)
+    found = re.search(r'<a href="([^"]*)">as JSON</a>', text)
+    assert found
+    link = html.unescape(found.group(1))
+    hits = re.findall(r'<li><a href="([^"]+)">', text.split('<ol class="hits"')[1])
+    answer = client.get(link)
+    assert answer.is_json
+    assert [r["url"] for r in answer.get_json()["results"]] == hits and hits
+    expected = {k: v if isinstance(v, list) else [v] for k, v in query.items() if k != "format"}
+    assert parse_qs(urlsplit(link).query) == {**expected, "format": ["json"]}
 
 
 def test_rivalry_search_command(store_dir: Path, cli: CliRunner) -> None:
