@@ -72,7 +72,10 @@ class GraphInfo:
     sources: list[SourceRef] = field(default_factory=list)
     source_count: int = 0
     subjects: list[tuple[str, str]] = field(default_factory=list)
-    subject_count: int = 0
+    #: distinct subjects, blank nodes included (void:distinctSubjects); None: not counted
+    subject_count: int | None = None
+    #: distinct subjects that are IRIs: those `subjects` lists
+    iri_subject_count: int = 0
 
 
 def exists(store: Store, iri: str) -> bool:
@@ -82,6 +85,13 @@ def exists(store: Store, iri: str) -> bool:
 def _count(store: Store, query: str) -> int:
     row = next(store.query(query).rows(), None)
     return int(term_value(row[0])) if row and row[0] is not None else 0
+
+
+def _subject_counts(store: Store, iri: str) -> tuple[int, int]:
+    """A graph's distinct subjects (IRIs and blank nodes alike, as void:distinctSubjects
+    counts them) and, of those, the IRIs."""
+    subjects = f"SELECT (COUNT(DISTINCT ?s) AS ?n) WHERE {{ GRAPH <{iri}> {{ ?s ?p ?o }}"
+    return _count(store, subjects + " }"), _count(store, subjects + " FILTER(isIRI(?s)) }")
 
 
 def graph_info(store: Store, iri: str, labels: Labels,
@@ -118,9 +128,7 @@ def graph_info(store: Store, iri: str, labels: Labels,
         info.sources = sorted((SourceRef(d, labels(d, d.rsplit("/", 1)[-1]))
                                for d in docs[:listed]), key=lambda s: s.title.lower())
     if iri != INFERRED_GRAPH:
-        info.subject_count = _count(
-            store, f"SELECT (COUNT(DISTINCT ?s) AS ?n) WHERE {{ GRAPH <{iri}> {{ ?s ?p ?o }} "
-                   "FILTER(isIRI(?s)) }")
+        info.subject_count, info.iri_subject_count = _subject_counts(store, iri)
         rows = store.query(f"SELECT DISTINCT ?s WHERE {{ GRAPH <{iri}> {{ ?s ?p ?o }} "
                            f"FILTER(isIRI(?s)) }} ORDER BY ?s LIMIT {listed}").rows()
         subjects = [term_value(s) for (s,) in rows]
@@ -154,7 +162,7 @@ def describe_graph(info: GraphInfo, *, dataset: str, endpoint: str,
         triples.append(t(RDF_TYPE, ox.NamedNode(RV + "AssertionGraph")))
     if info.file:
         triples.append(t(DCT + "source", ox.Literal(info.file)))
-    if info.subject_count:
+    if info.subject_count is not None:
         triples.append(t(VOID + "distinctSubjects", ox.Literal(
             str(info.subject_count), datatype=ox.NamedNode(XSD + "integer"))))
     for s in info.sources:
