@@ -172,7 +172,7 @@ def shape_summaries() -> list[dict]:
 
     out = []
     for shape in sorted(set(g.subjects(rdflib.URIRef(sh + "targetClass"), None)), key=str):
-        target = g.value(shape, rdflib.URIRef(sh + "targetClass"))
+        targets = sorted(str(t) for t in g.objects(shape, rdflib.URIRef(sh + "targetClass")))
         messages = []
         for prop in g.objects(shape, rdflib.URIRef(sh + "property")):
             path = g.value(prop, rdflib.URIRef(sh + "path"))
@@ -183,8 +183,9 @@ def shape_summaries() -> list[dict]:
         for c in list(g.objects(shape, rdflib.URIRef(sh + "sparql"))) + [shape]:
             for m in g.objects(c, rdflib.URIRef(sh + "message")):
                 messages.append(("(rule)", "Violation", str(m)))
-        out.append({"shape": str(shape), "target": str(target),
-                    "target_local": anchor_for(str(target)), "target_curie": curie(str(target)),
+        out.append({"shape": str(shape),
+                    "targets": [{"iri": t, "local": anchor_for(t), "curie": curie(t)}
+                                for t in targets],
                     "messages": sorted(set(messages))})
     return out
 

@@ -142,3 +142,23 @@ def test_shape_headings_name_their_shapes(client: FlaskClient) -> None:
     ontology = set(anchors(client, "/ontology").ids)
     targets = [link for link in page.links if link.startswith("/ontology#")]
     assert targets and all(link.removeprefix("/ontology#") in ontology for link in targets)
+
+
+def test_a_shape_section_names_every_class_it_targets(client: FlaskClient) -> None:
+    """A shape with several sh:targetClass (rvsh:WikidataLink) names each, not one."""
+    import rdflib
+
+    from rivalry.graph.validate import shapes_graph
+
+    g = shapes_graph()
+    sh = rdflib.Namespace("http://www.w3.org/ns/shacl#")
+    html = client.get("/shapes", headers={"Accept": "text/html"}).get_data(as_text=True)
+    several = 0
+    for shape in set(g.subjects(sh.targetClass, None)):
+        name = str(shape).rsplit("#", 1)[-1]
+        section = html.split(f'id="{name}"', 1)[1].split("<h2", 1)[0]
+        targets = list(g.objects(shape, sh.targetClass))
+        several += len(targets) > 1
+        for target in targets:
+            assert f"<code>{target}</code>" in section, (name, target)
+    assert several, "no shape with several targets to check"
