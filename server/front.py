@@ -348,7 +348,7 @@ class Front:
                     if len(line) > limits.max_url_bytes + 16 and b"\n" not in line:
                         raise Refusal(414, "the request line is longer than "
                                       f"{limits.max_url_bytes} bytes (setting max_url_bytes): "
-                                      "send a long SPARQL query in a POST body instead")
+                                      + _shorter(bytes(line)))
                 if in_request_line:
                     end = data.find(b"\n")
                     in_request_line = end < 0
@@ -371,7 +371,7 @@ class Front:
         if len(request.target) > limits.max_url_bytes:
             raise Refusal(414, f"the request's address is {len(request.target)} bytes long; at "
                           f"most {limits.max_url_bytes} are accepted (setting max_url_bytes): "
-                          "send a long SPARQL query in a POST body instead")
+                          + _shorter(request.method + b" " + request.target))
         problem = target_problem(request) or host_problem(request)
         if problem is not None:
             raise problem
@@ -744,6 +744,16 @@ def byte_range(response: Response) -> tuple[int, int] | None:
                     and int(first) <= int(last):
                 return int(first), int(last)
     return None
+
+
+def _shorter(line: bytes) -> str:
+    """What to do about an address too long, by where it goes (from the request line's
+    start): a SPARQL query can go in a POST body; any other address must be shorter."""
+    target = line.split(b" ", 2)[1] if line.count(b" ") >= 1 else b""
+    path = (origin_form(target) or (target, b""))[0] if target[:1] != b"/" else target
+    if path.split(b"?", 1)[0] in (b"/sparql", b"/reconcile"):
+        return "send a long query in a POST body instead"
+    return "shorten it (fewer or shorter parameters)"
 
 
 def _wants_close(request: h11.Request) -> bool:

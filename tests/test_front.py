@@ -263,6 +263,22 @@ def test_long_request_line_is_414_as_json(server: LiveServer) -> None:
     assert "max_url_bytes" in json.loads(body)["message"]
 
 
+@pytest.mark.parametrize(("path", "words"), [
+    ("/sparql?query=", "send a long query in a POST body instead"),
+    ("/browse/actions?q=", "shorten it"), ("/search?q=", "shorten it")])
+def test_a_414_says_what_to_do_where_the_request_goes(server: LiveServer, path: str,
+                                                     words: str) -> None:
+    """A POST body is the way out for a query, not for a list page's address."""
+    for size in (3000, 20_000):  # one whole request line, and one never ended
+        status, _, body = request(server, "GET", path + "a" * size,
+                                  headers={"Accept": "application/json"}) if size == 3000 \
+            else (None, None, raw(server, f"GET {path}{'a' * size}".encode()))
+        message = json.loads(body.split(b"\r\n\r\n", 1)[-1])["message"]
+        assert words in message and (status in (None, 414))
+        if "shorten" in words:
+            assert "SPARQL" not in message and "POST" not in message
+
+
 def test_endless_request_line_is_414(server: LiveServer) -> None:
     answer = raw(server, b"GET /sparql?query=" + b"a" * 20_000)
     assert answer.startswith(b"HTTP/1.1 414")
