@@ -41,7 +41,7 @@ from rivalry.graph.screening import spreadsheet_cell
 from rivalry.ontology import NAMESPACE
 from rivalry.server import get_store
 from rivalry.server.entities import href
-from rivalry.server.errors import checked_iri
+from rivalry.server.errors import check_parameters, checked_iri
 from rivalry.server.timeline import timeline_svg
 
 bp = Blueprint("browse", __name__)
@@ -86,6 +86,7 @@ def _check_page(page: int, pages: int) -> None:
 
 @bp.get("/browse/type")
 def by_class() -> str:
+    check_parameters(("class", "page"))
     class_iri = request.args.get("class", "")
     if class_iri:
         checked_iri(class_iri, "class")
@@ -126,6 +127,7 @@ def _query(filters: ActionFilters, **extra: object) -> str:
 
 def _listing(newest_first: bool = False) -> tuple[ActionFilters, ActionPage,
                                                    dict[str, list[Option]], Labels]:
+    check_parameters((*(key for key, _ in FILTER_TITLES), "page"))
     store = get_store(current_app)
     labels = Labels(store)
     options = facets(store, labels, build_facets(store))

@@ -89,6 +89,28 @@ def _no_constant(constant: str) -> None:
     raise ValueError(f"{constant} is not a JSON value")
 
 
+class BadParameter(RivalryError):
+    """A query-string parameter a page does not take, or one it takes once given twice
+    (HTTP 400): a typo'd filter would otherwise give the unfiltered list, as if filtered."""
+
+    status = 400
+    title = "Bad parameter"
+
+
+def check_parameters(accepted: tuple[str, ...], repeatable: tuple[str, ...] = ()) -> None:
+    """Refuse a request whose query string has a parameter not in `accepted`, or one not
+    in `repeatable` more than once, naming it and what the page takes."""
+    from flask import request
+
+    for name in request.args:
+        if name not in accepted:
+            raise BadParameter(f"{request.path} takes no parameter {name!r}; it takes "
+                               + ", ".join(accepted))
+        if name not in repeatable and len(request.args.getlist(name)) > 1:
+            raise BadParameter(f"{name} is given {len(request.args.getlist(name))} times; "
+                               f"{request.path} takes one {name}")
+
+
 class BadIri(RivalryError):
     """A request names something by an IRI that is not one (HTTP 400)."""
 

@@ -14,7 +14,7 @@ from rivalry.graph.search import Hit, SearchIndex, open_index
 from rivalry.ontology import RV
 from rivalry.server import get_store
 from rivalry.server.entities import href
-from rivalry.server.errors import NotAcceptable
+from rivalry.server.errors import NotAcceptable, check_parameters
 from rivalry.server.formats import best_offer
 
 bp = Blueprint("search", __name__)
@@ -102,6 +102,7 @@ def issuer_options(index: SearchIndex) -> list[tuple[str, str]]:
 
 @bp.get("/search")
 def search() -> Response | str:
+    check_parameters(("q", "type", "issuer", "limit", "offset", "format"), repeatable=("type",))
     as_json = wants_json()
     query = request.args.get("q", "").strip()
     if len(query) > MAX_QUERY_LENGTH:

@@ -515,3 +515,31 @@ def test_pages_never_hold_characters_html_text_cannot(client: FlaskClient, path:
     assert not re.search("[\x00-\x08\x0b\x0e-\x1f\x7f-\x9f]", text)
     if "search" in path:
         assert "a\ufffdb\ufffdc\ufffdd" in text
+
+
+@pytest.mark.parametrize(("path", "words"), [
+    ("/browse/actions?stat=https%3A%2F%2Fw3id.org%2Frivalry%2Fid%2Fstate%2Fus",
+     "takes no parameter 'stat'"),
+    ("/timeline?State=x", "takes no parameter 'State'"),
+    ("/browse/actions.csv?yaer=2025", "takes no parameter 'yaer'"),
+    ("/browse/actions?year=2025&year=2018", "year is given 2 times"),
+    ("/browse/type?class=https%3A%2F%2Fw3id.org%2Frivalry%2Fontology%23State"
+     "&class=https%3A%2F%2Fw3id.org%2Frivalry%2Fontology%23Company", "class is given 2 times"),
+    ("/search?q=huawei&typ=Company", "takes no parameter 'typ'"),
+    ("/search?q=huawei&issuer=state/us&issuer=state/cn", "issuer is given 2 times"),
+])
+def test_a_parameter_a_page_does_not_take_is_400_not_ignored(client: FlaskClient, path: str,
+                                                             words: str) -> None:
+    """A typo'd filter name, or a filter given twice where one value is used, gave the
+    unfiltered (or half-filtered) list as if it were filtered."""
+    response = client.get(path, headers={"Accept": "application/json"})
+    assert response.status_code == 400
+    message = response.get_json()["message"]
+    assert words in message
+    if "takes no parameter" in words:
+        assert "page" in message or "limit" in message  # says what it takes
+
+
+def test_repeated_types_still_filter_a_search(client: FlaskClient) -> None:
+    response = client.get("/search?q=huawei&type=Company&type=Measure&format=json")
+    assert response.status_code == 200
