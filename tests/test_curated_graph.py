@@ -80,6 +80,9 @@ def test_stats_command_and_page(store_dir: Path, cli: CliRunner, client: FlaskCl
     page = client.get("/stats").data.decode()
     assert "By issuer and year" in page and str(figures.actions) in page
     assert "Wikidata links" in page and "Sources by kind" in page
+    # the rows by type add up to more than the actions: the page says why
+    assert "counted under its most specific types only" in page
+    assert f"can add up to more than {figures.actions}" in page
     assert f"Resting on a single source ({figures.single_source_count:,})" in page
     data = json.loads(run(cli, "stats", "--store", store_dir, "--format", "json").stdout)
     assert {"by_type", "by_issuer", "sources_by_kind", "issuer_document", "responses",
