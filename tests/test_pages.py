@@ -543,3 +543,18 @@ def test_a_parameter_a_page_does_not_take_is_400_not_ignored(client: FlaskClient
 def test_repeated_types_still_filter_a_search(client: FlaskClient) -> None:
     response = client.get("/search?q=huawei&type=Company&type=Measure&format=json")
     assert response.status_code == 200
+
+
+@pytest.mark.parametrize("path", ["/id/state/cn.html", "/id/company/huawei.html"])
+def test_text_in_another_language_is_marked_with_it(client: FlaskClient, path: str) -> None:
+    """WCAG 2.1, 3.1.2 (language of parts): a Chinese name in an English page is read by
+    a screen reader in a Chinese voice, and drawn with Chinese glyphs, only if marked."""
+    html = client.get(path).get_data(as_text=True)
+    text = "".join(re.findall(r">([^<]*)<", html))  # what is shown, not attributes
+    chinese = re.findall(r"[\u4e00-\u9fff]+", text)
+    assert chinese, "the page shows a name in Chinese"
+    for run in set(chinese):
+        assert re.search(r'<span lang="zh[^"]*">[^<]*' + run, html), run
+    answer = client.get("/sparql", query_string={
+        "query": 'SELECT ?n WHERE { BIND("华为"@zh AS ?n) }'}, headers={"Accept": "text/html"})
+    assert '<span lang="zh">华为</span>' in answer.get_data(as_text=True)
