@@ -9,7 +9,7 @@ import hashlib
 import json
 import re
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal
 
@@ -324,18 +324,32 @@ def send_dump(plain: str, *, as_gzip_file: bool) -> Response:
         response.headers["Content-Encoding"] = "gzip"
         response = answer_for_file(response, path.stat().st_size,
                                    f"{plain}, sent gzip-compressed,")
-    elif current_app.config.get("RIVALRY_SUPERVISED"):
-        # the front decompresses the file as it sends it (rivalry.server.front)
-        response = Response(b"", mimetype=media_type)
-        response.headers["X-Sendfile"] = str(path)
-        response.headers["X-Rivalry-Gunzip"] = "1"
     else:
-        def chunks() -> Iterator[bytes]:  # needs no request context: the file's path only
-            with gzip.open(path, "rb") as source:
-                while chunk := source.read(1 << 20):
-                    yield chunk
+        # decompressed as it is sent: no length before, so no Range; but validators of
+        # its own (not the gzip file's: other bytes), and 304 or 412 as for the others
+        stat = path.stat()
+        validators = Response(b"", mimetype=media_type)
+        validators.set_etag(f"{stat.st_mtime_ns:x}-{stat.st_size:x}-identity")
+        validators.last_modified = datetime.fromtimestamp(int(stat.st_mtime), UTC)
+        etag, weak = validators.get_etag()
+        failed = _failed_precondition(etag, bool(weak), validators.last_modified)
+        if failed is not None:
+            validators.status_code = failed
+            response = validators
+        elif current_app.config.get("RIVALRY_SUPERVISED"):
+            # the front decompresses the file as it sends it (rivalry.server.front)
+            response = validators
+            response.headers["X-Sendfile"] = str(path)
+            response.headers["X-Rivalry-Gunzip"] = "1"
+        else:
+            def chunks() -> Iterator[bytes]:  # no request context needed: the path only
+                with gzip.open(path, "rb") as source:
+                    while chunk := source.read(1 << 20):
+                        yield chunk
 
-        response = Response(chunks(), mimetype=media_type, direct_passthrough=True)
+            response = Response(chunks(), mimetype=media_type, direct_passthrough=True)
+            response.headers["ETag"] = validators.headers["ETag"]
+            response.headers["Last-Modified"] = validators.headers["Last-Modified"]
     if response.status_code != 416 and not as_gzip_file \
             and "charset" not in response.headers.get("Content-Type", ""):
         response.headers["Content-Type"] = f"{media_type}; charset=utf-8"

@@ -5,6 +5,7 @@ checked too."""
 
 from __future__ import annotations
 
+import gzip
 import http.client
 import json
 from collections.abc import Iterator
@@ -315,3 +316,27 @@ def test_live_if_unmodified_since(server: LiveServer, store_dir: Path) -> None:
     for status, _, body in answers[:2]:
         assert status == 412 and body == b""
     assert answers[2][0] == 200 and answers[2][2] == whole
+
+
+def test_live_a_dump_decompressed_on_the_way_has_validators_of_its_own(
+        server: LiveServer, store_dir: Path) -> None:
+    """RFC 9110, 8.8: a client that takes no gzip (wget, urllib) gets the dump decompressed,
+    with an ETag and a Last-Modified of that representation (not the gzip file's), and
+    304 or 412 by them like any other; Range it cannot have (no length before)."""
+    whole = gzip.decompress(dump_bytes(store_dir, "rivalry.nq.gz"))
+    plain = {"Accept-Encoding": "identity"}
+    [(status, first, body)] = exchange(server, [("GET", plain)], path="/data/rivalry.nq")
+    assert status == 200 and body == whole
+    etag, modified = first["etag"], first["last-modified"]
+    [(_, gz, _)] = exchange(server, [("HEAD", {"Accept-Encoding": "gzip"})],
+                            path="/data/rivalry.nq")
+    assert gz["etag"] != etag  # other bytes, another tag
+    answers = exchange(server, [
+        ("GET", {**plain, "If-None-Match": etag}),
+        ("GET", {**plain, "If-Modified-Since": modified}),
+        ("GET", {**plain, "If-Match": '"other"'}),
+        ("GET", {**plain, "If-Unmodified-Since": "Mon, 01 Jan 2001 00:00:00 GMT"}),
+        ("GET", {**plain, "If-None-Match": '"other"'}),
+    ], path="/data/rivalry.nq")
+    assert [a[0] for a in answers] == [304, 304, 412, 412, 200]
+    assert all(a[2] == b"" for a in answers[:4]) and answers[4][2] == whole
