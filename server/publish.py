@@ -44,7 +44,7 @@ from rivalry.server.entities import (
     serialize,
     split_suffix,
 )
-from rivalry.server.errors import error_body, render_error
+from rivalry.server.errors import NotAcceptable, error_body, render_error
 from rivalry.server.formats import HTML, Format, best_offer, negotiate
 from rivalry.server.urls import external_url
 from rivalry.shapes import shapes_files
@@ -273,11 +273,15 @@ def data_index() -> Response:
     for n, s in sizes.items():
         plain = n.removesuffix(".gz")
         media_type = DUMP_TYPES[Path(plain).suffix]
-        files.append({"name": plain, "size": None, "gzip_size": s,
+        files.append({"name": plain, "gzip_size": s,
                       "url": external_url("publish.dump", name=plain),
                       "gzip_url": external_url("publish.dump", name=n),
                       "media_type": media_type})
-    best = best_offer(request.headers.get("Accept", ""), ("text/html", "application/json"))
+    explicit = request.args.get("format")
+    if explicit not in (None, "json", "html"):
+        raise NotAcceptable(f"format={explicit!r}: the list of dumps is given as json or html")
+    best = ({"json": "application/json", "html": "text/html"}[explicit] if explicit
+            else best_offer(request.headers.get("Accept", ""), ("text/html", "application/json")))
     if best == "application/json":
         response = Response(json.dumps({"build": get_store(current_app).info.build_id,
                                         "license": DATA_LICENSE, "files": files}, indent=1),

@@ -430,6 +430,15 @@ def test_data_page_lists_sizes(client: FlaskClient) -> None:
         with client.get(f"/data/{name}.gz") as response:
             assert len(response.data) == f["gzip_size"]  # written with the build
     assert b"size (bytes, gzip)" in client.get("/data", headers={"Accept": "text/html"}).data
+    # no field that is always null: the decompressed size is not known without reading
+    assert all(set(f) == {"name", "gzip_size", "url", "gzip_url", "media_type"}
+               for f in files.values())
+    # format= as /search takes it, whatever Accept says
+    assert client.get("/data?format=json", headers={"Accept": "text/html"}).get_json(
+        force=True) == listing
+    assert client.get("/data?format=html", headers={"Accept": "application/json"}
+                      ).mimetype == "text/html"
+    assert client.get("/data?format=xml").status_code == 406
 
 
 def test_dumps_of_an_older_build_are_written_on_demand_one_by_one(fresh_store: Path) -> None:
