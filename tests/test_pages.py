@@ -553,8 +553,8 @@ def test_text_in_another_language_is_marked_with_it(client: FlaskClient, path: s
     text = "".join(re.findall(r">([^<]*)<", html))  # what is shown, not attributes
     chinese = re.findall(r"[\u4e00-\u9fff]+", text)
     assert chinese, "the page shows a name in Chinese"
-    for run in set(chinese):
-        assert re.search(r'<span lang="zh[^"]*">[^<]*' + run, html), run
+    for name in set(chinese):
+        assert re.search(r'<span lang="zh[^"]*">[^<]*' + name, html), name
     answer = client.get("/sparql", query_string={
         "query": 'SELECT ?n WHERE { BIND("华为"@zh AS ?n) }'}, headers={"Accept": "text/html"})
     assert '<span lang="zh">华为</span>' in answer.get_data(as_text=True)
