@@ -506,8 +506,10 @@ def check_stated_once(store: ox.Store, labels: dict[str, str],
     (sd:UnionDefaultGraph), a set in which each triple is once, but the engine matches
     a triple once per graph that holds it, so that a restated fact would count twice
     in every query. With `graphs`, the triples of those graphs only (an incremental
-    build); otherwise all, first by a count (`stated`: the quads of the stated graphs,
-    against their distinct triples), then, only when they differ, a query naming them."""
+    build); otherwise all: given `stated` (the quads of the stated graphs), first by a
+    count of their distinct triples, which is fast but holds them all in a set, then,
+    only when they differ, by the query naming them, which reads the indexes and holds
+    nothing; without it, by that query alone (a graph too large for memory)."""
     skip = ", ".join(f"<{g}>" for g in BUILT_GRAPHS)
     if graphs is None:
         if stated is not None:
@@ -809,7 +811,10 @@ def _full(facts: Path | None, ontology: Path | None, options: BuildOptions, phas
                           lambda n: f"{_count(n, 'triple')} into <{INFERRED_GRAPH}>")
 
     def once() -> None:
-        phases.run("restated", lambda: check_stated_once(working, labels, stated=stated),
+        # in memory, a distinct count first (fast); working on disk, where memory is
+        # what is short, the query that names them, which holds no set of triples
+        phases.run("restated", lambda: check_stated_once(
+                       working, labels, stated=None if on_disk else stated),
                    lambda _: "no triple is stated in two facts files")
 
     if options.consistency:  # the terms are read off the consistency check's pass
