@@ -45,7 +45,7 @@ from rivalry.server.entities import (
     split_suffix,
 )
 from rivalry.server.errors import NotAcceptable, error_body, render_error
-from rivalry.server.formats import HTML, Format, best_offer, negotiate
+from rivalry.server.formats import HTML, Format, best_offer, negotiate, unmodified_since_fails
 from rivalry.server.urls import external_url
 from rivalry.shapes import shapes_files
 
@@ -431,10 +431,8 @@ def _failed_precondition(etag: str | None, weak: bool,
         tags = parse_etags(if_match)
         if not tags.star_tag and (etag is None or weak or not tags.is_strong(etag)):
             return 412
-    else:
-        since = parse_date(headers.get("If-Unmodified-Since"))
-        if since is not None and modified is not None and modified > since:
-            return 412
+    elif unmodified_since_fails(None, headers.get("If-Unmodified-Since"), modified):
+        return 412
     if_none_match = headers.get("If-None-Match", "").strip()
     if if_none_match:
         tags = parse_etags(if_none_match)
