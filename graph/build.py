@@ -499,25 +499,16 @@ RESTATED_SHOWN = 20
 
 
 def check_stated_once(store: ox.Store, labels: dict[str, str],
-                      graphs: Iterable[ox.NamedNode] | None = None,
-                      stated: int | None = None) -> int:
+                      graphs: Iterable[ox.NamedNode] | None = None) -> int:
     """Refuse a triple stated in two facts files (or in a facts file and the ontology),
     naming both and the triple: SPARQL's default graph here is the union of the graphs
     (sd:UnionDefaultGraph), a set in which each triple is once, but the engine matches
     a triple once per graph that holds it, so that a restated fact would count twice
     in every query. With `graphs`, the triples of those graphs only (an incremental
-    build); otherwise all: given `stated` (the quads of the stated graphs), first by a
-    count of their distinct triples, which is fast but holds them all in a set, then,
-    only when they differ, by the query naming them, which reads the indexes and holds
-    nothing; without it, by that query alone (a graph too large for memory)."""
+    build); otherwise all. One query, which reads the indexes and holds no set of
+    triples (a distinct count would hold them all, which a graph on disk cannot)."""
     skip = ", ".join(f"<{g}>" for g in BUILT_GRAPHS)
     if graphs is None:
-        if stated is not None:
-            [[distinct]] = _solutions(
-                store, "SELECT (COUNT(*) AS ?n) WHERE { SELECT DISTINCT ?s ?p ?o WHERE { "
-                       f"GRAPH ?g {{ ?s ?p ?o }} FILTER(?g NOT IN ({skip})) }} }}")
-            if int(distinct.value) == stated:
-                return 0
         queries = [("?g", f"SELECT ?g ?h ?s ?p ?o WHERE {{ GRAPH ?g {{ ?s ?p ?o }} "
                           f"GRAPH ?h {{ ?s ?p ?o }} FILTER(STR(?g) < STR(?h)) "
                           f"FILTER(?g NOT IN ({skip}) && ?h NOT IN ({skip})) }}")]
@@ -790,13 +781,12 @@ def _full(facts: Path | None, ontology: Path | None, options: BuildOptions, phas
     digest = content_hash(files, ontology_digest(ontology), shapes_digest())
     working = store if store is not None else ox.Store()
     on_disk = store is not None
-    facts_triples = phases.run(
+    phases.run(
         "read", lambda: read(working, files, on_file, ontology=ontology, mirror=mirror),
         lambda n: f"{_count(len(files), 'facts file')}, {_count(n, 'triple')} from {directory}"
                   + (" (working on disk: the graph is larger than the build_memory_mb "
                      "setting allows in memory)" if on_disk else ""))
     labels = _labels(files)
-    stated = facts_triples + graph_size(working, ox.NamedNode(ONTOLOGY_GRAPH))
     meta = [q for f in files for q in metadata_quads(working, f)]
     working.extend(meta)
     if mirror is not None:
@@ -811,10 +801,7 @@ def _full(facts: Path | None, ontology: Path | None, options: BuildOptions, phas
                           lambda n: f"{_count(n, 'triple')} into <{INFERRED_GRAPH}>")
 
     def once() -> None:
-        # in memory, a distinct count first (fast); working on disk, where memory is
-        # what is short, the query that names them, which holds no set of triples
-        phases.run("restated", lambda: check_stated_once(
-                       working, labels, stated=None if on_disk else stated),
+        phases.run("restated", lambda: check_stated_once(working, labels),
                    lambda _: "no triple is stated in two facts files")
 
     if options.consistency:  # the terms are read off the consistency check's pass

@@ -322,7 +322,7 @@ def test_a_fact_stated_in_two_files_is_refused_naming_both(base: tuple[Path, Pat
     full_store = tmp_path / "full2"
     with pytest.raises(InvalidFacts) as full:
         build(full_store, tmp_path / "facts", options=BuildOptions(incremental=False))
-    with pytest.raises(InvalidFacts) as on_disk:  # by the naming query alone
+    with pytest.raises(InvalidFacts) as on_disk:  # the working store on disk
         build(tmp_path / "disk", tmp_path / "facts",
               options=BuildOptions(incremental=False, memory_mb=0))
     assert on_disk.value.details == full.value.details
