@@ -15,6 +15,15 @@ VOID = "http://rdfs.org/ns/void#"
 DCT = "http://purl.org/dc/terms/"
 RDF_TYPE = ox.NamedNode("http://www.w3.org/1999/02/22-rdf-syntax-ns#type")
 XSD = "http://www.w3.org/2001/XMLSchema#"
+DCAT = "http://www.w3.org/ns/dcat#"
+#: IANA's IRIs of media types, as DCAT's dcat:mediaType and dcat:compressFormat take them.
+IANA_MEDIA_TYPES = "http://www.iana.org/assignments/media-types/"
+#: The W3C's IRIs of RDF formats (https://www.w3.org/ns/formats/), by pyoxigraph's formats.
+W3C_FORMATS = {
+    ox.RdfFormat.TURTLE: "Turtle", ox.RdfFormat.N_TRIPLES: "N-Triples",
+    ox.RdfFormat.N_QUADS: "N-Quads", ox.RdfFormat.TRIG: "TriG",
+    ox.RdfFormat.JSON_LD: "JSON-LD", ox.RdfFormat.RDF_XML: "RDF_XML",
+}
 
 
 @dataclass
@@ -61,11 +70,18 @@ def statistics(store: GraphReader, *, triples: int | None = None) -> Statistics:
 
 
 def void_description(stats: Statistics, *, dataset: str, endpoint: str,
-                     dumps: list[str], vocabulary: str, modified: str,
+                     data_dump: str, dumps: dict[str, ox.RdfFormat], vocabulary: str,
+                     modified: str,
                      examples: list[str],
                      subset_dump: Callable[[str], str] | None = None) -> list[ox.Triple]:
     """The VoID description of the dataset, as triples; `subset_dump` gives where a named
-    graph (a subset) can be had whole, its `void:dataDump`."""
+    graph (a subset) can be had whole, its `void:dataDump`.
+
+    `data_dump` is the dataset's one `void:dataDump` (the union as N-Triples): the dump
+    files are alternatives, not parts, and VoID reads several `void:dataDump`s as parts
+    to be loaded together (VoID 6.2). `dumps` are the gzip files of the whole dataset
+    (address: format), each a DCAT distribution of it, with its format, media type and
+    compression, for clients that choose."""
     d = ox.NamedNode(dataset)
 
     def v(local: str) -> ox.NamedNode:
@@ -98,7 +114,8 @@ def void_description(stats: Statistics, *, dataset: str, endpoint: str,
     for name in ("Turtle", "N-Triples", "N-Quads", "TriG", "JSON-LD"):
         triples.append(ox.Triple(d, v("feature"),
                                  ox.NamedNode("http://www.w3.org/ns/formats/" + name)))
-    triples += [ox.Triple(d, v("dataDump"), ox.NamedNode(u)) for u in dumps]
+    triples.append(ox.Triple(d, v("dataDump"), ox.NamedNode(data_dump)))
+    triples += _distributions(d, dumps)
     triples += [ox.Triple(d, v("exampleResource"), ox.NamedNode(u)) for u in examples]
     for graph, n in sorted(stats.graphs.items()):
         subset = ox.NamedNode(graph)
@@ -112,4 +129,32 @@ def void_description(stats: Statistics, *, dataset: str, endpoint: str,
         triples += [ox.Triple(d, v("classPartition"), part),
                     ox.Triple(part, v("class"), ox.NamedNode(cls)),
                     ox.Triple(part, v("entities"), integer(n))]
+    # the dataset's own triples first, so that Turtle writes them as one block
+    triples.sort(key=lambda t: t.subject != d)
+    return triples
+
+
+def _distributions(dataset: ox.NamedNode, dumps: dict[str, ox.RdfFormat]) -> list[ox.Triple]:
+    """Each dump as a DCAT distribution of the dataset (DCAT 3: download and access
+    address, media type, compression, format, licence)."""
+    triples = [ox.Triple(dataset, RDF_TYPE, ox.NamedNode(DCAT + "Dataset"))]
+    for i, (url, fmt) in enumerate(sorted(dumps.items())):
+        dist = ox.BlankNode(f"distribution{i}")
+        name = W3C_FORMATS[fmt]
+        triples += [
+            ox.Triple(dataset, ox.NamedNode(DCAT + "distribution"), dist),
+            ox.Triple(dist, RDF_TYPE, ox.NamedNode(DCAT + "Distribution")),
+            ox.Triple(dist, ox.NamedNode(DCT + "title"),
+                      ox.Literal(f"the whole dataset as {name}, in a gzip file",
+                                 language="en")),
+            ox.Triple(dist, ox.NamedNode(DCAT + "downloadURL"), ox.NamedNode(url)),
+            ox.Triple(dist, ox.NamedNode(DCAT + "accessURL"), ox.NamedNode(url)),
+            ox.Triple(dist, ox.NamedNode(DCAT + "mediaType"),
+                      ox.NamedNode(IANA_MEDIA_TYPES + fmt.media_type)),
+            ox.Triple(dist, ox.NamedNode(DCAT + "compressFormat"),
+                      ox.NamedNode(IANA_MEDIA_TYPES + "application/gzip")),
+            ox.Triple(dist, ox.NamedNode(DCT + "format"),
+                      ox.NamedNode("http://www.w3.org/ns/formats/" + name)),
+            ox.Triple(dist, ox.NamedNode(DCT + "license"), ox.NamedNode(DATA_LICENSE)),
+        ]
     return triples

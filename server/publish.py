@@ -520,7 +520,9 @@ def void(suffix: str | None = None) -> WerkzeugResponse:
     triples = void_description(
         stats, dataset=base + "dataset",
         endpoint=external_url("sparql.endpoint"),
-        dumps=[external_url("publish.dump", name=n) for n in DUMPS],
+        data_dump=external_url("publish.dump", name="rivalry.nt"),
+        dumps={external_url("publish.dump", name=n + ".gz"): f
+               for n, f in DUMPS.items()},
         vocabulary=NAMESPACE, modified=info.built_at,
         examples=[base + "id/action/us-ofac-2025-01-03-integrity", base + "id/state/cn"],
         subset_dump=lambda graph: external_url("graph_store.graph_store", graph=graph))
