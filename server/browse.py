@@ -22,7 +22,7 @@ from flask import (
 )
 from werkzeug.wrappers import Response as WerkzeugResponse
 
-from rivalry.graph import BASE_IRI, DATA_LICENSE, listing
+from rivalry.graph import BASE_IRI, DATA_LICENSE, PREFIXES, listing
 from rivalry.graph.describe import Labels
 from rivalry.graph.listing import (
     CHART_POINTS_MAX,
@@ -38,6 +38,7 @@ from rivalry.graph.listing import (
 )
 from rivalry.graph.products import build_facets
 from rivalry.graph.screening import spreadsheet_cell
+from rivalry.graph.terms import prefixed_name
 from rivalry.ontology import NAMESPACE
 from rivalry.server import get_store
 from rivalry.server.entities import href
@@ -70,6 +71,15 @@ def index() -> str:
                            aliases={RV + local: alias for alias, local in ALIASES.items()})
 
 
+def _class_iri(value: str) -> str:
+    """The class a `class` parameter names: an IRI, or a prefixed name with one of the
+    graph's prefixes (`rv:Company`, `skos:Concept`), as SPARQL writes them."""
+    prefix, colon, local = value.partition(":")
+    if colon and prefix in PREFIXES and not local.startswith("//"):
+        return PREFIXES[prefix] + local
+    return value
+
+
 def _page_number() -> int:
     raw = request.args.get("page", "1")
     # ASCII digits only: str.isdigit() also takes "²" (which int() refuses) and "١"
@@ -87,17 +97,21 @@ def _check_page(page: int, pages: int) -> None:
 @bp.get("/browse/type")
 def by_class() -> str:
     check_parameters(("class", "page"))
-    class_iri = request.args.get("class", "")
+    class_iri = _class_iri(request.args.get("class", ""))
     if class_iri:
         checked_iri(class_iri, "class")
     store = get_store(current_app)
     if not class_iri or not is_class(store, class_iri):
-        abort(404, description=f"{class_iri or '(no class)'} is not a class of the ontology")
+        abort(404, description=f"{class_iri or '(no class)'} is not a class of the ontology; "
+                               "/browse lists the classes with members")
     labels = Labels(store)
     page = _page_number()
     found = member_page(store, class_iri, labels, page, page_size=listing.PAGE_SIZE)
     _check_page(page, found.pages)
-    return render_template("members.html", class_iri=class_iri, title=labels(class_iri),
+    # a class of another vocabulary may have no label here: its prefixed name, as written
+    label = labels.get(class_iri)
+    return render_template("members.html", class_iri=class_iri, label=label,
+                           title=label or prefixed_name(class_iri) or class_iri,
                            found=found, href=href,
                            page_url=lambda n: "?" + urlencode({"class": class_iri, "page": n}))
 

@@ -558,3 +558,23 @@ def test_text_in_another_language_is_marked_with_it(client: FlaskClient, path: s
     answer = client.get("/sparql", query_string={
         "query": 'SELECT ?n WHERE { BIND("华为"@zh AS ?n) }'}, headers={"Accept": "text/html"})
     assert '<span lang="zh">华为</span>' in answer.get_data(as_text=True)
+
+
+def test_member_lists_take_prefixed_names_and_title_other_vocabularies_as_written(
+        client: FlaskClient) -> None:
+    """`?class=` takes a prefixed name as SPARQL writes it (`rv:Company`); a class of
+    another vocabulary, with no label here, is titled by its prefixed name as written,
+    not by its IRI capitalised and lowercased ("Http://www.w3.org/...#concept")."""
+    full = client.get("/browse/type", query_string={"class": RV + "Company"})
+    short = client.get("/browse/type", query_string={"class": "rv:Company"})
+    assert full.status_code == short.status_code == 200
+    assert full.data == short.data
+    concept = client.get("/browse/type", query_string={"class": "skos:Concept"})
+    assert concept.status_code == 200
+    html = concept.get_data(as_text=True)
+    assert "<h1><code>skos:Concept</code></h1>" in html
+    assert "<title>skos:Concept · rivalry</title>" in html
+    missing = client.get("/browse/type", query_string={"class": "rv:NoSuchClass"},
+                         headers={"Accept": "application/json"})
+    assert missing.status_code == 404
+    assert RV + "NoSuchClass" in missing.get_json()["message"]
