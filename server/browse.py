@@ -7,6 +7,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+from collections import Counter
 from typing import Any
 from urllib.parse import urlencode
 
@@ -110,9 +111,14 @@ def by_class() -> str:
     _check_page(page, found.pages)
     # a class of another vocabulary may have no label here: its prefixed name, as written
     label = labels.get(class_iri)
+    # members of one label (a sector and a technology both "artificial intelligence") are
+    # told apart by their prefixed names
+    counts = Counter(name for _, name in found.members)
     return render_template("members.html", class_iri=class_iri, label=label,
                            title=label or prefixed_name(class_iri) or class_iri,
                            found=found, href=href,
+                           repeated={name for name, n in counts.items() if n > 1},
+                           short=lambda iri: prefixed_name(iri) or iri,
                            page_url=lambda n: "?" + urlencode({"class": class_iri, "page": n}))
 
 

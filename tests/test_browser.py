@@ -32,6 +32,7 @@ PAGES = {
     "browse": "/browse",
     "actions": "/browse/actions",
     "companies": "/browse/companies",
+    "members-other-vocabulary": "/browse/type?class=skos:Concept",
     "timeline": "/timeline",
     "timeline-2024": "/timeline?year=2024",
     "stats": "/stats",

@@ -578,3 +578,20 @@ def test_member_lists_take_prefixed_names_and_title_other_vocabularies_as_writte
                          headers={"Accept": "application/json"})
     assert missing.status_code == 404
     assert RV + "NoSuchClass" in missing.get_json()["message"]
+
+
+def test_members_of_one_label_are_told_apart(client: FlaskClient) -> None:
+    """A list holding two members of one label shows each one's prefixed name beside
+    it; a label of its own is shown alone."""
+    from collections import Counter
+
+    html = client.get("/browse/type", query_string={"class": "skos:Concept"}).get_data(
+        as_text=True)
+    items = re.findall(r'<li><a href="[^"]+">([^<]+)</a>( <code class="iri">([^<]+)</code>)?</li>',
+                       html)
+    counts = Counter(label for label, _, _ in items)
+    repeated = [(label, short) for label, _, short in items if counts[label] > 1]
+    assert repeated, "the curated graph has concepts of one label (a sector, a technology)"
+    assert all(short for _, short in repeated)
+    assert len({short for _, short in repeated}) == len(repeated)
+    assert all(not short for label, _, short in items if counts[label] == 1)
