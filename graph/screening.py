@@ -84,6 +84,13 @@ class Screening:
     results: list[ScreenResult]
     warnings: list[str] = field(default_factory=list)
 
+    def lines(self) -> int:
+        """How many lines the answer has (to_rows): one per name, candidate and measure,
+        a name without candidates or a candidate without measures on a line of its
+        own. Counted before any line is written, to bound what an answer may hold."""
+        return sum(max(1, sum(max(1, len(c.measures)) for c in r.candidates))
+                   for r in self.results)
+
     def counts(self) -> dict[str, int]:
         out = {"match": 0, "possible match": 0, "no match": 0, "error": 0}
         for r in self.results:

@@ -123,6 +123,14 @@ def screen_names() -> Response:
     deadline = time.monotonic() + settings["screen_time_limit"]
     result: Screening = screen(index, rows, on, threshold, deadline=deadline)
     result.warnings = warnings
+    lines = result.lines()
+    if lines > settings["screen_max_lines"]:
+        # refused whole rather than cut: a screening that silently misses hits is worse
+        # than none (every format holds the same lines: CSV rows, JSON and HTML entries)
+        raise TooManyNames(f"the answer would hold {lines:,} lines (one per name, candidate "
+                           f"and measure); at most {settings['screen_max_lines']:,} (setting "
+                           "screen_max_lines): send fewer names at a time, or use `rivalry "
+                           "screen` on the command line")
     if fmt == "csv":
         response = Response(to_csv(result), content_type="text/csv; charset=utf-8")
         response.headers["Content-Disposition"] = f'inline; filename="screening-{on}.csv"'

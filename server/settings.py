@@ -160,6 +160,11 @@ SETTINGS: tuple[Setting, ...] = (
             "Most names one POST /screen may send; larger lists get 413 (`rivalry screen` "
             "has no such limit).",
             minimum=1),
+    Setting("screen_max_lines", 200_000,
+            "Most lines (name, candidate and measure) the answer to one POST /screen may "
+            "hold; a larger answer gets 413, never a cut one (`rivalry screen` has no such "
+            "limit).",
+            minimum=1),
     Setting("screen_time_limit", 30.0,
             "Seconds a POST /screen may run before it is stopped (503).",
             minimum=0, above=True),

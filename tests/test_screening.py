@@ -255,6 +255,32 @@ def test_too_many_names_is_413(store_dir: Path) -> None:
         assert r.status_code == 413 and "screen_max_names" in r.get_json()["message"]
 
 
+def test_an_answer_past_its_size_is_413_in_every_format(store_dir: Path) -> None:
+    """The answer's lines (name, candidate, measure) are bounded as the names are: past
+    screen_max_lines, 413 naming the setting in every format, never a cut answer; at
+    the bound, the whole answer, its lines as many as the setting allows."""
+    from rivalry.server import create_app
+
+    names = "name\nHuawei\nHuawei\n"
+    with create_app({"store": str(store_dir)}).test_client() as c:
+        whole = c.post("/screen", data=names, content_type="text/csv",
+                       headers={"Accept": "text/csv"})
+        assert whole.status_code == 200
+        lines = len(whole.data.decode("utf-8").splitlines()) - 1  # the header
+    assert lines > 2  # Huawei is targeted by several measures
+    with create_app({"store": str(store_dir), "screen_max_lines": lines}).test_client() as c:
+        at = c.post("/screen", data=names, content_type="text/csv",
+                    headers={"Accept": "text/csv"})
+        assert at.status_code == 200 and at.data == whole.data
+    with create_app({"store": str(store_dir),
+                     "screen_max_lines": lines - 1}).test_client() as c:
+        for accept in ("text/csv", "application/json", "text/html"):
+            r = c.post("/screen", data=names, content_type="text/csv",
+                       headers={"Accept": accept})
+            assert r.status_code == 413, accept
+            assert "screen_max_lines" in r.get_data(as_text=True), accept
+
+
 # --- CSV for spreadsheets, and CSV that is not CSV ------------------------------------------
 
 FORMULAS = ('name,ref\n"=HYPERLINK(""http://evil.example/"",""x"")",@SUM(1+1)\n'
