@@ -229,7 +229,19 @@ def write_triples(triples: Sequence[ox.Triple], fmt: ox.RdfFormat,
             for t in triples] if fmt.supports_datasets else triples
     use = (prefixes_used(triples, prefixes)
            if prefixes and fmt in (ox.RdfFormat.TURTLE, ox.RdfFormat.TRIG) else None)
-    return check_xml_characters(ox.serialize(data, format=fmt, prefixes=use) or b"", fmt)
+    written = ox.serialize(data, format=fmt, prefixes=use) or b""
+    return check_xml_characters(_prefixes_in_order(written) if use else written, fmt)
+
+
+def _prefixes_in_order(document: bytes) -> bytes:
+    """A Turtle or TriG document with its `@prefix` lines in the order of their names:
+    pyoxigraph writes them in the order of its own hash table, which a reader takes for
+    disorder and which no two versions of a document need share."""
+    lines = document.split(b"\n")
+    head = 0
+    while head < len(lines) and lines[head].startswith(b"@prefix "):
+        head += 1
+    return b"\n".join(sorted(lines[:head]) + lines[head:])
 
 
 _XSD = "http://www.w3.org/2001/XMLSchema#"

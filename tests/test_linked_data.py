@@ -198,9 +198,12 @@ def test_description_holds_everything(client: FlaskClient, store_dir: Path, path
 def test_turtle_declares_the_prefixes_it_uses_and_no_other(client: FlaskClient,
                                                            path: str) -> None:
     """A description in Turtle declares each prefix it abbreviates with, not every prefix
-    the project knows, and reads back as the same triples as its N-Triples."""
+    the project knows, in the order of their names, and reads back as the same triples as
+    its N-Triples."""
     turtle = client.get(f"/id/{path}.ttl").data.decode("utf-8")
     declared = dict(re.findall(r"^@prefix (\w*): <([^>]*)> \.$", turtle, re.MULTILINE))
+    assert list(declared) == sorted(declared)
+    assert turtle.startswith("@prefix ")
     body = "\n".join(line for line in turtle.splitlines() if not line.startswith("@prefix"))
     used = {name for name in declared if re.search(rf"(?<![\w:<]){name}:", body)}
     assert declared and set(declared) == used, sorted(set(declared) - used)
