@@ -230,10 +230,10 @@ def write_triples(triples: Sequence[ox.Triple], fmt: ox.RdfFormat,
     use = (prefixes_used(triples, prefixes)
            if prefixes and fmt in (ox.RdfFormat.TURTLE, ox.RdfFormat.TRIG) else None)
     written = ox.serialize(data, format=fmt, prefixes=use) or b""
-    return check_xml_characters(_prefixes_in_order(written) if use else written, fmt)
+    return check_xml_characters(prefixes_in_order(written) if use else written, fmt)
 
 
-def _prefixes_in_order(document: bytes) -> bytes:
+def prefixes_in_order(document: bytes) -> bytes:
     """A Turtle or TriG document with its `@prefix` lines in the order of their names:
     pyoxigraph writes them in the order of its own hash table, which a reader takes for
     disorder and which no two versions of a document need share."""

@@ -23,7 +23,7 @@ from werkzeug.exceptions import MethodNotAllowed
 from werkzeug.wrappers import Response as WerkzeugResponse
 
 from rivalry.graph import DATA_LICENSE, PREFIXES, term_value
-from rivalry.graph.results import check_writable, check_xml_characters
+from rivalry.graph.results import check_writable, check_xml_characters, prefixes_in_order
 from rivalry.server import get_store
 from rivalry.server.entities import conditional
 from rivalry.server.errors import NotAcceptable, checked_iri
@@ -132,7 +132,10 @@ def _named_graph(iri: str, fmt: Format) -> WerkzeugResponse:
     except ValueError as e:  # a triple pyoxigraph refuses to write in this format
         raise NotAcceptable(f"the graph <{iri}> cannot be written as {fmt.media_type} ({e}); "
                             "ask for text/turtle or application/n-triples") from None
-    body = check_xml_characters(out.getvalue(), fmt.rdf)
+    body = out.getvalue()
+    if fmt.rdf == ox.RdfFormat.TURTLE:
+        body = prefixes_in_order(body)
+    body = check_xml_characters(body, fmt.rdf)
     response = Response(body, content_type=fmt.content_type)
     response.headers["Link"] = f'<{DATA_LICENSE}>; rel="license"'
     return conditional(response, tag)

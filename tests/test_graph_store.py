@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import re
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -252,3 +253,17 @@ def test_live_graph_default_and_dataset(server: LiveServer, store_dir: Path) -> 
     assert status == 404 and "urn:x:none" in json.loads(body)["message"]
     status, headers, _ = fetch(server.url + "/rdf-graph-store?default", {}, method="DELETE")
     assert status == 405 and "GET" in headers["Allow"]
+
+
+def test_a_named_graph_in_turtle_lists_its_prefixes_in_order(client: FlaskClient,
+                                                            store_dir: Path) -> None:
+    """The @prefix lines of a named graph in Turtle come first, in the order of their
+    names, as in every other Turtle document the server writes."""
+    response = client.get(url(a_facts_graph(store_dir)), headers={"Accept": "text/turtle"})
+    assert response.status_code == 200
+    turtle = response.get_data(as_text=True)
+    names = re.findall(r"^@prefix (\w*):", turtle, re.MULTILINE)
+    assert len(names) > 2 and names == sorted(names)
+    assert turtle.startswith("@prefix ")
+    assert rdflib.compare.isomorphic(rdflib.Graph().parse(data=turtle, format="turtle"),
+                                     stored(store_dir, a_facts_graph(store_dir)))
