@@ -126,3 +126,23 @@ def test_the_build_keeps_the_list_filters_it_would_compute(store_dir: Path) -> N
     now = facet_values(store)
     assert {k: sorted(v) for k, v in kept.items()} == {k: sorted(v) for k, v in now.items()}
     assert kept["year"] == now["year"]  # in order
+
+
+def test_no_two_entities_of_one_kind_share_a_label(store_dir: Path) -> None:
+    """Two IRIs of one kind (two organizations, two companies…) with the same label or
+    alternative label are one thing described twice: a publisher declared again under a
+    new IRI splits its sources, a company split in two splits its measures."""
+    kinds = ("company", "organization", "agency", "state", "union", "person", "technology",
+             "sector", "program", "instrument")
+    labelled = rows(store_dir, """
+        PREFIX rdfs: <http://www.w3.org/2000/01/rdf-schema#>
+        SELECT DISTINCT ?entity ?label WHERE {
+          ?entity rdfs:label|skos:prefLabel|skos:altLabel ?label .
+          FILTER(STRSTARTS(STR(?entity), "https://w3id.org/rivalry/id/")) }""")
+    holders: dict[tuple[str, str], set[str]] = {}
+    for entity, label in labelled:
+        kind = entity.removeprefix("https://w3id.org/rivalry/id/").split("/")[0]
+        if kind in kinds:
+            holders.setdefault((kind, label.casefold()), set()).add(entity)
+    shared = {key: sorted(found) for key, found in holders.items() if len(found) > 1}
+    assert not shared, shared
