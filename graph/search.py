@@ -45,10 +45,11 @@ from typing import Any
 import pyoxigraph as ox
 from rapidfuzz import fuzz, process
 
-from rivalry.graph import ID_BASE, ONTOLOGY_GRAPH, PREFIXES
+from rivalry.graph import ID_BASE, ONTOLOGY_GRAPH
 from rivalry.graph.errors import StoreError
 from rivalry.graph.inforce import MeasureDates, iso_day, periods
 from rivalry.graph.names import NameKeys, ascii_words, name_keys
+from rivalry.graph.terms import expanded_name
 from rivalry.ontology import NAMESPACE
 
 INDEX_FILE = "search.sqlite"
@@ -806,10 +807,8 @@ class SearchIndex:
         """An entity by IRI, prefixed name (company:huawei), or id (company/huawei)."""
         ref = ref.strip()
         candidates = [ref]
-        if ":" in ref and not ref.startswith(("http://", "https://")):
-            prefix, local = ref.split(":", 1)
-            if prefix in PREFIXES:
-                candidates.append(PREFIXES[prefix] + local)
+        if (expanded := expanded_name(ref)) is not None:
+            candidates.append(expanded)
         if not ref.startswith(("http://", "https://")):
             candidates.append(ID_BASE + ref.lstrip("/"))
         for iri in candidates:

@@ -30,6 +30,16 @@ def prefixed_name(iri: str, prefixes: Mapping[str, str] = PREFIXES) -> str | Non
     return f"{prefix}:{local}"
 
 
+def expanded_name(text: str, prefixes: Mapping[str, str] = PREFIXES) -> str | None:
+    """The IRI a prefixed name stands for (`rv:Company`, `company:huawei`), with one of
+    `prefixes`; None for text that is no such name (an IRI such as `https://…`, a name
+    whose prefix is unknown). The inverse of `prefixed_name`."""
+    prefix, colon, local = text.partition(":")
+    if not colon or prefix not in prefixes or local.startswith("//"):
+        return None
+    return prefixes[prefix] + local
+
+
 def to_rdflib(term: Term) -> rdflib.term.Node:
     """A pyoxigraph term as rdflib's.
 

@@ -23,7 +23,7 @@ from flask import (
 )
 from werkzeug.wrappers import Response as WerkzeugResponse
 
-from rivalry.graph import BASE_IRI, DATA_LICENSE, PREFIXES, listing
+from rivalry.graph import BASE_IRI, DATA_LICENSE, listing
 from rivalry.graph.describe import Labels
 from rivalry.graph.listing import (
     CHART_POINTS_MAX,
@@ -39,11 +39,12 @@ from rivalry.graph.listing import (
 )
 from rivalry.graph.products import build_facets
 from rivalry.graph.screening import spreadsheet_cell
-from rivalry.graph.terms import prefixed_name
+from rivalry.graph.terms import expanded_name
 from rivalry.ontology import NAMESPACE
 from rivalry.server import get_store
 from rivalry.server.entities import href
 from rivalry.server.errors import check_parameters, checked_iri
+from rivalry.server.sparql import short_iri
 from rivalry.server.timeline import timeline_svg
 
 bp = Blueprint("browse", __name__)
@@ -72,15 +73,6 @@ def index() -> str:
                            aliases={RV + local: alias for alias, local in ALIASES.items()})
 
 
-def _class_iri(value: str) -> str:
-    """The class a `class` parameter names: an IRI, or a prefixed name with one of the
-    graph's prefixes (`rv:Company`, `skos:Concept`), as SPARQL writes them."""
-    prefix, colon, local = value.partition(":")
-    if colon and prefix in PREFIXES and not local.startswith("//"):
-        return PREFIXES[prefix] + local
-    return value
-
-
 def _page_number() -> int:
     raw = request.args.get("page", "1")
     # ASCII digits only: str.isdigit() also takes "²" (which int() refuses) and "١"
@@ -98,7 +90,9 @@ def _check_page(page: int, pages: int) -> None:
 @bp.get("/browse/type")
 def by_class() -> str:
     check_parameters(("class", "page"))
-    class_iri = _class_iri(request.args.get("class", ""))
+    # an IRI, or a prefixed name as SPARQL writes it (rv:Company, skos:Concept)
+    given = request.args.get("class", "")
+    class_iri = expanded_name(given) or given
     if class_iri:
         checked_iri(class_iri, "class")
     store = get_store(current_app)
@@ -115,10 +109,10 @@ def by_class() -> str:
     # told apart by their prefixed names
     counts = Counter(name for _, name in found.members)
     return render_template("members.html", class_iri=class_iri, label=label,
-                           title=label or prefixed_name(class_iri) or class_iri,
+                           title=label or short_iri(class_iri),
                            found=found, href=href,
                            repeated={name for name, n in counts.items() if n > 1},
-                           short=lambda iri: prefixed_name(iri) or iri,
+                           short=short_iri,
                            page_url=lambda n: "?" + urlencode({"class": class_iri, "page": n}))
 
 

@@ -69,3 +69,15 @@ def test_term_value() -> None:
     assert term_value(ox.NamedNode("urn:x")) == "urn:x"
     with pytest.raises(TypeError, match="not None"):
         term_value(None)
+
+
+def test_expanded_name_is_the_inverse_of_prefixed_name() -> None:
+    from rivalry.graph.terms import expanded_name, prefixed_name
+
+    for iri in (RV + "Company", ID_BASE + "company/huawei",
+                "http://www.w3.org/2004/02/skos/core#Concept"):
+        name = prefixed_name(iri)
+        assert name is not None and expanded_name(name) == iri
+    assert expanded_name("https://w3id.org/rivalry/id/state/cn") is None  # an IRI
+    assert expanded_name("nosuchprefix:x") is None
+    assert expanded_name("plain") is None
