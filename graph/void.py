@@ -18,11 +18,18 @@ XSD = "http://www.w3.org/2001/XMLSchema#"
 DCAT = "http://www.w3.org/ns/dcat#"
 #: IANA's IRIs of media types, as DCAT's dcat:mediaType and dcat:compressFormat take them.
 IANA_MEDIA_TYPES = "http://www.iana.org/assignments/media-types/"
-#: The W3C's IRIs of RDF formats (https://www.w3.org/ns/formats/), by pyoxigraph's formats.
-W3C_FORMATS = {
+#: The W3C's names of formats, whose IRIs are FORMATS_NS + NAME, by
+#: pyoxigraph's formats: VoID's void:feature and DCAT's dct:format here, the service
+#: description's sd:resultFormat (rivalry.server.service).
+FORMATS_NS = "http://www.w3.org/ns/formats/"
+W3C_FORMATS: dict[ox.RdfFormat | ox.QueryResultsFormat, str] = {
     ox.RdfFormat.TURTLE: "Turtle", ox.RdfFormat.N_TRIPLES: "N-Triples",
     ox.RdfFormat.N_QUADS: "N-Quads", ox.RdfFormat.TRIG: "TriG",
     ox.RdfFormat.JSON_LD: "JSON-LD", ox.RdfFormat.RDF_XML: "RDF_XML",
+    ox.QueryResultsFormat.JSON: "SPARQL_Results_JSON",
+    ox.QueryResultsFormat.XML: "SPARQL_Results_XML",
+    ox.QueryResultsFormat.CSV: "SPARQL_Results_CSV",
+    ox.QueryResultsFormat.TSV: "SPARQL_Results_TSV",
 }
 
 
@@ -111,9 +118,9 @@ def void_description(stats: Statistics, *, dataset: str, endpoint: str,
         ox.Triple(d, v("vocabulary"), ox.NamedNode(vocabulary)),
         ox.Triple(d, ox.NamedNode(DCT + "license"), ox.NamedNode(DATA_LICENSE)),
     ]
-    for name in ("Turtle", "N-Triples", "N-Quads", "TriG", "JSON-LD"):
-        triples.append(ox.Triple(d, v("feature"),
-                                 ox.NamedNode("http://www.w3.org/ns/formats/" + name)))
+    for fmt in (ox.RdfFormat.TURTLE, ox.RdfFormat.N_TRIPLES, ox.RdfFormat.N_QUADS,
+                ox.RdfFormat.TRIG, ox.RdfFormat.JSON_LD):
+        triples.append(ox.Triple(d, v("feature"), ox.NamedNode(FORMATS_NS + W3C_FORMATS[fmt])))
     triples.append(ox.Triple(d, v("dataDump"), ox.NamedNode(data_dump)))
     triples += _distributions(d, dumps)
     triples += [ox.Triple(d, v("exampleResource"), ox.NamedNode(u)) for u in examples]
@@ -154,7 +161,7 @@ def _distributions(dataset: ox.NamedNode, dumps: dict[str, ox.RdfFormat]) -> lis
             ox.Triple(dist, ox.NamedNode(DCAT + "compressFormat"),
                       ox.NamedNode(IANA_MEDIA_TYPES + "application/gzip")),
             ox.Triple(dist, ox.NamedNode(DCT + "format"),
-                      ox.NamedNode("http://www.w3.org/ns/formats/" + name)),
+                      ox.NamedNode(FORMATS_NS + name)),
             ox.Triple(dist, ox.NamedNode(DCT + "license"), ox.NamedNode(DATA_LICENSE)),
         ]
     return triples

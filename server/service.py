@@ -7,6 +7,7 @@ from typing import Any
 
 import pyoxigraph as ox
 
+from rivalry.graph.void import FORMATS_NS, W3C_FORMATS
 from rivalry.server.formats import RDF_FORMATS, RESULT_FORMATS, Format, lookup
 
 SD = "http://www.w3.org/ns/sparql-service-description#"
@@ -16,14 +17,6 @@ RDFS_COMMENT = ox.NamedNode("http://www.w3.org/2000/01/rdf-schema#comment")
 SERVICE_FORMATS: tuple[Format, ...] = tuple(
     f for f in (lookup(RDF_FORMATS, name) for name in ("turtle", "rdfxml", "jsonld"))
     if f is not None)
-
-#: The W3C's IRIs for the formats, for sd:resultFormat (https://www.w3.org/ns/formats/).
-FORMAT_IRIS = {
-    "json": "SPARQL_Results_JSON", "xml": "SPARQL_Results_XML", "csv": "SPARQL_Results_CSV",
-    "tsv": "SPARQL_Results_TSV", "turtle": "Turtle", "ntriples": "N-Triples",
-    "nquads": "N-Quads", "trig": "TriG", "jsonld": "JSON-LD", "rdfxml": "RDF_XML",
-}
-
 
 def service_description(endpoint: str, settings: Mapping[str, Any], fmt: Format) -> bytes:
     def sd(local: str) -> ox.NamedNode:
@@ -49,7 +42,9 @@ def service_description(endpoint: str, settings: Mapping[str, Any], fmt: Format)
             f"{settings['result_row_limit']} rows.", language="en")),
     ]
     for f in RESULT_FORMATS + RDF_FORMATS:
-        iri = ox.NamedNode("http://www.w3.org/ns/formats/" + FORMAT_IRIS[f.name])
+        native = f.rdf or f.results
+        assert native is not None
+        iri = ox.NamedNode(FORMATS_NS + W3C_FORMATS[native])
         triples.append(ox.Triple(service, sd("resultFormat"), iri))
     present = [t for t in triples if t is not None]
     assert fmt.rdf is not None
