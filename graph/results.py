@@ -237,11 +237,13 @@ def prefixes_in_order(document: bytes) -> bytes:
     """A Turtle or TriG document with its `@prefix` lines in the order of their names:
     pyoxigraph writes them in the order of its own hash table, which a reader takes for
     disorder and which no two versions of a document need share."""
-    lines = document.split(b"\n")
-    head = 0
-    while head < len(lines) and lines[head].startswith(b"@prefix "):
-        head += 1
-    return b"\n".join(sorted(lines[:head]) + lines[head:])
+    end = 0  # the prefix lines are read and sorted; the rest is not split or copied twice
+    while document.startswith(b"@prefix ", end):
+        newline = document.find(b"\n", end)
+        if newline < 0:
+            return b"\n".join(sorted(document.split(b"\n")))
+        end = newline + 1
+    return b"".join(sorted(document[:end].splitlines(keepends=True))) + document[end:]
 
 
 _XSD = "http://www.w3.org/2001/XMLSchema#"
