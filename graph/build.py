@@ -34,6 +34,7 @@ import threading
 import time
 import traceback
 from collections.abc import Callable, Iterable
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
@@ -1079,26 +1080,30 @@ def _products(db: ox.Store, directory: Path, options: BuildOptions, phases: Phas
         index()
         return
     folder = dumps_folder(directory)
+    counted: Future[int] = Future()
 
-    def union() -> int:
-        return phases.run(
-            "dumps of the union", lambda: write_union_dumps(db, folder),
-            lambda n: f"N-Triples and Turtle, {_count(n, 'triple')}, in {folder}")
-
-    def index_and_datasets() -> None:
-        index()
+    def dumps() -> None:
+        try:
+            counted.set_result(phases.run(
+                "dumps of the union", lambda: write_union_dumps(db, folder),
+                lambda n: f"N-Triples and Turtle, {_count(n, 'triple')}, in {folder}"))
+        except BaseException as e:
+            counted.set_exception(e)
+            raise
         phases.run("dumps of the graphs", lambda: write_dataset_dumps(db, folder),
                    lambda _: f"TriG, N-Quads and JSON-LD, in {folder}")
 
-    # in two threads, as all of them only read the finished graph and pyoxigraph writes
-    # the dumps (and zlib compresses them) without holding Python's interpreter lock: the
-    # union of the graphs beside the search index, then the dumps with named graphs; the
-    # figures after all of them (they need the union's count of triples), as the memory
-    # they take would otherwise add to the others' (measured at 100k: a peak of 4,343 MB
-    # with the figures beside the dumps, 3,881 MB after them)
-    union_triples, _ = phases.together(union, index_and_datasets)
-    phases.run("figures", lambda: write_figures(db, folder, union_triples=union_triples),
-               lambda _: f"of /stats, VoID and the list pages' filters, in {folder}")
+    def index_and_figures() -> None:
+        index()
+        union_triples = counted.result()  # VoID's void:triples, counted by the dumps
+        phases.run("figures", lambda: write_figures(db, folder, union_triples=union_triples),
+                   lambda _: f"of /stats, VoID and the list pages' filters, in {folder}")
+
+    # in two threads, as all of them only read the finished graph: pyoxigraph writes the
+    # dumps and runs the figures' queries, and zlib compresses, without holding Python's
+    # interpreter lock. The dumps, one after another, beside the search index and then
+    # the figures (which wait for the union's count of triples).
+    phases.together(dumps, index_and_figures)
 
 
 def build_quads(path: Path) -> Iterable[ox.Quad]:

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import io
 from collections.abc import Generator, Iterator
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, cast
 
 import pyoxigraph as ox
 
@@ -66,35 +67,127 @@ def union_triples(db: ox.Store) -> Generator[ox.Triple, None, None]:
             yield from db.query(query)  # type: ignore[misc]
 
 
-def write_union_ntriples(db: ox.Store, output: IO[bytes]) -> None:
-    """`union_triples` as N-Triples, the same lines in the same order, written by
-    pyoxigraph graph by graph: a graph whose share of the union is the whole graph (nearly
-    all of them) is dumped natively, without a triple passing through Python."""
-    for graph, query in _union_parts(db):
+UnionParts = list[tuple[ox.NamedNode | ox.BlankNode | ox.DefaultGraph, str | None]]
+
+
+def union_parts(db: ox.Store) -> UnionParts:
+    """The graphs of the union in its order, each with the query of its share of it, or
+    None where that is the whole graph (`_union_parts`): computed once for several
+    formats, as finding the graphs that share a triple reads every quad."""
+    return list(_union_parts(db))
+
+
+class PartsWriter(io.RawIOBase):
+    """One document written by pyoxigraph in parts (a graph at a time, between `begin`
+    and `end`), as if written whole: the `@prefix` lines that open each part of a Turtle
+    document are kept once, at the top, in the order of the prefixes' names (pyoxigraph
+    writes them in its hash table's), and dropped from the later parts; everything else
+    passes through to `out` as it comes. Counts the lines it passes (in N-Triples, one
+    triple each)."""
+
+    def __init__(self, out: IO[bytes]) -> None:
+        super().__init__()
+        self._out = out
+        self._opening = False  # within a part's @prefix lines
+        self._pending = b""  # the start of a part not yet known to be past them
+        self._prefixes: list[bytes] | None = None  # the first part's, once written
+        self.lines = 0
+
+    def writable(self) -> bool:
+        return True
+
+    def begin(self) -> None:
+        self._opening, self._pending = True, b""
+
+    def write(self, data: Any) -> int:
+        piece = bytes(data)
+        if self._opening:
+            self._pending += piece
+            self._through_prefixes(final=False)
+        else:
+            self._pass(piece)
+        return len(piece)
+
+    def end(self) -> None:
+        if self._opening:
+            self._through_prefixes(final=True)
+        self._opening = False
+
+    def _through_prefixes(self, *, final: bool) -> None:
+        found: list[bytes] = []
+        text = self._pending
+        start = 0
+        while text.startswith(b"@prefix ", start):
+            newline = text.find(b"\n", start)
+            if newline < 0:
+                break
+            found.append(text[start:newline + 1])
+            start = newline + 1
+        rest = text[start:]
+        if not final and (rest.startswith(b"@prefix ") or b"@prefix ".startswith(rest)):
+            return  # what follows (another prefix's line, or not) has not come whole yet
+        if self._prefixes is None and (found or rest):
+            self._prefixes = sorted(found)
+            self._pass(b"".join(self._prefixes))
+        self._opening, self._pending = False, b""
+        self._pass(rest)
+
+    def _pass(self, data: bytes) -> None:
+        if data:
+            self.lines += data.count(b"\n")
+            self._out.write(data)
+
+
+#: The formats without named graphs whose documents, written a graph at a time, join into
+#: one (`PartsWriter`): lines of triples, with at most a block of prefixes at the top.
+CONCATENABLE = (ox.RdfFormat.N_TRIPLES, ox.RdfFormat.TURTLE)
+
+
+def write_union(db: ox.Store, fmt: ox.RdfFormat, output: IO[bytes],
+                parts: UnionParts | None = None) -> int:
+    """`union_triples` in a format without named graphs (N-Triples, Turtle), the same
+    triples in the same order, written by pyoxigraph graph by graph: a graph whose share
+    of the union is the whole graph (nearly all of them) is written natively, without a
+    triple passing through Python. One of the `CONCATENABLE` formats. Returns the number
+    of lines written (for N-Triples, the number of triples)."""
+    if fmt not in CONCATENABLE:
+        raise ValueError(f"{fmt.name} documents cannot be written a graph at a time")
+    writer = PartsWriter(output)
+    for graph, query in union_parts(db) if parts is None else parts:
+        writer.begin()
         if query is None:
-            db.dump(output, format=ox.RdfFormat.N_TRIPLES, from_graph=graph)
-            continue
-        triples = db.query(query)
-        try:
-            ox.serialize(triples, output, format=ox.RdfFormat.N_TRIPLES)  # type: ignore[arg-type]
-        finally:
-            del triples  # dropped in this thread, as pyoxigraph's answers must be
+            db.dump(cast(IO[bytes], writer), format=fmt, from_graph=graph,
+                    prefixes=_prefixes(fmt))
+        else:
+            triples = db.query(query)
+            try:
+                ox.serialize(triples, writer, format=fmt,  # type: ignore[arg-type]
+                             prefixes=_prefixes(fmt))
+            finally:
+                del triples  # dropped in this thread, as pyoxigraph's answers must be
+        writer.end()
+    return writer.lines
+
+
+def write_union_ntriples(db: ox.Store, output: IO[bytes]) -> None:
+    """`union_triples` as N-Triples (`write_union`)."""
+    write_union(db, ox.RdfFormat.N_TRIPLES, output)
 
 
 def dump_database(db: ox.Store, fmt: ox.RdfFormat, output: IO[bytes] | Path) -> None:
     """Write a pyoxigraph store out, natively (pyoxigraph's serializers, in the store's own
     order, the same for the same content). Formats without named graphs get the union of
-    all graphs, each triple once (`union_triples`)."""
+    all graphs, each triple once (`write_union`)."""
     target: Any = str(output) if isinstance(output, Path) else output
     if fmt.supports_datasets:
         db.dump(target, format=fmt, prefixes=_prefixes(fmt))
-    elif fmt == ox.RdfFormat.N_TRIPLES:
+    elif fmt in CONCATENABLE:
         if isinstance(output, Path):
             with open(output, "wb") as out:
-                write_union_ntriples(db, out)
+                write_union(db, fmt, out)
         else:
-            write_union_ntriples(db, output)
-    else:
+            write_union(db, fmt, output)
+    else:  # RDF/XML and the like: one document, which parts cannot be joined into
         union = union_triples(db)
         try:
             ox.serialize(union, target, format=fmt, prefixes=_prefixes(fmt))

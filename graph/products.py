@@ -10,12 +10,11 @@ file on demand, each format on its own and atomically (rivalry.server.publish).
 from __future__ import annotations
 
 import functools
-import gzip
 import io
 import json
 import os
 import zlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict
 from pathlib import Path
@@ -23,8 +22,7 @@ from typing import IO, Any, cast
 
 import pyoxigraph as ox
 
-from rivalry.graph import PREFIXES
-from rivalry.graph.export import DUMPS, dump_database
+from rivalry.graph.export import DUMPS, dump_database, union_parts, write_union
 from rivalry.graph.store import QueryResult, graph_sizes, run_query
 
 #: The file of figures beside the dumps.
@@ -136,30 +134,20 @@ class GzipBlocks(io.RawIOBase):
 
 def write_union_dumps(db: ox.Store, directory: Path) -> int:
     """The dumps without named graphs (N-Triples, Turtle): both hold the union of every
-    graph, each triple once. The union is computed once, for N-Triples, and the Turtle
-    dump is that file read back and written as Turtle: the same triples in the same order,
-    so the same Turtle a second pass over the union would give, for a fraction of its
-    time. Returns the number of triples in the union (VoID's void:triples), counted as
-    they are read back."""
-    write_dump(db, "rivalry.nt", directory)
+    graph, each triple once, in the same order, each written by pyoxigraph a graph at a
+    time (`write_union`); the graphs that share a triple with another, which only a
+    query over every quad finds, are found once for both. Returns the number of triples
+    in the union (VoID's void:triples), counted as the N-Triples are written."""
+    parts = union_parts(db)
     count = 0
 
+    def ntriples(out: IO[bytes]) -> None:
+        nonlocal count
+        count = write_union(db, ox.RdfFormat.N_TRIPLES, out, parts)
+
+    _write_gzip(directory, "rivalry.nt", ntriples)
     def turtle(out: IO[bytes]) -> None:
-
-        def counted(quads: Iterator[ox.Quad]) -> Iterator[ox.Quad]:
-            nonlocal count
-            for quad in quads:
-                count += 1
-                yield quad
-
-        with gzip.open(directory / "rivalry.nt.gz", "rb") as nt:
-            # a binary file, as pyoxigraph reads one (typeshed's GzipFile is no IO[bytes])
-            triples = ox.parse(cast(IO[bytes], nt), format=ox.RdfFormat.N_TRIPLES)
-            try:
-                ox.serialize(counted(triples), out, format=DUMPS["rivalry.ttl"],
-                             prefixes=PREFIXES)
-            finally:
-                del triples  # dropped in this thread, as pyoxigraph's parsers must be
+        write_union(db, ox.RdfFormat.TURTLE, out, parts)
 
     _write_gzip(directory, "rivalry.ttl", turtle)
     return count

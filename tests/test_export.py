@@ -159,3 +159,47 @@ def test_the_figures_a_build_keeps_are_those_of_its_graph(curated_build: BuildRe
     assert Statistics(**kept["void"]) == queried
     assert queried.triples == len({(q.subject, q.predicate, q.object)
                                    for q in store.db.quads_for_pattern(None, None, None, None)})
+
+
+def test_parts_writer_joins_turtle_parts_into_one_document() -> None:
+    """Turtle written a graph at a time: the first part's prefix lines open the document
+    (in the order of their names), later parts' are dropped, whatever the pieces the
+    serializer writes them in; an empty part changes nothing; lines are counted."""
+    from rivalry.graph.export import PartsWriter
+
+    head = b"@prefix z: <http://z/> .\n@prefix a: <http://a/> .\n"
+    parts = [b"", head + b"a:x z:p a:y .\n", head + b"a:q z:p 1 .\n", b"<http://n/> z:p 2 .\n"]
+    for size in (1, 3, 7, 64):
+        out = io.BytesIO()
+        writer = PartsWriter(out)
+        for part in parts:
+            writer.begin()
+            for i in range(0, len(part), size):
+                writer.write(part[i:i + size])
+            writer.end()
+        assert out.getvalue() == (b"@prefix a: <http://a/> .\n@prefix z: <http://z/> .\n"
+                                  b"a:x z:p a:y .\na:q z:p 1 .\n<http://n/> z:p 2 .\n")
+        assert writer.lines == 5
+        graph = ox.Dataset(ox.parse(out.getvalue(), format=ox.RdfFormat.TURTLE))
+        assert len(graph) == 3
+
+
+def test_parts_writer_passes_a_line_that_only_begins_like_a_prefix() -> None:
+    from rivalry.graph.export import PartsWriter
+
+    out = io.BytesIO()
+    writer = PartsWriter(out)
+    writer.begin()
+    writer.write(b"@pre")
+    writer.end()
+    writer.begin()
+    writer.write(b"<http://s/> <http://p/> \"@prefix \" .\n")
+    writer.end()
+    assert out.getvalue() == b"@pre<http://s/> <http://p/> \"@prefix \" .\n"
+
+
+def test_write_union_refuses_a_format_whose_parts_do_not_join() -> None:
+    from rivalry.graph.export import write_union
+
+    with pytest.raises(ValueError, match="cannot be written a graph at a time"):
+        write_union(ox.Store(), ox.RdfFormat.RDF_XML, io.BytesIO())
