@@ -1045,8 +1045,10 @@ def _products(db: ox.Store, directory: Path, options: BuildOptions, phases: Phas
     published (so it is published with it): the search index (updated from the previous
     build's when `index_update` gives it and the change allows), and the dumps and
     figures of /stats and VoID (rivalry.graph.products)."""
+    from rivalry.graph.export import UnionParts, union_parts
     from rivalry.graph.products import (
         dumps_folder,
+        union_size,
         write_dataset_dumps,
         write_figures,
         write_union_dumps,
@@ -1080,29 +1082,32 @@ def _products(db: ox.Store, directory: Path, options: BuildOptions, phases: Phas
         index()
         return
     folder = dumps_folder(directory)
-    counted: Future[int] = Future()
+    found: Future[UnionParts] = Future()
 
     def dumps() -> None:
-        try:
-            counted.set_result(phases.run(
-                "dumps of the union", lambda: write_union_dumps(db, folder),
-                lambda n: f"N-Triples and Turtle, {_count(n, 'triple')}, in {folder}"))
-        except BaseException as e:
-            counted.set_exception(e)
-            raise
         phases.run("dumps of the graphs", lambda: write_dataset_dumps(db, folder),
                    lambda _: f"TriG, N-Quads and JSON-LD, in {folder}")
+        parts = found.result()
+        phases.run("dumps of the union", lambda: write_union_dumps(db, folder, parts),
+                   lambda n: f"N-Triples and Turtle, {_count(n, 'triple')}, in {folder}")
 
     def index_and_figures() -> None:
+        try:
+            found.set_result(union_parts(db))
+        except BaseException as e:
+            found.set_exception(e)
+            raise
         index()
-        union_triples = counted.result()  # VoID's void:triples, counted by the dumps
-        phases.run("figures", lambda: write_figures(db, folder, union_triples=union_triples),
+        triples = union_size(db, found.result())
+        phases.run("figures", lambda: write_figures(db, folder, union_triples=triples),
                    lambda _: f"of /stats, VoID and the list pages' filters, in {folder}")
 
     # in two threads, as all of them only read the finished graph: pyoxigraph writes the
-    # dumps and runs the figures' queries, and zlib compresses, without holding Python's
-    # interpreter lock. The dumps, one after another, beside the search index and then
-    # the figures (which wait for the union's count of triples).
+    # dumps and runs the queries (the figures', and the one finding the graphs that share
+    # a triple, which the union's dumps and its count need), and zlib compresses, without
+    # holding Python's interpreter lock. One thread writes the dumps with named graphs,
+    # then the union's; the other finds the union's parts, then writes the search index
+    # and the figures. (At 100k synthetic measures the two take about as long.)
     phases.together(dumps, index_and_figures)
 
 

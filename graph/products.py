@@ -22,7 +22,14 @@ from typing import IO, Any, cast
 
 import pyoxigraph as ox
 
-from rivalry.graph.export import DUMPS, dump_database, union_parts, write_union
+from rivalry.graph import term_value
+from rivalry.graph.export import (
+    DUMPS,
+    UnionParts,
+    dump_database,
+    union_parts,
+    write_union,
+)
 from rivalry.graph.store import QueryResult, graph_sizes, run_query
 
 #: The file of figures beside the dumps.
@@ -132,25 +139,44 @@ class GzipBlocks(io.RawIOBase):
         super().close()
 
 
-def write_union_dumps(db: ox.Store, directory: Path) -> int:
+def write_union_dumps(db: ox.Store, directory: Path, parts: UnionParts | None = None) -> int:
     """The dumps without named graphs (N-Triples, Turtle): both hold the union of every
     graph, each triple once, in the same order, each written by pyoxigraph a graph at a
     time (`write_union`); the graphs that share a triple with another, which only a
-    query over every quad finds, are found once for both. Returns the number of triples
-    in the union (VoID's void:triples), counted as the N-Triples are written."""
-    parts = union_parts(db)
+    query over every quad finds, are found once for both (or given, as `parts`).
+    Returns the number of triples in the union, counted as the N-Triples are written."""
+    parts = union_parts(db) if parts is None else parts
     count = 0
 
     def ntriples(out: IO[bytes]) -> None:
         nonlocal count
         count = write_union(db, ox.RdfFormat.N_TRIPLES, out, parts)
 
-    _write_gzip(directory, "rivalry.nt", ntriples)
     def turtle(out: IO[bytes]) -> None:
         write_union(db, ox.RdfFormat.TURTLE, out, parts)
 
+    _write_gzip(directory, "rivalry.nt", ntriples)
     _write_gzip(directory, "rivalry.ttl", turtle)
     return count
+
+
+def union_size(db: ox.Store, parts: UnionParts) -> int:
+    """The number of triples in the union of the graphs (VoID's void:triples), from the
+    parts `write_union` writes it in: the size of each graph whose share is the whole
+    graph, and the count of the others' shares. No set of triples is held, where a
+    query of the distinct triples would hold every one."""
+    sizes = graph_sizes(db)
+    total = 0
+    for graph, query in parts:
+        if query is None:
+            total += sizes.get(term_value(graph), 0)
+        else:
+            answer = cast(ox.QueryTriples, db.query(query))  # a CONSTRUCT
+            try:
+                total += sum(1 for _ in answer)
+            finally:
+                del answer  # dropped in this thread, as pyoxigraph's answers must be
+    return total
 
 
 def write_figures(db: ox.Store, directory: Path, *, union_triples: int | None = None) -> None:

@@ -203,3 +203,29 @@ def test_write_union_refuses_a_format_whose_parts_do_not_join() -> None:
 
     with pytest.raises(ValueError, match="cannot be written a graph at a time"):
         write_union(ox.Store(), ox.RdfFormat.RDF_XML, io.BytesIO())
+
+
+def test_the_union_size_is_the_number_of_distinct_triples(tmp_path: object) -> None:
+    """VoID's void:triples, counted from the union's parts (graph sizes, and the shares
+    of the graphs that share a triple), is the number of distinct triples, and the
+    number of lines the N-Triples dump has, with shared triples and without."""
+    from pathlib import Path
+
+    from rivalry.graph.export import union_parts
+    from rivalry.graph.products import union_size, write_union_dumps
+
+    a, b = iri("g/a"), iri("g/b")
+    db = ox.Store()
+    db.extend([ox.Quad(iri(f"s{i}"), iri("p"), ox.Literal(f"{i}"), a) for i in range(30)])
+    db.extend([ox.Quad(iri(f"t{i}"), iri("p"), ox.Literal(f"{i}"), b) for i in range(20)])
+    for extra in ([], [ox.Quad(iri("s1"), iri("p"), ox.Literal("1"), b),
+                       ox.Quad(iri("s2"), iri("p"), ox.Literal("2"), ox.DefaultGraph()),
+                       ox.Quad(iri("d"), iri("p"), ox.Literal("d"), ox.DefaultGraph())]):
+        db.extend(extra)
+        distinct = {(q.subject, q.predicate, q.object)
+                    for q in db.quads_for_pattern(None, None, None, None)}
+        parts = union_parts(db)
+        folder = Path(str(tmp_path)) / str(len(distinct))
+        folder.mkdir()
+        assert union_size(db, parts) == write_union_dumps(db, folder, parts) == len(distinct)
+    assert len(distinct) == 51
