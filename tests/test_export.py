@@ -229,3 +229,23 @@ def test_the_union_size_is_the_number_of_distinct_triples(tmp_path: object) -> N
         folder.mkdir()
         assert union_size(db, parts) == write_union_dumps(db, folder, parts) == len(distinct)
     assert len(distinct) == 51
+
+
+def test_a_blank_node_in_two_graphs_is_one_node_in_the_union_documents() -> None:
+    """Each graph is written on its own, but a blank node keeps its label across them:
+    the joined document holds one node where the store has one, and two where two."""
+    from rivalry.graph.export import write_union
+
+    b, c, p = ox.BlankNode(), ox.BlankNode(), iri("p")
+    db = ox.Store()
+    db.extend([ox.Quad(iri("s"), p, b, iri("g/1")),
+               ox.Quad(b, p, ox.Literal("x"), iri("g/2")),
+               ox.Quad(c, p, ox.Literal("y"), iri("g/2"))])
+    for fmt in (ox.RdfFormat.TURTLE, ox.RdfFormat.N_TRIPLES):
+        out = io.BytesIO()
+        assert write_union(db, fmt, out) >= 3
+        triples = list(ox.parse(out.getvalue(), format=fmt))
+        objects = {t.object for t in triples if isinstance(t.object, ox.BlankNode)}
+        subjects = {t.subject for t in triples if isinstance(t.subject, ox.BlankNode)}
+        assert len(triples) == 3 and len(objects) == 1 and len(subjects) == 2
+        assert objects < subjects
