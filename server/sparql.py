@@ -11,7 +11,7 @@ from __future__ import annotations
 from urllib.parse import parse_qsl
 
 import pyoxigraph as ox
-from flask import Blueprint, Response, current_app, redirect, render_template, request
+from flask import Blueprint, Response, current_app, g, redirect, render_template, request
 from werkzeug.wrappers import Response as WerkzeugResponse
 
 from rivalry.graph import PREFIXES
@@ -54,9 +54,18 @@ PROTOCOL = "SPARQL 1.1 Protocol, section 2.1"
 ReadOnly = UpdateRefused
 
 
+def format_parameter() -> str | None:
+    """The query string's `format` (a browser's choice of format), as `read_request`
+    read it with the other parameters: a query sent in the URL is parsed once, not again
+    by werkzeug's `request.args` (about a quarter of a millisecond for a 1.5 kB query)."""
+    if "rivalry_format" not in g:
+        g.rivalry_format = request.args.get("format")
+    return g.rivalry_format
+
+
 def choose_format(kind: str) -> Format:
     formats = (RDF_FORMATS if kind == "graph" else RESULT_FORMATS) + (HTML,)
-    explicit = request.args.get("format")
+    explicit = format_parameter()
     if explicit:
         chosen = lookup(formats, explicit)
         if chosen is None:
@@ -91,6 +100,7 @@ def _values(params: list[tuple[str, str]], name: str) -> list[str]:
 def read_request() -> tuple[str | None, list[str], list[str]]:
     """The query text and the protocol dataset of a request, or a 4xx for anything else."""
     url_params = _params(request.query_string, "query string")
+    g.rivalry_format = next(iter(_values(url_params, "format")), None)
     body_params: list[tuple[str, str]] = []
     query_texts = _values(url_params, "query")
     if _values(url_params, "update"):
@@ -167,7 +177,7 @@ def native_format(kind: str) -> ox.QueryResultsFormat | ox.RdfFormat | None:
 def render_answer(answer: Answer, text: str) -> Response:
     fmt = choose_format(answer.kind)
     response = _render(answer, text, fmt)
-    if current_app.config.get("RIVALRY_SUPERVISED") and not request.args.get("format"):
+    if current_app.config.get("RIVALRY_SUPERVISED") and not format_parameter():
         # the formats this answer could have been negotiated to: the front's cache gives
         # it to any Accept header that would choose the same one (rivalry.server.front)
         response.headers["X-Rivalry-Variants"] = variants_header(

@@ -331,6 +331,24 @@ def test_format_parameter_for_links(client: FlaskClient, fmt: str, media_type: s
     assert response.status_code == 200 and response.mimetype == media_type
 
 
+def test_a_query_in_the_url_is_parsed_once(client: FlaskClient,
+                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    """The endpoint reads its query string once, strictly (the query, the dataset and
+    `format` together): werkzeug's `request.args`, which would parse a long query a
+    second time, is not read, and `format` still chooses the format."""
+    from flask import Request
+
+    def refused(self: Request) -> None:
+        raise AssertionError("request.args read by the SPARQL endpoint")
+
+    monkeypatch.setattr(Request, "args", property(refused))
+    for fmt, media_type in (("csv", "text/csv"), (None, "application/sparql-results+json")):
+        params = {"query": SELECT} | ({"format": fmt} if fmt else {})
+        response = client.get("/sparql", query_string=params,
+                              headers={"Accept": "application/sparql-results+json"})
+        assert response.status_code == 200 and response.mimetype == media_type
+
+
 def test_browsers_get_a_table(client: FlaskClient) -> None:
     response = client.get("/sparql", query_string={"query": SELECT},
                           headers={"Accept": "text/html,application/xhtml+xml,*/*;q=0.8"})
