@@ -1048,7 +1048,6 @@ def _products(db: ox.Store, directory: Path, options: BuildOptions, phases: Phas
     from rivalry.graph.export import UnionParts, union_parts
     from rivalry.graph.products import (
         dumps_folder,
-        union_size,
         write_dataset_dumps,
         write_figures,
         write_union_dumps,
@@ -1103,8 +1102,8 @@ def _products(db: ox.Store, directory: Path, options: BuildOptions, phases: Phas
             found.set_exception(e)
             raise
         index()
-        triples = union_size(db, found.result())
-        phases.run("figures", lambda: write_figures(db, folder, union_triples=triples),
+        parts = found.result()
+        phases.run("figures", lambda: write_figures(db, folder, parts=parts),
                    lambda _: f"of /stats, VoID and the list pages' filters, in {folder}")
 
     # in two threads, as all of them only read the finished graph: pyoxigraph writes the

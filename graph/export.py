@@ -169,11 +169,6 @@ def write_union(db: ox.Store, fmt: ox.RdfFormat, output: IO[bytes],
     return writer.lines
 
 
-def write_union_ntriples(db: ox.Store, output: IO[bytes]) -> None:
-    """`union_triples` as N-Triples (`write_union`)."""
-    write_union(db, ox.RdfFormat.N_TRIPLES, output)
-
-
 def dump_database(db: ox.Store, fmt: ox.RdfFormat, output: IO[bytes] | Path) -> None:
     """Write a pyoxigraph store out, natively (pyoxigraph's serializers, in the store's own
     order, the same for the same content). Formats without named graphs get the union of

@@ -46,6 +46,7 @@ class BuiltGraph:
 
     def __init__(self, db: ox.Store) -> None:
         self.db = db
+        self._sizes: dict[str, int] | None = None
 
     def query(self, sparql: str, *, bindings: dict[str, Any] | None = None,
               **_: Any) -> QueryResult:
@@ -55,7 +56,10 @@ class BuiltGraph:
         return self.db.quads_for_pattern(s, p, o, g)
 
     def graph_sizes(self) -> dict[str, int]:
-        return graph_sizes(self.db)
+        """Read once (VoID's figures and the union's size both need them)."""
+        if self._sizes is None:
+            self._sizes = graph_sizes(self.db)
+        return dict(self._sizes)
 
 
 def write_dump(db: ox.Store, name: str, directory: Path) -> int:
@@ -160,12 +164,11 @@ def write_union_dumps(db: ox.Store, directory: Path, parts: UnionParts | None = 
     return count
 
 
-def union_size(db: ox.Store, parts: UnionParts) -> int:
+def union_size(db: ox.Store, parts: UnionParts, sizes: dict[str, int]) -> int:
     """The number of triples in the union of the graphs (VoID's void:triples), from the
     parts `write_union` writes it in: the size of each graph whose share is the whole
-    graph, and the count of the others' shares. No set of triples is held, where a
-    query of the distinct triples would hold every one."""
-    sizes = graph_sizes(db)
+    graph (`sizes`, by graph), and the count of the others' shares. No set of triples is
+    held, where a query of the distinct triples would hold every one."""
     total = 0
     for graph, query in parts:
         if query is None:
@@ -179,19 +182,20 @@ def union_size(db: ox.Store, parts: UnionParts) -> int:
     return total
 
 
-def write_figures(db: ox.Store, directory: Path, *, union_triples: int | None = None) -> None:
+def write_figures(db: ox.Store, directory: Path, *, parts: UnionParts | None = None) -> None:
     """The figures of /stats and VoID, and the values of the list pages' filters (a file
     of their own: every list page reads it, and it is small), as JSON, atomically.
-    `union_triples` is the number of triples of the union when the caller has just
-    written it (`write_union_dumps`); otherwise a query counts them."""
+    VoID's number of triples is counted from the union's `parts` (`union_size`) when the
+    caller has them, as a build has; otherwise a query counts them."""
     from rivalry.graph.listing import facet_values
     from rivalry.graph.stats import stats
     from rivalry.graph.void import statistics
 
     graph = BuiltGraph(db)
+    triples = None if parts is None else union_size(db, parts, graph.graph_sizes())
     _write_json(directory / FIGURES, {
         "stats": stats(graph).to_record(),
-        "void": asdict(statistics(graph, triples=union_triples))})
+        "void": asdict(statistics(graph, triples=triples))})
     _write_json(directory / FACETS, facet_values(graph))
 
 
