@@ -241,12 +241,11 @@ def dump_file(plain: str) -> Path:
             with open(folder / f".{plain}.lock", "w") as lock:
                 fcntl.flock(lock, fcntl.LOCK_EX)  # one worker writes; others wait and reuse
                 if not (folder / f"{plain}.gz").exists():
-                    if db is None:  # an external store: through its quads
+                    if db is None:  # an external store: its quads, graph by graph
                         import pyoxigraph as ox
 
                         db = ox.Store()
-                        db.bulk_extend(get_store(current_app).quads_for_pattern(
-                            None, None, None, None))
+                        db.bulk_extend(get_store(current_app).quads())
                     write_dump(db, plain, folder)
             return folder / f"{plain}.gz"
         except OSError as e:
