@@ -20,6 +20,20 @@ HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "te", "trailer", 
               "proxy-authorization", "proxy-authenticate", "content-length", "host"}
 
 
+#: one solution of a SPARQL XML results document, as Oxigraph server writes it
+XML_RESULT = re.compile(rb"<result>.*?</result>", re.S)
+
+
+def xml_results(data: bytes) -> tuple[bytes, list[bytes], bytes]:
+    """A SPARQL XML results document cut into what comes before its solutions, the
+    solutions, and what comes after them."""
+    found = list(XML_RESULT.finditer(data))
+    if not found:
+        end = data.find(b"</results>")
+        return (data, [], b"") if end < 0 else (data[:end], [], data[end:])
+    return data[:found[0].start()], [m.group() for m in found], data[found[-1].end():]
+
+
 class Proxy:
     """Forwards every request to `target` (http://host:port), as told."""
 
@@ -91,13 +105,18 @@ class Proxy:
                     data, extra = proxy._unstable(data, response.getheader("Content-Type", ""),
                                                   *window)
                 query = urllib.parse.unquote_plus(self.path + "&" + (body or b"").decode())
+                kind = response.getheader("Content-Type", "")
                 if (proxy.short_graph_reads > 0 and "GRAPH <" in query
-                        and "sparql-results+json" in response.getheader("Content-Type", "")):
+                        and "sparql-results+" in kind):
                     with proxy.lock:
                         proxy.short_graph_reads -= 1
-                    answer = json.loads(data)
-                    answer["results"]["bindings"] = answer["results"]["bindings"][:-1]
-                    data = json.dumps(answer).encode()
+                    if "xml" in kind:
+                        head, results, tail = xml_results(data)
+                        data = head + b"".join(results[:-1]) + tail
+                    else:
+                        answer = json.loads(data)
+                        answer["results"]["bindings"] = answer["results"]["bindings"][:-1]
+                        data = json.dumps(answer).encode()
                 self._answer(response.status, data,
                              [(k, v) for k, v in response.getheaders()
                               if k.lower() not in HOP_BY_HOP] + extra)
@@ -134,6 +153,10 @@ class Proxy:
             if "results" not in answer:
                 return data, []
             rows = answer["results"]["bindings"]
+        elif "sparql-results+xml" in content_type:
+            head, rows, tail = xml_results(data)
+            if b"<results" not in head:  # an ASK answer
+                return data, []
         elif "n-triples" in content_type:
             rows = [line for line in data.decode("utf-8").split("\n") if line.strip()]
         else:
@@ -148,6 +171,8 @@ class Proxy:
         if "sparql-results+json" in content_type:
             answer["results"]["bindings"] = rows
             return json.dumps(answer).encode(), extra
+        if "sparql-results+xml" in content_type:
+            return head + b"".join(rows) + tail, extra
         return "".join(line + "\n" for line in rows).encode(), extra
 
     @contextmanager
