@@ -264,6 +264,8 @@ def read_results(body: bytes, form: str | None, media_type: str = "") -> Answer:
 
 
 def _fixed(term: Term | None) -> Term | None:
+    """A term parsed by pyoxigraph, with Virtuoso's `xsd:boolean` 1 and 0 read as `literal`
+    reads them."""
     if isinstance(term, ox.Literal) and term.datatype.value == XSD + "boolean" \
             and term.value in ("1", "0"):
         return literal(term.value, XSD + "boolean")
@@ -382,10 +384,8 @@ def read_triples(body: bytes) -> list[ox.Triple]:
     check_triple_term_depth(body, "the SPARQL server's answer")
     out = []
     for q in ox.parse(body, format=ox.RdfFormat.N_TRIPLES):
-        o = q.object
-        if isinstance(o, ox.Literal) and o.datatype.value == XSD + "boolean" \
-                and o.value in ("1", "0"):
-            o = literal(o.value, o.datatype.value)
+        o = _fixed(q.object)
+        assert o is not None
         out.append(ox.Triple(q.subject, q.predicate, o))
     return out
 
