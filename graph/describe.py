@@ -5,6 +5,7 @@ ontology graph, so nothing here is written per class."""
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterable, Iterator
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 
@@ -68,7 +69,9 @@ def exists(store: Store, iri: str) -> bool:
 
 
 class Labels:
-    """Labels of IRIs, read from the store, English preferred."""
+    """Labels of IRIs, read from the store, English preferred. A page that will show many
+    labels reads them first with `prefetch` (one query per BATCH of IRIs), which matters
+    over an external store, where each read is a round trip."""
 
     def __init__(self, store: GraphReader, language: str = "en") -> None:
         self.store = store
@@ -78,24 +81,79 @@ class Labels:
     def get(self, iri: str) -> str | None:
         """The node's label, or None; `iri` may also be a blank node's label (no label)."""
         if iri not in self._cache:
-            try:
-                node = ox.NamedNode(iri)
-            except ValueError:  # a blank node, as a SELECT gives it: it has no label here
+            node = _named(iri)
+            if node is None:  # a blank node, as a SELECT gives it: it has no label here
                 self._cache[iri] = None
                 return None
-            found: dict[str, str] = {}
-            for prop in LABEL_PROPERTIES:
-                for q in self.store.quads_for_pattern(node, ox.NamedNode(prop), None, None):
-                    if isinstance(q.object, ox.Literal):
-                        found.setdefault(q.object.language or "", q.object.value)
-                if found:
+            found: list[tuple[str, Term]] = []
+            for prop in LABEL_PROPERTIES:  # the next property only if this one gave none
+                found += [(prop, q.object) for q in self.store.quads_for_pattern(
+                    node, ox.NamedNode(prop), None, None)]
+                if any(isinstance(value, ox.Literal) for _, value in found):
                     break
-            self._cache[iri] = (found.get(self.language) or found.get("")
-                                or next(iter(found.values()), None))
+            self._cache[iri] = self._chosen(found)
         return self._cache[iri]
+
+    def prefetch(self, iris: Iterable[str]) -> None:
+        """Read the labels of `iris` (those not read yet) in a few queries."""
+        nodes: list[ox.NamedNode] = []
+        for iri in sorted(set(iris) - self._cache.keys()):
+            node = _named(iri)
+            if node is None:
+                self._cache[iri] = None
+            else:
+                nodes.append(node)
+        props = " ".join(f"<{p}>" for p in LABEL_PROPERTIES)
+        for chunk in _batches(nodes):
+            found: dict[str, list[tuple[str, Term]]] = defaultdict(list)
+            query = (f"SELECT ?s ?p ?o WHERE {{ VALUES ?s {{ {_iris(chunk)} }} "
+                     f"VALUES ?p {{ {props} }} ?s ?p ?o }}")
+            for s, p, o in self.store.query(query).rows():
+                if s is not None and p is not None and o is not None:
+                    found[term_value(s)].append((term_value(p), o))
+            for node in chunk:
+                self._cache[node.value] = self._chosen(found.get(node.value, []))
+
+    def _chosen(self, found: list[tuple[str, Term]]) -> str | None:
+        """The label among the node's (label property, value) pairs: of the first label
+        property that gives one, in the preferred language, else without a language, else
+        any; the least in code-point order when there are several (the same whatever
+        order the store gives them in)."""
+        for prop in LABEL_PROPERTIES:
+            by_language: dict[str, str] = {}
+            for p, value in found:
+                if p == prop and isinstance(value, ox.Literal):
+                    known = by_language.get(value.language or "")
+                    if known is None or value.value < known:
+                        by_language[value.language or ""] = value.value
+            if by_language:
+                return (by_language.get(self.language) or by_language.get("")
+                        or by_language[min(by_language)])
+        return None
 
     def __call__(self, iri: str, fallback: str | None = None) -> str:
         return self.get(iri) or fallback or iri
+
+
+#: IRIs read in one query by the batched readers (labels, actions' kinds and states):
+#: a page of a hundred actions is one query, and a query stays a few kilobytes.
+BATCH = 100
+
+
+def _named(iri: str) -> ox.NamedNode | None:
+    try:
+        return ox.NamedNode(iri)
+    except ValueError:
+        return None
+
+
+def _batches(nodes: list[ox.NamedNode]) -> Iterator[list[ox.NamedNode]]:
+    for start in range(0, len(nodes), BATCH):
+        yield nodes[start:start + BATCH]
+
+
+def _iris(nodes: Iterable[ox.NamedNode]) -> str:
+    return " ".join(f"<{n.value}>" for n in nodes)
 
 
 # ---------------------------------------------------------------------------------------
@@ -261,7 +319,7 @@ def entity_view(store: Store, iri: str, labels: Labels | None = None) -> EntityV
             if key not in seen[p]:
                 seen[p].add(key)
                 if len(out[p]) < VALUES_SHOWN:
-                    out[p][key] = _value(q.object, labels)
+                    out[p][key] = Value(q.object)
     totals = {p: len(keys) for p, keys in seen.items()}
     incoming = []
     for p, total in _incoming_counts(store, iri):
@@ -272,13 +330,15 @@ def entity_view(store: Store, iri: str, labels: Labels | None = None) -> EntityV
             shown = out[inverse]
             for s in _subjects(store, iri, p, VALUES_SHOWN):
                 if str(s) not in shown and len(shown) < VALUES_SHOWN:
-                    shown[str(s)] = _value(s, labels)
+                    shown[str(s)] = Value(s)
             totals[inverse] = max(totals.get(inverse, 0), total, len(shown))
             continue
         incoming.append((p, total))
     # a value shown under a property is not repeated under its super-properties
     # (rv:issuingState, not also rv:issuingPolity; rv:targets, not also sem:hasActor)
     present = set(out)
+    _label_all([v for values in out.values() for v in values.values()], labels,
+               also=present)
     outgoing = []
     for p, values in out.items():
         subs = props.subs_of(p, present)
@@ -288,23 +348,27 @@ def entity_view(store: Store, iri: str, labels: Labels | None = None) -> EntityV
             total = totals[p] - (len(values) - len(kept))
             more = _objects_query(iri, p) if total > len(kept) else None
             outgoing.append(Relation(p, property_label(labels, p), _sorted(kept), total, more))
-    referred = []
     present_in = {p for p, _ in incoming}
+    referring: list[tuple[str, int, set[str], list[Value]]] = []
     for p, total in incoming:
         subs = props.subs_of(p, present_in)
         if subs:
             total = _count_residual(store, iri, p, subs)
             if not total:
                 continue
-        shown_values = [_value(s, labels)
-                        for s in _subjects(store, iri, p, VALUES_SHOWN, subs)]
+        referring.append((p, total, subs, [Value(s) for s in _subjects(
+            store, iri, p, VALUES_SHOWN, subs)]))
+    _label_all([v for *_, values in referring for v in values], labels,
+               also={p for p, *_ in referring})
+    referred = []
+    for p, total, subs, shown_values in referring:
         more = None if total <= len(shown_values) else _subjects_query(iri, p, subs)
         referred.append(Relation(p, property_label(labels, p), _sorted(shown_values), total,
                                  more))
     view = EntityView(
         iri=iri,
         label=labels(iri, iri.rsplit("/", 1)[-1]),
-        types=_most_specific(store, types, labels),
+        types=_most_specific(ClassIndex.read(store), types, labels),
         comments=comments,
         outgoing=sorted(outgoing, key=lambda r: r.label.lower()),
         incoming=sorted(referred, key=lambda r: r.label.lower()),
@@ -377,31 +441,106 @@ def _noise(quad: ox.Quad) -> bool:
         and not quad.predicate.value.startswith(RV) and quad.predicate.value != RDF_TYPE)
 
 
-def _value(term: Term, labels: Labels) -> Value:
-    return Value(term, labels.get(term.value) if isinstance(term, ox.NamedNode) else None)
+def _label_all(values: list[Value], labels: Labels, also: AbstractSet[str] = frozenset()
+               ) -> None:
+    """Give each value its label, read with those of `also` in a few queries."""
+    named = [v for v in values if isinstance(v.term, ox.NamedNode)]
+    labels.prefetch({term_value(v.term) for v in named} | set(also))
+    for v in named:
+        v.label = labels.get(term_value(v.term))
 
 
 def _sorted(values: list[Value]) -> list[Value]:
     return sorted(values, key=lambda x: (x.label or str(x.term)).lower())
 
 
-def _most_specific(store: Store, types: list[str],
+class ClassIndex:
+    """The ontology's classes with all their superclasses (read from the ontology graph
+    in one query), to tell a node's most specific classes from those they imply."""
+
+    def __init__(self, supers: dict[str, set[str]]) -> None:
+        self.supers = supers
+
+    @classmethod
+    def read(cls, store: GraphReader) -> ClassIndex:
+        direct: dict[str, set[str]] = defaultdict(set)
+        for q in store.quads_for_pattern(None, ox.NamedNode(RDFS + "subClassOf"), None,
+                                         ox.NamedNode(ONTOLOGY_GRAPH)):
+            if isinstance(q.subject, ox.NamedNode) and isinstance(q.object, ox.NamedNode):
+                direct[q.subject.value].add(q.object.value)
+        supers: dict[str, set[str]] = {}
+        for start in direct:
+            found: set[str] = set()
+            todo = list(direct[start])
+            while todo:
+                current = todo.pop()
+                if current not in found:
+                    found.add(current)
+                    todo += direct.get(current, ())
+            supers[start] = found
+        return cls(supers)
+
+    def most_specific(self, types: Iterable[str]) -> list[str]:
+        """`types` minus those implied by another of them (all of them if each is)."""
+        types = list(dict.fromkeys(types))
+        implied = {s for t in types for s in self.supers.get(t, ())}
+        return [t for t in types if t not in implied] or types
+
+
+def _most_specific(classes: ClassIndex, types: list[str],
                    labels: Labels) -> list[tuple[str, str]]:
-    """The entity's classes minus those implied by another of them."""
-    sub = ox.NamedNode(RDFS + "subClassOf")
-    implied: set[str] = set()
-    for t in types:
-        todo = [t]
-        while todo:
-            current = todo.pop()
-            for q in store.quads_for_pattern(ox.NamedNode(current), sub, None,
-                                                ox.NamedNode(ONTOLOGY_GRAPH)):
-                if isinstance(q.object, ox.NamedNode) and q.object.value not in implied:
-                    implied.add(q.object.value)
-                    todo.append(q.object.value)
-    chosen = [t for t in types if t not in implied] or types
-    return sorted(((t, labels(t, t.rsplit("#", 1)[-1])) for t in set(chosen)),
-                  key=lambda x: x[1])
+    """The entity's classes minus those implied by another of them, with their labels."""
+    chosen = set(classes.most_specific(types))
+    labels.prefetch(chosen)
+    return sorted(((t, labels(t, t.rsplit("#", 1)[-1])) for t in chosen), key=lambda x: x[1])
+
+
+def action_kinds_and_states(store: GraphReader, actions: Iterable[str], labels: Labels,
+                            classes: ClassIndex | None = None
+                            ) -> dict[str, tuple[str | None, str | None]]:
+    """Each action's kind (the label of its most specific rivalry class) and state (the
+    issuing state or union; for a company's or an organization's action, its issuer's
+    country), as lists and timelines show them; read for BATCH actions per query, and
+    their labels with them. Of several values, the least IRI is taken."""
+    classes = classes or ClassIndex.read(store)
+    nodes = [n for n in (_named(a) for a in sorted(set(actions))) if n is not None]
+    types: dict[str, list[str]] = defaultdict(list)
+    polity: dict[str, str] = {}
+    issuer: dict[str, str] = {}
+    wanted = {RDF_TYPE: "type", RV + "issuingPolity": "polity", RV + "issuedBy": "issuer"}
+    for chunk in _batches(nodes):
+        query = (f"SELECT ?a ?p ?o WHERE {{ VALUES ?a {{ {_iris(chunk)} }} "
+                 f"VALUES ?p {{ {' '.join(f'<{p}>' for p in wanted)} }} ?a ?p ?o }}")
+        for a, p, o in store.query(query).rows():
+            if a is None or p is None or not isinstance(o, ox.NamedNode):
+                continue
+            role = wanted.get(term_value(p))
+            if role == "type" and o.value.startswith(RV):
+                types[term_value(a)].append(term_value(o))
+            elif role in ("polity", "issuer"):
+                kept = polity if role == "polity" else issuer
+                if term_value(a) not in kept or term_value(o) < kept[term_value(a)]:
+                    kept[term_value(a)] = term_value(o)
+    issuers = sorted({i for a, i in issuer.items() if a not in polity})
+    country: dict[str, str] = {}
+    for chunk in _batches([n for n in (_named(i) for i in issuers) if n is not None]):
+        query = (f"SELECT ?i ?c WHERE {{ VALUES ?i {{ {_iris(chunk)} }} "
+                 f"?i <{RV}country> ?c }}")
+        for i, c in store.query(query).rows():
+            if i is not None and isinstance(c, ox.NamedNode):
+                if term_value(i) not in country or term_value(c) < country[term_value(i)]:
+                    country[term_value(i)] = term_value(c)
+    states = {n.value: polity.get(n.value) or country.get(issuer.get(n.value, ""))
+              for n in nodes}
+    kinds = {n.value: classes.most_specific(sorted(types.get(n.value, ()))) for n in nodes}
+    labels.prefetch({n.value for n in nodes} | {t for ts in kinds.values() for t in ts}
+                    | {s for s in states.values() if s})
+    out: dict[str, tuple[str | None, str | None]] = {}
+    for n in nodes:
+        named = sorted(labels(t, t.rsplit("#", 1)[-1]) for t in kinds[n.value])
+        state = states[n.value]
+        out[n.value] = (named[0] if named else None, labels(state) if state else None)
+    return out
 
 
 def timeline(store: Store, iri: str, labels: Labels) -> list[TimelineEntry]:
@@ -425,7 +564,10 @@ def timeline(store: Store, iri: str, labels: Labels) -> list[TimelineEntry]:
             if role not in found:
                 found.append(role)
     latest = sorted(roles.items())[-TIMELINE_MAX:]
-    entries = [_entry(store, action, date, found, labels) for (date, action), found in latest]
+    facts = action_kinds_and_states(store, [action for (_, action), _ in latest], labels)
+    labels.prefetch(RV + role.split(":", 1)[1] for _, found in latest for role in found)
+    entries = [_entry(action, date, found, labels, facts.get(action, (None, None)))
+               for (date, action), found in latest]
     if entries and (more or len(roles) > TIMELINE_MAX):
         entries[0].omitted = len(roles) - len(entries) if not more else -1
     return entries
@@ -436,34 +578,12 @@ def timeline(store: Store, iri: str, labels: Labels) -> list[TimelineEntry]:
 TIMELINE_MAX = 200
 
 
-def _entry(store: Store, action: str, date: str, roles: list[str],
-           labels: Labels) -> TimelineEntry:
+def _entry(action: str, date: str, roles: list[str], labels: Labels,
+           kind_and_state: tuple[str | None, str | None]) -> TimelineEntry:
     names = [labels(RV + role.split(":", 1)[1], role) for role in roles]
+    kind, state = kind_and_state
     return TimelineEntry(action=action, label=labels(action), date=date,
-                         role=", ".join(names), kind=_kind(store, action, labels),
-                         state=_state(store, action, labels))
-
-
-def _kind(store: Store, action: str, labels: Labels) -> str | None:
-    types = [term_value(q.object) for q in store.quads_for_pattern(
-        ox.NamedNode(action), ox.NamedNode(RDF_TYPE), None, None)]
-    chosen = _most_specific(store, [t for t in types if t.startswith(RV)], labels)
-    return chosen[0][1] if chosen else None
-
-
-def _state(store: Store, action: str, labels: Labels) -> str | None:
-    """The issuing state or union; for a company's or organization's action, the issuer's
-    country."""
-    node = ox.NamedNode(action)
-    q = next(store.quads_for_pattern(node, ox.NamedNode(RV + "issuingPolity"), None, None),
-             None)
-    if q is None:
-        issuer = next(store.quads_for_pattern(node, ox.NamedNode(RV + "issuedBy"), None,
-                                                 None), None)
-        if issuer is not None and not isinstance(issuer.object, ox.Literal):
-            q = next(store.quads_for_pattern(issuer.object, ox.NamedNode(RV + "country"),
-                                                None, None), None)
-    return labels(term_value(q.object)) if q is not None else None
+                         role=", ".join(names), kind=kind, state=state)
 
 
 def sources(store: Store, iri: str) -> list[Source]:
@@ -499,22 +619,15 @@ def response_chain(store: Store, iri: str, entries: list[TimelineEntry],
     """The chain of responses around the entity: actions linked to it (or to the actions
     of its timeline) by rv:respondsTo in either direction, up to CHAIN_HOPS steps and
     CHAIN_MAX_NODES actions, nearest first."""
-    responds = ox.NamedNode(RV + "respondsTo")
     frontier = [iri] + [e.action for e in entries if e.action != iri]
     seen = set(frontier[:CHAIN_MAX_NODES])
     frontier = frontier[:CHAIN_MAX_NODES]
     links: set[ChainLink] = set()
     for _ in range(CHAIN_HOPS):
+        around = _responses_around(store, frontier)
         following = []
         for node in frontier:
-            n = ox.NamedNode(node)
-            neighbours = [(node, q.object.value) for q in
-                          store.quads_for_pattern(n, responds, None, None)
-                          if isinstance(q.object, ox.NamedNode)]
-            neighbours += [(q.subject.value, node) for q in
-                           store.quads_for_pattern(None, responds, n, None)
-                           if isinstance(q.subject, ox.NamedNode)]
-            for source, target in sorted(set(neighbours)):
+            for source, target in sorted(around.get(node, ())):
                 other = target if source == node else source
                 if other not in seen:
                     if len(seen) >= CHAIN_MAX_NODES:
@@ -525,35 +638,56 @@ def response_chain(store: Store, iri: str, entries: list[TimelineEntry],
         frontier = following
         if not frontier:
             break
-    links = {_with_basis(store, link, labels) for link in links
-             if link.source in seen and link.target in seen}
+    links = _with_basis(store, {link for link in links
+                                if link.source in seen and link.target in seen}, labels)
     nodes: dict[str, TimelineEntry] = {}
-    for link in sorted(links, key=lambda x: (x.source, x.target)):
-        for action in (link.source, link.target):
-            if action not in nodes:
-                date = next(store.quads_for_pattern(
-                    ox.NamedNode(action), ox.NamedNode(RV + "announcedOn"), None, None), None)
-                nodes[action] = TimelineEntry(
-                    action=action, label=labels(action),
-                    date=term_value(date.object) if date else "",
-                    role="", kind=_kind(store, action, labels),
-                    state=_state(store, action, labels))
+    in_chain = sorted({a for link in links for a in (link.source, link.target)})
+    facts = action_kinds_and_states(store, in_chain, labels)
+    dates: dict[str, str] = {}
+    for chunk in _batches([n for n in (_named(a) for a in in_chain) if n is not None]):
+        query = (f"SELECT ?a ?d WHERE {{ VALUES ?a {{ {_iris(chunk)} }} "
+                 f"?a <{RV}announcedOn> ?d }}")
+        for a, d in store.query(query).rows():
+            if a is not None and d is not None:
+                value = term_value(d)
+                dates[term_value(a)] = min(dates.get(term_value(a), value), value)
+    for action in in_chain:
+        kind, state = facts.get(action, (None, None))
+        nodes[action] = TimelineEntry(action=action, label=labels(action),
+                                      date=dates.get(action, ""), role="", kind=kind,
+                                      state=state)
     return sorted(links, key=lambda x: (x.source, x.target)), nodes
 
 
-def _with_basis(store: Store, link: ChainLink, labels: Labels) -> ChainLink:
-    """The link with the basis its qualified response (rv:Response) gives, if any."""
-    for q in store.quads_for_pattern(ox.NamedNode(link.source),
-                                     ox.NamedNode(RV + "qualifiedResponse"), None, None):
-        response = q.object
-        if isinstance(response, ox.Literal):
-            continue
-        if next(store.quads_for_pattern(response, ox.NamedNode(RV + "responseTo"),
-                                        ox.NamedNode(link.target), None), None) is None:
-            continue
-        basis = next(store.quads_for_pattern(response, ox.NamedNode(RV + "responseBasis"),
-                                             None, None), None)
-        if basis is not None and isinstance(basis.object, ox.NamedNode):
-            return ChainLink(link.source, link.target, basis.object.value,
-                             labels(basis.object.value))
-    return link
+def _responses_around(store: GraphReader, actions: list[str]
+                      ) -> dict[str, set[tuple[str, str]]]:
+    """For each action, the rv:respondsTo links (source, target) it is part of."""
+    around: dict[str, set[tuple[str, str]]] = defaultdict(set)
+    for chunk in _batches([n for n in (_named(a) for a in actions) if n is not None]):
+        query = (f"SELECT ?n ?s ?t WHERE {{ VALUES ?n {{ {_iris(chunk)} }} "
+                 f"{{ ?n <{RV}respondsTo> ?t BIND(?n AS ?s) }} UNION "
+                 f"{{ ?s <{RV}respondsTo> ?n BIND(?n AS ?t) }} }}")
+        for n, source, target in store.query(query).rows():
+            if n is not None and isinstance(source, ox.NamedNode) \
+                    and isinstance(target, ox.NamedNode):
+                around[term_value(n)].add((term_value(source), term_value(target)))
+    return around
+
+
+def _with_basis(store: GraphReader, links: set[ChainLink], labels: Labels) -> set[ChainLink]:
+    """The links, each with the basis its qualified response (rv:Response) gives, if any
+    (of several, the least IRI)."""
+    basis: dict[tuple[str, str], str] = {}
+    sources = sorted({link.source for link in links})
+    for chunk in _batches([n for n in (_named(a) for a in sources) if n is not None]):
+        query = (f"SELECT ?s ?t ?b WHERE {{ VALUES ?s {{ {_iris(chunk)} }} "
+                 f"?s <{RV}qualifiedResponse> ?r . ?r <{RV}responseTo> ?t . "
+                 f"?r <{RV}responseBasis> ?b }}")
+        for s, t, b in store.query(query).rows():
+            if s is not None and isinstance(t, ox.NamedNode) and isinstance(b, ox.NamedNode):
+                key = (term_value(s), term_value(t))
+                if key not in basis or b.value < basis[key]:
+                    basis[key] = b.value
+    labels.prefetch(basis.values())
+    return {ChainLink(link.source, link.target, basis[key], labels(basis[key]))
+            if (key := (link.source, link.target)) in basis else link for link in links}

@@ -125,6 +125,7 @@ def graph_info(store: Store, iri: str, labels: Labels,
         docs = sorted(term_value(q.object) for q in store.quads_for_pattern(
             g, ox.NamedNode(PROV + "wasDerivedFrom"), None, meta))
         info.source_count = len(docs)
+        labels.prefetch(docs[:listed])
         info.sources = sorted((SourceRef(d, labels(d, d.rsplit("/", 1)[-1]))
                                for d in docs[:listed]), key=lambda s: s.title.lower())
     if iri != INFERRED_GRAPH:
@@ -132,6 +133,7 @@ def graph_info(store: Store, iri: str, labels: Labels,
         rows = store.query(f"SELECT DISTINCT ?s WHERE {{ GRAPH <{iri}> {{ ?s ?p ?o }} "
                            f"FILTER(isIRI(?s)) }} ORDER BY ?s LIMIT {listed}").rows()
         subjects = [term_value(s) for (s,) in rows]
+        labels.prefetch(subjects)
         info.subjects = sorted(((s, labels(s, s)) for s in subjects), key=lambda x: x[1].lower())
     return info
 

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 import pyoxigraph as ox
 
 from rivalry.graph import ONTOLOGY_GRAPH, Term, term_value
-from rivalry.graph.describe import Labels, _kind, _state
+from rivalry.graph.describe import Labels, action_kinds_and_states
 from rivalry.graph.store import GraphReader, Store
 from rivalry.ontology import NAMESPACE
 
@@ -148,14 +148,19 @@ def action_page(store: Store, labels: Labels, filters: ActionFilters,
     order = "DESC(?date) DESC(?action)" if newest_first else "?date ?action"
     query = (f"{PREFIXES}SELECT ?action ?date WHERE {_where(bindings)}\n"
              f"ORDER BY {order} LIMIT {page_size} OFFSET {offset}")
-    rows = [_row(store, labels, term_value(action), term_value(date))
-            for action, date in store.query(query).rows()]
-    return ActionPage(rows, total, page, page_size)
+    found = [(term_value(action), term_value(date))
+             for action, date in store.query(query).rows()]
+    return ActionPage(_rows(store, labels, found), total, page, page_size)
 
 
-def _row(store: Store, labels: Labels, action: str, date: str) -> ActionRow:
-    return ActionRow(action, labels(action), date, _kind(store, action, labels) or "",
-                     _state(store, action, labels))
+def _rows(store: Store, labels: Labels, found: list[tuple[str, str]]) -> list[ActionRow]:
+    """The rows of (action, date) pairs, their labels, kinds and states read together."""
+    facts = action_kinds_and_states(store, [action for action, _ in found], labels)
+    rows = []
+    for action, date in found:
+        kind, state = facts.get(action, (None, None))
+        rows.append(ActionRow(action, labels(action), date, kind or "", state))
+    return rows
 
 
 def actions(store: Store, labels: Labels, *, state: str | None = None,
@@ -204,6 +209,7 @@ def facets(store: Store, labels: Labels,
     `values` are the build's (see `facet_values`), computed now when not given."""
     values = values if values is not None else facet_values(store)
     out: dict[str, list[Option]] = {}
+    labels.prefetch(v for name, found in values.items() if name != "year" for v, _ in found)
     for name, found in values.items():
         if name == "year":
             out[name] = [Option(v, v, n) for v, n in found]
@@ -240,15 +246,20 @@ def chart_data(store: Store, labels: Labels, filters: ActionFilters,
         query = (f"{PREFIXES}SELECT DISTINCT ?action ?date ?lane WHERE {{ "
                  f"{_where(bindings)} OPTIONAL {{ ?action rv:issuingPolity ?lane }} }} "
                  f"ORDER BY ?date ?action ?lane LIMIT {CHART_POINTS_MAX}")
-        seen = set()
-        for action_term, date, lane in store.query(query).rows():
+        points: dict[str, tuple[str, str | None]] = {}  # action: (date, lane)
+        for action_term, date_term, lane_term in store.query(query).rows():
             action = term_value(action_term)
-            if action in seen:
-                continue
-            seen.add(action)
-            name = labels(term_value(lane)) if lane is not None else (
-                _state(store, action, labels) or "other")
-            data.points.append((name, term_value(date), action, labels(action)))
+            if action not in points:
+                points[action] = (term_value(date_term),
+                                  term_value(lane_term) if lane_term else None)
+        # the states of actions with no issuing polity (a company's: its country)
+        laneless = action_kinds_and_states(
+            store, [a for a, (_, polity) in points.items() if polity is None], labels)
+        labels.prefetch(set(points) | {polity for _, polity in points.values() if polity})
+        for action, (day, polity) in points.items():
+            name = labels(polity) if polity is not None else (
+                laneless.get(action, (None, None))[1] or "other")
+            data.points.append((name, day, action, labels(action)))
         lanes = {p[0] for p in data.points}
     else:
         # a day within a year, a month over all years
@@ -327,15 +338,16 @@ def member_page(store: Store, class_iri: str, labels: Labels, page: int = 1,
             BIND (LCASE(COALESCE(?label, STR(?e))) AS ?key)
         }} ORDER BY ?key ?e
         LIMIT {page_size} OFFSET {offset}"""
-        found = []
-        for e, label in store.query(query).rows():
-            iri = term_value(e)
-            found.append((iri, term_value(label) if label is not None
-                          else labels(iri, iri.rsplit("/", 1)[-1])))
+        rows = [(term_value(e), term_value(label) if label is not None else None)
+                for e, label in store.query(query).rows()]
+        labels.prefetch(iri for iri, label in rows if label is None)  # (dct:title...)
+        found = [(iri, label if label is not None else labels(iri, iri.rsplit("/", 1)[-1]))
+                 for iri, label in rows]
     else:
         query = (f"SELECT DISTINCT ?e WHERE {{ {cls} ?e a ?class }} "
                  f"LIMIT {page_size} OFFSET {offset}")
         iris = [term_value(e) for (e,) in store.query(query).rows()]
+        labels.prefetch(iris)
         found = [(iri, labels(iri, iri.rsplit("/", 1)[-1])) for iri in iris]
     return MemberPage(found, total, page, page_size, by_label)
 

@@ -302,6 +302,36 @@ def test_public_answers_past_the_servers_cap(external, remote: RemoteStore) -> N
     assert len(set(keys)) == 200
 
 
+#: Pages that list many actions or entities (a timeline of 200 actions, pages of 100), and
+#: the most round trips to the server each may take: a page reads what it lists (labels,
+#: kinds, issuing states) in a few queries, not in one or more per row.
+LISTING_PAGES = {
+    "/id/state/cn.html": 60, "/id/company/huawei.html": 60, "/browse/actions": 20,
+    "/timeline": 25, "/graph/derived.html": 20,
+    "/browse/type?class=https%3A//w3id.org/rivalry/ontology%23SourceDocument&page=3": 20,
+}
+
+
+@pytest.mark.parametrize("path", LISTING_PAGES)
+def test_listing_pages_take_a_few_round_trips(path: str, external, remote: RemoteStore,  # noqa: ANN001
+                                              tmp_path: Path) -> None:
+    from .proxy import Proxy
+
+    base, endpoint = external.sparql.rsplit("/", 1)
+    proxy = Proxy(base)
+    try:
+        app = create_app({**external.settings, "sparql_endpoint": f"{proxy.url}/{endpoint}",
+                          "cache_dir": str(remote.cache_root)})
+        app.config["TESTING"] = True
+        response = app.test_client().get(path)
+        assert response.status_code == 200
+        assert response.data.count(b'href="/') > 60  # it does list many
+        queries = [seen for seen in proxy.seen if seen[1].startswith("/" + endpoint)]
+        assert 0 < len(queries) <= LISTING_PAGES[path], len(queries)
+    finally:
+        proxy.close()
+
+
 # --- entities, validation, search -----------------------------------------------------------
 
 
