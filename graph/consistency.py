@@ -928,6 +928,15 @@ class HermitSettings:
     time_limit: float = 600.0
 
 
+#: Up to this many triples of input, HermiT's JVM compiles with its quick compiler only
+#: (`-XX:TieredStopAtLevel=1`): a run that short ends before the optimising compiler
+#: pays off. On the curated graph's summary (about 11,000 triples) this takes HermiT from
+#: 3.7 to 2.0 s of CPU time and 2.1 to 1.4 s of wall time; on a 20,000-measure synthetic
+#: graph's, from 4.6 to 2.3 s. Longer inputs (HermiT on every individual of a large
+#: graph) keep the JVM's default.
+QUICK_JIT_MAX_TRIPLES = 200_000
+
+
 def run_hermit(triples: list[ox.Triple], settings: HermitSettings = HermitSettings()
                ) -> tuple[bool, list[str]]:
     """Run HermiT on the triples: (consistent, unsatisfiable class IRIs).
@@ -944,7 +953,8 @@ def run_hermit(triples: list[ox.Triple], settings: HermitSettings = HermitSettin
     with tempfile.TemporaryDirectory(prefix="rivalry-hermit-") as tmp:
         path = Path(tmp) / "input.nt"
         ox.serialize(triples, str(path), format=ox.RdfFormat.N_TRIPLES)
-        command = [java, f"-Xmx{settings.java_heap_mb}M", "-cp", hermit_classpath(),
+        quick = ["-XX:TieredStopAtLevel=1"] if len(triples) <= QUICK_JIT_MAX_TRIPLES else []
+        command = [java, f"-Xmx{settings.java_heap_mb}M", *quick, "-cp", hermit_classpath(),
                    "org.semanticweb.HermiT.cli.CommandLine", "-c", "-O", "-D", "-I",
                    path.as_uri()]
         try:
