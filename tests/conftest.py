@@ -15,6 +15,7 @@ from flask.testing import FlaskClient
 
 from rivalry.graph import facts_dir
 from rivalry.graph.build import BuildResult, build
+from rivalry.graph.store import EmbeddedStore
 from rivalry.server import create_app
 from rivalry.server.cli import main
 
@@ -52,10 +53,21 @@ def fresh_store(tmp_path: Path, store_dir: Path) -> Path:
     return copy
 
 
+@pytest.fixture(scope="session")
+def curated_store(store_dir: Path) -> EmbeddedStore:
+    """The session store opened as an app opens it (a copy in memory, store_in_memory),
+    once per test process: loading it takes most of an app's first request."""
+    return EmbeddedStore(store_dir, in_memory=True)
+
+
 @pytest.fixture
-def app(store_dir: Path) -> Flask:
+def app(store_dir: Path, curated_store: EmbeddedStore) -> Flask:
+    """An app over the session store, with the store already open (the public app never
+    writes to it; tests that change a store build their own, from `fresh_store`)."""
     app = create_app({"store": str(store_dir)})
     app.config["TESTING"] = True
+    assert app.config["RIVALRY"]["store_in_memory"]  # the store it would have opened
+    app.extensions["rivalry.store"] = curated_store
     return app
 
 
