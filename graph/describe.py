@@ -95,24 +95,14 @@ class Labels:
         return self._cache[iri]
 
     def prefetch(self, iris: Iterable[str]) -> None:
-        """Read the labels of `iris` (those not read yet) in a few queries."""
-        nodes: list[ox.NamedNode] = []
-        for iri in sorted(set(iris) - self._cache.keys()):
-            node = _named(iri)
-            if node is None:
-                self._cache[iri] = None
-            else:
-                nodes.append(node)
-        props = " ".join(f"<{p}>" for p in LABEL_PROPERTIES)
-        for chunk in _batches(nodes):
-            found: dict[str, list[tuple[str, Term]]] = defaultdict(list)
-            query = (f"SELECT ?s ?p ?o WHERE {{ VALUES ?s {{ {_iris(chunk)} }} "
-                     f"VALUES ?p {{ {props} }} ?s ?p ?o }}")
-            for s, p, o in self.store.query(query).rows():
-                if s is not None and p is not None and o is not None:
-                    found[term_value(s)].append((term_value(p), o))
-            for node in chunk:
-                self._cache[node.value] = self._chosen(found.get(node.value, []))
+        """Read the labels of `iris` (those not read yet) together, when each read is a
+        round trip (`round_trips`); otherwise `get` reads each when it is asked for."""
+        if not round_trips(self.store):
+            return
+        todo = set(iris) - self._cache.keys()
+        found = values_of(self.store, todo, LABEL_PROPERTIES)
+        for iri in todo:
+            self._cache[iri] = self._chosen(found.get(iri, []))
 
     def _chosen(self, found: list[tuple[str, Term]]) -> str | None:
         """The label among the node's (label property, value) pairs: of the first label
@@ -154,6 +144,61 @@ def _batches(nodes: list[ox.NamedNode]) -> Iterator[list[ox.NamedNode]]:
 
 def _iris(nodes: Iterable[ox.NamedNode]) -> str:
     return " ".join(f"<{n.value}>" for n in nodes)
+
+
+def round_trips(store: GraphReader) -> bool:
+    """Whether each read of the store is a round trip to a server (an external store),
+    so that pages read many nodes' values in one query; the embedded store answers a quad
+    lookup in microseconds, faster than it parses a query."""
+    return getattr(store, "kind", None) == "remote"
+
+
+def values_of(store: GraphReader, nodes: Iterable[str], properties: Iterable[str],
+              only: dict[str, str] | None = None) -> dict[str, list[tuple[str, Term]]]:
+    """Each node's (property, value) pairs for `properties` (nodes are IRIs; others have
+    none). Over an external store, one query per BATCH nodes: `VALUES` for the nodes and a
+    UNION of one pattern per property (a `VALUES ?p` beside `?s ?p ?o` makes Oxigraph scan
+    the graph); `only` may filter a property's values there (a SPARQL condition on ?o), a
+    saving, not a promise: callers filter what they keep. Otherwise, quad lookups. A
+    value may come more than once."""
+    properties = list(properties)
+    named = [n for n in (_named(x) for x in sorted(set(nodes))) if n is not None]
+    found: dict[str, list[tuple[str, Term]]] = defaultdict(list)
+    if not round_trips(store):
+        for node in named:
+            for prop in properties:
+                found[node.value] += [(prop, q.object) for q in store.quads_for_pattern(
+                    node, ox.NamedNode(prop), None, None)]
+        return found
+    only = only or {}
+    union = " UNION ".join(
+        f"{{ ?s <{p}> ?o {'FILTER(' + only[p] + ') ' if p in only else ''}BIND(<{p}> AS ?p) }}"
+        for p in properties)
+    for chunk in _batches(named):
+        query = f"SELECT ?s ?p ?o WHERE {{ VALUES ?s {{ {_iris(chunk)} }} {union} }}"
+        for anchor, predicate, term in store.query(query).rows():
+            if isinstance(anchor, ox.NamedNode) and isinstance(predicate, ox.NamedNode) \
+                    and term is not None:
+                found[anchor.value].append((predicate.value, term))
+    return found
+
+
+def subjects_of(store: GraphReader, nodes: Iterable[str], prop: str) -> dict[str, list[Term]]:
+    """For each node (an IRI), the subjects pointing at it with `prop`, read as
+    `values_of` reads values."""
+    named = [n for n in (_named(x) for x in sorted(set(nodes))) if n is not None]
+    found: dict[str, list[Term]] = defaultdict(list)
+    if not round_trips(store):
+        for node in named:
+            found[node.value] += [q.subject for q in store.quads_for_pattern(
+                None, ox.NamedNode(prop), node, None)]
+        return found
+    for chunk in _batches(named):
+        query = f"SELECT ?o ?s WHERE {{ VALUES ?o {{ {_iris(chunk)} }} ?s <{prop}> ?o }}"
+        for obj, subject in store.query(query).rows():
+            if isinstance(obj, ox.NamedNode) and subject is not None:
+                found[obj.value].append(subject)
+    return found
 
 
 # ---------------------------------------------------------------------------------------
@@ -507,29 +552,31 @@ def action_kinds_and_states(store: GraphReader, actions: Iterable[str], labels: 
     types: dict[str, list[str]] = defaultdict(list)
     polity: dict[str, str] = {}
     issuer: dict[str, str] = {}
-    wanted = {RDF_TYPE: "type", RV + "issuingPolity": "polity", RV + "issuedBy": "issuer"}
-    for chunk in _batches(nodes):
-        query = (f"SELECT ?a ?p ?o WHERE {{ VALUES ?a {{ {_iris(chunk)} }} "
-                 f"VALUES ?p {{ {' '.join(f'<{p}>' for p in wanted)} }} ?a ?p ?o }}")
-        for a, p, o in store.query(query).rows():
-            if a is None or p is None or not isinstance(o, ox.NamedNode):
+
+    def keep_least(kept: dict[str, str], key: str, value: str) -> None:
+        if key not in kept or value < kept[key]:
+            kept[key] = value
+
+    own_classes = f'STRSTARTS(STR(?o), "{RV}")'  # not the other vocabularies' it implies
+    found = values_of(store, (n.value for n in nodes),
+                      (RDF_TYPE, RV + "issuingPolity", RV + "issuedBy"),
+                      only={RDF_TYPE: own_classes})
+    for action, pairs in found.items():
+        for prop, value in pairs:
+            if not isinstance(value, ox.NamedNode):
                 continue
-            role = wanted.get(term_value(p))
-            if role == "type" and o.value.startswith(RV):
-                types[term_value(a)].append(term_value(o))
-            elif role in ("polity", "issuer"):
-                kept = polity if role == "polity" else issuer
-                if term_value(a) not in kept or term_value(o) < kept[term_value(a)]:
-                    kept[term_value(a)] = term_value(o)
-    issuers = sorted({i for a, i in issuer.items() if a not in polity})
+            if prop == RDF_TYPE:
+                if value.value.startswith(RV):
+                    types[action].append(value.value)
+            else:
+                keep_least(polity if prop == RV + "issuingPolity" else issuer, action,
+                           value.value)
     country: dict[str, str] = {}
-    for chunk in _batches([n for n in (_named(i) for i in issuers) if n is not None]):
-        query = (f"SELECT ?i ?c WHERE {{ VALUES ?i {{ {_iris(chunk)} }} "
-                 f"?i <{RV}country> ?c }}")
-        for i, c in store.query(query).rows():
-            if i is not None and isinstance(c, ox.NamedNode):
-                if term_value(i) not in country or term_value(c) < country[term_value(i)]:
-                    country[term_value(i)] = term_value(c)
+    issuers = {i for a, i in issuer.items() if a not in polity}
+    for who, pairs in values_of(store, issuers, (RV + "country",)).items():
+        for _, value in pairs:
+            if isinstance(value, ox.NamedNode):
+                keep_least(country, who, value.value)
     states = {n.value: polity.get(n.value) or country.get(issuer.get(n.value, ""))
               for n in nodes}
     kinds = {n.value: classes.most_specific(sorted(types.get(n.value, ()))) for n in nodes}
@@ -644,13 +691,10 @@ def response_chain(store: Store, iri: str, entries: list[TimelineEntry],
     in_chain = sorted({a for link in links for a in (link.source, link.target)})
     facts = action_kinds_and_states(store, in_chain, labels)
     dates: dict[str, str] = {}
-    for chunk in _batches([n for n in (_named(a) for a in in_chain) if n is not None]):
-        query = (f"SELECT ?a ?d WHERE {{ VALUES ?a {{ {_iris(chunk)} }} "
-                 f"?a <{RV}announcedOn> ?d }}")
-        for a, d in store.query(query).rows():
-            if a is not None and d is not None:
-                value = term_value(d)
-                dates[term_value(a)] = min(dates.get(term_value(a), value), value)
+    for action, pairs in values_of(store, in_chain, (RV + "announcedOn",)).items():
+        for _, value in pairs:
+            if isinstance(value, ox.Literal):
+                dates[action] = min(dates.get(action, value.value), value.value)
     for action in in_chain:
         kind, state = facts.get(action, (None, None))
         nodes[action] = TimelineEntry(action=action, label=labels(action),
@@ -663,15 +707,36 @@ def _responses_around(store: GraphReader, actions: list[str]
                       ) -> dict[str, set[tuple[str, str]]]:
     """For each action, the rv:respondsTo links (source, target) it is part of."""
     around: dict[str, set[tuple[str, str]]] = defaultdict(set)
-    for chunk in _batches([n for n in (_named(a) for a in actions) if n is not None]):
-        query = (f"SELECT ?n ?s ?t WHERE {{ VALUES ?n {{ {_iris(chunk)} }} "
-                 f"{{ ?n <{RV}respondsTo> ?t BIND(?n AS ?s) }} UNION "
-                 f"{{ ?s <{RV}respondsTo> ?n BIND(?n AS ?t) }} }}")
-        for n, source, target in store.query(query).rows():
-            if n is not None and isinstance(source, ox.NamedNode) \
-                    and isinstance(target, ox.NamedNode):
-                around[term_value(n)].add((term_value(source), term_value(target)))
+    for node, pairs in values_of(store, actions, (RV + "respondsTo",)).items():
+        around[node] |= {(node, v.value) for _, v in pairs if isinstance(v, ox.NamedNode)}
+    for node, subjects in subjects_of(store, actions, RV + "respondsTo").items():
+        around[node] |= {(s.value, node) for s in subjects if isinstance(s, ox.NamedNode)}
     return around
+
+
+def _response_bases(store: GraphReader, sources: list[str]
+                    ) -> Iterator[tuple[str, Term | None, Term | None]]:
+    """(source, target, basis) of each qualified response of the sources that has both;
+    its node is mostly a blank node, which no query can name again, so over an external
+    store this is one query along the path per BATCH sources."""
+    if not round_trips(store):
+        for source, pairs in values_of(store, sources, (RV + "qualifiedResponse",)).items():
+            for _, response in pairs:
+                if isinstance(response, ox.Literal | ox.Triple):
+                    continue
+                targets = [q.object for q in store.quads_for_pattern(
+                    response, ox.NamedNode(RV + "responseTo"), None, None)]
+                bases = [q.object for q in store.quads_for_pattern(
+                    response, ox.NamedNode(RV + "responseBasis"), None, None)]
+                yield from ((source, t, b) for t in targets for b in bases)
+        return
+    for chunk in _batches([n for n in (_named(a) for a in sources) if n is not None]):
+        query = (f"SELECT ?s ?t ?b WHERE {{ VALUES ?s {{ {_iris(chunk)} }} "
+                 f"?s <{RV}qualifiedResponse> ?r . ?r <{RV}responseTo> ?t . "
+                 f"?r <{RV}responseBasis> ?b }}")
+        for subject, target, value in store.query(query).rows():
+            if isinstance(subject, ox.NamedNode):
+                yield subject.value, target, value
 
 
 def _with_basis(store: GraphReader, links: set[ChainLink], labels: Labels) -> set[ChainLink]:
@@ -679,15 +744,11 @@ def _with_basis(store: GraphReader, links: set[ChainLink], labels: Labels) -> se
     (of several, the least IRI)."""
     basis: dict[tuple[str, str], str] = {}
     sources = sorted({link.source for link in links})
-    for chunk in _batches([n for n in (_named(a) for a in sources) if n is not None]):
-        query = (f"SELECT ?s ?t ?b WHERE {{ VALUES ?s {{ {_iris(chunk)} }} "
-                 f"?s <{RV}qualifiedResponse> ?r . ?r <{RV}responseTo> ?t . "
-                 f"?r <{RV}responseBasis> ?b }}")
-        for s, t, b in store.query(query).rows():
-            if s is not None and isinstance(t, ox.NamedNode) and isinstance(b, ox.NamedNode):
-                key = (term_value(s), term_value(t))
-                if key not in basis or b.value < basis[key]:
-                    basis[key] = b.value
+    for source, target, value in _response_bases(store, sources):
+        if isinstance(target, ox.NamedNode) and isinstance(value, ox.NamedNode):
+            key = (source, target.value)
+            if key not in basis or value.value < basis[key]:
+                basis[key] = value.value
     labels.prefetch(basis.values())
     return {ChainLink(link.source, link.target, basis[key], labels(basis[key]))
             if (key := (link.source, link.target)) in basis else link for link in links}
