@@ -129,19 +129,44 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log: object) -> object:
 
     class ModulesAndExternalServers(LoadScopeScheduling):
         def _split_scope(self, nodeid: str) -> str:
-            if EXTERNAL_ID.search(nodeid):
-                return "external SPARQL servers"
-            return super()._split_scope(nodeid)
+            return scope_of(nodeid)
 
+    # the groups in the order they are collected (pytest_collection_modifyitems below),
+    # not by their number of tests
+    config.option.loadscopereorder = False
     return ModulesAndExternalServers(config, log)
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+#: The groups of tests that take longest (`--durations`, about 60 to 400 s each in a
+#: run of `make test`), longest first. The scheduler hands the groups out in the order
+#: they are collected, so these start first and the short ones fill the processes in at
+#: the end: both processes end together. (Ordered by their number of tests, as
+#: pytest-xdist does by default, the crawl, with four tests, started last and ran alone.)
+SLOWEST_FIRST = ("tests/test_incremental.py", "external SPARQL servers",
+                 "tests/test_external_failures.py", "tests/test_crawl.py",
+                 "tests/test_build.py", "tests/test_malformed_input.py",
+                 "tests/test_validate.py", "tests/test_shacl.py", "tests/test_consistency.py",
+                 "tests/test_graph_store.py", "tests/test_sparql_protocol.py",
+                 "tests/test_browser.py", "tests/test_linked_data.py",
+                 "tests/test_linked_data_live.py")
+
+
+def scope_of(nodeid: str) -> str:
+    """The group a test runs in: its module, or one group for all the tests over the
+    external SPARQL servers."""
+    return "external SPARQL servers" if EXTERNAL_ID.search(nodeid) else nodeid.split("::")[0]
+
+
+@pytest.hookimpl(trylast=True)  # after pytest has ordered the tests by their fixtures
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """The scheduler above knows the tests over external servers by their ids only: a test
-    that uses them under another id would run beside them and clash."""
+    that uses them under another id would run beside them and clash. The longest groups
+    come first (SLOWEST_FIRST); within a group, the order stays pytest's."""
     for item in items:
         if {"external", "remote"} & set(getattr(item, "fixturenames", ())) \
                 and not EXTERNAL_ID.search(item.nodeid):
             raise pytest.UsageError(
                 f"{item.nodeid} uses an external SPARQL server but its id does not name "
                 "it: keep the `external` fixture's parameter in the test's id")
+    rank = {scope: i for i, scope in enumerate(SLOWEST_FIRST)}
+    items.sort(key=lambda item: rank.get(scope_of(item.nodeid), len(rank)))
