@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 import pyoxigraph as ox
 
 from rivalry.graph import DERIVED_GRAPH, INFERRED_GRAPH, ONTOLOGY_GRAPH, Term, term_value
+from rivalry.graph.consistency import transitive_closure
 from rivalry.graph.store import GraphReader, Store
 from rivalry.ontology import NAMESPACE
 
@@ -310,22 +311,7 @@ class PropertyIndex:
             if isinstance(q.subject, ox.NamedNode) and isinstance(q.object, ox.NamedNode):
                 inverse.setdefault(q.subject.value, q.object.value)
                 inverse.setdefault(q.object.value, q.subject.value)
-        direct: dict[str, set[str]] = defaultdict(set)
-        for q in store.quads_for_pattern(None, ox.NamedNode(RDFS + "subPropertyOf"), None,
-                                         onto):
-            if isinstance(q.subject, ox.NamedNode) and isinstance(q.object, ox.NamedNode):
-                direct[q.subject.value].add(q.object.value)
-        supers: dict[str, set[str]] = {}
-        for prop in direct:
-            found: set[str] = set()
-            todo = list(direct[prop])
-            while todo:
-                current = todo.pop()
-                if current not in found:
-                    found.add(current)
-                    todo += direct.get(current, ())
-            supers[prop] = found
-        return cls(inverse, supers)
+        return cls(inverse, _hierarchy(store, RDFS + "subPropertyOf"))
 
     def subs_of(self, prop: str, among: set[str]) -> set[str]:
         return {p for p in among if prop in self.supers.get(p, ())}
@@ -342,6 +328,7 @@ def entity_view(store: Store, iri: str, labels: Labels | None = None) -> EntityV
     labels = labels or Labels(store)
     node = ox.NamedNode(iri)
     props = PropertyIndex.read(store)
+    classes = ClassIndex.read(store)  # read once for the page
     types: list[str] = []
     comments: list[str] = []
     out: dict[str, dict[str, Value]] = defaultdict(dict)
@@ -413,14 +400,15 @@ def entity_view(store: Store, iri: str, labels: Labels | None = None) -> EntityV
     view = EntityView(
         iri=iri,
         label=labels(iri, iri.rsplit("/", 1)[-1]),
-        types=_most_specific(ClassIndex.read(store), types, labels),
+        types=_most_specific(classes, types, labels),
         comments=comments,
         outgoing=sorted(outgoing, key=lambda r: r.label.lower()),
         incoming=sorted(referred, key=lambda r: r.label.lower()),
     )
-    view.timeline = timeline(store, iri, labels)
+    view.timeline = timeline(store, iri, labels, classes)
     view.sources = sources(store, iri)
-    view.chain, view.chain_nodes = response_chain(store, iri, view.timeline, labels)
+    view.chain, view.chain_nodes = response_chain(store, iri, view.timeline, labels,
+                                                  classes)
     return view
 
 
@@ -499,6 +487,17 @@ def _sorted(values: list[Value]) -> list[Value]:
     return sorted(values, key=lambda x: (x.label or str(x.term)).lower())
 
 
+def _hierarchy(store: GraphReader, predicate: str) -> dict[str, set[str]]:
+    """Each term of the ontology graph with all the terms above it along `predicate`
+    (rdfs:subClassOf, rdfs:subPropertyOf), from one read of that graph."""
+    direct: dict[str, set[str]] = defaultdict(set)
+    for q in store.quads_for_pattern(None, ox.NamedNode(predicate), None,
+                                     ox.NamedNode(ONTOLOGY_GRAPH)):
+        if isinstance(q.subject, ox.NamedNode) and isinstance(q.object, ox.NamedNode):
+            direct[q.subject.value].add(q.object.value)
+    return transitive_closure(direct)
+
+
 class ClassIndex:
     """The ontology's classes with all their superclasses (read from the ontology graph
     in one query), to tell a node's most specific classes from those they imply."""
@@ -508,22 +507,7 @@ class ClassIndex:
 
     @classmethod
     def read(cls, store: GraphReader) -> ClassIndex:
-        direct: dict[str, set[str]] = defaultdict(set)
-        for q in store.quads_for_pattern(None, ox.NamedNode(RDFS + "subClassOf"), None,
-                                         ox.NamedNode(ONTOLOGY_GRAPH)):
-            if isinstance(q.subject, ox.NamedNode) and isinstance(q.object, ox.NamedNode):
-                direct[q.subject.value].add(q.object.value)
-        supers: dict[str, set[str]] = {}
-        for start in direct:
-            found: set[str] = set()
-            todo = list(direct[start])
-            while todo:
-                current = todo.pop()
-                if current not in found:
-                    found.add(current)
-                    todo += direct.get(current, ())
-            supers[start] = found
-        return cls(supers)
+        return cls(_hierarchy(store, RDFS + "subClassOf"))
 
     def most_specific(self, types: Iterable[str]) -> list[str]:
         """`types` minus those implied by another of them (all of them if each is)."""
@@ -590,7 +574,8 @@ def action_kinds_and_states(store: GraphReader, actions: Iterable[str], labels: 
     return out
 
 
-def timeline(store: Store, iri: str, labels: Labels) -> list[TimelineEntry]:
+def timeline(store: Store, iri: str, labels: Labels,
+             classes: ClassIndex | None = None) -> list[TimelineEntry]:
     """Actions the entity issued, suffered, spoke about or is otherwise part of, by date;
     for an action, the actions it responds to and that respond to it. One small query
     per role, each anchored on the entity, so the cost follows the entity's neighbourhood,
@@ -611,7 +596,8 @@ def timeline(store: Store, iri: str, labels: Labels) -> list[TimelineEntry]:
             if role not in found:
                 found.append(role)
     latest = sorted(roles.items())[-TIMELINE_MAX:]
-    facts = action_kinds_and_states(store, [action for (_, action), _ in latest], labels)
+    facts = action_kinds_and_states(store, [action for (_, action), _ in latest], labels,
+                                    classes)
     labels.prefetch(RV + role.split(":", 1)[1] for _, found in latest for role in found)
     entries = [_entry(action, date, found, labels, facts.get(action, (None, None)))
                for (date, action), found in latest]
@@ -661,8 +647,9 @@ CHAIN_HOPS = 4
 CHAIN_MAX_NODES = 40
 
 
-def response_chain(store: Store, iri: str, entries: list[TimelineEntry],
-                   labels: Labels) -> tuple[list[ChainLink], dict[str, TimelineEntry]]:
+def response_chain(store: Store, iri: str, entries: list[TimelineEntry], labels: Labels,
+                   classes: ClassIndex | None = None
+                   ) -> tuple[list[ChainLink], dict[str, TimelineEntry]]:
     """The chain of responses around the entity: actions linked to it (or to the actions
     of its timeline) by rv:respondsTo in either direction, up to CHAIN_HOPS steps and
     CHAIN_MAX_NODES actions, nearest first."""
@@ -689,7 +676,7 @@ def response_chain(store: Store, iri: str, entries: list[TimelineEntry],
                                 if link.source in seen and link.target in seen}, labels)
     nodes: dict[str, TimelineEntry] = {}
     in_chain = sorted({a for link in links for a in (link.source, link.target)})
-    facts = action_kinds_and_states(store, in_chain, labels)
+    facts = action_kinds_and_states(store, in_chain, labels, classes)
     dates: dict[str, str] = {}
     for action, pairs in values_of(store, in_chain, (RV + "announcedOn",)).items():
         for _, value in pairs:
