@@ -929,10 +929,8 @@ class HermitSettings:
 
 
 #: Up to this many triples of input, HermiT's JVM compiles with its quick compiler only
-#: (`-XX:TieredStopAtLevel=1`): a run that short ends before the optimising compiler
-#: pays off. On the curated graph's summary (about 11,000 triples) this takes HermiT from
-#: 3.7 to 2.0 s of CPU time and 2.1 to 1.4 s of wall time; on a 20,000-measure synthetic
-#: graph's, from 4.6 to 2.3 s. Longer inputs (HermiT on every individual of a large
+#: (`-XX:TieredStopAtLevel=1`): a run that short (HermiT on a summary) ends before the
+#: optimising compiler pays off. Longer inputs (HermiT on every individual of a large
 #: graph) keep the JVM's default.
 QUICK_JIT_MAX_TRIPLES = 200_000
 
