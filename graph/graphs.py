@@ -9,7 +9,9 @@ description says so with VoID (a void:Dataset, subset of the whole dataset) and 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import heapq
+from dataclasses import asdict, dataclass, field
+from typing import Any
 
 import pyoxigraph as ox
 
@@ -24,7 +26,7 @@ from rivalry.graph import (
     term_value,
 )
 from rivalry.graph.describe import Labels
-from rivalry.graph.store import Store
+from rivalry.graph.store import GraphReader, Store
 from rivalry.ontology import NAMESPACE
 
 RDF_TYPE = "http://www.w3.org/1999/02/22-rdf-syntax-ns#type"
@@ -78,25 +80,71 @@ class GraphInfo:
     iri_subject_count: int = 0
 
 
-def exists(store: Store, iri: str) -> bool:
+def exists(store: GraphReader, iri: str) -> bool:
     return next(store.quads_for_pattern(None, None, None, ox.NamedNode(iri)), None) is not None
 
 
-def _count(store: Store, query: str) -> int:
+def _count(store: GraphReader, query: str) -> int:
     row = next(store.query(query).rows(), None)
     return int(term_value(row[0])) if row and row[0] is not None else 0
 
 
-def _subject_counts(store: Store, iri: str) -> tuple[int, int]:
-    """A graph's distinct subjects (IRIs and blank nodes alike, as void:distinctSubjects
-    counts them) and, of those, the IRIs."""
-    subjects = f"SELECT (COUNT(DISTINCT ?s) AS ?n) WHERE {{ GRAPH <{iri}> {{ ?s ?p ?o }}"
-    return _count(store, subjects + " }"), _count(store, subjects + " FILTER(isIRI(?s)) }")
+@dataclass(frozen=True)
+class SubjectFigures:
+    """A graph's size and subjects, as its description gives them."""
+
+    triples: int
+    #: distinct subjects, blank nodes included (void:distinctSubjects)
+    subjects: int
+    #: distinct subjects that are IRIs
+    iri_subjects: int
+    #: the first of those in code point order (SPARQL's ORDER BY of IRIs), at most
+    #: LISTED_MAX
+    listed: list[str]
+
+    def to_record(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_record(cls, record: dict[str, Any]) -> SubjectFigures:
+        return cls(int(record["triples"]), int(record["subjects"]),
+                   int(record["iri_subjects"]), [str(s) for s in record["listed"]])
 
 
-def graph_info(store: Store, iri: str, labels: Labels,
-               listed: int = LISTED_MAX) -> GraphInfo | None:
-    """What a named graph holds, or None when the build has no such graph."""
+#: The graphs whose figures a build keeps (rivalry.graph.products): the large ones a
+#: description would otherwise scan on each request. (The inferred graph's size is the
+#: build's own figure; its subjects are not counted. A facts graph is one file's.)
+KEPT = (ONTOLOGY_GRAPH, META_GRAPH, DERIVED_GRAPH)
+
+
+def subject_figures(store: GraphReader, iri: str, *, triples: int | None = None,
+                    listed: int = LISTED_MAX) -> SubjectFigures:
+    """Count a graph's subjects and find the first `listed` with an IRI: one query of its
+    distinct subjects (an ORDER BY with a LIMIT made the engine sort them all, fetching
+    each IRI's text many times: 80 s for the derived graph at 100,000 synthetic
+    measures, on disk)."""
+    if triples is None:
+        triples = _count(store, f"SELECT (COUNT(*) AS ?n) WHERE {{ GRAPH <{iri}> {{ ?s ?p ?o }} }}")
+    subjects = 0
+    iris: list[str] = []
+    for (s,) in store.query(f"SELECT DISTINCT ?s WHERE {{ GRAPH <{iri}> {{ ?s ?p ?o }} }}").rows():
+        subjects += 1
+        if isinstance(s, ox.NamedNode):
+            iris.append(s.value)
+    return SubjectFigures(triples, subjects, len(iris), heapq.nsmallest(listed, iris))
+
+
+def kept_figures(store: GraphReader) -> dict[str, dict[str, Any]]:
+    """The figures of the graphs in KEPT that the build has, as records (for a build's
+    file of figures)."""
+    return {iri: subject_figures(store, iri).to_record() for iri in KEPT if exists(store, iri)}
+
+
+def graph_info(store: Store, iri: str, labels: Labels, listed: int = LISTED_MAX,
+               kept: SubjectFigures | None = None) -> GraphInfo | None:
+    """What a named graph holds, or None when the build has no such graph. `kept`: its
+    figures as the build kept them (rivalry.graph.products.build_graph_figures), which
+    spare counting them now."""
     if not exists(store, iri):
         return None
     g = ox.NamedNode(iri)
@@ -111,8 +159,9 @@ def graph_info(store: Store, iri: str, labels: Labels,
         kind = {ONTOLOGY_GRAPH: "ontology", INFERRED_GRAPH: "inferred",
                 META_GRAPH: "metadata", DERIVED_GRAPH: "derived"}[iri]
         inferred = getattr(store.info, "inferred", None) if iri == INFERRED_GRAPH else None
-        triples = inferred if isinstance(inferred, int) else _count(
-            store, f"SELECT (COUNT(*) AS ?n) WHERE {{ GRAPH <{iri}> {{ ?s ?p ?o }} }}")
+        triples = (kept.triples if kept is not None
+                   else inferred if isinstance(inferred, int) else _count(
+                       store, f"SELECT (COUNT(*) AS ?n) WHERE {{ GRAPH <{iri}> {{ ?s ?p ?o }} }}"))
         info = GraphInfo(iri, label, comment, kind, triples)
     else:
         counted = meta_value(VOID + "triples")
@@ -129,10 +178,10 @@ def graph_info(store: Store, iri: str, labels: Labels,
         info.sources = sorted((SourceRef(d, labels(d, d.rsplit("/", 1)[-1]))
                                for d in docs[:listed]), key=lambda s: s.title.lower())
     if iri != INFERRED_GRAPH:
-        info.subject_count, info.iri_subject_count = _subject_counts(store, iri)
-        rows = store.query(f"SELECT DISTINCT ?s WHERE {{ GRAPH <{iri}> {{ ?s ?p ?o }} "
-                           f"FILTER(isIRI(?s)) }} ORDER BY ?s LIMIT {listed}").rows()
-        subjects = [term_value(s) for (s,) in rows]
+        figures = kept if kept is not None else subject_figures(store, iri, triples=triples,
+                                                                listed=listed)
+        info.subject_count, info.iri_subject_count = figures.subjects, figures.iri_subjects
+        subjects = figures.listed[:listed]
         labels.prefetch(subjects)
         info.subjects = sorted(((s, labels(s, s)) for s in subjects), key=lambda x: x[1].lower())
     return info

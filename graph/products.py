@@ -187,6 +187,7 @@ def write_figures(db: ox.Store, directory: Path, *, parts: UnionParts | None = N
     of their own: every list page reads it, and it is small), as JSON, atomically.
     VoID's number of triples is counted from the union's `parts` (`union_size`) when the
     caller has them, as a build has; otherwise a query counts them."""
+    from rivalry.graph.graphs import kept_figures
     from rivalry.graph.listing import facet_values
     from rivalry.graph.stats import stats
     from rivalry.graph.void import statistics
@@ -195,7 +196,8 @@ def write_figures(db: ox.Store, directory: Path, *, parts: UnionParts | None = N
     triples = None if parts is None else union_size(db, parts, graph.graph_sizes())
     _write_json(directory / FIGURES, {
         "stats": stats(graph).to_record(),
-        "void": asdict(statistics(graph, triples=triples))})
+        "void": asdict(statistics(graph, triples=triples)),
+        "graphs": kept_figures(graph)})
     _write_json(directory / FACETS, facet_values(graph))
 
 
@@ -258,6 +260,17 @@ def _facets(path: str, mtime_ns: int, size: int) -> Any:
     change once published; the key changes with a new build)."""
     found = json.loads(Path(path).read_text("utf-8"))
     return {name: [(v, n) for v, n in values] for name, values in found.items()}
+
+
+def build_graph_figures(store: Any, iri: str) -> Any:
+    """The size and subjects of a named graph as the build kept them
+    (rivalry.graph.graphs.SubjectFigures), or None: a graph whose figures are not kept
+    (graphs.KEPT), or a build made before they were."""
+    from rivalry.graph.graphs import SubjectFigures
+
+    figures = read_figures(store.cache_dir)
+    record = (figures or {}).get("graphs", {}).get(iri)
+    return SubjectFigures.from_record(record) if record else None
 
 
 def build_statistics(store: Any) -> Any:

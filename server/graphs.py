@@ -11,6 +11,7 @@ from werkzeug.wrappers import Response as WerkzeugResponse
 from rivalry.graph import BASE_IRI, DATA_LICENSE
 from rivalry.graph.describe import Labels
 from rivalry.graph.graphs import describe_graph, graph_info
+from rivalry.graph.products import build_graph_figures
 from rivalry.server import get_store
 from rivalry.server.entities import (
     ENTITY_FORMATS,
@@ -41,7 +42,7 @@ def named_graph(rest: str) -> WerkzeugResponse:
     iri = checked_iri(base + "graph/" + path, "the graph's address")
     store = get_store(current_app)
     labels = Labels(store)
-    info = graph_info(store, iri, labels)
+    info = graph_info(store, iri, labels, kept=build_graph_figures(store, iri))
     if fmt is None:
         return see_other(f"/graph/{path}", iri, info is not None, "this graph")
     if info is None:

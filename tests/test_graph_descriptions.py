@@ -9,6 +9,7 @@ from collections import Counter
 from html.parser import HTMLParser
 from pathlib import Path
 
+import pytest
 import rdflib
 from flask.testing import FlaskClient
 
@@ -18,7 +19,10 @@ from rivalry.graph import (
     INFERRED_GRAPH,
     META_GRAPH,
     ONTOLOGY_GRAPH,
+    graphs,
 )
+from rivalry.graph.graphs import KEPT, LISTED_MAX
+from rivalry.graph.products import build_graph_figures
 from rivalry.graph.store import EmbeddedStore
 from rivalry.shapes import shapes_files
 
@@ -68,6 +72,48 @@ def test_graph_page_says_what_its_subject_figures_count(client: FlaskClient,
     assert (f"<tr><th>distinct subjects</th><td>{everything:,} ({iris:,} with an IRI, "
             "the others blank nodes)</td></tr>") in html
     assert "nodes described" not in html
+
+
+def test_a_build_keeps_the_figures_of_its_large_graphs(store_dir: Path) -> None:
+    """The figures a build keeps for the graphs a description would otherwise scan are
+    the counts SPARQL gives, and its list of subjects is the first by IRI, as an ORDER BY
+    gives them."""
+    store = EmbeddedStore(store_dir)
+    for graph in KEPT:
+        kept = build_graph_figures(store, graph)
+        assert kept is not None, graph
+        assert kept.triples == count(store_dir, graph, "COUNT(*)"), graph
+        assert kept.subjects == count(store_dir, graph, "COUNT(DISTINCT ?s)"), graph
+        assert kept.iri_subjects == count(store_dir, graph, "COUNT(DISTINCT ?s)",
+                                          "FILTER(isIRI(?s))"), graph
+        ordered = [row[0].value for row in store.query(
+            f"SELECT DISTINCT ?s WHERE {{ GRAPH <{graph}> {{ ?s ?p ?o }} FILTER(isIRI(?s)) }} "
+            f"ORDER BY ?s LIMIT {LISTED_MAX}").rows()]
+        assert kept.listed == ordered, graph
+    derived = build_graph_figures(store, DERIVED_GRAPH)
+    assert derived is not None and derived.iri_subjects > LISTED_MAX  # the LIMIT mattered
+    assert build_graph_figures(store, FACTS_GRAPH_BASE + "events/2025-01-integrity-"
+                               "technology-sanction") is None  # small: counted when asked
+
+
+def test_large_graphs_are_described_from_the_builds_figures(
+        client: FlaskClient, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The page and the RDF of a graph whose figures the build kept count nothing: at
+    100,000 synthetic measures, counting the derived graph's subjects took seconds."""
+    def scan(*args: object, **kwargs: object) -> None:
+        raise AssertionError("a kept graph was counted again")
+
+    before = client.get("/graph/derived.html").get_data(as_text=True)
+    monkeypatch.setattr(graphs, "subject_figures", scan)
+    monkeypatch.setattr(graphs, "_count", scan)
+    for graph in KEPT:
+        path = "/graph/" + graph.removeprefix("https://w3id.org/rivalry/graph/")
+        for suffix in (".html", ".ttl"):
+            assert client.get(path + suffix).status_code == 200, path + suffix
+    assert client.get("/graph/derived.html").get_data(as_text=True) == before
+    # a facts graph is counted when asked: the replacement above is in the way
+    with pytest.raises(AssertionError, match="counted again"):
+        client.get("/graph/facts/events/2025-01-integrity-technology-sanction.html")
 
 
 # --- ids and anchors on /shapes and /ontology --------------------------------------------
