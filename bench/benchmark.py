@@ -948,6 +948,9 @@ def main() -> None:
     parser.add_argument("--store", action="append", default=[], metavar="SIZE=PATH",
                         help="with --serving-only: a store already built from `rivalry "
                         "synth --measures SIZE`, instead of making one")
+    parser.add_argument("--parts", default="compare,pages,isolation,slow_clients",
+                        help="with --serving-only: which measurements to take: compare "
+                        "(/sparql against Oxigraph server), pages, isolation, slow_clients")
     parser.add_argument("--builds", action="store_true",
                         help="measure only builds: the full build with every check, the "
                         "store and the dumps, against `oxigraph load` of the same files, "
@@ -995,7 +998,8 @@ def main() -> None:
                                 "--store", str(store), "--no-consistency-check",
                                 "--no-validation", "-q"], check=True)
                 stores[n] = store
-            found = serving.run(stores, Path(tmp), args.seconds, args.mix_seconds)
+            found = serving.run(stores, Path(tmp), args.seconds, args.mix_seconds,
+                                tuple(args.parts.split(",")))
         command = ".venv/bin/python bench/benchmark.py " + " ".join(sys.argv[1:])
         args.out.write_text(serving.report(found, info, command), "utf-8")
         args.out.with_suffix(".json").write_text(

@@ -271,6 +271,23 @@ def pages(store: Path, work: Path, clients: int, seconds: float) -> dict:
     paths += [(e + ".html", "state pages") for e in some("State", 20)]
     paths += [(e + ".ttl", "entity Turtle") for e in some("Company", 100)]
     paths += [(f"/data/rivalry.{x}", "dumps") for x in ("nq", "ttl", "trig")]
+    # the named graphs' descriptions: the large special graphs and some facts files
+    graphs = ["/graph/ontology", "/graph/meta", "/graph/derived", "/graph/inferred"]
+    graphs += [r[0].value.removeprefix("https://w3id.org/rivalry") for r in s.query(
+        "SELECT DISTINCT ?g WHERE { GRAPH ?g { ?s ?p ?o } "
+        "FILTER(STRSTARTS(STR(?g), 'https://w3id.org/rivalry/graph/facts/')) } "
+        "LIMIT 20").rows()]
+    paths += [(g + x, "graph descriptions") for g in graphs for x in (".html", ".ttl")]
+    # the members of a class, a page of each of the first ones and a later one
+    for cls in ("Company", "Action", "SourceDocument", "Technology", "Statement"):
+        address = "/browse/type?class=" + urllib.parse.quote(RV + cls, safe="")
+        members = int(next(s.query(f"SELECT (COUNT(DISTINCT ?e) AS ?n) WHERE {{ ?e a "
+                                   f"<{RV}{cls}> }}").rows())[0].value)
+        paths.append((address, "class lists"))
+        if members > 5 * PAGE_SIZE:  # a later page, where the class has one
+            paths.append((address + "&page=5", "class lists"))
+    paths += [("/search?q=" + urllib.parse.quote(q), "search") for q in (
+        "huawei", "semiconductor", "entity list", "synthetic company 12", "export")]
     requests = [("GET", p, None, html, tag) for p, tag in paths]
     random.Random(2).shuffle(requests)
     server = start_rivalry(store, work / "serve-pages.log")
@@ -375,13 +392,26 @@ def slow_clients(store: Path, work: Path, connections: int, seconds: float) -> d
             "max_ms": 1000 * max(times)}
 
 
-def run(stores: dict[int, Path], work: Path, seconds: float, mix_seconds: float) -> dict:
+PARTS = ("compare", "pages", "isolation", "slow_clients")
+
+
+def run(stores: dict[int, Path], work: Path, seconds: float, mix_seconds: float,
+        parts: tuple[str, ...] = PARTS) -> dict:
+    unknown = set(parts) - set(PARTS)
+    if unknown:
+        raise SystemExit(f"--parts: unknown {', '.join(sorted(unknown))}; choose from "
+                         f"{', '.join(PARTS)}")
     results: dict = {}
     for n, store in stores.items():
-        size: dict = {"compare": compare(store, work, [4, 16], seconds, mix_seconds)}
-        size["pages"] = pages(store, work, 4, seconds)
-        size["isolation"] = isolation(store, work, 4, mix_seconds)
-        size["slow_clients"] = slow_clients(store, work, 60, seconds)
+        size: dict = {}
+        if "compare" in parts:
+            size["compare"] = compare(store, work, [4, 16], seconds, mix_seconds)
+        if "pages" in parts:
+            size["pages"] = pages(store, work, 4, seconds)
+        if "isolation" in parts:
+            size["isolation"] = isolation(store, work, 4, mix_seconds)
+        if "slow_clients" in parts:
+            size["slow_clients"] = slow_clients(store, work, 60, seconds)
         results[str(n)] = size
         print(json.dumps({str(n): size}, indent=1), flush=True)
     return results
@@ -405,39 +435,47 @@ def report(results: dict, info: dict, command: str) -> str:
              "take turns; every client keeps its connection alive. Rates and percentiles count "
              "answers with status 200; others are counted apart (\"not 200\").", ""]
     for n, size in results.items():
-        lines += [f"## {int(n):,} measures", "",
-                  "| /sparql | clients | rivalry req/s (p50/p99 ms) | Oxigraph req/s "
-                  "(p50/p99 ms) | rivalry / Oxigraph |", "|---|---|---|---|---|"]
-        for workload, by_clients in size["compare"].items():
-            if workload == "costs":
-                continue
-            for clients, servers in by_clients.items():
-                r, o = servers["rivalry"], servers["oxigraph"]
-                ratio = r["throughput"] / o["throughput"] if o["throughput"] else 0
-                lines.append(f"| {workload} | {clients} | {r['throughput']:.1f} "
-                             f"({r['p50_ms']:.1f}/{r['p99_ms']:.1f}){_refused(r)} | "
-                             f"{o['throughput']:.1f} ({o['p50_ms']:.1f}/{o['p99_ms']:.1f})"
-                             f"{_refused(o)} | {ratio:.2f}x |")
-        lines += costs_lines(size["compare"].get("costs"))
-        lines += ["", "| pages and dumps (4 clients) | first request p95 ms | under load "
-                  "p95 ms (req/s) |", "|---|---|---|"]
-        for tag, loaded in size["pages"]["loaded"].items():
-            cold = size["pages"]["cold"].get(tag, {})
-            lines.append(f"| {tag} | {cold.get('p95_ms', 0):.1f} | {loaded['p95_ms']:.1f} "
-                         f"({loaded['throughput']:.0f}){_refused(loaded)} |")
-        iso = size["isolation"]
-        lines += ["", "| one heavy query in 20 requests (4 clients) | p50 ms | p95 ms | "
-                  "p99 ms | answered |", "|---|---|---|---|---|"]
-        for tag in ("normal", "heavy"):
-            if tag in iso:
-                x = iso[tag]
-                lines.append(f"| {tag} | {x['p50_ms']:.1f} | {x['p95_ms']:.1f} | "
-                             f"{x['p99_ms']:.1f} | {x['requests']} ({x['errors']} not 200) |")
-        slow = size["slow_clients"]
-        lines += ["", f"With {slow['slow_connections']} connections trickling their "
-                  f"headers, a normal client's requests: p50 {slow['p50_ms']:.1f} ms, p95 "
-                  f"{slow['p95_ms']:.1f} ms, max {slow['max_ms']:.1f} ms "
-                  f"({slow['requests']} requests).", ""]
+        lines += [f"## {int(n):,} measures", ""]
+        if "compare" in size:
+            lines += ["| /sparql | clients | rivalry req/s (p50/p99 ms) | Oxigraph req/s "
+                      "(p50/p99 ms) | rivalry / Oxigraph |", "|---|---|---|---|---|"]
+            for workload, by_clients in size["compare"].items():
+                if workload == "costs":
+                    continue
+                for clients, servers in by_clients.items():
+                    r, o = servers["rivalry"], servers["oxigraph"]
+                    ratio = r["throughput"] / o["throughput"] if o["throughput"] else 0
+                    lines.append(f"| {workload} | {clients} | {r['throughput']:.1f} "
+                                 f"({r['p50_ms']:.1f}/{r['p99_ms']:.1f}){_refused(r)} | "
+                                 f"{o['throughput']:.1f} ({o['p50_ms']:.1f}/{o['p99_ms']:.1f})"
+                                 f"{_refused(o)} | {ratio:.2f}x |")
+            lines += costs_lines(size["compare"].get("costs"))
+            lines.append("")
+        if "pages" in size:
+            lines += ["| pages and dumps (4 clients) | first request p95 ms (max) | under "
+                      "load p95 ms (req/s) |", "|---|---|---|"]
+            for tag, loaded in size["pages"]["loaded"].items():
+                cold = size["pages"]["cold"].get(tag, {})
+                lines.append(f"| {tag} | {cold.get('p95_ms', 0):.1f} "
+                             f"({cold.get('max_ms', 0):.1f}) | {loaded['p95_ms']:.1f} "
+                             f"({loaded['throughput']:.0f}){_refused(loaded)} |")
+            lines.append("")
+        if "isolation" in size:
+            iso = size["isolation"]
+            lines += ["| one heavy query in 20 requests (4 clients) | p50 ms | p95 ms | "
+                      "p99 ms | answered |", "|---|---|---|---|---|"]
+            for tag in ("normal", "heavy"):
+                if tag in iso:
+                    x = iso[tag]
+                    lines.append(f"| {tag} | {x['p50_ms']:.1f} | {x['p95_ms']:.1f} | "
+                                 f"{x['p99_ms']:.1f} | {x['requests']} ({x['errors']} not 200) |")
+            lines.append("")
+        if "slow_clients" in size:
+            slow = size["slow_clients"]
+            lines += [f"With {slow['slow_connections']} connections trickling their "
+                      f"headers, a normal client's requests: p50 {slow['p50_ms']:.1f} ms, p95 "
+                      f"{slow['p95_ms']:.1f} ms, max {slow['max_ms']:.1f} ms "
+                      f"({slow['requests']} requests).", ""]
     return "\n".join(lines) + "\n"
 
 
