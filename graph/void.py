@@ -16,6 +16,7 @@ DCT = "http://purl.org/dc/terms/"
 RDF_TYPE = ox.NamedNode("http://www.w3.org/1999/02/22-rdf-syntax-ns#type")
 XSD = "http://www.w3.org/2001/XMLSchema#"
 DCAT = "http://www.w3.org/ns/dcat#"
+FOAF = "http://xmlns.com/foaf/0.1/"
 #: IANA's IRIs of media types, as DCAT's dcat:mediaType and dcat:compressFormat take them.
 IANA_MEDIA_TYPES = "http://www.iana.org/assignments/media-types/"
 #: The W3C's names of formats, whose IRIs are FORMATS_NS + NAME, by
@@ -76,13 +77,24 @@ def statistics(store: GraphReader, *, triples: int | None = None) -> Statistics:
     return stats
 
 
+@dataclass(frozen=True)
+class Publisher:
+    """Who publishes the dataset (settings publisher_name, publisher_url); either may be
+    empty."""
+
+    name: str = ""
+    url: str = ""
+
+
 def void_description(stats: Statistics, *, dataset: str, endpoint: str,
                      data_dump: str, dumps: dict[str, ox.RdfFormat], vocabulary: str,
                      modified: str,
                      examples: list[str],
-                     subset_dump: Callable[[str], str] | None = None) -> list[ox.Triple]:
+                     subset_dump: Callable[[str], str] | None = None,
+                     publisher: Publisher | None = None) -> list[ox.Triple]:
     """The VoID description of the dataset, as triples; `subset_dump` gives where a named
-    graph (a subset) can be had whole, its `void:dataDump`.
+    graph (a subset) can be had whole, its `void:dataDump`; `publisher`, who publishes
+    it (`dct:publisher`, a `foaf:Agent` with its `foaf:name`), when the operator says.
 
     `data_dump` is the dataset's one `void:dataDump` (the union as N-Triples): the dump
     files are alternatives, not parts, and VoID reads several `void:dataDump`s as parts
@@ -118,6 +130,14 @@ def void_description(stats: Statistics, *, dataset: str, endpoint: str,
         ox.Triple(d, v("vocabulary"), ox.NamedNode(vocabulary)),
         ox.Triple(d, ox.NamedNode(DCT + "license"), ox.NamedNode(DATA_LICENSE)),
     ]
+    if publisher is not None and (publisher.name or publisher.url):
+        agent: ox.NamedNode | ox.BlankNode = (ox.NamedNode(publisher.url) if publisher.url
+                                              else ox.BlankNode("publisher"))
+        triples += [ox.Triple(d, ox.NamedNode(DCT + "publisher"), agent),
+                    ox.Triple(agent, RDF_TYPE, ox.NamedNode(FOAF + "Agent"))]
+        if publisher.name:
+            triples.append(ox.Triple(agent, ox.NamedNode(FOAF + "name"),
+                                     ox.Literal(publisher.name)))
     for fmt in (ox.RdfFormat.TURTLE, ox.RdfFormat.N_TRIPLES, ox.RdfFormat.N_QUADS,
                 ox.RdfFormat.TRIG, ox.RdfFormat.JSON_LD):
         triples.append(ox.Triple(d, v("feature"), ox.NamedNode(FORMATS_NS + W3C_FORMATS[fmt])))

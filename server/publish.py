@@ -33,7 +33,7 @@ from rivalry.graph.export import DUMPS
 from rivalry.graph.load import read_rdf_file
 from rivalry.graph.ontology_doc import anchor_for, curie, ontology_doc
 from rivalry.graph.products import build_statistics, write_dump
-from rivalry.graph.void import void_description
+from rivalry.graph.void import Publisher, void_description
 from rivalry.ontology import NAMESPACE, ontology_file
 from rivalry.server import get_store
 from rivalry.server.entities import (
@@ -515,6 +515,8 @@ def void(suffix: str | None = None) -> WerkzeugResponse:
     store = get_store(current_app)
     info = store.info
     stats = build_statistics(store)
+    settings = current_app.config["RIVALRY"]
+    publisher = Publisher(settings["publisher_name"], settings["publisher_url"])
     base = BASE_IRI
     triples = void_description(
         stats, dataset=base + "dataset",
@@ -524,7 +526,8 @@ def void(suffix: str | None = None) -> WerkzeugResponse:
                for n, f in DUMPS.items()},
         vocabulary=NAMESPACE, modified=info.built_at,
         examples=[base + "id/action/us-ofac-2025-01-03-integrity", base + "id/state/cn"],
-        subset_dump=lambda graph: external_url("graph_store.graph_store", graph=graph))
-    html = render_template("void.html", stats=stats, info=info, href=href) \
-        if fmt is HTML else ""
+        subset_dump=lambda graph: external_url("graph_store.graph_store", graph=graph),
+        publisher=publisher)
+    html = render_template("void.html", stats=stats, info=info, href=href,
+                           publisher=publisher) if fmt is HTML else ""
     return _document(triples, fmt, html, "void", "/.well-known/void")

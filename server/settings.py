@@ -33,6 +33,8 @@ class Setting:
     minimum: float | None = None
     above: bool = False
     commands: frozenset[str] = SERVE
+    #: the value, when not empty, must be an absolute http(s) address usable as an IRI
+    address: bool = False
 
     @property
     def type(self) -> type:
@@ -168,6 +170,13 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("screen_time_limit", 30.0,
             "Seconds a POST /screen may run before it is stopped (503).",
             minimum=0, above=True),
+    Setting("publisher_name", "",
+            "Who publishes the dataset served here (a person or an organisation), named in "
+            "VoID as its dct:publisher and on the VoID page; empty: no publisher is named."),
+    Setting("publisher_url", "",
+            "The publisher's web address, which VoID gives as the dct:publisher's IRI (an "
+            "absolute http or https address); empty: the publisher is described by its name "
+            "alone.", address=True),
     Setting("cors", True,
             "Send CORS headers (Access-Control-Allow-Origin: *) on read endpoints."),
     Setting("build_workers", 0,
@@ -264,7 +273,23 @@ def query_limits(settings: Mapping[str, Any]) -> QueryLimits:
     )
 
 
+#: What an address may not hold to serve as an IRI (RFC 3987): spaces, and "<>{}|\^` .
+_NOT_IN_IRIS = frozenset(' "<>{}|\\^`')
+
+
+def _check_address(setting: Setting, value: Any) -> None:
+    if not setting.address or not value:
+        return
+    scheme, _, rest = str(value).partition("://")
+    if scheme.lower() not in ("http", "https") or not rest or rest.startswith("/") \
+            or any(c in _NOT_IN_IRIS or ord(c) < 0x20 for c in str(value)):
+        raise InvalidSetting(f"setting {setting.name}: {value!r} is not an absolute http or "
+                             "https address without spaces (for example "
+                             "https://example.org/); leave it empty to give none")
+
+
 def _check_range(setting: Setting, value: Any) -> None:
+    _check_address(setting, value)
     if setting.minimum is None:
         return
     if setting.above and not value > setting.minimum:

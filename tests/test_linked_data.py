@@ -467,6 +467,43 @@ def test_dumps_of_an_older_build_are_written_on_demand_one_by_one(fresh_store: P
     assert not [p for p in dumps.iterdir() if p.name.startswith(".rivalry.nt.gz")]
 
 
+def test_void_names_the_publisher_the_operator_gives(store_dir: Path,
+                                                     curated_store: EmbeddedStore) -> None:
+    """dct:publisher, a foaf:Agent named by the settings: an IRI with publisher_url, a
+    blank node with the name alone; none without either. A bad address stops the app."""
+    from rivalry.server import create_app
+    from rivalry.server.settings import InvalidSetting
+
+    dct, foaf = rdflib.DCTERMS, rdflib.Namespace("http://xmlns.com/foaf/0.1/")
+    dataset = rdflib.URIRef("https://w3id.org/rivalry/dataset")
+
+    def void(**settings: str) -> tuple[rdflib.Graph, str]:
+        app = create_app({"store": str(store_dir), **settings})
+        app.extensions["rivalry.store"] = curated_store
+        client = app.test_client()
+        g = rdflib.Graph().parse(data=client.get("/.well-known/void.ttl").data,
+                                 format="turtle")
+        return g, client.get("/.well-known/void.html").get_data(as_text=True)
+
+    g, html = void()
+    assert g.value(dataset, dct.publisher) is None and "dct:publisher" not in html
+    g, html = void(publisher_name="Example Institute", publisher_url="https://example.org/")
+    agent = g.value(dataset, dct.publisher)
+    assert agent == rdflib.URIRef("https://example.org/")
+    assert (agent, rdflib.RDF.type, foaf.Agent) in g
+    assert str(g.value(agent, foaf.name)) == "Example Institute"
+    assert '<a href="https://example.org/">Example Institute</a>' in html
+    g, html = void(publisher_name="Example Institute")
+    agent = g.value(dataset, dct.publisher)
+    assert isinstance(agent, rdflib.BNode) and str(g.value(agent, foaf.name)) == \
+        "Example Institute"
+    assert "Example Institute (<code>dct:publisher</code>)" in html
+    for bad in ("example.org", "ftp://example.org/", "https://", "https://example.org/a b",
+                "https:///path", "https://example.org/<x>"):
+        with pytest.raises(InvalidSetting, match="publisher_url"):
+            create_app({"store": str(store_dir), "publisher_url": bad})
+
+
 def test_void_counts_match_the_data(client: FlaskClient, store_dir: Path) -> None:
     g = rdflib.Graph().parse(data=client.get("/.well-known/void",
                                              headers={"Accept": "text/turtle"}).data,
