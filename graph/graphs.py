@@ -10,6 +10,7 @@ description says so with VoID (a void:Dataset, subset of the whole dataset) and 
 from __future__ import annotations
 
 import heapq
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -231,9 +232,12 @@ class GraphSummary:
     sources: int
 
 
-def graph_index(store: Store) -> list[GraphSummary]:
+def graph_index(store: Store, kept: Mapping[str, SubjectFigures] | None = None
+                ) -> list[GraphSummary]:
     """Every named graph of the build with its size and number of sources, from the
-    metadata graph (no graph is scanned)."""
+    metadata graph and, for the graphs it has, the figures the build `kept`
+    (rivalry.graph.products.build_graph_figures); the others, small, are counted."""
+    kept = kept or {}
     meta = f"<{META_GRAPH}>"
     found: dict[str, GraphSummary] = {}
     query = f"""SELECT ?g ?label ?n (COUNT(DISTINCT ?src) AS ?sources) WHERE {{
@@ -250,7 +254,9 @@ def graph_index(store: Store) -> list[GraphSummary]:
             inferred = getattr(info, "inferred", None)
             found[iri] = GraphSummary(iri, special,
                                       inferred if isinstance(inferred, int) else None, 0)
-        elif exists(store, iri):  # small graphs: counted
+        elif iri in kept:
+            found[iri] = GraphSummary(iri, special, kept[iri].triples, 0)
+        elif exists(store, iri):  # a build made before the figures were kept: counted
             found[iri] = GraphSummary(iri, special, _count(
                 store, f"SELECT (COUNT(*) AS ?n) WHERE {{ GRAPH <{iri}> {{ ?s ?p ?o }} }}"), 0)
     return sorted(found.values(), key=lambda s: (s.iri.startswith(FACTS_GRAPH_BASE), s.iri))

@@ -14,6 +14,7 @@ not grow with what it does not show.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import pyoxigraph as ox
@@ -279,21 +280,30 @@ def chart_data(store: Store, labels: Labels, filters: ActionFilters,
 # --- classes and their members -------------------------------------------------------------
 
 
-def classes_with_members(store: Store, labels: Labels) -> list[Option]:
-    """Classes of the ontology with members in the graph, and how many."""
+def member_counts(store: GraphReader) -> dict[str, int]:
+    """How many members each class of the ontology (in its namespace) has in the graph,
+    for the classes that have any: what /browse lists, and what a build keeps with its
+    figures (rivalry.graph.products), as counting them reads every rdf:type."""
     classes = [term_value(c) for (c,) in store.query(
         f"SELECT DISTINCT ?c WHERE {{ GRAPH <{ONTOLOGY_GRAPH}> {{ ?c a <{OWL_CLASS}> }} "
         f'FILTER(STRSTARTS(STR(?c), "{RV}")) }}').rows()]
     if not classes:
-        return []
+        return {}
     values = " ".join(str(ox.NamedNode(c)) for c in classes)
     query = (f"SELECT ?class (COUNT(DISTINCT ?e) AS ?n) WHERE {{ VALUES ?class {{ {values} }} "
              "?e a ?class } GROUP BY ?class")
-    rows = []
-    for c, n in store.query(query).rows():
-        iri, count = term_value(c), int(term_value(n))
-        if count:
-            rows.append(Option(iri, labels(iri, iri.rsplit("#", 1)[-1]), count))
+    counts = {term_value(c): int(term_value(n)) for c, n in store.query(query).rows()}
+    return {c: n for c, n in sorted(counts.items()) if n}
+
+
+def classes_with_members(store: Store, labels: Labels,
+                         counts: Mapping[str, int] | None = None) -> list[Option]:
+    """Classes of the ontology with members in the graph, and how many: `counts` as the
+    build kept them (rivalry.graph.products.build_member_counts), or counted now."""
+    if counts is None:
+        counts = member_counts(store)
+    labels.prefetch(list(counts))
+    rows = [Option(iri, labels(iri, iri.rsplit("#", 1)[-1]), n) for iri, n in counts.items()]
     return sorted(rows, key=lambda o: o.label.lower())
 
 

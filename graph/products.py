@@ -188,7 +188,7 @@ def write_figures(db: ox.Store, directory: Path, *, parts: UnionParts | None = N
     VoID's number of triples is counted from the union's `parts` (`union_size`) when the
     caller has them, as a build has; otherwise a query counts them."""
     from rivalry.graph.graphs import kept_figures
-    from rivalry.graph.listing import facet_values
+    from rivalry.graph.listing import facet_values, member_counts
     from rivalry.graph.stats import stats
     from rivalry.graph.void import statistics
 
@@ -197,7 +197,8 @@ def write_figures(db: ox.Store, directory: Path, *, parts: UnionParts | None = N
     _write_json(directory / FIGURES, {
         "stats": stats(graph).to_record(),
         "void": asdict(statistics(graph, triples=triples)),
-        "graphs": kept_figures(graph)})
+        "graphs": kept_figures(graph),
+        "members": member_counts(graph)})
     _write_json(directory / FACETS, facet_values(graph))
 
 
@@ -262,15 +263,23 @@ def _facets(path: str, mtime_ns: int, size: int) -> Any:
     return {name: [(v, n) for v, n in values] for name, values in found.items()}
 
 
-def build_graph_figures(store: Any, iri: str) -> Any:
-    """The size and subjects of a named graph as the build kept them
-    (rivalry.graph.graphs.SubjectFigures), or None: a graph whose figures are not kept
-    (graphs.KEPT), or a build made before they were."""
+def build_graph_figures(store: Any) -> dict[str, Any]:
+    """The size and subjects of the named graphs whose figures the build kept
+    (rivalry.graph.graphs.KEPT), by graph (rivalry.graph.graphs.SubjectFigures); empty
+    for a build made before they were kept."""
     from rivalry.graph.graphs import SubjectFigures
 
-    figures = read_figures(store.cache_dir)
-    record = (figures or {}).get("graphs", {}).get(iri)
-    return SubjectFigures.from_record(record) if record else None
+    figures = read_figures(store.cache_dir) or {}
+    return {iri: SubjectFigures.from_record(record)
+            for iri, record in figures.get("graphs", {}).items()}
+
+
+def build_member_counts(store: Any) -> dict[str, int] | None:
+    """How many members each class has (rivalry.graph.listing.member_counts) as the build
+    kept them, or None for a build made before they were kept."""
+    figures = read_figures(store.cache_dir) or {}
+    members = figures.get("members")
+    return {str(c): int(n) for c, n in members.items()} if members is not None else None
 
 
 def build_statistics(store: Any) -> Any:

@@ -37,7 +37,7 @@ from rivalry.graph.listing import (
     is_class,
     member_page,
 )
-from rivalry.graph.products import build_facets
+from rivalry.graph.products import build_facets, build_member_counts
 from rivalry.graph.screening import spreadsheet_cell
 from rivalry.graph.terms import expanded_name
 from rivalry.ontology import NAMESPACE
@@ -69,7 +69,8 @@ FILTER_TITLES = (("state", "Issuing state or union"), ("type", "Type"),
 def index() -> str:
     store = get_store(current_app)
     labels = Labels(store)
-    return render_template("browse.html", classes=classes_with_members(store, labels),
+    classes = classes_with_members(store, labels, build_member_counts(store))
+    return render_template("browse.html", classes=classes,
                            aliases={RV + local: alias for alias, local in ALIASES.items()})
 
 

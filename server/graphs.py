@@ -42,7 +42,7 @@ def named_graph(rest: str) -> WerkzeugResponse:
     iri = checked_iri(base + "graph/" + path, "the graph's address")
     store = get_store(current_app)
     labels = Labels(store)
-    info = graph_info(store, iri, labels, kept=build_graph_figures(store, iri))
+    info = graph_info(store, iri, labels, kept=build_graph_figures(store).get(iri))
     if fmt is None:
         return see_other(f"/graph/{path}", iri, info is not None, "this graph")
     if info is None:

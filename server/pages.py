@@ -65,12 +65,13 @@ def home() -> str:
 @bp.get("/stats")
 def stats_page() -> str:
     from rivalry.graph.graphs import graph_index
-    from rivalry.graph.products import build_stats
+    from rivalry.graph.products import build_graph_figures, build_stats
     from rivalry.graph.stats import LISTED
 
     store = get_store(current_app)
+    graphs = graph_index(store, build_graph_figures(store))
     return render_template("stats.html", stats=build_stats(store), href=href,
-                           graphs=graph_index(store), listed=LISTED,
+                           graphs=graphs, listed=LISTED,
                            this_year=datetime.date.today().year)
 
 

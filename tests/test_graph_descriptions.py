@@ -20,15 +20,17 @@ from rivalry.graph import (
     META_GRAPH,
     ONTOLOGY_GRAPH,
     graphs,
+    listing,
 )
 from rivalry.graph.graphs import KEPT, LISTED_MAX
-from rivalry.graph.products import build_graph_figures
+from rivalry.graph.products import build_graph_figures, build_member_counts
 from rivalry.graph.store import EmbeddedStore
 from rivalry.shapes import shapes_files
 
 VOID = rdflib.Namespace("http://rdfs.org/ns/void#")
 SH = rdflib.Namespace("http://www.w3.org/ns/shacl#")
 RVSH = "https://w3id.org/rivalry/shapes#"
+RV = "https://w3id.org/rivalry/ontology#"
 GRAPHS = (ONTOLOGY_GRAPH, META_GRAPH, DERIVED_GRAPH, INFERRED_GRAPH,
           FACTS_GRAPH_BASE + "events/2025-01-integrity-technology-sanction")
 
@@ -79,9 +81,10 @@ def test_a_build_keeps_the_figures_of_its_large_graphs(store_dir: Path) -> None:
     the counts SPARQL gives, and its list of subjects is the first by IRI, as an ORDER BY
     gives them."""
     store = EmbeddedStore(store_dir)
+    figures = build_graph_figures(store)
+    assert set(figures) == set(KEPT)
     for graph in KEPT:
-        kept = build_graph_figures(store, graph)
-        assert kept is not None, graph
+        kept = figures[graph]
         assert kept.triples == count(store_dir, graph, "COUNT(*)"), graph
         assert kept.subjects == count(store_dir, graph, "COUNT(DISTINCT ?s)"), graph
         assert kept.iri_subjects == count(store_dir, graph, "COUNT(DISTINCT ?s)",
@@ -90,14 +93,11 @@ def test_a_build_keeps_the_figures_of_its_large_graphs(store_dir: Path) -> None:
             f"SELECT DISTINCT ?s WHERE {{ GRAPH <{graph}> {{ ?s ?p ?o }} FILTER(isIRI(?s)) }} "
             f"ORDER BY ?s LIMIT {LISTED_MAX}").rows()]
         assert kept.listed == ordered, graph
-    derived = build_graph_figures(store, DERIVED_GRAPH)
-    assert derived is not None and derived.iri_subjects > LISTED_MAX  # the LIMIT mattered
-    assert build_graph_figures(store, FACTS_GRAPH_BASE + "events/2025-01-integrity-"
-                               "technology-sanction") is None  # small: counted when asked
+    assert figures[DERIVED_GRAPH].iri_subjects > LISTED_MAX  # the LIMIT mattered
 
 
 def test_large_graphs_are_described_from_the_builds_figures(
-        client: FlaskClient, monkeypatch: pytest.MonkeyPatch) -> None:
+        client: FlaskClient, store_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """The page and the RDF of a graph whose figures the build kept count nothing: at
     100,000 synthetic measures, counting the derived graph's subjects took seconds."""
     def scan(*args: object, **kwargs: object) -> None:
@@ -111,9 +111,37 @@ def test_large_graphs_are_described_from_the_builds_figures(
         for suffix in (".html", ".ttl"):
             assert client.get(path + suffix).status_code == 200, path + suffix
     assert client.get("/graph/derived.html").get_data(as_text=True) == before
+    stats = client.get("/stats").get_data(as_text=True)  # its table of graphs, likewise
+    figures = build_graph_figures(EmbeddedStore(store_dir))
+    for graph in KEPT:
+        assert f"<td>{figures[graph].triples:,}</td>" in stats, graph
     # a facts graph is counted when asked: the replacement above is in the way
     with pytest.raises(AssertionError, match="counted again"):
         client.get("/graph/facts/events/2025-01-integrity-technology-sanction.html")
+
+
+def test_browse_counts_the_members_of_classes_as_the_build_kept_them(
+        client: FlaskClient, store_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """/browse lists each class with members and how many: the build's kept counts are
+    those a count over the graph gives, and the page reads them rather than counting."""
+    store = EmbeddedStore(store_dir)
+    kept = build_member_counts(store)
+    assert kept is not None and kept == listing.member_counts(store)
+    assert kept[RV + "Company"] == count_members(store, RV + "Company") > 0
+    page = client.get("/browse").get_data(as_text=True)
+
+    def scan(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the members were counted again")
+
+    monkeypatch.setattr(listing, "member_counts", scan)
+    assert client.get("/browse").get_data(as_text=True) == page
+    for cls, n in kept.items():
+        assert f"({n:,})" in page, cls
+
+
+def count_members(store: EmbeddedStore, cls: str) -> int:
+    return int(next(store.query(f"SELECT (COUNT(DISTINCT ?e) AS ?n) WHERE {{ ?e a <{cls}> }}"
+                                ).rows())[0].value)
 
 
 # --- ids and anchors on /shapes and /ontology --------------------------------------------
