@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import http.client
 import json
+import re
 import threading
 import time
 import urllib.error
@@ -238,6 +239,27 @@ def test_query_page_with_examples(server: LiveServer) -> None:
     status, _, body = get(server.url + "/", {"Accept": "text/html"})
     assert status == 200
     assert b"Example queries" in body and b'<form action="/sparql" method="get">' in body
+
+
+def test_the_pages_visitors_start_from_are_warmed(server: LiveServer) -> None:
+    """The warm-up also makes the pages most visits start from, each year's page of the
+    timeline and of the list of actions among them: their first request is a hit."""
+    deadline = time.monotonic() + 120
+    while "page cache:" not in server.log.read_text() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    years = [str(y) for y in range(2018, 2026)]  # the curated record has actions in each
+    browser = {"Accept": "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8",
+               "Accept-Encoding": "gzip"}
+    for path in ["/", "/browse", "/timeline", "/stats", "/id/state/cn.html"] + [
+            f"/{page}?year={y}" for y in years for page in ("timeline", "browse/actions")]:
+        c = http.client.HTTPConnection("127.0.0.1", server.port, timeout=60)
+        c.request("GET", path, headers=browser)
+        response = c.getresponse()
+        response.read()
+        c.close()
+        assert response.status == 200 and response.getheader("X-Cache") == "hit", path
+    made = re.search(r"page cache: (\d+) pages made", server.log.read_text())
+    assert made and int(made.group(1)) >= 5 + 2 * len(years)
 
 
 def test_canned_queries_are_answered_from_the_warmed_cache(server: LiveServer) -> None:
