@@ -43,9 +43,9 @@ SPECIAL = {
     ONTOLOGY_GRAPH: ("the ontology", "The OWL ontology (ontology/rivalry.ttl): classes, "
                      "properties and concept schemes the facts are written with."),
     INFERRED_GRAPH: ("inferred triples", "What the ontology entails from the facts and "
-                     "that queries rely on, materialised by `rivalry build`: class and "
+                     "that queries rely on, materialised when the graph is built: class and "
                      "property hierarchies, inverses and property chains."),
-    DERIVED_GRAPH: ("derived values", "What `rivalry build` computes for queries that SPARQL "
+    DERIVED_GRAPH: ("derived values", "What the build computes for queries that SPARQL "
                     "engines would otherwise answer differently: each entity's most specific "
                     "types (rv:mostSpecificType), the chains of responses "
                     "(rv:respondsToTransitively) and the day numbers of dates "
