@@ -143,7 +143,9 @@ def phase_printer(status):  # noqa: ANN001, ANN201 - a small closure
               help="Build everything again, even when only some files changed since the "
                    "current build.")
 @click.option("--dumps/--no-dumps", default=True, show_default=True,
-              help="Write the dumps of the whole graph (/data) into the build.")
+              help="Write the dumps of the whole graph (/data) into the build; without "
+                   "them the server writes each on its first request. The figures of "
+                   "/stats and VoID are written either way.")
 @click.option("-q", "--quiet", is_flag=True, help="Print nothing but errors.")
 def build(store: Path | None, facts: Path | None, consistency_check: bool, validation: bool,
           full: bool, dumps: bool, quiet: bool) -> None:

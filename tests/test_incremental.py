@@ -283,6 +283,28 @@ def test_products_written_from_the_database_on_disk_equal_a_full_builds(
     assert mine == theirs
 
 
+def test_a_build_without_dumps_still_writes_the_figures(base: tuple[Path, Path],
+                                                       tmp_path: Path) -> None:
+    """`--no-dumps` leaves the dumps to the server (each on its first request) but writes
+    the figures /stats, VoID and the list pages read on every request, as a build with
+    the dumps writes them; without them each of those requests would count the whole
+    graph. Incremental and full builds alike."""
+    incremental, full, said = rebuild(base, tmp_path, EDITS["a target is added"],
+                                      BuildOptions(dumps=False))
+    assert incremental.incremental
+    folder = incremental.path / "dumps"
+    assert not list(folder.glob("*.gz"))
+    assert any(line.startswith("figures: ") for line in said)
+    for name in ("figures.json", "facets.json"):
+        assert json.loads((folder / name).read_text("utf-8")) == json.loads(
+            (full.path / "dumps" / name).read_text("utf-8")), name
+    alone = build(tmp_path / "alone", tmp_path / "facts",
+                  options=BuildOptions(incremental=False, dumps=False))
+    assert not list((alone.path / "dumps").glob("*.gz"))
+    assert json.loads((alone.path / "dumps" / "figures.json").read_text("utf-8")) == \
+        json.loads((full.path / "dumps" / "figures.json").read_text("utf-8"))
+
+
 def test_an_inconsistent_change_is_refused_naming_it(base: tuple[Path, Path],
                                                     tmp_path: Path) -> None:
     edit = substitute("reference/states.ttl", "a rv:State", "a rv:State , rv:Company")
