@@ -1101,7 +1101,7 @@ def _products(db: ox.Store, directory: Path, options: BuildOptions, phases: Phas
     if not options.dumps:
         # no dumps (the server writes each on its first request), but the figures, which
         # pages read on every request: without them /stats and VoID count the whole graph
-        # each time (at 100,000 synthetic measures 39 s and 71 s, past the page time limit)
+        # each time (at 100,000 synthetic measures, past the page time limit)
         phases.together(index, lambda: figures(shared_triples()))
         return
 
