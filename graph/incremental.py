@@ -268,14 +268,14 @@ def run_incremental(plan: Plan, partial: Path, options: BuildOptions, phases: Ph
         refuse_if_inconsistent(report)
     update_derived_phase(store, phases, changed_triples)
     work.index_update = (plan.previous / INDEX_FILE, changed_triples)
-    if options.dumps and fits_in_memory(plan.files, options):
-        # the dumps, the index and the figures read every quad, some several times: from
-        # memory about three times faster than from RocksDB, which pays for the copy
+    if fits_in_memory(plan.files, options):
+        # the figures (and the dumps, when asked for) read every quad, some several times:
+        # from memory about three times faster than from RocksDB, which pays for the copy
         # (measured at 100k, docs/benchmarks-builds.md)
         work.in_memory = phases.run(
             "in memory", lambda: _copied_into_memory(store),
-            lambda m: f"{len(m):,} quads copied into memory for the index, the dumps and "
-                      "the figures")
+            lambda m: f"{len(m):,} quads copied into memory for the index, "
+                      + ("the dumps and " if options.dumps else "") + "the figures")
 
     def finish(info: BuildInfo) -> None:
         phases.run("store", lambda: work.store.flush(),
