@@ -122,8 +122,8 @@ def subject_figures(store: GraphReader, iri: str, *, triples: int | None = None,
                     listed: int = LISTED_MAX) -> SubjectFigures:
     """Count a graph's subjects and find the first `listed` with an IRI: one query of its
     distinct subjects (an ORDER BY with a LIMIT made the engine sort them all, fetching
-    each IRI's text many times: 80 s for the derived graph at 100,000 synthetic
-    measures, on disk)."""
+    each IRI's text many times; at 100,000 synthetic measures the derived graph's
+    description ran past the page time limit)."""
     if triples is None:
         triples = _count(store, f"SELECT (COUNT(*) AS ?n) WHERE {{ GRAPH <{iri}> {{ ?s ?p ?o }} }}")
     subjects = 0

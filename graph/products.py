@@ -228,9 +228,29 @@ def write_dataset_dumps(db: ox.Store, folder: Path) -> None:
 
 
 def read_figures(directory: Path) -> dict[str, Any] | None:
-    """The figures a build kept, or None for a build made before they were kept."""
+    """The figures a build kept, or None for a build made before they were kept. Read
+    once per process for each build (`_kept_file`): the answer is shared, not to be
+    changed."""
+    found = _kept_file(directory / FIGURES)
+    return found if isinstance(found, dict) else None
+
+
+def _kept_file(path: Path) -> Any:
+    """A JSON file a build keeps beside its database, or None when there is none (or it
+    cannot be read): pages read these on every request, so each is parsed once per
+    process for each version of it (a build's files never change once published; a new
+    build's have another path)."""
     try:
-        return json.loads((directory / FIGURES).read_text("utf-8"))
+        stat = path.stat()
+    except OSError:
+        return None
+    return _read_json(str(path), stat.st_mtime_ns, stat.st_size)
+
+
+@functools.lru_cache(maxsize=8)
+def _read_json(path: str, mtime_ns: int, size: int) -> Any:
+    try:
+        return json.loads(Path(path).read_text("utf-8"))
     except (OSError, ValueError):
         return None
 
@@ -247,19 +267,9 @@ def build_stats(store: Any) -> Any:
 def build_facets(store: Any) -> Any:
     """The values of the list pages' filters for the build a store serves, as the build
     kept them (rivalry.graph.listing.FacetValues), or None for a build made before."""
-    path = store.cache_dir / FACETS
-    try:
-        stat = path.stat()
-    except OSError:
+    found = _kept_file(store.cache_dir / FACETS)
+    if not isinstance(found, dict):
         return None
-    return _facets(str(path), stat.st_mtime_ns, stat.st_size)
-
-
-@functools.lru_cache(maxsize=4)
-def _facets(path: str, mtime_ns: int, size: int) -> Any:
-    """A facets file, read once per process for each version of it (a build's files never
-    change once published; the key changes with a new build)."""
-    found = json.loads(Path(path).read_text("utf-8"))
     return {name: [(v, n) for v, n in values] for name, values in found.items()}
 
 
@@ -287,4 +297,8 @@ def build_statistics(store: Any) -> Any:
     from rivalry.graph.void import Statistics, statistics
 
     figures = read_figures(store.cache_dir)
-    return Statistics(**figures["void"]) if figures else statistics(store)
+    if not figures:
+        return statistics(store)
+    kept: dict[str, Any] = {name: dict(value) if isinstance(value, dict) else value
+                            for name, value in figures["void"].items()}  # not the shared dicts
+    return Statistics(**kept)

@@ -273,23 +273,23 @@ def query_limits(settings: Mapping[str, Any]) -> QueryLimits:
     )
 
 
-#: What an address may not hold to serve as an IRI (RFC 3987): spaces, and "<>{}|\^` .
-_NOT_IN_IRIS = frozenset(' "<>{}|\\^`')
-
-
 def _check_address(setting: Setting, value: Any) -> None:
+    """An address setting, when given: an absolute http(s) IRI with a host."""
+    from urllib.parse import urlsplit
+
+    from rivalry.graph.iri import parse_iri
+
     if not setting.address or not value:
         return
-    scheme, _, rest = str(value).partition("://")
-    if scheme.lower() not in ("http", "https") or not rest or rest.startswith("/") \
-            or any(c in _NOT_IN_IRIS or ord(c) < 0x20 for c in str(value)):
+    parts = urlsplit(str(value))
+    if parse_iri(str(value)) is None or parts.scheme.lower() not in ("http", "https") \
+            or not parts.hostname:
         raise InvalidSetting(f"setting {setting.name}: {value!r} is not an absolute http or "
                              "https address without spaces (for example "
                              "https://example.org/); leave it empty to give none")
 
 
 def _check_range(setting: Setting, value: Any) -> None:
-    _check_address(setting, value)
     if setting.minimum is None:
         return
     if setting.above and not value > setting.minimum:
@@ -326,6 +326,7 @@ def load_settings(
         try:
             value = _coerce(setting, raw, origin)
             _check_range(setting, value)
+            _check_address(setting, value)
         except InvalidSetting:
             if checked:
                 raise
