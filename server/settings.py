@@ -121,7 +121,8 @@ SETTINGS: tuple[Setting, ...] = (
             minimum=1),
     Setting("max_body_bytes", 5_000_000,
             "Largest request body accepted, in bytes; larger ones get 413, whether the "
-            "length is announced (before reading) or the body is chunked (as it arrives).",
+            "length is announced (before reading) or the body is chunked (as soon as a chunk's "
+            "size line takes it past the limit).",
             minimum=1),
     Setting("page_time_limit", 10.0,
             "Seconds any other request (pages, entity documents, dumps, VoID) may run; past "
