@@ -94,6 +94,7 @@ PREFIXES: dict[str, str] = {
     "sem": "http://semanticweb.cs.vu.nl/2009/11/sem/",
     "void": "http://rdfs.org/ns/void#",
     "dcat": "http://www.w3.org/ns/dcat#",
+    "foaf": "http://xmlns.com/foaf/0.1/",
     "wd": "http://www.wikidata.org/entity/",
 }
 #: One prefix per kind of entity, matching the paths under ID_BASE.

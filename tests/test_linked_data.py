@@ -477,12 +477,14 @@ def test_void_names_the_publisher_the_operator_gives(store_dir: Path,
     dct, foaf = rdflib.DCTERMS, rdflib.Namespace("http://xmlns.com/foaf/0.1/")
     dataset = rdflib.URIRef("https://w3id.org/rivalry/dataset")
 
+    turtle: list[str] = []
+
     def void(**settings: str) -> tuple[rdflib.Graph, str]:
         app = create_app({"store": str(store_dir), **settings})
         app.extensions["rivalry.store"] = curated_store
         client = app.test_client()
-        g = rdflib.Graph().parse(data=client.get("/.well-known/void.ttl").data,
-                                 format="turtle")
+        turtle.append(client.get("/.well-known/void.ttl").get_data(as_text=True))
+        g = rdflib.Graph().parse(data=turtle[-1], format="turtle")
         return g, client.get("/.well-known/void.html").get_data(as_text=True)
 
     g, html = void()
@@ -493,6 +495,10 @@ def test_void_names_the_publisher_the_operator_gives(store_dir: Path,
     assert (agent, rdflib.RDF.type, foaf.Agent) in g
     assert str(g.value(agent, foaf.name)) == "Example Institute"
     assert '<a href="https://example.org/">Example Institute</a>' in html
+    # written with the foaf: prefix, as every other vocabulary there is
+    assert "@prefix foaf: <http://xmlns.com/foaf/0.1/>" in turtle[-1]
+    assert "foaf:Agent" in turtle[-1] and "<http://xmlns.com/foaf/0.1/" not in \
+        turtle[-1].replace("@prefix foaf: <http://xmlns.com/foaf/0.1/>", "")
     g, html = void(publisher_name="Example Institute")
     agent = g.value(dataset, dct.publisher)
     assert isinstance(agent, rdflib.BNode) and str(g.value(agent, foaf.name)) == \
