@@ -21,12 +21,14 @@ for or rivalry's own code differ from the previous build's.
 
 from __future__ import annotations
 
+import gzip
 import os
 import shutil
+import zlib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import IO, TYPE_CHECKING, Any, cast
 
 import pyoxigraph as ox
 
@@ -68,6 +70,9 @@ from rivalry.graph.build import (
 )
 from rivalry.graph.search import INDEX_FILE
 from rivalry.graph.store import BuildInfo, StoreLocation
+
+if TYPE_CHECKING:
+    from rivalry.graph.derive import DerivedChange
 
 Progress = Callable[[str], None]
 
@@ -266,16 +271,22 @@ def run_incremental(plan: Plan, partial: Path, options: BuildOptions, phases: Ph
         work.consistency, work.summary = report, summary
         work.rechecked.append(line)
         refuse_if_inconsistent(report)
-    update_derived_phase(store, phases, changed_triples)
+    derived = update_derived_phase(store, phases, changed_triples)
     work.index_update = (plan.previous / INDEX_FILE, changed_triples)
     if fits_in_memory(plan.files, options):
         # the figures (and the dumps, when asked for) read every quad, some several times:
         # from memory about three times faster than from RocksDB, which pays for the copy
         # (measured at 100k, docs/benchmarks-builds.md)
+        inferred_graph = ox.NamedNode(INFERRED_GRAPH)
+        changes = [
+            (all_removed, all_added),
+            ([ox.Quad(t.subject, t.predicate, t.object, inferred_graph) for t in change.removed],
+             [ox.Quad(t.subject, t.predicate, t.object, inferred_graph) for t in change.added]),
+            (derived.removed, derived.added)]
+        uses = "the index, " + ("the dumps and " if options.dumps else "") + "the figures"
         work.in_memory = phases.run(
-            "in memory", lambda: _copied_into_memory(store),
-            lambda m: f"{len(m):,} quads copied into memory for the index, "
-                      + ("the dumps and " if options.dumps else "") + "the figures")
+            "in memory", lambda: in_memory(store, plan.previous, changes),
+            lambda m: f"{len(m[0]):,} quads in memory for {uses}, {m[1]}")[0]
 
     def finish(info: BuildInfo) -> None:
         phases.run("store", lambda: work.store.flush(),
@@ -283,17 +294,53 @@ def run_incremental(plan: Plan, partial: Path, options: BuildOptions, phases: Ph
     return work, Database(finish)
 
 
-def _copied_into_memory(store: ox.Store) -> ox.Store:
+#: The previous build's dump from which the graph is put in memory (rivalry.graph.products).
+PREVIOUS_DUMP = Path("dumps") / "rivalry.nq.gz"
+
+
+def in_memory(store: ox.Store, previous: Path,
+              changes: Iterable[tuple[Iterable[ox.Quad], Iterable[ox.Quad]]]
+              ) -> tuple[ox.Store, str]:
+    """The graph of `store` (the database an incremental build has changed) in memory, and
+    how it was had: the previous build's N-Quads dump read back and changed as the
+    database was (`changes`, the quads each step removed and added), which reads faster
+    than the database itself; or, when that dump is missing, cannot
+    be read or disagrees with the database, every quad of the database copied."""
+    memory = _from_dump(previous / PREVIOUS_DUMP, changes, len(store))
+    if memory is not None:
+        return memory, "from the previous build's N-Quads dump, changed as the database was"
     memory = ox.Store()
     memory.bulk_extend(store.quads_for_pattern(None, None, None, None))
-    return memory
+    return memory, "copied from the database"
+
+
+def _from_dump(dump: Path, changes: Iterable[tuple[Iterable[ox.Quad], Iterable[ox.Quad]]],
+               expected: int) -> ox.Store | None:
+    """The previous build's dump, changed; None unless every quad a step removed was in
+    it and the result holds as many quads as the database (`expected`)."""
+    if not dump.is_file():
+        return None
+    memory = ox.Store()
+    try:
+        with gzip.open(dump, "rb") as data:
+            # parsed, not bulk-loaded: the bulk loader would give blank nodes new labels
+            memory.bulk_extend(ox.parse(cast(IO[bytes], data), ox.RdfFormat.N_QUADS))
+    except (OSError, EOFError, zlib.error, SyntaxError, ValueError):
+        return None  # cut short, damaged, or not N-Quads: the database is copied instead
+    for removed, added in changes:
+        for q in removed:
+            if q not in memory:
+                return None
+            memory.remove(q)
+        memory.extend(added)
+    return memory if len(memory) == expected else None
 
 
 def update_derived_phase(store: ox.Store, phases: Phases,
-                         changed: set[ox.Triple]) -> None:
+                         changed: set[ox.Triple]) -> DerivedChange:
     """The derived graph, updated from the previous build's for what the changed triples
     (asserted and inferred) can affect (rivalry.graph.derive)."""
-    from rivalry.graph.derive import DerivedChange, derived_change
+    from rivalry.graph.derive import derived_change
 
     def run() -> DerivedChange:
         change = derived_change(store, changed)
@@ -310,7 +357,7 @@ def update_derived_phase(store: ox.Store, phases: Phases,
         return (f"<{DERIVED_GRAPH}> updated: {_count(len(c.removed), 'triple')} removed, "
                 f"{len(c.added):,} added; computed again: " + ", ".join(again))
 
-    phases.run("derive", run, said)
+    return phases.run("derive", run, said)
 
 
 def graph_count(store: ox.Store, graph: ox.NamedNode) -> int:

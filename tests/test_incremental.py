@@ -232,6 +232,8 @@ def test_incremental_build_equals_a_full_one(base: tuple[Path, Path], tmp_path: 
     assert incremental.consistency is not None and incremental.consistency.ok
     text = "\n".join(said)
     assert "incremental build from" in text
+    # the products above were written from the previous build's dump, changed
+    assert "from the previous build's N-Quads dump, changed as the database was" in text
     assert "re-validated the" in text and "the change can affect" in text
     assert "the summary updated for the" in text
 
@@ -251,9 +253,10 @@ def test_an_incremental_build_says_what_it_rechecked(base: tuple[Path, Path],
     assert "response chains" not in derive
     assert "updated: 1 triple removed, 1 added" in derive  # the old day number, the new
     assert not any(line.startswith("derived:") for line in said)  # nothing set aside
-    # the products are written from a copy in memory, as the graph fits in memory
-    assert any(line.startswith("in memory: ") and "quads copied into memory" in line
-               for line in said)
+    # the products are written from a copy in memory, as the graph fits in memory: the
+    # previous build's N-Quads dump, changed as the database was
+    assert any(line.startswith("in memory: ") and "from the previous build's N-Quads dump"
+               in line for line in said)
 
 
 def test_an_index_written_by_other_code_is_written_whole(base: tuple[Path, Path],
@@ -269,6 +272,40 @@ def test_an_index_written_by_other_code_is_written_whole(base: tuple[Path, Path]
     assert any(line.startswith("search index: written whole (the previous build's index "
                                "was written by other code)") for line in said)
     assert products(incremental) == products(full)
+
+
+def _cut_short(dump: Path) -> None:
+    dump.write_bytes(dump.read_bytes()[:-100])
+
+
+def _one_quad_less(dump: Path) -> None:
+    lines = gzip.decompress(dump.read_bytes()).splitlines(keepends=True)
+    dump.write_bytes(gzip.compress(b"".join(lines[1:])))
+
+
+def _missing(dump: Path) -> None:
+    dump.unlink()
+
+
+@pytest.mark.parametrize("spoil", [_cut_short, _one_quad_less, _missing])
+def test_a_previous_dump_that_cannot_be_trusted_is_not_used(
+        base: tuple[Path, Path], tmp_path: Path, spoil: Callable[[Path], None]) -> None:
+    """The graph is put in memory from the previous build's N-Quads dump only when that
+    dump reads whole and, changed as the database was, holds as many quads as it:
+    otherwise from the database itself, and the products are the same."""
+    def prepare(previous: Path) -> None:
+        dump = previous / "dumps" / "rivalry.nq.gz"
+        dump.parent.chmod(0o755)
+        dump.chmod(0o644)
+        spoil(dump)
+
+    incremental, full, said = rebuild(base, tmp_path, EDITS["a target is added"],
+                                      prepare=prepare)
+    assert incremental.incremental
+    line = next(line for line in said if line.startswith("in memory: "))
+    assert "figures, copied from the database (" in line, line
+    mine, theirs = products(incremental), products(full)
+    assert mine == theirs
 
 
 def test_products_written_from_the_database_on_disk_equal_a_full_builds(
