@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import io
-from collections.abc import Generator, Iterator
+from collections.abc import Generator, Iterable, Iterator
 from pathlib import Path
 from typing import IO, Any, cast
 
@@ -31,13 +31,32 @@ SHARED_GRAPHS = ("SELECT DISTINCT ?g WHERE { GRAPH ?g { ?s ?p ?o } "
                  "GRAPH ?h { ?s ?p ?o } FILTER(?h != ?g) }")
 
 
-def _union_parts(db: ox.Store) -> Iterator[tuple[ox.NamedNode | ox.BlankNode | ox.DefaultGraph,
-                                                 str | None]]:
+def shared_graphs(db: ox.Store, may_share: Iterable[ox.NamedNode] | None = None
+                  ) -> set[ox.NamedNode | ox.BlankNode]:
+    """The named graphs that share a triple with another graph. `may_share`, when given,
+    are the only graphs that can: every other pair of graphs is known to share none (a
+    build has checked that no two facts files, nor a file and the ontology, state the
+    same triple: rivalry.graph.build.check_stated_once). Then only their quads are
+    matched against the other graphs, rather than every quad of the store."""
+    if may_share is None:
+        return {row["g"] for row in db.query(SHARED_GRAPHS)}  # type: ignore[union-attr]
+    found: set[ox.NamedNode | ox.BlankNode] = set()
+    names = " ".join(f"<{g.value}>" for g in may_share)
+    if names:
+        for row in db.query(  # type: ignore[union-attr]
+                f"SELECT DISTINCT ?g ?h WHERE {{ VALUES ?g {{ {names} }} GRAPH ?g {{ ?s ?p ?o }} "
+                "GRAPH ?h { ?s ?p ?o } FILTER(?h != ?g) }"):
+            found.update((row["g"], row["h"]))
+    return found
+
+
+def _union_parts(db: ox.Store, may_share: Iterable[ox.NamedNode] | None = None
+                 ) -> Iterator[tuple[ox.NamedNode | ox.BlankNode | ox.DefaultGraph, str | None]]:
     """The graphs in the order the union takes them (named graphs in IRI order, the default
     graph last), each with the CONSTRUCT query of its share of the union, or None where its
     share is the whole graph: a graph that shares no triple with another, as nearly every
-    graph does (one query, `SHARED_GRAPHS`, finds the others)."""
-    shared = {row["g"] for row in db.query(SHARED_GRAPHS)}  # type: ignore[union-attr]
+    graph does (`shared_graphs` finds the others)."""
+    shared = shared_graphs(db, may_share)
     for graph in sorted(db.named_graphs(), key=lambda g: g.value):
         if graph not in shared:
             yield graph, None
@@ -70,11 +89,12 @@ def union_triples(db: ox.Store) -> Generator[ox.Triple, None, None]:
 UnionParts = list[tuple[ox.NamedNode | ox.BlankNode | ox.DefaultGraph, str | None]]
 
 
-def union_parts(db: ox.Store) -> UnionParts:
+def union_parts(db: ox.Store, may_share: Iterable[ox.NamedNode] | None = None) -> UnionParts:
     """The graphs of the union in its order, each with the query of its share of it, or
-    None where that is the whole graph (`_union_parts`): computed once for several
-    formats, as finding the graphs that share a triple reads every quad."""
-    return list(_union_parts(db))
+    None where that is the whole graph (`_union_parts`; `may_share` as for
+    `shared_graphs`): computed once for several formats, as finding the graphs that
+    share a triple reads every quad (or every quad of `may_share`)."""
+    return list(_union_parts(db, may_share))
 
 
 class PartsWriter(io.RawIOBase):

@@ -251,3 +251,24 @@ def test_a_blank_node_in_two_graphs_is_one_node_in_the_union_documents() -> None
         subjects = {t.subject for t in triples if isinstance(t.subject, ox.BlankNode)}
         assert len(triples) == 3 and len(objects) == 1 and len(subjects) == 2
         assert objects < subjects
+
+
+def test_the_graphs_that_share_a_triple_found_from_the_graphs_that_may() -> None:
+    """Told which graphs alone can share a triple (a build's own graphs, once no two
+    facts files state the same triple), `shared_graphs` matches only their quads, and
+    finds what matching every quad finds: both graphs of each shared triple."""
+    from rivalry.graph.export import shared_graphs
+
+    a, b, inferred, derived = iri("g/a"), iri("g/b"), iri("g/inferred"), iri("g/derived")
+    db = ox.Store()
+    db.extend([ox.Quad(iri(f"s{i}"), iri("p"), ox.Literal(f"{i}"), a) for i in range(10)])
+    db.extend([ox.Quad(iri(f"t{i}"), iri("p"), ox.Literal(f"{i}"), b) for i in range(10)])
+    db.extend([ox.Quad(iri(f"u{i}"), iri("p"), ox.Literal(f"{i}"), derived)
+               for i in range(10)])
+    db.add(ox.Quad(iri("u0"), iri("q"), ox.Literal("x"), inferred))
+    assert shared_graphs(db, [inferred, derived]) == shared_graphs(db) == set()
+    db.add(ox.Quad(iri("s3"), iri("p"), ox.Literal("3"), inferred))  # also in a
+    db.add(ox.Quad(iri("u4"), iri("p"), ox.Literal("4"), inferred))  # also in derived
+    assert shared_graphs(db, [inferred, derived]) == shared_graphs(db) == {
+        a, inferred, derived}
+    assert shared_graphs(db, []) == set()
