@@ -60,13 +60,20 @@ def statistics(store: GraphReader, *, triples: int | None = None) -> Statistics:
     if triples is None:
         triples = _count(store, "SELECT (COUNT(*) AS ?n) WHERE "
                                 "{ SELECT DISTINCT ?s ?p ?o WHERE { ?s ?p ?o } }")
+    # the subjects once, for both of their counts: the entity space's test is made on
+    # each distinct subject, not on each triple
+    rows = list(store.query(
+        "SELECT (COUNT(*) AS ?n) (SUM(IF(isIRI(?s) && STRSTARTS(STR(?s), "
+        f'"{ID_BASE}"), 1, 0)) AS ?entities) WHERE {{ SELECT DISTINCT ?s WHERE {{ ?s ?p ?o }} }}'
+    ).rows())
+    subjects, entities = (int(term_value(v)) if v is not None else 0
+                          for v in (rows[0] if rows else (None, None)))
     stats = Statistics(
         triples=triples,
-        entities=_count(store, "SELECT (COUNT(DISTINCT ?s) AS ?n) WHERE { ?s ?p ?o "
-                               f'FILTER(isIRI(?s) && STRSTARTS(STR(?s), "{ID_BASE}")) }}'),
+        entities=entities,
         classes=_count(store, "SELECT (COUNT(DISTINCT ?c) AS ?n) WHERE { ?s a ?c }"),
         properties=_count(store, "SELECT (COUNT(DISTINCT ?p) AS ?n) WHERE { ?s ?p ?o }"),
-        distinct_subjects=_count(store, "SELECT (COUNT(DISTINCT ?s) AS ?n) WHERE { ?s ?p ?o }"),
+        distinct_subjects=subjects,
         distinct_objects=_count(store, "SELECT (COUNT(DISTINCT ?o) AS ?n) WHERE { ?s ?p ?o }"),
     )
     stats.graphs = dict(sorted(store.graph_sizes().items()))

@@ -393,3 +393,17 @@ def test_rebuild_switches_and_removes_what_is_gone(external, remote: RemoteStore
     assert graph not in on_server
     assert [g for g in on_server if g.startswith(UNION_GRAPH_BASE)] == [
         UNION_GRAPH_BASE + remote.info.build_id]
+
+
+def test_void_statistics_counted_by_the_external_store(remote: RemoteStore,
+                                                       curated_store: EmbeddedStore) -> None:
+    """VoID's figures counted by the external server's own engine (as for a build made
+    before the build kept them) are the embedded store's: the queries are plain SPARQL
+    1.1 that each server answers alike (a sub-query's distinct subjects, SUM of IF)."""
+    from rivalry.graph.void import statistics
+
+    theirs, ours = statistics(remote), statistics(curated_store)
+    for name in ("triples", "entities", "classes", "properties", "distinct_subjects",
+                 "distinct_objects"):
+        assert getattr(theirs, name) == getattr(ours, name), name
+    assert theirs.class_partitions == ours.class_partitions

@@ -528,6 +528,8 @@ def test_void_counts_match_the_data(client: FlaskClient, store_dir: Path) -> Non
     rdf_type = ox.NamedNode(str(rdflib.RDF.type))
     assert value(void.classes) == len({o for _, p, o in triples if p == rdf_type})
     assert value(void.properties) == len({p for _, p, _ in triples})
+    assert value(void.distinctSubjects) == len({s for s, _, _ in triples})
+    assert value(void.distinctObjects) == len({o for _, _, o in triples})
     assert (dataset, void.sparqlEndpoint, rdflib.URIRef("http://localhost/sparql")) in g
     # one void:dataDump, the union in N-Triples: VoID reads several as parts to load
     # together, and the five files are alternatives (their triples count once)
