@@ -757,6 +757,10 @@ class Work:
     #: for an incremental build: the previous build's search index and the triples whose
     #: presence changed since (asserted or inferred), from which the index is updated
     index_update: tuple[Path, set[ox.Triple]] | None = None
+    #: for an incremental build: the graphs that shared a triple in the previous build
+    #: and every triple added to a graph since, from which the graphs that share one now
+    #: are found (rivalry.graph.export.shared_graphs_after)
+    shared_update: tuple[list[ox.NamedNode], set[ox.Triple]] | None = None
 
 
 def _manifest(files: list[SourceFile], directory: Path, ontology: Path | None,
@@ -939,10 +943,12 @@ def build(
                          graphs=sum(1 for _ in work.store.named_graphs()),
                          content_hash=work.digest, inferred=work.inferred)
         # the index and the products first, under the build's id: servers look for them
-        # once the target switches to the build
-        final = store_root.publish_build(
-            work.store, info, lambda directory: _products(work.store, directory, options, phases),
-            progress)
+        # once the target switches to the build (its builds are full: no next build
+        # starts from the graphs that share a triple, which _products returns)
+        def products(directory: Path) -> None:
+            _products(work.store, directory, options, phases)
+
+        final = store_root.publish_build(work.store, info, products, progress)
         return BuildResult(info=info, path=final, files=work.files,
                            consistency=work.consistency, validation=work.validation,
                            seconds=phases.seconds, peak_mb=peak_memory_mb())
@@ -971,7 +977,9 @@ def build(
             content_hash=work.digest,
             inferred=work.inferred,
         )
-        _products(work.in_memory or work.store, partial, options, phases, work.index_update)
+        work.manifest["shared_graphs"] = _products(
+            work.in_memory or work.store, partial, options, phases, work.index_update,
+            work.shared_update)
         work.in_memory = None
         database.finish(info)
         work.store = None  # type: ignore[assignment]  # closes the database: it is complete
@@ -1040,12 +1048,17 @@ def _close(store: ox.Store) -> None:
 
 
 def _products(db: ox.Store, directory: Path, options: BuildOptions, phases: Phases,
-              index_update: tuple[Path, set[ox.Triple]] | None = None) -> None:
+              index_update: tuple[Path, set[ox.Triple]] | None = None,
+              shared_update: tuple[list[ox.NamedNode], set[ox.Triple]] | None = None
+              ) -> list[str]:
     """What the server reads beside the database, written into the build before it is
     published (so it is published with it): the search index (updated from the previous
     build's when `index_update` gives it and the change allows), and the dumps and
-    figures of /stats and VoID (rivalry.graph.products)."""
-    from rivalry.graph.export import UnionParts, union_parts
+    figures of /stats and VoID (rivalry.graph.products). The graphs that share a triple
+    with another, which the union's dumps and size need, are found from the previous
+    build's and the added triples when `shared_update` gives them. Returns those graphs,
+    for the next build to start from."""
+    from rivalry.graph.export import UnionParts, shared_graphs_after, union_parts
     from rivalry.graph.products import (
         dumps_folder,
         write_dataset_dumps,
@@ -1083,16 +1096,21 @@ def _products(db: ox.Store, directory: Path, options: BuildOptions, phases: Phas
     def said_shared(parts: UnionParts) -> str:
         shared = sum(1 for _, query in parts if query is not None) - 1  # default graph
         return (f"{_count(shared, 'graph')} of {len(parts) - 1:,} share a triple with "
-                "another (the union's dumps give each such triple once)")
+                "another (the union's dumps give each such triple once)"
+                + ("; found from the previous build's and the triples the change added"
+                   if shared_update is not None else ""))
+
+    def find_parts() -> UnionParts:
+        if shared_update is not None:
+            before, added = shared_update
+            return union_parts(db, shared=shared_graphs_after(db, before, added))
+        # the facts files and the ontology were checked to share no triple with one
+        # another (check_stated_once): only the graphs the build makes can share one
+        return union_parts(db, [ox.NamedNode(g) for g in BUILT_GRAPHS])
 
     def shared_triples() -> UnionParts:
         try:
-            # the facts files and the ontology were checked to share no triple with one
-            # another (check_stated_once; an incremental build checks the changed files
-            # against the rest): only the graphs the build makes can share one
-            built = [ox.NamedNode(g) for g in BUILT_GRAPHS]
-            found.set_result(phases.run("shared triples", lambda: union_parts(db, built),
-                                         said_shared))
+            found.set_result(phases.run("shared triples", find_parts, said_shared))
         except BaseException as e:
             found.set_exception(e)
             raise
@@ -1107,7 +1125,7 @@ def _products(db: ox.Store, directory: Path, options: BuildOptions, phases: Phas
         # pages read on every request: without them /stats and VoID count the whole graph
         # each time (at 100,000 synthetic measures, past the page time limit)
         phases.together(index, lambda: figures(shared_triples()))
-        return
+        return _shared_names(found.result())
 
     def dumps() -> None:
         phases.run("dumps of the graphs", lambda: write_dataset_dumps(db, folder),
@@ -1128,6 +1146,14 @@ def _products(db: ox.Store, directory: Path, options: BuildOptions, phases: Phas
     # then the union's; the other finds the union's parts, then writes the search index
     # and the figures. (At 100k synthetic measures the two take about as long.)
     phases.together(dumps, index_and_figures)
+    return _shared_names(found.result())
+
+
+def _shared_names(parts: list[tuple[Any, str | None]]) -> list[str]:
+    """The IRIs of the named graphs that share a triple with another, from the union's
+    parts (those with a query of their share, the default graph aside)."""
+    return sorted(graph.value for graph, query in parts
+                  if query is not None and isinstance(graph, ox.NamedNode))
 
 
 def build_quads(path: Path) -> Iterable[ox.Quad]:

@@ -50,13 +50,40 @@ def shared_graphs(db: ox.Store, may_share: Iterable[ox.NamedNode] | None = None
     return found
 
 
-def _union_parts(db: ox.Store, may_share: Iterable[ox.NamedNode] | None = None
+def shared_graphs_after(db: ox.Store, before: Iterable[ox.NamedNode],
+                        added: Iterable[ox.Triple]) -> set[ox.NamedNode | ox.BlankNode]:
+    """The named graphs that share a triple with another after a change, from the graphs
+    that shared one before it (`before`) and every triple the change added to a graph
+    (`added`), without reading the other graphs: a graph that shared no triple can have
+    come to share one only through an added triple, whose graphs are looked up; one
+    that did is checked again, as a removed triple may have been the one it shared."""
+    found: set[ox.NamedNode | ox.BlankNode] = set()
+    for graph in before:
+        if graph in found:
+            continue
+        rows = cast(ox.QuerySolutions, db.query(
+            f"SELECT ?h WHERE {{ GRAPH <{graph.value}> {{ ?s ?p ?o }} GRAPH ?h {{ ?s ?p ?o }} "
+            f"FILTER(?h != <{graph.value}>) }} LIMIT 1"))
+        for row in rows:
+            found.update((graph, row["h"]))
+    for t in added:
+        holders = {q.graph_name for q in db.quads_for_pattern(t.subject, t.predicate,
+                                                               t.object, None)}
+        holders.discard(ox.DefaultGraph())
+        if len(holders) > 1:
+            found.update(holders)  # type: ignore[arg-type]
+    return found
+
+
+def _union_parts(db: ox.Store, may_share: Iterable[ox.NamedNode] | None = None,
+                 shared: set[ox.NamedNode | ox.BlankNode] | None = None
                  ) -> Iterator[tuple[ox.NamedNode | ox.BlankNode | ox.DefaultGraph, str | None]]:
     """The graphs in the order the union takes them (named graphs in IRI order, the default
     graph last), each with the CONSTRUCT query of its share of the union, or None where its
     share is the whole graph: a graph that shares no triple with another, as nearly every
-    graph does (`shared_graphs` finds the others)."""
-    shared = shared_graphs(db, may_share)
+    graph does (`shared` when the caller knows them, else `shared_graphs` finds them)."""
+    if shared is None:
+        shared = shared_graphs(db, may_share)
     for graph in sorted(db.named_graphs(), key=lambda g: g.value):
         if graph not in shared:
             yield graph, None
@@ -89,12 +116,14 @@ def union_triples(db: ox.Store) -> Generator[ox.Triple, None, None]:
 UnionParts = list[tuple[ox.NamedNode | ox.BlankNode | ox.DefaultGraph, str | None]]
 
 
-def union_parts(db: ox.Store, may_share: Iterable[ox.NamedNode] | None = None) -> UnionParts:
+def union_parts(db: ox.Store, may_share: Iterable[ox.NamedNode] | None = None, *,
+                shared: set[ox.NamedNode | ox.BlankNode] | None = None) -> UnionParts:
     """The graphs of the union in its order, each with the query of its share of it, or
     None where that is the whole graph (`_union_parts`; `may_share` as for
-    `shared_graphs`): computed once for several formats, as finding the graphs that
-    share a triple reads every quad (or every quad of `may_share`)."""
-    return list(_union_parts(db, may_share))
+    `shared_graphs`; `shared`, the graphs that share a triple, when the caller knows
+    them): computed once for several formats, as finding the graphs that share a triple
+    reads every quad (or every quad of `may_share`)."""
+    return list(_union_parts(db, may_share, shared))
 
 
 class PartsWriter(io.RawIOBase):

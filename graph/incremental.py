@@ -273,6 +273,12 @@ def run_incremental(plan: Plan, partial: Path, options: BuildOptions, phases: Ph
         refuse_if_inconsistent(report)
     derived = update_derived_phase(store, phases, changed_triples)
     work.index_update = (plan.previous / INDEX_FILE, changed_triples)
+    shared_before = plan.state.manifest.get("shared_graphs")
+    if isinstance(shared_before, list):  # kept by the previous build
+        work.shared_update = (
+            [ox.NamedNode(g) for g in shared_before],
+            {_triple(q) for q in all_added} | set(change.added)
+            | {_triple(q) for q in derived.added})
     if fits_in_memory(plan.files, options):
         # the figures (and the dumps, when asked for) read every quad, some several times:
         # from memory about three times faster than from RocksDB, which pays for the copy

@@ -54,6 +54,9 @@ NEW_RESPONSE = NEW_MEASURE.replace(
     "    rv:respondsTo action:cn-co-2025-01-05-integrity-denial ;")
 
 INTEGRITY = "events/2025-01-integrity-technology-sanction.ttl"
+#: A triple the metadata graph also holds (rivalry.graph.build.describe_facts_graph).
+SHARED_TRIPLE = ("<https://w3id.org/rivalry/graph/facts/events/2025-01-integrity-technology-"
+                 "sanction> dct:license <https://creativecommons.org/licenses/by/4.0/> .\n")
 
 
 def substitute(name: str, old: str, new: str) -> Edit:
@@ -119,6 +122,11 @@ EDITS: dict[str, Edit] = {
     "a publisher is renamed": substitute(
         "reference/agencies.ttl", 'rdfs:label "U.S. Department of the Treasury"@en ;',
         'rdfs:label "United States Department of the Treasury"@en ;'),
+    # the union's dumps: a triple in two graphs (the file states what the metadata graph
+    # says of its graph), given once
+    "a file states its graph's licence": substitute(
+        INTEGRITY, "@prefix dct:    <http://purl.org/dc/terms/> .\n",
+        "@prefix dct:    <http://purl.org/dc/terms/> .\n" + SHARED_TRIPLE),
 }
 
 #: How each edit's search index is written: updated from the previous build's, or whole
@@ -128,7 +136,7 @@ INDEX_WRITTEN = {
     "a label gets a second language": "updated", "a type changes": "updated",
     "an issuer changes (its state is inferred)": "updated", "nothing changes": "updated",
     "a status change moves": "updated", "a source's title changes": "updated",
-    "a publisher is renamed": "updated",
+    "a publisher is renamed": "updated", "a file states its graph's licence": "updated",
     "an agency moves (the states of its measures are inferred)":
         "written whole (the change touches org:subOrganizationOf",
     "a new file with blank nodes": "written whole (the change makes an entity searchable",
@@ -272,6 +280,36 @@ def test_an_index_written_by_other_code_is_written_whole(base: tuple[Path, Path]
     assert any(line.startswith("search index: written whole (the previous build's index "
                                "was written by other code)") for line in said)
     assert products(incremental) == products(full)
+
+
+def test_the_graphs_sharing_a_triple_follow_the_change(base: tuple[Path, Path],
+                                                       tmp_path: Path) -> None:
+    """An incremental build finds the graphs that share a triple from the previous
+    build's and the triples the change added: a file that comes to state what the
+    metadata graph says of it shares a triple with it, and stops when it no longer
+    states it; each build's union dump gives the triple once, as a full build's does."""
+    edit = EDITS["a file states its graph's licence"]
+    incremental, full, said = rebuild(base, tmp_path, edit)
+    line = next(line for line in said if line.startswith("shared triples: "))
+    assert line.startswith("shared triples: 2 graphs of ") and "the change added" in line
+    graph = "https://w3id.org/rivalry/graph/facts/events/2025-01-integrity-technology-sanction"
+    assert state(incremental, "manifest.json")["shared_graphs"] == [  # type: ignore[index]
+        graph, "https://w3id.org/rivalry/graph/meta"]
+    assert products(incremental) == products(full)
+    union = gzip.decompress((incremental.path / "dumps" / "rivalry.nt.gz").read_bytes())
+    assert union.count(f"<{graph}> <http://purl.org/dc/terms/license> ".encode()) == 1
+    # the file no longer states it: the two graphs share nothing again
+    facts = tmp_path / "facts"
+    path = facts / INTEGRITY
+    path.write_text(path.read_text("utf-8").replace(SHARED_TRIPLE, ""), "utf-8")
+    said.clear()
+    again = build(tmp_path / "store", facts, progress=said.append)
+    assert again.incremental
+    line = next(line for line in said if line.startswith("shared triples: "))
+    assert line.startswith("shared triples: 0 graphs of "), line
+    assert state(again, "manifest.json")["shared_graphs"] == []  # type: ignore[index]
+    full_again = build(tmp_path / "full-again", facts, options=BuildOptions(incremental=False))
+    assert products(again) == products(full_again)
 
 
 def _cut_short(dump: Path) -> None:
