@@ -260,14 +260,17 @@ def run_incremental(plan: Plan, partial: Path, options: BuildOptions, phases: Ph
         work.validation, work.results, line = _revalidate(store, plan, options, phases,
                                                           changed_triples, labels)
         work.rechecked.append(line)
+    # the inferred graph's change, as quads (the consistency check and the copy in
+    # memory both take it so)
+    inferred_graph = ox.NamedNode(INFERRED_GRAPH)
+    inferred_removed = {ox.Quad(t.subject, t.predicate, t.object, inferred_graph)
+                        for t in change.removed}
+    inferred_added = {ox.Quad(t.subject, t.predicate, t.object, inferred_graph)
+                      for t in change.added}
     if options.consistency:
-        inferred = ox.NamedNode(INFERRED_GRAPH)
-        gone = all_removed | {ox.Quad(t.subject, t.predicate, t.object, inferred)
-                              for t in change.removed}
-        new = all_added | {ox.Quad(t.subject, t.predicate, t.object, inferred)
-                           for t in change.added}
         report, summary, line = _recheck(store, plan, options, phases, changed_triples,
-                                         gone, new)
+                                         all_removed | inferred_removed,
+                                         all_added | inferred_added)
         work.consistency, work.summary = report, summary
         work.rechecked.append(line)
         refuse_if_inconsistent(report)
@@ -281,14 +284,10 @@ def run_incremental(plan: Plan, partial: Path, options: BuildOptions, phases: Ph
             | {_triple(q) for q in derived.added})
     if fits_in_memory(plan.files, options):
         # the figures (and the dumps, when asked for) read every quad, some several times:
-        # from memory about three times faster than from RocksDB, which pays for the copy
-        # (measured at 100k, docs/benchmarks-builds.md)
-        inferred_graph = ox.NamedNode(INFERRED_GRAPH)
-        changes = [
-            (all_removed, all_added),
-            ([ox.Quad(t.subject, t.predicate, t.object, inferred_graph) for t in change.removed],
-             [ox.Quad(t.subject, t.predicate, t.object, inferred_graph) for t in change.added]),
-            (derived.removed, derived.added)]
+        # faster from memory than from RocksDB, which pays for the copy (docs/architecture.md,
+        # "Incremental builds")
+        changes = [(all_removed, all_added), (inferred_removed, inferred_added),
+                   (derived.removed, derived.added)]
         uses = "the index, " + ("the dumps and " if options.dumps else "") + "the figures"
         work.in_memory = phases.run(
             "in memory", lambda: in_memory(store, plan.previous, changes),
@@ -310,8 +309,8 @@ def in_memory(store: ox.Store, previous: Path,
     """The graph of `store` (the database an incremental build has changed) in memory, and
     how it was had: the previous build's N-Quads dump read back and changed as the
     database was (`changes`, the quads each step removed and added), which reads faster
-    than the database itself; or, when that dump is missing, cannot
-    be read or disagrees with the database, every quad of the database copied."""
+    than the database itself; or, when that dump is missing, cannot be read or disagrees
+    with the database, every quad of the database copied."""
     memory = _from_dump(previous / PREVIOUS_DUMP, changes, len(store))
     if memory is not None:
         return memory, "from the previous build's N-Quads dump, changed as the database was"
