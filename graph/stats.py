@@ -119,15 +119,17 @@ class Stats:
         ]
 
     # --- kept with a build -----------------------------------------------------------------
-    def to_record(self) -> dict[str, Any]:
+    def to_record(self, *, whole: bool = False) -> dict[str, Any]:
         """The figures as JSON values, for a build to keep (rivalry.graph.products): the
         fields themselves (numbers, and lists of tuples of strings and numbers, which JSON
         writes as arrays), with the two lists of facts cut to their first LISTED: whole,
         they grow with the graph, and every reader of the figures (/stats, VoID) parses
-        them; their counts stay whole."""
+        them; their counts stay whole. `whole` keeps the lists whole, as the next build
+        needs them to update the figures (rivalry.graph.refigure)."""
         record = {name: getattr(self, name) for name in self.__dataclass_fields__}
-        for name in ("without_own_document", "single_source"):
-            record[name] = record[name][:LISTED]
+        if not whole:
+            for name in ("without_own_document", "single_source"):
+                record[name] = record[name][:LISTED]
         return record
 
     @classmethod
@@ -211,13 +213,15 @@ def _count(store: GraphReader, query: str) -> int:
 
 def _pairs(store: GraphReader, query: str, labels: Labels | None,
            none: str = "(none)") -> list[tuple[str, int]]:
-    out = []
+    """Counts by the name of what they are grouped by: two nodes of the same label are one
+    row (pages show them by name: two rows of one name would read as one twice)."""
+    out: dict[str, int] = {}
     for key, n in store.query(PREFIX + query).rows():
         name = none if key is None else (labels(term_value(key)) if labels and
                                          key.__class__.__name__ == "NamedNode"
                                          else term_value(key))
-        out.append((name, int(term_value(n))))
-    return sorted(out, key=lambda x: (-x[1], x[0]))
+        out[name] = out.get(name, 0) + int(term_value(n))
+    return sorted(out.items(), key=lambda x: (-x[1], x[0]))
 
 
 def _issuer_documents(store: GraphReader, result: Stats) -> None:
@@ -263,7 +267,7 @@ def _issuer_documents(store: GraphReader, result: Stats) -> None:
         else:
             why = "no document of the issuer was found in the stored sources"
         result.without_own_document.append((action, label.get(action) or action, why))
-    result.without_own_document.sort(key=lambda x: x[1])
+    result.without_own_document.sort(key=lambda x: (x[1], x[0]))  # by label, then node
     result.without_own_document_count = len(result.without_own_document)
 
 
@@ -275,19 +279,22 @@ def stats(store: GraphReader, labels: Labels | None = None) -> Stats:
                                    "{ ?d a rv:SourceDocument }")
     # most specific classes only: a sanction counts as a sanction, not also a measure
     # (rv:mostSpecificType, derived by the build: rivalry.graph.derive)
-    result.by_type = [(labels(term_value(c)), int(term_value(n))) for c, n in store.query(
-        PREFIX + """SELECT ?c (COUNT(DISTINCT ?a) AS ?n) WHERE {
-            ?a a rv:Action ; rv:mostSpecificType ?c } GROUP BY ?c""").rows()]
-    result.by_type.sort(key=lambda x: (-x[1], x[0]))
+    result.by_type = _pairs(store, """SELECT ?c (COUNT(DISTINCT ?a) AS ?n) WHERE {
+            ?a a rv:Action ; rv:mostSpecificType ?c } GROUP BY ?c""", labels)
     result.by_issuer = _pairs(store, """SELECT ?s (COUNT(DISTINCT ?a) AS ?n) WHERE {
         ?a a rv:Action . OPTIONAL { ?a rv:issuingPolity ?s } } GROUP BY ?s""", labels,
                               none=NO_POLITY)
     result.by_year = sorted(_pairs(store, """SELECT ?y (COUNT(DISTINCT ?a) AS ?n) WHERE {
         ?a a rv:Action ; rv:announcedOn ?d BIND(STR(YEAR(?d)) AS ?y) } GROUP BY ?y""", None))
+    by_issuer_and_year: dict[tuple[str, str], int] = {}
     for s, y, n in store.query(PREFIX + """SELECT ?s ?y (COUNT(DISTINCT ?a) AS ?n) WHERE {
             ?a a rv:Action ; rv:announcedOn ?d ; rv:issuingPolity ?s BIND(STR(YEAR(?d)) AS ?y)
-        } GROUP BY ?s ?y ORDER BY ?y ?s""").rows():
-        result.by_issuer_and_year.append((labels(term_value(s)), term_value(y), int(term_value(n))))
+        } GROUP BY ?s ?y""").rows():
+        key = (labels(term_value(s)), term_value(y))
+        by_issuer_and_year[key] = by_issuer_and_year.get(key, 0) + int(term_value(n))
+    # by year, then by the issuer's name
+    result.by_issuer_and_year = [(s, y, n) for (s, y), n in sorted(
+        by_issuer_and_year.items(), key=lambda x: (x[0][1], x[0][0]))]
     result.sources_by_kind = _pairs(store, """SELECT ?k (COUNT(DISTINCT ?d) AS ?n) WHERE {
         ?d a rv:SourceDocument OPTIONAL { ?d rv:sourceKind ?k } } GROUP BY ?k""", labels,
                                     none="(kind not given)")
@@ -298,9 +305,10 @@ def stats(store: GraphReader, labels: Labels | None = None) -> Stats:
             { SELECT ?x WHERE { ?x prov:wasDerivedFrom ?doc } GROUP BY ?x
               HAVING (COUNT(DISTINCT ?doc) = 1) }
             ?x rv:mostSpecificType ?c .
-        } GROUP BY ?x ORDER BY ?x""").rows():
+        } GROUP BY ?x""").rows():
         iri = term_value(node)
         result.single_source.append((iri, labels(iri), labels(term_value(t))))
+    result.single_source.sort()  # by node (an IRI, or a blank node's label)
     result.single_source_count = len(result.single_source)
     result.single_source_by_type = _by_type(result.single_source)
     result.responses = _count(store, "SELECT (COUNT(DISTINCT ?r) AS ?n) WHERE "
