@@ -761,6 +761,9 @@ class Work:
     #: and every triple added to a graph since, from which the graphs that share one now
     #: are found (rivalry.graph.export.shared_graphs_after)
     shared_update: tuple[list[ox.NamedNode], set[ox.Triple]] | None = None
+    #: for an incremental build: the previous build's directory and the change to the
+    #: graph (rivalry.graph.refigure.Change), from which the figures are updated
+    figures_update: tuple[Path, Any] | None = None
 
 
 def _manifest(files: list[SourceFile], directory: Path, ontology: Path | None,
@@ -979,7 +982,7 @@ def build(
         )
         work.manifest["shared_graphs"] = _products(
             work.in_memory or work.store, partial, options, phases, work.index_update,
-            work.shared_update)
+            work.shared_update, work.figures_update)
         work.in_memory = None
         database.finish(info)
         work.store = None  # type: ignore[assignment]  # closes the database: it is complete
@@ -1049,22 +1052,25 @@ def _close(store: ox.Store) -> None:
 
 def _products(db: ox.Store, directory: Path, options: BuildOptions, phases: Phases,
               index_update: tuple[Path, set[ox.Triple]] | None = None,
-              shared_update: tuple[list[ox.NamedNode], set[ox.Triple]] | None = None
-              ) -> list[str]:
+              shared_update: tuple[list[ox.NamedNode], set[ox.Triple]] | None = None,
+              figures_update: tuple[Path, Any] | None = None) -> list[str]:
     """What the server reads beside the database, written into the build before it is
     published (so it is published with it): the search index (updated from the previous
     build's when `index_update` gives it and the change allows), and the dumps and
     figures of /stats and VoID (rivalry.graph.products). The graphs that share a triple
     with another, which the union's dumps and size need, are found from the previous
-    build's and the added triples when `shared_update` gives them. Returns those graphs,
-    for the next build to start from."""
+    build's and the added triples when `shared_update` gives them; the figures are
+    updated from the previous build's when `figures_update` gives it and the change
+    (rivalry.graph.refigure). Returns those graphs, for the next build to start from."""
     from rivalry.graph.export import UnionParts, shared_graphs_after, union_parts
     from rivalry.graph.products import (
         dumps_folder,
+        update_figures,
         write_dataset_dumps,
         write_figures,
         write_union_dumps,
     )
+    from rivalry.graph.refigure import NotUpdatable
     from rivalry.graph.search import IndexStats, build_search_index, update_search_index
 
     def write_index() -> tuple[IndexStats, str | None]:
@@ -1116,9 +1122,24 @@ def _products(db: ox.Store, directory: Path, options: BuildOptions, phases: Phas
             raise
         return found.result()
 
+    def count_figures(parts: UnionParts) -> str:
+        state = directory / "state"
+        how = ""
+        if figures_update is not None:
+            previous, change = figures_update
+            try:
+                counted = update_figures(db, folder, previous, change, parts, state)
+                return (f", updated from the previous build's for the change (/stats "
+                        f"counted {_count(counted, 'node')} again)")
+            except NotUpdatable as e:
+                how = f", counted whole ({e})"
+        write_figures(db, folder, parts=parts, state=state)
+        return how
+
     def figures(parts: UnionParts) -> None:
-        phases.run("figures", lambda: write_figures(db, folder, parts=parts),
-                   lambda _: f"of /stats, VoID and the list pages' filters, in {folder}")
+        phases.run("figures", lambda: count_figures(parts),
+                   lambda how: f"of /stats, VoID and the list pages' filters{how}, in "
+                               f"{folder}")
 
     if not options.dumps:
         # no dumps (the server writes each on its first request), but the figures, which

@@ -68,6 +68,7 @@ from rivalry.graph.build import (
     scan,
     shapes_digest,
 )
+from rivalry.graph.refigure import Change
 from rivalry.graph.search import INDEX_FILE
 from rivalry.graph.store import BuildInfo, StoreLocation
 
@@ -282,16 +283,18 @@ def run_incremental(plan: Plan, partial: Path, options: BuildOptions, phases: Ph
             [ox.NamedNode(g) for g in shared_before],
             {_triple(q) for q in all_added} | set(change.added)
             | {_triple(q) for q in derived.added})
-    if fits_in_memory(plan.files, options):
-        # the figures (and the dumps, when asked for) read every quad, some several times:
-        # faster from memory than from RocksDB, which pays for the copy (docs/architecture.md,
-        # "Incremental builds")
-        changes = [(all_removed, all_added), (inferred_removed, inferred_added),
-                   (derived.removed, derived.added)]
-        uses = "the index, " + ("the dumps and " if options.dumps else "") + "the figures"
+    changes = [(all_removed, all_added), (inferred_removed, inferred_added),
+               (derived.removed, derived.added)]
+    # the figures are updated from the previous build's, reading only what the change
+    # can reach (rivalry.graph.refigure)
+    work.figures_update = (plan.previous, Change.of_steps(changes))
+    if options.dumps and fits_in_memory(plan.files, options):
+        # the dumps read every quad: faster from memory than from RocksDB, which pays for
+        # the copy (docs/architecture.md, "Incremental builds")
         work.in_memory = phases.run(
             "in memory", lambda: in_memory(store, plan.previous, changes),
-            lambda m: f"{len(m[0]):,} quads in memory for {uses}, {m[1]}")[0]
+            lambda m: f"{len(m[0]):,} quads in memory for the dumps and the index, {m[1]}"
+        )[0]
 
     def finish(info: BuildInfo) -> None:
         phases.run("store", lambda: work.store.flush(),

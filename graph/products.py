@@ -182,24 +182,56 @@ def union_size(db: ox.Store, parts: UnionParts, sizes: dict[str, int]) -> int:
     return total
 
 
-def write_figures(db: ox.Store, directory: Path, *, parts: UnionParts | None = None) -> None:
+def write_figures(db: ox.Store, directory: Path, *, parts: UnionParts | None = None,
+                  state: Path | None = None) -> None:
     """The figures of /stats and VoID, and the values of the list pages' filters (a file
     of their own: every list page reads it, and it is small), as JSON, atomically.
     VoID's number of triples is counted from the union's `parts` (`union_size`) when the
-    caller has them, as a build has; otherwise a query counts them."""
+    caller has them, as a build has; otherwise a query counts them. `state`: where the
+    next build finds the figures of /stats whole, to update them (rivalry.graph.refigure)."""
     from rivalry.graph.graphs import kept_figures
-    from rivalry.graph.listing import facet_values, member_counts
+    from rivalry.graph.listing import member_counts
+    from rivalry.graph.refigure import Figures
     from rivalry.graph.stats import stats
     from rivalry.graph.void import statistics
 
     graph = BuiltGraph(db)
     triples = None if parts is None else union_size(db, parts, graph.graph_sizes())
+    keep_figures(graph, directory, Figures(
+        stats(graph), statistics(graph, triples=triples), kept_figures(graph),
+        member_counts(graph)), state)
+
+
+def update_figures(db: ox.Store, directory: Path, previous: Path, change: Any,
+                   parts: UnionParts, state: Path) -> int:
+    """The figures, as `write_figures` writes them, updated from the previous build's
+    (`previous`, its directory) for the `change` (rivalry.graph.refigure.Change). Returns
+    how many nodes /stats counted again; raises rivalry.graph.refigure.NotUpdatable,
+    saying why, when the figures must be counted whole instead."""
+    from rivalry.graph.refigure import updated_figures
+
+    graph = BuiltGraph(db)
+    figures, counted = updated_figures(previous, db, change, graph,
+                                       lambda sizes: union_size(db, parts, sizes))
+    keep_figures(graph, directory, figures, state)
+    return counted
+
+
+def keep_figures(graph: BuiltGraph, directory: Path, figures: Any,
+                 state: Path | None) -> None:
+    """Write the figures (rivalry.graph.refigure.Figures) and the filters' values."""
+    from rivalry.graph.listing import facet_values
+    from rivalry.graph.refigure import STATE_STATS
+
     _write_json(directory / FIGURES, {
-        "stats": stats(graph).to_record(),
-        "void": asdict(statistics(graph, triples=triples)),
-        "graphs": kept_figures(graph),
-        "members": member_counts(graph)})
+        "stats": figures.stats.to_record(),
+        "void": asdict(figures.statistics),
+        "graphs": figures.kept,
+        "members": figures.members})
     _write_json(directory / FACETS, facet_values(graph))
+    if state is not None:
+        state.mkdir(parents=True, exist_ok=True)
+        _write_json(state / STATE_STATS, figures.stats.to_record(whole=True))
 
 
 def _write_json(path: Path, value: Any) -> None:

@@ -122,6 +122,18 @@ EDITS: dict[str, Edit] = {
     "a publisher is renamed": substitute(
         "reference/agencies.ttl", 'rdfs:label "U.S. Department of the Treasury"@en ;',
         'rdfs:label "United States Department of the Treasury"@en ;'),
+    # the figures of /stats, updated from the previous build's: counts by the issuing
+    # state's name, and the actions citing their issuer's own document
+    "a state is renamed": substitute("reference/states.ttl", 'rdfs:label "Japan"@en',
+                                     'rdfs:label "Nippon"@en'),
+    # two steps from the actions it counts: the state of the agency that published the
+    # official documents two actions cite (neither issued by it)
+    "a publisher's state changes": substitute(
+        "reference/agencies.ttl", '"GAO"@en ;\n    rv:agencyOf state:us .',
+        '"GAO"@en ;\n    rv:agencyOf state:gb .'),
+    "an official source becomes a mirror": substitute(
+        INTEGRITY, "jy2769> ;\n    rv:sourceKind rv:PrimaryOfficial ;",
+        "jy2769> ;\n    rv:sourceKind rv:Mirror ;"),
     # the union's dumps: a triple in two graphs (the file states what the metadata graph
     # says of its graph), given once
     "a file states its graph's licence": substitute(
@@ -137,6 +149,8 @@ INDEX_WRITTEN = {
     "an issuer changes (its state is inferred)": "updated", "nothing changes": "updated",
     "a status change moves": "updated", "a source's title changes": "updated",
     "a publisher is renamed": "updated", "a file states its graph's licence": "updated",
+    "a state is renamed": "updated", "an official source becomes a mirror": "updated",
+    "a publisher's state changes": "updated",
     "an agency moves (the states of its measures are inferred)":
         "written whole (the change touches org:subOrganizationOf",
     "a new file with blank nodes": "written whole (the change makes an entity searchable",
@@ -229,6 +243,11 @@ def test_incremental_build_equals_a_full_one(base: tuple[Path, Path], tmp_path: 
     assert isinstance(mine_summary, dict) and isinstance(full_summary, dict)
     for part in ("kinds", "edges", "values", "schema"):
         assert mine_summary[part] == full_summary[part], part
+    # the figures updated from the previous build's (rivalry.graph.refigure), not counted
+    # whole, and the next build's whole figures of /stats as a full build keeps them
+    figures = next(line for line in said if line.startswith("figures:"))
+    assert "updated from the previous build's for the change" in figures, figures
+    assert state(incremental, "stats.json") == state(full, "stats.json")
     mine, theirs = products(incremental), products(full)
     assert mine.keys() == theirs.keys()
     for name in mine:
@@ -341,7 +360,7 @@ def test_a_previous_dump_that_cannot_be_trusted_is_not_used(
                                       prepare=prepare)
     assert incremental.incremental
     line = next(line for line in said if line.startswith("in memory: "))
-    assert "figures, copied from the database (" in line, line
+    assert "the index, copied from the database (" in line, line
     mine, theirs = products(incremental), products(full)
     assert mine == theirs
 
@@ -358,6 +377,25 @@ def test_products_written_from_the_database_on_disk_equal_a_full_builds(
     assert mine == theirs
 
 
+def test_figures_that_cannot_be_updated_are_counted_whole(base: tuple[Path, Path],
+                                                         tmp_path: Path) -> None:
+    """An incremental build updates the figures from the previous build's; when that
+    build kept no whole figures of /stats (state/stats.json), they are counted whole, the
+    build says why, and they are a full build's."""
+    def prepare(previous: Path) -> None:
+        kept = previous / "state" / "stats.json"
+        kept.parent.chmod(0o755)
+        kept.unlink()
+
+    incremental, full, said = rebuild(base, tmp_path, EDITS["a target is added"],
+                                      prepare=prepare)
+    assert incremental.incremental
+    line = next(line for line in said if line.startswith("figures: "))
+    assert "counted whole (the previous build kept no figures that can be read" in line, line
+    assert products(incremental) == products(full)
+    assert state(incremental, "stats.json") == state(full, "stats.json")
+
+
 def test_a_build_without_dumps_still_writes_the_figures(base: tuple[Path, Path],
                                                        tmp_path: Path) -> None:
     """`--no-dumps` leaves the dumps to the server (each on its first request) but writes
@@ -370,6 +408,8 @@ def test_a_build_without_dumps_still_writes_the_figures(base: tuple[Path, Path],
     folder = incremental.path / "dumps"
     assert not list(folder.glob("*.gz"))
     assert any(line.startswith("figures: ") for line in said)
+    # no copy of the graph in memory: nothing left reads it whole
+    assert not any(line.startswith("in memory: ") for line in said)
     for name in ("figures.json", "facets.json"):
         assert json.loads((folder / name).read_text("utf-8")) == json.loads(
             (full.path / "dumps" / name).read_text("utf-8")), name
