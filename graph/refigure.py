@@ -17,14 +17,16 @@ graphs and their metadata, the inferred graph, the derived graph (`Change`). Fro
   list that was cut short (then that graph's subjects are counted again).
 - /stats: each of its figures is a sum over nodes (actions, documents, responses, facts
   with sources) of what the node's own triples and those of the nodes up to REACH steps
-  from it say. A node's share can change only when the subject of a changed triple is
-  within REACH steps of it. Those nodes are found by walking back from the subjects; they
-  are counted in a small graph that holds every triple within REACH steps of them, once
-  as the graph is after the change and once as it was before; the previous figures, plus
-  the one, less the other, are the figures after the change. (Other nodes in the small
-  graph see the same triples in both, so their shares cancel.) The two lists of /stats
-  (facts resting on one source, actions without their issuer's document) are kept whole
-  in the build's state for this (STATE_STATS).
+  from it say, along the properties the figures read (rivalry.graph.stats.READS, and
+  the labels'). A node's share can change only when the subject of a changed triple of
+  those properties is within REACH steps of it along them. Those nodes are found by
+  walking back from the subjects; they are counted in a small graph that holds every
+  such triple within REACH steps of them, once as the graph is after the change and once
+  as it was before; the previous figures, plus the one, less the other, are the figures
+  after the change. (Other nodes in the small graph see the same triples in both, so
+  their shares cancel.) The two lists of /stats (facts resting on one source, actions
+  without their issuer's document) are kept whole in the build's state for this
+  (STATE_STATS).
 - The values of the list pages' filters: counted again (one grouped query per filter).
 
 Every build checks none of this against a full count; the tests do, for every kind of
@@ -43,8 +45,9 @@ from typing import Any
 import pyoxigraph as ox
 
 from rivalry.graph import ID_BASE, ONTOLOGY_GRAPH, term_value
+from rivalry.graph.describe import LABEL_PROPERTIES
 from rivalry.graph.graphs import KEPT, LISTED_MAX, SubjectFigures, subject_figures
-from rivalry.graph.stats import Stats, _by_type, stats
+from rivalry.graph.stats import READS, Stats, _by_type, stats
 from rivalry.graph.void import Statistics
 from rivalry.ontology import NAMESPACE
 
@@ -253,9 +256,11 @@ def updated_kept(previous: dict[str, dict[str, Any]], store: ox.Store, change: C
 
 # --- /stats ---------------------------------------------------------------------------------
 
-def _reaching(store: ox.Store, before: Before, starts: set[Any], steps: int) -> set[Any]:
+def _reaching(store: ox.Store, before: Before, starts: set[Any], steps: int,
+              through: frozenset[str]) -> set[Any]:
     """The nodes from which one of `starts` is at most `steps` triples away, following
-    triples from subject to object in the graph before the change or after it."""
+    triples of the properties `through` from subject to object, in the graph before the
+    change or after it."""
     found = set(starts)
     frontier = set(starts)
     for _ in range(steps):
@@ -263,34 +268,39 @@ def _reaching(store: ox.Store, before: Before, starts: set[Any], steps: int) -> 
         for node in frontier:
             if isinstance(node, ox.Literal):
                 continue
-            reached.update(q.subject for q in store.quads_for_pattern(None, None, node, None))
-            reached.update(q.subject for q in before.removed(o=node))
+            for quads in (store.quads_for_pattern(None, None, node, None),
+                          before.removed(o=node)):
+                reached.update(q.subject for q in quads if q.predicate.value in through)
         frontier = reached - found
         found |= reached
     return found
 
 
-def _reached(store: ox.Store, before: Before, starts: set[Any], steps: int) -> set[Any]:
-    """The nodes at most `steps` triples away from one of `starts`, following triples from
-    subject to object, before the change or after it."""
+def _reached(store: ox.Store, before: Before, starts: set[Any], steps: int,
+             through: frozenset[str]) -> set[Any]:
+    """The nodes at most `steps` triples away from one of `starts`, following triples of
+    the properties `through` from subject to object, before the change or after it."""
     found = {n for n in starts if not isinstance(n, ox.Literal)}
     frontier = set(found)
     for _ in range(steps):
         reached: set[Any] = set()
         for node in frontier:
-            for q in store.quads_for_pattern(node, None, None, None):
-                reached.add(q.object)
-            for q in before.removed(s=node):
-                reached.add(q.object)
+            for quads in (store.quads_for_pattern(node, None, None, None),
+                          before.removed(s=node)):
+                reached.update(q.object for q in quads if q.predicate.value in through)
         frontier = {n for n in reached - found if not isinstance(n, ox.Literal)}
         found |= frontier
     return found
 
 
-def _small_graph(view: Any, nodes: set[Any], ontology: list[ox.Quad]) -> ox.Store:
+def _small_graph(view: Any, nodes: set[Any], through: frozenset[str],
+                 ontology: list[ox.Quad]) -> ox.Store:
+    """The triples of the properties `through` whose subjects are `nodes`, with the
+    ontology (the classes' labels)."""
     small = ox.Store()
-    small.extend(ontology)  # the classes' labels
-    small.extend([q for n in nodes for q in view.quads_for_pattern(n, None, None, None)])
+    small.extend(ontology)
+    small.extend([q for n in nodes for q in view.quads_for_pattern(n, None, None, None)
+                  if q.predicate.value in through])
     return small
 
 
@@ -325,11 +335,13 @@ def updated_stats(previous: Stats, store: ox.Store, change: Change) -> tuple[Sta
     from rivalry.graph.products import BuiltGraph
 
     before = Before(store, change)
-    counted = _reaching(store, before, {q.subject for q in change.quads()}, REACH)
-    near = _reached(store, before, counted, REACH)
+    read = READS | set(LABEL_PROPERTIES)
+    counted = _reaching(store, before, {q.subject for q in change.quads()
+                                        if q.predicate.value in read}, REACH, read)
+    near = _reached(store, before, counted, REACH, read)
     ontology = list(store.quads_for_pattern(None, None, None, ox.NamedNode(ONTOLOGY_GRAPH)))
-    a = stats(BuiltGraph(_small_graph(store, near, ontology)))
-    b = stats(BuiltGraph(_small_graph(before, near, ontology)))
+    a = stats(BuiltGraph(_small_graph(store, near, read, ontology)))
+    b = stats(BuiltGraph(_small_graph(before, near, read, ontology)))
     p = previous
     found = Stats()
     for name in ("actions", "sources", "own_document", "own_document_of", "responses",

@@ -21,6 +21,18 @@ PREFIX = (f"PREFIX rv: <{RV}> PREFIX prov: <http://www.w3.org/ns/prov#> "
           "PREFIX rdfs: <http://www.w3.org/2000/01/rdf-schema#> ")
 WIKIDATA = "http://www.wikidata.org/entity/"
 
+#: Every property the figures below read, besides the labels'
+#: (rivalry.graph.describe.LABEL_PROPERTIES): an incremental build counts again only the
+#: nodes that a changed triple of these reaches along them (rivalry.graph.refigure). A
+#: figure that reads another property must add it here (a test checks the queries).
+READS = frozenset([
+    "http://www.w3.org/1999/02/22-rdf-syntax-ns#type", RV + "issuingPolity",
+    RV + "announcedOn", RV + "mostSpecificType", RV + "sourceKind", RV + "agencyOf",
+    RV + "institutionOf", RV + "issuedBy", "http://www.w3.org/ns/prov#wasDerivedFrom",
+    "http://purl.org/dc/terms/publisher", "https://schema.org/url",
+    "http://www.w3.org/2004/02/skos/core#exactMatch",
+    "http://www.w3.org/2000/01/rdf-schema#label"])
+
 #: What "no issuer" means in counts by issuer: statements of companies and organizations.
 NO_POLITY = "(no state or union: companies and organizations)"
 

@@ -50,3 +50,22 @@ def test_graph_sizes_follow_the_change_and_empty_graphs_go() -> None:
     assert graph_sizes({G.value: 3, H.value: 1}, change) == {G.value: 3}
     with pytest.raises(NotUpdatable):
         graph_sizes({G.value: 3}, change)  # H had no triple to lose
+
+
+def test_the_figures_of_stats_read_only_the_properties_they_declare() -> None:
+    """An incremental build counts again only the nodes a changed triple of the
+    properties /stats reads can reach (rivalry.graph.stats.READS): a query that read
+    another would go stale. Every property the module's queries name is declared."""
+    import re
+    from pathlib import Path
+
+    from rivalry.graph import stats
+    from rivalry.graph.describe import LABEL_PROPERTIES
+
+    namespaces = dict(re.findall(r"PREFIX (\w+): <([^>]+)>", stats.PREFIX))
+    text = Path(stats.__file__).read_text("utf-8")
+    named = {namespaces[prefix] + local for prefix, local in
+             re.findall(r"\b(" + "|".join(namespaces) + r"):([a-z]\w*)", text)}
+    assert len(named) > 10
+    assert named <= stats.READS | set(LABEL_PROPERTIES), named - stats.READS
+    assert "http://www.w3.org/1999/02/22-rdf-syntax-ns#type" in stats.READS  # "a"
