@@ -764,6 +764,9 @@ class Work:
     #: for an incremental build: the previous build's directory and the change to the
     #: graph (rivalry.graph.refigure.Change), from which the figures are updated
     figures_update: tuple[Path, Any] | None = None
+    #: for an incremental build: the previous build's dumps, where their segments lie,
+    #: and the change (rivalry.graph.segments.Previous), from which the dumps are written
+    dumps_update: Any | None = None
 
 
 def _manifest(files: list[SourceFile], directory: Path, ontology: Path | None,
@@ -982,7 +985,7 @@ def build(
         )
         work.manifest["shared_graphs"] = _products(
             work.in_memory or work.store, partial, options, phases, work.index_update,
-            work.shared_update, work.figures_update)
+            work.shared_update, work.figures_update, work.dumps_update)
         work.in_memory = None
         database.finish(info)
         work.store = None  # type: ignore[assignment]  # closes the database: it is complete
@@ -1053,7 +1056,8 @@ def _close(store: ox.Store) -> None:
 def _products(db: ox.Store, directory: Path, options: BuildOptions, phases: Phases,
               index_update: tuple[Path, set[ox.Triple]] | None = None,
               shared_update: tuple[list[ox.NamedNode], set[ox.Triple]] | None = None,
-              figures_update: tuple[Path, Any] | None = None) -> list[str]:
+              figures_update: tuple[Path, Any] | None = None,
+              dumps_update: Any | None = None) -> list[str]:
     """What the server reads beside the database, written into the build before it is
     published (so it is published with it): the search index (updated from the previous
     build's when `index_update` gives it and the change allows), and the dumps and
@@ -1061,17 +1065,14 @@ def _products(db: ox.Store, directory: Path, options: BuildOptions, phases: Phas
     with another, which the union's dumps and size need, are found from the previous
     build's and the added triples when `shared_update` gives them; the figures are
     updated from the previous build's when `figures_update` gives it and the change
-    (rivalry.graph.refigure). Returns those graphs, for the next build to start from."""
+    (rivalry.graph.refigure), and the dumps copy the previous build's segments that the
+    change leaves alone when `dumps_update` gives them (rivalry.graph.segments.Previous).
+    Returns those graphs, for the next build to start from."""
     from rivalry.graph.export import UnionParts, shared_graphs_after, union_parts
-    from rivalry.graph.products import (
-        dumps_folder,
-        update_figures,
-        write_dataset_dumps,
-        write_figures,
-        write_union_dumps,
-    )
+    from rivalry.graph.products import GZIP_LEVEL, dumps_folder, update_figures, write_figures
     from rivalry.graph.refigure import NotUpdatable
     from rivalry.graph.search import IndexStats, build_search_index, update_search_index
+    from rivalry.graph.segments import DumpsWritten, write_dumps
 
     def write_index() -> tuple[IndexStats, str | None]:
         if index_update is None:
@@ -1148,12 +1149,16 @@ def _products(db: ox.Store, directory: Path, options: BuildOptions, phases: Phas
         phases.together(index, lambda: figures(shared_triples()))
         return _shared_names(found.result())
 
+    def said_dumps(done: DumpsWritten) -> str:
+        how = (f"{_count(done.written, 'segment')} written, {done.copied:,} copied from the "
+               "previous build's" if done.copied else f"{_count(done.written, 'segment')}")
+        why = f"; none copied: {done.why_not}" if done.why_not else ""
+        return f"TriG, N-Quads, JSON-LD, Turtle and N-Triples ({how}{why}), in {folder}"
+
     def dumps() -> None:
-        phases.run("dumps of the graphs", lambda: write_dataset_dumps(db, folder),
-                   lambda _: f"TriG, N-Quads and JSON-LD, in {folder}")
         parts = found.result()
-        phases.run("dumps of the union", lambda: write_union_dumps(db, folder, parts),
-                   lambda n: f"N-Triples and Turtle, {_count(n, 'triple')}, in {folder}")
+        phases.run("dumps", lambda: write_dumps(db, folder, parts, directory / "state",
+                                                GZIP_LEVEL, dumps_update), said_dumps)
 
     def index_and_figures() -> None:
         parts = shared_triples()

@@ -70,6 +70,7 @@ from rivalry.graph.build import (
 )
 from rivalry.graph.refigure import Change
 from rivalry.graph.search import INDEX_FILE
+from rivalry.graph.segments import Previous, copiable
 from rivalry.graph.store import BuildInfo, StoreLocation
 
 if TYPE_CHECKING:
@@ -287,14 +288,21 @@ def run_incremental(plan: Plan, partial: Path, options: BuildOptions, phases: Ph
                (derived.removed, derived.added)]
     # the figures are updated from the previous build's, reading only what the change
     # can reach (rivalry.graph.refigure)
-    work.figures_update = (plan.previous, Change.of_steps(changes))
-    if options.dumps and fits_in_memory(plan.files, options):
-        # the dumps read every quad: faster from memory than from RocksDB, which pays for
-        # the copy (docs/architecture.md, "Incremental builds")
+    change_whole = Change.of_steps(changes)
+    work.figures_update = (plan.previous, change_whole)
+    layout, why_not = copiable(plan.previous) if options.dumps else (None, "")
+    if layout is not None:
+        # the dumps copy the previous build's segments the change leaves alone, and
+        # write the others from the database (rivalry.graph.segments)
+        work.dumps_update = Previous(plan.previous / "dumps", layout,
+                                     change_whole.quads())
+    elif options.dumps and fits_in_memory(plan.files, options):
+        # the dumps, written whole, read every quad: faster from memory than from
+        # RocksDB, which pays for the copy (docs/architecture.md, "Incremental builds")
         work.in_memory = phases.run(
             "in memory", lambda: in_memory(store, plan.previous, changes),
-            lambda m: f"{len(m[0]):,} quads in memory for the dumps and the index, {m[1]}"
-        )[0]
+            lambda m: f"{len(m[0]):,} quads in memory for the dumps, written whole "
+                      f"({why_not}), and the index, {m[1]}")[0]
 
     def finish(info: BuildInfo) -> None:
         phases.run("store", lambda: work.store.flush(),

@@ -1,10 +1,12 @@
 """What a build writes beside its database, so that the server never computes it on a
-request: the dumps of the whole graph (gzip-compressed, one file per format) and the
-figures of /stats and VoID. They go into the build's own directory (published with it, by
-the same atomic rename) or, for an external store, into the build's cache directory.
+request: the dumps of the whole graph (gzip-compressed, one file per format; a build
+writes them in segments, rivalry.graph.segments) and the figures of /stats and VoID. They
+go into the build's own directory (published with it, by the same atomic rename) or, for
+an external store, into the build's cache directory.
 
-A build made before these existed is still served: the server then writes each missing
-file on demand, each format on its own and atomically (rivalry.server.publish).
+A build made before these existed, or with `--no-dumps`, is still served: the server then
+writes each missing dump on demand, each format on its own and atomically, whole
+(`write_dump`, rivalry.server.publish).
 """
 
 from __future__ import annotations
@@ -27,8 +29,6 @@ from rivalry.graph.export import (
     DUMPS,
     UnionParts,
     dump_database,
-    union_parts,
-    write_union,
 )
 from rivalry.graph.store import QueryResult, graph_sizes, run_query
 
@@ -143,27 +143,6 @@ class GzipBlocks(io.RawIOBase):
         super().close()
 
 
-def write_union_dumps(db: ox.Store, directory: Path, parts: UnionParts | None = None) -> int:
-    """The dumps without named graphs (N-Triples, Turtle): both hold the union of every
-    graph, each triple once, in the same order, each written by pyoxigraph a graph at a
-    time (`write_union`); the graphs that share a triple with another, which only a
-    query over every quad finds, are found once for both (or given, as `parts`).
-    Returns the number of triples in the union, counted as the N-Triples are written."""
-    parts = union_parts(db) if parts is None else parts
-    count = 0
-
-    def ntriples(out: IO[bytes]) -> None:
-        nonlocal count
-        count = write_union(db, ox.RdfFormat.N_TRIPLES, out, parts)
-
-    def turtle(out: IO[bytes]) -> None:
-        write_union(db, ox.RdfFormat.TURTLE, out, parts)
-
-    _write_gzip(directory, "rivalry.nt", ntriples)
-    _write_gzip(directory, "rivalry.ttl", turtle)
-    return count
-
-
 def union_size(db: ox.Store, parts: UnionParts, sizes: dict[str, int]) -> int:
     """The number of triples in the union of the graphs (VoID's void:triples), from the
     parts `write_union` writes it in: the size of each graph whose share is the whole
@@ -249,14 +228,6 @@ def dumps_folder(directory: Path) -> Path:
     folder = directory / "dumps"
     folder.mkdir(parents=True, exist_ok=True)
     return folder
-
-
-def write_dataset_dumps(db: ox.Store, folder: Path) -> None:
-    """The dumps with named graphs (TriG, N-Quads, JSON-LD), into `folder`, one after
-    another: each streams the store as it is, in little memory."""
-    for name in DUMPS:
-        if name not in ("rivalry.nt", "rivalry.ttl"):
-            write_dump(db, name, folder)
 
 
 def read_figures(directory: Path) -> dict[str, Any] | None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import re
 import shutil
 import sqlite3
 from collections.abc import Callable
@@ -194,6 +195,12 @@ def products(result: BuildResult) -> dict[str, object]:
     for name in ("rivalry.nt.gz", "rivalry.nq.gz"):
         found[name] = sorted(gzip.decompress((folder / name).read_bytes())
                              .decode("utf-8").splitlines())
+    # the other formats read back (a reader may give blank nodes labels of its own)
+    for name, fmt in (("rivalry.trig.gz", ox.RdfFormat.TRIG),
+                      ("rivalry.jsonld.gz", ox.RdfFormat.JSON_LD),
+                      ("rivalry.ttl.gz", ox.RdfFormat.TURTLE)):
+        found[name] = sorted(re.sub(r"_:\w+", "_:b", str(q)) for q in ox.parse(
+            gzip.decompress((folder / name).read_bytes()), format=fmt))
     for name in ("figures.json", "facets.json"):
         found[name] = json.loads((folder / name).read_text("utf-8"))
     with sqlite3.connect(result.path / "search.sqlite") as db:
@@ -245,6 +252,10 @@ def test_incremental_build_equals_a_full_one(base: tuple[Path, Path], tmp_path: 
         assert mine_summary[part] == full_summary[part], part
     # the figures updated from the previous build's (rivalry.graph.refigure), not counted
     # whole, and the next build's whole figures of /stats as a full build keeps them
+    # the dumps: the previous build's segments that the change leaves alone copied
+    dumps = next(line for line in said if line.startswith("dumps:"))
+    assert "copied from the previous build's" in dumps and "none copied" not in dumps, dumps
+    assert not any(line.startswith("in memory:") for line in said)
     figures = next(line for line in said if line.startswith("figures:"))
     assert "updated from the previous build's for the change" in figures, figures
     assert state(incremental, "stats.json") == state(full, "stats.json")
@@ -259,8 +270,6 @@ def test_incremental_build_equals_a_full_one(base: tuple[Path, Path], tmp_path: 
     assert incremental.consistency is not None and incremental.consistency.ok
     text = "\n".join(said)
     assert "incremental build from" in text
-    # the products above were written from the previous build's dump, changed
-    assert "from the previous build's N-Quads dump, changed as the database was" in text
     assert "re-validated the" in text and "the change can affect" in text
     assert "the summary updated for the" in text
 
@@ -280,10 +289,11 @@ def test_an_incremental_build_says_what_it_rechecked(base: tuple[Path, Path],
     assert "response chains" not in derive
     assert "updated: 1 triple removed, 1 added" in derive  # the old day number, the new
     assert not any(line.startswith("derived:") for line in said)  # nothing set aside
-    # the products are written from a copy in memory, as the graph fits in memory: the
-    # previous build's N-Quads dump, changed as the database was
-    assert any(line.startswith("in memory: ") and "from the previous build's N-Quads dump"
-               in line for line in said)
+    # the dumps: the facts file's graph and the derived graph's segment that holds the
+    # day number written again, in each of the five files; the others copied
+    dumps = next(line for line in said if line.startswith("dumps:"))
+    assert "(10 segments written, " in dumps, dumps
+    assert not any(line.startswith("in memory: ") for line in said)
 
 
 def test_an_index_written_by_other_code_is_written_whole(base: tuple[Path, Path],
@@ -347,22 +357,50 @@ def _missing(dump: Path) -> None:
 @pytest.mark.parametrize("spoil", [_cut_short, _one_quad_less, _missing])
 def test_a_previous_dump_that_cannot_be_trusted_is_not_used(
         base: tuple[Path, Path], tmp_path: Path, spoil: Callable[[Path], None]) -> None:
-    """The graph is put in memory from the previous build's N-Quads dump only when that
-    dump reads whole and, changed as the database was, holds as many quads as it:
-    otherwise from the database itself, and the products are the same."""
+    """When the previous build kept no layout of its dumps (written by the server, for
+    one made with `--no-dumps`), the dumps are written whole, from a copy of the graph
+    in memory: from the previous build's N-Quads dump only when that dump reads whole
+    and, changed as the database was, holds as many quads as it; otherwise from the
+    database itself. The products are the same."""
     def prepare(previous: Path) -> None:
         dump = previous / "dumps" / "rivalry.nq.gz"
         dump.parent.chmod(0o755)
         dump.chmod(0o644)
         spoil(dump)
+        (previous / "state").chmod(0o755)
+        (previous / "state" / "dumps.json").unlink()
 
     incremental, full, said = rebuild(base, tmp_path, EDITS["a target is added"],
                                       prepare=prepare)
     assert incremental.incremental
     line = next(line for line in said if line.startswith("in memory: "))
     assert "the index, copied from the database (" in line, line
+    assert "written whole (the previous build kept no layout of its dumps)" in line, line
     mine, theirs = products(incremental), products(full)
     assert mine == theirs
+
+
+def test_previous_dumps_not_as_their_layout_says_are_not_copied(
+        base: tuple[Path, Path], tmp_path: Path) -> None:
+    """A previous build's dump whose size or gzip trailer is not what its layout says
+    (cut short, here) is not copied from: the dumps are written whole, from a copy of
+    the graph in memory, and the build says why. The products are a full build's."""
+    def prepare(previous: Path) -> None:
+        dump = previous / "dumps" / "rivalry.jsonld.gz"
+        dump.parent.chmod(0o755)
+        dump.chmod(0o644)
+        dump.write_bytes(dump.read_bytes()[:-1000])
+
+    incremental, full, said = rebuild(base, tmp_path, EDITS["a target is added"],
+                                      prepare=prepare)
+    assert incremental.incremental
+    line = next(line for line in said if line.startswith("in memory: "))
+    assert "written whole (the previous build's rivalry.jsonld.gz is not as its state " \
+        "says)" in line, line
+    assert "from the previous build's N-Quads dump" in line, line
+    dumps = next(line for line in said if line.startswith("dumps:"))
+    assert "copied" not in dumps, dumps
+    assert products(incremental) == products(full)
 
 
 def test_products_written_from_the_database_on_disk_equal_a_full_builds(

@@ -397,12 +397,12 @@ def test_dumps(client: FlaskClient, store_dir: Path, name: str, fmt: str, datase
 
 def test_turtle_dump_holds_the_n_triples_dumps_triples_in_its_order(store_dir: Path,
                                                                      tmp_path: Path) -> None:
-    """The build writes both union dumps graph by graph (the graphs sharing a triple found
-    once for both): the same triples, in the same order, as the store's union; the Turtle
-    dump opens with every prefix once, in order, and declares none further down."""
+    """The build writes both union dumps segment by segment (rivalry.graph.segments):
+    the same triples, in the same order, as the store's union; the Turtle dump opens
+    with every prefix once, in order, and declares none further down."""
     from rivalry.graph import PREFIXES
-    from rivalry.graph.export import union_triples
-    from rivalry.graph.products import write_union_dumps
+    from rivalry.graph.export import union_parts, union_triples
+    from rivalry.graph.segments import write_dumps
 
     def read(dumps: Path, name: str, fmt: ox.RdfFormat) -> list[str]:
         data = gzip.decompress((dumps / f"{name}.gz").read_bytes())
@@ -414,7 +414,7 @@ def test_turtle_dump_holds_the_n_triples_dumps_triples_in_its_order(store_dir: P
 
     db = ox.Store()
     db.bulk_extend(ox.Store.read_only(str(EmbeddedStore(store_dir).build_dir / "db")))
-    assert write_union_dumps(db, tmp_path) == len(nt)
+    write_dumps(db, tmp_path, union_parts(db), tmp_path / "state", 6)
     direct = [str(t) for t in union_triples(db)]
     # the order is the store's: this copy's, which need not be the build's
     assert read(tmp_path, "rivalry.nt", ox.RdfFormat.N_TRIPLES) == direct
