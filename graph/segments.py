@@ -158,8 +158,8 @@ class SegmentedGzip:
 
     def copy(self, source: IO[bytes], segment: Segment) -> None:
         def work() -> None:
-            source.seek(segment.offset)
-            data = source.read(segment.length)
+            # a read at an offset: other threads read the same file (no shared position)
+            data = os.pread(source.fileno(), segment.length, segment.offset)
             if len(data) != segment.length:
                 raise OSError("the previous dump is shorter than its state says")
             self._write(segment.key, data, segment.crc, segment.size)
@@ -354,9 +354,8 @@ class _Source:
     def text(self, name: str, key: str) -> bytes:
         """A segment's text, decompressed."""
         segment = self.segments[name][key]
-        f = self.files[name]
-        f.seek(segment.offset)
-        return zlib.decompressobj(-zlib.MAX_WBITS).decompress(f.read(segment.length))
+        data = os.pread(self.files[name].fileno(), segment.length, segment.offset)
+        return zlib.decompressobj(-zlib.MAX_WBITS).decompress(data)
 
     def close(self) -> None:
         for f in self.files.values():
@@ -398,8 +397,12 @@ def write_dumps(db: ox.Store, folder: Path, parts: UnionParts, state: Path, leve
         writers["rivalry.ttl"].add(None, prefixes)
         writers["rivalry.jsonld"].add(None, b"[")
         first = True
-        for graph in sorted((g for g in db.named_graphs() if isinstance(g, ox.NamedNode)),
-                            key=lambda g: g.value):
+        graphs = list(db.named_graphs())
+        unnamed = [g for g in graphs if not isinstance(g, ox.NamedNode)]
+        if unnamed:  # rivalry names every graph by an IRI; a dump's segments are keyed so
+            raise ValueError(f"the graph _:{unnamed[0].value} is named by a blank node: "
+                             "name it by an IRI")
+        for graph in sorted(cast(list[ox.NamedNode], graphs), key=lambda g: g.value):
             n = old_buckets.get(graph.value) or buckets_for(_count_quads(db, graph))
             buckets[graph.value] = n
             whole = shared.get(graph.value) is None

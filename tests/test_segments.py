@@ -140,3 +140,13 @@ def test_a_previous_dump_not_as_its_state_says_is_not_copied(tmp_path: Path) -> 
     folder, done = write(db, tmp_path, "again", Previous(spoilt.parent, layout, set()))
     assert done.copied == 0 and done.why_not is not None
     check(folder, db)
+
+
+def test_a_graph_named_by_a_blank_node_is_refused(tmp_path: Path) -> None:
+    """Segments are keyed by their graph's IRI: a graph named by a blank node (which no
+    rivalry build makes) is refused by name, not left out of the dumps."""
+    db = store()
+    db.add(ox.Quad(iri("x"), iri("p"), iri("y"), ox.BlankNode("g1")))
+    with pytest.raises(ValueError, match="_:g1 is named by a blank node"):
+        write(db, tmp_path, "one")
+    assert not list((tmp_path / "one" / "dumps").iterdir())  # nothing left behind
