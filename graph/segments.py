@@ -10,8 +10,9 @@ segment lies in each file is kept in the build's state (`STATE_DUMPS`).
 
 The segments are the same in every dump: one per named graph, in the order of their
 IRIs, and for a graph of more than `SEGMENT_QUADS` quads (the inferred and derived
-graphs, at scale), one per bucket of its subjects (a CRC-32 of the subject's text, modulo
-the graph's number of buckets, a power of two). The formats share the serializers' work:
+graphs, at scale), one per bucket of its subjects, of `BUCKET_QUADS` or so each (a
+CRC-32 of the subject's text, modulo the graph's number of buckets, a power of two).
+The formats share the serializers' work:
 
 - N-Triples text of a segment's triples is the union's N-Triples segment, and with the
   graph's IRI before each line's final " ." its N-Quads segment (a literal holds no raw
@@ -48,9 +49,11 @@ import pyoxigraph as ox
 from rivalry.graph import PREFIXES
 from rivalry.graph.export import UnionParts
 
-#: A graph of more quads than this is written in buckets of its subjects, each about
-#: half this size or less.
+#: A graph of more quads than this is written in buckets of its subjects, each of about
+#: BUCKET_QUADS or less: a change to one of its triples writes that bucket again (about a
+#: megabyte of text in each format), the others are copied.
 SEGMENT_QUADS = 100_000
+BUCKET_QUADS = 10_000
 #: The file of the build's state that says where each dump's segments lie.
 STATE_DUMPS = "dumps.json"
 #: The version of that file's layout and of the segments' text.
@@ -270,11 +273,11 @@ def bucket_of(subject: Any, buckets: int) -> int:
 
 def buckets_for(size: int) -> int:
     """How many buckets a graph of `size` quads is cut into: 1 up to SEGMENT_QUADS, else
-    the power of two that makes each about half that or less."""
+    the least power of two that makes each BUCKET_QUADS or less."""
     if size <= SEGMENT_QUADS:
         return 1
     n = 2
-    while size / n > SEGMENT_QUADS / 2:
+    while size / n > BUCKET_QUADS:
         n *= 2
     return n
 

@@ -80,6 +80,7 @@ def check(folder: Path, db: ox.Store) -> None:
 @pytest.fixture(autouse=True)
 def small_segments(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(segments, "SEGMENT_QUADS", 300)
+    monkeypatch.setattr(segments, "BUCKET_QUADS", 150)
 
 
 def write(db: ox.Store, root: Path, name: str, previous: Previous | None = None
