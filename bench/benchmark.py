@@ -835,6 +835,22 @@ def edit_one_file(facts: Path) -> str:
     return str(path.relative_to(facts))
 
 
+def add_one_file(facts: Path) -> str:
+    """A curator's new events file: one measure and its sources, like the first of the
+    middle synthetic file's, under new IRIs (a new entity, so the search index is
+    written whole)."""
+    files = sorted((facts / "events").glob("synthetic-*.ttl"))
+    text = files[len(files) // 2].read_text("utf-8")
+    first = text.index("\naction:") + 1
+    end = text.index("\naction:", first) + 1
+    # the measure's number names its sources and status changes too: all renamed
+    number = text[first:text.index(" ", first)].rsplit("-", 1)[1]
+    added = facts / "events" / "synthetic-added.ttl"
+    added.write_text((text[:first] + text[first:end]).replace(f"-{number}", "-9999999"),
+                     "utf-8")
+    return str(added.relative_to(facts))
+
+
 def build_benchmark(n: int, work: Path, seed: int, repeats: int,
                     steps: tuple[str, ...] = ("full", "incremental", "unchecked")) -> dict:
     """The full build (every check, the store, the dumps) against `oxigraph load` of the
@@ -863,6 +879,9 @@ def build_benchmark(n: int, work: Path, seed: int, repeats: int,
         result["incremental"] = build_run(facts, store)
         edit_one_file(facts)
         result["incremental_no_dumps"] = build_run(facts, store, "--no-dumps")
+        print("  incremental rebuild after a new file ...", file=sys.stderr, flush=True)
+        result["added"] = add_one_file(facts)
+        result["incremental_new_file"] = build_run(facts, store)
     if "unchecked" in steps:
         print("  build with the checks off ...", file=sys.stderr, flush=True)
         result["unchecked"] = build_run(facts, work / f"store-unchecked-{n}", "--full",
@@ -870,7 +889,8 @@ def build_benchmark(n: int, work: Path, seed: int, repeats: int,
                                         "--no-dumps")
     for name in (f"store-{n}", f"store-unchecked-{n}", f"facts-{n}"):
         shutil.rmtree(work / name, ignore_errors=True)
-    for key in ("full", "incremental", "incremental_no_dumps", "unchecked"):
+    for key in ("full", "incremental", "incremental_no_dumps", "incremental_new_file",
+                "unchecked"):
         if key in result:
             result[key].pop("output", None)
     return result
@@ -909,6 +929,11 @@ def build_report(results: list[dict], info: dict, command: str) -> str:
                       row("incremental rebuild with `--no-dumps`",
                           r["incremental_no_dumps"]["seconds"],
                           r["incremental_no_dumps"]["peak_mb"])]
+        if "incremental_new_file" in r:
+            new_file = r["incremental_new_file"]
+            lines.append(row(f"incremental rebuild after adding `{r['added']}` (one new "
+                             "measure: the search index written whole), with the dumps",
+                             new_file["seconds"], new_file["peak_mb"]))
         if "unchecked" in r:
             lines.append(row("**checks switched off** (`--no-consistency-check "
                              "--no-validation --no-dumps`)", r["unchecked"]["seconds"],
@@ -922,6 +947,9 @@ def build_report(results: list[dict], info: dict, command: str) -> str:
             lines += ["Phases of the incremental rebuild with `--no-dumps` (after a second "
                       "edit of the same file):", "", "```"]
             lines += r["incremental_no_dumps"]["phases"] + ["```", ""]
+        if "incremental_new_file" in r:
+            lines += ["Phases of the incremental rebuild after a new file:", "", "```"]
+            lines += r["incremental_new_file"]["phases"] + ["```", ""]
     return "\n".join(lines) + "\n"
 
 
