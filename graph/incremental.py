@@ -40,8 +40,6 @@ from rivalry.graph import (
     ONTOLOGY_GRAPH,
     Subject,
     Term,
-    select,
-    term_value,
 )
 from rivalry.graph.build import (
     INCREMENTAL_MAX_SHARE,
@@ -62,6 +60,7 @@ from rivalry.graph.build import (
     describe_facts_graph,
     engine_digest,
     fits_in_memory,
+    graph_size,
     ontology_digest,
     parse_file,
     refuse_if_inconsistent,
@@ -255,7 +254,7 @@ def run_incremental(plan: Plan, partial: Path, options: BuildOptions, phases: Ph
     manifest = _manifest(plan.files, plan.directory, None, options, plan.digest)
     inferred = plan.state.manifest.get("inferred")
     inferred = (inferred - len(change.removed) + len(change.added) if inferred is not None
-                else graph_count(store, ox.NamedNode(INFERRED_GRAPH)))
+                else graph_size(store, ox.NamedNode(INFERRED_GRAPH)))
     manifest["inferred"] = inferred
     work = Work(store, plan.files, plan.directory, plan.digest, manifest, inferred=inferred)
     if options.validation:
@@ -374,12 +373,6 @@ def update_derived_phase(store: ox.Store, phases: Phases,
                 f"{len(c.added):,} added; computed again: " + ", ".join(again))
 
     return phases.run("derive", run, said)
-
-
-def graph_count(store: ox.Store, graph: ox.NamedNode) -> int:
-    rows = select(store,
-                  f"SELECT (COUNT(*) AS ?n) WHERE {{ GRAPH <{graph.value}> {{ ?s ?p ?o }} }}")
-    return int(term_value(next(iter(rows))[0]))
 
 
 # ---------------------------------------------------------------------------------------

@@ -47,6 +47,7 @@ from typing import IO, Any, cast
 import pyoxigraph as ox
 
 from rivalry.graph import PREFIXES
+from rivalry.graph.build import graph_size
 from rivalry.graph.export import UnionParts
 
 #: A graph of more quads than this is written in buckets of its subjects, each of about
@@ -324,12 +325,6 @@ class DumpsWritten:
     why_not: str | None = None  # why the previous build's could not be copied from
 
 
-def _count_quads(db: ox.Store, graph: ox.NamedNode) -> int:
-    rows = cast(ox.QuerySolutions, db.query(
-        f"SELECT (COUNT(*) AS ?n) WHERE {{ GRAPH {graph} {{ ?s ?p ?o }} }}"))
-    return next(int(row[0].value) for row in rows)
-
-
 class _Source:
     """The previous build's dumps, opened, with their segments by key: those that can be
     copied."""
@@ -406,7 +401,7 @@ def write_dumps(db: ox.Store, folder: Path, parts: UnionParts, state: Path, leve
             raise ValueError(f"the graph _:{unnamed[0].value} is named by a blank node: "
                              "name it by an IRI")
         for graph in sorted(cast(list[ox.NamedNode], graphs), key=lambda g: g.value):
-            n = old_buckets.get(graph.value) or buckets_for(_count_quads(db, graph))
+            n = old_buckets.get(graph.value) or buckets_for(graph_size(db, graph))
             buckets[graph.value] = n
             whole = shared.get(graph.value) is None
             for bucket, texts in _graph_segments(db, graph, n, changed, source, first,
