@@ -159,11 +159,11 @@ def graph_sizes(previous: dict[str, int], change: Change) -> dict[str, int]:
     return dict(sorted((g, n) for g, n in sizes.items() if n))
 
 
-def updated_statistics(previous: Statistics, store: ox.Store, change: Change, *,
+def updated_statistics(previous: Statistics, store: ox.Store, before: Before, *,
                        sizes: dict[str, int], triples: int) -> Statistics:
     """VoID's figures after the change (rivalry.graph.void.statistics), from the previous
     ones: each term of a changed quad counted in or out as it appears or disappears."""
-    before = Before(store, change)
+    change = before.change
 
     def delta(s: Any = None, p: Any = None, o: Any = None) -> int:
         return _any(store.quads_for_pattern(s, p, o, None)) \
@@ -198,11 +198,11 @@ def updated_statistics(previous: Statistics, store: ox.Store, change: Change, *,
     return found
 
 
-def updated_members(previous: dict[str, int], store: ox.Store, change: Change
+def updated_members(previous: dict[str, int], store: ox.Store, before: Before
                     ) -> dict[str, int]:
     """How many members each class of the ontology has (rivalry.graph.listing.
     member_counts), from the previous counts: each changed rdf:type counted in or out."""
-    before = Before(store, change)
+    change = before.change
     ontology = ox.NamedNode(ONTOLOGY_GRAPH)
     counts = dict(previous)
     for s, c in {(q.subject, q.object) for q in change.quads() if q.predicate == RDF_TYPE}:
@@ -217,12 +217,12 @@ def updated_members(previous: dict[str, int], store: ox.Store, change: Change
     return {c: n for c, n in sorted(counts.items()) if n}
 
 
-def updated_kept(previous: dict[str, dict[str, Any]], store: ox.Store, change: Change,
+def updated_kept(previous: dict[str, dict[str, Any]], store: ox.Store, before: Before,
                  sizes: dict[str, int], reader: Any) -> dict[str, dict[str, Any]]:
     """The kept figures of the large graphs (rivalry.graph.graphs.kept_figures) after the
     change; `reader` reads the store whole for a graph whose subjects must be counted
     again."""
-    before = Before(store, change)
+    quads = before.change.quads()
     found: dict[str, dict[str, Any]] = {}
     for iri in KEPT:
         if iri not in sizes:
@@ -235,7 +235,7 @@ def updated_kept(previous: dict[str, dict[str, Any]], store: ox.Store, change: C
         subjects, iris, listed = was.subjects, was.iri_subjects, set(was.listed)
         cut = was.iri_subjects > len(was.listed)
         recount = False
-        for s in {q.subject for q in change.quads() if q.graph_name == g}:
+        for s in {q.subject for q in quads if q.graph_name == g}:
             d = _any(store.quads_for_pattern(s, None, None, g)) \
                 - _any(before.quads_for_pattern(s, None, None, g))
             subjects += d
@@ -329,12 +329,12 @@ def _listed(previous: list[tuple[Any, ...]], after: list[tuple[Any, ...]],
     return [item for item, n in found.items() for _ in range(n)]
 
 
-def updated_stats(previous: Stats, store: ox.Store, change: Change) -> tuple[Stats, int]:
+def updated_stats(previous: Stats, store: ox.Store, before: Before) -> tuple[Stats, int]:
     """The figures of /stats after the change, from the previous ones (whole lists), and
     how many nodes were counted again."""
     from rivalry.graph.products import BuiltGraph
 
-    before = Before(store, change)
+    change = before.change
     read = READS | set(LABEL_PROPERTIES)
     counted = _reaching(store, before, {q.subject for q in change.quads()
                                         if q.predicate.value in read}, REACH, read)
@@ -418,9 +418,10 @@ def updated_figures(previous: Path, store: ox.Store, change: Change, reader: Any
         raise NotUpdatable(f"the previous build's figures lack {e}") from None
     change.check(store)
     sizes = graph_sizes(was.graphs, change)
-    statistics = updated_statistics(was, store, change, sizes=sizes,
+    before = Before(store, change)  # the graph before the change, for every figure
+    statistics = updated_statistics(was, store, before, sizes=sizes,
                                     triples=union_size(sizes))
-    found, counted = updated_stats(whole, store, change)
-    return Figures(found, statistics, updated_kept(kept, store, change, sizes, reader),
-                   updated_members(members, store, change)), counted
+    found, counted = updated_stats(whole, store, before)
+    return Figures(found, statistics, updated_kept(kept, store, before, sizes, reader),
+                   updated_members(members, store, before)), counted
 
