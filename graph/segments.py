@@ -55,6 +55,10 @@ from rivalry.graph.export import UnionParts
 #: megabyte of text in each format), the others are copied.
 SEGMENT_QUADS = 100_000
 BUCKET_QUADS = 10_000
+#: The most quads of such a graph held in memory at once while it is cut into buckets
+#: (about 250 MB of triples): a larger graph is read in several passes, each keeping the
+#: triples of a run of its buckets (the inferred graph at 1M measures holds 14.7 million).
+PASS_QUADS = 2_000_000
 #: The file of the build's state that says where each dump's segments lie.
 STATE_DUMPS = "dumps.json"
 #: The version of that file's layout and of the segments' text.
@@ -270,6 +274,16 @@ def _jsonld_text(jsonld: bytes, graph: ox.NamedNode, first: bool) -> bytes:
 def bucket_of(subject: Any, buckets: int) -> int:
     """The bucket of a subject in a graph cut into `buckets` (a power of two)."""
     return zlib.crc32(str(subject).encode()) & (buckets - 1)
+
+
+def passes_for(size: int, buckets: int) -> list[range]:
+    """The runs of buckets a graph of `size` quads in `buckets` buckets is read in, one
+    pass over the graph each: as few as keep each pass's quads to about PASS_QUADS."""
+    n = 1
+    while size / n > PASS_QUADS and n < buckets:
+        n *= 2
+    step = buckets // n
+    return [range(start, start + step) for start in range(0, buckets, step)]
 
 
 def buckets_for(size: int) -> int:
@@ -493,13 +507,15 @@ def _graph_segments(db: ox.Store, graph: ox.NamedNode, buckets: int,
     if len(keep) == buckets:
         yield from ((b, None) for b in range(buckets))
         return
-    if not keep:  # nothing to copy: the graph read once
-        parts: list[list[ox.Triple]] = [[] for _ in range(buckets)]
-        for q in db.quads_for_pattern(None, None, None, graph):
-            parts[bucket_of(q.subject, buckets)].append(q.triple)
-        for b in range(buckets):
-            yield b, Texts.of_triples(parts[b])
-            parts[b] = []
+    if not keep:  # nothing to copy: the graph read once, or once per run of buckets
+        for run in passes_for(graph_size(db, graph), buckets):
+            parts: dict[int, list[ox.Triple]] = {b: [] for b in run}
+            for q in db.quads_for_pattern(None, None, None, graph):
+                part = parts.get(bucket_of(q.subject, buckets))
+                if part is not None:
+                    part.append(q.triple)
+            for b in run:
+                yield b, Texts.of_triples(parts.pop(b))
         return
     for b in range(buckets):
         yield b, None if b in keep else Texts.of_triples(_bucket_triples(

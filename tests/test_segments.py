@@ -11,6 +11,7 @@ import shutil
 import subprocess
 import zlib
 from pathlib import Path
+from typing import Any, cast
 
 import pyoxigraph as ox
 import pytest
@@ -98,6 +99,49 @@ def test_every_dump_holds_the_store(tmp_path: Path) -> None:
     layout = read_layout(tmp_path / "one" / "state")
     assert layout is not None and layout["buckets"][iri("graph/big").value] == 8
     assert done.copied == 0
+
+
+class ScanCounter:
+    """A store that counts the reads of a whole graph (the rest passed through)."""
+
+    def __init__(self, db: ox.Store) -> None:
+        self.db, self.scans = db, 0
+
+    def quads_for_pattern(self, s: Any, p: Any, o: Any, g: Any = None) -> Any:
+        if s is None and p is None and o is None and g is not None:
+            self.scans += 1
+        return self.db.quads_for_pattern(s, p, o, g)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.db, name)
+
+
+def test_a_large_graph_is_read_in_passes_that_bound_what_is_held(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    db = store()
+    one_pass = ScanCounter(db)
+    one, _ = write(cast(ox.Store, one_pass), tmp_path, "one pass")
+    held: list[int] = []
+    of_triples = segments.Texts.of_triples
+
+    def counted(triples: list[ox.Triple]) -> segments.Texts:
+        if triples and str(triples[0].subject).rstrip("0123456789>") == f"<{iri('b').value}":
+            held.append(len(triples))  # a bucket of the big graph
+        return of_triples(triples)
+
+    # the big graph, 1,000 quads in 8 buckets, read 4 times, 2 buckets each
+    monkeypatch.setattr(segments, "PASS_QUADS", 300)
+    assert segments.passes_for(600, 8) == [range(0, 4), range(4, 8)]
+    assert segments.passes_for(300, 8) == [range(0, 8)]
+    assert segments.passes_for(10**9, 8) == [range(b, b + 1) for b in range(8)]
+    monkeypatch.setattr(segments.Texts, "of_triples", staticmethod(counted))
+    passes = ScanCounter(db)
+    several, _ = write(cast(ox.Store, passes), tmp_path, "passes")
+    assert passes.scans == one_pass.scans + 3
+    assert len(held) == 8 and sum(held) == 1000
+    assert all(a + b <= 300 for a, b in zip(held[::2], held[1::2], strict=True)), held
+    for name in FILES:  # the same bytes, whatever the passes
+        assert (several / f"{name}.gz").read_bytes() == (one / f"{name}.gz").read_bytes()
 
 
 def test_a_change_copies_the_segments_it_leaves_alone(tmp_path: Path) -> None:
