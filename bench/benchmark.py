@@ -837,8 +837,8 @@ def edit_one_file(facts: Path) -> str:
 
 def add_one_file(facts: Path) -> str:
     """A curator's new events file: one measure and its sources, like the first of the
-    middle synthetic file's, under new IRIs (a new entity, so the search index is
-    written whole)."""
+    middle synthetic file's, under new IRIs (a new entity: the search index gains its
+    rows)."""
     files = sorted((facts / "events").glob("synthetic-*.ttl"))
     text = files[len(files) // 2].read_text("utf-8")
     first = text.index("\naction:") + 1
@@ -933,7 +933,7 @@ def build_report(results: list[dict], info: dict, command: str) -> str:
         if "incremental_new_file" in r:
             new_file = r["incremental_new_file"]
             lines.append(row(f"incremental rebuild after adding `{r['added']}` (one new "
-                             "measure: the search index written whole), with the dumps",
+                             "measure, a new entity to search), with the dumps",
                              new_file["seconds"], new_file["peak_mb"]))
         if "unchecked" in r:
             lines.append(row("**checks switched off** (`--no-consistency-check "

@@ -26,6 +26,7 @@ ratio of the keys), which reconciliation and screening rank by.
 
 from __future__ import annotations
 
+import bisect
 import contextlib
 import csv
 import functools
@@ -288,6 +289,10 @@ class _Known:
 #: entity's names: the same order as numbering every name in turn, and the same id in a
 #: full build and in an update that computes the entity's names again.
 NAME_BITS = 20
+#: Entity ids follow the IRIs' order (ties in search are broken by id), spaced this many
+#: bits apart by a full build: an update gives an entity that becomes searchable an id
+#: between its neighbours' and leaves every other id alone (`_new_ids`).
+ID_GAP_BITS = 16
 
 
 def _count_words(db: sqlite3.Connection) -> None:
@@ -322,11 +327,15 @@ def update_search_index(store: Any, previous: Path, directory: str | os.PathLike
     """The search index of the graph in `store`, written to `directory` from the
     previous build's (`previous`, its search.sqlite) and the triples whose presence
     changed since (asserted or inferred): the rows of the entities the change touches are
-    computed again, the others kept. The result is the index `build_search_index` writes
-    (a test compares every row). When an update cannot stand for the change (another
-    index format or code, a change to org:subOrganizationOf, an entity that becomes
-    searchable or stops being one, a class that gains its first member or loses its last,
-    too many entities touched), the index is written whole: the reason is returned."""
+    computed again, the others kept, with those of the entities that name one becoming
+    searchable. An entity that becomes searchable gets an id between its neighbours'
+    (`_new_ids`), so the result is the index `build_search_index` writes but for the
+    numbers of those ids, which keep the IRIs' order (a test compares every row, with
+    each id read as its entity's IRI). When an update cannot stand for the change
+    (another index format or code, a change to org:subOrganizationOf or an entity in
+    that hierarchy made searchable, an entity that stops being searchable, no room
+    between two ids, a class that gains its first member or loses its last, too many
+    entities touched), the index is written whole: the reason is returned."""
     started = time.perf_counter()
     changed = set(changed)
     directory = Path(directory)
@@ -338,7 +347,8 @@ def update_search_index(store: Any, previous: Path, directory: str | os.PathLike
             db.execute("PRAGMA journal_mode=OFF")
             db.execute("PRAGMA synchronous=OFF")
             ids = dict(db.execute("SELECT iri, id FROM entity"))
-            touched = sorted(_touched(store, changed))
+            found = _touched(store, changed)
+            touched = sorted(found | _referrers(store, found, ids))
             if len(touched) > max(1000, UPDATE_MAX_SHARE * len(ids)):
                 raise _WriteWhole(f"the change touches {len(touched):,} entities")
             iri_of = {i: iri for iri, i in ids.items()}
@@ -386,6 +396,51 @@ def _touched(store: Any, changed: set[ox.Triple]) -> set[str]:
                            for d in store.quads_for_pattern(None, WAS_DERIVED_FROM, q.subject)
                            if isinstance(d.subject, ox.NamedNode))
     return {iri for iri in touched if iri.startswith(ID_BASE)}
+
+
+def _new_ids(ids: dict[str, int], new: list[str]) -> dict[str, int]:
+    """Ids for the entities in `new` (IRIs not in `ids`) that keep the ids in the IRIs'
+    order: each run of new IRIs between two known ones is spread evenly over the gap
+    between their ids; after the last known one, a full build's spacing apart."""
+    if not new:
+        return {}
+    known = sorted(ids)
+    runs: dict[int, list[str]] = defaultdict(list)  # by the position of the next known IRI
+    for iri in sorted(new):
+        runs[bisect.bisect(known, iri)].append(iri)
+    found: dict[str, int] = {}
+    for at, run in runs.items():
+        low = ids[known[at - 1]] if at else 0
+        if at == len(known):
+            found.update((iri, low + (i << ID_GAP_BITS)) for i, iri in enumerate(run, 1))
+            continue
+        high = ids[known[at]]
+        if high - low <= len(run):
+            raise _WriteWhole(f"no room for a new id between {known[at - 1] if at else ''}"
+                              f" and {known[at]}")
+        found.update((iri, low + (high - low) * i // (len(run) + 1))
+                     for i, iri in enumerate(run, 1))
+    return found
+
+
+def _referrers(store: Any, entities: Iterable[str], ids: dict[str, int]) -> set[str]:
+    """The indexed entities whose rows name one of `entities` that were not indexed (a
+    country, an issuer, a target: the entity becomes searchable, those rows gain its
+    id), raising _WriteWhole when one is in the org:subOrganizationOf hierarchy (every
+    issuer's ancestors would change)."""
+    found: set[str] = set()
+    org_sub = ox.NamedNode(ORG_SUB)
+    for iri in entities:
+        if iri in ids:
+            continue
+        node = ox.NamedNode(iri)
+        if next(iter(store.quads_for_pattern(node, org_sub, None)), None) is not None or \
+                next(iter(store.quads_for_pattern(None, org_sub, node)), None) is not None:
+            raise _WriteWhole(f"<{iri}>, which the change can make searchable, is in the "
+                              "org:subOrganizationOf hierarchy")
+        found.update(q.subject.value for q in store.quads_for_pattern(None, None, node)
+                     if isinstance(q.subject, ox.NamedNode) and q.subject.value in ids)
+    return found
 
 
 def _forget(db: sqlite3.Connection, entities: list[int]) -> None:
@@ -447,12 +502,13 @@ def _fill(db: sqlite3.Connection, g: _Graph, known: _Known | None = None
                 types[s].add(cls)
     searchable = sorted(types)
     if known is None:
-        ids = {iri: i for i, iri in enumerate(searchable, start=1)}
+        ids = {iri: i << ID_GAP_BITS for i, iri in enumerate(searchable, start=1)}
     else:
         ids = known.ids
-        if set(searchable) != {iri for iri in g.scope or () if iri in ids}:
-            raise _WriteWhole("the change makes an entity searchable, or no longer")
-        _forget(db, [ids[iri] for iri in searchable])
+        if {iri for iri in g.scope or () if iri in ids} - set(searchable):
+            raise _WriteWhole("the change makes an entity no longer searchable")
+        _forget(db, [ids[iri] for iri in searchable if iri in ids])
+        ids.update(_new_ids(ids, [iri for iri in searchable if iri not in ids]))
 
     def most_specific(ts: set[str]) -> str:
         implied = {a for t in ts for a in ancestors_of_class.get(t, {})}

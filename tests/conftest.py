@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import re
 import shutil
+import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner, Result
@@ -170,3 +172,40 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
                 "it: keep the `external` fixture's parameter in the test's id")
     rank = {scope: i for i, scope in enumerate(SLOWEST_FIRST)}
     items.sort(key=lambda item: rank.get(scope_of(item.nodeid), len(rank)))
+
+
+#: The columns of the search index's tables that hold an entity's id.
+ENTITY_COLUMNS: dict[str, tuple[int, ...]] = {
+    "entity": (0, 4, 5), "entity_type": (1,), "issuer": (0, 1), "name": (1,),
+    "identifier": (1,), "parent": (0, 1), "target": (0, 1), "in_force": (0,),
+    "source": (0,)}
+
+
+def search_index_rows(path: Path) -> dict[str, list[str]]:
+    """The rows of a search index (rivalry.graph.search) by table, sorted, with each
+    entity's id read as its IRI and each name's as its entity's IRI and its rank: an
+    update may number an entity it adds otherwise than a full build. Checks that the ids
+    keep the IRIs' order (search breaks ties by id), as both must."""
+    from rivalry.graph.search import NAME_BITS
+
+    found: dict[str, list[str]] = {}
+    with sqlite3.connect(path) as db:
+        iri_of: dict[int, str] = dict(db.execute("SELECT id, iri FROM entity"))
+        assert sorted(iri_of, key=iri_of.__getitem__) == sorted(iri_of)
+        for (table,) in db.execute("SELECT name FROM sqlite_master WHERE type = 'table' "
+                                   "AND name NOT LIKE 'name_words%' AND name != 'meta' "
+                                   "AND name NOT LIKE 'sqlite_%'").fetchall():
+            columns = ENTITY_COLUMNS.get(table, ())
+
+            def readable(row: tuple[Any, ...], table: str = table,
+                         columns: tuple[int, ...] = columns) -> str:
+                out = list(row)
+                for i in columns:
+                    if out[i] is not None:
+                        out[i] = iri_of[out[i]]
+                if table == "name":  # its entity's id, then its rank among its names
+                    out[0] = (iri_of[row[0] >> NAME_BITS], row[0] & ((1 << NAME_BITS) - 1))
+                return repr(out)
+
+            found[table] = sorted(map(readable, db.execute(f"SELECT * FROM {table}")))
+    return found

@@ -18,7 +18,7 @@ from rivalry.graph.build import BuildOptions, BuildResult, build
 from rivalry.graph.errors import InvalidFacts
 from rivalry.graph.store import StoreLocation
 
-from .conftest import CURATED_FACTS
+from .conftest import CURATED_FACTS, search_index_rows
 
 Edit = Callable[[Path], None]
 
@@ -154,11 +154,10 @@ INDEX_WRITTEN = {
     "a publisher's state changes": "updated",
     "an agency moves (the states of its measures are inferred)":
         "written whole (the change touches org:subOrganizationOf",
-    "a new file with blank nodes": "written whole (the change makes an entity searchable",
+    "a new file with blank nodes": "updated",  # its measure gets an id of its own
+    "a response to a response is added": "updated",
     "a file is removed and another added":
-        "written whole (the change makes an entity searchable",
-    "a response to a response is added":
-        "written whole (the change makes an entity searchable",
+        "written whole (the change makes an entity no longer searchable",
 }
 
 
@@ -203,11 +202,7 @@ def products(result: BuildResult) -> dict[str, object]:
             gzip.decompress((folder / name).read_bytes()), format=fmt))
     for name in ("figures.json", "facets.json"):
         found[name] = json.loads((folder / name).read_text("utf-8"))
-    with sqlite3.connect(result.path / "search.sqlite") as db:
-        for (table,) in db.execute("SELECT name FROM sqlite_master WHERE type = 'table' "
-                                   "AND name NOT LIKE 'name_words%' AND name != 'meta' "
-                                   "AND name NOT LIKE 'sqlite_%'").fetchall():
-            found[table] = sorted(map(repr, db.execute(f"SELECT * FROM {table}")))
+    found.update(search_index_rows(result.path / "search.sqlite"))
     return found
 
 
