@@ -963,12 +963,19 @@ class Runner:
         found = {r[0].value for r in rows if isinstance(r[0], ox.NamedNode)}
         return sorted(found | {cls})
 
-    def expand(self, text: str) -> str:
+    def expand(self, text: str, focus: bool = False) -> str:
+        """`text` with its instance marks expanded. With `focus` (the query restricts
+        ?this to given nodes), ?this's classes are a filter, not a VALUES clause: with
+        more focus nodes than classes, Oxigraph's planner would start from the smaller
+        VALUES and read every instance of the classes (5 s a query at 100k measures, for
+        a dozen nodes), where the filter keeps it on the focus nodes."""
         def replace(m: re.Match[str]) -> str:
             self.counter += 1
             var = f"?t_{self.counter}"
-            values = " ".join(f"<{c}>" for c in self.subclasses[m.group(2)])
-            return f"{m.group(1)} <{RDF_TYPE}> {var} . VALUES {var} {{ {values} }}"
+            classes = [f"<{c}>" for c in self.subclasses[m.group(2)]]
+            if focus and m.group(1) == "?this":
+                return f"{m.group(1)} <{RDF_TYPE}> {var} FILTER({var} IN ({', '.join(classes)}))"
+            return f"{m.group(1)} <{RDF_TYPE}> {var} . VALUES {var} {{ {' '.join(classes)} }}"
         return INSTANCE_MARK.sub(replace, text)
 
     def tasks(self) -> list[tuple[str, list[Constraint]]]:
@@ -1057,7 +1064,7 @@ class Runner:
 
     def _solutions(self, query: str, focus: list[Term] | None,
                    batch: int = 2000) -> Iterator[Any]:
-        query = self.expand(query)
+        query = self.expand(query, focus=focus is not None)
         if focus is None:
             yield from _Solutions(self.store, query.replace(FOCUS_MARK, ""))
             return
