@@ -22,6 +22,7 @@ for or rivalry's own code differ from the previous build's.
 from __future__ import annotations
 
 import gzip
+import json
 import os
 import shutil
 import zlib
@@ -289,6 +290,9 @@ def run_incremental(plan: Plan, partial: Path, options: BuildOptions, phases: Ph
     # can reach (rivalry.graph.refigure)
     change_whole = Change.of_steps(changes)
     work.figures_update = (plan.previous, change_whole)
+    previous_quads = _previous_quads(plan.previous)
+    if previous_quads is not None:
+        work.quads = previous_quads - len(change_whole.removed) + len(change_whole.added)
     layout, why_not = copiable(plan.previous) if options.dumps else (None, "")
     if layout is not None:
         # the dumps copy the previous build's segments the change leaves alone, and
@@ -307,6 +311,15 @@ def run_incremental(plan: Plan, partial: Path, options: BuildOptions, phases: Ph
         phases.run("store", lambda: work.store.flush(),
                    lambda _: f"{info.quads:,} quads in {info.graphs} graphs")
     return work, Database(finish)
+
+
+def _previous_quads(previous: Path) -> int | None:
+    """How many quads the previous build held, as its build.json says, or None."""
+    try:
+        quads = json.loads((previous / "build.json").read_text("utf-8")).get("quads")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return quads if isinstance(quads, int) and not isinstance(quads, bool) else None
 
 
 #: The previous build's dump from which the graph is put in memory (rivalry.graph.products).
