@@ -648,10 +648,33 @@ class _Keys:
         return out
 
     def features(self, node: Subject) -> Any:
+        """The features of `node` (and of its neighbours, partly: only `node`'s count).
+        Its triples in full; of those that point to it, one per property and graph where
+        the property is an assertion's (its feature does not depend on the subject), in
+        full otherwise: a state or an agency is the object of tens of thousands."""
+        from rivalry.graph.consistency import ASSERTION, SKIP
+
         f = self.Features(self.tbox)
         f.identity = self.identity
-        for q in self.incident(node):
-            f.add(q.subject, q.predicate.value, q.object)
+        for q in self.store.quads_for_pattern(node, None, None, None):
+            if _data(q) and counted(q, self.kept):
+                f.add(q.subject, q.predicate.value, q.object)
+        pointing = self.store.query(
+            "SELECT ?node ?p ?g (SAMPLE(?s) AS ?one) WHERE { GRAPH ?g { ?s ?p ?node } "
+            "FILTER(!sameTerm(?s, ?node)) } GROUP BY ?node ?p ?g",
+            substitutions={ox.Variable("node"): node})
+        found = [(row["p"], row["g"], row["one"]) for row in cast(ox.QuerySolutions, pointing)]
+        del pointing
+        for p, g, one in found:
+            q = ox.Quad(one, p, node, g)
+            if not (_data(q) and counted(q, self.kept)):
+                continue
+            if f.kind(p.value) in (ASSERTION, SKIP):
+                f.add(one, p.value, node)
+                continue
+            for q in self.store.quads_for_pattern(None, p, node, g):
+                if q.subject != node:
+                    f.add(q.subject, p.value, node)
         return f
 
     def own(self, node: Subject) -> str | None:

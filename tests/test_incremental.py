@@ -271,6 +271,42 @@ def test_incremental_build_equals_a_full_one(base: tuple[Path, Path], tmp_path: 
     assert "the summary updated for the" in text
 
 
+def test_the_kind_of_an_individual_is_read_as_from_all_its_triples(
+        base: tuple[Path, Path]) -> None:
+    """The incremental consistency check reads, of the triples pointing to an individual,
+    one per property and graph (a state is the object of thousands): each individual's
+    kind is the one all its triples give."""
+    from rivalry.graph.consistency import (
+        Features,
+        TBox,
+        inferred_kept,
+        load_summary,
+        ontology_triples,
+    )
+    from rivalry.graph.incremental import _Keys
+
+    current = StoreLocation(base[1]).current()
+    db = ox.Store.read_only(str(current / "db"))
+    summary = load_summary(current / "state" / "summary.json")
+    assert summary is not None
+    tbox = TBox.read(ontology_triples(db) + sorted(summary.schema, key=str))
+    identity = set(tbox.individuals) | {t.subject for t in summary.schema}
+    kept = inferred_kept(db)
+    keys = _Keys(db, tbox, set(identity), kept)
+    nodes = {q.subject for q in db.quads_for_pattern(None, None, None, None)
+             if isinstance(q.graph_name, ox.NamedNode) and "/graph/facts/" in q.graph_name.value}
+    kinds = set()
+    for node in sorted(nodes, key=str):
+        every = Features(tbox)
+        every.identity = set(identity)
+        for q in _Keys(db, tbox, every.identity, kept).incident(node):
+            every.add(q.subject, q.predicate.value, q.object)
+        expected = every.key(node) if node in every.features else None
+        assert keys.own(node) == expected, node
+        kinds.add(expected)
+    assert len(nodes) > 1000 and len(kinds) > 50  # the curated graph's, in their variety
+
+
 def test_an_incremental_build_says_what_it_rechecked(base: tuple[Path, Path],
                                                     tmp_path: Path) -> None:
     incremental, _, said = rebuild(base, tmp_path, EDITS["a date changes"])
