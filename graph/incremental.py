@@ -22,11 +22,10 @@ for or rivalry's own code differ from the previous build's.
 from __future__ import annotations
 
 import gzip
-import json
 import os
 import shutil
 import zlib
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, cast
@@ -316,8 +315,8 @@ def run_incremental(plan: Plan, partial: Path, options: BuildOptions, phases: Ph
 def _previous_quads(previous: Path) -> int | None:
     """How many quads the previous build held, as its build.json says, or None."""
     try:
-        quads = json.loads((previous / "build.json").read_text("utf-8")).get("quads")
-    except (OSError, ValueError, AttributeError):
+        quads = BuildInfo.read(previous / "build.json").quads
+    except (OSError, ValueError, TypeError):  # unreadable, or without the field
         return None
     return quads if isinstance(quads, int) and not isinstance(quads, bool) else None
 
@@ -637,11 +636,13 @@ class _Keys:
         self.cache: dict[Term, str | None] = {}
         self.Features = Features
 
+    def own_triples(self, node: Subject) -> Iterator[ox.Quad]:
+        """The quads of the data graphs the summary reads with `node` as subject."""
+        return (q for q in self.store.quads_for_pattern(node, None, None, None)
+                if _data(q) and counted(q, self.kept))
+
     def incident(self, node: Subject) -> list[ox.Quad]:
-        out = []
-        for q in self.store.quads_for_pattern(node, None, None, None):
-            if _data(q) and counted(q, self.kept):
-                out.append(q)
+        out = list(self.own_triples(node))
         for q in self.store.quads_for_pattern(None, None, node, None):
             if _data(q) and q.subject != node and counted(q, self.kept):
                 out.append(q)
@@ -656,9 +657,8 @@ class _Keys:
 
         f = self.Features(self.tbox)
         f.identity = self.identity
-        for q in self.store.quads_for_pattern(node, None, None, None):
-            if _data(q) and counted(q, self.kept):
-                f.add(q.subject, q.predicate.value, q.object)
+        for q in self.own_triples(node):
+            f.add(q.subject, q.predicate.value, q.object)
         pointing = self.store.query(
             "SELECT ?node ?p ?g (SAMPLE(?s) AS ?one) WHERE { GRAPH ?g { ?s ?p ?node } "
             "FILTER(!sameTerm(?s, ?node)) } GROUP BY ?node ?p ?g",

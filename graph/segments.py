@@ -415,11 +415,12 @@ def write_dumps(db: ox.Store, folder: Path, parts: UnionParts, state: Path, leve
             raise ValueError(f"the graph _:{unnamed[0].value} is named by a blank node: "
                              "name it by an IRI")
         for graph in sorted(cast(list[ox.NamedNode], graphs), key=lambda g: g.value):
-            n = old_buckets.get(graph.value) or buckets_for(graph_size(db, graph))
+            size = None if graph.value in old_buckets else graph_size(db, graph)
+            n = old_buckets.get(graph.value) or buckets_for(cast(int, size))
             buckets[graph.value] = n
             whole = shared.get(graph.value) is None
             for bucket, texts in _graph_segments(db, graph, n, changed, source, first,
-                                                 whole):
+                                                 whole, size):
                 key = f"{graph.value} {bucket}"
                 own = {"rivalry.nq": key, "rivalry.trig": key,
                        "rivalry.jsonld": _jsonld_key(key, first)}
@@ -486,11 +487,12 @@ def _add_share(writers: dict[str, SegmentedGzip], db: ox.Store, query: str) -> N
 
 def _graph_segments(db: ox.Store, graph: ox.NamedNode, buckets: int,
                     changed: dict[str, set[Any]],
-                    source: _Source, first: bool, whole: bool
+                    source: _Source, first: bool, whole: bool, size: int | None = None
                     ) -> Iterable[tuple[int, Texts | None]]:
     """A graph's segments: (bucket, its texts), or (bucket, None) where the previous
     build's can be copied (no changed quad in it, and every dump has it). `first`: the
-    graph is the first, whose first segment opens the JSON-LD array (no comma before)."""
+    graph is the first, whose first segment opens the JSON-LD array (no comma before).
+    `size`: its number of quads, when the caller has counted them."""
     def copied(bucket: int) -> bool:
         key = f"{graph.value} {bucket}"
         if key in changed:
@@ -508,7 +510,7 @@ def _graph_segments(db: ox.Store, graph: ox.NamedNode, buckets: int,
         yield from ((b, None) for b in range(buckets))
         return
     if not keep:  # nothing to copy: the graph read once, or once per run of buckets
-        for run in passes_for(graph_size(db, graph), buckets):
+        for run in passes_for(graph_size(db, graph) if size is None else size, buckets):
             parts: dict[int, list[ox.Triple]] = {b: [] for b in run}
             for q in db.quads_for_pattern(None, None, None, graph):
                 part = parts.get(bucket_of(q.subject, buckets))
