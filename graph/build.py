@@ -1158,23 +1158,23 @@ def _products(db: ox.Store, directory: Path, options: BuildOptions, phases: Phas
         why = f"; none copied: {done.why_not}" if done.why_not else ""
         return f"TriG, N-Quads, JSON-LD, Turtle and N-Triples ({how}{why}), in {folder}"
 
-    def dumps() -> None:
-        parts = found.result()
+    def parts_and_dumps() -> None:
+        parts = shared_triples()
         phases.run("dumps", lambda: write_dumps(db, folder, parts, directory / "state",
                                                 GZIP_LEVEL, dumps_update), said_dumps)
 
     def index_and_figures() -> None:
-        parts = shared_triples()
         index()
-        figures(parts)
+        figures(found.result())
 
     # in two threads, as all of them only read the finished graph: pyoxigraph writes the
     # dumps and runs the queries (the figures', and the one finding the graphs that share
-    # a triple, which the union's dumps and its count need), and zlib compresses, without
-    # holding Python's interpreter lock. One thread writes the dumps with named graphs,
-    # then the union's; the other finds the union's parts, then writes the search index
-    # and the figures. (At 100k synthetic measures the two take about as long.)
-    phases.together(dumps, index_and_figures)
+    # a triple, which the union's dumps and its count need), and zlib compresses, mostly
+    # without holding Python's interpreter lock. One thread finds the union's parts, then
+    # writes the dumps; the other writes the search index, which needs no parts, then the
+    # figures, by when the parts are long found. (The parts found first by the second
+    # thread kept the dumps waiting for them: docs/architecture.md, "Products".)
+    phases.together(parts_and_dumps, index_and_figures)
     return _shared_names(found.result())
 
 
