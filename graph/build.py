@@ -1173,7 +1173,8 @@ def _products(db: ox.Store, directory: Path, options: BuildOptions, phases: Phas
     # without holding Python's interpreter lock. One thread finds the union's parts, then
     # writes the dumps; the other writes the search index, which needs no parts, then the
     # figures, by when the parts are long found. (The parts found first by the second
-    # thread kept the dumps waiting for them: docs/architecture.md, "Products".)
+    # thread kept the dumps waiting for them: docs/architecture.md, "What a build writes
+    # beside its database".)
     phases.together(parts_and_dumps, index_and_figures)
     return _shared_names(found.result())
 
