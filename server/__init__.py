@@ -38,6 +38,16 @@ def html_text(value: Any) -> Any:
     return value
 
 
+def protective_headers(mimetype: str) -> list[tuple[str, str]]:
+    """The headers every answer carries. Answers hold text a query chose ("<html><script>…"
+    in a CSV cell): a browser must take them as the type they say, never guess HTML from
+    their content; and a page runs no script but the server's own (PAGE_POLICY)."""
+    headers = [("X-Content-Type-Options", "nosniff")]
+    if mimetype == "text/html":
+        headers.append(("Content-Security-Policy", PAGE_POLICY))
+    return headers
+
+
 def create_app(settings: Mapping[str, Any] | None = None) -> Flask:
     """Create the app: defaults, then RIVALRY_* environment variables, then `settings`."""
     # An explicit instance path: Flask cannot infer one for a namespace package laid out
@@ -111,11 +121,8 @@ def create_app(settings: Mapping[str, Any] | None = None) -> Flask:
 
     @app.after_request
     def no_sniffing(response: Response) -> Response:
-        # answers hold text a query chose ("<html><script>…" in a CSV cell): a browser
-        # must take them as the type they say, never guess HTML from their content
-        response.headers["X-Content-Type-Options"] = "nosniff"
-        if response.mimetype == "text/html":
-            response.headers["Content-Security-Policy"] = PAGE_POLICY
+        for name, value in protective_headers(response.mimetype or ""):
+            response.headers[name] = value
         return response
 
     @app.after_request

@@ -544,33 +544,8 @@ class Front:
     def _environ(self, method: str, path: str, query: bytes,
                  header_list: list[tuple[str, str]], body: bytes,
                  http_version: str) -> dict[str, Any]:
-        environ: dict[str, Any] = {
-            "REQUEST_METHOD": method,
-            "SCRIPT_NAME": "",
-            "PATH_INFO": path,
-            "QUERY_STRING": query.decode("latin-1"),
-            "SERVER_NAME": self.server_name,
-            "SERVER_PORT": str(self.server_port),
-            "SERVER_PROTOCOL": "HTTP/" + http_version,
-            "REMOTE_ADDR": "",
-            "wsgi.version": (1, 0),
-            "wsgi.url_scheme": "http",
-            "wsgi.multithread": False,
-            "wsgi.multiprocess": True,
-            "wsgi.run_once": False,
-            "CONTENT_LENGTH": str(len(body)),
-        }
-        for name, value in header_list:
-            key = name.upper().replace("-", "_")
-            if key == "CONTENT_TYPE":
-                environ["CONTENT_TYPE"] = value
-            elif key in ("CONTENT_LENGTH", "TRANSFER_ENCODING"):
-                continue  # the body is whole: its length is what was read
-            else:
-                wsgi_key = "HTTP_" + key
-                environ[wsgi_key] = (environ[wsgi_key] + "," + value) if wsgi_key in environ \
-                    else value
-        return environ
+        return wsgi_environ(self.server_name, self.server_port, method, path, query,
+                            header_list, body, http_version)
 
     def _error(self, status: int, accept: str, message: str) -> Response:
         content_type, body = self.render_error(status, accept, message)
@@ -675,6 +650,39 @@ class Front:
 #: Methods the front passes on (the app answers 405 for those a route does not take);
 #: others get 501. Methods are case-sensitive (RFC 9110, 9.1): `get` is not GET.
 METHODS = {"GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "TRACE", "CONNECT"}
+
+
+def wsgi_environ(server_name: str, server_port: int, method: str, path: str, query: bytes,
+                 header_list: list[tuple[str, str]], body: bytes,
+                 http_version: str = "1.1") -> dict[str, Any]:
+    """The WSGI environ a worker gets for a whole request (its body is sent beside it)."""
+    environ: dict[str, Any] = {
+        "REQUEST_METHOD": method,
+        "SCRIPT_NAME": "",
+        "PATH_INFO": path,
+        "QUERY_STRING": query.decode("latin-1"),
+        "SERVER_NAME": server_name,
+        "SERVER_PORT": str(server_port),
+        "SERVER_PROTOCOL": "HTTP/" + http_version,
+        "REMOTE_ADDR": "",
+        "wsgi.version": (1, 0),
+        "wsgi.url_scheme": "http",
+        "wsgi.multithread": False,
+        "wsgi.multiprocess": True,
+        "wsgi.run_once": False,
+        "CONTENT_LENGTH": str(len(body)),
+    }
+    for name, value in header_list:
+        key = name.upper().replace("-", "_")
+        if key == "CONTENT_TYPE":
+            environ["CONTENT_TYPE"] = value
+        elif key in ("CONTENT_LENGTH", "TRANSFER_ENCODING"):
+            continue  # the body is whole: its length is what was read
+        else:
+            wsgi_key = "HTTP_" + key
+            environ[wsgi_key] = (environ[wsgi_key] + "," + value) if wsgi_key in environ \
+                else value
+    return environ
 
 
 def origin_form(target: bytes) -> tuple[bytes, bytes] | None:

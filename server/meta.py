@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask import Blueprint, Flask, Response, current_app, jsonify, request
 
 from rivalry.graph.errors import StoreError
@@ -78,17 +80,25 @@ def _health_budget(values: dict):  # noqa: ANN202 - a context manager
     return time_budget(limit, "page_time_limit")
 
 
+def cors_headers(settings: dict[str, Any], method: str, path: str) -> list[tuple[str, str]]:
+    """The CORS headers of an answer to `method` on `path`: any origin may read what the
+    server publishes (and ask /validate), when the setting cors is on."""
+    if not settings["cors"] or not (path == "/validate" or path.startswith(READ_PATHS)):
+        return []
+    headers = [("Access-Control-Allow-Origin", "*"),
+               ("Access-Control-Expose-Headers",
+                "X-Result-Truncated, X-Result-Row-Limit, Link, ETag, Last-Modified")]
+    if method == "OPTIONS":
+        headers += [("Access-Control-Allow-Methods", "GET, POST, OPTIONS"),
+                    ("Access-Control-Allow-Headers", "Content-Type, Accept"),
+                    ("Access-Control-Max-Age", "86400")]
+    return headers
+
+
 def init_cors(app: Flask) -> None:
     @app.after_request
     def add_cors(response: Response) -> Response:
-        if not current_app.config["RIVALRY"]["cors"]:
-            return response
-        if request.path == "/validate" or request.path.startswith(READ_PATHS):
-            response.headers["Access-Control-Allow-Origin"] = "*"
-            response.headers["Access-Control-Expose-Headers"] = (
-                "X-Result-Truncated, X-Result-Row-Limit, Link, ETag, Last-Modified")
-            if request.method == "OPTIONS":
-                response.headers["Access-Control-Allow-Methods"] = "GET, POST, OPTIONS"
-                response.headers["Access-Control-Allow-Headers"] = "Content-Type, Accept"
-                response.headers["Access-Control-Max-Age"] = "86400"
+        for name, value in cors_headers(current_app.config["RIVALRY"], request.method,
+                                        request.path):
+            response.headers[name] = value
         return response
