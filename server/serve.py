@@ -175,6 +175,7 @@ def run(settings: dict[str, Any], sock: socket.socket) -> None:
         run_front,
         store_build_reader,
     )
+    from rivalry.server.sparql import shortcut
     from rivalry.server.workers import WorkerPool, start_zygote
 
     def make_app() -> Any:
@@ -184,7 +185,7 @@ def run(settings: dict[str, Any], sock: socket.socket) -> None:
         return app
 
     zygote_pid, control = start_zygote(make_app, _prepare, settings["request_memory_bytes"],
-                                       close_fds=[sock.fileno()])
+                                       close_fds=[sock.fileno()], shortcut=shortcut)
     front_app = create_app(settings)  # for rendering the front's own errors; no store
     pool = WorkerPool(control, zygote_pid, workers=settings["workers"],
                       max_workers=settings["max_workers"],

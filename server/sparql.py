@@ -8,17 +8,21 @@ way they are sent: this endpoint is read-only.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
 from urllib.parse import parse_qsl
 
 import pyoxigraph as ox
-from flask import Blueprint, Response, current_app, g, redirect, render_template, request
+from flask import Blueprint, Flask, Response, current_app, g, redirect, render_template, request
+from werkzeug.http import parse_options_header
 from werkzeug.wrappers import Response as WerkzeugResponse
 
 from rivalry.graph import PREFIXES
-from rivalry.graph.errors import QueryError, UpdateRefused
+from rivalry.graph.errors import QueryError, RivalryError, UpdateRefused
 from rivalry.graph.results import Answer, check_xml_characters, write
+from rivalry.graph.sparql import inspect_query
 from rivalry.graph.terms import prefixed_name
-from rivalry.server import get_store
+from rivalry.server import get_store, protective_headers
 from rivalry.server.entities import href
 from rivalry.server.errors import (
     NotAcceptable,
@@ -37,9 +41,11 @@ from rivalry.server.formats import (
     negotiate_header,
     variants_header,
 )
+from rivalry.server.meta import cors_headers
 from rivalry.server.service import SERVICE_FORMATS, service_description
 from rivalry.server.settings import query_limits
 from rivalry.server.urls import base_url
+from rivalry.server.workers import Reply
 
 bp = Blueprint("sparql", __name__)
 
@@ -64,8 +70,14 @@ def format_parameter() -> str | None:
 
 
 def choose_format(kind: str) -> Format:
+    """The format of this request's answer (`chosen_format`)."""
+    return chosen_format(kind, format_parameter(), request.headers.get("Accept"))
+
+
+def chosen_format(kind: str, explicit: str | None, accept: str | None) -> Format:
+    """The format of an answer of this kind: the one `format=` names (`explicit`), or the
+    best for the Accept header; 406 when it cannot be given."""
     formats = (RDF_FORMATS if kind == "graph" else RESULT_FORMATS) + (HTML,)
-    explicit = format_parameter()
     if explicit:
         chosen = lookup(formats, explicit)
         if chosen is None:
@@ -73,12 +85,11 @@ def choose_format(kind: str) -> Format:
                 f"format={explicit!r} cannot be produced for this query; choose one of: "
                 + ", ".join(f.name for f in formats))
         return chosen
-    chosen = negotiate_header(request.headers.get("Accept", ""), formats)
+    chosen = negotiate_header(accept or "", formats)
     if chosen is None:
         raise NotAcceptable(
-            f"none of the media types in Accept: {request.headers.get('Accept')!r} can be "
-            "produced for this query; it can be given as: "
-            + ", ".join(f.media_type for f in formats))
+            f"none of the media types in Accept: {accept!r} can be produced for this query; "
+            "it can be given as: " + ", ".join(f.media_type for f in formats))
     return chosen
 
 
@@ -164,25 +175,39 @@ def endpoint() -> WerkzeugResponse:
 
 
 def native_format(kind: str) -> ox.QueryResultsFormat | ox.RdfFormat | None:
-    """The format pyoxigraph should write this request's answer in; None for pages, graph
-    formats it cannot cap by counting lines, and formats that cannot be given (406 comes
-    after the query runs, so a broken query is still told it is broken)."""
-    try:
-        fmt = choose_format(kind)
-    except NotAcceptable:
-        return None
-    return fmt.rdf if kind == "graph" else fmt.results
+    """The format pyoxigraph should write this request's answer in (`native_format_for`)."""
+    return native_format_for(format_parameter(), request.headers.get("Accept"))(kind)
+
+
+def native_format_for(explicit: str | None, accept: str | None
+                      ) -> Callable[[str], ox.QueryResultsFormat | ox.RdfFormat | None]:
+    """For each kind of answer, the format pyoxigraph should write it in; None for pages,
+    graph formats it cannot cap by counting lines, and formats that cannot be given (406
+    comes after the query runs, so a broken query is still told it is broken)."""
+
+    def native(kind: str) -> ox.QueryResultsFormat | ox.RdfFormat | None:
+        try:
+            fmt = chosen_format(kind, explicit, accept)
+        except NotAcceptable:
+            return None
+        return fmt.rdf if kind == "graph" else fmt.results
+
+    return native
 
 
 def render_answer(answer: Answer, text: str) -> Response:
     fmt = choose_format(answer.kind)
     response = _render(answer, text, fmt)
     if current_app.config.get("RIVALRY_SUPERVISED") and not format_parameter():
-        # the formats this answer could have been negotiated to: the front's cache gives
-        # it to any Accept header that would choose the same one (rivalry.server.front)
-        response.headers["X-Rivalry-Variants"] = variants_header(
-            (RDF_FORMATS if answer.kind == "graph" else RESULT_FORMATS) + (HTML,))
+        response.headers["X-Rivalry-Variants"] = variants_of(answer.kind)
     return response
+
+
+def variants_of(kind: str) -> str:
+    """The formats an answer of this kind could have been negotiated to: the front's
+    cache gives it to any Accept header that would choose the same one
+    (rivalry.server.front)."""
+    return variants_header((RDF_FORMATS if kind == "graph" else RESULT_FORMATS) + (HTML,))
 
 
 def _render(answer: Answer, text: str, fmt: Format) -> Response:
@@ -194,6 +219,13 @@ def _render(answer: Answer, text: str, fmt: Format) -> Response:
                             content_type=HTML.content_type)
         response.headers["Vary"] = "Accept"
         return response
+    body, headers = written_answer(answer, fmt)
+    return Response(body, headers=headers)
+
+
+def written_answer(answer: Answer, fmt: Format) -> tuple[bytes, list[tuple[str, str]]]:
+    """An answer written in a results or graph format (not a page): its body, and its
+    headers (Content-Type first)."""
     written = fmt.rdf if answer.kind == "graph" else fmt.results
     if answer.body is not None and written is not None \
             and answer.body_format == written.media_type:
@@ -205,12 +237,72 @@ def _render(answer: Answer, text: str, fmt: Format) -> Response:
         # before "results", where streaming readers (pyoxigraph's among them) accept an
         # extra member; the head holds only variable names, so the first match is its end
         body = body.replace(b'},"results":', b'},"truncated":true,"results":', 1)
-    response = Response(body, content_type=fmt.content_type)
-    response.headers["Vary"] = "Accept"
+    headers = [("Content-Type", fmt.content_type), ("Vary", "Accept")]
     if answer.truncated:
-        response.headers["X-Result-Truncated"] = "true"
-        response.headers["X-Result-Row-Limit"] = str(answer.limit)
-    return response
+        headers += [("X-Result-Truncated", "true"), ("X-Result-Row-Limit", str(answer.limit))]
+    return body, headers
+
+
+# --- the shortcut -------------------------------------------------------------------------
+
+
+def shortcut(app: Flask, environ: dict[str, Any], body: bytes) -> Reply | None:
+    """The answer to a plain query, as the endpoint gives it, without the web framework
+    around it; None for any other request, which the app answers as usual.
+
+    Under `rivalry serve`, a worker asks this first (rivalry.server.workers): a point
+    lookup spends about a third of its worker's time in Flask's request and response
+    machinery otherwise (docs/serving.md, "The shortcut"). A plain query is a GET whose
+    only parameter is `query`, or a POST of application/sparql-query in UTF-8 with no
+    parameters, to the embedded store, answered in a results or graph format (not a
+    page). Everything else, and every error, goes the usual way: the app then says what
+    is wrong in its own words, and an answer given here has the same status, headers and
+    body as the app's (tests/test_shortcut.py holds them side by side)."""
+    settings = app.config["RIVALRY"]
+    if environ.get("PATH_INFO") != "/sparql" or settings["sparql_endpoint"] \
+            or not app.config.get("RIVALRY_SUPERVISED") \
+            or environ.get("HTTP_CONTENT_ENCODING", "").strip().lower() not in ("", "identity"):
+        return None
+    method = environ.get("REQUEST_METHOD")
+    if method == "POST":
+        mimetype, options = parse_options_header(environ.get("CONTENT_TYPE", ""))
+        if environ.get("QUERY_STRING") or mimetype.lower() != "application/sparql-query" \
+                or (options.get("charset") or "utf-8").lower() not in ("utf-8", "utf8") \
+                or len(body) > settings["max_body_bytes"]:
+            return None
+        try:
+            text = body.decode("utf-8", errors="strict")
+        except UnicodeDecodeError:
+            return None
+    elif method == "GET":
+        try:
+            params = _params(environ.get("QUERY_STRING", "").encode("latin-1"), "query string")
+        except (QueryError, UnicodeError):
+            return None
+        if len(params) != 1 or params[0][0] != "query":
+            return None
+        text = params[0][1]
+    else:
+        return None
+    accept = environ.get("HTTP_ACCEPT")
+    kind = inspect_query(text).kind  # read once: the store's checks find it remembered
+    if kind is None or not text.strip():
+        return None
+    try:
+        if chosen_format(kind, None, accept) is HTML:
+            return None
+        store = get_store(app)
+        answer = store.execute(text, query_limits(settings),
+                               result_format=native_format_for(None, accept))
+        fmt = chosen_format(answer.kind, None, accept)
+    except RivalryError:
+        return None
+    content, headers = written_answer(answer, fmt)
+    headers += [("Content-Length", str(len(content))),
+                ("X-Rivalry-Variants", variants_of(answer.kind)),
+                *protective_headers(fmt.media_type),
+                *cors_headers(settings, method, "/sparql")]
+    return Reply("200 OK", headers, content, build=store.confirm_build_id())
 
 
 def describe_service() -> WerkzeugResponse:

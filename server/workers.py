@@ -34,7 +34,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from rivalry.graph.isolate import limit_memory, set_supervised
 
@@ -129,7 +129,25 @@ def run_wsgi(app: Callable[..., Any], environ: dict[str, Any], body: bytes) -> R
     return Reply(status, kept, content, file, build, gunzip)
 
 
-def worker_main(sock: socket.socket, app: Callable[..., Any], memory: int) -> None:
+class Shortcut(Protocol):
+    """A way to answer some requests without the WSGI app (rivalry.server.sparql.shortcut):
+    the reply, or None for a request the app must answer."""
+
+    def __call__(self, app: Any, environ: dict[str, Any], body: bytes) -> Reply | None: ...
+
+
+def answer(app: Callable[..., Any], environ: dict[str, Any], body: bytes,
+           shortcut: Shortcut | None = None) -> Reply:
+    """The reply to one request: by the shortcut when it takes the request, else by the app."""
+    if shortcut is not None:
+        reply = shortcut(app, environ, body)
+        if reply is not None:
+            return reply
+    return run_wsgi(app, environ, body)
+
+
+def worker_main(sock: socket.socket, app: Callable[..., Any], memory: int,
+                shortcut: Shortcut | None = None) -> None:
     """A worker's life: requests in, responses out, one at a time, until told to stop.
     Never returns: the process ends with os._exit, without running the destructors of
     the shared in-memory store (which must not run in a fork)."""
@@ -144,7 +162,7 @@ def worker_main(sock: socket.socket, app: Callable[..., Any], memory: int) -> No
     # malloc gives such a thread an arena of its own, where the main thread's arena grows
     # and trims the process's heap again and again; pyoxigraph allocates heavily, and the
     # canned queries took about 18% less CPU so (docs/benchmarks.md, "Allocators")
-    answering = threading.Thread(target=_answer_requests, args=(sock, app, memory),
+    answering = threading.Thread(target=_answer_requests, args=(sock, app, memory, shortcut),
                                  name="requests")
     try:
         answering.start()
@@ -152,7 +170,8 @@ def worker_main(sock: socket.socket, app: Callable[..., Any], memory: int) -> No
         # here, as a thread starts with its creator's nice value
         while (box := _handover.get()) is not None:
             successor = threading.Thread(target=_answer_requests,
-                                         args=(sock, app, memory, False), name="requests")
+                                         args=(sock, app, memory, shortcut, False),
+                                         name="requests")
             successor.start()
             box.put(successor.native_id or 0)
     finally:
@@ -171,7 +190,7 @@ _handover: queue.Queue[queue.Queue[int] | None] = queue.Queue()
 
 
 def _answer_requests(sock: socket.socket, app: Callable[..., Any], memory: int,
-                     first: bool = True) -> None:
+                     shortcut: Shortcut | None, first: bool = True) -> None:
     """Answer requests until told to stop. The front lowers the priority of this thread
     (not of the process) when a request runs long; a thread cannot raise its priority
     again, so after such a request it hands the socket to a new thread and ends. Every
@@ -186,7 +205,7 @@ def _answer_requests(sock: socket.socket, app: Callable[..., Any], memory: int,
                 break
             _, environ, body = message
             try:
-                reply = run_wsgi(app, environ, body)
+                reply = answer(app, environ, body, shortcut)
             except MemoryError:
                 send_message(sock, ("memory",))
                 break
@@ -207,7 +226,8 @@ def _answer_requests(sock: socket.socket, app: Callable[..., Any], memory: int,
 
 
 def zygote_main(control: socket.socket, make_app: Callable[[], Any],
-                prepare: Callable[[Any], str | None], memory: int) -> None:
+                prepare: Callable[[Any], str | None], memory: int,
+                shortcut: Shortcut | None = None) -> None:
     """The zygote's life. `make_app()` creates the app; `prepare(app)` opens (and loads)
     the current build and returns its id, or None when there is none yet. Commands from
     the front: ("spawn",) forks a worker and sends the front its socket and pid;
@@ -231,7 +251,7 @@ def zygote_main(control: socket.socket, make_app: Callable[[], Any],
                 if pid == 0:
                     control.close()
                     front_end.close()
-                    worker_main(worker_end, app, memory)
+                    worker_main(worker_end, app, memory, shortcut)
                 worker_end.close()
                 socket.send_fds(control, [frame(("spawned", pid, build))],
                                 [front_end.fileno()])
@@ -251,7 +271,8 @@ def zygote_main(control: socket.socket, make_app: Callable[[], Any],
 
 
 def start_zygote(make_app: Callable[[], Any], prepare: Callable[[Any], str | None],
-                 memory: int, close_fds: list[int]) -> tuple[int, socket.socket]:
+                 memory: int, close_fds: list[int], shortcut: Shortcut | None = None
+                 ) -> tuple[int, socket.socket]:
     """Fork the zygote; call before the front starts any thread. Returns its pid and the
     front's end of the control socket. `close_fds` (the listening socket) are closed in
     the zygote, so that no worker holds them."""
@@ -261,7 +282,7 @@ def start_zygote(make_app: Callable[[], Any], prepare: Callable[[Any], str | Non
         front_end.close()
         for fd in close_fds:
             os.close(fd)
-        zygote_main(zygote_end, make_app, prepare, memory)
+        zygote_main(zygote_end, make_app, prepare, memory, shortcut)
     zygote_end.close()
     return pid, front_end
 
