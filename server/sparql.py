@@ -18,7 +18,7 @@ from werkzeug.http import parse_options_header
 from werkzeug.wrappers import Response as WerkzeugResponse
 
 from rivalry.graph import PREFIXES
-from rivalry.graph.errors import QueryError, RivalryError, UpdateRefused
+from rivalry.graph.errors import QueryError, UpdateRefused
 from rivalry.graph.results import Answer, check_xml_characters, write
 from rivalry.graph.sparql import inspect_query
 from rivalry.graph.terms import prefixed_name
@@ -295,14 +295,16 @@ def shortcut(app: Flask, environ: dict[str, Any], body: bytes) -> Reply | None:
         answer = store.execute(text, query_limits(settings),
                                result_format=native_format_for(None, accept))
         fmt = chosen_format(answer.kind, None, accept)
-    except RivalryError:
+        content, headers = written_answer(answer, fmt)  # may find what fmt cannot hold
+        headers += [("Content-Length", str(len(content))),
+                    ("X-Rivalry-Variants", variants_of(answer.kind)),
+                    *protective_headers(fmt.media_type),
+                    *cors_headers(settings, method, "/sparql")]
+        return Reply("200 OK", headers, content, build=store.confirm_build_id())
+    except MemoryError:
+        raise  # the worker reports it, and the front ends the worker
+    except Exception:  # noqa: BLE001 - any error is the app's to answer, in its own words
         return None
-    content, headers = written_answer(answer, fmt)
-    headers += [("Content-Length", str(len(content))),
-                ("X-Rivalry-Variants", variants_of(answer.kind)),
-                *protective_headers(fmt.media_type),
-                *cors_headers(settings, method, "/sparql")]
-    return Reply("200 OK", headers, content, build=store.confirm_build_id())
 
 
 def describe_service() -> WerkzeugResponse:

@@ -12,7 +12,7 @@ import pytest
 from flask import Flask
 
 from rivalry.graph.store import EmbeddedStore
-from rivalry.server import create_app
+from rivalry.server import create_app, sparql
 from rivalry.server.front import wsgi_environ
 from rivalry.server.sparql import shortcut
 from rivalry.server.workers import Reply, answer, run_wsgi
@@ -119,6 +119,9 @@ LEFT_TO_THE_APP = {
     "utf-16": post("ASK {}".encode("utf-16"), "application/sparql-query; charset=utf-16"),
     "not acceptable": post(SELECT, accept="image/png"),
     "gzip-compressed": post(SELECT, extra=[("Content-Encoding", "gzip")]),
+    # an answer its format cannot hold: found once written
+    "a character XML cannot hold": post('SELECT ("a\\u000Bb" AS ?x) {}',
+                                        accept="application/sparql-results+xml"),
     # what the shortcut does not read: pages, forms, parameters, a protocol dataset
     "a page": post(SELECT, accept="text/html"),
     "a form": post(urlencode({"query": SELECT}), "application/x-www-form-urlencoded"),
@@ -134,6 +137,31 @@ LEFT_TO_THE_APP = {
 def test_everything_else_is_left_to_the_app(served: Flask, name: str) -> None:
     environ, body = LEFT_TO_THE_APP[name]
     assert same(served, environ, body) is None
+    assert not run_wsgi(served, dict(environ), body).status.startswith("5")
+
+
+def test_a_failure_of_its_own_is_left_to_the_app(served: Flask,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    # a worker's request thread must never end with an exception: the app answers instead
+    def broken(*_: Any, **__: Any) -> Any:
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(sparql, "written_answer", broken)
+    environ, body = post(SELECT)
+    assert shortcut(served, dict(environ), body) is None
+    assert run_wsgi(served, dict(environ), body).status.startswith("500")
+
+
+def test_running_out_of_memory_is_not_hidden(served: Flask,
+                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    # the worker reports it, and the front ends the worker (rivalry.server.workers)
+    def exhausted(*_: Any, **__: Any) -> Any:
+        raise MemoryError
+
+    monkeypatch.setattr(sparql, "written_answer", exhausted)
+    environ, body = post(SELECT)
+    with pytest.raises(MemoryError):
+        shortcut(served, dict(environ), body)
 
 
 def test_other_routes_and_methods_are_left_to_the_app(served: Flask) -> None:
