@@ -216,6 +216,27 @@ def test_deep_nesting_is_400_and_the_server_lives_on(server: LiveServer) -> None
     assert get(sparql_url(server, RV + "ASK { ?m a rv:Measure }"))[0] == 200
 
 
+def test_an_answer_its_format_cannot_hold_is_406_at_once(server: LiveServer) -> None:
+    """A plain query takes the workers' shortcut past Flask; an error met there, once
+    the answer is written, must come back as the app's error, not end the worker's
+    request thread (the client then waited for the time limit, and got 503)."""
+    query = 'SELECT ("a\\u000Bb" AS ?x) {}'
+    request = urllib.request.Request(server.url + "/sparql", data=query.encode(), headers={
+        "Content-Type": "application/sparql-query",
+        "Accept": "application/sparql-results+xml"})
+    started = time.monotonic()
+    try:
+        urllib.request.urlopen(request, timeout=60)
+        status, answer = 200, b""
+    except urllib.error.HTTPError as e:
+        status, answer = e.code, e.read()
+    assert status == 406, answer
+    assert "U+000B" in json.loads(answer)["message"]
+    assert time.monotonic() - started < TIME_LIMIT
+    for _ in range(6):  # every worker still answers (there are 3)
+        assert get(sparql_url(server, RV + "ASK { ?m a rv:Measure }"))[0] == 200
+
+
 def test_deeply_nested_jsonld_is_400_and_the_server_lives_on(server: LiveServer) -> None:
     """The JSON-LD parser recurses on nested objects: 3,000 levels exhausted a worker's
     memory, and the client got a 503 for a bad body."""
