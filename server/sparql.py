@@ -8,6 +8,7 @@ way they are sent: this endpoint is read-only.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import parse_qsl
@@ -203,6 +204,7 @@ def render_answer(answer: Answer, text: str) -> Response:
     return response
 
 
+@functools.cache
 def variants_of(kind: str) -> str:
     """The formats an answer of this kind could have been negotiated to: the front's
     cache gives it to any Accept header that would choose the same one
@@ -289,12 +291,15 @@ def shortcut(app: Flask, environ: dict[str, Any], body: bytes) -> Reply | None:
     if kind is None or not text.strip():
         return None
     try:
-        if chosen_format(kind, None, accept) is HTML:
+        fmt = chosen_format(kind, None, accept)  # the Accept header is read once
+        if fmt is HTML:
             return None
+        native = fmt.rdf if kind == "graph" else fmt.results
         store = get_store(app)
         answer = store.execute(text, query_limits(settings),
-                               result_format=native_format_for(None, accept))
-        fmt = chosen_format(answer.kind, None, accept)
+                               result_format=lambda k: native if k == kind else None)
+        if answer.kind != kind:  # never, as the store reads the form the same way
+            return None
         content, headers = written_answer(answer, fmt)  # may find what fmt cannot hold
         headers += [("Content-Length", str(len(content))),
                     ("X-Rivalry-Variants", variants_of(answer.kind)),
