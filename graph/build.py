@@ -33,7 +33,7 @@ import sqlite3
 import threading
 import time
 import traceback
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -495,6 +495,12 @@ def check_terms_in(store: ox.Store, labels: dict[str, str],
 
 #: Graphs the build writes itself, never stated by a facts file.
 BUILT_GRAPHS = (INFERRED_GRAPH, META_GRAPH, DERIVED_GRAPH)
+#: Those that can share a triple with another graph after a full build: the inferred
+#: graph holds only what no graph held when it was drawn (rivalry.graph.reason.materialise
+#: adds a rule's conclusions only where they are absent), and every graph but these two
+#: was there by then. (An incremental build's inferred graph is kept up to date instead,
+#: so there it is among those that can.)
+FULL_BUILD_MAY_SHARE = (META_GRAPH, DERIVED_GRAPH)
 #: How many restated triples an error lists.
 RESTATED_SHOWN = 20
 
@@ -955,7 +961,8 @@ def build(
         # once the target switches to the build (its builds are full: no next build
         # starts from the graphs that share a triple, which _products returns)
         def products(directory: Path) -> None:
-            _products(work.store, directory, options, phases)
+            _products(work.store, directory, options, phases,
+                      may_share=FULL_BUILD_MAY_SHARE)
 
         final = store_root.publish_build(work.store, info, products, progress)
         return BuildResult(info=info, path=final, files=work.files,
@@ -988,7 +995,8 @@ def build(
         )
         work.manifest["shared_graphs"] = _products(
             work.in_memory or work.store, partial, options, phases, work.index_update,
-            work.shared_update, work.figures_update, work.dumps_update)
+            work.shared_update, work.figures_update, work.dumps_update,
+            may_share=FULL_BUILD_MAY_SHARE if plan is None else BUILT_GRAPHS)
         work.in_memory = None
         database.finish(info)
         work.store = None  # type: ignore[assignment]  # closes the database: it is complete
@@ -1060,7 +1068,8 @@ def _products(db: ox.Store, directory: Path, options: BuildOptions, phases: Phas
               index_update: tuple[Path, set[ox.Triple]] | None = None,
               shared_update: tuple[list[ox.NamedNode], set[ox.Triple]] | None = None,
               figures_update: tuple[Path, Any] | None = None,
-              dumps_update: Any | None = None) -> list[str]:
+              dumps_update: Any | None = None,
+              may_share: Sequence[str] = BUILT_GRAPHS) -> list[str]:
     """What the server reads beside the database, written into the build before it is
     published (so it is published with it): the search index (updated from the previous
     build's when `index_update` gives it and the change allows), and the dumps and
@@ -1070,7 +1079,9 @@ def _products(db: ox.Store, directory: Path, options: BuildOptions, phases: Phas
     updated from the previous build's when `figures_update` gives it and the change
     (rivalry.graph.refigure), and the dumps copy the previous build's segments that the
     change leaves alone when `dumps_update` gives them (rivalry.graph.segments.Previous).
-    Returns those graphs, for the next build to start from."""
+    Without `shared_update`, the graphs that share a triple are found among `may_share`
+    (FULL_BUILD_MAY_SHARE after a full build). Returns those graphs, for the next build
+    to start from."""
     from rivalry.graph.export import UnionParts, shared_graphs_after, union_parts
     from rivalry.graph.products import GZIP_LEVEL, dumps_folder, update_figures, write_figures
     from rivalry.graph.refigure import NotUpdatable
@@ -1116,7 +1127,7 @@ def _products(db: ox.Store, directory: Path, options: BuildOptions, phases: Phas
             return union_parts(db, shared=shared_graphs_after(db, before, added))
         # the facts files and the ontology were checked to share no triple with one
         # another (check_stated_once): only the graphs the build makes can share one
-        return union_parts(db, [ox.NamedNode(g) for g in BUILT_GRAPHS])
+        return union_parts(db, [ox.NamedNode(g) for g in may_share])
 
     def shared_triples() -> UnionParts:
         try:

@@ -374,6 +374,39 @@ def test_the_graphs_sharing_a_triple_follow_the_change(base: tuple[Path, Path],
     assert products(again) == products(full_again)
 
 
+def test_a_full_build_finds_every_graph_that_shares_a_triple(tmp_path: Path) -> None:
+    """A full build looks for shared triples only in the graphs written after the
+    inferences (rivalry.graph.build.FULL_BUILD_MAY_SHARE): it finds what a search of
+    every graph finds, with a file that states what the inference would draw (which the
+    inferred graph then leaves out), what the derived graph holds, and what the metadata
+    graph says of it."""
+    from rivalry.graph.export import shared_graphs
+
+    facts = copy_facts(tmp_path / "facts")
+    path = facts / INTEGRITY
+    text = path.read_text("utf-8").replace(
+        "@prefix dct:    <http://purl.org/dc/terms/> .\n",
+        "@prefix dct:    <http://purl.org/dc/terms/> .\n" + SHARED_TRIPLE)
+    text = text.replace(
+        "action:us-ofac-2025-01-03-integrity a rv:Sanction ;",
+        "action:us-ofac-2025-01-03-integrity a rv:Sanction , rv:Measure ;\n"
+        '    rv:announcedOnDay "20091"^^xsd:integer ;')
+    path.write_text(text, "utf-8")
+    result = build(tmp_path / "store", facts, options=BuildOptions(incremental=False))
+    db = ox.Store.read_only(str(result.path / "db"))
+    everywhere = sorted(g.value for g in shared_graphs(db) if isinstance(g, ox.NamedNode))
+    graph = "https://w3id.org/rivalry/graph/facts/events/2025-01-integrity-technology-sanction"
+    assert everywhere == sorted([graph, "https://w3id.org/rivalry/graph/derived",
+                                 "https://w3id.org/rivalry/graph/meta"])
+    assert state(result, "manifest.json")["shared_graphs"] == everywhere  # type: ignore[index]
+    union = gzip.decompress((result.path / "dumps" / "rivalry.nt.gz").read_bytes())
+    action = "<https://w3id.org/rivalry/id/action/us-ofac-2025-01-03-integrity>"
+    for said in (f"{action} <https://w3id.org/rivalry/ontology#announcedOnDay> ",
+                 f"{action} <http://www.w3.org/1999/02/22-rdf-syntax-ns#type> "
+                 "<https://w3id.org/rivalry/ontology#Measure> ."):
+        assert union.count(said.encode()) == 1, said
+
+
 def _cut_short(dump: Path) -> None:
     dump.write_bytes(dump.read_bytes()[:-100])
 
