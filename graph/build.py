@@ -398,19 +398,20 @@ def check_typed_literals(store: ox.Store, files: list[SourceFile]) -> None:
     """Refuse a typed literal whose value cannot exist ("2023-07-32"^^xsd:date), naming
     the value, the file, line and column, as reading a file one by one does
     (rivalry.graph.load.check_literals); the bulk loader keeps such literals as they are,
-    so each distinct typed value is checked once here, after loading."""
+    so each distinct typed value of each file is checked once here, after loading. One
+    query per file's graph: each reads a range of the index and holds that file's
+    distinct values only (one query over every graph would hold the distinct values of
+    all of them at once, which grows with the graph)."""
     from rivalry.graph.load import CHECKED_DATATYPES, literal_problem
 
-    values = " ".join(f"<{d}>" for d in CHECKED_DATATYPES)
-    by_graph = {f.graph.value: f for f in files}
-    query = ("SELECT DISTINCT ?g ?o WHERE { GRAPH ?g { ?s ?p ?o } FILTER(isLiteral(?o)) "
-             f"FILTER(datatype(?o) IN ({values.replace(' ', ', ')})) }}")
-    for g, o in select(store, query):
-        if literal_problem(o.value, o.datatype.value) is None or g.value not in by_graph:
-            continue
-        f = by_graph[g.value]
-        parse_rdf(f.path.read_bytes(), ox.RdfFormat.TURTLE, label=str(f.path),
-                  graph=f.graph)  # raises, with the line and column
+    values = ", ".join(f"<{d}>" for d in CHECKED_DATATYPES)
+    for f in files:
+        query = (f"SELECT DISTINCT ?o WHERE {{ GRAPH <{f.graph.value}> {{ ?s ?p ?o }} "
+                 f"FILTER(isLiteral(?o)) FILTER(datatype(?o) IN ({values})) }}")
+        if any(literal_problem(o.value, o.datatype.value) is not None
+               for (o,) in select(store, query)):
+            parse_rdf(f.path.read_bytes(), ox.RdfFormat.TURTLE, label=str(f.path),
+                      graph=f.graph)  # raises, with the line and column
 
 
 def graph_size(store: ox.Store, graph: ox.NamedNode) -> int:
