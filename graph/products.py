@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import IO, Any, cast
 
 import pyoxigraph as ox
+from zlib_ng import zlib_ng
 
 from rivalry.graph import term_value
 from rivalry.graph.export import (
@@ -100,7 +101,7 @@ class GzipBlocks(io.RawIOBase):
     def __init__(self, raw: IO[bytes], level: int) -> None:
         super().__init__()
         self._raw = raw
-        self._deflate = zlib.compressobj(level, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
+        self._deflate = zlib_ng.compressobj(level, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
         self._pieces: list[bytes] = []
         self._size = 0
         self._thread = ThreadPoolExecutor(1, thread_name_prefix="rivalry-gzip")
