@@ -496,11 +496,13 @@ def check_terms_in(store: ox.Store, labels: dict[str, str],
 
 #: Graphs the build writes itself, never stated by a facts file.
 BUILT_GRAPHS = (INFERRED_GRAPH, META_GRAPH, DERIVED_GRAPH)
-#: Those that can share a triple with another graph after a full build: the inferred
-#: graph holds only what no graph held when it was drawn (rivalry.graph.reason.materialise
-#: adds a rule's conclusions only where they are absent), and every graph but these two
-#: was there by then. (An incremental build's inferred graph is kept up to date instead,
-#: so there it is among those that can.)
+#: Those that can share a triple with another graph after a full build. Not the inferred
+#: graph: it holds only what no graph held when it was drawn (rivalry.graph.reason.
+#: materialise adds a rule's conclusions only where they are absent), and only the
+#: derived graph came after it. The metadata graph can (the restated check leaves it out:
+#: a file may state what the metadata says of its graph), and so can the derived graph.
+#: (An incremental build's inferred graph is kept up to date instead, so there it is
+#: among those that can.)
 FULL_BUILD_MAY_SHARE = (META_GRAPH, DERIVED_GRAPH)
 #: How many restated triples an error lists.
 RESTATED_SHOWN = 20
@@ -1127,7 +1129,8 @@ def _products(db: ox.Store, directory: Path, options: BuildOptions, phases: Phas
             before, added = shared_update
             return union_parts(db, shared=shared_graphs_after(db, before, added))
         # the facts files and the ontology were checked to share no triple with one
-        # another (check_stated_once): only the graphs the build makes can share one
+        # another (check_stated_once): only the graphs the build makes can share one,
+        # and of those only `may_share`
         return union_parts(db, [ox.NamedNode(g) for g in may_share])
 
     def shared_triples() -> UnionParts:

@@ -15,7 +15,6 @@ import functools
 import io
 import json
 import os
-import zlib
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict
@@ -101,7 +100,7 @@ class GzipBlocks(io.RawIOBase):
     def __init__(self, raw: IO[bytes], level: int) -> None:
         super().__init__()
         self._raw = raw
-        self._deflate = zlib_ng.compressobj(level, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
+        self._deflate = zlib_ng.compressobj(level, zlib_ng.DEFLATED, 16 + zlib_ng.MAX_WBITS)
         self._pieces: list[bytes] = []
         self._size = 0
         self._thread = ThreadPoolExecutor(1, thread_name_prefix="rivalry-gzip")

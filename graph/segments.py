@@ -160,8 +160,8 @@ class SegmentedGzip:
 
     def add(self, key: str | None, text: bytes) -> None:
         def work() -> None:
-            deflate = zlib_ng.compressobj(self._level, zlib.DEFLATED, -zlib.MAX_WBITS)
-            data = deflate.compress(text) + deflate.flush(zlib.Z_FULL_FLUSH)
+            deflate = zlib_ng.compressobj(self._level, zlib_ng.DEFLATED, -zlib_ng.MAX_WBITS)
+            data = deflate.compress(text) + deflate.flush(zlib_ng.Z_FULL_FLUSH)
             self._write(key, data, zlib_ng.crc32(text), len(text))
         self._submit(work)
 
@@ -189,7 +189,7 @@ class SegmentedGzip:
         for s in self.segments:
             crc = crc32_combine(crc, s.crc, s.size)
             size += s.size
-        end = zlib_ng.compressobj(self._level, zlib.DEFLATED, -zlib.MAX_WBITS).flush()
+        end = zlib_ng.compressobj(self._level, zlib_ng.DEFLATED, -zlib_ng.MAX_WBITS).flush()
         self._raw.write(end + struct.pack("<II", crc, size & 0xFFFFFFFF))
 
     def close(self) -> None:
@@ -203,7 +203,7 @@ def _trailer_matches(path: Path, segments: list[Segment]) -> bool:
     for s in segments:
         crc = crc32_combine(crc, s.crc, s.size)
         size += s.size
-    end = len(zlib_ng.compressobj(6, zlib.DEFLATED, -zlib.MAX_WBITS).flush())
+    end = len(zlib_ng.compressobj(6, zlib_ng.DEFLATED, -zlib_ng.MAX_WBITS).flush())
     expected = (segments[-1].offset + segments[-1].length if segments else len(GZIP_HEADER))
     try:
         with open(path, "rb") as f:
