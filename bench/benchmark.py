@@ -26,7 +26,6 @@ from __future__ import annotations
 import argparse
 import http.client
 import json
-import multiprocessing
 import os
 import platform
 import random
@@ -68,44 +67,19 @@ def child(code: str, timeout: float | None = None, env: dict | None = None) -> d
 # --- load generation -----------------------------------------------------------------------
 
 
-def _client(args: tuple) -> list[tuple[float, int]]:
-    host, port, path, requests, seconds, index, clients = args
-    # Each client goes through the requests in order, from its own starting point, so
-    # that every server gets the same mixture (a random draw of queries that take from
-    # 1 ms to 2 s made the mixture, and the figures, differ from one server to the next).
-    position = index * len(requests) // clients
-    out = []
-    end = time.monotonic() + seconds
-    while time.monotonic() < end:
-        body, accept = requests[position % len(requests)]
-        position += 1
-        start = time.perf_counter()
-        try:
-            c = http.client.HTTPConnection(host, port, timeout=60)
-            c.request("POST", path, body=body.encode("utf-8"), headers={
-                "Content-Type": "application/sparql-query", "Accept": accept})
-            r = c.getresponse()
-            r.read()
-            status = r.status
-            c.close()
-        except OSError:
-            status = 0
-        out.append((time.perf_counter() - start, status))
-    return out
+def load(url: str, requests: list[tuple[str, str]], clients: int, seconds: float,
+         unique: bool = False) -> dict:
+    """`requests` (query text, Accept) POSTed to `url` by `clients` clients on kept-alive
+    connections for `seconds` (bench/serving.py's load generator); with `unique`, every
+    text once, so that no answer cache has seen it."""
+    import serving
 
-
-def load(url: str, requests: list[tuple[str, str]], clients: int, seconds: float) -> dict:
-    parsed = urllib.parse.urlparse(url)
-    with multiprocessing.Pool(clients) as pool:
-        results = pool.map(_client, [(parsed.hostname, parsed.port, parsed.path, requests,
-                                      seconds, i, clients) for i in range(clients)])
-    samples = [s for r in results for s in r]
-    ok = sorted(t for t, status in samples if status == 200)
-    errors = sum(1 for _, status in samples if status != 200)
-    if not ok:
-        return {"throughput": 0.0, "p50_ms": None, "p99_ms": None, "errors": errors}
-    return {"throughput": len(ok) / seconds, "p50_ms": 1000 * ok[len(ok) // 2],
-            "p99_ms": 1000 * ok[min(len(ok) - 1, int(len(ok) * 0.99))], "errors": errors}
+    path = urllib.parse.urlparse(url).path
+    tagged = [("POST", path, text.encode("utf-8"),
+               {"Content-Type": "application/sparql-query", "Accept": accept}, "all")
+              for text, accept in requests]
+    return serving.load(url, tagged, clients, seconds, unique).get(
+        "all", {"throughput": 0.0, "p50_ms": None, "p99_ms": None, "errors": 0})
 
 
 # --- one size ----------------------------------------------------------------------------------
@@ -236,10 +210,11 @@ for q in canned_queries():
                     # warm up: a second of load; for repeats, a full window, so that every
                     # worker has answered every query once before the measurement
                     warm = seconds if workload.endswith("repeats") else 1.0
-                    load(server.url, requests[:50], clients, warm)
+                    unique = not workload.endswith("repeats")  # no cache has seen them
+                    load(server.url, requests[:50], clients, warm, unique)
                     window = seconds if workload == "point lookups" else mix_seconds
                     http_results.setdefault(workload, {}).setdefault(str(clients), {})[
-                        name] = load(server.url, requests, clients, window)
+                        name] = load(server.url, requests, clients, window, unique)
             if name == "rivalry":
                 result["serve_log"] = [line for line in server.log.read_text().splitlines()
                                        if line.startswith("answer cache:")]
@@ -589,8 +564,9 @@ result["quads"] = info.quads
                 out = result.setdefault("http", {}).setdefault(name, {})
                 for workload, requests in workloads.items():
                     warm = seconds if workload.endswith("repeats") else 1.0
-                    load(serve.url, requests[:50], 4, warm)
-                    out[workload] = load(serve.url, requests, 4, mix_seconds)
+                    unique = not workload.endswith("repeats")  # no cache has seen them
+                    load(serve.url, requests[:50], 4, warm, unique)
+                    out[workload] = load(serve.url, requests, 4, mix_seconds, unique)
                 result.setdefault("pages", {})[name] = page_latency(
                     f"http://127.0.0.1:{port}", entities)
             finally:
@@ -690,9 +666,11 @@ def report(results: list[dict], info: dict, command: str, seconds: float,
              "on the same data; rivalry runs `rivalry serve` (its front, 4 worker "
              "processes, the store in memory) with every limit on (10 s time limit, "
              "10,000-row cap, body cap, SERVICE and nesting checks) and its answer cache; "
-             "Oxigraph server runs as shipped, without limits. The analyst mix is the 20 "
-             "canned queries, each made unique by a trailing comment (so no cache can "
-             "answer it); the mix with repeats sends the same 20 texts. Canned queries "
+             "Oxigraph server runs as shipped, without limits. Clients keep their "
+             "connections alive. The point lookups and the analyst mix (the 20 canned "
+             "queries) send every text once, made unique by a trailing comment naming "
+             "the run, the client and the request, so that no cache can answer it; the "
+             "mix with repeats sends the same 20 texts. Canned queries "
              "in-process run as the server runs them (in memory, row cap, pyoxigraph "
              "writing JSON).", ""]
     for r in results:

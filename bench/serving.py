@@ -32,8 +32,11 @@ HEAVY = "SELECT (COUNT(*) AS ?n) WHERE { ?a ?b ?c . ?d ?e ?f . ?g ?h ?i }"
 def _client(args: tuple) -> list[tuple[float, int, str]]:
     """One client on one kept-alive connection: requests in a fixed order from its own
     starting point (so every server gets the same mixture); reconnects when the server
-    closes. Each sample: seconds, status, the request's tag."""
-    host, port, requests, seconds, index, clients = args
+    closes. With `unique` (a text for this run), every query body gets a comment naming
+    the run, the client and the request, so that no answer cache has seen it: not in an
+    earlier run (another number of clients, a warm-up), nor in this one. Each sample:
+    seconds, status, the request's tag."""
+    host, port, requests, seconds, index, clients, unique = args
     position = index * len(requests) // clients
     out = []
     conn = None
@@ -41,6 +44,8 @@ def _client(args: tuple) -> list[tuple[float, int, str]]:
     while time.monotonic() < end:
         method, path, body, headers, tag = requests[position % len(requests)]
         position += 1
+        if unique and body:
+            body += f"\n# {unique} {index} {position}".encode()
         start = time.perf_counter()
         try:
             if conn is None:
@@ -63,11 +68,15 @@ def _client(args: tuple) -> list[tuple[float, int, str]]:
     return out
 
 
-def load(url: str, requests: list[tuple], clients: int, seconds: float) -> dict:
+def load(url: str, requests: list[tuple], clients: int, seconds: float,
+         unique: bool = False) -> dict:
+    """`clients` clients sending `requests` for `seconds`; with `unique`, each query text
+    once (see `_client`): what a server answers is then never a repeat."""
     parsed = urllib.parse.urlparse(url)
+    run = f"run {time.time_ns()}" if unique else ""
     with multiprocessing.get_context("fork").Pool(clients) as pool:
         results = pool.map(_client, [(parsed.hostname, parsed.port, requests, seconds, i,
-                                      clients) for i in range(clients)])
+                                      clients, run) for i in range(clients)])
     samples = [s for r in results for s in r]
     summary: dict = {}
     for tag in sorted({t for _, _, t in samples}):
@@ -129,7 +138,8 @@ def workloads(store: Path) -> dict[str, tuple[list[str], str]]:
     mix = [q.text_with_defaults() for q in canned_queries()]
     unique = [text + f"\n# {i}" for i in range(200) for text in mix]
     random.Random(1).shuffle(unique)
-    # each text once (a trailing comment makes it unique), so that no cache answers it
+    # texts no cache has seen: `load(..., unique=True)` adds a comment naming the run, the
+    # client and the request to each
     points = [description_query(e) + f"\n# {i}" for i in range(10) for e in entities]
     random.Random(3).shuffle(points)
     return {"point lookups": (points, "application/n-triples"),
@@ -155,12 +165,16 @@ def compare(store: Path, work: Path, clients: list[int], seconds: float,
             results["costs"][name] = sequential_ms(server.url, path, points)
             for workload, (texts, accept) in loads.items():
                 requests = sparql_requests(path, texts, accept, workload)
+                # texts no cache has seen, but in the mix with repeats: every run its own
+                # (the point lookups of 4 clients were answered from the cache when 16
+                # sent them again, until 4 December)
+                unique = not workload.endswith("repeats")
                 for n in clients:
                     warm = seconds if workload.endswith("repeats") else 1.0
-                    load(server.url, requests[:50], n, warm)
+                    load(server.url, requests[:50], n, warm, unique)
                     window = seconds if workload == "point lookups" else mix_seconds
                     before = cpu_seconds(server) if name == "rivalry" else None
-                    figures = load(server.url, requests, n, window)[workload]
+                    figures = load(server.url, requests, n, window, unique)[workload]
                     if before is not None and workload == "point lookups":
                         after = cpu_seconds(server)
                         answered = max(figures["requests"] + figures["errors"], 1)
@@ -337,7 +351,8 @@ def isolation(store: Path, work: Path, clients: int, seconds: float) -> dict:
             mixed.append(heavy[(i // 19) % len(heavy)])
     server = start_rivalry(store, work / "serve-isolation.log")
     try:
-        result = load(server.url, mixed, clients, seconds)
+        # every text once: a heavy query is never answered from the cache
+        result = load(server.url, mixed, clients, seconds, unique=True)
     finally:
         server.stop()
     return result
@@ -432,7 +447,10 @@ def report(results: dict, info: dict, command: str) -> str:
              "`rivalry serve` with its defaults (2 workers kept "
              "ready, up to 8, the store in memory, every limit on, the response cache and its "
              "warm-up); `oxigraph serve` in memory, as shipped, on the same quads; the servers "
-             "take turns; every client keeps its connection alive. Rates and percentiles count "
+             "take turns; every client keeps its connection alive. The point lookups, the "
+             "analyst mix and the isolation load send every text once (a trailing comment "
+             "names the run, the client and the request), so no cache answers them; the mix "
+             "with repeats sends the same 20 texts. Rates and percentiles count "
              "answers with status 200; others are counted apart (\"not 200\").", ""]
     for n, size in results.items():
         lines += [f"## {int(n):,} measures", ""]
