@@ -17,6 +17,7 @@ import os
 import resource
 import signal
 import sys
+import threading
 import traceback
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -42,6 +43,30 @@ def set_supervised(value: bool = True) -> None:
 
 def supervised() -> bool:
     return _supervised
+
+
+#: The stack of a thread that runs a query or a validation: pyoxigraph recurses on a
+#: query's tree, one level per operand of a chain (`1 + 1 + …`, UNION, BIND…), so a long
+#: chain overflows a default 8 MiB stack (at about 2,000 BINDs) and the process dies. The
+#: query checks (max_query_depth, max_query_tokens) keep queries far below what this
+#: much holds; the memory is only reserved, and used as deep as the work goes.
+WORK_STACK_BYTES = 256 * 1024 * 1024
+
+
+def start_work_thread(target: Callable[..., Any], args: tuple[Any, ...] = (),
+                      name: str = "work") -> threading.Thread:
+    """Start a thread with a stack of WORK_STACK_BYTES, for work on a query or on data a
+    client sent. (The size is process-wide, read when a thread starts: it is set and put
+    back around this one's start. No lock, as a forked child must not wait on one its
+    parent held: only one thread of a process starts these, its main one in a worker,
+    the only one in a forked child.)"""
+    thread = threading.Thread(target=target, args=args, name=name)
+    previous = threading.stack_size(WORK_STACK_BYTES)
+    try:
+        thread.start()
+    finally:
+        threading.stack_size(previous)
+    return thread
 
 
 class WorkerDied(RivalryError):
@@ -74,8 +99,16 @@ def limit_memory(extra_bytes: int) -> None:
 
 def _child(conn: Any, func: Callable[..., Any], args: tuple[Any, ...],
            memory: int) -> None:
+    # the work runs in a thread with a deep stack (WORK_STACK_BYTES), whatever thread
+    # forked this process
+    start_work_thread(_child_work, (conn, func, args, memory)).join()
+    os._exit(0)
+
+
+def _child_work(conn: Any, func: Callable[..., Any], args: tuple[Any, ...],
+                memory: int) -> None:
     try:
-        limit_memory(memory)
+        limit_memory(memory)  # once this thread's stack is mapped
         result = (True, func(*args))
     except MemoryError:
         result = (False, WorkerDied("the work needed more memory than it is allowed "

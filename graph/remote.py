@@ -988,7 +988,7 @@ class RemoteStore:
         parsed here first, so that syntax errors read the same), run on the server within
         the time limit, and cut at the row limit. The rows are collected here whatever
         `result_format` asks, for the caller to write."""
-        shape = check_query(sparql, max_depth=limits.max_depth,
+        shape = check_query(sparql, max_depth=limits.max_depth, max_tokens=limits.max_tokens,
                             service_allowlist=limits.service_allowlist)
         if shape.form is None:
             raise QueryError("not a SPARQL query (SELECT, ASK, CONSTRUCT or DESCRIBE)")

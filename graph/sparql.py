@@ -52,6 +52,10 @@ class QueryShape:
     services: list[str | None] = field(default_factory=list)
     has_dataset_clause: bool = False
     depth: int = 0
+    #: tokens outside VALUES blocks' data: the engine builds a level of its query tree for
+    #: each operand of a chain (`1 + 1 + …`, `UNION`, `OPTIONAL`, `BIND`, `FILTER`, a
+    #: path's `/` and `|`, triple patterns), and recurses on that tree
+    size: int = 0
     #: the graphs of FROM and FROM NAMED clauses (IRIs, prefixed names resolved)
     from_graphs: list[str] = field(default_factory=list)
     from_named_graphs: list[str] = field(default_factory=list)
@@ -125,10 +129,22 @@ def _inspect(text: str) -> QueryShape:
     depth = 0
     unary = 0  # prefix operators (! - + ^) since the last operand: the parser recurses on each
     base = ""
+    values_next = False  # VALUES was read: its data block comes with the next `{`
+    data_at: int | None = None  # the depth a VALUES data block opened at, while inside it
+    data = 0  # tokens of VALUES data blocks (rows of terms, which the engine keeps in lists)
     i = 0
     while i < len(toks):
         kind, value = toks[i]
         upper = value.upper() if kind == "word" else ""
+        if data_at is not None:
+            data += 1
+            if kind == "close" and depth - 1 == data_at:
+                data_at = None
+        elif values_next and kind == "open" and value == "{":
+            values_next, data_at = False, depth
+            data += 1
+        elif upper == "VALUES":
+            values_next = True
         if kind == "other" and value in UNARY_OPERATORS:
             if not (value == "!" and i + 1 < len(toks) and toks[i + 1][1] == "="):
                 unary += 1
@@ -168,6 +184,7 @@ def _inspect(text: str) -> QueryShape:
             target = toks[j] if j < len(toks) else ("other", "")
             shape.services.append(_resolve(target, prefixes, base))
         i += 1
+    shape.size = len(toks) - data
     return shape
 
 
@@ -184,7 +201,7 @@ def _resolve(token: tuple[str, str], prefixes: dict[str, str], base: str) -> str
     return None
 
 
-def check_query(text: str, *, max_depth: int,
+def check_query(text: str, *, max_depth: int, max_tokens: int | None = None,
                 service_allowlist: tuple[str, ...] = ()) -> QueryShape:
     """Refuse what the endpoint must never run; return the query's shape otherwise."""
     shape = inspect_query(text)
@@ -193,6 +210,14 @@ def check_query(text: str, *, max_depth: int,
             f"the query nests {shape.depth} levels deep (groups, brackets, parentheses, "
             f"triple terms << >> and prefix operators such as ! and -); at most {max_depth} "
             "are accepted (setting max_query_depth)")
+    if max_tokens is not None and shape.size > max_tokens:
+        raise QueryError(
+            f"the query has {shape.size:,} tokens (names, values, operators and punctuation, "
+            f"outside VALUES blocks); at most {max_tokens:,} are accepted (setting "
+            "max_query_tokens): the engine nests a level for each operand of a chain (+, "
+            "&&, UNION, OPTIONAL, BIND, FILTER, a path's / or |, triple patterns), and far "
+            "longer chains would overflow its stack. Put long lists of values in a VALUES "
+            "block, whose rows are not counted")
     if shape.form == "UPDATE":
         raise UpdateRefused("this is a SPARQL update; the endpoint is read-only and runs queries "
                          "only (SELECT, ASK, CONSTRUCT, DESCRIBE)")

@@ -435,7 +435,7 @@ class EmbeddedStore:
         options: dict[str, Any] = {"default_graph_uris": default_graph_uris,
                                    "named_graph_uris": named_graph_uris,
                                    "bindings": bindings}
-        check_query(sparql, max_depth=limits.max_depth,
+        check_query(sparql, max_depth=limits.max_depth, max_tokens=limits.max_tokens,
                     service_allowlist=limits.service_allowlist)
         if math.isinf(limits.time_limit) or supervised():
             return execute(self.db, sparql, limits, result_format=result_format, **options)
@@ -561,6 +561,7 @@ class QueryLimits:
     memory: int = 0  # bytes a query may allocate beyond the process's own; 0: no cap
     row_limit: int = 10_000
     max_depth: int = 100
+    max_tokens: int | None = 5_000
     service_allowlist: tuple[str, ...] = ()
 
 
@@ -607,7 +608,7 @@ def execute(
     a top-level LIMIT one above the cap, and the extra row, if any, is dropped. That
     spares turning every row into Python objects (docs/benchmarks.md has the effect).
     """
-    shape = check_query(sparql, max_depth=limits.max_depth,
+    shape = check_query(sparql, max_depth=limits.max_depth, max_tokens=limits.max_tokens,
                         service_allowlist=limits.service_allowlist)
     options = dataset_options(shape.has_dataset_clause, default_graph_uris, named_graph_uris)
     if bindings:

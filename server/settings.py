@@ -141,6 +141,12 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("max_query_depth", 100,
             "Deepest nesting of groups, brackets and parentheses a query may have.",
             minimum=1),
+    Setting("max_query_tokens", 5_000,
+            "Most tokens (names, values, operators, punctuation) a query may have outside "
+            "its VALUES blocks' rows; longer queries get 400 before they are parsed (the "
+            "engine nests a level for each operand of a chain such as 1 + 1 + … or UNION, "
+            "and tens of thousands of levels would overflow its stack).",
+            minimum=1),
     Setting("service_allowlist", "",
             "SPARQL endpoints that SERVICE may call, separated by spaces; empty: none."),
     Setting("yasgui_path", "",
@@ -270,6 +276,7 @@ def query_limits(settings: Mapping[str, Any]) -> QueryLimits:
         memory=settings["request_memory_bytes"],
         row_limit=settings["result_row_limit"],
         max_depth=settings["max_query_depth"],
+        max_tokens=settings["max_query_tokens"],
         service_allowlist=tuple(settings["service_allowlist"].split()),
     )
 

@@ -36,7 +36,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from rivalry.graph.isolate import limit_memory, set_supervised
+from rivalry.graph.isolate import limit_memory, set_supervised, start_work_thread
 
 _LENGTH = struct.Struct("!I")
 
@@ -162,17 +162,14 @@ def worker_main(sock: socket.socket, app: Callable[..., Any], memory: int,
     # malloc gives such a thread an arena of its own, where the main thread's arena grows
     # and trims the process's heap again and again; pyoxigraph allocates heavily, and the
     # canned queries took about 18% less CPU so (docs/benchmarks.md, "Allocators")
-    answering = threading.Thread(target=_answer_requests, args=(sock, app, memory, shortcut),
-                                 name="requests")
+    # with a deep stack: pyoxigraph recurses on a query's tree (rivalry.graph.isolate)
     try:
-        answering.start()
+        start_work_thread(_answer_requests, (sock, app, memory, shortcut), "requests")
         # a request thread whose priority the front lowered asks for a successor: made
         # here, as a thread starts with its creator's nice value
         while (box := _handover.get()) is not None:
-            successor = threading.Thread(target=_answer_requests,
-                                         args=(sock, app, memory, shortcut, False),
-                                         name="requests")
-            successor.start()
+            successor = start_work_thread(_answer_requests,
+                                          (sock, app, memory, shortcut, False), "requests")
             box.put(successor.native_id or 0)
     finally:
         sys.stdout.flush()

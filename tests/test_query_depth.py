@@ -5,11 +5,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import pyoxigraph as ox
 import pytest
 from flask.testing import FlaskClient
 
 from rivalry.graph.errors import QueryError
-from rivalry.graph.sparql import check_query
+from rivalry.graph.isolate import run_with_time_limit, start_work_thread
+from rivalry.graph.sparql import check_query, tokens
 
 CONSTRUCTS: dict[str, Callable[[int], str]] = {
     "!": lambda n: "ASK { FILTER(" + "!" * n + "true) }",
@@ -68,3 +70,106 @@ def test_binary_operators_are_not_nesting() -> None:
 def test_a_whole_body_of_bangs_is_refused() -> None:
     with pytest.raises(QueryError):
         check_query("ASK { FILTER(" + "!" * 5_000_000 + "true) }", max_depth=100)
+
+
+# --- chains: flat text the engine still nests, one level per operand -------------------
+
+#: Constructs pyoxigraph turns into a tree one level deeper per operand, which it then
+#: walks recursively: at a few thousand operands (a 14 kB `1+1+…`) a default 8 MiB thread
+#: stack overflowed and the process died (SIGSEGV).
+CHAINS: dict[str, Callable[[int], str]] = {
+    "+": lambda n: "ASK { FILTER(" + "+".join(["1"] * n) + " > 0) }",
+    "&&": lambda n: "ASK { ?s ?p ?o FILTER(" + " && ".join(["?o"] * n) + ") }",
+    "||": lambda n: "ASK { ?s ?p ?o FILTER(" + " || ".join(["?o"] * n) + ") }",
+    "UNION": lambda n: "ASK { " + " UNION ".join(["{ ?s ?p ?o }"] * n) + " }",
+    "OPTIONAL": lambda n: "ASK { ?s ?p ?o " + "OPTIONAL { ?s <p:none> ?o } " * n + "}",
+    "MINUS": lambda n: "ASK { ?s ?p ?o " + "MINUS { ?s <p:none> ?o } " * n + "}",
+    "FILTER": lambda n: "ASK { ?s ?p ?o " + "FILTER(?o) " * n + "}",
+    "BIND": lambda n: "ASK { ?s ?p ?o " + "".join(f"BIND(1 AS ?b{i}) " for i in range(n))
+                      + "}",
+    "path /": lambda n: "ASK { ?s " + "/".join(["<p:a>"] * n) + " ?o }",
+    "path |": lambda n: "ASK { ?s " + "|".join(["<p:a>"] * n) + " ?o }",
+    "triples": lambda n: "ASK { " + " . ".join(f"?s <p:a> ?o{i}" for i in range(n)) + " }",
+    "object list": lambda n: "ASK { ?s <p:a> " + ", ".join(f"?o{i}" for i in range(n)) + " }",
+    "groups": lambda n: "ASK { " + "{ ?s <p:a> ?o } " * n + "}",
+    "collection": lambda n: "ASK { ?s <p:a> (" + " 1" * n + " ) }",
+}
+
+#: Chains the engine answers at once on the test graph, so that the longest accepted
+#: can be run in a test (the others, as long, take it seconds to plan)
+QUICK = ("+", "&&", "||", "UNION", "MINUS", "FILTER", "BIND", "path |")
+
+
+@pytest.mark.parametrize("construct", sorted(CHAINS))
+def test_long_chains_are_refused_before_parsing(construct: str) -> None:
+    text = CHAINS[construct](50_000)
+    assert len(text.encode()) < 5_000_000  # within max_body_bytes
+    with pytest.raises(QueryError, match="max_query_tokens"):
+        check_query(text, max_depth=100, max_tokens=5_000)
+
+
+@pytest.mark.parametrize("construct", sorted(CHAINS))
+def test_long_chains_over_http_get_400_and_the_server_lives(client: FlaskClient,
+                                                           construct: str) -> None:
+    response = client.post("/sparql", data=CHAINS[construct](50_000).encode(),
+                           content_type="application/sparql-query")
+    assert response.status_code == 400
+    assert "max_query_tokens" in response.get_json()["message"]
+    assert client.get("/sparql", query_string={"query": "ASK {}"}).status_code == 200
+
+
+def _longest_accepted(construct: str, limit: int) -> str:
+    n = 1
+    while len(tokens(CHAINS[construct](n * 2))) <= limit:
+        n *= 2
+    step = n // 2
+    while step:
+        if len(tokens(CHAINS[construct](n + step))) <= limit:
+            n += step
+        step //= 2
+    return CHAINS[construct](n)
+
+
+@pytest.mark.parametrize("construct", QUICK)
+def test_the_longest_chains_accepted_are_run_not_crashed(client: FlaskClient,
+                                                         construct: str) -> None:
+    """At the default limit, the engine copes: an answer, never a dead process (which
+    would be a 503 saying the work ended without an answer)."""
+    text = _longest_accepted(construct, 5_000)
+    assert check_query(text, max_depth=100, max_tokens=5_000).size > 4_900
+    response = client.post("/sparql", data=text.encode(),
+                           content_type="application/sparql-query",
+                           headers={"Accept": "application/sparql-results+json"})
+    assert response.status_code == 200, response.get_data(as_text=True)[:300]
+
+
+def test_values_rows_are_not_counted() -> None:
+    """The engine keeps a VALUES block's rows in lists: a long one is not refused, and
+    what follows it counts again."""
+    rows = " ".join(f"<p:e{i}>" for i in range(20_000))
+    text = f"SELECT * WHERE {{ VALUES ?e {{ {rows} }} ?e ?p ?o }}"
+    assert check_query(text, max_depth=100, max_tokens=100).size < 30
+    pairs = " ".join(f"(<p:e{i}> {i})" for i in range(10_000))
+    text = f"SELECT * WHERE {{ VALUES (?e ?n) {{ {pairs} }} ?e ?p ?n }}" + " FILTER(1)" * 50
+    assert 200 < check_query(text, max_depth=100).size < 300
+
+
+def test_work_runs_on_a_deep_stack() -> None:
+    """What the checks let through is run in threads whose stack holds far longer chains
+    than they accept: 6,000 MINUS groups killed a process on a default 8 MiB stack."""
+    db = ox.Store()
+    text = CHAINS["MINUS"](6_000)
+    answers: list[bool] = []
+    start_work_thread(lambda: answers.append(bool(db.query(text)))).join()
+    assert answers == [False]
+
+
+def test_a_query_run_apart_runs_on_a_deep_stack() -> None:
+    """Outside `rivalry serve` (the development server, the tests), a query runs in a
+    forked child: there too on a deep stack, whatever thread forked it."""
+    db = ox.Store()
+    assert run_with_time_limit(_ask, (db, CHAINS["MINUS"](6_000)), 60, "the query") is False
+
+
+def _ask(db: ox.Store, text: str) -> bool:
+    return bool(db.query(text))

@@ -59,6 +59,10 @@ def check_contract(store: Store, reference: EmbeddedStore) -> None:
         store.execute("DROP ALL", limits)
     with pytest.raises(QueryError):
         store.execute("SELECT * WHERE { SERVICE <http://127.0.0.1:9/> { ?s ?p ?o } }", limits)
+    with pytest.raises(QueryError, match="max_query_depth"):
+        store.execute("ASK " + "{" * 500 + "}" * 500, limits)
+    with pytest.raises(QueryError, match="max_query_tokens"):  # a chain: flat, but nested
+        store.execute("ASK { FILTER(" + "+".join(["1"] * 20_000) + " > 0) }", limits)
     broken = "SELECT ?x WHERE { ?x ?y "
     with pytest.raises(QuerySyntaxError) as ours:
         store.execute(broken, limits)
