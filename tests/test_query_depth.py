@@ -11,7 +11,7 @@ from flask.testing import FlaskClient
 
 from rivalry.graph.errors import QueryError
 from rivalry.graph.isolate import run_with_time_limit, start_work_thread
-from rivalry.graph.sparql import check_query, tokens
+from rivalry.graph.sparql import check_query, inspect_query, tokens
 
 CONSTRUCTS: dict[str, Callable[[int], str]] = {
     "!": lambda n: "ASK { FILTER(" + "!" * n + "true) }",
@@ -173,3 +173,27 @@ def test_a_query_run_apart_runs_on_a_deep_stack() -> None:
 
 def _ask(db: ox.Store, text: str) -> bool:
     return bool(db.query(text))
+
+
+# --- reading the text takes time in proportion to its length ---------------------------
+
+
+def test_a_run_without_a_colon_is_read_as_its_tokens() -> None:
+    """Letters, digits, `_`, `-` and `.` may make a prefixed name's prefix; without the `:`
+    they are words, numbers and punctuation, as the parser reads them."""
+    assert tokens("a.b-c_d.1 é.x ex.a:b") == [
+        ("word", "a"), ("other", "."), ("word", "b"), ("other", "-"), ("word", "c_d"),
+        ("other", "."), ("integer", "1"), ("other", "é"), ("other", "."), ("word", "x"),
+        ("pname", "ex.a:b")]
+
+
+def test_a_megabyte_of_a_dot_is_read_once() -> None:
+    """`a.a.a.…` was read as a possible prefix from each of its positions, so its time grew
+    with the square of its length: 32 kB took 6.6 s in the worker, and a body of a few
+    hundred kilobytes held a worker for its whole time limit. Now a megabyte is read in
+    one pass (on the old reading it would have taken hours)."""
+    text = "ASK { FILTER(" + "a." * 500_000 + "1) }"
+    shape = inspect_query(text)
+    assert shape.size == 1_000_000 + 7  # ASK { FILTER ( … 1 ) }
+    with pytest.raises(QueryError, match="max_query_tokens"):
+        check_query(text, max_depth=100, max_tokens=5_000)
