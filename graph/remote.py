@@ -73,6 +73,7 @@ from rivalry.graph.errors import (
     QueryTimeout,
     StoreError,
 )
+from rivalry.graph.isolate import TimeLimitExceeded, run_with_time_limit
 from rivalry.graph.load import canonical, check_triple_term_depth
 from rivalry.graph.results import Answer, Row, to_json
 from rivalry.graph.sparql import (
@@ -91,6 +92,7 @@ from rivalry.graph.store import (
     QueryLimits,
     QueryResult,
     ResultFormat,
+    query_timeout,
     syntax_error,
 )
 
@@ -993,7 +995,19 @@ class RemoteStore:
         if shape.form is None:
             raise QueryError("not a SPARQL query (SELECT, ASK, CONSTRUCT or DESCRIBE)")
         text = bind_values(sparql, bindings)
-        _check_syntax(text, shape if text == sparql else inspect_query(text))
+        # pyoxigraph parses and plans the text on an empty store: on a deep stack and
+        # within the time limit, as the embedded store runs a query (rivalry.graph.isolate;
+        # inline in a worker of `rivalry serve`), since both recurse on the query's tree
+        # and some long chains take it long to plan
+        shape_read = shape if text == sparql else inspect_query(text)
+        if math.isinf(limits.time_limit):
+            _check_syntax(text, shape_read)
+        else:
+            try:
+                run_with_time_limit(_check_syntax, (text, shape_read), limits.time_limit,
+                                    "the query's syntax check", memory=limits.memory)
+            except TimeLimitExceeded:
+                raise query_timeout(limits) from None
         # within the request's own budget when there is one (the server sets it), else
         # within the query's time limit
         bounded = (nullcontext() if getattr(_budget, "value", None) is not None

@@ -4,14 +4,17 @@ recurses on (issue 12), and refused past max_query_depth before the engine sees 
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
 import pyoxigraph as ox
 import pytest
 from flask.testing import FlaskClient
 
-from rivalry.graph.errors import QueryError
+from rivalry.graph.errors import QueryError, QuerySyntaxError, RivalryError
 from rivalry.graph.isolate import run_with_time_limit, start_work_thread
+from rivalry.graph.remote import RemoteStore
 from rivalry.graph.sparql import check_query, inspect_query, tokens
+from rivalry.graph.store import QueryLimits
 
 CONSTRUCTS: dict[str, Callable[[int], str]] = {
     "!": lambda n: "ASK { FILTER(" + "!" * n + "true) }",
@@ -197,3 +200,17 @@ def test_a_megabyte_of_a_dot_is_read_once() -> None:
     assert shape.size == 1_000_000 + 7  # ASK { FILTER ( … 1 ) }
     with pytest.raises(QueryError, match="max_query_tokens"):
         check_query(text, max_depth=100, max_tokens=5_000)
+
+
+def test_an_external_stores_syntax_check_runs_on_a_deep_stack(tmp_path: Path) -> None:
+    """Over an external server, the query is first parsed and planned here (on an empty
+    store) so that syntax errors read the same: that too on a deep stack and within the
+    time limit. 6,000 MINUS groups (with the token limit raised) killed the process on
+    an 8 MiB stack; now the check passes and the query goes on to the server, here a
+    closed port."""
+    store = RemoteStore("http://127.0.0.1:9/sparql", cache_root=tmp_path, timeout=2)
+    limits = QueryLimits(time_limit=20, max_tokens=100_000)
+    with pytest.raises(RivalryError) as raised:
+        store.execute(CHAINS["MINUS"](6_000), limits)
+    assert not isinstance(raised.value, QuerySyntaxError)
+    assert raised.value.status == 503, raised.value
