@@ -168,8 +168,12 @@ def worker_main(sock: socket.socket, app: Callable[..., Any], memory: int,
         # a request thread whose priority the front lowered asks for a successor: made
         # here, as a thread starts with its creator's nice value
         while (box := _handover.get()) is not None:
-            successor = start_work_thread(_answer_requests,
-                                          (sock, app, memory, shortcut, False), "requests")
+            try:
+                successor = start_work_thread(_answer_requests,
+                                              (sock, app, memory, shortcut, False), "requests")
+            except RuntimeError:  # no room for its stack under the cap on memory
+                box.put(0)  # the lowered thread goes on; the front replaces this worker
+                continue
             box.put(successor.native_id or 0)
     finally:
         sys.stdout.flush()
@@ -212,7 +216,11 @@ def _answer_requests(sock: socket.socket, app: Callable[..., Any], memory: int,
                 continue
             box: queue.Queue[int] = queue.Queue()
             _handover.put(box)
-            send_message(sock, ("reply", reply, box.get()))
+            successor = box.get()
+            if not successor:  # none could start: this thread answers on, and the front,
+                send_message(sock, ("reply", reply, me))  # seeing it, replaces the worker
+                continue
+            send_message(sock, ("reply", reply, successor))
             return
     except (EOFError, OSError):
         pass

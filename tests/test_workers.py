@@ -141,3 +141,31 @@ def test_replacements_for_slow_requests_stay_within_max_workers(
 
     sizes = pool(scenario)
     assert max(sizes) == 3, f"at most {max(sizes)} workers: {sizes}"
+
+
+def test_a_slow_request_whose_successor_has_no_room_under_the_memory_cap() -> None:
+    """A request thread runs on a 256 MiB stack (rivalry.graph.isolate), reserved before
+    the worker caps its memory; a successor for a slow request is started under the cap.
+    With only 100 MB of room it cannot start: the slow request is still answered, by the
+    thread that ran it, and the front replaces the worker rather than keep a thread of
+    lowered priority."""
+    zygote, control = start_zygote(lambda: app, lambda _: "build", 100_000_000, [])
+    loop = asyncio.new_event_loop()
+    p = WorkerPool(control, zygote, workers=1, max_workers=3, slow_after=0.3,
+                   worker_memory_mb=2000)
+
+    async def scenario() -> list[Any]:
+        await p.wait_ready()
+        await p.fill()
+        first = answer(await p.call(request("/"), b"", 10))
+        slow = answer(await p.call(request("/sleep", "0.8"), b"", 10))
+        after = answer(await p.call(request("/"), b"", 10))
+        return [first, slow, after, p.stats.retired_slow]
+
+    try:
+        first, slow, after, retired = loop.run_until_complete(scenario())
+    finally:
+        loop.run_until_complete(p.close())
+        loop.close()
+    assert slow["pid"] == first["pid"] and slow["thread"] == first["thread"]
+    assert after["pid"] != first["pid"] and retired == 1
