@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import re
 import threading
+from collections.abc import Iterator
 from dataclasses import dataclass, field
+from itertools import islice
 
 from rivalry.graph.errors import QueryError, UpdateRefused
 
@@ -68,6 +70,15 @@ class QueryShape:
     from_named_graphs: list[str] = field(default_factory=list)
     #: what each GRAPH keyword names: an IRI, or None for a variable
     graphs: list[str | None] = field(default_factory=list)
+    #: False when reading stopped at a limit the text passed (`inspect_query`): the
+    #: depth or size shows that limit passed, and the rest is what came before it
+    complete: bool = True
+
+    def answers(self, max_depth: int | None, max_tokens: int | None) -> bool:
+        """Whether this shape serves a reader with these limits: a complete one always;
+        one read until it passed a limit, when that limit is passed for this reader too."""
+        return self.complete or (max_depth is not None and self.depth > max_depth) or (
+            max_tokens is not None and self.size > max_tokens)
 
     @property
     def kind(self) -> str | None:
@@ -82,21 +93,24 @@ _SKIPPED = ("ws", "comment")
 
 def spans(text: str) -> list[tuple[str, str, int]]:
     """The query's tokens (comments and white space left out), with where each starts."""
-    out = []
+    return list(_spans(text))
+
+
+def _spans(text: str) -> Iterator[tuple[str, str, int]]:
+    """`spans`, one token at a time: a reader that stops early reads no further."""
     for match in _TOKEN.finditer(text):
         kind = match.lastgroup or "other"
         if kind in _SKIPPED:
             continue
         value = match.group()
         if kind != "run":
-            out.append((kind, value, match.start()))
+            yield kind, value, match.start()
         elif ":" in value:
-            out.append(("pname", value, match.start()))
+            yield "pname", value, match.start()
         else:
             at = match.start()
-            out.extend((part.lastgroup or "other", part.group(), at + part.start())
-                       for part in _IN_RUN.finditer(value))
-    return out
+            for part in _IN_RUN.finditer(value):
+                yield part.lastgroup or "other", part.group(), at + part.start()
 
 
 def tokens(text: str) -> list[tuple[str, str]]:
@@ -122,23 +136,35 @@ def unescape_codepoints(text: str) -> str:
 
 _last = threading.local()
 
+#: Tokens read at a time: a reader with limits stops within a block of passing them
+_BLOCK = 1024
 
-def inspect_query(text: str) -> QueryShape:
-    """The form, SERVICE endpoints (None for a variable), dataset clause and depth.
+
+def inspect_query(text: str, *, max_depth: int | None = None,
+                  max_tokens: int | None = None) -> QueryShape:
+    """The form, SERVICE endpoints (None for a variable), dataset clause, depth and size.
+
+    With limits, reading stops as soon as the text passes one of them: the shape is then
+    incomplete (`complete` False), and shows the limit passed (`depth` above `max_depth`,
+    or `size` above `max_tokens`), so that a body of megabytes is refused after its first
+    few thousand tokens, not read whole.
 
     The last text read in each thread is remembered, since a request reads its query
-    twice (for the answer cache's key, then in the store's checks). Do not change the
-    shape returned."""
-    if getattr(_last, "text", None) == text:
-        return _last.shape
-    shape = _inspect(text)
-    _last.text, _last.shape = text, shape
+    twice (for its form, then in the store's checks). Do not change the shape returned."""
+    last: tuple[str, QueryShape] | None = getattr(_last, "entry", None)
+    if last is not None and last[0] == text and last[1].answers(max_depth, max_tokens):
+        return last[1]
+    shape = _inspect(text, max_depth, max_tokens)
+    _last.entry = (text, shape)
     return shape
 
 
-def _inspect(text: str) -> QueryShape:
+def _inspect(text: str, max_depth: int | None = None,
+             max_tokens: int | None = None) -> QueryShape:
     shape = QueryShape()
-    toks = tokens(unescape_codepoints(text))
+    source = ((kind, value) for kind, value, _ in _spans(unescape_codepoints(text)))
+    toks: list[tuple[str, str]] = []
+    more = True  # tokens are read in blocks, as far as the reading below needs them
     prefixes: dict[str, str] = {}
     depth = 0
     unary = 0  # prefix operators (! - + ^) since the last operand: the parser recurses on each
@@ -146,8 +172,20 @@ def _inspect(text: str) -> QueryShape:
     values_next = False  # VALUES was read: its data block comes with the next `{`
     data_at: int | None = None  # the depth a VALUES data block opened at, while inside it
     data = 0  # tokens of VALUES data blocks (rows of terms, which the engine keeps in lists)
+    too_deep = max_depth if max_depth is not None else float("inf")
+    too_long = max_tokens if max_tokens is not None else float("inf")
     i = 0
-    while i < len(toks):
+    while True:
+        while more and i + 2 >= len(toks):  # the token and the two after it, if any
+            block = list(islice(source, _BLOCK))
+            toks += block
+            more = len(block) == _BLOCK
+        if i >= len(toks):
+            break
+        if shape.depth > too_deep or i - data > too_long:
+            shape.complete = False  # a limit is passed: what follows cannot change that
+            shape.size = i - data
+            return shape
         kind, value = toks[i]
         upper = value.upper() if kind == "word" else ""
         if data_at is not None:
@@ -217,16 +255,19 @@ def _resolve(token: tuple[str, str], prefixes: dict[str, str], base: str) -> str
 
 def check_query(text: str, *, max_depth: int, max_tokens: int | None = None,
                 service_allowlist: tuple[str, ...] = ()) -> QueryShape:
-    """Refuse what the endpoint must never run; return the query's shape otherwise."""
-    shape = inspect_query(text)
+    """Refuse what the endpoint must never run; return the query's shape otherwise. The
+    text is read only as far as its first limit passed."""
+    shape = inspect_query(text, max_depth=max_depth, max_tokens=max_tokens)
     if shape.depth > max_depth:
+        levels = f"{shape.depth}" if shape.complete else f"more than {max_depth}"
         raise QueryError(
-            f"the query nests {shape.depth} levels deep (groups, brackets, parentheses, "
+            f"the query nests {levels} levels deep (groups, brackets, parentheses, "
             f"triple terms << >> and prefix operators such as ! and -); at most {max_depth} "
             "are accepted (setting max_query_depth)")
     if max_tokens is not None and shape.size > max_tokens:
+        count = f"{shape.size:,}" if shape.complete else f"more than {max_tokens:,}"
         raise QueryError(
-            f"the query has {shape.size:,} tokens (names, values, operators and punctuation, "
+            f"the query has {count} tokens (names, values, operators and punctuation, "
             f"outside VALUES blocks); at most {max_tokens:,} are accepted (setting "
             "max_query_tokens): the engine nests a level for each operand of a chain (+, "
             "&&, UNION, OPTIONAL, BIND, FILTER, a path's / or |, triple patterns), and far "

@@ -287,8 +287,12 @@ def shortcut(app: Flask, environ: dict[str, Any], body: bytes) -> Reply | None:
     else:
         return None
     accept = environ.get("HTTP_ACCEPT")
-    kind = inspect_query(text).kind  # read once: the store's checks find it remembered
-    if kind is None or not text.strip():
+    limits = query_limits(settings)
+    # read once: the store's checks find it remembered; a text past a limit is read no
+    # further, and the app refuses it
+    shape = inspect_query(text, max_depth=limits.max_depth, max_tokens=limits.max_tokens)
+    kind = shape.kind
+    if kind is None or not shape.complete or not text.strip():
         return None
     try:
         fmt = chosen_format(kind, None, accept)  # the Accept header is read once
@@ -296,7 +300,7 @@ def shortcut(app: Flask, environ: dict[str, Any], body: bytes) -> Reply | None:
             return None
         native = fmt.rdf if kind == "graph" else fmt.results
         store = get_store(app)
-        answer = store.execute(text, query_limits(settings),
+        answer = store.execute(text, limits,
                                result_format=lambda k: native if k == kind else None)
         if answer.kind != kind:  # never, as the store reads the form the same way
             return None

@@ -3,13 +3,14 @@ recurses on (issue 12), and refused past max_query_depth before the engine sees 
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pyoxigraph as ox
 import pytest
 from flask.testing import FlaskClient
 
+from rivalry.graph import sparql
 from rivalry.graph.errors import QueryError, QuerySyntaxError, RivalryError
 from rivalry.graph.isolate import run_with_time_limit, start_work_thread
 from rivalry.graph.remote import RemoteStore
@@ -211,3 +212,60 @@ def test_an_external_stores_syntax_check_runs_on_a_deep_stack(tmp_path: Path) ->
         store.execute(CHAINS["MINUS"](6_000), limits)
     assert not isinstance(raised.value, QuerySyntaxError)
     assert raised.value.status == 503, raised.value
+
+
+#: Bodies of nearly five megabytes (the default max_body_bytes: 5,000,000) that pass a
+#: limit early on
+HUGE = {
+    "a chain of +": "ASK { FILTER(" + "1+" * 2_490_000 + "1) }",
+    "a run of a.": "ASK { FILTER(" + "a." * 2_490_000 + "1) }",
+    "a run of !": "ASK { FILTER(" + "!" * 4_990_000 + "true) }",
+    "nested groups": "ASK " + "{" * 2_490_000 + "}" * 2_490_000,
+}
+
+
+@pytest.mark.parametrize("name", sorted(HUGE))
+def test_a_text_past_a_limit_is_read_no_further(monkeypatch: pytest.MonkeyPatch,
+                                                name: str) -> None:
+    """A body of megabytes is refused after the tokens that pass a limit, not read whole
+    first: 5 MB of tokens took a worker seconds and most of a gigabyte before the refusal
+    (by then often its time limit's 503, not the 400 that says why)."""
+    read = 0
+
+    def counted(text: str) -> Iterator[tuple[str, str, int]]:
+        nonlocal read
+        for token in original(text):
+            read += 1
+            yield token
+
+    original = sparql._spans
+    monkeypatch.setattr(sparql, "_spans", counted)
+    with pytest.raises(QueryError, match="max_query_(depth|tokens)") as refused:
+        check_query(HUGE[name], max_depth=100, max_tokens=5_000)
+    assert "more than" in str(refused.value)
+    assert read <= 5_000 + 3 * sparql._BLOCK
+    shape = inspect_query(HUGE[name], max_depth=100, max_tokens=5_000)
+    assert not shape.complete and (shape.depth == 101 or shape.size == 5_001)
+
+
+def test_a_shape_read_to_a_limit_serves_only_readers_it_refuses() -> None:
+    """The shape remembered for a text read until it passed a limit is given again to a
+    reader with that limit (the store's checks after the endpoint's), never to one
+    without it, which gets the text read whole."""
+    text = "ASK { FILTER(" + "+".join(["1"] * 20_000) + " > 0) }"
+    partial = inspect_query(text, max_depth=100, max_tokens=5_000)
+    assert not partial.complete and partial.size == 5_001
+    assert inspect_query(text, max_depth=100, max_tokens=5_000) is partial
+    assert inspect_query(text, max_depth=100, max_tokens=4_000) is partial
+    whole = inspect_query(text)
+    assert whole.complete and whole.size == 2 * 20_000 + 7  # ASK { FILTER ( … > 0 ) }
+    with pytest.raises(QueryError, match="has 40,007 tokens"):
+        check_query(text, max_depth=100, max_tokens=5_000)  # the whole reading serves
+    assert check_query(text, max_depth=100, max_tokens=50_000).size == 40_007
+
+
+def test_a_huge_body_gets_400_over_http(client: FlaskClient) -> None:
+    response = client.post("/sparql", data=HUGE["a chain of +"].encode(),
+                           content_type="application/sparql-query")
+    assert response.status_code == 400
+    assert "more than 5,000 tokens" in response.get_json()["message"]
