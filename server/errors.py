@@ -149,6 +149,7 @@ def render_error(body: dict) -> Response:
     else:
         response = jsonify(body)
         response.status_code = status
+    response.vary.add("Accept")  # the error's format follows the Accept header
     return response
 
 

@@ -141,14 +141,47 @@ def _offers(formats: tuple[Format, ...]) -> tuple[tuple[str, ...], dict[str, For
     return tuple(offers), owner
 
 
+@functools.lru_cache(maxsize=1024)
+def preferred(header: str, variants: tuple[tuple[str, str], ...]) -> str | None:
+    """The variant an Accept header prefers, by its own media type. `variants` pairs
+    each variant's media type with every media type that names it: itself, then its
+    aliases (application/x-turtle for text/turtle). An alias counts only where the header
+    names it exactly; a wildcard reaches a variant through its own media type. So
+    `text/turtle;q=0, */*` excludes Turtle, rather than letting it back in as
+    application/x-turtle, and `text/*` reaches CSV, not SPARQL XML results as text/xml.
+    The highest q wins, the server's order among equals; the first variant for a
+    missing or empty header; None when none is acceptable. Shared by the app and the
+    front's cache, which must choose alike."""
+    if not variants:
+        return None
+    ranges = _ranges(header) if header and header.strip() else []
+    if not ranges:
+        return variants[0][0]
+    quality: dict[str, float] = {}
+    for own, name in variants:
+        if name == own:
+            q = _quality(ranges, own)
+        else:
+            kind, _, sub = name.lower().partition("/")
+            q = max((rq for rkind, rsub, rq in ranges if (rkind, rsub) == (kind, sub)),
+                    default=0.0)
+        quality[own] = max(quality.get(own, 0.0), q)
+    chosen, top = None, 0.0
+    for own, q in quality.items():
+        if q > top:
+            chosen, top = own, q
+    return chosen
+
+
 def negotiate(accept: MIMEAccept | str, formats: tuple[Format, ...]) -> Format | None:
     """The best format for an Accept header (q-values respected, other media-type
-    parameters set aside), the first of `formats` when the client accepts anything, or
-    None when nothing acceptable can be produced."""
+    parameters set aside, aliases named exactly: see `preferred`), the first of
+    `formats` when the client accepts anything, or None when nothing acceptable can be
+    produced."""
     header = accept if isinstance(accept, str) else accept.to_header()
     offers, owner = _offers(formats)
-    best = best_offer(header, offers)
-    return owner[best] if best else None
+    best = preferred(header, tuple((owner[o].media_type, o) for o in offers))
+    return next((f for f in formats if f.media_type == best), None)
 
 
 def negotiate_header(header: str, formats: tuple[Format, ...]) -> Format | None:

@@ -33,7 +33,7 @@ from urllib.parse import unquote_to_bytes
 import h11
 from werkzeug.http import is_resource_modified
 
-from rivalry.server.formats import best_offer, unmodified_since_fails
+from rivalry.server.formats import preferred, unmodified_since_fails
 from rivalry.server.settings import request_time_limit
 from rivalry.server.urls import server_host, valid_host
 from rivalry.server.workers import Reply, WorkerLost, WorkerPool
@@ -137,9 +137,7 @@ class ResponseCache:
         if variants:
             for stored in variants:
                 if stored.variants:
-                    offers = tuple(offer for _, offer in stored.variants)
-                    chosen = best_offer(headers.get("accept", ""), offers)
-                    owner = dict((o, c) for c, o in stored.variants).get(chosen or "")
+                    owner = preferred(headers.get("accept", ""), stored.variants)
                     others = tuple(h for h in stored.vary if h != "accept")
                     if owner != _content_type(stored.headers) or tuple(
                             headers.get(h) for h in others) != tuple(
@@ -551,6 +549,8 @@ class Front:
         content_type, body = self.render_error(status, accept, message)
         headers = [("Content-Type", content_type), ("Cache-Control", "no-store"),
                    ("X-Content-Type-Options", "nosniff")]
+        if accept:  # chosen by the request's Accept header (a refusal has none to read)
+            headers.append(("Vary", "Accept"))
         if status == 503:
             headers.append(("Retry-After", "5"))
         return Response(status, headers, body)

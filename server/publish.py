@@ -281,6 +281,9 @@ def data_index() -> Response:
         raise NotAcceptable(f"format={explicit!r}: the list of dumps is given as json or html")
     best = ({"json": "application/json", "html": "text/html"}[explicit] if explicit
             else best_offer(request.headers.get("Accept", ""), ("text/html", "application/json")))
+    if best is None:
+        raise NotAcceptable("the list of dumps is given as text/html or application/json "
+                            "(or with ?format=html or ?format=json)")
     if best == "application/json":
         response = Response(json.dumps({"build": get_store(current_app).info.build_id,
                                         "license": DATA_LICENSE, "files": files}, indent=1),

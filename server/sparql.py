@@ -36,7 +36,6 @@ from rivalry.server.formats import (
     RDF_FORMATS,
     RESULT_FORMATS,
     Format,
-    best_offer,
     lookup,
     negotiate,
     negotiate_header,
@@ -319,8 +318,10 @@ def shortcut(app: Flask, environ: dict[str, Any], body: bytes) -> Reply | None:
 def describe_service() -> WerkzeugResponse:
     """A SPARQL 1.1 Service Description (Turtle, RDF/XML or JSON-LD) for GET /sparql."""
     # a browser (HTML strictly preferred to Turtle) goes to the query page
-    if best_offer(request.headers.get("Accept", ""), ("text/turtle", "text/html")) == "text/html":
-        return redirect("/", code=303)
+    if negotiate(request.headers.get("Accept", ""), (*SERVICE_FORMATS, HTML)) is HTML:
+        moved = redirect("/", code=303)
+        moved.vary.add("Accept")  # the same address gives the description to others
+        return moved
     explicit = request.args.get("format")
     fmt = lookup(SERVICE_FORMATS, explicit) if explicit else negotiate(
         request.accept_mimetypes, SERVICE_FORMATS)

@@ -738,3 +738,17 @@ def test_the_response_cache_drops_the_least_recently_used_within_its_budget() ->
     assert cache.get(ResponseCache.key("b1", "GET", b"/big", b""), {}) is None  # too big
     other_build = ResponseCache.key("b2", "GET", b"/p5", b"")
     assert cache.get(other_build, {}) is None  # keyed on the build
+
+
+def test_the_cache_excludes_what_the_app_excludes(server: LiveServer) -> None:
+    """The front chooses among kept variants as the app chooses among formats: an
+    answer kept as SPARQL JSON results is not given to a client that excludes them, even
+    though `*/*` reaches its alias application/json."""
+    path = sparql_path(SELECT + " # exclusions")
+    _, headers, _ = request(server, "GET", path)
+    assert headers["content-type"].startswith("application/sparql-results+json")
+    _, headers, _ = request(server, "GET", path)
+    assert headers["x-cache"] == "hit"
+    _, headers, _ = request(server, "GET", path, headers={
+        "Accept": "application/sparql-results+json;q=0, */*"})
+    assert not headers["content-type"].startswith("application/sparql-results+json")

@@ -164,3 +164,68 @@ def test_an_unknown_suffix_of_a_known_entity_says_which_there_are(client: FlaskC
     unknown = client.get("/id/state/atlantis" + suffix, headers={"Accept": "text/turtle"})
     assert unknown.status_code == 404
     assert "is not described in this graph" in unknown.get_data(as_text=True)
+
+
+# --- exclusions and aliases (RFC 9110, 12.5.1) ---------------------------------------------
+
+SELECT_QUERY = "SELECT ?s WHERE { ?s ?p ?o } LIMIT 1"
+CONSTRUCT_QUERY = "CONSTRUCT WHERE { ?s ?p ?o } LIMIT 1"
+
+
+@pytest.mark.parametrize("path, accept, refused", [
+    # q=0 excludes a format under every name it has: a wildcard does not let it back in
+    # through an alias (application/x-turtle, application/json, text/xml…)
+    ("/sparql?query=" + CONSTRUCT_QUERY, "text/turtle;q=0, */*", "text/turtle"),
+    ("/sparql?query=" + SELECT_QUERY, "application/sparql-results+json;q=0, */*",
+     "application/sparql-results+json"),
+    ("/sparql?query=" + SELECT_QUERY, "application/sparql-results+xml;q=0, */*",
+     "application/sparql-results+xml"),
+    ("/id/state/cn", "text/turtle;q=0, application/ld+json;q=0, */*", ".ttl"),
+    ("/ontology", "text/turtle;q=0, */*", "text/turtle"),
+    ("/.well-known/void", "text/turtle;q=0, */*", "text/turtle"),
+])
+def test_an_excluded_format_is_not_given_under_another_name(client: FlaskClient, path: str,
+                                                            accept: str, refused: str) -> None:
+    response = client.get(path, headers={"Accept": accept})
+    assert response.status_code in (200, 303), response.get_data(as_text=True)[:200]
+    assert refused not in response.headers.get("Content-Type", "")
+    assert refused not in response.headers.get("Location", "")
+
+
+def test_a_wildcard_reaches_formats_by_their_own_names(client: FlaskClient) -> None:
+    """`text/*` on a SELECT gives CSV, not SPARQL XML results as `text/xml`; an alias
+    named exactly still chooses its format."""
+    response = client.get("/sparql", query_string={"query": SELECT_QUERY},
+                          headers={"Accept": "text/*"})
+    assert response.mimetype == "text/csv"
+    response = client.get("/sparql", query_string={"query": SELECT_QUERY},
+                          headers={"Accept": "text/xml"})
+    assert response.mimetype == "application/sparql-results+xml"
+    response = client.get("/sparql", query_string={"query": CONSTRUCT_QUERY},
+                          headers={"Accept": "application/x-turtle"})
+    assert response.mimetype == "text/turtle"
+
+
+def test_the_list_of_dumps_refuses_what_it_cannot_give(client: FlaskClient) -> None:
+    response = client.get("/data", headers={"Accept": "text/html;q=0, application/json;q=0, */*"})
+    assert response.status_code == 406
+
+
+@pytest.mark.parametrize("path, accept", [
+    ("/no/such/page", "text/html"), ("/no/such/page", "application/json"),
+    ("/sparql?query=ASK%7B%7D", "image/png"),  # 406
+    ("/sparql", "text/html"),  # the 303 to the query page
+])
+def test_answers_chosen_by_accept_say_so(client: FlaskClient, path: str, accept: str) -> None:
+    """Errors come as HTML, JSON or text by the Accept header, and GET /sparql sends
+    browsers to the query page: each says `Vary: Accept`, so that no shared cache gives
+    one client's variant to another."""
+    response = client.get(path, headers={"Accept": accept})
+    assert "accept" in {v.strip().lower() for v in response.headers.get("Vary", "").split(",")}
+
+
+def test_a_client_excluding_turtle_gets_another_description_not_the_page(
+        client: FlaskClient) -> None:
+    response = client.get("/sparql", headers={"Accept": "text/turtle;q=0, */*"})
+    assert response.status_code == 200
+    assert not response.mimetype.startswith(("text/turtle", "text/html"))
