@@ -11,7 +11,7 @@ from flask import Flask, Response, request
 from markupsafe import Markup
 
 from rivalry.graph.store import Store, open_store
-from rivalry.server.errors import UnsupportedMediaType
+from rivalry.server.errors import UnsupportedMediaType, read_body, read_params
 from rivalry.server.settings import load_settings
 
 #: The Content-Security-Policy of every page: scripts only from this server's own files (no
@@ -103,6 +103,21 @@ def create_app(settings: Mapping[str, Any] | None = None) -> Flask:
             raise UnsupportedMediaType(
                 f"a request body with Content-Encoding: {coding} cannot be read; send it "
                 "uncompressed")
+
+    @app.before_request
+    def strict_parameters() -> None:
+        # every parameter is UTF-8 once percent-decoded, and a form body says no other
+        # charset: Werkzeug keeps an escape that is not UTF-8 as it is ("%FF"), and
+        # would read a form in another charset as if it were UTF-8
+        read_params(request.query_string, "query string")
+        if request.mimetype == "application/x-www-form-urlencoded" \
+                and request.method not in ("GET", "HEAD", "OPTIONS"):
+            charset = (request.mimetype_params.get("charset") or "utf-8").strip().lower()
+            if charset not in ("utf-8", "utf8"):
+                raise UnsupportedMediaType(
+                    f"a form body in {charset!r} cannot be read: forms are read as UTF-8 "
+                    "(percent-encoded); send it as UTF-8")
+            read_params(read_body(), "request body")
 
     if values["sparql_endpoint"]:
         from rivalry.graph.remote import end_budget, start_budget

@@ -3,8 +3,11 @@ JSON, HTML or plain text, by what the client accepts (CONTRIBUTING.md, conventio
 
 from __future__ import annotations
 
+import io
 import json
+import re
 from typing import Any
+from urllib.parse import parse_qsl
 
 from flask import Flask, Response, jsonify, render_template, request
 from werkzeug.exceptions import HTTPException, MethodNotAllowed
@@ -37,27 +40,62 @@ class ContentTooLarge(RivalryError):
 def read_body() -> bytes:
     """The request body, whole, or 413 when it is larger than `max_body_bytes`. A chunked
     body has no length to check first, and Werkzeug's own limit stops reading it silently,
-    so the bytes are counted here: a body is used whole or not at all."""
+    so the bytes are counted here: a body is used whole or not at all. Whatever reads
+    the body after this (Werkzeug's form parser) reads these same bytes."""
     from flask import current_app
 
     limit = current_app.config["RIVALRY"]["max_body_bytes"]
     cached = getattr(request, "_rivalry_body", None)
     if cached is not None:
         return cached
-    if request.content_length is not None and request.content_length > limit:
-        raise ContentTooLarge(f"the request body is {request.content_length} bytes; at most "
+    length = request.content_length
+    if length is not None and length > limit:
+        raise ContentTooLarge(f"the request body is {length} bytes; at most "
                               f"{limit} are accepted (setting max_body_bytes)")
-    if request.content_length is None and request.environ.get("wsgi.input_terminated"):
+    environ = request.environ
+    if length is None and environ.get("wsgi.input_terminated"):
         # chunked: read the server's stream itself, past the limit by one byte, since
         # Werkzeug's limited stream would stop at the limit without a word
-        data = request.environ["wsgi.input"].read(limit + 1)
+        data = environ["wsgi.input"].read(limit + 1)
+    elif length:
+        data = environ["wsgi.input"].read(length)
     else:
-        data = request.stream.read(limit + 1)
+        data = b""
     if len(data) > limit:
         raise ContentTooLarge(f"the request body is larger than {limit} bytes (setting "
                               "max_body_bytes); nothing of it was used")
     request._rivalry_body = data  # type: ignore[attr-defined]
+    environ["wsgi.input"] = io.BytesIO(data)
+    environ["CONTENT_LENGTH"] = str(len(data))
+    environ.pop("wsgi.input_terminated", None)
     return data
+
+
+def read_params(raw: bytes, where: str) -> list[tuple[str, str]]:
+    """URL-encoded parameters (a query string, a form body), read strictly: each name and
+    value must be UTF-8 once percent-decoded (raw UTF-8 bytes are read as such). Werkzeug
+    keeps an escape that is not UTF-8 as it is (`%FF`), so a search for `Hua%FFwei`
+    would be answered as if asked for that text."""
+    try:
+        text = raw.decode("utf-8", errors="strict")
+    except UnicodeDecodeError as e:
+        raise BadParameter(f"the {where} is not UTF-8: byte {e.start} is not; send it "
+                           "percent-encoded UTF-8") from None
+    try:
+        pairs = parse_qsl(text, keep_blank_values=True, encoding="utf-8",
+                          errors="surrogateescape")
+    except ValueError as e:
+        raise BadParameter(f"the {where} cannot be parsed: {e}") from None
+    for name, value in pairs:
+        if _UNDECODED.search(name) or _UNDECODED.search(value):
+            shown = name.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+            raise BadParameter(f"the {where}'s parameter {shown!r} is not valid UTF-8 once "
+                               "percent-decoded; percent-encode its UTF-8 bytes")
+    return pairs
+
+
+#: What a byte that is not UTF-8 becomes when decoded with errors="surrogateescape"
+_UNDECODED = re.compile("[\udc80-\udcff]")
 
 
 def read_json(raw: str | bytes, where: str) -> Any:

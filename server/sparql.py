@@ -11,7 +11,6 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable
 from typing import Any
-from urllib.parse import parse_qsl
 
 import pyoxigraph as ox
 from flask import Blueprint, Flask, Response, current_app, g, redirect, render_template, request
@@ -26,10 +25,12 @@ from rivalry.graph.terms import prefixed_name
 from rivalry.server import get_store, protective_headers
 from rivalry.server.entities import href
 from rivalry.server.errors import (
+    BadParameter,
     NotAcceptable,
     UnsupportedMediaType,
     checked_iri,
     read_body,
+    read_params,
 )
 from rivalry.server.formats import (
     HTML,
@@ -93,38 +94,23 @@ def chosen_format(kind: str, explicit: str | None, accept: str | None) -> Format
     return chosen
 
 
-def _params(raw: bytes, where: str) -> list[tuple[str, str]]:
-    """Parse URL-encoded parameters strictly: invalid UTF-8 is an error, not U+FFFD."""
-    try:
-        return parse_qsl(raw.decode("ascii", errors="strict"), keep_blank_values=True,
-                         encoding="utf-8", errors="strict")
-    except UnicodeError:
-        raise QueryError(f"the {where} is not valid UTF-8 once percent-decoded") from None
-    except ValueError as e:
-        raise QueryError(f"the {where} cannot be parsed: {e}") from None
-
-
 def _values(params: list[tuple[str, str]], name: str) -> list[str]:
     return [v for k, v in params if k == name]
 
 
 def read_request() -> tuple[str | None, list[str], list[str]]:
     """The query text and the protocol dataset of a request, or a 4xx for anything else."""
-    url_params = _params(request.query_string, "query string")
+    url_params = read_params(request.query_string, "query string")
     g.rivalry_format = next(iter(_values(url_params, "format")), None)
     body_params: list[tuple[str, str]] = []
     query_texts = _values(url_params, "query")
-    if _values(url_params, "update"):
-        raise ReadOnly("this endpoint is read-only and runs queries only; updates are not accepted "
-                       "(the `update` parameter)")
+    updates = _values(url_params, "update")
     if request.method == "POST":
         mimetype = request.mimetype
         if mimetype == "application/x-www-form-urlencoded":
-            body_params = _params(read_body(), "request body")
-            if _values(body_params, "update"):
-                raise ReadOnly("this endpoint is read-only and runs queries only; updates "
-                               "are not accepted (the `update` parameter)")
+            body_params = read_params(read_body(), "request body")
             query_texts += _values(body_params, "query")
+            updates += _values(body_params, "update")
         elif mimetype == "application/sparql-query":
             charset = (request.mimetype_params.get("charset") or "utf-8").lower()
             if charset not in ("utf-8", "utf8"):
@@ -142,10 +128,16 @@ def read_request() -> tuple[str | None, list[str], list[str]]:
             raise ReadOnly("this endpoint is read-only and runs queries only; SPARQL updates "
                            "(application/sparql-update) are not accepted")
         else:
-            raise QueryError(
+            raise UnsupportedMediaType(
                 f"a POST to the SPARQL endpoint must be application/x-www-form-urlencoded "
                 f"or application/sparql-query, not {mimetype or '(no Content-Type)'!r} "
                 f"({PROTOCOL}.2)")
+    if updates and query_texts:
+        raise QueryError("the request carries both a `query` and an `update` parameter; "
+                         f"send one query ({PROTOCOL})")
+    if updates:
+        raise ReadOnly("this endpoint is read-only and runs queries only; updates are not "
+                       "accepted (the `update` parameter)")
     if len(query_texts) > 1:
         raise QueryError(f"the request carries {len(query_texts)} queries; send exactly one "
                          f"({PROTOCOL})")
@@ -277,8 +269,9 @@ def shortcut(app: Flask, environ: dict[str, Any], body: bytes) -> Reply | None:
             return None
     elif method == "GET":
         try:
-            params = _params(environ.get("QUERY_STRING", "").encode("latin-1"), "query string")
-        except (QueryError, UnicodeError):
+            params = read_params(environ.get("QUERY_STRING", "").encode("latin-1"),
+                                 "query string")
+        except (BadParameter, UnicodeError):
             return None
         if len(params) != 1 or params[0][0] != "query":
             return None

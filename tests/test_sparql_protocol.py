@@ -171,10 +171,67 @@ def test_two_queries_are_400(client: FlaskClient) -> None:
     assert response.status_code == 400
 
 
-def test_wrong_media_type_is_400(client: FlaskClient) -> None:
-    response = client.post("/sparql", data=ASK.encode(), content_type="text/plain")
-    assert response.status_code == 400
+@pytest.mark.parametrize("content_type", ["text/plain", "application/json",
+                                          "multipart/form-data; boundary=x", None])
+def test_wrong_media_type_is_415(client: FlaskClient, content_type: str | None) -> None:
+    """A body the endpoint cannot read: 415 (RFC 9110, 15.5.16), naming the two it takes."""
+    response = client.post("/sparql", data=ASK.encode(), content_type=content_type)
+    assert response.status_code == 415
     assert "application/sparql-query" in response.get_json()["message"]
+
+
+@pytest.mark.parametrize("send", ["get", "form", "mixed"])
+def test_a_query_and_an_update_together_are_400(client: FlaskClient, send: str) -> None:
+    """A request carrying both is malformed (400), not an update to refuse (403)."""
+    if send == "get":
+        response = client.get("/sparql", query_string={"query": ASK, "update": UPDATE})
+    elif send == "form":
+        response = client.post("/sparql", data={"query": ASK, "update": UPDATE})
+    else:
+        response = client.post("/sparql?query=" + quote(ASK), data={"update": UPDATE})
+    assert response.status_code == 400
+    assert "both" in response.get_json()["message"]
+
+
+@pytest.mark.parametrize("charset", ["iso-8859-1", "UTF-16", "us-ascii"])
+def test_a_form_in_another_charset_is_415(client: FlaskClient, charset: str) -> None:
+    response = client.post("/sparql", data=b"query=SELECT+(%22%C3%A9%22+AS+%3Fx)+%7B%7D",
+                           content_type=f"{FORM}; charset={charset}")
+    assert response.status_code == 415
+    assert "UTF-8" in response.get_json()["message"]
+
+
+def test_a_form_with_raw_utf8_is_read_as_utf8(client: FlaskClient) -> None:
+    """Browsers send a form's characters percent-encoded, but raw UTF-8 bytes are UTF-8
+    too: read, not refused as if they were not."""
+    response = client.post("/sparql", data='query=SELECT ("é" AS ?x) {}'.encode(),
+                           content_type=FORM, headers={"Accept": "text/csv"})
+    assert response.status_code == 200
+    assert response.get_data(as_text=True).splitlines()[1] == "é"
+
+
+@pytest.mark.parametrize("path", [
+    "/search?q=Hua%FFwei&format=json", "/reconcile/suggest/entity?prefix=Hua%FF",
+    "/browse/actions?q=%C3%28", "/id/state/cn?x=%ED%A0%80"])
+def test_parameters_that_are_not_utf8_are_400_everywhere(client: FlaskClient,
+                                                         path: str) -> None:
+    """Werkzeug keeps an escape that is not UTF-8 as it is (`%FF`): every route would
+    have answered as if that text had been asked for."""
+    response = client.get(path, headers={"Accept": "application/json"})
+    assert response.status_code == 400
+    assert "not valid UTF-8" in response.get_json()["message"]
+
+
+@pytest.mark.parametrize("path, body", [
+    ("/reconcile", b"queries=%7B%22q0%22%3A%7B%22query%22%3A%22Hua%FFwei%22%7D%7D"),
+    ("/validate", b"facts=%22%FF%22"),
+    ("/sparql", b"query=ASK%20%7B%7D%C3%28")])
+def test_form_bodies_that_are_not_utf8_are_400_everywhere(client: FlaskClient, path: str,
+                                                          body: bytes) -> None:
+    response = client.post(path, data=body, content_type=FORM,
+                           headers={"Accept": "application/json"})
+    assert response.status_code == 400
+    assert "not valid UTF-8" in response.get_json()["message"]
 
 
 def test_invalid_utf8_is_400(client: FlaskClient) -> None:
