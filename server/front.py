@@ -192,6 +192,9 @@ class Refusal(Exception):
         self.status = status
         self.message = message
         self.close = close
+        #: the request's Accept header, once its head has been read (a refusal before
+        #: that, of a head too long or malformed, has none: JSON)
+        self.accept = ""
 
 
 @dataclass
@@ -276,8 +279,8 @@ class Front:
                 request, body = await self._read_request(conn, reader, writer, first)
             except Refusal as refusal:
                 if conn.our_state in (h11.IDLE, h11.SEND_RESPONSE):
-                    await self._send(conn, writer, self._error(refusal.status, "",
-                                                               refusal.message), close=True)
+                    await self._send(conn, writer, self._error(
+                        refusal.status, refusal.accept, refusal.message), close=True)
                     self._log(remote, None, refusal.status, 0, started, "refused")
                 return
             if request is None:  # the client closed, or an idle keep-alive connection ended
@@ -362,20 +365,41 @@ class Front:
                 break
             raise Refusal(400, "unexpected data before the request")
         request = event
-        head_size = len(request.target) + sum(len(n) + len(v) + 4 for n, v in request.headers)
+        # "GET /x HTTP/1.1": what max_url_bytes bounds, its line ending left out
+        line_size = len(request.method) + len(request.target) + len(request.http_version) + 7
+        # the request line, each header line ("Name: value"), their CRLFs and the blank
+        # line that ends the head (white space around values, which h11 drops, not
+        # counted)
+        head_size = line_size + 2 + sum(len(n) + len(v) + 4 for n, v in request.headers) + 2
         if head_size > limits.max_header_bytes:  # a head that came in one read, whole
             raise Refusal(431, "the request's head (request line and headers) is larger than "
                           f"{limits.max_header_bytes} bytes (setting max_header_bytes)")
-        if len(request.target) > limits.max_url_bytes:
-            raise Refusal(414, f"the request's address is {len(request.target)} bytes long; at "
-                          f"most {limits.max_url_bytes} are accepted (setting max_url_bytes): "
+        if line_size > limits.max_url_bytes:
+            raise Refusal(414, f"the request line is {line_size} bytes long; at most "
+                          f"{limits.max_url_bytes} are accepted (setting max_url_bytes): "
                           + _shorter(request.method + b" " + request.target))
         problem = target_problem(request) or host_problem(request)
         if problem is not None:
             raise problem
         headers = {name.decode("latin-1").lower(): value.decode("latin-1")
                    for name, value in request.headers}
+        try:
+            return request, await self._read_body(conn, reader, writer, request, headers)
+        except Refusal as refusal:
+            refusal.accept = headers.get("accept", "")
+            raise
+
+    async def _read_body(self, conn: h11.Connection, reader: asyncio.StreamReader,
+                         writer: asyncio.StreamWriter, request: h11.Request,
+                         headers: dict[str, str]) -> bytes:
+        """The body of a request whose head was read, whole and within its limits."""
+        limits = self.limits
         length = headers.get("content-length")
+        if "transfer-encoding" in headers and request.http_version == b"1.0":
+            # HTTP/1.0 has no chunked framing: such a message's framing is faulty, and
+            # the connection is closed after the answer (RFC 9112, 6.1)
+            raise Refusal(400, "Transfer-Encoding is not part of HTTP/1.0 (RFC 9112, 6.1): "
+                          "send the body with a Content-Length, or as HTTP/1.1")
         if length is not None and "transfer-encoding" in headers:
             # framed two ways: how a request is smuggled past a proxy that reads the other
             # framing; refused, and the connection closed (RFC 9112, 6.3)
@@ -422,7 +446,7 @@ class Front:
                                   "nothing of it was used")
                 continue
             if isinstance(event, h11.EndOfMessage):
-                return request, bytes(body)
+                return bytes(body)
             if isinstance(event, h11.ConnectionClosed):
                 raise ConnectionError("the client closed the connection mid-request")
 

@@ -486,7 +486,7 @@ def test_conditional_requests_are_judged_alike_from_the_cache(
 
 @pytest.mark.parametrize("headers,status", [
     ({"Content-Type": "application/x-www-form-urlencoded"}, 400),  # a form, with no query
-    ({"Content-Type": "text/plain"}, 400),
+    ({"Content-Type": "text/plain"}, 415),
     ({"Content-Type": "application/sparql-query; charset=UTF-16"}, 415),
     ({"Content-Type": "application/sparql-query", "Content-Encoding": "gzip"}, 415),
 ])
@@ -752,3 +752,51 @@ def test_the_cache_excludes_what_the_app_excludes(server: LiveServer) -> None:
     _, headers, _ = request(server, "GET", path, headers={
         "Accept": "application/sparql-results+json;q=0, */*"})
     assert not headers["content-type"].startswith("application/sparql-results+json")
+
+
+def test_limits_on_the_head_hold_at_their_boundary(server: LiveServer) -> None:
+    """max_url_bytes bounds the request line ("GET /… HTTP/1.1"), and max_header_bytes the
+    whole head, to the byte (this server: 2,000 and 8,000)."""
+    def line(size: int) -> bytes:
+        target = b"/no-such-page/" + b"a" * (size - len(b"GET /no-such-page/ HTTP/1.1"))
+        return b"GET " + target + b" HTTP/1.1"
+
+    for size, status in ((2000, b"404"), (2001, b"414")):
+        answer = raw(server, line(size) + b"\r\nHost: x\r\nConnection: close\r\n\r\n")
+        assert answer.split(b" ", 2)[1] == status, (size, answer[:200])
+
+    def head(size: int) -> bytes:
+        start = b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\nX-Pad: "
+        return start + b"y" * (size - len(start) - 4) + b"\r\n\r\n"
+
+    for size, status in ((8000, b"200"), (8001, b"431")):
+        data = head(size)
+        assert len(data) == size
+        assert raw(server, data).split(b" ", 2)[1] == status, size
+
+
+def test_http_1_0_with_transfer_encoding_is_refused(server: LiveServer) -> None:
+    """HTTP/1.0 has no chunked framing: a message that says it has is faulty (RFC 9112,
+    6.1), refused and the connection closed, rather than read as chunks."""
+    answer = raw(server, b"POST /sparql HTTP/1.0\r\nHost: x\r\n"
+                 b"Content-Type: application/sparql-query\r\nTransfer-Encoding: chunked\r\n"
+                 b"\r\n6\r\nASK {}\r\n0\r\n\r\n")
+    assert answer.startswith(b"HTTP/1.1 400")
+    assert b"RFC 9112" in answer
+
+
+def test_the_fronts_refusals_follow_accept_once_the_head_is_read(server: LiveServer) -> None:
+    """A 413 or 417 comes after the head was read, so as every error of the app: HTML
+    to a browser, JSON otherwise. A head too long to read (431) has no Accept to follow:
+    JSON."""
+    big = b"x" * (BODY_CAP + 1)
+    answer = raw(server, b"POST /sparql HTTP/1.1\r\nHost: x\r\nAccept: text/html\r\n"
+                 b"Content-Type: application/sparql-query\r\nContent-Length: "
+                 + str(len(big)).encode() + b"\r\n\r\n")
+    assert answer.startswith(b"HTTP/1.1 413") and b"Content-Type: text/html" in answer
+    answer = raw(server, b"POST /sparql HTTP/1.1\r\nHost: x\r\nAccept: application/json\r\n"
+                 b"Expect: something-else\r\nContent-Length: 0\r\n\r\n")
+    assert answer.startswith(b"HTTP/1.1 417") and b"Content-Type: application/json" in answer
+    answer = raw(server, b"GET / HTTP/1.1\r\nHost: x\r\nAccept: text/html\r\nX-Big: "
+                 + b"y" * 9000 + b"\r\n\r\n")
+    assert answer.startswith(b"HTTP/1.1 431") and b"Content-Type: application/json" in answer
