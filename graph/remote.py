@@ -243,6 +243,8 @@ def _answer(variables: list[str], rows: list[Row], boolean: bool | None,
     table (Virtuoso 7.2 gives one row, `__ASK_RETVAL` 1, when true, and none when false)
     is read as the boolean it stands for."""
     if boolean is not None:
+        if form not in (None, "ASK"):
+            raise ValueError(f"a boolean (an ASK's answer) where a {form} was asked")
         return Answer("ask", boolean=boolean)
     if form == "ASK":
         cell = rows[0][0] if rows and rows[0] else None
@@ -252,17 +254,38 @@ def _answer(variables: list[str], rows: list[Row], boolean: bool | None,
 
 
 def read_results(body: bytes, form: str | None, media_type: str = "") -> Answer:
-    """A SPARQL results document, XML or JSON (by its media type), as an Answer."""
+    """A SPARQL results document, XML or JSON (by its media type), as an Answer. What is
+    no such document (an HTML page, `{}`, `[]`, a boolean written "no") raises
+    ValueError: read as an empty answer, it would be served as one."""
     if "xml" in media_type.split(";")[0].lower():
         return read_xml_results(body, form)
     doc = json.loads(body)
+    # SPARQL 1.1 Query Results JSON Format, 3: one object, with a head, and a boolean or
+    # results whose bindings are objects
+    if not isinstance(doc, dict) or not isinstance(doc.get("head"), dict):
+        raise ValueError("no SPARQL JSON results document (an object with a head)")
     if "boolean" in doc:
-        return _answer([], [], bool(doc["boolean"]), form)
-    variables = list(doc.get("head", {}).get("vars", []))
-    bindings = doc.get("results", {}).get("bindings", [])
+        if not isinstance(doc["boolean"], bool):
+            raise ValueError(f"the boolean of a SPARQL JSON results document is "
+                             f"{json.dumps(doc['boolean'])[:40]}, not true or false")
+        return _answer([], [], doc["boolean"], form)
+    variables = doc["head"].get("vars", [])
+    results = doc.get("results")
+    bindings = results.get("bindings") if isinstance(results, dict) else None
+    if not isinstance(variables, list) or not all(isinstance(v, str) for v in variables) \
+            or not isinstance(bindings, list) \
+            or not all(isinstance(b, dict) for b in bindings):
+        raise ValueError("no SPARQL JSON results document (head.vars, a list of names, "
+                         "and results.bindings, a list of objects)")
     rows: list[Row] = [[json_term(b[v]) if v in b else None for v in variables]
                        for b in bindings]
     return _answer(variables, rows, None, form)
+
+
+#: The end of a whole SPARQL XML results document: the root's end tag (with any prefix),
+#: then only white space, comments or processing instructions
+_XML_END = re.compile(rb"</(?:[A-Za-z_][\w.-]*:)?sparql\s*>(?:\s|<!--.*?-->|<\?.*?\?>)*\Z",
+                      re.S)
 
 
 def _fixed(term: Term | None) -> Term | None:
@@ -278,6 +301,10 @@ def read_xml_results(body: bytes, form: str | None) -> Answer:
     """A SPARQL XML results document as an Answer: read by pyoxigraph's own parser, or,
     when that refuses it (Virtuoso's blank node labels, `nodeID://…`, are no labels in
     RDF's syntaxes), term by term here (`_XmlResults`)."""
+    if not _XML_END.search(body[-4096:]):
+        # pyoxigraph's reader takes a document cut after any solution for a whole one
+        raise ValueError("no whole SPARQL XML results document (it does not end with the "
+                         "end tag of its <sparql> element: cut short?)")
     try:  # the parser reads the solutions as they are iterated over: all are read here
         parsed = ox.parse_query_results(body, format=ox.QueryResultsFormat.XML)
         if isinstance(parsed, ox.QueryBoolean):
@@ -306,6 +333,8 @@ class _XmlResults:
         # the triple terms being read, innermost last: each the parts read so far and
         # the part (subject, predicate, object) being read
         self._triples: list[tuple[dict[str, Term], list[str]]] = []
+        self._depth = 0
+        self._parts: set[str] = set()  # the root's children read: head, results, boolean
         parser = xml.parsers.expat.ParserCreate(namespace_separator=" ")
         parser.StartDoctypeDeclHandler = self._doctype
         parser.StartElementHandler = self._start
@@ -316,6 +345,9 @@ class _XmlResults:
             parser.Parse(body, True)
         except xml.parsers.expat.ExpatError as e:
             raise ValueError(f"no SPARQL XML results document ({e})") from None
+        if "head" not in self._parts or not self._parts & {"results", "boolean"}:
+            raise ValueError("no SPARQL XML results document (a <sparql> element with a "
+                             "<head> and <results> or <boolean>)")
 
     def answer(self, form: str | None) -> Answer:
         return _answer(self.variables, self.rows, self.boolean, form)
@@ -330,6 +362,12 @@ class _XmlResults:
 
     def _start(self, name: str, attrs: dict[str, str]) -> None:
         ns, _, local = name.rpartition(" ")
+        self._depth += 1
+        if self._depth == 1 and (ns, local) != (SRX, "sparql"):
+            raise ValueError(f"no SPARQL XML results document (its root element is "
+                             f"<{local[:40]}>, not <sparql> in {SRX})")
+        if self._depth == 2 and ns == SRX:
+            self._parts.add(local)
         if ns != SRX:
             return
         if local == "variable":
@@ -347,6 +385,7 @@ class _XmlResults:
 
     def _end(self, name: str) -> None:
         ns, _, local = name.rpartition(" ")
+        self._depth -= 1
         if ns != SRX:
             return
         term: Term | None = None
@@ -597,6 +636,10 @@ class RemoteStore:
                         f"the answer of the SPARQL server at {where} is larger than "
                         f"{MAX_ANSWER_BYTES // 2**20} MB; rivalry reads no more")
                 chunks.append(chunk)
+            if response.length:  # a Content-Length not met: read1 ends quietly there
+                raise ServerBrokeOff(
+                    f"the SPARQL server at {where} broke off its answer: {size} bytes of "
+                    f"the {size + response.length} it announced came")
             self._suspect = False
             return Reply(response.status, response.headers, b"".join(chunks))
         except TimeoutError:
@@ -619,18 +662,24 @@ class RemoteStore:
     def _check_alive(self, deadline: float) -> None:
         """After a timeout: is the server answering at all? A quick, trivial question;
         no answer marks it down for DOWN_FOR seconds."""
-        seconds = max(0.001, min(PROBE_TIMEOUT, deadline - time.monotonic()))
+        left = deadline - time.monotonic()
+        seconds = max(0.001, min(PROBE_TIMEOUT, left))
         url = self.query_endpoint + "?" + urllib.parse.urlencode(
             {"query": "ASK { FILTER(false) }"})
         try:
             self._send("GET", url, headers={"Accept": "application/sparql-results+json"},
                        deadline=time.monotonic() + seconds, total=seconds,
                        setting="store_timeout", probing=True)
-        except ExternalStoreError:
+        except ExternalStoreError as e:
+            if isinstance(e, ServerTimeout) and seconds < PROBE_TIMEOUT:
+                # the request's own time was nearly spent: no verdict on the server
+                raise ServerTimeout(f"the SPARQL server at {self.query_endpoint} was not "
+                                    "asked: the request's time limit was spent") from None
             self._down_until = time.monotonic() + DOWN_FOR
+            why = (f"no answer to a trivial query within {seconds:.1f} s"
+                   if isinstance(e, ServerTimeout) else f"a trivial query failed: {e}")
             self._down_reason = (f"the SPARQL server at {self.query_endpoint} is not "
-                                 f"answering (no answer to a trivial query within "
-                                 f"{seconds:.1f} s)")
+                                 f"answering ({why})")
             raise ExternalStoreError(self._down_reason) from None
         self._suspect = False
 
@@ -682,7 +731,8 @@ class RemoteStore:
                 return Answer("graph", triples=read_triples(reply.body)), reply
             return read_results(reply.body, form,
                                 reply.headers.get("Content-Type", "")), reply
-        except (ValueError, SyntaxError, KeyError, TypeError, InvalidInput) as e:
+        except (ValueError, SyntaxError, KeyError, TypeError, AttributeError,
+                InvalidInput) as e:
             raise ExternalStoreError(f"the answer of the SPARQL server at {where} cannot be "
                                      f"read: {_one_line(str(e))}") from None
 
@@ -715,9 +765,15 @@ class RemoteStore:
         header = reply.headers.get("X-SPARQL-MaxRows")
         if len(answer.rows) >= asked:
             self._uncapped = asked
-        else:
-            self._cap = int(header) if header and header.strip().isdigit() \
-                else len(answer.rows)
+            return
+        cap = int(header) if header and header.strip().isdigit() else len(answer.rows)
+        if cap < CAP_SUSPECT_FROM:
+            # no server caps its answers that low: this one did not answer the question
+            raise ExternalStoreError(
+                f"the SPARQL server at {self.query_endpoint} gave {len(answer.rows)} rows "
+                f"of {asked} to a query of constants (whether it caps its answers): its "
+                "answers cannot be trusted")
+        self._cap = cap
 
     def _read(self, sparql: str, form: str | None, dataset: list[tuple[str, str]],
               *, public: bool = False) -> Answer:
