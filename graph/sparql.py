@@ -16,6 +16,7 @@ import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from itertools import islice
+from urllib.parse import urljoin
 
 from rivalry.graph.errors import QueryError, UpdateRefused
 
@@ -26,25 +27,33 @@ UNARY_OPERATORS = {"!", "-", "+", "^"}
 UPDATE_KEYWORDS = {"INSERT", "DELETE", "LOAD", "CLEAR", "CREATE", "DROP", "COPY", "MOVE", "ADD",
                    "WITH"}
 
+#: A prefixed name's local part: name characters, `%XX`, and the escapes `\#`, `\'`… of
+#: PN_LOCAL_ESC (SPARQL 1.1 Query, 19.8), which are part of the name, not a comment or a
+#: string; its last character is no `.`
+_LOCAL = (r"(?:(?:[\w\-:.%\u00B7-\uFFFF]|\\[_~.\-!$&'()*+,;=/?#@%])*"
+          r"(?:[\w\-:%\u00B7-\uFFFF]|\\[_~.\-!$&'()*+,;=/?#@%]))?")
+
 _TOKEN = re.compile(
     r"""
     (?P<ws>\s+)
   | (?P<comment>\#[^\n\r]*)
   | (?P<string>'''(?:[^'\\]|\\.|'(?!''))*'''|\"\"\"(?:[^"\\]|\\.|"(?!""))*\"\"\"
                |'(?:[^'\\\n\r]|\\.)*'|"(?:[^"\\\n\r]|\\.)*")
-  | (?P<iri><[^<>"{}|^`\\\x00-\x20]*>)
+  | (?P<unclosed>['"])
+  | (?P<iri><(?:[^<>"{}|^`\\\x00-\x20]|\\u[0-9A-Fa-f]{4}|\\U[0-9A-Fa-f]{8})*>)
   | (?P<var>[?$][A-Za-z0-9_\u00B7-\uFFFF]+)
-  | (?P<run>[A-Za-z\u00C0-\uFFFF][\w.\-\u00B7-\uFFFF]*+
-             (?::(?:[\w\-:.%\\\u00B7-\uFFFF]*[\w\-:%\\\u00B7-\uFFFF])?)?)
-  | (?P<pname>:(?:[\w\-:.%\\\u00B7-\uFFFF]*[\w\-:%\\\u00B7-\uFFFF])?)
+  | (?P<langtag>@[A-Za-z]+(?:-[A-Za-z0-9]+)*)
+  | (?P<run>[A-Za-z\u00C0-\uFFFF][\w.\-\u00B7-\uFFFF]*+(?::LOCAL)?)
+  | (?P<pname>:LOCAL)
   | (?P<word>[A-Za-z_][A-Za-z0-9_]*)
   | (?P<integer>[0-9]+)
   | (?P<open><<(?![^<>"{}|^`\\\x00-\x20]*>)\(?|[{(\[])
   | (?P<close>\)>>|>>|[})\]])
   | (?P<other>.)
-    """,
+    """.replace("LOCAL", _LOCAL),
     re.VERBOSE | re.DOTALL,
 )
+
 #: A `run` is what a prefixed name's prefix may be (letters, digits, `_`, `-`, `.`), read
 #: whole, once: with its `:` it is a prefixed name, without it these are its tokens. (Read
 #: as a prefix from each of its positions in turn, `a.a.a.…` took time growing with the
@@ -73,6 +82,8 @@ class QueryShape:
     #: False when reading stopped at a limit the text passed (`inspect_query`): the
     #: depth or size shows that limit passed, and the rest is what came before it
     complete: bool = True
+    #: where a string starts that is never closed (the text is read no further)
+    unclosed: int | None = None
 
     def answers(self, max_depth: int | None, max_tokens: int | None) -> bool:
         """Whether this shape serves a reader with these limits: a complete one always;
@@ -96,27 +107,84 @@ def spans(text: str) -> list[tuple[str, str, int]]:
     return list(_spans(text))
 
 
+#: Tokens after which a `<` in an expression is the operator less-than, not an IRI's start
+_OPERANDS = {"var", "string", "iri", "pname", "integer", "langtag"}
+#: Words that are values (an operand), not functions or keywords
+_VALUE_WORDS = {"TRUE", "FALSE"}
+
+
 def _spans(text: str) -> Iterator[tuple[str, str, int]]:
-    """`spans`, one token at a time: a reader that stops early reads no further."""
-    for match in _TOKEN.finditer(text):
-        kind = match.lastgroup or "other"
-        if kind in _SKIPPED:
-            continue
-        value = match.group()
-        if kind != "run":
-            yield kind, value, match.start()
-        elif ":" in value:
-            yield "pname", value, match.start()
+    """`spans`, one token at a time: a reader that stops early reads no further.
+
+    The tokens are those the engine reads. Where its grammar decides what a character
+    starts, so does this reader: in an expression (FILTER, BIND, a projection, a
+    function's arguments…), a `<` after an operand is the operator less-than (`?a<'>'`
+    is `?a`, `<`, `'>'`), elsewhere the start of an IRI. A quote that starts no whole
+    string ends the reading with an `unclosed` token: the engine cannot read the text
+    either, and reading on from each later quote took time growing with the square of
+    the text's length."""
+    stack: list[str] = []  # "e" (an expression) or "p" (a pattern) for each open bracket
+    prev: tuple[str, str] = ("", "")  # the last two tokens, kind and value
+    before: tuple[str, str] = ("", "")
+    projection = False  # after SELECT, before its WHERE or group: expressions in ( )
+    pos, end = 0, len(text)
+    match_at = _TOKEN.match
+    while pos < end:
+        if text[pos] == "<" and stack and stack[-1] == "e" and (
+                prev[0] in _OPERANDS or prev[1] in (")", "]")
+                or (prev[0] == "word" and prev[1].upper() in _VALUE_WORDS)):
+            kind, value, found = "other", "<", pos
+            pos += 1
         else:
-            at = match.start()
-            for part in _IN_RUN.finditer(value):
-                yield part.lastgroup or "other", part.group(), at + part.start()
+            match = match_at(text, pos)
+            assert match is not None  # `other` takes any character
+            kind = match.lastgroup or "other"
+            pos = match.end()
+            if kind in _SKIPPED:
+                continue
+            value, found = match.group(), match.start()
+        if kind == "run":
+            if ":" not in value:
+                for part in _IN_RUN.finditer(value):
+                    before, prev = prev, (part.lastgroup or "other", part.group())
+                    yield prev[0], prev[1], found + part.start()
+                continue
+            kind = "pname"
+        if kind == "open":
+            if value == "(":
+                word = prev[1].upper() if prev[0] == "word" else ""
+                pattern = (not stack or stack[-1] == "p") and not projection
+                if word == "VALUES" or (pattern and not word and not (
+                        before[0] == "word" and before[1].upper() in ("FILTER", "BY"))):
+                    stack.append("p")  # a list of variables, a collection
+                else:
+                    stack.append("e")  # an expression, a function's arguments
+            else:
+                stack.append("p")
+                if value == "{":
+                    projection = False
+        elif kind == "close":
+            if stack:
+                stack.pop()
+        elif kind == "word":
+            upper = value.upper()
+            if upper == "SELECT":
+                projection = True
+            elif upper == "WHERE":
+                projection = False
+        before, prev = prev, (kind, value)
+        yield kind, value, found
+        if kind == "unclosed":
+            return
 
 
 def tokens(text: str) -> list[tuple[str, str]]:
     """The query's tokens (comments and white space left out)."""
     return [(kind, value) for kind, value, _ in spans(text)]
 
+
+#: An absolute IRI begins with its scheme (RFC 3986, 3.1)
+_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*:")
 
 _CODEPOINT = re.compile(r"\\u([0-9A-Fa-f]{4})|\\U([0-9A-Fa-f]{8})")
 
@@ -161,8 +229,39 @@ def inspect_query(text: str, *, max_depth: int | None = None,
 
 def _inspect(text: str, max_depth: int | None = None,
              max_tokens: int | None = None) -> QueryShape:
+    """The shape of the text as the engine reads it (pyoxigraph reads `\\u0053` as an
+    escape only inside strings and IRIs, SPARQL 1.2's rule), and, when the text has
+    such escapes, as SPARQL 1.1 servers read it too, which replace them before parsing
+    (19.2): what either reading finds (an update, a SERVICE, depth, length) counts."""
+    shape = _read_shape(text, max_depth, max_tokens)
+    unescaped = unescape_codepoints(text)
+    if unescaped == text:
+        return shape
+    other = _read_shape(unescaped, max_depth, max_tokens)
+    if other.form == "UPDATE" or shape.form is None:
+        shape.form = other.form
+    shape.services += [s for s in other.services if s not in shape.services]
+    shape.has_dataset_clause = shape.has_dataset_clause or other.has_dataset_clause
+    shape.depth = max(shape.depth, other.depth)
+    shape.size = max(shape.size, other.size)
+    # a string that reading leaves open is the other servers' syntax error: what it read
+    # before counts, and the engine's own reading decides the rest
+    shape.complete = shape.complete and other.complete
+    return shape
+
+
+def _read_shape(text: str, max_depth: int | None, max_tokens: int | None) -> QueryShape:
     shape = QueryShape()
-    source = ((kind, value) for kind, value, _ in _spans(unescape_codepoints(text)))
+    unclosed: list[int] = []
+
+    def read() -> Iterator[tuple[str, str]]:
+        for kind, value, at in _spans(text):
+            if kind == "unclosed":
+                unclosed.append(at)
+                return
+            yield kind, value
+
+    source = read()
     toks: list[tuple[str, str]] = []
     more = True  # tokens are read in blocks, as far as the reading below needs them
     prefixes: dict[str, str] = {}
@@ -214,7 +313,7 @@ def _inspect(text: str, max_depth: int | None = None,
             prefixes[toks[i + 1][1].rstrip(":")] = toks[i + 2][1][1:-1]
             i += 2
         elif upper == "BASE" and i + 1 < len(toks) and toks[i + 1][0] == "iri":
-            base = toks[i + 1][1][1:-1]
+            base = _resolve(toks[i + 1], {}, base) or ""
             i += 1
         elif upper and shape.form is None and depth == 0 and (
                 upper in QUERY_FORMS or upper in UPDATE_KEYWORDS):
@@ -237,6 +336,8 @@ def _inspect(text: str, max_depth: int | None = None,
             shape.services.append(_resolve(target, prefixes, base))
         i += 1
     shape.size = len(toks) - data
+    if unclosed:
+        shape.unclosed = unclosed[0]
     return shape
 
 
@@ -245,8 +346,10 @@ def _resolve(token: tuple[str, str], prefixes: dict[str, str], base: str) -> str
     variable or anything else."""
     kind, value = token
     if kind == "iri":
-        iri = value[1:-1]
-        return iri if ":" in iri or not base else base + iri
+        iri = unescape_codepoints(value[1:-1])  # \\u escapes in an IRI are its characters
+        if _SCHEME.match(iri) or not base:
+            return iri
+        return urljoin(base, iri)  # RFC 3986, 5.2, as the engine resolves it
     if kind == "pname":
         prefix, _, local = value.partition(":")
         return prefixes[prefix] + local if prefix in prefixes else None
@@ -258,6 +361,12 @@ def check_query(text: str, *, max_depth: int, max_tokens: int | None = None,
     """Refuse what the endpoint must never run; return the query's shape otherwise. The
     text is read only as far as its first limit passed."""
     shape = inspect_query(text, max_depth=max_depth, max_tokens=max_tokens)
+    if shape.unclosed is not None:
+        line = text.count("\n", 0, shape.unclosed) + 1
+        column = shape.unclosed - (text.rfind("\n", 0, shape.unclosed) + 1) + 1
+        raise QueryError(f"the string that starts at line {line}, column {column} "
+                         f"({text[shape.unclosed]}) is never closed: end it with the same "
+                         "quote, or escape a quote inside it with \\")
     if shape.depth > max_depth:
         levels = f"{shape.depth}" if shape.complete else f"more than {max_depth}"
         raise QueryError(
@@ -347,6 +456,8 @@ def with_row_limit(text: str, limit: int) -> str | None:
         _, at, number = found.limit
         if int(number) <= limit:
             return text
+        if int(number) >= 2**64:
+            return None  # past what the engine reads: its syntax error, not a cap
         return f"{text[:at]}{limit}{text[at + len(number):]}"
     insert_at = len(text) if found.values_at is None else found.values_at
     # on a line of its own: the text may end inside a comment

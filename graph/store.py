@@ -27,6 +27,7 @@ import shutil
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from itertools import islice
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
@@ -662,10 +663,11 @@ def _written(db: ox.Store, sparql: str, kind: str,
             return None
         raw = db.query(sparql, **options)
         assert isinstance(raw, ox.QueryTriples)  # the query's form was read: kind
-        body = raw.serialize(format=ox.RdfFormat.N_TRIPLES) or b""
-        truncated = body.count(b"\n") > row_limit
-        if truncated:  # a line per triple: literals escape their line breaks
-            body = b"\n".join(body.split(b"\n", row_limit)[:row_limit]) + b"\n"
+        # the triples past the cap are never made: an answer of millions would be built
+        # whole before being cut, past the request's memory
+        kept = list(islice(raw, row_limit + 1))
+        truncated = len(kept) > row_limit
+        body = ox.serialize(kept[:row_limit], format=ox.RdfFormat.N_TRIPLES) or b""
         return Answer("graph", body=body, body_format=fmt.media_type, truncated=truncated,
                       limit=row_limit if truncated else None)
     if not isinstance(fmt, ox.QueryResultsFormat):
