@@ -163,3 +163,54 @@ def run_with_time_limit(func: Callable[..., T], args: tuple[Any, ...], seconds: 
     if not ok:
         raise value
     return value
+
+
+# --- no outbound connections -------------------------------------------------------------
+
+#: (seccomp audit architecture, number of the socket system call) by machine
+_SOCKET_CALL = {"x86_64": (0xC000003E, 41), "aarch64": (0xC00000B7, 198)}
+
+
+def forbid_network() -> bool:
+    """From now on, this thread (and every thread and process it starts) cannot open an
+    IPv4 or IPv6 socket: `socket()` fails with EACCES. A second line behind the query
+    checks (rivalry.graph.sparql), for work where no outbound request may ever be made:
+    pyoxigraph follows SERVICE to any host, and should the checks ever read a query
+    otherwise than the engine, the engine still reaches no one. Unix sockets (how a
+    worker talks to the front) are untouched. A seccomp filter (Linux, x86-64 or ARM64,
+    no privileges needed); returns False where none can be set, and the checks stand
+    alone."""
+    import ctypes
+    import ctypes.util
+    import errno
+    import platform
+    import socket
+    import struct
+
+    call = _SOCKET_CALL.get(platform.machine())
+    if call is None or not sys.platform.startswith("linux"):
+        return False
+    arch, socket_nr = call
+
+    def op(code: int, jump_true: int, jump_false: int, k: int) -> bytes:
+        return struct.pack("HBBI", code, jump_true, jump_false, k)
+
+    load, jump_eq, ret = 0x20, 0x15, 0x06  # BPF_LD|W|ABS, BPF_JMP|JEQ|K, BPF_RET|K
+    allow, refuse = 0x7FFF0000, 0x00050000 | errno.EACCES  # SECCOMP_RET_ALLOW, _ERRNO
+    program = b"".join([
+        op(load, 0, 0, 4), op(jump_eq, 1, 0, arch), op(ret, 0, 0, allow),  # other ABIs
+        op(load, 0, 0, 0), op(jump_eq, 0, 4, socket_nr),  # not socket(): allowed
+        op(load, 0, 0, 16),  # socket()'s first argument, the address family
+        op(jump_eq, 1, 0, socket.AF_INET), op(jump_eq, 0, 1, socket.AF_INET6),
+        op(ret, 0, 0, refuse), op(ret, 0, 0, allow)])
+
+    class Program(ctypes.Structure):
+        _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.c_void_p)]
+
+    libc = ctypes.CDLL(ctypes.util.find_library("c") or None, use_errno=True)
+    code = ctypes.create_string_buffer(program)
+    fprog = Program(len(program) // 8, ctypes.addressof(code))
+    pr_set_no_new_privs, pr_set_seccomp, seccomp_mode_filter = 38, 22, 2
+    if libc.prctl(pr_set_no_new_privs, 1, 0, 0, 0) != 0:
+        return False
+    return libc.prctl(pr_set_seccomp, seccomp_mode_filter, ctypes.byref(fprog), 0, 0) == 0

@@ -42,7 +42,12 @@ from rivalry.graph.errors import (
     StoreError,
     StoreWriteError,
 )
-from rivalry.graph.isolate import TimeLimitExceeded, run_with_time_limit, supervised
+from rivalry.graph.isolate import (
+    TimeLimitExceeded,
+    forbid_network,
+    run_with_time_limit,
+    supervised,
+)
 from rivalry.graph.results import Answer, collect_answer, trim_rows, write
 from rivalry.graph.sparql import check_query, explain_syntax_error, with_row_limit
 
@@ -630,7 +635,10 @@ def _execute_in_child(source: ox.Store | str, sparql: str, limits: QueryLimits,
                       options: dict[str, Any], formats: dict[str, str]) -> Answer:
     """`execute` in a forked child: the in-memory store is the parent's (shared copy on
     write); an on-disk store is opened again, since a RocksDB handle does not survive a
-    fork."""
+    fork. Without a SERVICE endpoint allowed, the child can open no network socket at
+    all (`forbid_network`): should the checks miss a SERVICE, the engine reaches no one."""
+    if not limits.service_allowlist:
+        forbid_network()
     db = source if isinstance(source, ox.Store) else ox.Store.read_only(source)
 
     def result_format(kind: str) -> ox.QueryResultsFormat | ox.RdfFormat | None:

@@ -89,7 +89,7 @@ def read_params(raw: bytes, where: str) -> list[tuple[str, str]]:
     for name, value in pairs:
         if _UNDECODED.search(name) or _UNDECODED.search(value):
             shown = name.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
-            raise BadParameter(f"the {where}'s parameter {shown!r} is not valid UTF-8 once "
+            raise BadParameter(f"the {where}'s parameter {shown!r} is not UTF-8 once "
                                "percent-decoded; percent-encode its UTF-8 bytes")
     return pairs
 

@@ -184,8 +184,12 @@ def run(settings: dict[str, Any], sock: socket.socket) -> None:
         app.config["RIVALRY_SUPERVISED"] = True
         return app
 
+    # workers over the embedded store, with no SERVICE endpoint allowed, need no network:
+    # they get none, whatever a query asks (rivalry.graph.isolate.forbid_network)
+    offline = not settings["sparql_endpoint"] and not settings["service_allowlist"]
     zygote_pid, control = start_zygote(make_app, _prepare, settings["request_memory_bytes"],
-                                       close_fds=[sock.fileno()], shortcut=shortcut)
+                                       close_fds=[sock.fileno()], shortcut=shortcut,
+                                       offline=offline)
     front_app = create_app(settings)  # for rendering the front's own errors; no store
     pool = WorkerPool(control, zygote_pid, workers=settings["workers"],
                       max_workers=settings["max_workers"],

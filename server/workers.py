@@ -36,7 +36,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from rivalry.graph.isolate import limit_memory, set_supervised, start_work_thread
+from rivalry.graph.isolate import (
+    forbid_network,
+    limit_memory,
+    set_supervised,
+    start_work_thread,
+)
 
 _LENGTH = struct.Struct("!I")
 
@@ -147,10 +152,13 @@ def answer(app: Callable[..., Any], environ: dict[str, Any], body: bytes,
 
 
 def worker_main(sock: socket.socket, app: Callable[..., Any], memory: int,
-                shortcut: Shortcut | None = None) -> None:
+                shortcut: Shortcut | None = None, offline: bool = False) -> None:
     """A worker's life: requests in, responses out, one at a time, until told to stop.
     Never returns: the process ends with os._exit, without running the destructors of
-    the shared in-memory store (which must not run in a fork)."""
+    the shared in-memory store (which must not run in a fork). An `offline` worker (the
+    store embedded, no SERVICE endpoint allowed) can open no network socket at all."""
+    if offline:
+        forbid_network()  # before any thread starts: they all inherit it
     signal.signal(signal.SIGCHLD, signal.SIG_DFL)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the front decides when workers stop
@@ -232,7 +240,7 @@ def _answer_requests(sock: socket.socket, app: Callable[..., Any], memory: int,
 
 def zygote_main(control: socket.socket, make_app: Callable[[], Any],
                 prepare: Callable[[Any], str | None], memory: int,
-                shortcut: Shortcut | None = None) -> None:
+                shortcut: Shortcut | None = None, offline: bool = False) -> None:
     """The zygote's life. `make_app()` creates the app; `prepare(app)` opens (and loads)
     the current build and returns its id, or None when there is none yet. Commands from
     the front: ("spawn",) forks a worker and sends the front its socket and pid;
@@ -256,7 +264,7 @@ def zygote_main(control: socket.socket, make_app: Callable[[], Any],
                 if pid == 0:
                     control.close()
                     front_end.close()
-                    worker_main(worker_end, app, memory, shortcut)
+                    worker_main(worker_end, app, memory, shortcut, offline)
                 worker_end.close()
                 socket.send_fds(control, [frame(("spawned", pid, build))],
                                 [front_end.fileno()])
@@ -276,18 +284,19 @@ def zygote_main(control: socket.socket, make_app: Callable[[], Any],
 
 
 def start_zygote(make_app: Callable[[], Any], prepare: Callable[[Any], str | None],
-                 memory: int, close_fds: list[int], shortcut: Shortcut | None = None
-                 ) -> tuple[int, socket.socket]:
+                 memory: int, close_fds: list[int], shortcut: Shortcut | None = None,
+                 offline: bool = False) -> tuple[int, socket.socket]:
     """Fork the zygote; call before the front starts any thread. Returns its pid and the
     front's end of the control socket. `close_fds` (the listening socket) are closed in
-    the zygote, so that no worker holds them."""
+    the zygote, so that no worker holds them. `offline` workers can open no network
+    socket (`forbid_network`)."""
     front_end, zygote_end = socket.socketpair()
     pid = os.fork()
     if pid == 0:
         front_end.close()
         for fd in close_fds:
             os.close(fd)
-        zygote_main(zygote_end, make_app, prepare, memory, shortcut)
+        zygote_main(zygote_end, make_app, prepare, memory, shortcut, offline)
     zygote_end.close()
     return pid, front_end
 

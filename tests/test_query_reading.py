@@ -7,13 +7,19 @@ from __future__ import annotations
 import json
 import socket
 from collections.abc import Iterator
+from pathlib import Path
 
 import pyoxigraph as ox
 import pytest
 from flask.testing import FlaskClient
 
+from rivalry.graph import store as store_module
 from rivalry.graph.errors import QueryError
+from rivalry.graph.isolate import forbid_network, run_with_time_limit
 from rivalry.graph.sparql import check_query, inspect_query, tokens, with_row_limit
+from rivalry.graph.store import QueryLimits
+
+from .live import LiveServer
 
 #: Texts the checks once read otherwise than the engine, each around a `{body}`
 DISGUISES: dict[str, str] = {
@@ -167,3 +173,74 @@ def test_a_limit_past_what_the_engine_reads_is_400_in_every_format(
     assert response.status_code == 400
     if accept != "text/html":
         assert "LIMIT" in json.dumps(response.get_json())
+
+
+# --- a second line: no network where none is needed -----------------------------------------
+
+
+def _try_network() -> tuple[bool, bool]:
+    forbid_network()
+    try:
+        socket.socket(socket.AF_INET, socket.SOCK_STREAM).close()
+        inet = True
+    except PermissionError:
+        inet = False
+    left, right = socket.socketpair()  # how a worker talks to the front
+    left.close()
+    right.close()
+    return inet, True
+
+
+def test_work_without_network_can_open_no_ip_socket() -> None:
+    inet, unix = run_with_time_limit(_try_network, (), 30, "the work")
+    assert (inet, unix) == (False, True)
+    socket.socket(socket.AF_INET).close()  # this process keeps its network
+
+
+def test_a_service_the_checks_missed_still_reaches_no_one(
+        monkeypatch: pytest.MonkeyPatch, listener: socket.socket) -> None:
+    """Were the checks ever to read a query otherwise than the engine, the child that
+    runs it still cannot connect: the SERVICE fails, and nothing arrives."""
+    monkeypatch.setattr(store_module, "check_query",
+                        lambda text, **_: inspect_query(text))  # checks that miss it
+    endpoint = f"http://127.0.0.1:{listener.getsockname()[1]}/sparql"
+    text = f"SELECT * WHERE {{ SERVICE <{endpoint}> {{ ?a ?b ?c }} }}"
+    limits = QueryLimits(time_limit=20, row_limit=10, max_depth=100, max_tokens=5_000)
+    with pytest.raises(QueryError, match="the query failed"):
+        run_with_time_limit(store_module._execute_in_child,
+                            (ox.Store(), text, limits, {}, {}), 30, "the query")
+    with pytest.raises(TimeoutError):
+        listener.accept()
+
+
+def test_workers_of_serve_have_no_network(tmp_path: Path, store_dir: Path) -> None:
+    """`rivalry serve` over the embedded store: its workers run under the filter (the
+    kernel says `Seccomp: 2`), its front, which listens, does not."""
+    server = LiveServer(store_dir, tmp_path / "server.log", workers=2)
+    try:
+        children = _descendants(server.process.pid)
+        assert len(children) >= 3  # the zygote, and at least two workers
+        modes = {pid: _seccomp(pid) for pid in children}
+        assert _seccomp(server.process.pid) == 0
+        assert sorted(modes.values()).count(2) >= 2, modes  # the workers
+    finally:
+        server.stop()
+
+
+def _descendants(pid: int) -> list[int]:
+    found: list[int] = []
+    todo = [pid]
+    while todo:
+        parent = todo.pop()
+        for task in Path(f"/proc/{parent}/task").iterdir():
+            for child in (task / "children").read_text().split():
+                found.append(int(child))
+                todo.append(int(child))
+    return found
+
+
+def _seccomp(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("Seccomp:"):
+            return int(line.split()[1])
+    return -1
