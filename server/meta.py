@@ -100,5 +100,7 @@ def init_cors(app: Flask) -> None:
     def add_cors(response: Response) -> Response:
         for name, value in cors_headers(current_app.config["RIVALRY"], request.method,
                                         request.path):
+            if name == "Access-Control-Allow-Methods" and response.headers.get("Allow"):
+                value = response.headers["Allow"]  # what this route takes, no more
             response.headers[name] = value
         return response

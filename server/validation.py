@@ -16,7 +16,13 @@ from rivalry.graph.load import FORMATS_BY_SUFFIX
 from rivalry.graph.validate import Report, Submission, context_for, validate
 from rivalry.server import get_store
 from rivalry.server.entities import context_url, jsonld_context
-from rivalry.server.errors import NotAcceptable, UnsupportedMediaType, read_body
+from rivalry.server.errors import (
+    BadParameter,
+    NotAcceptable,
+    UnsupportedMediaType,
+    check_parameters,
+    read_body,
+)
 from rivalry.server.formats import RDF_FORMATS, best_offer, lookup
 
 bp = Blueprint("validation", __name__)
@@ -44,6 +50,10 @@ FORM_FORMATS = {"turtle": ("Turtle", ox.RdfFormat.TURTLE), "trig": ("TriG", ox.R
                 "nquads": ("N-Quads", ox.RdfFormat.N_QUADS),
                 "jsonld": ("JSON-LD", ox.RdfFormat.JSON_LD),
                 "rdfxml": ("RDF/XML", ox.RdfFormat.RDF_XML)}
+
+
+#: The values `?strict=` takes
+STRICTNESS = {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False}
 
 
 def input_format() -> ox.RdfFormat:
@@ -119,12 +129,24 @@ def validate_form() -> str:
 def validate_body() -> Response:
     if request.mimetype in FORM_TYPES:
         return validate_form_post()
+    check_parameters(("strict",))
+    raw_strict = request.args.get("strict", "false").strip().lower()
+    if raw_strict not in STRICTNESS:
+        raise BadParameter(f"strict={request.args['strict']!r}: give strict=true (warnings "
+                           "fail too) or strict=false (the default)")
     fmt = input_format()
+    charset = (request.mimetype_params.get("charset") or "utf-8").strip().lower()
+    if charset not in ("utf-8", "utf8"):
+        raise UnsupportedMediaType(f"facts in {charset!r} cannot be read: send them as "
+                                   "UTF-8 (RDF's syntaxes are read as UTF-8)")
     best = _report_type()
     data = read_body()  # 413 past max_body_bytes, chunked or not
+    if not data.strip():
+        raise BadParameter("nothing to validate: the request body is empty; send the facts "
+                           "as the body (or use the form at GET /validate)")
     submission = Submission.from_bytes(data, fmt, label="request body",
                                        contexts=own_contexts())
-    strict = request.args.get("strict", "").lower() in ("1", "true", "yes")
+    strict = STRICTNESS[raw_strict]
     report, note = _run(submission, strict)
     return _answer(report, note, best)
 

@@ -690,6 +690,12 @@ def test_cors(client: FlaskClient, store_dir: Path) -> None:
     assert preflight.status_code in (200, 204)
     assert "POST" in preflight.headers["Access-Control-Allow-Methods"]
     assert "Content-Type" in preflight.headers["Access-Control-Allow-Headers"]
+    # a preflight offers what the route takes, no more: no POST where only GET is taken
+    for path in ("/search", "/data", "/id/state/cn"):
+        methods = client.options(path, headers={
+            "Origin": "https://example.org", "Access-Control-Request-Method": "GET"}
+        ).headers["Access-Control-Allow-Methods"]
+        assert "GET" in methods and "POST" not in methods, (path, methods)
     off = create_app({"store": str(store_dir), "cors": False}).test_client()
     assert "Access-Control-Allow-Origin" not in off.get(
         "/sparql", query_string={"query": ASK}).headers

@@ -346,3 +346,37 @@ def test_a_multipart_body_that_cannot_be_read_says_so(client: FlaskClient, conte
                         content_type="multipart/form-data; boundary=XX",
                         headers={"Accept": "application/json"})
     assert fixed.status_code == 200, fixed.get_json()
+
+
+@pytest.mark.parametrize("path, headers, body, status, words", [
+    # nothing sent is nothing checked, not facts that conform
+    ("/validate", {}, b"", 400, "nothing to validate"),
+    ("/validate", {}, b"  \n", 400, "nothing to validate"),
+    # a strictness that is neither is not read as "not strict"
+    ("/validate?strict=maybe", {}, VALID, 400, "strict=true"),
+    ("/validate?strict=true&foo=1", {}, VALID, 400, "foo"),
+    # facts in another charset than RDF's UTF-8
+    ("/validate", {"Content-Type": "text/turtle; charset=utf-16"}, VALID, 415, "UTF-8"),
+])
+def test_what_cannot_be_validated_says_so(client: FlaskClient, path: str,
+                                          headers: dict[str, str], body: bytes, status: int,
+                                          words: str) -> None:
+    response = client.post(path, data=body,
+                           headers={"Content-Type": "text/turtle", **headers,
+                                    "Accept": "application/json"})
+    assert response.status_code == status, response.get_data(as_text=True)[:200]
+    assert words in response.get_json()["message"]
+
+
+@pytest.mark.parametrize("value, fails", [("true", True), ("1", True), ("false", False),
+                                          ("no", False)])
+def test_strict_is_read_as_given(client: FlaskClient, value: str, fails: bool) -> None:
+    """A file with a warning and no violation: strict makes the warning fail."""
+    warned = (SHACL / "invalid" / "action-single-source.ttl").read_bytes()
+    response = client.post(f"/validate?strict={value}", data=warned,
+                           headers={"Content-Type": "text/turtle",
+                                    "Accept": "application/json"})
+    assert response.status_code == 200
+    report = response.get_json()
+    assert report["counts"]["Warning"] >= 1 and report["counts"]["Violation"] == 0
+    assert report["conforms"] is not fails
