@@ -513,9 +513,22 @@ class Front:
         # its length is the GET's, and what the cache keeps for it is the GET's whole answer
         environ = self._environ("GET" if method == "HEAD" else method, path, query,
                                 header_list, body, http_version)
+        if path == "/-/health":
+            # a health check is answered promptly, even when every worker is busy (a
+            # store that hangs holds them all): that is then what it says
+            limit = min(limit, HEALTH_SECONDS)
         try:
             reply = await self.pool.call(environ, body, limit)
         except TimeoutError:
+            if path == "/-/health":
+                busy = len(self.pool.all)
+                return Response(503, [("Content-Type", "application/json"),
+                                      ("Cache-Control", "no-store"), ("Retry-After", "5")],
+                                json.dumps({"status": "busy", "message": (
+                                    f"no answer within {limit:g} s: every worker ({busy}) "
+                                    "is busy, or the check itself was slow (an external "
+                                    "store that does not answer holds the workers that ask "
+                                    "it)")}).encode()), "timeout"
             if path == "/sparql":
                 message = (f"the query ran longer than {limit:g} s and was stopped (setting "
                            "query_time_limit); narrow it, or add a LIMIT")
@@ -902,6 +915,10 @@ async def run_front(front: Front, sock: socket.socket, *, warm: Callable[[], Any
         sys.stderr.write(f"error: {failure[0]}; stopping\n")
         raise SystemExit(3)
 
+
+#: Seconds the front gives /-/health, waiting for a worker included: the check's own
+#: calls to an external store take at most 3 s (rivalry.server.meta.HEALTH_TIMEOUT)
+HEALTH_SECONDS = 5.0
 
 STARTING = ("the server is starting: it is opening the store (and loading it into memory "
             "when the setting store_in_memory is on, which takes a while for a large "

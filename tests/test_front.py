@@ -800,3 +800,24 @@ def test_the_fronts_refusals_follow_accept_once_the_head_is_read(server: LiveSer
     answer = raw(server, b"GET / HTTP/1.1\r\nHost: x\r\nAccept: text/html\r\nX-Big: "
                  + b"y" * 9000 + b"\r\n\r\n")
     assert answer.startswith(b"HTTP/1.1 431") and b"Content-Type: application/json" in answer
+
+
+def test_health_answers_promptly_when_every_worker_is_busy(
+        store: Path, tmp_path: Path) -> None:
+    """A store that hangs holds every worker that asks it; /-/health then waited behind
+    them for the whole page_time_limit, and said nothing of why."""
+    busy = LiveServer(store, tmp_path / "busy.log", workers=1, max_workers=1,
+                      query_time_limit=30)
+    try:
+        assert request(busy, "GET", "/-/health")[0] == 200
+        heavy = sparql_path("SELECT (COUNT(*) AS ?n) WHERE { ?a ?b ?c . ?d ?e ?f . ?g ?h ?i }")
+        worker = threading.Thread(target=request, args=(busy, "GET", heavy), daemon=True)
+        worker.start()
+        time.sleep(1)  # the one worker has the heavy query
+        status, headers, body = request(busy, "GET", "/-/health")
+        # within HEALTH_SECONDS (5 s), in health's own shape; not page_time_limit's 503
+        assert status == 503 and json.loads(body)["status"] == "busy", body[:200]
+        assert "within 5 s" in json.loads(body)["message"]
+        assert headers["cache-control"] == "no-store"
+    finally:
+        busy.stop()
