@@ -34,10 +34,11 @@ _LOCAL = (r"(?:(?:[\w\-:.%\u00B7-\uFFFF]|\\[_~.\-!$&'()*+,;=/?#@%])*"
           r"(?:[\w\-:%\u00B7-\uFFFF]|\\[_~.\-!$&'()*+,;=/?#@%]))?")
 
 _TOKEN = re.compile(
+    # white space and comments first, then one token (or the end of the text)
     r"""
-    (?P<ws>\s+)
-  | (?P<comment>\#[^\n\r]*)
-  | (?P<string>'''(?:[^'\\]|\\.|'(?!''))*'''|\"\"\"(?:[^"\\]|\\.|"(?!""))*\"\"\"
+    (?>(?:\s+|\#[^\n\r]*)*)
+    (?:
+    (?P<string>'''(?:[^'\\]|\\.|'(?!''))*'''|\"\"\"(?:[^"\\]|\\.|"(?!""))*\"\"\"
                |'(?:[^'\\\n\r]|\\.)*'|"(?:[^"\\\n\r]|\\.)*")
   | (?P<unclosed>['"])
   | (?P<iri><(?:[^<>"{}|^`\\\x00-\x20]|\\u[0-9A-Fa-f]{4}|\\U[0-9A-Fa-f]{8})*>)
@@ -50,6 +51,8 @@ _TOKEN = re.compile(
   | (?P<open><<(?![^<>"{}|^`\\\x00-\x20]*>)\(?|[{(\[])
   | (?P<close>\)>>|>>|[})\]])
   | (?P<other>.)
+  | (?P<end>\Z)
+    )
     """.replace("LOCAL", _LOCAL),
     re.VERBOSE | re.DOTALL,
 )
@@ -99,7 +102,6 @@ class QueryShape:
                 "DESCRIBE": "graph"}.get(self.form or "")
 
 
-_SKIPPED = ("ws", "comment")
 
 
 def spans(text: str) -> list[tuple[str, str, int]]:
@@ -127,22 +129,22 @@ def _spans(text: str) -> Iterator[tuple[str, str, int]]:
     prev: tuple[str, str] = ("", "")  # the last two tokens, kind and value
     before: tuple[str, str] = ("", "")
     projection = False  # after SELECT, before its WHERE or group: expressions in ( )
-    pos, end = 0, len(text)
+    pos = 0
     match_at = _TOKEN.match
-    while pos < end:
-        if text[pos] == "<" and stack and stack[-1] == "e" and (
-                prev[0] in _OPERANDS or prev[1] in (")", "]")
-                or (prev[0] == "word" and prev[1].upper() in _VALUE_WORDS)):
-            kind, value, found = "other", "<", pos
-            pos += 1
+    while True:
+        match = match_at(text, pos)
+        assert match is not None  # `other` takes any character, `end` the end
+        kind = match.lastgroup or "other"
+        if kind == "end":
+            return
+        found = match.start(kind)
+        if kind in ("iri", "open") and text[found] == "<" and stack and stack[-1] == "e" \
+                and (prev[0] in _OPERANDS or prev[1] in (")", "]")
+                     or (prev[0] == "word" and prev[1].upper() in _VALUE_WORDS)):
+            # in an expression, after an operand: less-than, whatever follows it
+            kind, value, pos = "other", "<", found + 1
         else:
-            match = match_at(text, pos)
-            assert match is not None  # `other` takes any character
-            kind = match.lastgroup or "other"
-            pos = match.end()
-            if kind in _SKIPPED:
-                continue
-            value, found = match.group(), match.start()
+            value, pos = match.group(kind), match.end()
         if kind == "run":
             if ":" not in value:
                 for part in _IN_RUN.finditer(value):
@@ -252,17 +254,8 @@ def _inspect(text: str, max_depth: int | None = None,
 
 def _read_shape(text: str, max_depth: int | None, max_tokens: int | None) -> QueryShape:
     shape = QueryShape()
-    unclosed: list[int] = []
-
-    def read() -> Iterator[tuple[str, str]]:
-        for kind, value, at in _spans(text):
-            if kind == "unclosed":
-                unclosed.append(at)
-                return
-            yield kind, value
-
-    source = read()
-    toks: list[tuple[str, str]] = []
+    source = _spans(text)
+    toks: list[tuple[str, str, int]] = []
     more = True  # tokens are read in blocks, as far as the reading below needs them
     prefixes: dict[str, str] = {}
     depth = 0
@@ -285,7 +278,10 @@ def _read_shape(text: str, max_depth: int | None, max_tokens: int | None) -> Que
             shape.complete = False  # a limit is passed: what follows cannot change that
             shape.size = i - data
             return shape
-        kind, value = toks[i]
+        kind, value, _ = toks[i]
+        if kind == "unclosed":  # the last token: the text is read no further
+            shape.unclosed = toks[i][2]
+            break
         upper = value.upper() if kind == "word" else ""
         if data_at is not None:
             data += 1
@@ -336,15 +332,14 @@ def _read_shape(text: str, max_depth: int | None, max_tokens: int | None) -> Que
             shape.services.append(_resolve(target, prefixes, base))
         i += 1
     shape.size = len(toks) - data
-    if unclosed:
-        shape.unclosed = unclosed[0]
     return shape
 
 
-def _resolve(token: tuple[str, str], prefixes: dict[str, str], base: str) -> str | None:
+def _resolve(token: tuple[str, str] | tuple[str, str, int], prefixes: dict[str, str],
+             base: str) -> str | None:
     """The IRI a token names (an IRI, relative to BASE, or a prefixed name); None for a
     variable or anything else."""
-    kind, value = token
+    kind, value = token[0], token[1]
     if kind == "iri":
         iri = unescape_codepoints(value[1:-1])  # \\u escapes in an IRI are its characters
         if _SCHEME.match(iri) or not base:
