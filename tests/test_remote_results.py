@@ -4,10 +4,16 @@ node labels, its booleans written 1/0, an ASK answered as a table)."""
 
 from __future__ import annotations
 
+import http.server
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
 import pyoxigraph as ox
 import pytest
 
-from rivalry.graph.remote import RESULTS_ACCEPT, _XmlResults, read_results
+from rivalry.graph.errors import ExternalStoreError
+from rivalry.graph.remote import RESULTS_ACCEPT, RemoteStore, _XmlResults, read_results
 
 XSD = "http://www.w3.org/2001/XMLSchema#"
 HEAD = '<?xml version="1.0"?>\n<sparql xmlns="http://www.w3.org/2005/sparql-results#">'
@@ -109,3 +115,103 @@ def test_json_is_still_read() -> None:
 def test_what_is_no_results_document_is_refused(body: bytes) -> None:
     with pytest.raises(ValueError):
         _XmlResults(body)
+
+
+# --- what is no whole answer is never taken for one (issue 12) ----------------------------
+
+SRJ = "application/sparql-results+json"
+SRX_TYPE = "application/sparql-results+xml"
+
+
+@pytest.mark.parametrize("body, media_type, form", [
+    (b"<html><body>Service temporarily down</body></html>", SRX_TYPE, "SELECT"),
+    (b"<html><body>Service temporarily down</body></html>", SRX_TYPE, "ASK"),
+    (b"{}", SRJ, "ASK"),
+    (b"[]", SRJ, "SELECT"),
+    (b'"x"', SRJ, "SELECT"),
+    (b'{"head":{},"boolean":"no"}', SRJ, "ASK"),
+    (b'{"head":{"vars":["s"]},"results":{}}', SRJ, "SELECT"),
+    (b'{"head":{"vars":["s"]},"results":{"bindings":[1]}}', SRJ, "SELECT"),
+    (b'{"head":{},"boolean":true}', SRJ, "SELECT"),  # a boolean where rows were asked
+    # a document cut after a whole solution: pyoxigraph's reader took it for a whole one
+    (xml(["s"], '<result><binding name="s"><uri>http://example.org/a</uri></binding>'
+                "</result>").split(b"</results>")[0], SRX_TYPE, "SELECT"),
+])
+def test_what_is_no_whole_results_document_is_not_read_as_an_answer(
+        body: bytes, media_type: str, form: str) -> None:
+    """Read leniently, each of these was an empty answer, `false`, `true` or part of the
+    rows, served (and cached) as the answer."""
+    with pytest.raises(ValueError):
+        read_results(body, form, media_type)
+
+
+def test_a_whole_document_still_reads_with_comments_after_its_root() -> None:
+    body = xml(["s"], "") + b"\n<!-- served by a test -->\n"
+    assert read_results(body, "SELECT", SRX_TYPE).rows == []
+    prefixed = (b'<?xml version="1.0"?><r:sparql xmlns:r="http://www.w3.org/2005/'
+                b'sparql-results#"><r:head/><r:boolean>true</r:boolean></r:sparql>')
+    assert read_results(prefixed, "ASK", SRX_TYPE).boolean is True
+
+
+class _Liar(http.server.BaseHTTPRequestHandler):
+    """Answers every query with what the test put in `answer`: (headers, body)."""
+
+    answer: tuple[dict[str, str], bytes] = ({}, b"")
+
+    def do_GET(self) -> None:  # noqa: N802 - the handler's name
+        headers, body = self.answer
+        self.send_response(200)
+        for name, value in headers.items():
+            self.send_header(name, value)
+        self.end_headers()
+        self.wfile.write(body)
+        self.close_connection = True
+
+    def log_message(self, *_: object) -> None:
+        pass
+
+
+@pytest.fixture
+def liar(tmp_path: Path) -> Iterator[tuple[type[_Liar], RemoteStore]]:
+    handler = type("Liar", (_Liar,), {})
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    store = RemoteStore(f"http://127.0.0.1:{server.server_address[1]}/sparql",
+                        cache_root=tmp_path, timeout=10)
+    yield handler, store
+    server.shutdown()
+    server.server_close()
+
+
+def test_a_body_shorter_than_its_content_length_is_broken_off(
+        liar: tuple[type[_Liar], RemoteStore]) -> None:
+    handler, store = liar
+    whole = xml(["s"], "".join('<result><binding name="s"><uri>http://example.org/'
+                               f"{i}</uri></binding></result>" for i in range(200)))
+    handler.answer = ({"Content-Type": SRX_TYPE, "Content-Length": str(len(whole))},
+                      whole[:len(whole) // 2])
+    with pytest.raises(ExternalStoreError, match="broke off"):
+        store._ask_server("SELECT ?s WHERE { ?s ?p ?o }", "SELECT", [])
+
+
+@pytest.mark.parametrize("body", [b"[]", b'"x"', b"<html></html>"])
+def test_an_unreadable_answer_is_a_store_error_never_a_crash(
+        liar: tuple[type[_Liar], RemoteStore], body: bytes) -> None:
+    """`[]` had been a 500 (AttributeError in the reader)."""
+    handler, store = liar
+    kind = SRX_TYPE if body.startswith(b"<") else SRJ
+    handler.answer = ({"Content-Type": kind, "Content-Length": str(len(body))}, body)
+    with pytest.raises(ExternalStoreError, match="cannot be read"):
+        store._ask_server("ASK { ?s ?p ?o }", "ASK", [])
+
+
+def test_an_empty_answer_to_the_cap_probe_is_no_cap(
+        liar: tuple[type[_Liar], RemoteStore]) -> None:
+    """Taken as a cap of 0, it had a worker ask for windows of no rows without end."""
+    handler, store = liar
+    empty = xml(["v0"], "")
+    handler.answer = ({"Content-Type": SRX_TYPE, "Content-Length": str(len(empty))}, empty)
+    with pytest.raises(ExternalStoreError, match="cannot be trusted"):
+        store._probe_cap(10_001)
+    assert store._cap is None
