@@ -11,7 +11,7 @@ from flask import Flask, Response, request
 from markupsafe import Markup
 
 from rivalry.graph.store import Store, open_store
-from rivalry.server.errors import UnsupportedMediaType, read_body, read_params
+from rivalry.server.errors import BadParameter, UnsupportedMediaType, read_body, read_params
 from rivalry.server.settings import load_settings
 
 #: The Content-Security-Policy of every page: scripts only from this server's own files (no
@@ -109,7 +109,11 @@ def create_app(settings: Mapping[str, Any] | None = None) -> Flask:
         # every parameter is UTF-8 once percent-decoded, and a form body says no other
         # charset: Werkzeug keeps an escape that is not UTF-8 as it is ("%FF"), and
         # would read a form in another charset as if it were UTF-8
-        read_params(request.query_string, "query string")
+        params = read_params(request.query_string, "query string")
+        formats = [value for name, value in params if name == "format"]
+        if len(formats) > 1:  # which would win is no answer to give a client
+            raise BadParameter(f"format is given {len(formats)} times "
+                               f"({', '.join(formats)}); give one")
         if request.mimetype == "application/x-www-form-urlencoded" \
                 and request.method not in ("GET", "HEAD", "OPTIONS"):
             charset = (request.mimetype_params.get("charset") or "utf-8").strip().lower()

@@ -742,3 +742,13 @@ def test_construct_answers_are_capped_in_every_graph_format(store_dir: Path,
     graph = rdflib.Dataset() if fmt == "nquads" else rdflib.Graph()
     graph.parse(data=response.data.decode("utf-8"), format=fmt)
     assert len(graph) == 7
+
+
+@pytest.mark.parametrize("path", ["/sparql?query=ASK%7B%7D&format=csv&format=json",
+                                  "/data?format=json&format=html",
+                                  "/id/state/cn?format=ttl&format=jsonld"])
+def test_format_given_twice_is_400(client: FlaskClient, path: str) -> None:
+    """The first had won silently on some routes, been refused on others."""
+    response = client.get(path, headers={"Accept": "application/json"})
+    assert response.status_code == 400
+    assert "format is given 2 times" in response.get_json()["message"]
