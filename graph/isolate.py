@@ -181,7 +181,6 @@ def forbid_network() -> bool:
     no privileges needed); returns False where none can be set, and the checks stand
     alone."""
     import ctypes
-    import ctypes.util
     import errno
     import platform
     import socket
@@ -207,7 +206,7 @@ def forbid_network() -> bool:
     class Program(ctypes.Structure):
         _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.c_void_p)]
 
-    libc = ctypes.CDLL(ctypes.util.find_library("c") or None, use_errno=True)
+    libc = ctypes.CDLL(None, use_errno=True)  # the C library this process runs on
     code = ctypes.create_string_buffer(program)
     fprog = Program(len(program) // 8, ctypes.addressof(code))
     pr_set_no_new_privs, pr_set_seccomp, seccomp_mode_filter = 38, 22, 2
