@@ -19,6 +19,7 @@ build that fails leaves `current` as it was.
 
 from __future__ import annotations
 
+import io
 import json
 import math
 import os
@@ -27,7 +28,6 @@ import shutil
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from itertools import islice
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
@@ -661,6 +661,34 @@ def query_timeout(limits: QueryLimits) -> QueryTimeout:
 LINE_FORMATS = (ox.RdfFormat.N_TRIPLES, ox.RdfFormat.N_QUADS)
 
 
+class _Enough(Exception):
+    """A writer has what it needs: the serializer may stop."""
+
+
+class _Lines(io.RawIOBase):
+    """Where pyoxigraph writes an answer of a line per triple: kept until it has more
+    than `limit` lines, then _Enough stops the writing."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__()
+        self.limit = limit
+        self.parts: list[bytes] = []
+        self.count = 0
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data: Any) -> int:
+        if self.count > self.limit:  # what a buffer still flushes after the stop
+            return len(data)
+        part = bytes(data)
+        self.parts.append(part)
+        self.count += part.count(b"\n")
+        if self.count > self.limit:
+            raise _Enough
+        return len(part)
+
+
 def _written(db: ox.Store, sparql: str, kind: str,
              fmt: ox.QueryResultsFormat | ox.RdfFormat, options: dict[str, Any],
              row_limit: int) -> Answer | None:
@@ -671,11 +699,19 @@ def _written(db: ox.Store, sparql: str, kind: str,
             return None
         raw = db.query(sparql, **options)
         assert isinstance(raw, ox.QueryTriples)  # the query's form was read: kind
-        # the triples past the cap are never made: an answer of millions would be built
-        # whole before being cut, past the request's memory
-        kept = list(islice(raw, row_limit + 1))
-        truncated = len(kept) > row_limit
-        body = ox.serialize(kept[:row_limit], format=ox.RdfFormat.N_TRIPLES) or b""
+        # written by pyoxigraph, and stopped a block past the cap: an answer of millions
+        # of triples was written whole before being cut, past the request's memory
+        lines = _Lines(row_limit)
+        out = io.BufferedWriter(lines, buffer_size=1 << 16)
+        try:
+            raw.serialize(out, format=ox.RdfFormat.N_TRIPLES)
+            out.flush()
+        except _Enough:
+            pass
+        body = b"".join(lines.parts)
+        truncated = lines.count > row_limit
+        if truncated:  # a line per triple: literals escape their line breaks
+            body = b"\n".join(body.split(b"\n", row_limit)[:row_limit]) + b"\n"
         return Answer("graph", body=body, body_format=fmt.media_type, truncated=truncated,
                       limit=row_limit if truncated else None)
     if not isinstance(fmt, ox.QueryResultsFormat):
