@@ -48,6 +48,16 @@ def protective_headers(mimetype: str) -> list[tuple[str, str]]:
     return headers
 
 
+def _format_named(value: str) -> str:
+    """The format a `format=` value names (by name, suffix or media type), so that a
+    client naming one format twice, as SPARQLWrapper does (`format=tsv` and
+    `format=text/tab-separated-values`), is understood."""
+    from rivalry.server.formats import HTML, RDF_FORMATS, RESULT_FORMATS, lookup
+
+    found = lookup((*RESULT_FORMATS, *RDF_FORMATS, HTML), value)
+    return found.name if found is not None else value.strip().lower()
+
+
 def create_app(settings: Mapping[str, Any] | None = None) -> Flask:
     """Create the app: defaults, then RIVALRY_* environment variables, then `settings`."""
     # An explicit instance path: Flask cannot infer one for a namespace package laid out
@@ -111,9 +121,9 @@ def create_app(settings: Mapping[str, Any] | None = None) -> Flask:
         # would read a form in another charset as if it were UTF-8
         params = read_params(request.query_string, "query string")
         formats = [value for name, value in params if name == "format"]
-        if len(formats) > 1:  # which would win is no answer to give a client
-            raise BadParameter(f"format is given {len(formats)} times "
-                               f"({', '.join(formats)}); give one")
+        if len({_format_named(f) for f in formats}) > 1:  # which would win is no answer
+            raise BadParameter(f"format is given {len(formats)} times, for different "
+                               f"formats ({', '.join(formats)}); give one")
         if request.mimetype == "application/x-www-form-urlencoded" \
                 and request.method not in ("GET", "HEAD", "OPTIONS"):
             charset = (request.mimetype_params.get("charset") or "utf-8").strip().lower()

@@ -751,4 +751,12 @@ def test_format_given_twice_is_400(client: FlaskClient, path: str) -> None:
     """The first had won silently on some routes, been refused on others."""
     response = client.get(path, headers={"Accept": "application/json"})
     assert response.status_code == 400
-    assert "format is given 2 times" in response.get_json()["message"]
+    assert "format is given 2 times, for different formats" in response.get_json()["message"]
+
+
+def test_one_format_named_twice_is_read(client: FlaskClient) -> None:
+    """SPARQLWrapper names the format it wants twice, by name and by media type."""
+    response = client.get("/sparql?query=ASK%7B%7D&format=tsv"
+                          "&format=text%2Ftab-separated-values")
+    assert response.status_code == 200
+    assert response.mimetype == "text/tab-separated-values"
