@@ -56,7 +56,6 @@ _TOKEN = re.compile(
     """.replace("LOCAL", _LOCAL),
     re.VERBOSE | re.DOTALL,
 )
-
 #: A `run` is what a prefixed name's prefix may be (letters, digits, `_`, `-`, `.`), read
 #: whole, once: with its `:` it is a prefixed name, without it these are its tokens. (Read
 #: as a prefix from each of its positions in turn, `a.a.a.…` took time growing with the
@@ -100,8 +99,6 @@ class QueryShape:
         DESCRIBE), or None when the text is no query."""
         return {"SELECT": "select", "ASK": "ask", "CONSTRUCT": "graph",
                 "DESCRIBE": "graph"}.get(self.form or "")
-
-
 
 
 def spans(text: str) -> list[tuple[str, str, int]]:

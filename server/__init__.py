@@ -11,7 +11,13 @@ from flask import Flask, Response, request
 from markupsafe import Markup
 
 from rivalry.graph.store import Store, open_store
-from rivalry.server.errors import BadParameter, UnsupportedMediaType, read_body, read_params
+from rivalry.server.errors import (
+    BadParameter,
+    UnsupportedMediaType,
+    form_params,
+    query_params,
+    utf8_only,
+)
 from rivalry.server.settings import load_settings
 
 #: The Content-Security-Policy of every page: scripts only from this server's own files (no
@@ -119,19 +125,15 @@ def create_app(settings: Mapping[str, Any] | None = None) -> Flask:
         # every parameter is UTF-8 once percent-decoded, and a form body says no other
         # charset: Werkzeug keeps an escape that is not UTF-8 as it is ("%FF"), and
         # would read a form in another charset as if it were UTF-8
-        params = read_params(request.query_string, "query string")
-        formats = [value for name, value in params if name == "format"]
+        formats = [value for name, value in query_params() if name == "format"]
         if len({_format_named(f) for f in formats}) > 1:  # which would win is no answer
             raise BadParameter(f"format is given {len(formats)} times, for different "
                                f"formats ({', '.join(formats)}); give one")
         if request.mimetype == "application/x-www-form-urlencoded" \
                 and request.method not in ("GET", "HEAD", "OPTIONS"):
-            charset = (request.mimetype_params.get("charset") or "utf-8").strip().lower()
-            if charset not in ("utf-8", "utf8"):
-                raise UnsupportedMediaType(
-                    f"a form body in {charset!r} cannot be read: forms are read as UTF-8 "
-                    "(percent-encoded); send it as UTF-8")
-            read_params(read_body(), "request body")
+            utf8_only("a form body", "forms are read as UTF-8 (percent-encoded); send it "
+                      "as UTF-8")
+            form_params()
 
     if values["sparql_endpoint"]:
         from rivalry.graph.remote import end_budget, start_budget

@@ -94,6 +94,32 @@ def read_params(raw: bytes, where: str) -> list[tuple[str, str]]:
     return pairs
 
 
+def query_params() -> list[tuple[str, str]]:
+    """This request's query-string parameters, read strictly (`read_params`), once."""
+    params = getattr(request, "_rivalry_query_params", None)
+    if params is None:
+        params = read_params(request.query_string, "query string")
+        request._rivalry_query_params = params  # type: ignore[attr-defined]
+    return params
+
+
+def form_params() -> list[tuple[str, str]]:
+    """This request's URL-encoded form body, read strictly (`read_params`), once."""
+    params = getattr(request, "_rivalry_form_params", None)
+    if params is None:
+        params = read_params(read_body(), "request body")
+        request._rivalry_form_params = params  # type: ignore[attr-defined]
+    return params
+
+
+def utf8_only(what: str, advice: str) -> None:
+    """415 for a body whose Content-Type names a charset other than UTF-8 (`what` is the
+    body, `advice` what to send instead)."""
+    charset = (request.mimetype_params.get("charset") or "utf-8").strip().lower()
+    if charset not in ("utf-8", "utf8"):
+        raise UnsupportedMediaType(f"{what} in {charset!r} cannot be read: {advice}")
+
+
 #: What a byte that is not UTF-8 becomes when decoded with errors="surrogateescape"
 _UNDECODED = re.compile("[\udc80-\udcff]")
 

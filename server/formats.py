@@ -112,22 +112,10 @@ def _quality(ranges: list[tuple[str, str, float]], offer: str) -> float:
     return best
 
 
-@functools.lru_cache(maxsize=1024)
 def best_offer(header: str, offers: tuple[str, ...]) -> str | None:
-    """The offer (a media type) the Accept header prefers: the highest q, the server's
-    order among equals; the first offer for a missing or empty header; None when none is
-    acceptable. Used by every negotiation of the app and by the front's cache."""
-    if not header or not header.strip():
-        return offers[0] if offers else None
-    ranges = _ranges(header)
-    if not ranges:
-        return offers[0] if offers else None
-    chosen, top = None, 0.0
-    for offer in offers:
-        q = _quality(ranges, offer)
-        if q > top:
-            chosen, top = offer, q
-    return chosen
+    """The offer (a media type) the Accept header prefers: `preferred`, for offers that
+    have no other names. Used by every negotiation of the app."""
+    return preferred(header, tuple((offer, offer) for offer in offers))
 
 
 def _offers(formats: tuple[Format, ...]) -> tuple[tuple[str, ...], dict[str, Format]]:

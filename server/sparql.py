@@ -29,8 +29,11 @@ from rivalry.server.errors import (
     NotAcceptable,
     UnsupportedMediaType,
     checked_iri,
+    form_params,
+    query_params,
     read_body,
     read_params,
+    utf8_only,
 )
 from rivalry.server.formats import (
     HTML,
@@ -100,7 +103,7 @@ def _values(params: list[tuple[str, str]], name: str) -> list[str]:
 
 def read_request() -> tuple[str | None, list[str], list[str]]:
     """The query text and the protocol dataset of a request, or a 4xx for anything else."""
-    url_params = read_params(request.query_string, "query string")
+    url_params = query_params()
     g.rivalry_format = next(iter(_values(url_params, "format")), None)
     body_params: list[tuple[str, str]] = []
     query_texts = _values(url_params, "query")
@@ -108,16 +111,12 @@ def read_request() -> tuple[str | None, list[str], list[str]]:
     if request.method == "POST":
         mimetype = request.mimetype
         if mimetype == "application/x-www-form-urlencoded":
-            body_params = read_params(read_body(), "request body")
+            body_params = form_params()
             query_texts += _values(body_params, "query")
             updates += _values(body_params, "update")
         elif mimetype == "application/sparql-query":
-            charset = (request.mimetype_params.get("charset") or "utf-8").lower()
-            if charset not in ("utf-8", "utf8"):
-                raise UnsupportedMediaType(
-                    f"a query body in {charset!r} cannot be read: the SPARQL 1.1 Protocol "
-                    "(section 2.1.3) takes application/sparql-query in UTF-8 only; send it "
-                    "as UTF-8")
+            utf8_only("a query body", "the SPARQL 1.1 Protocol (section 2.1.3) takes "
+                      "application/sparql-query in UTF-8 only; send it as UTF-8")
             try:
                 body = read_body().decode("utf-8", errors="strict")
             except UnicodeDecodeError:

@@ -22,6 +22,7 @@ from rivalry.server.errors import (
     UnsupportedMediaType,
     check_parameters,
     read_body,
+    utf8_only,
 )
 from rivalry.server.formats import RDF_FORMATS, best_offer, lookup
 
@@ -135,10 +136,7 @@ def validate_body() -> Response:
         raise BadParameter(f"strict={request.args['strict']!r}: give strict=true (warnings "
                            "fail too) or strict=false (the default)")
     fmt = input_format()
-    charset = (request.mimetype_params.get("charset") or "utf-8").strip().lower()
-    if charset not in ("utf-8", "utf8"):
-        raise UnsupportedMediaType(f"facts in {charset!r} cannot be read: send them as "
-                                   "UTF-8 (RDF's syntaxes are read as UTF-8)")
+    utf8_only("facts", "send them as UTF-8 (RDF's syntaxes are read as UTF-8)")
     best = _report_type()
     data = read_body()  # 413 past max_body_bytes, chunked or not
     if not data.strip():
