@@ -228,8 +228,8 @@ HUGE = {
 def test_a_text_past_a_limit_is_read_no_further(monkeypatch: pytest.MonkeyPatch,
                                                 name: str) -> None:
     """A body of megabytes is refused after the tokens that pass a limit, not read whole
-    first: 5 MB of tokens took a worker seconds and most of a gigabyte before the refusal
-    (by then often its time limit's 503, not the 400 that says why)."""
+    first, in time and memory growing with its length (so that the time limit's 503 could
+    come before the 400 that says why)."""
     read = 0
 
     def counted(text: str) -> Iterator[tuple[str, str, int]]:

@@ -123,8 +123,8 @@ def test_dataset_clauses_are_found_where_the_engine_finds_them(text: str,
 
 
 def test_a_string_never_closed_is_refused_at_once() -> None:
-    """From each quote a string was sought to the end of the text again: 100 kB of
-    `'\\'\\'…` held a worker for seconds. The engine cannot read it either."""
+    """From each quote a string was sought to the end of the text again, in time growing
+    with the square of its length. The engine cannot read it either."""
     text = "SELECT * WHERE { } #\n'" + "\\'" * 50_000
     with pytest.raises(QueryError, match="line 2, column 1 .*never closed"):
         check_query(text, max_depth=100, max_tokens=5_000)
