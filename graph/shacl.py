@@ -170,7 +170,8 @@ class Constraint:
     messages: tuple[Literal, ...]
     path: Path | None
     query: str
-    reach: Reach
+    #: How far the constraint reads (`reach`), without its SPARQL query's own reach.
+    reach_given: Reach
     source_constraint: rdflib.term.Node | None = None
     value_is_focus: bool = False
     #: The focus nodes the constraint applies to, as a pattern binding ?this.
@@ -178,10 +179,21 @@ class Constraint:
     #: A SPARQL expression over ?this, true when the focus node violates the
     #: constraint (None for SHACL-SPARQL constraints, which run as queries of their own).
     test: str | None = None
+    #: A SHACL-SPARQL constraint's own query, whose reach `reach` adds to `reach_given`
+    #: when first asked: reading it takes rdflib's SPARQL parser, most of the time of
+    #: compiling the shapes, and only incremental builds need it.
+    reach_query: str | None = None
     #: Whether a violation names value nodes (found by `query` for flagged focus nodes).
     per_value: bool = False
     #: The query over all focus nodes, when another form than `query`'s is faster.
     query_all: str | None = None
+
+    @property
+    def reach(self) -> Reach:
+        """How far from its focus node the constraint reads the data."""
+        if self.reach_query is None:
+            return self.reach_given
+        return self.reach_given.also(sparql_reach(self.reach_query))
 
     def with_focus(self, iris: Sequence[str]) -> str:
         """The query restricted to the given focus nodes (IRIs), or unrestricted."""
@@ -614,7 +626,7 @@ class Compiler:
                 id=f"{self._label(shape, shape, None)} {_short(component)}",
                 shape=shape, component=str(component), severity=self.severity(shape),
                 messages=self._messages(shape), path=None, query=query,
-                reach=target_reach.also(reach), value_is_focus=True, target=target,
+                reach_given=target_reach.also(reach), value_is_focus=True, target=target,
                 test=f"!({condition})"))
         return out
 
@@ -629,7 +641,7 @@ class Compiler:
                        per_value: bool = False) -> Constraint:
             """A constraint of this property shape."""
             return Constraint(id=id, shape=holder, component=component, severity=severity,
-                              messages=messages, path=path, query=query, reach=reach,
+                              messages=messages, path=path, query=query, reach_given=reach,
                               target=target, test=test, per_value=per_value)
 
         label = self._label(shape, holder, path)
@@ -741,7 +753,7 @@ class Compiler:
             id=f"{self._label(shape, constraint, None)}",
             shape=shape, component=str(SH.SPARQLConstraintComponent),
             severity=self.severity(shape), messages=messages, path=None, query=query,
-            reach=target_reach.also(sparql_reach("\n".join(prefixes) + "\n" + body)),
+            reach_given=target_reach, reach_query="\n".join(prefixes) + "\n" + body,
             source_constraint=constraint, value_is_focus=True, target=target,
             query_all=query_all)
 
@@ -839,6 +851,7 @@ def node_kind_condition(value: str, kind: rdflib.term.Node) -> str:
 # ---------------------------------------------------------------------------------------
 
 
+@functools.lru_cache(maxsize=1024)
 def sparql_reach(query: str) -> Reach:
     """How far from ?this a SELECT reads, from its triple patterns (with those of FILTER
     EXISTS and NOT EXISTS). Property paths with * or +, sub-queries, variables not
