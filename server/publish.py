@@ -4,10 +4,12 @@ its RDF), the shapes, dumps of the whole graph, and the VoID description."""
 from __future__ import annotations
 
 import fcntl
+import functools
 import gzip
 import hashlib
 import json
 import re
+import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -62,9 +64,7 @@ def _choose(suffix_format: Format | None) -> Format:
     return chosen
 
 
-def _document(triples: list[ox.Triple], fmt: Format, html: str, tag: str,
-              path: str) -> WerkzeugResponse:
-    body = html.encode("utf-8") if fmt is HTML else serialize(triples, fmt)
+def _document(body: bytes, fmt: Format, tag: str, path: str) -> WerkzeugResponse:
     response = Response(body, content_type=fmt.content_type)
     response.headers["Vary"] = "Accept"
     response.headers["Link"] = ", ".join(
@@ -74,6 +74,26 @@ def _document(triples: list[ox.Triple], fmt: Format, html: str, tag: str,
 
 def _triples(paths: list[Path]) -> list[ox.Triple]:
     return [ox.Triple(q.subject, q.predicate, q.object) for p in paths for q in read_rdf_file(p)]
+
+
+#: Documents written from files or a build, kept per content: JSON-LD written by rdflib
+#: takes long enough for a document as large as the ontology that writing it on every
+#: request would let a client keep a worker busy by asking again and again.
+DOCUMENTS_KEPT = 64
+
+
+@functools.lru_cache(maxsize=DOCUMENTS_KEPT)
+def _files_document(paths: tuple[Path, ...], digest: str, fmt: Format) -> bytes:
+    """RDF files as one document in `fmt`, written once for each content (`digest`, of
+    the files' bytes: a file changed on disk is read and written again)."""
+    return serialize(_triples(list(paths)), fmt)
+
+
+def files_document(paths: list[Path], fmt: Format) -> tuple[bytes, str]:
+    """RDF files as one document in `fmt`, and the digest of the files' content."""
+    digest = hashlib.sha256(b"".join(hashlib.sha256(p.read_bytes()).digest()
+                                     for p in paths)).hexdigest()
+    return _files_document(tuple(paths), digest, fmt), digest
 
 
 # --- the ontology ------------------------------------------------------------------------
@@ -119,7 +139,7 @@ def ontology(suffix: str | None = None) -> WerkzeugResponse:
     elif fmt.name == "turtle":
         body = data
     else:
-        body = serialize(_triples([path]), fmt)
+        body = files_document([path], fmt)[0]
     response = Response(body, content_type=fmt.content_type)
     response.headers["Vary"] = "Accept"
     response.headers["Link"] = ", ".join(
@@ -160,7 +180,8 @@ def shapes(suffix: str | None = None) -> WerkzeugResponse:
         response = Response(paths[0].read_bytes(), content_type=fmt.content_type)
         response.headers["Vary"] = "Accept"
         return conditional(response, "shapes:turtle")
-    return _document(_triples(paths), fmt, html, "shapes", "/shapes")
+    body = html.encode("utf-8") if fmt is HTML else files_document(paths, fmt)[0]
+    return _document(body, fmt, "shapes", "/shapes")
 
 
 def shape_summaries() -> list[dict]:
@@ -520,17 +541,36 @@ def void(suffix: str | None = None) -> WerkzeugResponse:
     stats = build_statistics(store)
     settings = current_app.config["RIVALRY"]
     publisher = Publisher(settings["publisher_name"], settings["publisher_url"])
-    base = BASE_IRI
-    triples = void_description(
-        stats, dataset=base + "dataset",
-        endpoint=external_url("sparql.endpoint"),
-        data_dump=external_url("publish.dump", name="rivalry.nt"),
-        dumps={external_url("publish.dump", name=n + ".gz"): f
-               for n, f in DUMPS.items()},
-        vocabulary=NAMESPACE, modified=info.built_at,
-        examples=[base + "id/action/us-ofac-2025-01-03-integrity", base + "id/state/cn"],
-        subset_dump=lambda graph: external_url("graph_store.graph_store", graph=graph),
-        publisher=publisher)
-    html = render_template("void.html", stats=stats, info=info, href=href,
-                           publisher=publisher) if fmt is HTML else ""
-    return _document(triples, fmt, html, "void", "/.well-known/void")
+    body: bytes | None
+    if fmt is HTML:
+        body = render_template("void.html", stats=stats, info=info, href=href,
+                               publisher=publisher).encode("utf-8")
+    else:
+        endpoint = external_url("sparql.endpoint")
+        key = (info.build_id, fmt.name, endpoint, publisher)
+        with _void_lock:
+            body = _void_kept.get(key)
+        if body is None:
+            base = BASE_IRI
+            body = serialize(void_description(
+                stats, dataset=base + "dataset", endpoint=endpoint,
+                data_dump=external_url("publish.dump", name="rivalry.nt"),
+                dumps={external_url("publish.dump", name=n + ".gz"): f
+                       for n, f in DUMPS.items()},
+                vocabulary=NAMESPACE, modified=info.built_at,
+                examples=[base + "id/action/us-ofac-2025-01-03-integrity",
+                          base + "id/state/cn"],
+                subset_dump=lambda graph: external_url("graph_store.graph_store",
+                                                       graph=graph),
+                publisher=publisher), fmt)
+            with _void_lock:
+                if len(_void_kept) >= DOCUMENTS_KEPT:
+                    _void_kept.clear()
+                _void_kept[key] = body
+    return _document(body, fmt, "void", "/.well-known/void")
+
+
+#: VoID as written for a build, format and public address (`endpoint`, the endpoint's
+#: address as requests give it: every address in VoID shares its root), and publisher.
+_void_kept: dict[tuple[str, str, str, Publisher], bytes] = {}
+_void_lock = threading.Lock()

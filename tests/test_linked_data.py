@@ -359,6 +359,41 @@ def test_ontology_documentation_and_rdf(client: FlaskClient,
                 rdflib.OWL.Class) in g
 
 
+def test_the_ontology_written_once_follows_its_file(client: FlaskClient, tmp_path: Path,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """The ontology in formats other than Turtle is written once for each content of its
+    file (rivalry.server.publish.files_document): a changed file is written again."""
+    from rivalry.ontology import ontology_file
+
+    copy = tmp_path / "rivalry.ttl"
+    copy.write_bytes(Path(str(ontology_file())).read_bytes())
+    monkeypatch.setattr("rivalry.server.publish._ontology_path", lambda: copy)
+    added = "https://w3id.org/rivalry/ontology#AddedForTheTest"
+    for suffix in (".nt", ".jsonld", ".rdf"):  # JSON-LD names it rv:AddedForTheTest
+        assert "AddedForTheTest" not in client.get(f"/ontology{suffix}").get_data(
+            as_text=True)
+    before = client.get("/ontology.nt").headers["ETag"]
+    with copy.open("a", encoding="utf-8") as f:
+        f.write(f"\n<{added}> a <http://www.w3.org/2002/07/owl#Class> .\n")
+    for suffix in (".nt", ".jsonld", ".rdf"):
+        assert "AddedForTheTest" in client.get(f"/ontology{suffix}").get_data(
+            as_text=True), suffix
+    assert client.get("/ontology.nt").headers["ETag"] != before
+
+
+def test_void_written_once_names_each_hosts_addresses(client: FlaskClient) -> None:
+    """VoID is written once for each build, format and public address: a request by
+    another host name gets its own addresses, however often the first was asked."""
+    for _ in range(2):
+        for host in ("one.example", "two.example:8080"):
+            for suffix in (".ttl", ".jsonld", ".nt"):
+                text = client.get(f"/.well-known/void{suffix}",
+                                  headers={"Host": host}).get_data(as_text=True)
+                assert f"http://{host}/sparql" in text, (host, suffix)
+                other = "two.example:8080" if host == "one.example" else "one.example/"
+                assert f"http://{other}" not in text, (host, suffix)
+
+
 def test_shapes_are_published(client: FlaskClient) -> None:
     response = client.get("/shapes", headers={"Accept": "text/turtle"})
     g = rdflib.Graph().parse(data=response.data, format="turtle")
