@@ -245,6 +245,30 @@ def test_partial_builds_of_dead_processes_are_pruned_and_live_ones_kept(
         live.wait()
 
 
+def test_files_bulk_loaded_or_written_in_transactions_give_the_same_database(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Into a database on disk, small facts files (and quad lists) go in a transaction
+    each, larger ones through the bulk loader (rivalry.graph.build.write_turtle,
+    write_quads): the curated files are all small, so a build with no size small enough
+    writes every one by bulk load, and must give the same database, whether it is written
+    alongside the working store in memory or is the working store itself."""
+    def quads(path: Path) -> list[str]:
+        return sorted(str(q) for q in ox.Store.read_only(str(path / "db")))
+
+    def built(name: str, memory_mb: int | None = None) -> list[str]:
+        options = BuildOptions(incremental=False, dumps=False)
+        if memory_mb is not None:
+            options.memory_mb = memory_mb
+        return quads(build(tmp_path / name, consistency=False, validation=False,
+                           options=options).path)
+
+    expected = built("transactions")
+    monkeypatch.setattr("rivalry.graph.build.SMALL_TURTLE_BYTES", 0)
+    monkeypatch.setattr("rivalry.graph.build.SMALL_QUADS", 0)
+    assert built("bulk loads") == expected
+    assert built("bulk loads on disk", memory_mb=0) == expected
+
+
 def test_a_graph_too_large_for_memory_is_built_on_disk_the_same(tmp_path: Path) -> None:
     """Past the build_memory_mb setting, the working store is the on-disk database: the
     same checks, the same store."""
