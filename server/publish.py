@@ -4,13 +4,12 @@ its RDF), the shapes, dumps of the whole graph, and the VoID description."""
 from __future__ import annotations
 
 import fcntl
-import functools
 import gzip
 import hashlib
 import json
 import re
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal
@@ -32,7 +31,7 @@ from werkzeug.wrappers import Response as WerkzeugResponse
 from rivalry.graph import BASE_IRI, DATA_LICENSE
 from rivalry.graph.errors import StoreError
 from rivalry.graph.export import DUMPS
-from rivalry.graph.load import read_rdf_file
+from rivalry.graph.load import format_for, parse_rdf
 from rivalry.graph.ontology_doc import anchor_for, curie, ontology_doc
 from rivalry.graph.products import build_statistics, write_dump
 from rivalry.graph.void import Publisher, void_description
@@ -72,28 +71,41 @@ def _document(body: bytes, fmt: Format, tag: str, path: str) -> WerkzeugResponse
     return conditional(response, f"{tag}:{fmt.name}")
 
 
-def _triples(paths: list[Path]) -> list[ox.Triple]:
-    return [ox.Triple(q.subject, q.predicate, q.object) for p in paths for q in read_rdf_file(p)]
-
-
-#: Documents written from files or a build, kept per content: JSON-LD written by rdflib
-#: takes long enough for a document as large as the ontology that writing it on every
-#: request would let a client keep a worker busy by asking again and again.
+#: Documents kept, written from files or a build (JSON-LD written by rdflib takes long
+#: enough for a document as large as the ontology that writing it on every request would
+#: let a client keep a worker busy by asking again and again).
 DOCUMENTS_KEPT = 64
+_kept: dict[tuple[object, ...], bytes] = {}
+_kept_lock = threading.Lock()
 
 
-@functools.lru_cache(maxsize=DOCUMENTS_KEPT)
-def _files_document(paths: tuple[Path, ...], digest: str, fmt: Format) -> bytes:
-    """RDF files as one document in `fmt`, written once for each content (`digest`, of
-    the files' bytes: a file changed on disk is read and written again)."""
-    return serialize(_triples(list(paths)), fmt)
+def kept_document(key: tuple[object, ...], write: Callable[[], bytes]) -> bytes:
+    """The document kept under `key`, which must name everything it is written from; or,
+    the first time, the one `write` writes, then kept (the oldest goes past
+    DOCUMENTS_KEPT)."""
+    with _kept_lock:
+        body = _kept.get(key)
+    if body is None:
+        body = write()
+        with _kept_lock:
+            _kept[key] = body
+            while len(_kept) > DOCUMENTS_KEPT:
+                del _kept[next(iter(_kept))]
+    return body
 
 
-def files_document(paths: list[Path], fmt: Format) -> tuple[bytes, str]:
-    """RDF files as one document in `fmt`, and the digest of the files' content."""
-    digest = hashlib.sha256(b"".join(hashlib.sha256(p.read_bytes()).digest()
-                                     for p in paths)).hexdigest()
-    return _files_document(tuple(paths), digest, fmt), digest
+def files_document(files: dict[Path, bytes], fmt: Format) -> bytes:
+    """RDF files (their bytes, as read) as one document in `fmt`: written once for each
+    content, kept under the digests of the bytes (a file changed on disk is written
+    again)."""
+    def write() -> bytes:
+        return serialize([ox.Triple(q.subject, q.predicate, q.object)
+                          for path, data in files.items()
+                          for q in parse_rdf(data, format_for(path), label=str(path))], fmt)
+
+    key = ("files", fmt.name, *((str(path), hashlib.sha256(data).hexdigest())
+                                for path, data in files.items()))
+    return kept_document(key, write)
 
 
 # --- the ontology ------------------------------------------------------------------------
@@ -139,7 +151,7 @@ def ontology(suffix: str | None = None) -> WerkzeugResponse:
     elif fmt.name == "turtle":
         body = data
     else:
-        body = files_document([path], fmt)[0]
+        body = files_document({path: data}, fmt)
     response = Response(body, content_type=fmt.content_type)
     response.headers["Vary"] = "Accept"
     response.headers["Link"] = ", ".join(
@@ -180,7 +192,8 @@ def shapes(suffix: str | None = None) -> WerkzeugResponse:
         response = Response(paths[0].read_bytes(), content_type=fmt.content_type)
         response.headers["Vary"] = "Accept"
         return conditional(response, "shapes:turtle")
-    body = html.encode("utf-8") if fmt is HTML else files_document(paths, fmt)[0]
+    body = html.encode("utf-8") if fmt is HTML \
+        else files_document({p: p.read_bytes() for p in paths}, fmt)
     return _document(body, fmt, "shapes", "/shapes")
 
 
@@ -541,18 +554,15 @@ def void(suffix: str | None = None) -> WerkzeugResponse:
     stats = build_statistics(store)
     settings = current_app.config["RIVALRY"]
     publisher = Publisher(settings["publisher_name"], settings["publisher_url"])
-    body: bytes | None
     if fmt is HTML:
         body = render_template("void.html", stats=stats, info=info, href=href,
                                publisher=publisher).encode("utf-8")
     else:
         endpoint = external_url("sparql.endpoint")
-        key = (info.build_id, fmt.name, endpoint, publisher)
-        with _void_lock:
-            body = _void_kept.get(key)
-        if body is None:
+
+        def write() -> bytes:
             base = BASE_IRI
-            body = serialize(void_description(
+            return serialize(void_description(
                 stats, dataset=base + "dataset", endpoint=endpoint,
                 data_dump=external_url("publish.dump", name="rivalry.nt"),
                 dumps={external_url("publish.dump", name=n + ".gz"): f
@@ -563,14 +573,8 @@ def void(suffix: str | None = None) -> WerkzeugResponse:
                 subset_dump=lambda graph: external_url("graph_store.graph_store",
                                                        graph=graph),
                 publisher=publisher), fmt)
-            with _void_lock:
-                if len(_void_kept) >= DOCUMENTS_KEPT:
-                    _void_kept.clear()
-                _void_kept[key] = body
+
+        # every address in VoID shares the endpoint's root, as this request gives it
+        body = kept_document(("void", info.build_id, fmt.name, endpoint, publisher), write)
     return _document(body, fmt, "void", "/.well-known/void")
 
-
-#: VoID as written for a build, format and public address (`endpoint`, the endpoint's
-#: address as requests give it: every address in VoID shares its root), and publisher.
-_void_kept: dict[tuple[str, str, str, Publisher], bytes] = {}
-_void_lock = threading.Lock()

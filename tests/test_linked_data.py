@@ -394,6 +394,21 @@ def test_void_written_once_names_each_hosts_addresses(client: FlaskClient) -> No
                 assert f"http://{other}" not in text, (host, suffix)
 
 
+def test_documents_kept_are_bounded(client: FlaskClient,
+                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """However many hosts ask, the documents kept stay within DOCUMENTS_KEPT, the oldest
+    going first, and each host still gets its own addresses."""
+    from rivalry.server import publish
+
+    monkeypatch.setattr(publish, "DOCUMENTS_KEPT", 3)
+    for i in range(8):
+        text = client.get("/.well-known/void.nt",
+                          headers={"Host": f"host{i}.example"}).get_data(as_text=True)
+        assert f"http://host{i}.example/sparql" in text
+        assert len(publish._kept) <= 3
+    assert not any(f"host{i}.example" in str(key) for key in publish._kept for i in range(5))
+
+
 def test_shapes_are_published(client: FlaskClient) -> None:
     response = client.get("/shapes", headers={"Accept": "text/turtle"})
     g = rdflib.Graph().parse(data=response.data, format="turtle")
