@@ -587,6 +587,11 @@ class RemoteStore:
             return deadline - _margin(total), total, setting
         return time.monotonic() + self.timeout, self.timeout, "store_timeout"
 
+    @staticmethod
+    def _too_large(where: str) -> ExternalStoreError:
+        return ExternalStoreError(f"the answer of the SPARQL server at {where} is larger than "
+                                  f"{MAX_ANSWER_BYTES // 2**20} MB; rivalry reads no more")
+
     def _timeout_error(self, url: str, total: float, setting: str) -> ServerTimeout:
         where = "the request's time limit" if setting != "store_timeout" else "the limit"
         return ServerTimeout(
@@ -620,6 +625,8 @@ class RemoteStore:
             connection.request(method, target, body=body, headers=headers or {})
             sock = connection.sock
             response = connection.getresponse()
+            if response.length is not None and response.length > MAX_ANSWER_BYTES:
+                raise self._too_large(where)  # announced: not a byte of it read
             chunks, size = [], 0
             while True:
                 left = deadline - time.monotonic()
@@ -632,9 +639,7 @@ class RemoteStore:
                     break
                 size += len(chunk)
                 if size > MAX_ANSWER_BYTES:
-                    raise ExternalStoreError(
-                        f"the answer of the SPARQL server at {where} is larger than "
-                        f"{MAX_ANSWER_BYTES // 2**20} MB; rivalry reads no more")
+                    raise self._too_large(where)
                 chunks.append(chunk)
             if response.length:  # a Content-Length not met: read1 ends quietly there
                 raise ServerBrokeOff(

@@ -195,6 +195,20 @@ def test_a_body_shorter_than_its_content_length_is_broken_off(
         store._ask_server("SELECT ?s WHERE { ?s ?p ?o }", "SELECT", [])
 
 
+def test_an_answer_announced_past_the_size_limit_is_refused_before_it_is_read(
+        liar: tuple[type[_Liar], RemoteStore]) -> None:
+    """A Content-Length past MAX_ANSWER_BYTES is refused as it is announced: the body was
+    read up to the limit first (512 MB in memory before the refusal)."""
+    from rivalry.graph.remote import MAX_ANSWER_BYTES
+
+    handler, store = liar
+    start = xml(["s"], "")[:100]
+    handler.answer = ({"Content-Type": SRX_TYPE,
+                       "Content-Length": str(MAX_ANSWER_BYTES + 1)}, start)
+    with pytest.raises(ExternalStoreError, match="larger than 512 MB; rivalry reads no more"):
+        store._ask_server("SELECT ?s WHERE { ?s ?p ?o }", "SELECT", [])
+
+
 @pytest.mark.parametrize("body", [b"[]", b'"x"', b"<html></html>"])
 def test_an_unreadable_answer_is_a_store_error_never_a_crash(
         liar: tuple[type[_Liar], RemoteStore], body: bytes) -> None:
