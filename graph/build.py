@@ -64,6 +64,7 @@ from rivalry.graph.load import (
     load_ontology,
     parse_rdf,
 )
+from rivalry.graph.reason import add_quads
 from rivalry.graph.store import BuildInfo, BuildTarget, StoreLocation
 from rivalry.graph.validate import Report
 from rivalry.ontology import NAMESPACE, RV, ontology_file
@@ -209,28 +210,21 @@ class Phases:
         return time.monotonic() - self.started
 
 
-#: Below these sizes, a write into a database on disk is one transaction, not a bulk load:
-#: each bulk load writes and ingests a set of files of its own (about 20 ms of CPU here,
-#: whatever its size), which costs more than a transaction of about a thousand triples.
-#: The curated facts files are all below it; the synthetic graphs' files far above.
+#: A Turtle file shorter than this is written into a database on disk in one transaction,
+#: a longer one by the bulk loader: each bulk load writes and ingests files of its own
+#: whatever its size, which costs more than a small file's transaction (the curated facts
+#: files are all shorter; the synthetic graphs' files far longer). Quads: SMALL_QUADS
+#: (rivalry.graph.reason.add_quads).
 SMALL_TURTLE_BYTES = 64 * 1024
-SMALL_QUADS = 1_000
 
 
-def write_turtle(db: ox.Store, data: bytes, graph: ox.NamedNode) -> None:
-    """Write a Turtle file's triples into `graph` of a database on disk."""
-    if len(data) < SMALL_TURTLE_BYTES:
-        db.load(data, ox.RdfFormat.TURTLE, base_iri=_base(), to_graph=graph)
+def load_turtle(store: ox.Store, data: bytes, graph: ox.NamedNode, on_disk: bool) -> None:
+    """Load a Turtle file's triples into `graph` of the store (`on_disk`: a database on
+    disk): by the bulk loader, but a short file on disk in one transaction."""
+    if on_disk and len(data) < SMALL_TURTLE_BYTES:
+        store.load(data, ox.RdfFormat.TURTLE, base_iri=_base(), to_graph=graph)
     else:
-        db.bulk_load(data, ox.RdfFormat.TURTLE, base_iri=_base(), to_graph=graph)
-
-
-def write_quads(db: ox.Store, quads: list[ox.Quad]) -> None:
-    """Write quads into a database on disk."""
-    if len(quads) < SMALL_QUADS:
-        db.extend(quads)
-    else:
-        db.bulk_extend(quads)
+        store.bulk_load(data, ox.RdfFormat.TURTLE, base_iri=_base(), to_graph=graph)
 
 
 class DiskWriter:
@@ -268,9 +262,9 @@ class DiskWriter:
             kind, payload, graph = job
             try:
                 if kind == "turtle":
-                    write_turtle(self.db, payload, graph)
+                    load_turtle(self.db, payload, graph, on_disk=True)
                 elif kind == "quads":
-                    write_quads(self.db, payload)
+                    add_quads(self.db, payload, on_disk=True)
                 else:
                     source, path = payload
                     source.dump(str(path), ox.RdfFormat.N_TRIPLES, from_graph=graph)
@@ -380,18 +374,12 @@ def load_file(store: ox.Store, f: SourceFile, mirror: DiskWriter | None = None, 
     if may_have_blank_nodes(data):
         quads = canonical(parse_rdf(data, ox.RdfFormat.TURTLE, label=str(f.path),
                                     graph=f.graph), scope=f.name)
-        if on_disk:
-            write_quads(store, quads)
-        else:
-            store.extend(quads)
+        add_quads(store, quads, on_disk)
         if mirror is not None:
             mirror.quads(quads)
         return
     try:
-        if on_disk:
-            write_turtle(store, data, f.graph)
-        else:
-            store.bulk_load(data, ox.RdfFormat.TURTLE, base_iri=_base(), to_graph=f.graph)
+        load_turtle(store, data, f.graph, on_disk)
     except SyntaxError:
         parse_rdf(data, ox.RdfFormat.TURTLE, label=str(f.path), graph=f.graph)  # raises
         raise
@@ -915,7 +903,6 @@ def derive_phase(store: ox.Store, phases: Phases, mirror: DiskWriter | None = No
     are computed, so that memory holds one batch, not the graph; on disk by bulk loading
     (a transaction holds what it writes in memory). Returns how many."""
     from rivalry.graph.derive import derived_quads
-    from rivalry.graph.reason import add_quads
 
     def run() -> int:
         store.remove_graph(ox.NamedNode(DERIVED_GRAPH))

@@ -263,10 +263,17 @@ def rule_update(rule: Rule, graphs: list[ox.NamedNode]) -> str:
             f"FILTER NOT EXISTS {{ GRAPH ?present {{ {head} }} }} }}")
 
 
+#: A list of fewer quads than this is written into a database on disk in one transaction:
+#: each bulk load writes and ingests files of its own whatever its size, which costs more
+#: than a small transaction.
+SMALL_QUADS = 1_000
+
+
 def add_quads(store: ox.Store, quads: Iterable[ox.Quad], on_disk: bool) -> None:
     """Add quads: in one transaction to a store in memory, by bulk loading on disk (a
-    transaction of millions of quads would hold them all in memory)."""
-    if on_disk:
+    transaction of millions of quads would hold them all in memory), except a short list
+    (SMALL_QUADS), which is one transaction there too."""
+    if on_disk and not (isinstance(quads, list) and len(quads) < SMALL_QUADS):
         store.bulk_extend(quads)
     else:
         store.extend(quads)

@@ -248,10 +248,11 @@ def test_partial_builds_of_dead_processes_are_pruned_and_live_ones_kept(
 def test_files_bulk_loaded_or_written_in_transactions_give_the_same_database(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Into a database on disk, small facts files (and quad lists) go in a transaction
-    each, larger ones through the bulk loader (rivalry.graph.build.write_turtle,
-    write_quads): the curated files are all small, so a build with no size small enough
-    writes every one by bulk load, and must give the same database, whether it is written
-    alongside the working store in memory or is the working store itself."""
+    each, larger ones through the bulk loader (rivalry.graph.build.load_turtle,
+    rivalry.graph.reason.add_quads): the curated files are all small, so a build with no
+    size small enough writes every one by bulk load, and must give the same database,
+    whether it is written alongside the working store in memory or is the working store
+    itself."""
     def quads(path: Path) -> list[str]:
         return sorted(str(q) for q in ox.Store.read_only(str(path / "db")))
 
@@ -264,7 +265,7 @@ def test_files_bulk_loaded_or_written_in_transactions_give_the_same_database(
 
     expected = built("transactions")
     monkeypatch.setattr("rivalry.graph.build.SMALL_TURTLE_BYTES", 0)
-    monkeypatch.setattr("rivalry.graph.build.SMALL_QUADS", 0)
+    monkeypatch.setattr("rivalry.graph.reason.SMALL_QUADS", 0)
     assert built("bulk loads") == expected
     assert built("bulk loads on disk", memory_mb=0) == expected
 
