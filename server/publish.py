@@ -551,19 +551,18 @@ def void(suffix: str | None = None) -> WerkzeugResponse:
     fmt = _choose(split_suffix("x" + suffix)[1] if suffix else None)
     store = get_store(current_app)
     info = store.info
-    stats = build_statistics(store)
     settings = current_app.config["RIVALRY"]
     publisher = Publisher(settings["publisher_name"], settings["publisher_url"])
     if fmt is HTML:
-        body = render_template("void.html", stats=stats, info=info, href=href,
-                               publisher=publisher).encode("utf-8")
+        body = render_template("void.html", stats=build_statistics(store), info=info,
+                               href=href, publisher=publisher).encode("utf-8")
     else:
         endpoint = external_url("sparql.endpoint")
 
         def write() -> bytes:
             base = BASE_IRI
             return serialize(void_description(
-                stats, dataset=base + "dataset", endpoint=endpoint,
+                build_statistics(store), dataset=base + "dataset", endpoint=endpoint,
                 data_dump=external_url("publish.dump", name="rivalry.nt"),
                 dumps={external_url("publish.dump", name=n + ".gz"): f
                        for n, f in DUMPS.items()},
