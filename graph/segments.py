@@ -240,14 +240,26 @@ class Texts:
 
     @classmethod
     def of_graph(cls, db: ox.Store, graph: ox.NamedNode) -> Texts:
-        """A whole graph, written natively by pyoxigraph."""
-        found = []
-        for fmt in (NT, TTL, JSONLD):
-            out = io.BytesIO()
-            db.dump(out, format=fmt, from_graph=graph,
-                    prefixes=PREFIXES if fmt == TTL else None)
-            found.append(out.getvalue())
-        return cls(found[0], _turtle_body(found[1]), found[2])
+        """A whole graph, written natively by pyoxigraph (into bytes of its own, not a
+        Python file: the writing never waits for Python's interpreter lock)."""
+        return cls(_dumped(db, NT, graph), _turtle_body(_dumped(db, TTL, graph)),
+                   _dumped(db, JSONLD, graph))
+
+    @classmethod
+    def of_ntriples(cls, text: bytes) -> Texts:
+        """Triples given as the N-Triples text a store dumps, that text kept as it is.
+        Turtle and JSON-LD are written natively, from a store of their own, without
+        Python's interpreter lock (a bucket of a large graph: `_bucket_lines`). A
+        store renames the blank nodes it reads, so triples that may hold one (the
+        text holds `_:`) are read into Python instead, which keeps their labels, those
+        the other segments give them."""
+        if b"_:" in text:
+            texts = cls.of_triples([q.triple for q in ox.parse(text, format=NT)])
+            return cls(text, texts.turtle, texts.jsonld)
+        scratch = ox.Store()
+        scratch.bulk_load(text, NT)
+        return cls(text, _turtle_body(_dumped(scratch, TTL, ox.DefaultGraph())),
+                   _dumped(scratch, JSONLD, ox.DefaultGraph()))
 
     @classmethod
     def of_triples(cls, triples: list[ox.Triple]) -> Texts:
@@ -257,6 +269,13 @@ class Texts:
             ox.serialize(triples, out, format=fmt, prefixes=PREFIXES if fmt == TTL else None)
             found.append(out.getvalue())
         return cls(found[0], _turtle_body(found[1]), found[2])
+
+
+def _dumped(db: ox.Store, fmt: ox.RdfFormat, graph: ox.NamedNode | ox.DefaultGraph) -> bytes:
+    """A graph of the store in a format, as bytes (Turtle with the project's prefixes)."""
+    found = db.dump(format=fmt, from_graph=graph, prefixes=PREFIXES if fmt == TTL else None)
+    assert found is not None  # given no output, dump returns what it wrote
+    return found
 
 
 def _quads_text(ntriples: bytes, graph: ox.NamedNode) -> bytes:
@@ -420,7 +439,7 @@ def write_dumps(db: ox.Store, folder: Path, parts: UnionParts, state: Path, leve
             n = old_buckets.get(graph.value) or buckets_for(cast(int, size))
             buckets[graph.value] = n
             whole = shared.get(graph.value) is None
-            for bucket, texts in _graph_segments(db, graph, n, changed, source, first,
+            for bucket, texts in _graph_segments(db, graph, n, changed, source, folder, first,
                                                  whole, size):
                 key = f"{graph.value} {bucket}"
                 own = {"rivalry.nq": key, "rivalry.trig": key,
@@ -488,12 +507,14 @@ def _add_share(writers: dict[str, SegmentedGzip], db: ox.Store, query: str) -> N
 
 def _graph_segments(db: ox.Store, graph: ox.NamedNode, buckets: int,
                     changed: dict[str, set[Any]],
-                    source: _Source, first: bool, whole: bool, size: int | None = None
-                    ) -> Iterable[tuple[int, Texts | None]]:
+                    source: _Source, scratch: Path, first: bool, whole: bool,
+                    size: int | None = None) -> Iterable[tuple[int, Texts | None]]:
     """A graph's segments: (bucket, its texts), or (bucket, None) where the previous
     build's can be copied (no changed quad in it, and every dump has it). `first`: the
     graph is the first, whose first segment opens the JSON-LD array (no comma before).
-    `size`: its number of quads, when the caller has counted them."""
+    `size`: its number of quads, when the caller has counted them. A graph cut into
+    buckets, none of them copied, is dumped once as N-Triples into a file in `scratch`
+    (removed after), whose lines are then read into buckets, a run at a time."""
     def copied(bucket: int) -> bool:
         key = f"{graph.value} {bucket}"
         if key in changed:
@@ -510,19 +531,43 @@ def _graph_segments(db: ox.Store, graph: ox.NamedNode, buckets: int,
     if len(keep) == buckets:
         yield from ((b, None) for b in range(buckets))
         return
-    if not keep:  # nothing to copy: the graph read once, or once per run of buckets
-        for run in passes_for(graph_size(db, graph) if size is None else size, buckets):
-            parts: dict[int, list[ox.Triple]] = {b: [] for b in run}
-            for q in db.quads_for_pattern(None, None, None, graph):
-                part = parts.get(bucket_of(q.subject, buckets))
-                if part is not None:
-                    part.append(q.triple)
-            for b in run:
-                yield b, Texts.of_triples(parts.pop(b))
+    if not keep:  # nothing to copy: the graph dumped once, read once per run of buckets
+        lines = scratch / f".{zlib.crc32(graph.value.encode()):08x}.nt.{os.getpid()}"
+        try:
+            db.dump(str(lines), format=NT, from_graph=graph)
+            for run in passes_for(graph_size(db, graph) if size is None else size, buckets):
+                parts = _bucket_lines(lines, buckets, run)
+                for b in run:
+                    yield b, Texts.of_ntriples(b"".join(parts.pop(b)))
+        finally:
+            lines.unlink(missing_ok=True)
         return
     for b in range(buckets):
         yield b, None if b in keep else Texts.of_triples(_bucket_triples(
             db, graph, b, source, changed.get(f"{graph.value} {b}", set())))
+
+
+def _bucket_lines(path: Path, buckets: int, run: range) -> dict[int, list[bytes]]:
+    """The lines of a graph's N-Triples dump (`path`) in each bucket of `run`, in the
+    order of the dump. A line's subject is its text up to the first space, as
+    `bucket_of` reads it: an IRI or a blank node (RDF 1.2 puts a triple term only where
+    an object goes), neither of which holds a space. A store dumps each subject's triples
+    together: the bucket is found once per subject."""
+    parts: dict[int, list[bytes]] = {b: [] for b in run}
+    last: bytes | None = None
+    part: list[bytes] | None = None
+    with open(path, "rb") as f:
+        for line in f:
+            subject = line[:line.index(b" ")]
+            if subject != last:
+                if not subject.startswith((b"<", b"_:")):
+                    raise ValueError(f"{path}: a subject neither an IRI nor a blank node: "
+                                     f"{line[:200]!r}")
+                last = subject
+                part = parts.get(zlib.crc32(subject) & (buckets - 1))
+            if part is not None:
+                part.append(line)
+    return parts
 
 
 def _bucket_triples(db: ox.Store, graph: ox.NamedNode, bucket: int, source: _Source,
