@@ -21,6 +21,7 @@ summary gained something. Its store is the one a full build would give.
 
 from __future__ import annotations
 
+import functools
 import gc
 import hashlib
 import itertools
@@ -298,10 +299,13 @@ class DiskWriter:
 class Database:
     """The on-disk database of a build being made: `finish` completes it once the
     checks have passed; `abandon` stops whatever still writes into it (the build
-    failed, and its directory is about to be removed)."""
+    failed, and its directory is about to be removed). `apart`: the products (search
+    index, dumps, figures) read another store, the working store in memory, so the
+    database is finished while they are written."""
 
     finish: Callable[[BuildInfo], None]
     abandon: Callable[[], None] = lambda: None
+    apart: bool = False
 
 
 def _duration(seconds: float) -> str:
@@ -1016,12 +1020,19 @@ def build(
             content_hash=work.digest,
             inferred=work.inferred,
         )
-        work.manifest["shared_graphs"] = _products(
-            work.in_memory or work.store, partial, options, phases, work.index_update,
-            work.shared_update, work.figures_update, work.dumps_update,
-            may_share=FULL_BUILD_MAY_SHARE if plan is None else BUILT_GRAPHS)
+        def write_products() -> list[str]:
+            return _products(
+                work.in_memory or work.store, partial, options, phases, work.index_update,
+                work.shared_update, work.figures_update, work.dumps_update,
+                may_share=FULL_BUILD_MAY_SHARE if plan is None else BUILT_GRAPHS)
+
+        finish = functools.partial(database.finish, info)
+        if database.apart:  # its last writes and compaction beside the products
+            work.manifest["shared_graphs"] = phases.together(write_products, finish)[0]
+        else:
+            work.manifest["shared_graphs"] = write_products()
+            finish()
         work.in_memory = None
-        database.finish(info)
         work.store = None  # type: ignore[assignment]  # closes the database: it is complete
         gc.collect()
         write_state(partial, work.manifest, work.results, work.summary)
@@ -1079,7 +1090,7 @@ def _full_into(partial: Path, facts: Path | None, ontology: Path | None,
         except BaseException:
             mirror.abandon()
             raise
-    return work, Database(finish, mirror.abandon)
+    return work, Database(finish, mirror.abandon, apart=True)
 
 
 def _close(store: ox.Store) -> None:

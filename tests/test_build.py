@@ -178,6 +178,48 @@ def test_failure_while_writing_leaves_no_partial_build(fresh_store: Path,
     assert not [p for p in (fresh_store / "builds").iterdir() if ".partial-" in p.name]
 
 
+def test_the_database_is_finished_while_the_products_are_written(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """With the working store in memory, the database on disk is finished (its last
+    writes, its compaction) while the search index, dumps and figures are written from
+    memory, not after them; a failure of either still leaves no build."""
+    import threading
+
+    from rivalry.graph import build as build_module
+
+    finished = threading.Event()
+    finish, products = build_module.DiskWriter.finish, build_module._products
+
+    def finishing(writer: object) -> None:
+        finish(writer)  # type: ignore[arg-type]
+        finished.set()
+
+    def waiting(*args: object, **kwargs: object) -> object:
+        # the products wait for the database: were they written first, as before, the
+        # database would never be finished and the wait would end in a failure
+        assert finished.wait(timeout=120), "the database was not finished beside the products"
+        return products(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr("rivalry.graph.build.DiskWriter.finish", finishing)
+    monkeypatch.setattr("rivalry.graph.build._products", waiting)
+    result = build(tmp_path / "s", consistency=False, validation=False,
+                   options=BuildOptions(incremental=False))
+    assert (result.path / "dumps" / "rivalry.nq.gz").exists()
+    assert sum(1 for _ in ox.Store.read_only(str(result.path / "db"))) == result.info.quads
+
+    def failing(*args: object, **kwargs: object) -> object:
+        raise OSError("no space left on device")
+
+    finished.clear()
+    monkeypatch.setattr("rivalry.graph.build._products", failing)
+    with pytest.raises(OSError, match="no space"):
+        build(tmp_path / "t", consistency=False, validation=False,
+              options=BuildOptions(incremental=False))
+    assert finished.is_set()  # the database was finished, then removed with the build
+    assert not (tmp_path / "t" / "current").exists()
+    assert not [p for p in (tmp_path / "t" / "builds").iterdir() if ".partial-" in p.name]
+
+
 def test_missing_facts_directory_is_a_clear_error(tmp_path: Path, cli: CliRunner) -> None:
     result = run(cli, "build", "--store", tmp_path / "s", "--facts", tmp_path / "nope")
     assert result.exit_code == 2
