@@ -25,6 +25,7 @@ from __future__ import annotations
 import functools
 import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -468,15 +469,23 @@ def validate(
 
 
 def facts_subjects(store: ox.Store, nodes: Iterable[Term], labels: dict[str, str],
-                   batch: int = 2000) -> dict[Term, list[str]]:
-    """For each node that is a subject in a facts graph, the labels of those graphs."""
+                   batch: int = 2000, workers: int = 1) -> dict[Term, list[str]]:
+    """For each node that is a subject in a facts graph, the labels of those graphs.
+    `workers` threads read batches of nodes side by side."""
     wanted = {n for n in nodes if not isinstance(n, ox.Literal)}
     found: dict[Term, set[str]] = {}
     iris = sorted(n.value for n in wanted if isinstance(n, ox.NamedNode))
-    for i in range(0, len(iris), batch):
-        values = " ".join(f"<{x}>" for x in iris[i:i + batch])
-        rows = select(store, f"SELECT DISTINCT ?s ?g WHERE {{ VALUES ?s {{ {values} }} "
-                           "GRAPH ?g { ?s ?p ?o } }", use_default_graph_as_union=True)
+
+    def graphs_of(start: int) -> list[Any]:
+        values = " ".join(f"<{x}>" for x in iris[start:start + batch])
+        return list(select(store, f"SELECT DISTINCT ?s ?g WHERE {{ VALUES ?s {{ {values} }} "
+                                  "GRAPH ?g { ?s ?p ?o } }", use_default_graph_as_union=True))
+
+    starts = range(0, len(iris), batch)
+    with ThreadPoolExecutor(max_workers=max(1, min(workers, len(starts))),
+                            thread_name_prefix="rivalry-facts-subjects") as pool:
+        answers = list(pool.map(graphs_of, starts))
+    for rows in answers:
         for s, g in rows:
             if g.value in labels:
                 found.setdefault(s, set()).add(labels[g.value])
@@ -499,7 +508,7 @@ def validate_store(store: ox.Store, labels: dict[str, str], *,
     file it came from). With `focus`, only those nodes are checked."""
     focus_list = list(focus) if focus is not None else None
     found = run_all(store, focus=focus_list, workers=workers, progress=progress)
-    where = facts_subjects(store, (v.focus for v in found), labels)
+    where = facts_subjects(store, (v.focus for v in found), labels, workers=workers)
     results = sort_results([to_result(v, where[v.focus]) for v in found if v.focus in where])
     conforms = not any(r.severity == "Violation" for r in results)
     return Report(conforms=conforms, results=results,

@@ -327,3 +327,33 @@ def test_without_a_build_the_shipped_facts_are_the_context(
         assert run(cli, "validate", shipped).exit_code == 0, shipped
     invalid = run(cli, "validate", SHACL / "invalid" / "action-without-issuer.ttl")
     assert invalid.exit_code == 1
+
+
+def test_the_files_of_flagged_nodes_are_found_in_batches_side_by_side() -> None:
+    """A build's report names, for each flagged node, the facts files it is a subject
+    in (rivalry.graph.validate.facts_subjects): read in batches by several threads, every
+    batch's answer is kept, whatever the order they end in."""
+    from rivalry.graph import FACTS_GRAPH_BASE
+    from rivalry.graph.validate import facts_subjects
+
+    def node(i: int) -> ox.NamedNode:
+        return ox.NamedNode(f"https://example.org/n{i}")
+
+    graphs = {f"{FACTS_GRAPH_BASE}f{k}": f"events/f{k}.ttl" for k in range(3)}
+    names = sorted(graphs)
+    store = ox.Store()
+    p = ox.NamedNode("https://example.org/p")
+    blank = ox.BlankNode("b1")
+    for i in range(25):  # node i in file i % 3, and the even ones in file 2 as well
+        store.add(ox.Quad(node(i), p, ox.Literal(str(i)), ox.NamedNode(names[i % 3])))
+        if i % 2 == 0:
+            store.add(ox.Quad(node(i), p, ox.Literal("again"), ox.NamedNode(names[2])))
+    store.add(ox.Quad(blank, p, node(1), ox.NamedNode(names[1])))
+    store.add(ox.Quad(node(30), p, node(1), ox.NamedNode("https://example.org/not-facts")))
+    wanted = [node(i) for i in range(25)] + [blank, node(30), ox.Literal("x")]
+    expected = {node(i): sorted({graphs[names[i % 3]]} | ({graphs[names[2]]} if i % 2 == 0
+                                                           else set()))
+                for i in range(25)}
+    expected[blank] = [graphs[names[1]]]
+    for workers in (1, 4):
+        assert facts_subjects(store, wanted, graphs, batch=2, workers=workers) == expected
