@@ -33,7 +33,6 @@ CRC-32); otherwise it writes every segment.
 
 from __future__ import annotations
 
-import io
 import json
 import os
 import struct
@@ -254,8 +253,9 @@ class Texts:
         text holds `_:`) are read into Python instead, which keeps their labels, those
         the other segments give them."""
         if b"_:" in text:
-            texts = cls.of_triples([q.triple for q in ox.parse(text, format=NT)])
-            return cls(text, texts.turtle, texts.jsonld)
+            triples = [q.triple for q in ox.parse(text, format=NT)]
+            return cls(text, _turtle_body(_serialized(triples, TTL)),
+                       _serialized(triples, JSONLD))
         scratch = ox.Store()
         scratch.bulk_load(text, NT)
         return cls(text, _turtle_body(_dumped(scratch, TTL, ox.DefaultGraph())),
@@ -263,18 +263,21 @@ class Texts:
 
     @classmethod
     def of_triples(cls, triples: list[ox.Triple]) -> Texts:
-        found = []
-        for fmt in (NT, TTL, JSONLD):
-            out = io.BytesIO()
-            ox.serialize(triples, out, format=fmt, prefixes=PREFIXES if fmt == TTL else None)
-            found.append(out.getvalue())
-        return cls(found[0], _turtle_body(found[1]), found[2])
+        return cls(_serialized(triples, NT), _turtle_body(_serialized(triples, TTL)),
+                   _serialized(triples, JSONLD))
 
 
 def _dumped(db: ox.Store, fmt: ox.RdfFormat, graph: ox.NamedNode | ox.DefaultGraph) -> bytes:
     """A graph of the store in a format, as bytes (Turtle with the project's prefixes)."""
     found = db.dump(format=fmt, from_graph=graph, prefixes=PREFIXES if fmt == TTL else None)
     assert found is not None  # given no output, dump returns what it wrote
+    return found
+
+
+def _serialized(triples: list[ox.Triple], fmt: ox.RdfFormat) -> bytes:
+    """Triples in a format, as bytes (Turtle with the project's prefixes)."""
+    found = ox.serialize(triples, format=fmt, prefixes=PREFIXES if fmt == TTL else None)
+    assert found is not None  # given no output, serialize returns what it wrote
     return found
 
 
