@@ -402,9 +402,10 @@ def _base() -> str:
 def read(store: ox.Store, files: list[SourceFile],
          on_file: Callable[[int, int, int], None] | None = None, *,
          ontology: Path | None = None, mirror: DiskWriter | None = None,
-         on_disk: bool = False) -> int:
+         on_disk: bool = False, literals: bool = True) -> int:
     """Load the ontology and every facts file into the store (`on_disk`: a database on
-    disk); return the facts' triples."""
+    disk); return the facts' triples. Their typed literals are checked after, unless
+    `literals` is false (the caller runs `check_typed_literals` itself)."""
     ontology_quads = load_ontology(ontology)
     store.extend(ontology_quads)
     if mirror is not None:
@@ -416,7 +417,8 @@ def read(store: ox.Store, files: list[SourceFile],
         total += f.triples
         if on_file is not None:
             on_file(i, len(files), total)
-    check_typed_literals(store, files)
+    if literals:
+        check_typed_literals(store, files)
     return total
 
 
@@ -832,7 +834,7 @@ def _full(facts: Path | None, ontology: Path | None, options: BuildOptions, phas
     on_disk = store is not None
     phases.run(
         "read", lambda: read(working, files, on_file, ontology=ontology, mirror=mirror,
-                            on_disk=on_disk),
+                            on_disk=on_disk, literals=False),
         lambda n: f"{_count(len(files), 'facts file')}, {_count(n, 'triple')} from {directory}"
                   + (" (working on disk: the graph is larger than the build_memory_mb "
                      "setting allows in memory)" if on_disk else ""))
@@ -854,10 +856,18 @@ def _full(facts: Path | None, ontology: Path | None, options: BuildOptions, phas
         phases.run("restated", lambda: check_stated_once(working, labels),
                    lambda _: "no triple is stated in two facts files")
 
+    def literals() -> None:
+        phases.run("literals", lambda: check_typed_literals(working, files),
+                   lambda _: "every typed literal of the facts is a valid value of its "
+                             "datatype")
+
+    # the checks of what was read beside the inference, whose last rounds run on one
+    # core (the inferences drawn from a refused fact are never used); a literal that
+    # cannot be read is said first, as reading the file would
     if options.consistency:  # the terms are read off the consistency check's pass
-        inferred, _ = phases.together(infer, once)
+        _, inferred, _ = phases.together(literals, infer, once)
     else:  # the terms are checked while the inferences are drawn: both read the facts
-        inferred, _, _ = phases.together(infer, terms, once)
+        _, inferred, _, _ = phases.together(literals, infer, terms, once)
     if mirror is not None:
         assert scratch is not None
         mirror.graph_of(working, ox.NamedNode(INFERRED_GRAPH), scratch)

@@ -140,6 +140,44 @@ def test_deeply_nested_triple_terms_are_refused_not_a_crash(tmp_path: Path) -> N
     assert caught.value.location.line == 2
 
 
+@pytest.mark.parametrize("consistency", [True, False])
+def test_an_impossible_literal_is_said_first_though_checked_beside_the_inference(
+        tmp_path: Path, consistency: bool) -> None:
+    """The typed literals are checked in a phase of their own, beside the inference and
+    the restated check: a file whose literal cannot exist is refused as an input error
+    with its place, before the restated triple another file repeats, and before the
+    checks that follow."""
+    facts = tmp_path / "facts"
+    shutil.copytree(DATA / "consistent", facts)
+    head = ("@prefix rv: <https://w3id.org/rivalry/ontology#> .\n"
+            "@prefix xsd: <http://www.w3.org/2001/XMLSchema#> .\n")
+    (facts / "bad.ttl").write_text(
+        head + "<https://w3id.org/rivalry/id/action/x> rv:announcedOn "
+        '"2023-07-32"^^xsd:date ;\n    rv:announcedOn "2023-07-01"^^xsd:date .\n')
+    (facts / "again.ttl").write_text(
+        head + "<https://w3id.org/rivalry/id/action/x> rv:announcedOn "
+        '"2023-07-01"^^xsd:date .\n')
+    said: list[str] = []
+    with pytest.raises(InvalidInput, match="is not a valid xsd:date") as caught:
+        build(tmp_path / "store", facts, consistency=consistency,
+              options=BuildOptions(incremental=False, dumps=False), progress=said.append)
+    assert caught.value.location.file.endswith("bad.ttl")
+    assert (caught.value.location.line, caught.value.location.column) == (3, 55)
+    assert not any(line.startswith(("SHACL", "consistency")) for line in said)
+    assert not (tmp_path / "store" / "current").exists()
+
+    (facts / "bad.ttl").write_text((facts / "again.ttl").read_text())
+    with pytest.raises(InvalidFacts, match="stated in more than one facts file"):
+        build(tmp_path / "store", facts, consistency=consistency,
+              options=BuildOptions(incremental=False, dumps=False))
+    (facts / "again.ttl").unlink()
+    result = build(tmp_path / "store", facts, consistency=consistency, validation=False,
+                   options=BuildOptions(incremental=False, dumps=False),
+                   progress=said.append)
+    assert result.path.exists()
+    assert any(line.startswith("literals: every typed literal") for line in said)
+
+
 def test_inconsistent_facts_are_refused_and_the_store_kept(fresh_store: Path,
                                                            cli: CliRunner) -> None:
     before = served_snapshot(fresh_store)
