@@ -39,7 +39,7 @@ from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
-from typing import Any
+from typing import Any, ParamSpec, TypeVar
 
 import pyoxigraph as ox
 
@@ -962,6 +962,45 @@ def check_facts(facts: Path | None = None, options: BuildOptions | None = None, 
                       _consistency_line)
 
 
+#: Python's full collections during a build: only after this many collections of the
+#: middle generation (Python's default: 10), that is, in practice, only the build's own
+#: (`gc.collect`). Each full collection walks every object the process holds, Python's
+#: interpreter lock held, while the build's threads wait for that lock (docs/
+#: architecture.md, "Threads and Python's lock"). Reference counting frees what a build
+#: drops; young cycles are still collected.
+FULL_COLLECTIONS_AFTER = 1_000_000
+
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+_collecting = threading.Lock()
+_held_back: list[tuple[int, int, int]] = []  # the thresholds before, while builds run
+_builds_running = 0
+
+
+def fewer_full_collections(work: Callable[_P, _R]) -> Callable[_P, _R]:
+    """`work` with Python's full collections held back while it runs
+    (FULL_COLLECTIONS_AFTER); the thresholds before are restored when the last such
+    work of the process ends, whether it succeeds or fails."""
+    @functools.wraps(work)
+    def held_back(*args: _P.args, **kwargs: _P.kwargs) -> _R:
+        global _builds_running
+        with _collecting:
+            if _builds_running == 0:
+                young, middle, full = gc.get_threshold()
+                _held_back[:] = [(young, middle, full)]
+                gc.set_threshold(young, middle, FULL_COLLECTIONS_AFTER)
+            _builds_running += 1
+        try:
+            return work(*args, **kwargs)
+        finally:
+            with _collecting:
+                _builds_running -= 1
+                if _builds_running == 0:
+                    gc.set_threshold(*_held_back.pop())
+    return held_back
+
+
+@fewer_full_collections
 def build(
     store_root: str | Path | BuildTarget,
     facts: Path | None = None,

@@ -258,6 +258,45 @@ def test_the_database_is_finished_while_the_products_are_written(
     assert not [p for p in (tmp_path / "t" / "builds").iterdir() if ".partial-" in p.name]
 
 
+def test_full_collections_are_held_back_while_a_build_runs(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Python's full collections walk every object with the interpreter lock held: during
+    a build only its own are made; the thresholds before are restored after the build,
+    whether it succeeds or fails."""
+    import gc
+
+    from rivalry.graph import build as build_module
+
+    seen: list[tuple[int, int, int]] = []
+    derive_phase = build_module.derive_phase
+
+    def deriving(*args: object, **kwargs: object) -> int:
+        seen.append(gc.get_threshold())
+        return derive_phase(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr("rivalry.graph.build.derive_phase", deriving)
+    before = gc.get_threshold()
+    try:
+        gc.set_threshold(700, 10, 10)
+        build(tmp_path / "s", consistency=False, validation=False,
+              options=BuildOptions(incremental=False, dumps=False))
+        assert seen == [(700, 10, build_module.FULL_COLLECTIONS_AFTER)]
+        assert gc.get_threshold() == (700, 10, 10)
+
+        def failing(*args: object, **kwargs: object) -> int:
+            seen.append(gc.get_threshold())
+            raise OSError("no space left on device")
+
+        monkeypatch.setattr("rivalry.graph.build.derive_phase", failing)
+        with pytest.raises(OSError, match="no space"):
+            build(tmp_path / "t", consistency=False, validation=False,
+                  options=BuildOptions(incremental=False, dumps=False))
+        assert seen[-1] == (700, 10, build_module.FULL_COLLECTIONS_AFTER)
+        assert gc.get_threshold() == (700, 10, 10)
+    finally:
+        gc.set_threshold(*before)
+
+
 def test_missing_facts_directory_is_a_clear_error(tmp_path: Path, cli: CliRunner) -> None:
     result = run(cli, "build", "--store", tmp_path / "s", "--facts", tmp_path / "nope")
     assert result.exit_code == 2
