@@ -1048,7 +1048,7 @@ class Runner:
         out: list[Violation] = []
         flagged: dict[int, list[Term]] = {}
         for solution in self._solutions(query, focus):
-            this = solution["this"]
+            this = solution["this"]  # every variable projected is a key, None if unbound
             for i, c in enumerate(group):
                 flag = solution[f"b{i}"]
                 if flag is None or flag.value != "true":
@@ -1064,19 +1064,17 @@ class Runner:
 
     def _query(self, c: Constraint, query: str, focus: list[Term] | None
                ) -> Iterator[Violation]:
-        for solution in self._solutions(query, focus):
-            this = solution["this"]
+        for bindings in self._solutions(query, focus):
+            this = bindings.get("this")
             if this is None:
                 continue
-            bindings = {v: solution[v] for v in solution.keys()}
-            bindings["this"] = this
             value = bindings.get("value")
             if value is None and c.value_is_focus:
                 value = this
             yield Violation(c, this, value, bindings)
 
     def _solutions(self, query: str, focus: list[Term] | None,
-                   batch: int = 2000) -> Iterator[Any]:
+                   batch: int = 2000) -> Iterator[dict[str, Any]]:
         query = self.expand(query, focus=focus is not None)
         if focus is None:
             yield from _Solutions(self.store, query.replace(FOCUS_MARK, ""))
@@ -1091,7 +1089,9 @@ class Runner:
 
 
 class _Solutions:
-    """The solutions of a query as dictionaries-like objects (bound variables only)."""
+    """The solutions of a query, each a new dictionary of its variables' values (None
+    where unbound), made from the solution's values in one call: the runner's threads
+    spend their time with Python's interpreter lock on as little per row as it can."""
 
     def __init__(self, store: ox.Store, query: str, this: Term | None = None) -> None:
         options: dict[str, Any] = {"use_default_graph_as_union": True}
@@ -1101,22 +1101,13 @@ class _Solutions:
         self.names = [v.value for v in self.solutions.variables]
         self.this = this
 
-    def __iter__(self) -> Iterator[_Row]:
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        names, this = self.names, self.this
         for solution in self.solutions:
-            yield _Row(solution, self.names, self.this)
-
-
-class _Row:
-    def __init__(self, solution: Any, names: list[str], this: Term | None) -> None:
-        self.values = {n: solution[n] for n in names}
-        if this is not None:
-            self.values["this"] = this
-
-    def __getitem__(self, name: str) -> Term | None:
-        return self.values.get(name)
-
-    def keys(self) -> list[str]:
-        return list(self.values)
+            row = dict(zip(names, solution, strict=True))
+            if this is not None:
+                row["this"] = this
+            yield row
 
 
 def run_constraints(store: ox.Store, constraints: Sequence[Constraint],
