@@ -973,8 +973,8 @@ FULL_COLLECTIONS_AFTER = 1_000_000
 _P = ParamSpec("_P")
 _R = TypeVar("_R")
 _collecting = threading.Lock()
-_held_back: list[tuple[int, int, int]] = []  # the thresholds before, while builds run
 _builds_running = 0
+_thresholds_before = gc.get_threshold()  # set again when the first build starts
 
 
 def fewer_full_collections(work: Callable[_P, _R]) -> Callable[_P, _R]:
@@ -983,11 +983,10 @@ def fewer_full_collections(work: Callable[_P, _R]) -> Callable[_P, _R]:
     work of the process ends, whether it succeeds or fails."""
     @functools.wraps(work)
     def held_back(*args: _P.args, **kwargs: _P.kwargs) -> _R:
-        global _builds_running
+        global _builds_running, _thresholds_before
         with _collecting:
             if _builds_running == 0:
-                young, middle, full = gc.get_threshold()
-                _held_back[:] = [(young, middle, full)]
+                _thresholds_before = young, middle, _ = gc.get_threshold()
                 gc.set_threshold(young, middle, FULL_COLLECTIONS_AFTER)
             _builds_running += 1
         try:
@@ -996,7 +995,7 @@ def fewer_full_collections(work: Callable[_P, _R]) -> Callable[_P, _R]:
             with _collecting:
                 _builds_running -= 1
                 if _builds_running == 0:
-                    gc.set_threshold(*_held_back.pop())
+                    gc.set_threshold(*_thresholds_before)
     return held_back
 
 
