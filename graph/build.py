@@ -69,7 +69,7 @@ from rivalry.graph.reason import add_quads
 from rivalry.graph.store import BuildInfo, BuildTarget, StoreLocation
 from rivalry.graph.validate import Report
 from rivalry.ontology import NAMESPACE, RV, ontology_file
-from rivalry.shapes import shapes_files
+from rivalry.shapes import SHAPES_IRI, shapes_files
 
 RDF_TYPE = ox.NamedNode("http://www.w3.org/1999/02/22-rdf-syntax-ns#type")
 RDFS_LABEL = ox.NamedNode("http://www.w3.org/2000/01/rdf-schema#label")
@@ -492,7 +492,8 @@ def _uses(store: ox.Store, terms: list[ox.NamedNode], restrict: str
 def terms_used(features: Any) -> set[str]:
     """The IRIs the consistency check met in the facts: properties, classes, nodes."""
     used = {p for p in features._kinds} | {k for k in features._strings if isinstance(k, str)}
-    used |= {n.value for n in features.features if isinstance(n, ox.NamedNode)}
+    used |= {n.value for nodes in (features.features, features.annotated) for n in nodes
+             if isinstance(n, ox.NamedNode)}
     for t in features.schema:
         used |= {x.value for x in (t.subject, t.predicate, t.object)
                  if isinstance(x, ox.NamedNode)}
@@ -507,6 +508,34 @@ def check_used_terms(store: ox.Store, labels: dict[str, str], used: set[str]) ->
                      and next(store.quads_for_pattern(ox.NamedNode(t), None, None, ontology),
                               None) is None)
     return check_terms_in(store, labels, terms=[ox.NamedNode(t) for t in missing])
+
+
+#: The shape that asks, as `rivalry validate` does, what the terms check asks of a build.
+DECLARED_TERMS_SHAPE = SHAPES_IRI + "#DeclaredTermsShape"
+
+
+def declared_terms_decided(store: ox.Store) -> bool:
+    """Whether the build's terms check decides everything DeclaredTermsShape can report,
+    so that a full build need not run the shape (its query reads every triple of the
+    union, about a fifth of SHACL's work at 100,000 measures).
+
+    The shape reports, on a typed subject of the facts, an rivalry term it uses (as
+    property or value, in any graph) that no graph gives a type. The terms check refuses
+    any rivalry term a facts graph uses that the ontology does not declare. Every term
+    a build's other graphs use comes from the facts or the ontology (the inferences) or
+    from the build itself (the metadata). So when every rivalry term of the ontology and
+    metadata graphs is typed in the ontology, which this asks, the shape can only report
+    what the terms check refuses."""
+    typed: set[str] = set()
+    used: set[str] = set()
+    for graph in (ONTOLOGY_GRAPH, META_GRAPH):  # small graphs: read here, not queried
+        for q in store.quads_for_pattern(None, None, None, ox.NamedNode(graph)):
+            for term in (q.subject, q.predicate, q.object):
+                if isinstance(term, ox.NamedNode) and term.value.startswith(NAMESPACE):
+                    used.add(term.value)
+            if graph == ONTOLOGY_GRAPH and q.predicate == RDF_TYPE:
+                typed.add(term_value(q.subject))
+    return used <= typed
 
 
 def check_terms_in(store: ox.Store, labels: dict[str, str],
@@ -736,12 +765,20 @@ def validate_phase(store: ox.Store, files: list[SourceFile], options: BuildOptio
                    phases: Phases, focus: list[Term] | None = None) -> Report:
     from rivalry.graph.validate import refuse_unless_conforms, validate_store
 
+    left: list[str] = []
+
     def work() -> Report:
         status = phases.status
         ticker = (lambda done, total: status(f"SHACL: {done}/{total} queries")) \
             if status else None
+        # a full build leaves out the shape whose results its terms check decides; an
+        # incremental one checks the terms of the changed files only, so runs it
+        only = None
+        if focus is None and declared_terms_decided(store):
+            only = lambda c: str(c.shape) != DECLARED_TERMS_SHAPE  # noqa: E731
+            left.append("the declared terms left to the terms check")
         return validate_store(store, _labels(files), focus=focus, workers=options.threads,
-                              progress=ticker)
+                              progress=ticker, only=only)
 
     def done(report: Report) -> str:
         counts = report.counts()
@@ -750,7 +787,7 @@ def validate_phase(store: ox.Store, files: list[SourceFile], options: BuildOptio
         verdict = "the facts conform" if report.conforms else "the facts do not conform"
         return (f"{verdict}: {_count(counts['Violation'], 'violation')}, "
                 f"{_count(counts['Warning'], 'warning')}, {_count(counts['Info'], 'info')}"
-                f"{scope} ({report.constraints} constraints)")
+                f"{scope} ({'; '.join([f'{report.constraints} constraints', *left])})")
 
     report = phases.run("SHACL", work, done)
     refuse_unless_conforms(report)

@@ -409,6 +409,10 @@ class Features:
     #: (subject, property, representative literal), kept when `keep` is set.
     assertions: list[tuple[Term, str, Any]] = field(default_factory=list)
     keep: bool = False
+    #: The nodes of annotation triples (which say nothing of kinds, so have no features):
+    #: kept so that the IRIs the facts use can be read off this pass (rivalry.graph.build.
+    #: terms_used), every one of them.
+    annotated: set[Term] = field(default_factory=set)
 
     def __post_init__(self) -> None:
         self._kinds: dict[str, int] = {}
@@ -449,6 +453,9 @@ class Features:
     def add(self, s: Subject, p: str, o: Term) -> None:
         kind = self.kind(p)
         if kind == SKIP:
+            self.annotated.add(s)
+            if not isinstance(o, ox.Literal):
+                self.annotated.add(o)
             return
         if kind == SCHEMA or (kind == TYPE and is_schema_triple(p, o)):
             self.schema.add(ox.Triple(s, ox.NamedNode(p), o))

@@ -502,12 +502,15 @@ def facts_subjects(store: ox.Store, nodes: Iterable[Term], labels: dict[str, str
 
 def validate_store(store: ox.Store, labels: dict[str, str], *,
                    focus: Iterable[Term] | None = None, workers: int = 1,
-                   progress: Callable[[int, int], None] | None = None) -> Report:
+                   progress: Callable[[int, int], None] | None = None,
+                   only: Callable[[Constraint], bool] | None = None) -> Report:
     """Validate a build's working store: every constraint over the union of its graphs,
     reported on the subjects of its facts graphs (`labels` maps each facts graph to the
-    file it came from). With `focus`, only those nodes are checked."""
+    file it came from). With `focus`, only those nodes are checked; with `only`, only the
+    constraints it accepts are run (the build leaves out one whose results its own check
+    decides, rivalry.graph.build.declared_terms_decided)."""
     focus_list = list(focus) if focus is not None else None
-    found = run_all(store, focus=focus_list, workers=workers, progress=progress)
+    found = run_all(store, focus=focus_list, workers=workers, progress=progress, only=only)
     where = facts_subjects(store, (v.focus for v in found), labels, workers=workers)
     results = sort_results([to_result(v, where[v.focus]) for v in found if v.focus in where])
     conforms = not any(r.severity == "Violation" for r in results)

@@ -24,6 +24,7 @@ from rivalry.graph.store import EmbeddedStore, StoreLocation
 from .conftest import CURATED_FACTS, DATA, run
 
 RV = "PREFIX rv: <https://w3id.org/rivalry/ontology#>\n"
+RV_NS = "https://w3id.org/rivalry/ontology#"
 
 
 def select(store: EmbeddedStore, query: str) -> list[list[str]]:
@@ -199,6 +200,60 @@ def test_unknown_ontology_term_is_refused_naming_file_and_term(tmp_path: Path,
     assert "typo.ttl" in detail and "Sanktion" in detail
     assert "does not declare" in detail
     assert not (tmp_path / "s" / "current").exists()
+
+
+@pytest.mark.parametrize("checks", [{}, {"consistency": False},
+                                    {"validation": False, "consistency": True}])
+def test_a_term_only_an_annotation_names_is_refused(tmp_path: Path, checks: dict) -> None:
+    """A misspelt term as the value of an annotation property (rdfs:seeAlso) is refused
+    whichever checks run: the consistency check's pass, which skips annotation triples
+    for the kinds, still reads their terms; with every check, SHACL leaves its shape of
+    declared terms to the terms check, which must see it."""
+    with pytest.raises(InvalidFacts) as caught:
+        build(tmp_path / "s", DATA / "unknown-term-annotated", **checks)
+    detail = str(caught.value)
+    assert "see-also.ttl" in detail and "Sanktion" in detail, detail
+    assert not (tmp_path / "s" / "current").exists()
+
+
+def test_the_shape_of_declared_terms_runs_when_the_terms_check_cannot_decide_it(
+        tmp_path: Path) -> None:
+    """The terms check counts a term as declared when the ontology says anything of it;
+    the shape, only when it has a type. An ontology that mentions a term without typing
+    it leaves the shape's verdict to the shape, and a full build runs it."""
+    from rivalry.ontology import ontology_file
+
+    ontology = tmp_path / "ontology.ttl"
+    ontology.write_text(ontology_file().read_text("utf-8") + """
+<https://w3id.org/rivalry/ontology#Loose>
+    <http://www.w3.org/2000/01/rdf-schema#comment> "said, never typed"@en .
+""", "utf-8")
+    facts = tmp_path / "facts"
+    facts.mkdir()
+    (facts / "loose.ttl").write_text(
+        (DATA / "unknown-term-annotated" / "see-also.ttl").read_text("utf-8")
+        .replace("rv:Sanktion", "rv:Loose"), "utf-8")
+    with pytest.raises(InvalidFacts) as caught:
+        build(tmp_path / "s", facts, ontology=ontology)
+    detail = str(caught.value)
+    assert "do not pass the shapes" in detail and "Loose" in detail, detail
+    assert "not declared in the rivalry ontology" in detail
+
+
+def test_the_shipped_ontology_lets_a_build_leave_the_declared_terms_to_its_check(
+        store_dir: Path) -> None:
+    """Every rivalry term of the ontology and metadata graphs is typed in the ontology,
+    so a full build of the curated facts leaves DeclaredTermsShape to its terms check."""
+    from rivalry.graph.build import declared_terms_decided
+
+    built = ox.Store()
+    built.extend(ox.Store.read_only(str(store_dir / "current" / "db"))
+                 .quads_for_pattern(None, None, None, None))
+    assert declared_terms_decided(built)
+    built.add(ox.Quad(ox.NamedNode(RV_NS + "Action"),
+                      ox.NamedNode("http://www.w3.org/2000/01/rdf-schema#seeAlso"),
+                      ox.NamedNode(RV_NS + "Untyped"), ox.NamedNode(ONTOLOGY_GRAPH)))
+    assert not declared_terms_decided(built)
 
 
 def test_failure_while_writing_leaves_no_partial_build(fresh_store: Path,
