@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import pyoxigraph as ox
 
@@ -51,6 +52,13 @@ def _count(store: GraphReader, query: str) -> int:
     return int(term_value(rows[0][0])) if rows and rows[0][0] is not None else 0
 
 
+def _integers(rows: list[Any], width: int) -> list[int]:
+    """The first row of a query's answer as integers (0 for what is unbound, or when
+    there is no row)."""
+    first = rows[0] if rows else (None,) * width
+    return [int(term_value(v)) if v is not None else 0 for v in first]
+
+
 def statistics(store: GraphReader, *, triples: int | None = None) -> Statistics:
     """What VoID says of the graph: `triples` counts distinct triples of the union (given
     by a caller that has just written the union, as a build has: the query holds every
@@ -66,15 +74,18 @@ def statistics(store: GraphReader, *, triples: int | None = None) -> Statistics:
         "SELECT (COUNT(*) AS ?n) (SUM(IF(isIRI(?s) && STRSTARTS(STR(?s), "
         f'"{ID_BASE}"), 1, 0)) AS ?entities) WHERE {{ SELECT DISTINCT ?s WHERE {{ ?s ?p ?o }} }}'
     ).rows())
-    subjects, entities = (int(term_value(v)) if v is not None else 0
-                          for v in (rows[0] if rows else (None, None)))
+    subjects, entities = _integers(rows, 2)
+    # the properties and the objects in one pass over the triples, not two
+    properties, objects = _integers(list(store.query(
+        "SELECT (COUNT(DISTINCT ?p) AS ?np) (COUNT(DISTINCT ?o) AS ?no) WHERE { ?s ?p ?o }"
+    ).rows()), 2)
     stats = Statistics(
         triples=triples,
         entities=entities,
         classes=_count(store, "SELECT (COUNT(DISTINCT ?c) AS ?n) WHERE { ?s a ?c }"),
-        properties=_count(store, "SELECT (COUNT(DISTINCT ?p) AS ?n) WHERE { ?s ?p ?o }"),
+        properties=properties,
         distinct_subjects=subjects,
-        distinct_objects=_count(store, "SELECT (COUNT(DISTINCT ?o) AS ?n) WHERE { ?s ?p ?o }"),
+        distinct_objects=objects,
     )
     stats.graphs = dict(sorted(store.graph_sizes().items()))
     for c, n in store.query("SELECT ?c (COUNT(DISTINCT ?s) AS ?n) WHERE { ?s a ?c "
