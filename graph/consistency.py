@@ -37,8 +37,9 @@ import shutil
 import subprocess
 import tempfile
 import time
+from array import array
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -394,40 +395,147 @@ SKIP, SCHEMA, TYPE, ASSERTION = range(4)
 
 
 @dataclass
+class Assertions:
+    """The assertions of the facts, between individuals (subject, property, object) and of
+    values (subject, property, the value's representative in the summary), as numbers:
+    a node's number is its place in `Features.nodes`, a property's in `properties`, a
+    value's in `texts`. Three machine integers per assertion, where a Python object per
+    triple (tens of millions at a million measures) would not fit; counted by `counts`
+    in C loops."""
+
+    properties: list[str] = field(default_factory=list)
+    texts: list[str] = field(default_factory=list)
+    #: (subjects, properties, objects) of the assertions between individuals
+    edges: tuple[array, array, array] = field(
+        default_factory=lambda: (array("l"), array("l"), array("l")))
+    #: (subjects, properties, values) of the assertions of values
+    values: tuple[array, array, array] = field(
+        default_factory=lambda: (array("l"), array("l"), array("l")))
+
+    def __post_init__(self) -> None:
+        self._properties: dict[str, int] = {}
+        self._texts: dict[str, int] = {}
+        #: the representative of the values of a property and datatype (or language),
+        #: None where it is each value itself (its range depends on it)
+        self._representatives: dict[tuple[str, str], str | None] = {}
+
+    def property(self, p: str) -> int:
+        found = self._properties.get(p)
+        if found is None:
+            found = self._properties[p] = len(self.properties)
+            self.properties.append(p)
+        return found
+
+    def value(self, s: int, p: str, o: ox.Literal, tbox: TBox) -> None:
+        language = o.language
+        cache = (p, "@" + language) if language else (p, o.datatype.value)
+        text = self._representatives.get(cache, "")
+        if text == "":
+            text = _literal_text(o, p, tbox)
+            # the literal itself stands for itself (its value counts): not kept by kind
+            by_value = not text.startswith('"x"@') and text == str(o)
+            self._representatives[cache] = None if by_value else text
+        elif text is None:
+            text = str(o)
+        number = self._texts.get(text)
+        if number is None:
+            number = self._texts[text] = len(self.texts)
+            self.texts.append(text)
+        subjects, properties, values = self.values
+        subjects.append(s)
+        properties.append(self.property(p))
+        values.append(number)
+
+    def counts(self, keys: list[str]) -> tuple[Counter, Counter]:
+        """How many assertions there are of each (key, property, key) and (key, property,
+        value), with each node's key at its number in `keys`."""
+        of_node, of_property = keys.__getitem__, self.properties.__getitem__
+        s, p, o = self.edges
+        edges = Counter(zip(map(of_node, s), map(of_property, p), map(of_node, o),
+                            strict=True))
+        s, p, v = self.values
+        values = Counter(zip(map(of_node, s), map(of_property, p),
+                             map(self.texts.__getitem__, v), strict=True))
+        return edges, values
+
+
+class _Owned(Mapping[Term, frozenset[str]]):
+    """Each node's features, read by node (`Features.features`)."""
+
+    def __init__(self, features: Features) -> None:
+        self._numbers, self._owns = features.numbers, features.owns
+
+    def __getitem__(self, node: Term) -> frozenset[str]:
+        return self._owns[self._numbers[node]]
+
+    def __contains__(self, node: object) -> bool:
+        return node in self._numbers
+
+    def __iter__(self) -> Iterator[Term]:
+        return iter(self._numbers)
+
+    def __len__(self) -> int:
+        return len(self._numbers)
+
+
+@dataclass
 class Features:
     """What the kind of each individual is made of, gathered from the facts."""
 
     tbox: TBox
-    #: Each individual's features: one shared frozenset per distinct combination (a
-    #: few hundred kinds for millions of individuals), never changed in place.
-    features: dict[Term, frozenset[str]] = field(default_factory=dict)
     schema: set[ox.Triple] = field(default_factory=set)
     identity: set[Term] = field(default_factory=set)
     literals: dict[ox.Literal, list[tuple[Term, str]]] = field(default_factory=dict)
     functional_values: dict[tuple[Term, str], set[Term]] = field(default_factory=dict)
-    #: The assertions between individuals (subject, property, object) and of values
-    #: (subject, property, representative literal), kept when `keep` is set.
-    assertions: list[tuple[Term, str, Any]] = field(default_factory=list)
+    #: With `keep`, the assertions between individuals and of values, as numbers, for
+    #: `summarise` to count without reading the store again.
     keep: bool = False
+    assertions: Assertions = field(default_factory=lambda: Assertions())
     #: The nodes of annotation triples (which say nothing of kinds, so have no features):
     #: kept so that the IRIs the facts use can be read off this pass (rivalry.graph.build.
     #: terms_used), every one of them.
     annotated: set[Term] = field(default_factory=set)
 
     def __post_init__(self) -> None:
+        #: Each node with features (or a type that says nothing of kinds), numbered in
+        #: the order met: `nodes[n]` is node number n, `numbers` the reverse, `owns[n]`
+        #: its features, one shared frozenset per distinct combination (a few hundred
+        #: kinds for millions of individuals), never changed in place.
+        self.nodes: list[Term] = []
+        self.numbers: dict[Term, int] = {}
+        self.owns: list[frozenset[str]] = []
         self._kinds: dict[str, int] = {}
         self._strings: dict[Any, Any] = {}
         self._grown: dict[tuple[frozenset[str], str], frozenset[str]] = {}
         self._texts: dict[frozenset[str], str] = {}
 
-    def _give(self, node: Term, feature: str) -> None:
+    @property
+    def features(self) -> Mapping[Term, frozenset[str]]:
+        """Each individual's features, by node."""
+        return _Owned(self)
+
+    def _number(self, node: Term) -> int:
+        found = self.numbers.get(node)
+        if found is None:
+            found = self.numbers[node] = len(self.nodes)
+            self.nodes.append(node)
+            self.owns.append(NO_FEATURES)
+        return found
+
+    def _give(self, node: Term, feature: str) -> int:
         """Add a feature to a node's set: the set that results is shared by every node
-        with the same features (not a set per node: millions of them at a million measures)."""
-        before = self.features.get(node, NO_FEATURES)
+        with the same features (not a set per node: millions of them at a million
+        measures). Returns the node's number."""
+        number = self.numbers.get(node)
+        if number is None:
+            number = self._number(node)
+        owns = self.owns
+        before = owns[number]
         after = self._grown.get((before, feature))
         if after is None:
             after = self._grown[(before, feature)] = before | {feature}
-        self.features[node] = after
+        owns[number] = after
+        return number
 
     def text(self, own: frozenset[str]) -> str:
         """The kind made of these features, as text (one string per distinct set)."""
@@ -472,15 +580,15 @@ class Features:
                 if name is None:
                     name = strings[value] = "t " + value
                 give(s, name)
-            elif s not in self.features:
-                self.features[s] = NO_FEATURES
+            elif s not in self.numbers:
+                self._number(s)
             return
         if isinstance(o, ox.Literal):
             cached = strings.get((p, o.datatype.value if not o.language else "@"))
             if cached is None:
                 cached = self._literal_kind(p, o)
             feature, by_value, checked = cached
-            give(s, feature + " = " + o.value if by_value else feature)
+            number = give(s, feature + " = " + o.value if by_value else feature)
             if checked:
                 uses = self.literals.get(o)
                 if uses is None:
@@ -488,15 +596,18 @@ class Features:
                 if len(uses) < 5:
                     uses.append((s, p))
             if self.keep:
-                self.assertions.append((s, p, _literal_text(o, p, self.tbox)))
+                self.assertions.value(number, p, o, self.tbox)
         else:
             names = strings.get(p)
             if names is None:
-                names = strings[p] = ("o " + p, "i " + p)
-            give(s, names[0])
-            give(o, names[1])
+                names = strings[p] = ("o " + p, "i " + p, self.assertions.property(p))
+            number = give(s, names[0])
+            other = give(o, names[1])
             if self.keep:
-                self.assertions.append((s, p, o))
+                subjects, properties, objects = self.assertions.edges
+                subjects.append(number)
+                properties.append(names[2])
+                objects.append(other)
         tbox = self.tbox
         if tbox.functional or tbox.inverse_functional:
             if p in tbox.functional:
@@ -519,7 +630,8 @@ class Features:
     def key(self, node: Term) -> str:
         if node in self.identity or node in self.tbox.individuals:
             return "= " + str(node)
-        return self.text(self.features.get(node, NO_FEATURES))
+        number = self.numbers.get(node)
+        return self.text(NO_FEATURES if number is None else self.owns[number])
 
 
 def inferred_kept(store: ox.Store) -> frozenset[str]:
@@ -552,9 +664,10 @@ def quads_of(store: ox.Store, graphs: list[ox.NamedNode], kept: frozenset[str]
 
 
 def gather(store: ox.Store, tbox: TBox, graphs: list[ox.NamedNode], *,
-           keep: bool = False, kept: frozenset[str] | None = None) -> Features:
-    """The features of every individual of the facts, in one pass over the store (and
-    the assertions between them, for the summary, with `keep`)."""
+           kept: frozenset[str] | None = None) -> Features:
+    """The features of every individual of the facts and the assertions between them,
+    for the summary, in one pass over the store."""
+    keep = True
     features = Features(tbox, keep=keep)
     add = features.add
     kept = inferred_kept(store) if kept is None else kept
@@ -673,66 +786,27 @@ def _literal(text: str) -> ox.Literal:
     return parsed.object
 
 
-def summarise(features: Features, store: ox.Store, graphs: list[ox.NamedNode],
-              examples: int = 5) -> Summary:
-    """The summary of the facts whose features were gathered (with their assertions, or
-    reading the store again when they were not kept)."""
+def summarise(features: Features, examples: int = 5) -> Summary:
+    """The summary of the facts whose features and assertions were gathered (`gather`)."""
+    if not features.keep:
+        raise ValueError("the features were gathered without their assertions")
     summary = Summary(schema=set(features.schema))
     identity = features.identity | features.tbox.individuals
-    keys: dict[Term, str] = {}
-    for node, own in features.features.items():
-        k = keys[node] = ("= " + str(node)) if node in identity else features.text(own)
+    keys: list[str] = []  # by node number
+    for node, own in zip(features.nodes, features.owns, strict=True):
+        k = ("= " + str(node)) if node in identity else features.text(own)
+        keys.append(k)
         summary.kinds[k] = summary.kinds.get(k, 0) + 1
         shown = summary.examples.setdefault(k, [])
         if len(shown) < examples:
             shown.append(str(node))
-
-    def key(node: Term) -> str:
-        found = keys.get(node)
-        if found is None:
-            found = keys[node] = features.key(node)
-        return found
-
-    if features.keep:
-        edges, values = summary.edges, summary.values
-        for s, p, o in features.assertions:
-            if isinstance(o, str):
-                values[(keys[s], p, o)] += 1
-            else:
-                edges[(keys[s], p, keys[o])] += 1
-        for s in identity:  # individuals kept as themselves keep their types
-            for t in features.features.get(s, ()):
-                if t.startswith("t "):
-                    edges[(keys.get(s) or key(s), RDF_TYPE, "= <" + t[2:] + ">")] += 1
-        return summary
-    # a second pass over the store: keeping every assertion from the first would hold
-    # a Python object per triple
-    edges, values = summary.edges, summary.values
-    kind = features.kind
-    texts: dict[Any, str] = {}
-    tbox = features.tbox
-    for q in quads_of(store, graphs, inferred_kept(store)):
-        p = q.predicate.value
-        if kind(p) != ASSERTION:
-            continue
-        o = q.object
-        ks = keys.get(q.subject) or key(q.subject)
-        if isinstance(o, ox.Literal):
-            cache = (p, o.language or "", o.datatype.value)
-            text = texts.get(cache)
-            if text is None:
-                text = _literal_text(o, p, tbox)
-                if not text.startswith('"x"@') and text == str(o):  # by value
-                    values[(ks, p, text)] += 1
-                    continue
-                texts[cache] = text
-            values[(ks, p, text)] += 1
-        else:
-            edges[(ks, p, keys.get(o) or key(o))] += 1
+    summary.edges, summary.values = features.assertions.counts(keys)
+    edges = summary.edges
     for node in identity:  # individuals kept as themselves keep their types
-        for t in features.features.get(node, ()):
+        number = features.numbers.get(node)
+        for t in features.owns[number] if number is not None else ():
             if t.startswith("t "):
-                edges[(keys.get(node) or key(node), RDF_TYPE, "= <" + t[2:] + ">")] += 1
+                edges[("= " + str(node), RDF_TYPE, "= <" + t[2:] + ">")] += 1
     return summary
 
 
@@ -1026,7 +1100,7 @@ def check_store(store: ox.Store, settings: HermitSettings = HermitSettings(), *,
     if features.schema:  # the facts hold schema triples: read again with them
         tbox = TBox.read(ontology + sorted(features.schema, key=str))
         features = gather(store, tbox, graphs, kept=kept)
-    summary = summarise(features, store, graphs)
+    summary = summarise(features)
     report = decide(store, graphs, ontology, tbox, features, summary, settings,
                     progress=progress)
     return report, summary, features

@@ -19,6 +19,8 @@ from rivalry.graph.reason import check_consistency
 
 from .conftest import CURATED_FACTS, DATA, run
 
+RDF_TYPE = "http://www.w3.org/1999/02/22-rdf-syntax-ns#type"
+
 pytestmark = pytest.mark.hermit
 
 #: Inconsistent fixtures, and ill-typed ones: reading facts refuses the latter first
@@ -83,6 +85,53 @@ def test_the_curated_graph_is_summarised(curated_build) -> None:  # noqa: ANN001
     assert report is not None and report.ok
     assert report.method == "summary"
     assert 0 < report.kinds < report.individuals
+
+
+def test_the_summary_counts_each_assertion_as_a_reading_triple_by_triple_does() -> None:
+    """The summary's edges and values, counted from the assertions kept as numbers, are
+    those of a plain count over the store's triples, one by one, with each node's key."""
+    from collections import Counter
+
+    from rivalry.graph.consistency import (
+        ASSERTION,
+        TBox,
+        _literal_text,
+        data_graphs,
+        gather,
+        inferred_kept,
+        ontology_triples,
+        summarise,
+    )
+    from rivalry.graph.consistency import quads_of as read_quads
+    from rivalry.graph.reason import materialise
+
+    store = ox.Store()
+    store.extend(load_ontology())
+    for f in sorted(CURATED_FACTS.rglob("*.ttl")):
+        graph = graph_for(f.relative_to(CURATED_FACTS).with_suffix("").as_posix())
+        store.extend(ox.Quad(q.subject, q.predicate, q.object, graph)
+                     for q in ox.parse(path=str(f), format=ox.RdfFormat.TURTLE))
+    materialise(store)
+    graphs, kept = data_graphs(store), inferred_kept(store)
+    features = gather(store, TBox.read(ontology_triples(store)), graphs, kept=kept)
+    summary = summarise(features)
+    edges: Counter = Counter()
+    values: Counter = Counter()
+    for q in read_quads(store, graphs, kept):
+        p = q.predicate.value
+        if features.kind(p) != ASSERTION:
+            continue
+        if isinstance(q.object, ox.Literal):
+            values[(features.key(q.subject), p, _literal_text(q.object, p, features.tbox))] += 1
+        else:
+            edges[(features.key(q.subject), p, features.key(q.object))] += 1
+    for node in features.identity | features.tbox.individuals:
+        for t in features.features.get(node, ()):
+            if t.startswith("t "):
+                edges[(features.key(node), RDF_TYPE, "= <" + t[2:] + ">")] += 1
+    assert summary.edges == edges and summary.values == values
+    assert len(edges) > 100 and len(values) > 10
+    assert sum(summary.kinds.values()) == len(features.features)
 
 
 def test_summary_of_a_functional_property_is_not_fooled() -> None:
