@@ -940,7 +940,7 @@ def _full(facts: Path | None, ontology: Path | None, options: BuildOptions, phas
                    lambda _: "every rivalry term the facts use is declared in the ontology")
     if work.consistency is not None:
         refuse_if_inconsistent(work.consistency)
-    derive_phase(working, phases, mirror, on_disk=on_disk)
+    derive_phase(working, phases, mirror, on_disk=on_disk, scratch=scratch)
     return work
 
 
@@ -949,23 +949,30 @@ DERIVE_BATCH = 100_000
 
 
 def derive_phase(store: ox.Store, phases: Phases, mirror: DiskWriter | None = None, *,
-                 on_disk: bool = False) -> int:
+                 on_disk: bool = False, scratch: Path | None = None) -> int:
     """What queries need and engines compute differently (rivalry.graph.derive), into
     its graph (and into the database `mirror` written alongside): once the facts have
     passed their checks, which never see it. The quads are written in batches as they
     are computed, so that memory holds one batch, not the graph; on disk by bulk loading
-    (a transaction holds what it writes in memory). Returns how many."""
+    (a transaction holds what it writes in memory). With a `scratch` directory, the
+    database is given the finished graph at the end, as N-Triples written natively,
+    rather than each batch: its thread, which converts each quad of a batch under
+    Python's lock, would slow the computation, which is Python. Returns how many."""
     from rivalry.graph.derive import derived_quads
 
+    graph = ox.NamedNode(DERIVED_GRAPH)
+
     def run() -> int:
-        store.remove_graph(ox.NamedNode(DERIVED_GRAPH))
+        store.remove_graph(graph)
         written = 0
         quads = derived_quads(store)
         while batch := list(itertools.islice(quads, DERIVE_BATCH)):
             add_quads(store, batch, on_disk)
-            if mirror is not None:
+            if mirror is not None and scratch is None:
                 mirror.quads(batch)
             written += len(batch)
+        if mirror is not None and scratch is not None:
+            mirror.graph_of(store, graph, scratch)
         return written
 
     return phases.run("derive", run, lambda n: f"{_count(n, 'triple')} into "
