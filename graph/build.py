@@ -230,6 +230,12 @@ def load_turtle(store: ox.Store, data: bytes, graph: ox.NamedNode, on_disk: bool
         store.bulk_load(data, ox.RdfFormat.TURTLE, base_iri=_base(), to_graph=graph)
 
 
+def has_blank_nodes(store: ox.Store, graph: ox.NamedNode) -> bool:
+    """Whether a graph of the store holds a blank node (as subject or object)."""
+    return bool(store.query(f"""ASK {{ GRAPH <{graph.value}> {{ ?s ?p ?o }}
+                                FILTER(isBlank(?s) || isBlank(?o)) }}"""))
+
+
 class DiskWriter:
     """Writes a build's on-disk database in a thread of its own, from the same files and
     triples as the working store, while the working store is checked: the database
@@ -252,7 +258,7 @@ class DiskWriter:
 
     def graph_of(self, store: ox.Store, graph: ox.NamedNode, scratch: Path) -> None:
         """Copy one graph of a store, through a file of N-Triples (the store is only
-        read, while other threads read it too)."""
+        read, while other threads read it too); quad by quad if it holds a blank node."""
         self.jobs.put(("graph", (store, scratch / "graph.nt"), graph))
 
     def _run(self) -> None:
@@ -268,6 +274,10 @@ class DiskWriter:
                     load_turtle(self.db, payload, graph, on_disk=True)
                 elif kind == "quads":
                     add_quads(self.db, payload, on_disk=True)
+                elif has_blank_nodes(payload[0], graph):
+                    # a store's loader gives blank nodes labels of its own: as quads,
+                    # which keep theirs (the facts' canonical labels)
+                    self.db.bulk_extend(payload[0].quads_for_pattern(None, None, None, graph))
                 else:
                     source, path = payload
                     source.dump(str(path), ox.RdfFormat.N_TRIPLES, from_graph=graph)

@@ -174,7 +174,10 @@ class _Graph:
                          f"WHERE {{ {self.within('?s')} ?s <{predicate}> ?v }}")
 
     def members(self, cls: str) -> Iterator[list[str]]:
-        return self.rows(f"SELECT (STR(?s) AS ?a) WHERE {{ {self.within('?s')} ?s a <{cls}> }}")
+        """The IRIs of the class's members (a blank node is no entity: STR of one would
+        be unbound, an empty line of CSV)."""
+        return self.rows(f"SELECT (STR(?s) AS ?a) WHERE {{ {self.within('?s')} ?s a <{cls}> "
+                         "FILTER(isIRI(?s)) }")
 
 
 PREFIX_SQL = f"""PREFIX rv: <{RV}> PREFIX rdfs: <{RDFS}> PREFIX skos: <{SKOS}>

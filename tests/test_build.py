@@ -256,6 +256,33 @@ def test_the_shipped_ontology_lets_a_build_leave_the_declared_terms_to_its_check
     assert not declared_terms_decided(built)
 
 
+def test_blank_nodes_of_the_built_graphs_keep_their_labels_in_the_database(
+        tmp_path: Path) -> None:
+    """The inferred and derived graphs reach the database whole; a store's loader would
+    give their blank nodes labels of its own, cutting them off the facts' nodes. Each
+    blank node of the database's inferred and derived graphs is a node of the facts."""
+    facts = tmp_path / "facts"
+    facts.mkdir()
+    (facts / "blank.ttl").write_text("""
+@prefix rv:   <https://w3id.org/rivalry/ontology#> .
+@prefix rdfs: <http://www.w3.org/2000/01/rdf-schema#> .
+<https://w3id.org/rivalry/id/person/test-blank> a rv:Person ;
+    rdfs:label "a person who denied"@en .
+[] a rv:Denial ; rdfs:label "a denial without a name"@en ;
+    rv:issuedBy <https://w3id.org/rivalry/id/person/test-blank> .
+""", "utf-8")
+    result = build(tmp_path / "s", facts, consistency=False, validation=False)
+    db = ox.Store.read_only(str(result.path / "db"))
+    in_facts = {q.subject for q in db.quads_for_pattern(None, None, None, None)
+                if isinstance(q.graph_name, ox.NamedNode)
+                and q.graph_name.value.startswith(FACTS_GRAPH_BASE)}
+    for built in (INFERRED_GRAPH, DERIVED_GRAPH):
+        blank = {t for q in db.quads_for_pattern(None, None, None, ox.NamedNode(built))
+                 for t in (q.subject, q.object) if isinstance(t, ox.BlankNode)}
+        assert blank, f"the fixture should give <{built}> a blank node"
+        assert blank <= in_facts, built
+
+
 def test_failure_while_writing_leaves_no_partial_build(fresh_store: Path,
                                                        monkeypatch: pytest.MonkeyPatch) -> None:
     before = served_snapshot(fresh_store)
