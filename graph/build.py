@@ -939,19 +939,47 @@ def _full(facts: Path | None, ontology: Path | None, options: BuildOptions, phas
             used.update(terms_used(features))
 
     # SHACL (mostly in pyoxigraph) and the consistency check (mostly Python, then
-    # HermiT) side by side; a refusal of either is raised once both have ended
+    # HermiT) side by side; a refusal of either is raised once both have ended. In
+    # memory, the derived graph is computed meanwhile, into a store of its own: the
+    # checks never see it, and it joins the graph once they pass
+    computed: Derived | None = None
     if on_disk:
         shacl()
         consistency()
     else:
-        phases.together(shacl, consistency)
+        computed = phases.together(shacl, consistency, compute_derived(working))[2]
     if options.consistency:
         phases.run("terms", lambda: check_used_terms(working, labels, used),
                    lambda _: "every rivalry term the facts use is declared in the ontology")
     if work.consistency is not None:
         refuse_if_inconsistent(work.consistency)
-    derive_phase(working, phases, mirror, on_disk=on_disk, scratch=scratch)
+    derive_phase(working, phases, mirror, on_disk=on_disk, scratch=scratch, computed=computed)
     return work
+
+
+@dataclass
+class Derived:
+    """The derived graph, computed beside the checks into a store of its own."""
+
+    store: ox.Store
+    quads: int
+    seconds: float
+
+
+def compute_derived(store: ox.Store) -> Callable[[], Derived]:
+    """A job computing the derived graph of `store` into a new store in memory."""
+    from rivalry.graph.derive import derived_quads
+
+    def job() -> Derived:
+        started = time.monotonic()
+        aside = ox.Store()
+        quads = derived_quads(store)
+        count = 0
+        while batch := list(itertools.islice(quads, DERIVE_BATCH)):
+            aside.extend(batch)
+            count += len(batch)
+        return Derived(aside, count, time.monotonic() - started)
+    return job
 
 
 #: Derived quads written to the store at a time (a million measures derive millions).
@@ -959,7 +987,8 @@ DERIVE_BATCH = 100_000
 
 
 def derive_phase(store: ox.Store, phases: Phases, mirror: DiskWriter | None = None, *,
-                 on_disk: bool = False, scratch: Path | None = None) -> int:
+                 on_disk: bool = False, scratch: Path | None = None,
+                 computed: Derived | None = None) -> int:
     """What queries need and engines compute differently (rivalry.graph.derive), into
     its graph (and into the database `mirror` written alongside): once the facts have
     passed their checks, which never see it. The quads are written in batches as they
@@ -967,7 +996,8 @@ def derive_phase(store: ox.Store, phases: Phases, mirror: DiskWriter | None = No
     (a transaction holds what it writes in memory). With a `scratch` directory, the
     database is given the finished graph at the end, as N-Triples written natively,
     rather than each batch: its thread, which converts each quad of a batch under
-    Python's lock, would slow the computation, which is Python. Returns how many."""
+    Python's lock, would slow the computation, which is Python. With `computed` (in
+    memory, beside the checks), its quads are added. Returns how many."""
     from rivalry.graph.derive import derived_quads
 
     graph = ox.NamedNode(DERIVED_GRAPH)
@@ -975,18 +1005,26 @@ def derive_phase(store: ox.Store, phases: Phases, mirror: DiskWriter | None = No
     def run() -> int:
         store.remove_graph(graph)
         written = 0
-        quads = derived_quads(store)
-        while batch := list(itertools.islice(quads, DERIVE_BATCH)):
-            add_quads(store, batch, on_disk)
-            if mirror is not None and scratch is None:
-                mirror.quads(batch)
-            written += len(batch)
+        if computed is not None:  # as quads: N-Quads read again would rename blank nodes
+            store.extend(computed.store.quads_for_pattern(None, None, None, graph))
+            written = computed.quads
+        else:
+            quads = derived_quads(store)
+            while batch := list(itertools.islice(quads, DERIVE_BATCH)):
+                add_quads(store, batch, on_disk)
+                if mirror is not None and scratch is None:
+                    mirror.quads(batch)
+                written += len(batch)
         if mirror is not None and scratch is not None:
             mirror.graph_of(store, graph, scratch)
+        elif mirror is not None and computed is not None:
+            mirror.quads(list(store.quads_for_pattern(None, None, None, graph)))
         return written
 
+    beside = (f" (computed in {computed.seconds:.1f} s beside the checks)"
+              if computed is not None else "")
     return phases.run("derive", run, lambda n: f"{_count(n, 'triple')} into "
-                                               f"<{DERIVED_GRAPH}>")
+                                               f"<{DERIVED_GRAPH}>{beside}")
 
 
 def check_facts(facts: Path | None = None, options: BuildOptions | None = None, *,
