@@ -529,7 +529,7 @@ def declared_terms_decided(store: ox.Store) -> bool:
     so that a full build need not run the shape (its query reads every triple of the
     union, about a fifth of SHACL's work at 100,000 measures).
 
-    The shape reports, on a typed subject of the facts, an rivalry term it uses (as
+    The shape reports, on a typed subject of the facts, a rivalry term it uses (as
     property or value, in any graph) that no graph gives a type. The terms check refuses
     any rivalry term a facts graph uses that the ontology does not declare. Every term
     a build's other graphs use comes from the facts or the ontology (the inferences) or
