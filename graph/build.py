@@ -993,14 +993,16 @@ def derive_phase(store: ox.Store, phases: Phases, mirror: DiskWriter | None = No
     its graph (and into the database `mirror` written alongside): once the facts have
     passed their checks, which never see it. The quads are written in batches as they
     are computed, so that memory holds one batch, not the graph; on disk by bulk loading
-    (a transaction holds what it writes in memory). With a `scratch` directory, the
-    database is given the finished graph at the end, as N-Triples written natively,
-    rather than each batch: its thread, which converts each quad of a batch under
-    Python's lock, would slow the computation, which is Python. With `computed` (in
-    memory, beside the checks), its quads are added. Returns how many."""
+    (a transaction holds what it writes in memory). The database `mirror` is given the
+    finished graph at the end (DiskWriter.graph_of, through a file in `scratch`), rather
+    than each batch: its thread, which converts each quad of a batch under Python's
+    lock, would slow the computation, which is Python. With `computed` (in memory,
+    beside the checks), its quads are added. Returns how many."""
     from rivalry.graph.derive import derived_quads
 
     graph = ox.NamedNode(DERIVED_GRAPH)
+    if mirror is not None and scratch is None:
+        raise ValueError("a database written alongside needs a scratch directory")
 
     def run() -> int:
         store.remove_graph(graph)
@@ -1012,13 +1014,9 @@ def derive_phase(store: ox.Store, phases: Phases, mirror: DiskWriter | None = No
             quads = derived_quads(store)
             while batch := list(itertools.islice(quads, DERIVE_BATCH)):
                 add_quads(store, batch, on_disk)
-                if mirror is not None and scratch is None:
-                    mirror.quads(batch)
                 written += len(batch)
         if mirror is not None and scratch is not None:
             mirror.graph_of(store, graph, scratch)
-        elif mirror is not None and computed is not None:
-            mirror.quads(list(store.quads_for_pattern(None, None, None, graph)))
         return written
 
     beside = (f" (computed in {computed.seconds:.1f} s beside the checks)"

@@ -667,8 +667,7 @@ def gather(store: ox.Store, tbox: TBox, graphs: list[ox.NamedNode], *,
            kept: frozenset[str] | None = None) -> Features:
     """The features of every individual of the facts and the assertions between them,
     for the summary, in one pass over the store."""
-    keep = True
-    features = Features(tbox, keep=keep)
+    features = Features(tbox, keep=True)
     add = features.add
     kept = inferred_kept(store) if kept is None else kept
     for q in quads_of(store, graphs, kept):

@@ -48,8 +48,7 @@ class Statistics:
 
 
 def _count(store: GraphReader, query: str) -> int:
-    rows = list(store.query(query).rows())
-    return int(term_value(rows[0][0])) if rows and rows[0][0] is not None else 0
+    return _integers(list(store.query(query).rows()), 1)[0]
 
 
 def _integers(rows: list[Any], width: int) -> list[int]:
