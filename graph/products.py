@@ -175,10 +175,21 @@ def write_figures(db: ox.Store, directory: Path, *, parts: UnionParts | None = N
     from rivalry.graph.void import statistics
 
     graph = BuiltGraph(db)
-    triples = None if parts is None else union_size(db, parts, graph.graph_sizes())
-    keep_figures(graph, directory, Figures(
-        stats(graph), statistics(graph, triples=triples), kept_figures(graph),
-        member_counts(graph)), state)
+    graph.graph_sizes()  # read once, before the threads that share them
+
+    def void() -> Any:
+        triples = None if parts is None else union_size(db, parts, graph.graph_sizes())
+        return statistics(graph, triples=triples)
+
+    # in two threads of about the same length (/stats' figures in one, the rest in the
+    # other): pyoxigraph runs a query without holding Python's interpreter lock, so the
+    # figures take both cores once nothing else of the build needs them
+    with ThreadPoolExecutor(2, thread_name_prefix="figures") as pool:
+        counted = pool.submit(stats, graph)
+        rest = pool.submit(lambda: (void(), kept_figures(graph), member_counts(graph)))
+        void_figures, kept, members = rest.result()
+        keep_figures(graph, directory, Figures(counted.result(), void_figures, kept, members),
+                     state)
 
 
 def update_figures(db: ox.Store, directory: Path, previous: Path, change: Any,
