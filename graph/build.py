@@ -130,6 +130,10 @@ class BuildResult:
     peak_mb: float = 0.0
     #: Seconds from the start until the build was published (the dumps come after).
     published_after: float = 0.0
+    #: The stores in memory the build left to its caller instead of freeing them
+    #: (BuildOptions.leave_memory): the finished graph, for the caller to drop or to leave
+    #: to the end of its process.
+    left_in_memory: list[ox.Store] = field(default_factory=list)
 
 
 @dataclass
@@ -145,6 +149,11 @@ class BuildOptions:
     incremental: bool = True
     #: Write the dumps of the whole graph into the build.
     dumps: bool = True
+    #: Hand the stores in memory to the caller (BuildResult.left_in_memory) rather than
+    #: free them before publishing. Freeing one walks every quad on one core, the
+    #: interpreter's lock held (3.3 s at 100,000 synthetic measures), which a process
+    #: that ends with the build (the `rivalry build` command) leaves to the system.
+    leave_memory: bool = False
 
     @property
     def threads(self) -> int:
@@ -1134,7 +1143,8 @@ def build(
         final = store_root.publish_build(work.store, info, products, progress)
         return BuildResult(info=info, path=final, files=work.files,
                            consistency=work.consistency, validation=work.validation,
-                           seconds=phases.seconds, peak_mb=peak_memory_mb())
+                           seconds=phases.seconds, peak_mb=peak_memory_mb(),
+                           left_in_memory=[work.store] if options.leave_memory else [])
     location = StoreLocation(store_root)
     directory = facts or Path(str(facts_dir()))
     plan = None
@@ -1172,9 +1182,13 @@ def build(
         else:
             work.manifest["shared_graphs"] = write_products()
             finish()
+        # the stores in memory, the working store when the database was written apart
+        left = [s for s in (work.in_memory, work.store if database.apart else None)
+                if s is not None] if options.leave_memory else []
         work.in_memory = None
         work.store = None  # type: ignore[assignment]  # closes the database: it is complete
-        gc.collect()
+        if not (left and database.apart):  # what may still hold the database on disk
+            gc.collect()
         write_state(partial, work.manifest, work.results, work.summary)
         final = location.publish(partial, info)
     except BaseException as e:
@@ -1196,7 +1210,7 @@ def build(
     return BuildResult(info=info, path=final, files=work.files, consistency=work.consistency,
                        validation=work.validation, incremental=plan is not None,
                        rechecked=work.rechecked, seconds=phases.seconds, peak_mb=peak,
-                       published_after=published)
+                       published_after=published, left_in_memory=left)
 
 
 def _full_into(partial: Path, facts: Path | None, ontology: Path | None,

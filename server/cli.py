@@ -11,9 +11,10 @@ be reached, refused a request or did not answer in time; 5 the reasoner could no
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import click
 import pyoxigraph as ox
@@ -78,6 +79,30 @@ store_option = click.option(
     help="Store directory (default: the `store` setting, RIVALRY_STORE, or var/store).")
 
 
+#: True in the `rivalry` command's own process (`run`), which ends when the command does;
+#: False where the commands are called in a longer-lived process (the tests' runner).
+_process_ends_with_command = False
+
+
+def run() -> None:
+    """The `rivalry` command: `main` in a process of its own, which ends with the command
+    (so a command may leave what it holds in memory to the system: `end_process`)."""
+    global _process_ends_with_command
+    _process_ends_with_command = True
+    main()
+
+
+def end_process(code: int) -> NoReturn:
+    """End the process now, its output flushed, without freeing what it holds: the
+    system reclaims a process's memory at once, where freeing a graph in memory object by
+    object takes seconds of one core (rivalry.graph.build.BuildOptions.leave_memory).
+    Only for `run`'s process: nothing is left for an exit handler to do there (every file
+    the command wrote is closed and in place)."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="rivalry")
 def main() -> None:
@@ -97,8 +122,6 @@ def build_options(settings: dict[str, Any], **overrides: Any) -> Any:
 
 
 def on_terminal() -> bool:
-    import os
-
     return sys.stderr.isatty() and not os.environ.get("CI")
 
 
@@ -164,20 +187,23 @@ def build(store: Path | None, facts: Path | None, consistency_check: bool, valid
     settings = settings_from(store=store)
     status = None if quiet else status_line()
     progress = (lambda _: None) if quiet else phase_printer(status)
-    options = build_options(settings, incremental=not full, dumps=dumps)
+    options = build_options(settings, incremental=not full, dumps=dumps,
+                            leave_memory=_process_ends_with_command)
     try:
         target = (RemoteStore.from_settings(settings) if settings["sparql_endpoint"]
                   else settings["store"])
-        run_build(target, facts, consistency=consistency_check,
-                  validation=validation, progress=progress,
-                  on_file=None if quiet else file_progress(), options=options,
-                  status=status)
+        result = run_build(target, facts, consistency=consistency_check,
+                           validation=validation, progress=progress,
+                           on_file=None if quiet else file_progress(), options=options,
+                           status=status)
     except RivalryError as e:
         if status is not None:
             status.clear()
         fail(e)
     except OSError as e:  # a write that is not the database's (the search index, dumps)
         fail(StoreWriteError.from_os_error(e, "the new build"))
+    if result.left_in_memory:  # published: nothing is left to do but free the graph
+        end_process(0)
 
 
 @main.command()
@@ -754,4 +780,4 @@ def show_settings() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run()

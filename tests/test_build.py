@@ -471,6 +471,22 @@ def test_files_bulk_loaded_or_written_in_transactions_give_the_same_database(
     assert built("bulk loads on disk", memory_mb=0) == expected
 
 
+def test_a_build_can_leave_its_graph_in_memory_to_its_caller(tmp_path: Path) -> None:
+    """`rivalry build` ends its process without freeing the graph in memory (seconds of
+    one core at scale): asked to, a build hands its stores in memory over, whole, once
+    published; otherwise it frees them. Built on disk, it has none to hand over."""
+    kept = build(tmp_path / "kept", options=BuildOptions(incremental=False, dumps=False,
+                                                         leave_memory=True))
+    freed = build(tmp_path / "freed", options=BuildOptions(incremental=False, dumps=False))
+    on_disk = build(tmp_path / "disk", options=BuildOptions(
+        memory_mb=0, incremental=False, dumps=False, leave_memory=True))
+    assert freed.left_in_memory == [] and on_disk.left_in_memory == []
+    [graph] = kept.left_in_memory
+    published = ox.Store.read_only(str(kept.path / "db"))
+    assert len(graph) == kept.info.quads == len(published)
+    assert sorted(map(str, graph)) == sorted(map(str, published))
+
+
 def test_a_graph_too_large_for_memory_is_built_on_disk_the_same(tmp_path: Path) -> None:
     """Past the build_memory_mb setting, the working store is the on-disk database: the
     same checks, the same store."""

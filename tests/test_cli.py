@@ -234,3 +234,33 @@ def test_commands_read_the_database_where_it_lies(store_dir: Path, cli: CliRunne
     result = run(cli, args[0], "--store", store_dir, *args[1:])
     assert result.exit_code == 0, result.output
     assert opened and not any(opened)
+
+
+def test_the_command_ends_its_process_once_its_build_is_published(tmp_path: Path) -> None:
+    """`rivalry build` in a process of its own leaves the graph in memory to the end of
+    the process (rivalry.server.cli.end_process): it still says everything, exits 0, and
+    the build it published is whole. A failed build exits with its own code."""
+    import os
+    import subprocess
+    import sys
+
+    from rivalry.graph.store import EmbeddedStore
+
+    from .conftest import CURATED_FACTS, DATA
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RIVALRY_")}
+
+    def rivalry_build(facts: Path) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [sys.executable, "-m", "rivalry.server.cli", "build", "--store",
+             str(tmp_path / "store"), "--facts", str(facts), "--no-consistency-check"],
+            env=env, capture_output=True, timeout=300)
+
+    done = rivalry_build(CURATED_FACTS)
+    said = done.stderr.decode().splitlines()
+    assert done.returncode == 0, said
+    assert said[-2].startswith("published build") and said[-1].startswith("done in")
+    store = EmbeddedStore(tmp_path / "store")
+    assert store.query("ASK { ?a a <https://w3id.org/rivalry/ontology#Action> }").boolean
+    refused = rivalry_build(DATA / "unknown-term")
+    assert refused.returncode == 1 and b"error:" in refused.stderr
