@@ -254,6 +254,20 @@ def test_the_shipped_ontology_lets_a_build_leave_the_declared_terms_to_its_check
                       ox.NamedNode("http://www.w3.org/2000/01/rdf-schema#seeAlso"),
                       ox.NamedNode(RV_NS + "Untyped"), ox.NamedNode(ONTOLOGY_GRAPH)))
     assert not declared_terms_decided(built)
+    built.remove_graph(ox.NamedNode(ONTOLOGY_GRAPH))
+    built.extend(ox.Store.read_only(str(store_dir / "current" / "db"))
+                 .quads_for_pattern(None, None, None, ox.NamedNode(ONTOLOGY_GRAPH)))
+    assert declared_terms_decided(built)
+    # the metadata's graph: an untyped rivalry term as subject, property or value
+    untyped, meta = ox.NamedNode(RV_NS + "Untyped"), ox.NamedNode(META_GRAPH)
+    label = ox.NamedNode("http://www.w3.org/2000/01/rdf-schema#label")
+    for quad in (ox.Quad(untyped, label, ox.Literal("x"), meta),
+                 ox.Quad(ox.NamedNode("https://example.org/x"), untyped, ox.Literal("x"), meta),
+                 ox.Quad(ox.NamedNode("https://example.org/x"), label, untyped, meta)):
+        built.add(quad)
+        assert not declared_terms_decided(built), quad
+        built.remove(quad)
+    assert declared_terms_decided(built)
 
 
 def test_blank_nodes_of_the_built_graphs_keep_their_labels_in_the_database(
