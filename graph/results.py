@@ -338,9 +338,45 @@ def trim_rows(body: bytes, fmt: ox.QueryResultsFormat, keep: int) -> tuple[bytes
     # count bounds the rows from above
     if body.count(b"},{") + 1 <= keep:
         return body, False
-    doc = json.loads(body)
-    rows = doc["results"]["bindings"]
-    if len(rows) <= keep:
+    return _trim_json(body, keep)
+
+
+#: Where a JSON results document's rows begin: the first `"bindings": [` (in a string, a
+#: quote is escaped, so no string value matches it)
+_BINDINGS = re.compile(r'"bindings"\s*:\s*\[\s*')
+_SPACE = re.compile(r"\s*")
+
+
+def _trim_json(body: bytes, keep: int) -> tuple[bytes, bool]:
+    """`trim_rows` for JSON: the rows are read one by one, each by the JSON decoder, to
+    where the `keep`-th ends, and the document is cut there, around its bytes as written
+    (parsing the whole document and writing it again took three times as long: 120 ms
+    for 10,001 rows of 3.7 MB). A document not laid out as expected is parsed whole."""
+    text = body.decode("utf-8")
+    decoder = json.JSONDecoder()
+    start = _BINDINGS.search(text)
+    try:
+        if start is None:
+            raise ValueError("no bindings")
+        pos, rows, cut = start.end(), 0, 0
+        while text[pos] != "]":
+            pos = decoder.raw_decode(text, pos)[1]
+            rows += 1
+            if rows == keep:
+                cut = pos
+            pos = _SPACE.match(text, pos).end()  # type: ignore[union-attr]
+            if text[pos] == ",":
+                pos = _SPACE.match(text, pos + 1).end()  # type: ignore[union-attr]
+            elif text[pos] != "]":
+                raise ValueError("not a list of rows")
+    except (ValueError, IndexError):
+        doc = json.loads(body)
+        found = doc["results"]["bindings"]
+        if len(found) <= keep:
+            return body, False
+        del found[keep:]
+        return json.dumps(doc, ensure_ascii=False, separators=(",", ":")).encode("utf-8"), True
+    if rows <= keep:
         return body, False
-    del rows[keep:]
-    return json.dumps(doc, ensure_ascii=False, separators=(",", ":")).encode("utf-8"), True
+    kept = text[:cut] if keep else text[:start.end()].rstrip()
+    return (kept + text[pos:]).encode("utf-8"), True

@@ -576,6 +576,43 @@ def test_trim_rows_cuts_any_excess(fmt: str) -> None:
         assert len(rows) == min(keep, 6), (keep, trimmed)
 
 
+@pytest.mark.parametrize("layout", ["compact", "spaced", "nested", "results first"])
+def test_trim_rows_cuts_json_rows_where_they_end_as_written(layout: str) -> None:
+    """A JSON answer is cut after its last kept row, the rows kept as they were written:
+    in pyoxigraph's compact layout, in another server's spaced one (keys before the
+    rows), with rows whose values are objects (triple terms), and with the keys in
+    another order. Strings holding `},{`, brackets and escaped quotes do not move the
+    cut."""
+    from rivalry.graph.results import trim_rows
+
+    rows = [{"x": {"type": "literal", "value": f"{i} }},{{\"]\\ [" + "\n"}} for i in range(5)]
+    rows[2] = {"t": {"type": "triple", "value": {
+        "subject": {"type": "uri", "value": "http://example.org/s"},
+        "predicate": {"type": "uri", "value": "http://example.org/p"},
+        "object": {"type": "literal", "value": "]}"}}}}
+    head = {"vars": ["x", "t"]}
+    if layout == "compact":
+        body = json.dumps({"head": head, "results": {"bindings": rows}},
+                          separators=(",", ":")).encode()
+    elif layout == "spaced":
+        body = json.dumps({"head": head, "results": {"distinct": False, "ordered": True,
+                                                     "bindings": rows}}, indent=2).encode()
+    elif layout == "nested":
+        body = json.dumps({"head": head, "results": {"bindings": rows}}, indent=1).encode()
+    else:
+        body = json.dumps({"results": {"bindings": rows}, "head": head}).encode()
+    for keep in range(7):
+        trimmed, truncated = trim_rows(body, ox.QueryResultsFormat.JSON, keep)
+        assert truncated is (keep < 5)
+        doc = json.loads(trimmed)
+        assert doc["head"] == head and doc["results"]["bindings"] == rows[:keep], keep
+        if truncated and keep:
+            # the bytes as written up to the end of the last row kept, then the list's end
+            same = next(i for i, (a, b) in enumerate(zip(trimmed, body, strict=False))
+                        if a != b)
+            assert trimmed[same:same + 1] == b"]" and body[same:].lstrip()[:1] == b","
+
+
 def test_natively_written_answers_match_the_collected_ones(store_dir: Path) -> None:
     """Every canned query gives the same solutions whether pyoxigraph writes the answer
     (JSON) or the rows are collected first (the HTML page's path)."""
