@@ -151,7 +151,7 @@ class BuildOptions:
     dumps: bool = True
     #: Hand the stores in memory to the caller (BuildResult.left_in_memory) rather than
     #: free them before publishing. Freeing one walks every quad on one core, the
-    #: interpreter's lock held (3.3 s at 100,000 synthetic measures), which a process
+    #: interpreter's lock held (seconds at 100,000 synthetic measures), which a process
     #: that ends with the build (the `rivalry build` command) leaves to the system.
     leave_memory: bool = False
 
@@ -547,10 +547,9 @@ def declared_terms_decided(store: ox.Store) -> bool:
     what the terms check refuses."""
     typed: set[str] = set()
     used: set[str] = set()
-    # the ontology's graph is small: read here; the metadata's grows with the facts (its
-    # 173,000 triples at 100,000 synthetic measures took 1.5 s of Python in a build, the
-    # consistency check's thread holding the interpreter lock too): one query, which runs
-    # without that lock, gives its few rivalry terms
+    # the ontology's graph is small: read here; the metadata's grows with the facts (read
+    # in Python, it kept the interpreter lock from the consistency check's thread, which
+    # runs beside): one query, which runs without that lock, gives its few rivalry terms
     for q in store.quads_for_pattern(None, None, None, ox.NamedNode(ONTOLOGY_GRAPH)):
         for term in (q.subject, q.predicate, q.object):
             if isinstance(term, ox.NamedNode) and term.value.startswith(NAMESPACE):
