@@ -56,7 +56,13 @@ from rivalry.graph import (
     term_value,
 )
 from rivalry.graph.consistency import ConsistencyReport, HermitSettings
-from rivalry.graph.errors import InvalidFacts, InvalidInput, SourceLocation, StoreWriteError
+from rivalry.graph.errors import (
+    InvalidFacts,
+    InvalidInput,
+    RivalryError,
+    SourceLocation,
+    StoreWriteError,
+)
 from rivalry.graph.load import (
     canonical,
     check_triple_term_depth,
@@ -1201,9 +1207,15 @@ def build(
         # close the databases the failed work held (the frames it ran in still refer to
         # them) before removing its directory: RocksDB would write into it again
         traceback.clear_frames(e.__traceback__)
+        if isinstance(e, RivalryError):
+            # a refusal says what it has to in its message; its frames, and those of the
+            # exception it was raised from, still refer to the functions the build ran
+            # (closures over the working store), which would keep the database, and its
+            # lock, open for as long as the caller keeps the exception
+            _drop_frames(e)
         if database is not None:
             database.abandon()  # its writer would otherwise go on writing into `partial`
-        work = None  # type: ignore[assignment]
+        work = database = None  # type: ignore[assignment]
         gc.collect()
         shutil.rmtree(partial, ignore_errors=True)
         raise
@@ -1217,6 +1229,20 @@ def build(
                        validation=work.validation, incremental=plan is not None,
                        rechecked=work.rechecked, seconds=phases.seconds, peak_mb=peak,
                        published_after=published, left_in_memory=left)
+
+
+def _drop_frames(error: BaseException) -> None:
+    """Drop the tracebacks of `error` and of the exceptions it was raised from or while
+    handling."""
+    seen: set[int] = set()
+    pending: list[BaseException | None] = [error]
+    while pending:
+        e = pending.pop()
+        if e is None or id(e) in seen:
+            continue
+        seen.add(id(e))
+        e.__traceback__ = None
+        pending += [e.__cause__, e.__context__]
 
 
 def _full_into(partial: Path, facts: Path | None, ontology: Path | None,
