@@ -447,22 +447,37 @@ def read(store: ox.Store, files: list[SourceFile],
     return total
 
 
-def check_typed_literals(store: ox.Store, files: list[SourceFile]) -> None:
+def check_typed_literals(store: ox.Store, files: list[SourceFile], *,
+                         apart_under: int = 0) -> None:
     """Refuse a typed literal whose value cannot exist ("2023-07-32"^^xsd:date), naming
     the value, the file, line and column, as reading a file one by one does
     (rivalry.graph.load.check_literals); the bulk loader keeps such literals as they are,
     so each distinct typed value of each file is checked once here, after loading. One
     query per file's graph: each reads a range of the index and holds that file's
     distinct values only (one query over every graph would hold the distinct values of
-    all of them at once, which grows with the graph)."""
+    all of them at once, which grows with the graph).
+
+    A file whose graph would take at most `apart_under` bytes in memory (estimated as
+    `fits_in_memory` does) is read again into a store of its own in memory and queried
+    there: for a store on disk, where the same query reads the file's graph from the
+    database several times more slowly (docs/architecture.md, "Reading")."""
     from rivalry.graph.load import CHECKED_DATATYPES, literal_problem
 
     values = ", ".join(f"<{d}>" for d in CHECKED_DATATYPES)
     for f in files:
         query = (f"SELECT DISTINCT ?o WHERE {{ GRAPH <{f.graph.value}> {{ ?s ?p ?o }} "
                  f"FILTER(isLiteral(?o)) FILTER(datatype(?o) IN ({values})) }}")
+        source = store
+        if f.path.stat().st_size * MEMORY_PER_TURTLE_BYTE <= apart_under:
+            data = f.path.read_bytes()
+            if _digest(data) != f.sha256:
+                raise InvalidInput(SourceLocation(str(f.path)),
+                                   "the file changed while it was read",
+                                   "build again once it is saved")
+            source = ox.Store()
+            source.load(data, ox.RdfFormat.TURTLE, to_graph=f.graph)
         if any(literal_problem(o.value, o.datatype.value) is not None
-               for (o,) in select(store, query)):
+               for (o,) in select(source, query)):
             parse_rdf(f.path.read_bytes(), ox.RdfFormat.TURTLE, label=str(f.path),
                       graph=f.graph)  # raises, with the line and column
 
@@ -925,7 +940,9 @@ def _full(facts: Path | None, ontology: Path | None, options: BuildOptions, phas
                    lambda _: "no triple is stated in two facts files")
 
     def literals() -> None:
-        phases.run("literals", lambda: check_typed_literals(working, files),
+        phases.run("literals", lambda: check_typed_literals(
+                       working, files,
+                       apart_under=options.memory_mb * 1_000_000 if on_disk else 0),
                    lambda _: "every typed literal of the facts is a valid value of its "
                              "datatype")
 
@@ -960,13 +977,12 @@ def _full(facts: Path | None, ontology: Path | None, options: BuildOptions, phas
             used.update(terms_used(features))
 
     # SHACL (mostly in pyoxigraph) and the consistency check (mostly Python, then
-    # HermiT) side by side; a refusal of either is raised once both have ended. In
-    # memory, the derived graph is computed meanwhile, into a store of its own: the
-    # checks never see it, and it joins the graph once they pass
+    # HermiT) side by side, in memory as on disk; a refusal of either is raised once
+    # both have ended. In memory, the derived graph is computed meanwhile, into a store
+    # of its own: the checks never see it, and it joins the graph once they pass
     computed: Derived | None = None
     if on_disk:
-        shacl()
-        consistency()
+        phases.together(shacl, consistency)
     else:
         computed = phases.together(shacl, consistency, compute_derived(working))[2]
     if options.consistency:

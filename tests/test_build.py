@@ -5,11 +5,13 @@ from __future__ import annotations
 import os
 import shutil
 from pathlib import Path
+from typing import Any
 
 import pyoxigraph as ox
 import pytest
 from click.testing import CliRunner
 
+import rivalry.graph.build
 from rivalry.graph import (
     DERIVED_GRAPH,
     FACTS_GRAPH_BASE,
@@ -19,6 +21,7 @@ from rivalry.graph import (
 )
 from rivalry.graph.build import BuildOptions, build
 from rivalry.graph.errors import InvalidFacts, InvalidInput
+from rivalry.graph.load import load_ontology
 from rivalry.graph.store import EmbeddedStore, StoreLocation
 
 from .conftest import CURATED_FACTS, DATA, run
@@ -141,13 +144,32 @@ def test_deeply_nested_triple_terms_are_refused_not_a_crash(tmp_path: Path) -> N
     assert caught.value.location.line == 2
 
 
+@pytest.mark.parametrize("where", ["memory", "disk, each file read apart",
+                                   "disk, each file queried in the database"])
 @pytest.mark.parametrize("consistency", [True, False])
 def test_an_impossible_literal_is_said_first_though_checked_beside_the_inference(
-        tmp_path: Path, consistency: bool) -> None:
+        tmp_path: Path, consistency: bool, where: str,
+        monkeypatch: pytest.MonkeyPatch) -> None:
     """The typed literals are checked in a phase of their own, beside the inference and
     the restated check: a file whose literal cannot exist is refused as an input error
     with its place, before the restated triple another file repeats, and before the
-    checks that follow."""
+    checks that follow. In memory each file's graph is queried in the working store; on
+    disk a file that fits the memory setting is read again into a store of its own and
+    queried there, a larger one in the database."""
+    options = {"incremental": False, "dumps": False}
+    if where == "disk, each file read apart":
+        monkeypatch.setattr("rivalry.graph.build.fits_in_memory", lambda *_: False)
+    elif where.startswith("disk"):
+        options["memory_mb"] = 0
+    literal_queries: list[int] = []  # the quads of each store the literals are asked of
+    real_select = rivalry.graph.build.select
+
+    def select(store: ox.Store, query: str) -> Any:
+        if "datatype(?o) IN" in query:
+            literal_queries.append(len(store))
+        return real_select(store, query)
+
+    monkeypatch.setattr("rivalry.graph.build.select", select)
     facts = tmp_path / "facts"
     shutil.copytree(DATA / "consistent", facts)
     head = ("@prefix rv: <https://w3id.org/rivalry/ontology#> .\n"
@@ -161,22 +183,57 @@ def test_an_impossible_literal_is_said_first_though_checked_beside_the_inference
     said: list[str] = []
     with pytest.raises(InvalidInput, match="is not a valid xsd:date") as caught:
         build(tmp_path / "store", facts, consistency=consistency,
-              options=BuildOptions(incremental=False, dumps=False), progress=said.append)
+              options=BuildOptions(**options), progress=said.append)
     assert caught.value.location.file.endswith("bad.ttl")
     assert (caught.value.location.line, caught.value.location.column) == (3, 55)
     assert not any(line.startswith(("SHACL", "consistency")) for line in said)
     assert not (tmp_path / "store" / "current").exists()
+    assert ("working on disk" in said[0]) == where.startswith("disk")
+    ontology_quads = len(load_ontology(None))
+    # read apart, a file's store holds its own quads only, not the ontology's
+    assert literal_queries and all((n < ontology_quads) == (where == "disk, each file read apart")
+                                   for n in literal_queries)
 
     (facts / "bad.ttl").write_text((facts / "again.ttl").read_text())
     with pytest.raises(InvalidFacts, match="stated in more than one facts file"):
         build(tmp_path / "store", facts, consistency=consistency,
-              options=BuildOptions(incremental=False, dumps=False))
+              options=BuildOptions(**options))
     (facts / "again.ttl").unlink()
     result = build(tmp_path / "store", facts, consistency=consistency, validation=False,
-                   options=BuildOptions(incremental=False, dumps=False),
-                   progress=said.append)
+                   options=BuildOptions(**options), progress=said.append)
     assert result.path.exists()
     assert any(line.startswith("literals: every typed literal") for line in said)
+
+
+def test_a_refused_build_on_disk_leaves_its_database_closed(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A build refused while working in its database on disk removes that database and
+    closes it, though the caller keeps the refusal: its frames no longer hold the
+    working store (RocksDB keeps a lock on an open database, which a build into the same
+    place, in the same process and second, ran into)."""
+    facts = tmp_path / "facts"
+    shutil.copytree(DATA / "consistent", facts)
+    (facts / "bad.ttl").write_text(
+        "@prefix rv: <https://w3id.org/rivalry/ontology#> .\n"
+        "@prefix xsd: <http://www.w3.org/2001/XMLSchema#> .\n"
+        '<https://w3id.org/rivalry/id/action/x> rv:announcedOn "2023-07-32"^^xsd:date .\n')
+    made: list[Path] = []
+    new_build_dir = StoreLocation.new_build_dir
+
+    def recorded(self: StoreLocation, build_id: str) -> Path:
+        made.append(new_build_dir(self, build_id))
+        return made[-1]
+
+    monkeypatch.setattr(StoreLocation, "new_build_dir", recorded)
+    with pytest.raises(InvalidInput) as caught:
+        build(tmp_path / "store", facts,
+              options=BuildOptions(memory_mb=0, incremental=False, dumps=False))
+    [partial] = made
+    assert not partial.exists()
+    partial.mkdir(parents=True)
+    opened = ox.Store(str(partial / "db"))  # the lock is free: the database was closed
+    assert len(opened) == 0
+    assert "is not a valid xsd:date" in str(caught.value)
 
 
 def test_inconsistent_facts_are_refused_and_the_store_kept(fresh_store: Path,
@@ -186,6 +243,23 @@ def test_inconsistent_facts_are_refused_and_the_store_kept(fresh_store: Path,
     assert result.exit_code == 1
     assert "https://w3id.org/rivalry/id/state/atlantis" in result.stderr
     assert served_snapshot(fresh_store) == before
+
+
+@pytest.mark.parametrize("memory_mb", [8000, 0])
+def test_shacl_and_consistency_refuse_the_same_in_memory_as_on_disk(
+        tmp_path: Path, memory_mb: int) -> None:
+    """SHACL and the consistency check run side by side in memory as on disk, and both
+    end before a refusal: inconsistent facts are refused the same way in either store,
+    after both checks have said their line."""
+    said: list[str] = []
+    with pytest.raises(InvalidFacts) as caught:
+        build(tmp_path / "store", DATA / "inconsistent", progress=said.append,
+              options=BuildOptions(memory_mb=memory_mb, incremental=False, dumps=False))
+    assert "https://w3id.org/rivalry/id/state/atlantis" in str(caught.value)
+    assert ("working on disk" in said[0]) == (memory_mb == 0)
+    assert any(line.startswith("SHACL: ") for line in said)
+    assert any(line.startswith("consistency: ") for line in said)
+    assert not (tmp_path / "store" / "current").exists()
 
 
 @pytest.mark.parametrize("checks", [{"consistency": False},
