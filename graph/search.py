@@ -100,14 +100,16 @@ Progress = Callable[[str], None]
 # Building
 # ---------------------------------------------------------------------------------------
 
-SCHEMA_SQL = """
+#: The tables, then their secondary indexes: a full build creates the indexes once the
+#: rows are in, which sorts each once, where inserting into indexed tables put every
+#: row into each index in turn (in random order for names' keys: pages read and
+#: written again and again once an index outgrows SQLite's page cache).
+TABLES_SQL = """
 CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE entity(
   id INTEGER PRIMARY KEY, iri TEXT NOT NULL UNIQUE, label TEXT NOT NULL,
   kind TEXT NOT NULL, country INTEGER, polity INTEGER, date TEXT, wikidata TEXT,
   comment TEXT, status TEXT, actor INTEGER NOT NULL, measure INTEGER NOT NULL);
-CREATE INDEX entity_country ON entity(country);
-CREATE INDEX entity_wikidata ON entity(wikidata);
 CREATE TABLE entity_type(class TEXT NOT NULL, entity INTEGER NOT NULL,
   PRIMARY KEY(class, entity)) WITHOUT ROWID;
 CREATE TABLE issuer(issuer INTEGER NOT NULL, entity INTEGER NOT NULL,
@@ -115,9 +117,6 @@ CREATE TABLE issuer(issuer INTEGER NOT NULL, entity INTEGER NOT NULL,
 CREATE TABLE name(id INTEGER PRIMARY KEY, entity INTEGER NOT NULL, text TEXT NOT NULL,
   lang TEXT NOT NULL, preferred INTEGER NOT NULL, key TEXT NOT NULL, compact TEXT NOT NULL,
   latin INTEGER NOT NULL);
-CREATE INDEX name_key ON name(key);
-CREATE INDEX name_compact ON name(compact);
-CREATE INDEX name_entity ON name(entity);
 CREATE VIRTUAL TABLE name_words USING fts5(key, ascii, content='',
   tokenize='unicode61 remove_diacritics 2', prefix='2 3 4');
 CREATE TABLE vocab(term TEXT PRIMARY KEY, docs INTEGER NOT NULL) WITHOUT ROWID;
@@ -128,12 +127,19 @@ CREATE TABLE parent(child INTEGER NOT NULL, ancestor INTEGER NOT NULL, depth INT
 CREATE TABLE target(entity INTEGER NOT NULL, measure INTEGER NOT NULL,
   PRIMARY KEY(entity, measure)) WITHOUT ROWID;
 CREATE TABLE in_force(measure INTEGER NOT NULL, start TEXT NOT NULL, end TEXT);
-CREATE INDEX in_force_measure ON in_force(measure);
 CREATE TABLE source(measure INTEGER NOT NULL, iri TEXT NOT NULL, title TEXT, publisher TEXT,
   issued TEXT, url TEXT);
-CREATE INDEX source_measure ON source(measure);
 CREATE TABLE class(iri TEXT PRIMARY KEY, local TEXT NOT NULL, label TEXT NOT NULL,
   comment TEXT, members INTEGER NOT NULL, broader TEXT NOT NULL);
+"""
+INDEXES_SQL = """
+CREATE INDEX entity_country ON entity(country);
+CREATE INDEX entity_wikidata ON entity(wikidata);
+CREATE INDEX name_key ON name(key);
+CREATE INDEX name_compact ON name(compact);
+CREATE INDEX name_entity ON name(entity);
+CREATE INDEX in_force_measure ON in_force(measure);
+CREATE INDEX source_measure ON source(measure);
 """
 
 
@@ -229,8 +235,9 @@ def build_search_index(store: Any, directory: str | os.PathLike[str],
     or not at all."""
     started = time.perf_counter()
     with _index_file(Path(directory)) as (db, final):
-        db.executescript("PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF;" + SCHEMA_SQL)
+        db.executescript("PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF;" + TABLES_SQL)
         counts = _fill(db, _Graph(store))
+        db.executescript(INDEXES_SQL)
         db.execute("INSERT INTO meta VALUES ('format', ?), ('built', ?), ('code', ?)",
                    (FORMAT_VERSION, time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
                     index_code_digest()))

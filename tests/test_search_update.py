@@ -5,6 +5,7 @@ the cases an update cannot stand for are written whole, saying why."""
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 
 import pyoxigraph as ox
@@ -104,3 +105,25 @@ def test_new_ids_keep_the_order_and_need_room() -> None:
     assert search._new_ids(ids, []) == {}
     with pytest.raises(search._WriteWhole, match="no room for a new id between b and d"):
         search._new_ids({"b": 7, "d": 9}, ["c1", "c2"])
+
+
+def test_an_index_written_whole_has_the_schema_an_update_keeps(tmp_path: Path) -> None:
+    """A full build creates the secondary indexes once the rows are in (rather than
+    inserting into indexed tables): the file ends with the same schema, every index
+    included, as an update (a copy of the previous index) keeps, and lookups by a name's
+    key use its index."""
+    _, updated, whole = update(tmp_path, BEFORE, BEFORE + TYPED)
+
+    def schema(path: Path) -> list[tuple[str, ...]]:
+        with sqlite3.connect(path) as db:
+            return sorted(db.execute("SELECT type, name, tbl_name, sql FROM sqlite_master "
+                                     "WHERE name NOT LIKE 'sqlite_stat%'"))
+
+    assert schema(updated) == schema(whole)
+    indexes = {name for kind, name, _, _ in schema(whole) if kind == "index"}
+    assert {"entity_country", "entity_wikidata", "name_key", "name_compact", "name_entity",
+            "in_force_measure", "source_measure"} <= indexes
+    with sqlite3.connect(whole) as db:
+        plan = db.execute("EXPLAIN QUERY PLAN SELECT id FROM name WHERE key = ?",
+                          ("alpha test",)).fetchall()
+    assert "name_key" in str(plan)
