@@ -44,14 +44,16 @@ SUBCLASS = str(RDFS.subClassOf)
 INSTANCE_OF = f"<{RDF_TYPE}>/<{SUBCLASS}>*"
 #: "?x is a SHACL instance of C" in a compiled query: expanded when the query runs into
 #: `?x rdf:type ?t` with ?t among C and its subclasses in the data, which is what
-#: rdf:type/rdfs:subClassOf* means, without evaluating the path for every node.
-INSTANCE_MARK = re.compile(r"#INSTANCE (\?\w+) <([^>]+)>#")
+#: rdf:type/rdfs:subClassOf* means, without evaluating the path for every node. A mark
+#: ending in ` bound` is one whose ?x is always bound where it stands (a value node's
+#: class, tested inside EXISTS): see `Runner.expand`.
+INSTANCE_MARK = re.compile(r"#INSTANCE (\?\w+) <([^>]+)>( bound)?#")
 
 
-def instance_of(var: str, cls: rdflib.term.Node) -> str:
+def instance_of(var: str, cls: rdflib.term.Node, *, bound: bool = False) -> str:
     if not isinstance(cls, URIRef):
         raise ShapesNotSupported(f"sh:class and sh:targetClass need a class IRI, not {cls}")
-    return f"#INSTANCE {var} <{cls}>#"
+    return f"#INSTANCE {var} <{cls}>{' bound' if bound else ''}#"
 
 #: The constraint components this engine runs, by their parameters (SHACL 1.0, 4).
 COMPONENTS = {
@@ -364,7 +366,7 @@ class Compiler:
         here = Reach(1, frozenset())
         for cls in g.objects(shape, SH["class"]):
             out.append((SH.ClassConstraintComponent,
-                        f"EXISTS {{ {instance_of(value, cls)} }}",
+                        f"EXISTS {{ {instance_of(value, cls, bound=True)} }}",
                         Reach(1, frozenset())))
         for datatype in g.objects(shape, SH.datatype):
             out.append((SH.DatatypeConstraintComponent, datatype_condition(value, datatype),
@@ -977,16 +979,19 @@ class Runner:
         return sorted(found | {cls})
 
     def expand(self, text: str, focus: bool = False) -> str:
-        """`text` with its instance marks expanded. With `focus` (the query restricts
-        ?this to given nodes), ?this's classes are a filter, not a VALUES clause: with
-        more focus nodes than classes, Oxigraph's planner would start from the smaller
-        VALUES and read every instance of the classes (5 s a query at 100k measures, for
-        a dozen nodes), where the filter keeps it on the focus nodes."""
+        """`text` with its instance marks expanded. Where the node is bound (`?this`
+        restricted to given nodes, with `focus`; a value node tested inside EXISTS), its
+        classes are a filter, not a VALUES clause: Oxigraph's planner would join the
+        VALUES first and look each class up, or, with more focus nodes than classes,
+        start from the smaller VALUES and read every instance of the classes (5 s a query
+        at 100k measures, for a dozen nodes), where the filter reads the node's own
+        types. A target's unbound ?this keeps the VALUES clause, which reads each class's
+        instances rather than every typed node."""
         def replace(m: re.Match[str]) -> str:
             self.counter += 1
             var = f"?t_{self.counter}"
             classes = [f"<{c}>" for c in self.subclasses[m.group(2)]]
-            if focus and m.group(1) == "?this":
+            if m.group(3) or (focus and m.group(1) == "?this"):
                 return f"{m.group(1)} <{RDF_TYPE}> {var} FILTER({var} IN ({', '.join(classes)}))"
             return f"{m.group(1)} <{RDF_TYPE}> {var} . VALUES {var} {{ {' '.join(classes)} }}"
         return INSTANCE_MARK.sub(replace, text)

@@ -11,11 +11,11 @@ from pathlib import Path
 import pyoxigraph as ox
 import pytest
 import rdflib
-from rdflib import RDF, URIRef
+from rdflib import RDF, RDFS, URIRef
 from rdflib.namespace import SH
 
 from rivalry.graph import DERIVED_GRAPH, INFERRED_GRAPH
-from rivalry.graph.shacl import COMPONENTS, ShapesNotSupported, compile_shapes
+from rivalry.graph.shacl import COMPONENTS, Runner, ShapesNotSupported, compile_shapes
 from rivalry.graph.store import EmbeddedStore
 from rivalry.graph.terms import to_rdflib
 from rivalry.graph.validate import (
@@ -218,6 +218,25 @@ def test_every_constraint_of_the_shapes_is_compiled() -> None:
         for sparql in g.objects(shape, SH.sparql):
             assert any(c.source_constraint == sparql and c.shape == shape for c in compiled)
     assert len({c.id for c in compiled}) == len(compiled)
+
+
+def test_a_class_is_checked_on_the_node_s_own_types_where_the_node_is_bound() -> None:
+    """sh:class on a value node runs, inside EXISTS where the node is bound, as a filter
+    on that node's types; a target's unbound ?this reads each class's instances (a
+    VALUES clause): evaluated the other way round, the first looks every class up for
+    every value and the second would read every typed node of the graph."""
+    g = rdflib.Graph().parse(data=SHAPE.format(
+        body="sh:property [ sh:path ex:p ; sh:class ex:D ]"), format="turtle")
+    [c] = compile_shapes(g)
+    store = ox.Store()
+    store.add(ox.Quad(ox.NamedNode("http://example.org/E"), ox.NamedNode(str(RDFS.subClassOf)),
+                      ox.NamedNode("http://example.org/D")))
+    runner = Runner(store, [c])
+    test, target = runner.expand(c.test or ""), runner.expand(c.target)
+    assert re.search(r"\?t_\d+ IN \(<http://example.org/D>, <http://example.org/E>\)", test)
+    assert "VALUES" not in test
+    assert re.search(r"VALUES \?t_\d+ \{ <http://example.org/C> \}", target)
+    assert "IN (" in runner.expand(c.target, focus=True)
 
 
 SHAPE = """@prefix sh: <http://www.w3.org/ns/shacl#> . @prefix ex: <http://example.org/> .
