@@ -1189,6 +1189,8 @@ def build(
             work, database = run_incremental(plan, partial, options, phases, on_file)
         else:
             work, database = _full_into(partial, facts, ontology, options, phases, on_file)
+        # the products read the working database itself (no copy of the graph in memory)
+        products_on_disk = work.in_memory is None and not database.apart
         build_id = f"{now:%Y%m%dT%H%M%S}Z-{work.digest[:12]}"
         info = BuildInfo(
             build_id=build_id,
@@ -1202,7 +1204,8 @@ def build(
             return _products(
                 work.in_memory or work.store, partial, options, phases, work.index_update,
                 work.shared_update, work.figures_update, work.dumps_update,
-                may_share=FULL_BUILD_MAY_SHARE if plan is None else BUILT_GRAPHS)
+                may_share=FULL_BUILD_MAY_SHARE if plan is None else BUILT_GRAPHS,
+                on_disk=products_on_disk)
 
         finish = functools.partial(database.finish, info)
         if database.apart:  # its last writes and compaction beside the products
@@ -1305,7 +1308,7 @@ def _products(db: ox.Store, directory: Path, options: BuildOptions, phases: Phas
               shared_update: tuple[list[ox.NamedNode], set[ox.Triple]] | None = None,
               figures_update: tuple[Path, Any] | None = None,
               dumps_update: Any | None = None,
-              may_share: Sequence[str] = BUILT_GRAPHS) -> list[str]:
+              may_share: Sequence[str] = BUILT_GRAPHS, on_disk: bool = False) -> list[str]:
     """What the server reads beside the database, written into the build before it is
     published (so it is published with it): the search index (updated from the previous
     build's when `index_update` gives it and the change allows), and the dumps and
@@ -1316,8 +1319,9 @@ def _products(db: ox.Store, directory: Path, options: BuildOptions, phases: Phas
     (rivalry.graph.refigure), and the dumps copy the previous build's segments that the
     change leaves alone when `dumps_update` gives them (rivalry.graph.segments.Previous).
     Without `shared_update`, the graphs that share a triple are found among `may_share`
-    (FULL_BUILD_MAY_SHARE after a full build). Returns those graphs, for the next build
-    to start from."""
+    (FULL_BUILD_MAY_SHARE after a full build). `on_disk`: `db` is the database on disk
+    (the dumps read each whole graph from it once). Returns those graphs, for the next
+    build to start from."""
     from rivalry.graph.export import UnionParts, shared_graphs_after, union_parts
     from rivalry.graph.products import GZIP_LEVEL, dumps_folder, update_figures, write_figures
     from rivalry.graph.refigure import NotUpdatable
@@ -1409,7 +1413,8 @@ def _products(db: ox.Store, directory: Path, options: BuildOptions, phases: Phas
     def parts_and_dumps() -> None:
         parts = shared_triples()
         phases.run("dumps", lambda: write_dumps(db, folder, parts, directory / "state",
-                                                GZIP_LEVEL, dumps_update), said_dumps)
+                                                GZIP_LEVEL, dumps_update, on_disk=on_disk),
+                   said_dumps)
 
     def index_and_figures() -> None:
         index()

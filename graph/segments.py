@@ -238,9 +238,16 @@ class Texts:
     jsonld: bytes
 
     @classmethod
-    def of_graph(cls, db: ox.Store, graph: ox.NamedNode) -> Texts:
+    def of_graph(cls, db: ox.Store, graph: ox.NamedNode, *, read_once: bool = False
+                 ) -> Texts:
         """A whole graph, written natively by pyoxigraph (into bytes of its own, not a
-        Python file: the writing never waits for Python's interpreter lock)."""
+        Python file: the writing never waits for Python's interpreter lock). With
+        `read_once` (a database on disk, where reading a graph costs several times what
+        it does in memory), the graph is read once, as N-Triples, and its Turtle and
+        JSON-LD are written from a store of its own in memory (`of_ntriples`): the same
+        triples, in that store's order."""
+        if read_once:
+            return cls.of_ntriples(_dumped(db, NT, graph))
         return cls(_dumped(db, NT, graph), _turtle_body(_dumped(db, TTL, graph)),
                    _dumped(db, JSONLD, graph))
 
@@ -403,10 +410,12 @@ def _jsonld_key(key: str, first: bool) -> str:
 
 
 def write_dumps(db: ox.Store, folder: Path, parts: UnionParts, state: Path, level: int,
-                previous: Previous | None = None) -> DumpsWritten:
+                previous: Previous | None = None, *, on_disk: bool = False) -> DumpsWritten:
     """Write the five dumps into `folder`, each atomically (a temporary name, then a
     rename), and where their segments lie into `state`; copying from `previous` the
-    segments its change leaves alone, when its files are as its state says."""
+    segments its change leaves alone, when its files are as its state says. `on_disk`:
+    `db` is a database on disk, from which each whole graph is read once
+    (`Texts.of_graph`)."""
     source = _Source(previous)
     old_buckets: dict[str, int] = previous.layout.get("buckets", {}) if previous else {}
     # the segments holding a changed quad, with the subjects of those quads
@@ -443,7 +452,7 @@ def write_dumps(db: ox.Store, folder: Path, parts: UnionParts, state: Path, leve
             buckets[graph.value] = n
             whole = shared.get(graph.value) is None
             for bucket, texts in _graph_segments(db, graph, n, changed, source, folder, first,
-                                                 whole, size):
+                                                 whole, size, read_once=on_disk):
                 key = f"{graph.value} {bucket}"
                 own = {"rivalry.nq": key, "rivalry.trig": key,
                        "rivalry.jsonld": _jsonld_key(key, first)}
@@ -511,7 +520,8 @@ def _add_share(writers: dict[str, SegmentedGzip], db: ox.Store, query: str) -> N
 def _graph_segments(db: ox.Store, graph: ox.NamedNode, buckets: int,
                     changed: dict[str, set[Any]],
                     source: _Source, scratch: Path, first: bool, whole: bool,
-                    size: int | None = None) -> Iterable[tuple[int, Texts | None]]:
+                    size: int | None = None, *, read_once: bool = False
+                    ) -> Iterable[tuple[int, Texts | None]]:
     """A graph's segments: (bucket, its texts), or (bucket, None) where the previous
     build's can be copied (no changed quad in it, and every dump has it). `first`: the
     graph is the first, whose first segment opens the JSON-LD array (no comma before).
@@ -528,7 +538,7 @@ def _graph_segments(db: ox.Store, graph: ox.NamedNode, buckets: int,
             "rivalry.jsonld", _jsonld_key(key, first and bucket == 0))
 
     if buckets == 1:
-        yield 0, None if copied(0) else Texts.of_graph(db, graph)
+        yield 0, None if copied(0) else Texts.of_graph(db, graph, read_once=read_once)
         return
     keep = {b for b in range(buckets) if copied(b)}
     if len(keep) == buckets:

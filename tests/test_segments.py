@@ -11,6 +11,7 @@ import shutil
 import subprocess
 import zlib
 from pathlib import Path
+from typing import Any
 
 import pyoxigraph as ox
 import pytest
@@ -197,3 +198,32 @@ def test_a_graph_named_by_a_blank_node_is_refused(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="_:g1 is named by a blank node"):
         write(db, tmp_path, "one")
     assert not list((tmp_path / "one" / "dumps").iterdir())  # nothing left behind
+
+
+@pytest.mark.parametrize("on_disk", [True, False])
+def test_a_database_on_disk_gives_each_whole_graph_once(tmp_path: Path,
+                                                        monkeypatch: pytest.MonkeyPatch,
+                                                        on_disk: bool) -> None:
+    """From a database on disk, where every reading of a graph costs several times what it
+    does in memory, a whole graph is read once (as N-Triples) and its Turtle and JSON-LD
+    are written from a store of its own in memory, blank nodes' labels kept; in memory,
+    pyoxigraph writes each format from the store. Either way every dump holds the store."""
+    db = ox.Store(str(tmp_path / "db"))
+    db.extend(store().quads_for_pattern(None, None, None, None))
+    reads: list[str] = []
+    dumped = segments._dumped
+
+    def counted(source: ox.Store, fmt: ox.RdfFormat, graph: Any) -> bytes:
+        if source is db:
+            reads.append(graph.value)
+        return dumped(source, fmt, graph)
+
+    monkeypatch.setattr(segments, "_dumped", counted)
+    folder, state = tmp_path / "dumps", tmp_path / "state"
+    folder.mkdir()
+    write_dumps(db, folder, union_parts(db), state, 6, on_disk=on_disk)
+    check(folder, db)
+    for whole in (iri("graph/a"), iri("graph/c")):  # graph/big is cut into buckets
+        assert reads.count(whole.value) == (1 if on_disk else 3)
+    for name in ("rivalry.ttl", "rivalry.trig", "rivalry.jsonld"):
+        assert b"_:n1" in gzip.decompress((folder / f"{name}.gz").read_bytes()), name
