@@ -391,16 +391,22 @@ def parse_file(f: SourceFile) -> list[ox.Quad]:
                      scope=f.name)
 
 
+def read_unchanged(f: SourceFile) -> bytes:
+    """The facts file's bytes, refused if they are no longer those the build scanned."""
+    data = f.path.read_bytes()
+    if _digest(data) != f.sha256:
+        raise InvalidInput(SourceLocation(str(f.path)), "the file changed while it was read",
+                           "build again once it is saved")
+    return data
+
+
 def load_file(store: ox.Store, f: SourceFile, mirror: DiskWriter | None = None, *,
               on_disk: bool = False) -> None:
     """Load one facts file into its graph of the store (and of the database `mirror`
     writes); `on_disk`: the store is a database on disk. Files without blank nodes go
     straight to the store's loader; the others are parsed here to give their blank nodes
     canonical labels, so the same files always give the same store."""
-    data = f.path.read_bytes()
-    if _digest(data) != f.sha256:
-        raise InvalidInput(SourceLocation(str(f.path)), "the file changed while it was read",
-                           "build again once it is saved")
+    data = read_unchanged(f)
     check_triple_term_depth(data, str(f.path))  # the bulk loader would crash on them
     if may_have_blank_nodes(data):
         quads = canonical(parse_rdf(data, ox.RdfFormat.TURTLE, label=str(f.path),
@@ -469,13 +475,8 @@ def check_typed_literals(store: ox.Store, files: list[SourceFile], *,
                  f"FILTER(isLiteral(?o)) FILTER(datatype(?o) IN ({values})) }}")
         source = store
         if f.path.stat().st_size * MEMORY_PER_TURTLE_BYTE <= apart_under:
-            data = f.path.read_bytes()
-            if _digest(data) != f.sha256:
-                raise InvalidInput(SourceLocation(str(f.path)),
-                                   "the file changed while it was read",
-                                   "build again once it is saved")
             source = ox.Store()
-            source.load(data, ox.RdfFormat.TURTLE, to_graph=f.graph)
+            source.load(read_unchanged(f), ox.RdfFormat.TURTLE, to_graph=f.graph)
         if any(literal_problem(o.value, o.datatype.value) is not None
                for (o,) in select(source, query)):
             parse_rdf(f.path.read_bytes(), ox.RdfFormat.TURTLE, label=str(f.path),
