@@ -221,7 +221,9 @@ def inspect_query(text: str, *, max_depth: int | None = None,
     With limits, reading stops as soon as the text passes one of them: the shape is then
     incomplete (`complete` False), and shows the limit passed (`depth` above `max_depth`,
     or `size` above `max_tokens`), so that a body of megabytes is refused after its first
-    few thousand tokens, not read whole.
+    few thousand tokens, not read whole. With both limits, a text with nothing for the
+    tokens to find is read at a glance (`_glance`): its depth and size are then bounds
+    within the limits, not counts.
 
     The last text read in each thread is remembered, since a request reads its query
     twice (for its form, then in the store's checks). Do not change the shape returned."""
