@@ -14,10 +14,12 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import functools
 import gzip
 import hashlib
 import json
 import os
+import re
 import signal
 import socket
 import sys
@@ -27,7 +29,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from http import HTTPStatus
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 from urllib.parse import unquote_to_bytes
 
 import h11
@@ -206,6 +208,20 @@ class Response:
     gunzip: bool = False  # the file is gzip-compressed: send it decompressed, chunked
 
 
+class Head(NamedTuple):
+    """A request's line and headers as h11 read them, its headers taken out of h11's
+    `Headers` once (names in lower case), which every step after reads several times."""
+
+    method: bytes
+    target: bytes
+    http_version: bytes
+    headers: list[tuple[bytes, bytes]]
+
+    @classmethod
+    def of(cls, request: h11.Request) -> Head:
+        return cls(request.method, request.target, request.http_version, list(request.headers))
+
+
 ErrorRenderer = Callable[[int, str, str], tuple[str, bytes]]
 
 REASONS = {s.value: s.phrase for s in HTTPStatus}
@@ -291,19 +307,31 @@ class Front:
                 response, note = await self._respond(request, body)
             finally:
                 self._in_flight -= 1
-            close = self.stopping or _wants_close(request)
+            # h11 keeps no HTTP/1.0 connection alive (RFC 9112 9.3 leaves it to servers)
+            close = (self.stopping or _wants_close(request)
+                     or request.http_version == b"1.0")
             await self._send(conn, writer, response, close=close, head=request.method == b"HEAD")
             self._log(remote, request, response.status, len(response.body), started, note)
             if conn.our_state is h11.MUST_CLOSE or close:
                 return
-            try:
-                conn.start_next_cycle()
-            except h11.LocalProtocolError:
-                return
+            conn = self._next_cycle(conn)
+
+    def _next_cycle(self, conn: h11.Connection) -> h11.Connection:
+        """A connection state for the next request on a kept-alive connection, holding
+        what the client has sent past the last one (a pipelined request): a new one,
+        since the response may have been written without h11 (`_send`)."""
+        following = h11.Connection(h11.SERVER,
+                                   max_incomplete_event_size=self.limits.max_header_bytes)
+        data, closed = conn.trailing_data
+        if data:
+            following.receive_data(data)
+        if closed:
+            following.receive_data(b"")
+        return following
 
     async def _read_request(self, conn: h11.Connection, reader: asyncio.StreamReader,
                             writer: asyncio.StreamWriter,
-                            first: bool) -> tuple[h11.Request | None, bytes]:
+                            first: bool) -> tuple[Head | None, bytes]:
         """The next request's head and whole body, within the limits; (None, b"") when the
         connection ends cleanly between requests."""
         limits = self.limits
@@ -364,7 +392,7 @@ class Front:
             if isinstance(event, h11.Request):
                 break
             raise Refusal(400, "unexpected data before the request")
-        request = event
+        request = Head.of(event)
         # "GET /x HTTP/1.1": what max_url_bytes bounds, its line ending left out
         line_size = len(request.method) + len(request.target) + len(request.http_version) + 7
         # the request line, each header line ("Name: value"), their CRLFs and the blank
@@ -390,7 +418,7 @@ class Front:
             raise
 
     async def _read_body(self, conn: h11.Connection, reader: asyncio.StreamReader,
-                         writer: asyncio.StreamWriter, request: h11.Request,
+                         writer: asyncio.StreamWriter, request: Head,
                          headers: dict[str, str]) -> bytes:
         """The body of a request whose head was read, whole and within its limits."""
         limits = self.limits
@@ -452,7 +480,7 @@ class Front:
 
     # --- answering -------------------------------------------------------------------
 
-    async def _respond(self, request: h11.Request, body: bytes) -> tuple[Response, str]:
+    async def _respond(self, request: Head, body: bytes) -> tuple[Response, str]:
         headers = [(n.decode("latin-1"), v.decode("latin-1")) for n, v in request.headers]
         method = request.method.decode("ascii", "replace")
         target = request.target
@@ -628,6 +656,15 @@ class Front:
         # without a length, h11 sends the body chunked (HTTP/1.1) or ends it by closing
         if close:
             headers.append(("Connection", "close"))
+        if handle is None:
+            written = response_head(response.status, headers)
+            if written is not None:
+                # head and body in one write: one system call and one segment for a small
+                # answer, so the client is not woken for a head without its body
+                writer.write(written + response.body if not head and response.body
+                             else written)
+                await self._drain(writer)
+                return
         loop = asyncio.get_running_loop()
         try:
             data = conn.send(h11.Response(status_code=response.status, headers=headers,
@@ -663,7 +700,7 @@ class Front:
         async with asyncio.timeout(self.limits.send_timeout):
             await writer.drain()
 
-    def _log(self, remote: str, request: h11.Request | None, status: int, size: int,
+    def _log(self, remote: str, request: Head | None, status: int, size: int,
              started: float, note: str) -> None:
         if not self.access_log:
             return
@@ -747,7 +784,7 @@ def chunk_left(conn: h11.Connection) -> int:
     return left if isinstance(left, int) else 0
 
 
-def target_problem(request: h11.Request) -> Refusal | None:
+def target_problem(request: Head) -> Refusal | None:
     """Why the front will not pass a request on, from its request line: an HTTP version
     other than 1.x, a method it does not know (methods are case-sensitive), or a target
     that is neither a path, an absolute http(s) URL, nor `*` of OPTIONS."""
@@ -767,7 +804,7 @@ def target_problem(request: h11.Request) -> Refusal | None:
     return None
 
 
-def host_problem(request: h11.Request) -> Refusal | None:
+def host_problem(request: Head) -> Refusal | None:
     """Why the front will not pass a request on, from its Host (RFC 9112 3.2: 400 for a
     request with an invalid Host, or two, or an HTTP/1.1 one without; h11 already refuses
     the last two for HTTP/1.1, this also for a later 1.x). An absolute-form target's host,
@@ -819,7 +856,35 @@ def _shorter(line: bytes) -> str:
     return "shorten it (fewer or shorter parameters)"
 
 
-def _wants_close(request: h11.Request) -> bool:
+#: What `response_head` writes itself (RFC 9110 5.1 and 5.5): a header name that is a
+#: token, a value of visible characters with single spaces or tabs between them and none
+#: around. Anything else is left to h11, as before.
+_FIELD_NAME = re.compile(rb"[-!#$%&'*+.^_`|~0-9A-Za-z]+")
+_FIELD_VALUE = re.compile(rb"(?:[\x21-\x7e]+(?:[ \t]+[\x21-\x7e]+)*)?")
+_STATUS_LINES = {status: f"HTTP/1.1 {status} {reason}\r\n".encode("ascii")
+                 for status, reason in REASONS.items()}
+
+
+def response_head(status: int, headers: list[tuple[str, str]]) -> bytes | None:
+    """A response's status line and header lines, written here rather than by h11, whose
+    checks of every header cost as much as the rest of the front's work on a small
+    answer. None when a header is not plainly what h11 would send (a name that is no
+    token, a value with a control or non-ASCII character, or white space around it):
+    `Front._send` then leaves the response to h11, which answers it as it always has."""
+    lines = [_STATUS_LINES.get(status) or f"HTTP/1.1 {status} \r\n".encode("ascii")]
+    for name, value in headers:
+        try:
+            raw_name, raw_value = name.encode("ascii"), value.encode("ascii")
+        except UnicodeEncodeError:
+            return None
+        if _FIELD_NAME.fullmatch(raw_name) is None or _FIELD_VALUE.fullmatch(raw_value) is None:
+            return None
+        lines += (raw_name, b": ", raw_value, b"\r\n")
+    lines.append(b"\r\n")
+    return b"".join(lines)
+
+
+def _wants_close(request: Head) -> bool:
     """Whether the client asks that the connection end after this request: the `close`
     option of its Connection header (a list of case-insensitive tokens, RFC 9110 7.6.1:
     `Connection: enclosed` is no `close`), or HTTP/1.0 without `keep-alive`."""
@@ -841,12 +906,23 @@ def _from_reply(reply: Reply) -> tuple[Response, tuple[tuple[str, str], ...]]:
     headers: list[tuple[str, str]] = []
     variants: tuple[tuple[str, str], ...] = ()
     for name, value in reply.headers:
-        if name.lower() == VARIANTS_HEADER.lower():
-            variants = tuple((name_, value_) for name_, value_ in
-                             (v.strip().split("=", 1) for v in value.split(",") if "=" in v))
-        elif not name.lower().startswith("x-rivalry-"):
+        lowered = name.lower()
+        if lowered == _VARIANTS_LOWER:
+            variants = _variants(value)
+        elif not lowered.startswith("x-rivalry-"):
             headers.append((name, value))
     return Response(status, headers, reply.body, reply.file, reply.gunzip), variants
+
+
+_VARIANTS_LOWER = VARIANTS_HEADER.lower()
+
+
+@functools.lru_cache(maxsize=64)
+def _variants(value: str) -> tuple[tuple[str, str], ...]:
+    """The app's X-Rivalry-Variants header read as (content type, offer) pairs; the app
+    sends a handful of distinct values, so each is read once."""
+    return tuple((name, offer) for name, offer in
+                 (v.strip().split("=", 1) for v in value.split(",") if "=" in v))
 
 
 def _content_type(headers: tuple[tuple[str, str], ...] | list[tuple[str, str]]) -> str:

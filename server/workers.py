@@ -391,6 +391,7 @@ class WorkerPool:
         self.stats = PoolStats()
         self._control_lock = asyncio.Lock()
         self._freed = asyncio.Condition()
+        self._waiting = 0  # requests waiting on _freed for a worker
         self._spawning = 0
         self.reloading = False
         self.closing = False
@@ -535,11 +536,14 @@ class WorkerPool:
             timeout = deadline - time.monotonic()
             if timeout <= 0:
                 raise TimeoutError
-            async with self._freed:
-                try:
+            self._waiting += 1
+            try:
+                async with self._freed:
                     await asyncio.wait_for(self._freed.wait(), timeout)
-                except TimeoutError:
-                    raise TimeoutError from None
+            except TimeoutError:
+                raise TimeoutError from None
+            finally:
+                self._waiting -= 1
 
     async def release(self, worker: Worker) -> None:
         worker.busy_since = None
@@ -564,8 +568,9 @@ class WorkerPool:
                 await self._shrink()
         if not self.closing and self._short() and self._room():
             asyncio.get_running_loop().create_task(self.fill())
-        async with self._freed:
-            self._freed.notify()
+        if self._waiting:  # else no one to wake, and the Condition's lock is spared
+            async with self._freed:
+                self._freed.notify()
 
     async def call(self, environ: dict[str, Any], body: bytes, seconds: float) -> Reply:
         """Run one request on a worker, within `seconds` (waiting for a worker included).

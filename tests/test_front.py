@@ -672,6 +672,75 @@ def test_connection_options_are_tokens(server: LiveServer, options: str, closes:
             assert again.startswith(b"HTTP/1.1 200 "), again
 
 
+def test_pipelined_requests_are_answered_in_order_on_one_connection(
+        server: LiveServer) -> None:
+    """Requests sent together on one connection (pipelined, RFC 9112 9.3.2) are answered
+    one after the other, each whole: a query by POST with its body, a page, a health
+    check that ends the connection. The front writes its responses itself
+    (`response_head`) and carries what the client sent past each request over to the
+    next."""
+    body = (SELECT + " LIMIT 2").encode()
+    sent = (b"POST /sparql HTTP/1.1\r\nHost: x\r\nContent-Type: application/sparql-query\r\n"
+            b"Accept: application/sparql-results+json\r\nContent-Length: %d\r\n\r\n%s"
+            b"GET /id/company/zte.ttl HTTP/1.1\r\nHost: x\r\n\r\n"
+            b"GET /-/health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+            % (len(body), body))
+    with socket.create_connection(("127.0.0.1", server.port), timeout=30) as s:
+        s.sendall(sent)
+        answers = [read_response(s) for _ in range(3)]
+        assert s.recv(1) == b""  # closed after the third, as it asked
+    (first, rows), (second, turtle), (third, health) = answers
+    assert first.startswith(b"HTTP/1.1 200 OK\r\n"), first
+    assert len(json.loads(rows)["results"]["bindings"]) == 2
+    assert second.startswith(b"HTTP/1.1 200 OK\r\n"), second
+    assert b"\r\ncontent-type: text/turtle" in second.lower() and b"@prefix" in turtle
+    assert third.startswith(b"HTTP/1.1 200 OK\r\n"), third
+    assert b"\r\nconnection: close" in third.lower()
+    assert json.loads(health)["status"] == "ok"
+
+
+def test_an_http_1_0_connection_ends_after_its_answer(server: LiveServer) -> None:
+    """HTTP/1.0 keeps no connection alive here, `Connection: keep-alive` or not: the
+    answer says `Connection: close` and the connection ends (as h11, which wrote every
+    response before, decided)."""
+    for extra in (b"", b"Connection: keep-alive\r\n"):
+        with socket.create_connection(("127.0.0.1", server.port), timeout=30) as s:
+            s.sendall(b"GET /-/health HTTP/1.0\r\nHost: x\r\n" + extra + b"\r\n"
+                      b"GET /-/health HTTP/1.0\r\nHost: x\r\n\r\n")
+            head, _ = read_response(s)
+            assert head.startswith(b"HTTP/1.1 200 "), head
+            assert b"\r\nconnection: close" in head.lower(), head
+            assert s.recv(1) == b""
+
+
+def test_response_heads_are_written_as_h11_would_or_left_to_it() -> None:
+    """`response_head` writes a status line and header lines that h11 would have written
+    alike; a header h11 would refuse or change (a name that is no token, a value with a
+    control or non-ASCII character, or with white space around it) gives None, and the
+    response is then left to h11."""
+    import h11
+
+    from rivalry.server.front import response_head
+
+    headers = [("Content-Type", "application/n-triples"), ("Content-Length", "3"),
+               ("Vary", "Accept,  Accept-Encoding"), ("ETag", 'W/"b1"'), ("X-Empty", ""),
+               ("Cache-Control", "public,\tmax-age=60")]
+    for status in (200, 304, 413, 503, 599):
+        conn = h11.Connection(h11.SERVER)
+        conn.receive_data(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        conn.next_event()
+        conn.next_event()
+        reason = {200: b"OK", 304: b"Not Modified", 413: b"Content Too Large",
+                  503: b"Service Unavailable", 599: b""}[status]
+        expected = conn.send(h11.Response(status_code=status, headers=headers, reason=reason))
+        assert response_head(status, headers) == expected
+    for name, value in [("Bad Name", "x"), ("X-A", "line\r\nX-Injected: 1"), ("X-A", "a\nb"),
+                        ("X-A", "nul\x00"), ("X-A", " lead"), ("X-A", "trail "),
+                        ("X-A", "caf\u00e9"), ("X-\u00e9", "x"), ("", "x"), ("X-A:", "x"),
+                        ("X-A", "bell\x07")]:
+        assert response_head(200, [("Content-Type", "text/plain"), (name, value)]) is None
+
+
 def test_the_response_cache_tells_an_absent_header_from_an_empty_one() -> None:
     """RFC 9111 4.1: a header a response varies on that was absent from its request
     matches only a request without it (an empty Accept-Encoding asks for no coding, an
