@@ -10,6 +10,8 @@ import socket
 import sys
 from typing import Any
 
+import uvloop
+
 from rivalry.graph import ID_BASE
 from rivalry.graph.errors import RivalryError, StoreError
 from rivalry.ontology import NAMESPACE
@@ -228,4 +230,7 @@ def run(settings: dict[str, Any], sock: socket.socket) -> None:
     # the modules and the app loaded so far live as long as the front: the collector need
     # not scan them again on each of its passes
     gc.freeze()
-    asyncio.run(run_front(front, sock, warm=warm))
+    # uvloop: the event loop in C (libuv), where asyncio's own is Python; the front's CPU
+    # per request is what limits point lookups (docs/serving.md, "Connections")
+    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+        runner.run(run_front(front, sock, warm=warm))
