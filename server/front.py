@@ -270,7 +270,7 @@ class Front:
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         peer = writer.get_extra_info("peername")
         remote = peer[0] if isinstance(peer, tuple) else "-"
-        conn = h11.Connection(h11.SERVER, max_incomplete_event_size=self.limits.max_header_bytes)
+        conn = self._connection_state()
         try:
             await self._serve_connection(conn, reader, writer, remote)
         except (ConnectionError, asyncio.IncompleteReadError, TimeoutError, OSError):
@@ -308,21 +308,23 @@ class Front:
                 response, note = await self._respond(request, body)
             finally:
                 self._in_flight -= 1
-            # h11 keeps no HTTP/1.0 connection alive (RFC 9112 9.3 leaves it to servers)
-            close = (self.stopping or _wants_close(request)
-                     or request.http_version == b"1.0")
+            close = self.stopping or _closes_after(request)
             await self._send(conn, writer, response, close=close, head=request.method == b"HEAD")
             self._log(remote, request, response.status, len(response.body), started, note)
             if conn.our_state is h11.MUST_CLOSE or close:
                 return
             conn = self._next_cycle(conn)
 
+    def _connection_state(self) -> h11.Connection:
+        """h11's reading of one connection; a head larger than max_header_bytes is
+        refused before it is all in (431)."""
+        return h11.Connection(h11.SERVER, max_incomplete_event_size=self.limits.max_header_bytes)
+
     def _next_cycle(self, conn: h11.Connection) -> h11.Connection:
         """A connection state for the next request on a kept-alive connection, holding
         what the client has sent past the last one (a pipelined request): a new one,
         since the response may have been written without h11 (`_send`)."""
-        following = h11.Connection(h11.SERVER,
-                                   max_incomplete_event_size=self.limits.max_header_bytes)
+        following = self._connection_state()
         data, closed = conn.trailing_data
         if data:
             following.receive_data(data)
@@ -885,14 +887,16 @@ def response_head(status: int, headers: list[tuple[str, str]]) -> bytes | None:
     return b"".join(lines)
 
 
-def _wants_close(request: Head) -> bool:
-    """Whether the client asks that the connection end after this request: the `close`
-    option of its Connection header (a list of case-insensitive tokens, RFC 9110 7.6.1:
-    `Connection: enclosed` is no `close`), or HTTP/1.0 without `keep-alive`."""
-    options = {token.strip().lower() for name, value in request.headers
-               if name.lower() == b"connection" for token in value.split(b",")}
-    return b"close" in options or (request.http_version == b"1.0"
-                                   and b"keep-alive" not in options)
+def _closes_after(request: Head) -> bool:
+    """Whether the connection ends after this request: when the client asks, by the
+    `close` option of its Connection header (a list of case-insensitive tokens, RFC 9110
+    7.6.1: `Connection: enclosed` is no `close`), and after any HTTP/1.0 request, with
+    `keep-alive` or without (RFC 9112 9.3 leaves keeping one alive to the server; h11,
+    which wrote every response before, never did)."""
+    if request.http_version == b"1.0":
+        return True
+    return any(token.strip().lower() == b"close" for name, value in request.headers
+               if name == b"connection" for token in value.split(b","))
 
 
 def _no_store(headers: list[tuple[str, str]]) -> bool:
