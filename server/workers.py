@@ -477,8 +477,7 @@ class WorkerPool:
                     self.on_broken(f"cannot start a worker: the zygote process is gone ({e})")
                 return
             self.idle.append(worker)
-            async with self._freed:
-                self._freed.notify()
+            await self._wake_one()
 
     async def _retire(self, worker: Worker) -> None:
         self.all.discard(worker)
@@ -568,7 +567,12 @@ class WorkerPool:
                 await self._shrink()
         if not self.closing and self._short() and self._room():
             asyncio.get_running_loop().create_task(self.fill())
-        if self._waiting:  # else no one to wake, and the Condition's lock is spared
+        await self._wake_one()
+
+    async def _wake_one(self) -> None:
+        """A worker is free: wake one request waiting for it, if any (else the
+        Condition's lock is spared)."""
+        if self._waiting:
             async with self._freed:
                 self._freed.notify()
 
