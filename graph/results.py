@@ -338,13 +338,59 @@ def trim_rows(body: bytes, fmt: ox.QueryResultsFormat, keep: int) -> tuple[bytes
     # count bounds the rows from above
     if body.count(b"},{") + 1 <= keep:
         return body, False
-    return _trim_json(body, keep)
+    return _trim_compact_json(body, keep) or _trim_json(body, keep)
 
 
 #: Where a JSON results document's rows begin: the first `"bindings": [` (in a string, a
 #: quote is escaped, so no string value matches it)
 _BINDINGS = re.compile(r'"bindings"\s*:\s*\[\s*')
 _SPACE = re.compile(r"\s*")
+
+
+#: How pyoxigraph begins a JSON results document, and what follows its head's last variable
+_COMPACT_HEAD = b'{"head":{"vars":['
+_COMPACT_ROWS = b']},"results":{"bindings":['
+#: A separator of rows in that layout (`},{"` and a variable's first character), or `},{}`
+_COMPACT_SEPARATOR = re.compile(rb'\},\{(?:"[^},]|\})')
+
+
+def _trim_compact_json(body: bytes, keep: int) -> tuple[bytes, bool] | None:
+    """`trim_rows` for a JSON document in pyoxigraph's compact layout, by finding its rows'
+    separators rather than decoding the rows (about a tenth of the time on an answer of
+    10,000 rows); None for any other document, which `_trim_json` reads row by row.
+
+    In that layout `},{"` separates two rows whenever the next row binds a variable: a
+    `{"` outside strings opens an object with a key, and within a row an object follows
+    `:`, never `,`. Inside a string a `"` is escaped, so `},{"` there has the string's
+    closing quote, which a `}` or a `,` follows, never a variable's name. An empty row
+    (`{}`, no variable bound) has no such mark, and `},{}` may also be the text of a
+    string: a document holding it is left to `_trim_json`, as is one with more than
+    `keep + 1` rows (the endpoint asks for one more than it keeps)."""
+    if not body.startswith(_COMPACT_HEAD) or not body.endswith(b"]}}"):
+        return None
+    head_end = body.find(b"]", len(_COMPACT_HEAD))  # variable names hold no bracket
+    if head_end < 0 or not body.startswith(_COMPACT_ROWS, head_end):
+        return None
+    rows_start = head_end + len(_COMPACT_ROWS)
+    if body[rows_start:rows_start + 1] == b"]":
+        return body, False  # no rows
+    marks = _COMPACT_SEPARATOR.findall(body, rows_start)
+    if b"},{}" in marks:
+        return None
+    rows = len(marks) + 1
+    if rows <= keep:
+        return body, False
+    if rows > keep + 1:
+        return None
+    if keep == 0:
+        return body[:rows_start] + b"]}}", True
+    end = len(body)
+    while True:  # the last separator: the kept rows end before it
+        end = body.rfind(b'},{"', rows_start, end)
+        if end < 0:
+            return None
+        if body[end + 4:end + 5] not in (b"}", b","):
+            return body[:end + 1] + b"]}}", True
 
 
 def _trim_json(body: bytes, keep: int) -> tuple[bytes, bool]:

@@ -613,6 +613,41 @@ def test_trim_rows_cuts_json_rows_where_they_end_as_written(layout: str) -> None
             assert trimmed[same:same + 1] == b"]" and body[same:].lstrip()[:1] == b","
 
 
+def test_trim_rows_counts_pyoxigraph_json_rows_without_decoding_them() -> None:
+    """pyoxigraph's compact JSON is cut by counting its row separators, not by decoding
+    each row: the same rows as decoding gives, whatever the strings hold (`},{`, quotes,
+    brackets, `},{}`), and rows that bind nothing; a document the count cannot read
+    surely (an empty row) is left to the decoder."""
+    import random
+
+    from rivalry.graph.results import _trim_compact_json, trim_rows
+
+    store = ox.Store()
+    rnd = random.Random(5)
+    pieces = ["},{", "}", "{", ",", '\\"', "\\\\", "]", "[", "a", " ", ":"]
+    counted = 0
+    for _ in range(1500):
+        values = []
+        for _ in range(rnd.randint(1, 6)):
+            text = '"' + "".join(rnd.choice(pieces) for _ in range(rnd.randint(0, 6))) + '"'
+            first = rnd.choice([text, text + "@en", "<http://example.org/x>", "UNDEF"])
+            values.append(f"({first} {rnd.choice([text, '1', 'UNDEF'])})")
+        query = "SELECT ?a ?b WHERE { VALUES (?a ?b) { " + " ".join(values) + " } }"
+        body = store.query(query).serialize(format=ox.QueryResultsFormat.JSON)
+        rows = json.loads(body)["results"]["bindings"]
+        for keep in range(len(rows)):  # asked for keep + 1 rows: one to cut, at most
+            if len(rows) > keep + 1:
+                continue
+            trimmed, truncated = trim_rows(body, ox.QueryResultsFormat.JSON, keep)
+            assert truncated and json.loads(trimmed)["results"]["bindings"] == rows[:keep]
+            assert body.startswith(trimmed[:-3])  # the kept rows as written
+            if _trim_compact_json(body, keep) is not None:
+                counted += 1
+            else:
+                assert {} in rows or b"},{}" in body, body
+    assert counted > 500  # the count, not the decoder, cut most of them
+
+
 def test_natively_written_answers_match_the_collected_ones(store_dir: Path) -> None:
     """Every canned query gives the same solutions whether pyoxigraph writes the answer
     (JSON) or the rows are collected first (the HTML page's path)."""
