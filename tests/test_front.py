@@ -748,6 +748,92 @@ def test_response_heads_are_written_as_h11_would_or_left_to_it() -> None:
         assert response_head(200, [("Content-Type", "text/plain"), (name, value)]) is None
 
 
+def _read_by_h11(data: bytes, max_bytes: int) -> tuple[object, int, int] | None:
+    """What h11 reads of a request's head in `data`: its head, the length of its body and
+    where the body begins; None when h11 refuses the head or wants more than `data`."""
+    import h11
+
+    from rivalry.server.front import Head
+
+    conn = h11.Connection(h11.SERVER, max_incomplete_event_size=max_bytes)
+    conn.receive_data(data)
+    try:
+        request = conn.next_event()
+        if not isinstance(request, h11.Request):
+            return None
+        body = b""
+        while isinstance(event := conn.next_event(), h11.Data):
+            body += event.data
+    except h11.RemoteProtocolError:
+        return None
+    if not isinstance(event, h11.EndOfMessage) or conn.they_are_waiting_for_100_continue \
+            or conn.their_state not in (h11.DONE, h11.MUST_CLOSE):
+        return None
+    rest = len(conn.trailing_data[0])
+    return Head.of(request), len(body), len(data) - rest - len(body)
+
+
+def test_request_heads_are_read_as_h11_reads_them_or_left_to_it() -> None:
+    """`read_head` reads a plain request's head as h11 does (the same method, target,
+    version, headers in lower case, body length and the body's start), and leaves every
+    other one to h11 (None): heads mutated byte by byte (control characters, bare line
+    feeds, folded lines, non-ASCII, white space), and the heads h11 refuses or reads with
+    a state of its own (no or two Host headers, Transfer-Encoding, two Content-Lengths,
+    Expect, Upgrade, CONNECT, another HTTP version)."""
+    import random
+
+    from rivalry.server.front import read_head
+
+    plain = [
+        b"GET /sparql?query=ASK%7B%7D HTTP/1.1\r\nHost: 127.0.0.1:8000\r\nAccept: */*\r\n\r\n",
+        b"POST /sparql HTTP/1.1\r\nHost: x\r\nContent-Type: application/sparql-query\r\n"
+        b"Content-Length: 9\r\nAccept:  text/csv ;q=0.9 \t\r\nX-Empty:\r\n\r\nASK { }  GET",
+        b"HEAD /id/state/us HTTP/1.0\r\nConnection: keep-alive\r\n\r\n",
+        b"OPTIONS * HTTP/1.1\r\nHOST: a\r\nContent-Length: 000\r\n\r\n",
+        b"GET http://x/y HTTP/1.1\r\nHost: x\r\n\r\nGET / HTTP/1.1\r\n",
+    ]
+    refused_or_h11s = [
+        b"GET / HTTP/1.1\r\nAccept: x\r\n\r\n",
+        b"GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n",
+        b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+        b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\nContent-Length: 1\r\n\r\nx",
+        b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 1, 1\r\n\r\nx",
+        b"POST / HTTP/1.1\r\nHost: a\r\nExpect: 100-continue\r\nContent-Length: 1\r\n\r\nx",
+        b"GET / HTTP/1.1\r\nHost: a\r\nUpgrade: websocket\r\nConnection: upgrade\r\n\r\n",
+        b"CONNECT a:443 HTTP/1.1\r\nHost: a:443\r\n\r\n",
+        b"GET / HTTP/2.0\r\nHost: a\r\n\r\n",
+        b"GET / HTTP/1.1\r\nHost: a\r\n X-Folded: b\r\n\r\n",
+        b"GET / HTTP/1.1\nHost: a\n\n",
+        b"GET /caf\xc3\xa9 HTTP/1.1\r\nHost: a\r\n\r\n",
+        b"GET / HTTP/1.1\r\nHost: a\r\nX-A: caf\xc3\xa9\r\n\r\n",
+        b"GET / HTTP/1.1\r\nHost: a\r\nX-A: b\x01\r\n\r\n",
+        b"\r\nGET / HTTP/1.1\r\nHost: a\r\n\r\n",
+        b"GET / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\n",  # no end of head yet
+    ]
+    for data in plain:
+        assert read_head(data, 8000) == _read_by_h11(data, 8000) != None, data  # noqa: E711
+    for data in refused_or_h11s:
+        assert read_head(data, 8000) is None, data
+    assert read_head(plain[0], len(plain[0]) - 1) is None  # past max_bytes: h11 refuses
+    rnd = random.Random(12)
+    odd = [b"\x00", b"\x01", b"\x7f", b"\x80", b"\xff", b"\r", b"\n", b"\t", b" ", b":",
+           b",", b"\x0b", b"\x0c", b"\r\n", b"\r\n ", b"\r\n\r\n", b"0", b"(", b"H"]
+    read = 0
+    for _ in range(4000):
+        data = bytearray(rnd.choice(plain))
+        for _ in range(rnd.randint(1, 3)):
+            at = rnd.randrange(len(data))
+            if rnd.random() < 0.3:
+                del data[at]
+            else:
+                data[at:at] = rnd.choice(odd)
+        ours = read_head(bytes(data), 8000)
+        if ours is not None:
+            read += 1
+            assert ours == _read_by_h11(bytes(data), 8000), bytes(data)
+    assert read > 400  # many mutations leave a head plain: those were compared
+
+
 def test_the_response_cache_tells_an_absent_header_from_an_empty_one() -> None:
     """RFC 9111 4.1: a header a response varies on that was absent from its request
     matches only a request without it (an empty Accept-Encoding asks for no coding, an
