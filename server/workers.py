@@ -368,20 +368,24 @@ def private_memory_mb(pid: int) -> float | None:
 
 class WorkerPool:
     """The front's view of the workers: hands out an idle one per request, spawns more
-    (up to `max_workers`) when all are busy, kills a worker whose request is past its
+    (up to `max_workers`) when all are busy and one of them has been on its request
+    for `spawn_after` seconds (a request behind quick ones waits for one of them to
+    finish: more workers than cores for requests of a millisecond only share the cores
+    out, switching between processes), kills a worker whose request is past its
     deadline, and renices the request thread of a worker whose request runs longer than
     `slow_after` seconds (so that slow queries yield the CPU to quick ones), starting a
     spare meanwhile; afterwards the worker stays, unless it holds more memory of its own
     than `worker_memory_mb`, and the pool shrinks back to `workers`."""
 
     def __init__(self, control: socket.socket, zygote_pid: int, *, workers: int,
-                 max_workers: int, slow_after: float = 1.0,
+                 max_workers: int, slow_after: float = 1.0, spawn_after: float = 0.05,
                  worker_memory_mb: int = 2000) -> None:
         self.control = control
         self.zygote_pid = zygote_pid
         self.size = workers
         self.max_workers = max(max_workers, workers)
         self.slow_after = slow_after
+        self.spawn_after = spawn_after
         self.worker_memory_mb = worker_memory_mb
         self.idle: list[Worker] = []
         self.all: set[Worker] = set()
@@ -518,8 +522,10 @@ class WorkerPool:
             await self._retire(worker)
 
     async def acquire(self, deadline: float) -> Worker:
-        """An idle worker of the current generation, spawning one if all are busy and the
-        pool may grow; waits (until `deadline`) when it may not."""
+        """An idle worker of the current generation; when all are busy, a new one if the
+        pool may grow and a busy one has been on its request for `spawn_after` seconds;
+        otherwise waits for one (until `deadline`, or until a busy one has been on its
+        request that long)."""
         waited = False
         while True:
             while self.idle:
@@ -527,12 +533,17 @@ class WorkerPool:
                 if worker.alive and worker.generation == self.generation:
                     return worker
                 await self._retire(worker)
+            now = time.monotonic()
+            until = deadline
             if self._room():
-                return await self.spawn()
+                started = [w.busy_since for w in self.all if w.busy_since is not None]
+                if not started or now - min(started) >= self.spawn_after:
+                    return await self.spawn()
+                until = min(deadline, min(started) + self.spawn_after)
             if not waited:
                 self.stats.waits += 1
                 waited = True
-            timeout = deadline - time.monotonic()
+            timeout = until - now
             if timeout <= 0:
                 raise TimeoutError
             self._waiting += 1
@@ -540,7 +551,8 @@ class WorkerPool:
                 async with self._freed:
                     await asyncio.wait_for(self._freed.wait(), timeout)
             except TimeoutError:
-                raise TimeoutError from None
+                if until >= deadline:
+                    raise TimeoutError from None
             finally:
                 self._waiting -= 1
 

@@ -123,6 +123,29 @@ def test_quick_requests_have_their_workers_memory_checked_now_and_then(
     assert pids[0] == pids[1] == pids[2] != pids[3] and retired == 1
 
 
+def test_a_request_behind_quick_ones_waits_and_one_behind_a_long_one_gets_a_worker(
+        pool: Callable[..., Any]) -> None:
+    """All workers busy: a request behind requests of a few milliseconds waits for one of
+    them (a worker more would only share the cores out), one behind a request that has
+    run `spawn_after` seconds (0.05 s here) gets a new worker instead of waiting for it."""
+    async def scenario(p: WorkerPool) -> list[Any]:
+        quick = await asyncio.gather(*[p.call(request("/sleep", "0.005"), b"", 10)
+                                       for _ in range(6)])
+        after_quick = len(p.all)
+        started = time.monotonic()
+        long = asyncio.ensure_future(p.call(request("/sleep", "0.6"), b"", 10))
+        await asyncio.sleep(0.01)
+        behind = answer(await p.call(request("/"), b"", 10))
+        waited = time.monotonic() - started
+        first = answer(await long)
+        return [[answer(r)["pid"] for r in quick], after_quick, behind, first, waited]
+
+    quick, after_quick, behind, first, waited = pool(scenario)
+    assert len(set(quick)) == 1 and after_quick == 1  # one worker answered all six
+    assert behind["pid"] != first["pid"]  # a new worker, not the busy one after 0.6 s
+    assert 0.05 <= waited < 0.5, waited
+
+
 def test_replacements_for_slow_requests_stay_within_max_workers(
         pool: Callable[..., Any]) -> None:
     """Three slow requests at once, on a pool of one worker that may grow to three: each
