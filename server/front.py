@@ -1,6 +1,6 @@
 """The front of `rivalry serve`: an event-driven HTTP/1.1 server (asyncio on uvloop's loop,
-h11 reading the requests, `response_head` writing the responses' heads) that holds every
-connection, reads each request whole, answers repeated ones
+`read_head` reading plain requests and h11 the rest, `response_head` writing the
+responses' heads) that holds every connection, reads each request whole, answers repeated ones
 from a cache keyed on the build, and hands the rest to worker processes
 (rivalry.server.workers) that it kills when their time is up.
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import errno
 import gc
+import os
 import socket
 import sys
 from typing import Any
@@ -167,6 +168,13 @@ async def _column(front: Any, query: str) -> list[str]:
             if line.strip()]
 
 
+def max_workers(settings: dict[str, Any]) -> int:
+    """The most worker processes at once: the setting, or twice the CPU cores when it is 0.
+    Queries are CPU-bound: more at once than the cores can run only share them out
+    (docs/serving.md has the measurements)."""
+    return settings["max_workers"] or 2 * (os.cpu_count() or 1)
+
+
 def run(settings: dict[str, Any], sock: socket.socket) -> None:
     """Serve until stopped (SIGTERM or SIGINT)."""
     from rivalry.server import create_app
@@ -194,7 +202,7 @@ def run(settings: dict[str, Any], sock: socket.socket) -> None:
                                        offline=offline)
     front_app = create_app(settings)  # for rendering the front's own errors; no store
     pool = WorkerPool(control, zygote_pid, workers=settings["workers"],
-                      max_workers=settings["max_workers"],
+                      max_workers=max_workers(settings),
                       worker_memory_mb=settings["worker_memory_mb"])
     if settings["sparql_endpoint"]:
         current = remote_build_reader(settings)

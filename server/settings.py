@@ -81,10 +81,11 @@ SETTINGS: tuple[Setting, ...] = (
             "Worker processes `rivalry serve` keeps ready to answer requests, one request "
             "each at a time.",
             minimum=1),
-    Setting("max_workers", 8,
-            "Most worker processes at once: when every worker is busy (a slow query), more "
-            "are started, up to this number; beyond it requests wait for a free one.",
-            minimum=1),
+    Setting("max_workers", 0,
+            "Most worker processes at once: when every worker is busy and one has been on its "
+            "request for 50 ms (a slow query), more are started, up to this number; beyond "
+            "it requests wait for a free one. 0: twice the machine's CPU cores.",
+            minimum=0),
     Setting("worker_memory_mb", 2000,
             "Memory, in MB, a worker may hold of its own and still be kept after a request "
             "that ran longer than a second (and every 1,000 requests): the pages of the shared "

@@ -192,3 +192,10 @@ def test_a_slow_request_whose_successor_has_no_room_under_the_memory_cap() -> No
         loop.close()
     assert slow["pid"] == first["pid"] and slow["thread"] == first["thread"]
     assert after["pid"] != first["pid"] and retired == 1
+
+
+def test_max_workers_is_twice_the_cores_unless_set() -> None:
+    from rivalry.server.serve import max_workers
+
+    assert max_workers({"max_workers": 0}) == 2 * (os.cpu_count() or 1)
+    assert max_workers({"max_workers": 3}) == 3
