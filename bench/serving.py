@@ -232,7 +232,9 @@ def sequential_ms(url: str, path: str, points: list[str], n: int = 1000) -> dict
 
 def cpu_seconds(server: Server) -> dict[str, float]:
     """CPU seconds used so far by `rivalry serve`'s front and by its other processes (the
-    zygote and the workers), from /proc: every process of the server's process group."""
+    zygote and the workers), from /proc: every process of the server's process group,
+    with what its children that have ended used (a worker the pool retired, whose zygote
+    has reaped it)."""
     front = server.process.pid
     tick = os.sysconf("SC_CLK_TCK")
     out = {"front": 0.0, "workers": 0.0}
@@ -247,7 +249,9 @@ def cpu_seconds(server: Server) -> dict[str, float]:
         if int(fields[2]) != front:  # the process group (fields from the state on)
             continue
         used = (int(fields[11]) + int(fields[12])) / tick  # utime + stime
+        ended = (int(fields[13]) + int(fields[14])) / tick  # cutime + cstime: reaped children
         out["front" if int(entry) == front else "workers"] += used
+        out["workers"] += ended
     return out
 
 
