@@ -952,7 +952,7 @@ _LEFT_TO_H11 = frozenset((b"transfer-encoding", b"expect", b"upgrade"))
 
 def read_head(data: bytes, max_bytes: int) -> tuple[Head, int, int] | None:
     """The head of a request that begins `data`, read here rather than by h11, whose
-    reading of a small request costs about a fifth of the front's work on it: the head,
+    reading was a large part of the front's work on a small request: the head,
     the length of its body and where the body begins. Only a head h11 reads the same
     way: whole in `data` and at most `max_bytes` long, its lines ending in CRLF, of
     visible ASCII characters, HTTP/1.1 with one Host header (HTTP/1.0 with at most one),
