@@ -21,6 +21,7 @@ when the front has lowered that thread's priority).
 from __future__ import annotations
 
 import asyncio
+import collections
 import gc
 import io
 import os
@@ -394,8 +395,8 @@ class WorkerPool:
         self.load_error: str | None = None
         self.stats = PoolStats()
         self._control_lock = asyncio.Lock()
-        self._freed = asyncio.Condition()
-        self._waiting = 0  # requests waiting on _freed for a worker
+        #: requests waiting for a worker, first come first woken (`_wake_one`)
+        self._waiters: collections.deque[asyncio.Future[None]] = collections.deque()
         self._spawning = 0
         self.reloading = False
         self.closing = False
@@ -481,7 +482,7 @@ class WorkerPool:
                     self.on_broken(f"cannot start a worker: the zygote process is gone ({e})")
                 return
             self.idle.append(worker)
-            await self._wake_one()
+            self._wake_one()
 
     async def _retire(self, worker: Worker) -> None:
         self.all.discard(worker)
@@ -546,15 +547,25 @@ class WorkerPool:
             timeout = until - now
             if timeout <= 0:
                 raise TimeoutError
-            self._waiting += 1
+            waiter = asyncio.get_running_loop().create_future()
+            self._waiters.append(waiter)
+            woken = False
             try:
-                async with self._freed:
-                    await asyncio.wait_for(self._freed.wait(), timeout)
+                # asyncio.timeout rather than wait_for: no task is created per wait
+                async with asyncio.timeout(timeout):
+                    await waiter
+                woken = True
             except TimeoutError:
                 if until >= deadline:
                     raise TimeoutError from None
             finally:
-                self._waiting -= 1
+                if not waiter.done():
+                    waiter.cancel()  # (ending the wait, the timeout cancels it too)
+                if waiter.cancelled():
+                    if waiter in self._waiters:
+                        self._waiters.remove(waiter)
+                elif not woken:  # woken as the wait ended otherwise: the wake goes on
+                    self._wake_one()
 
     async def release(self, worker: Worker) -> None:
         worker.busy_since = None
@@ -579,14 +590,15 @@ class WorkerPool:
                 await self._shrink()
         if not self.closing and self._short() and self._room():
             asyncio.get_running_loop().create_task(self.fill())
-        await self._wake_one()
+        self._wake_one()
 
-    async def _wake_one(self) -> None:
-        """A worker is free: wake one request waiting for it, if any (else the
-        Condition's lock is spared)."""
-        if self._waiting:
-            async with self._freed:
-                self._freed.notify()
+    def _wake_one(self) -> None:
+        """A worker is free: wake the request that has waited longest for one, if any."""
+        while self._waiters:
+            waiter = self._waiters.popleft()
+            if not waiter.done():
+                waiter.set_result(None)
+                return
 
     async def call(self, environ: dict[str, Any], body: bytes, seconds: float) -> Reply:
         """Run one request on a worker, within `seconds` (waiting for a worker included).

@@ -199,3 +199,36 @@ def test_max_workers_is_twice_the_cores_unless_set() -> None:
 
     assert max_workers({"max_workers": 0}) == 2 * (os.cpu_count() or 1)
     assert max_workers({"max_workers": 3}) == 3
+
+
+def test_requests_waiting_for_the_only_worker_are_answered_in_turn_or_time_out() -> None:
+    """A pool that may not grow: requests wait for its one worker and are answered first
+    come, first served; one whose deadline passes while it waits gets TimeoutError and
+    leaves no one waiting behind it (a later request is answered)."""
+    zygote, control = start_zygote(lambda: app, lambda _: "build", 0, [])
+    loop = asyncio.new_event_loop()
+    p = WorkerPool(control, zygote, workers=1, max_workers=1, slow_after=5)
+
+    async def scenario() -> list[Any]:
+        await p.wait_ready()
+        await p.fill()
+        order: list[int] = []
+
+        async def one(i: int, seconds: float) -> None:
+            await p.call(request("/sleep", "0.1"), b"", seconds)
+            order.append(i)
+
+        outcomes = await asyncio.gather(*(one(i, 10) for i in range(4)), one(9, 0.15),
+                                        return_exceptions=True)
+        waiting = len(p._waiters)
+        after = answer(await p.call(request("/"), b"", 10))
+        return [order, outcomes, waiting, after]
+
+    try:
+        order, outcomes, waiting, after = loop.run_until_complete(scenario())
+    finally:
+        loop.run_until_complete(p.close())
+        loop.close()
+    assert order == [0, 1, 2, 3]
+    assert isinstance(outcomes[4], TimeoutError) and outcomes[:4] == [None] * 4
+    assert waiting == 0 and after["pid"] > 0
