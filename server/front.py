@@ -911,11 +911,13 @@ def _shorter(line: bytes) -> str:
     return "shorten it (fewer or shorter parameters)"
 
 
-#: What `response_head` writes itself (RFC 9110 5.1 and 5.5): a header name that is a
-#: token, a value of visible characters with single spaces or tabs between them and none
-#: around. Anything else is left to h11, as before.
-_FIELD_NAME = re.compile(rb"[-!#$%&'*+.^_`|~0-9A-Za-z]+")
-_FIELD_VALUE = re.compile(rb"(?:[\x21-\x7e]+(?:[ \t]+[\x21-\x7e]+)*)?")
+#: What `response_head` writes and `read_head` reads itself (RFC 9110 5.1 and 5.5): a
+#: header name that is a token, a value of visible characters with single spaces or tabs
+#: between them and none around. Anything else is left to h11, as before.
+_TOKEN = rb"[-!#$%&'*+.^_`|~0-9A-Za-z]+"
+_PLAIN_VALUE = rb"(?:[\x21-\x7e]+(?:[ \t]+[\x21-\x7e]+)*)?"
+_FIELD_NAME = re.compile(_TOKEN)
+_FIELD_VALUE = re.compile(_PLAIN_VALUE)
 _STATUS_LINES = {status: f"HTTP/1.1 {status} {reason}\r\n".encode("ascii")
                  for status, reason in REASONS.items()}
 
@@ -939,12 +941,11 @@ def response_head(status: int, headers: list[tuple[str, str]]) -> bytes | None:
     return b"".join(lines)
 
 
-#: What `read_head` reads itself: a request line of a token, a target of visible ASCII
-#: characters and HTTP/1.1 or 1.0; header lines of a token, a colon and a value of visible
-#: ASCII characters with spaces or tabs between them (white space around it dropped)
-_REQUEST_LINE = re.compile(rb"([-!#$%&'*+.^_`|~0-9A-Za-z]+) ([\x21-\x7e]+) HTTP/(1\.[01])")
-_HEADER_LINE = re.compile(
-    rb"([-!#$%&'*+.^_`|~0-9A-Za-z]+):[ \t]*((?:[\x21-\x7e]+(?:[ \t]+[\x21-\x7e]+)*)?)[ \t]*")
+#: A request line `read_head` reads: a token, a target of visible ASCII characters and
+#: HTTP/1.1 or 1.0; a header line: a token, a colon and a plain value (white space around
+#: it dropped)
+_REQUEST_LINE = re.compile(b"(" + _TOKEN + rb") ([\x21-\x7e]+) HTTP/(1\.[01])")
+_HEADER_LINE = re.compile(b"(" + _TOKEN + rb"):[ \t]*(" + _PLAIN_VALUE + rb")[ \t]*")
 _CONTENT_LENGTH = re.compile(rb"[0-9]{1,20}")
 #: Headers that change how h11 reads a request or what it expects next: left to it
 _LEFT_TO_H11 = frozenset((b"transfer-encoding", b"expect", b"upgrade"))
