@@ -28,21 +28,29 @@ HEAVY = "SELECT (COUNT(*) AS ?n) WHERE { ?a ?b ?c . ?d ?e ?f . ?g ?h ?i }"
 
 # --- clients -----------------------------------------------------------------------------
 
+#: The requests of the load being run, set before its client processes are forked: they
+#: inherit them. Sent to each client as an argument instead, the 23 MB of point lookups
+#: were pickled and unpickled once per client (16 times over), partly inside the window
+#: being measured, on the cores the server was measured on.
+_REQUESTS: list[tuple] = []
 
-def _client(args: tuple) -> list[tuple[float, int, str]]:
+
+def _client(args: tuple) -> tuple[float, list[tuple[float, int, str]]]:
     """One client on one kept-alive connection: requests in a fixed order from its own
     starting point (so every server gets the same mixture); reconnects when the server
     closes. With `unique` (a text for this run), every query body gets a comment naming
     the run, the client and the request, so that no answer cache has seen it: not in an
     earlier run (another number of clients, a warm-up), nor in this one. Every client
     starts at `start` and stops `seconds` later (monotonic clock, shared by the
-    processes), however late its process started. Each sample: seconds, status, the
-    request's tag."""
-    host, port, requests, seconds, index, clients, unique, start = args
+    processes), however late its process started. Returns how late it started (seconds
+    after `start`, 0 when on time) and its samples: seconds, status, the request's tag."""
+    host, port, seconds, index, clients, unique, start = args
+    requests = _REQUESTS
     position = index * len(requests) // clients
     out = []
     conn = None
     time.sleep(max(0.0, start - time.monotonic()))
+    late = max(0.0, time.monotonic() - start)
     end = start + seconds
     while time.monotonic() < end:
         method, path, body, headers, tag = requests[position % len(requests)]
@@ -68,24 +76,32 @@ def _client(args: tuple) -> list[tuple[float, int, str]]:
         out.append((time.perf_counter() - start, status, tag))
     if conn is not None:
         conn.close()
-    return out
+    return late, out
 
 
 def load(url: str, requests: list[tuple], clients: int, seconds: float,
          unique: bool = False) -> dict:
     """`clients` clients sending `requests` for `seconds`; with `unique`, each query text
-    once (see `_client`): what a server answers is then never a repeat."""
+    once (see `_client`): what a server answers is then never a repeat. Each workload's
+    figures say how late the latest client started (`late_start_ms`: 0 when every
+    client ran the whole window)."""
+    global _REQUESTS
     parsed = urllib.parse.urlparse(url)
     run = f"run {time.time_ns()}" if unique else ""
-    with multiprocessing.get_context("fork").Pool(clients) as pool:
-        # one window for all: the rate divides by `seconds`, which held only if every
-        # client ran then (a client whose process started late ran past the others, and
-        # a loaded machine starts them late: one run counted 2,383 lookups a second
-        # where its server's CPU per request allowed at most about 1,700)
-        start = time.monotonic() + 1.0 + 0.05 * clients
-        results = pool.map(_client, [(parsed.hostname, parsed.port, requests, seconds, i,
-                                      clients, run, start) for i in range(clients)])
-    samples = [s for r in results for s in r]
+    _REQUESTS = requests
+    try:
+        with multiprocessing.get_context("fork").Pool(clients) as pool:
+            # one window for all: the rate divides by `seconds`, which held only if every
+            # client ran then (a client whose process started late ran past the others,
+            # and a loaded machine starts them late: one run counted 2,383 lookups a
+            # second where its server's CPU per request allowed at most about 1,700)
+            start = time.monotonic() + 1.0 + 0.05 * clients
+            results = pool.map(_client, [(parsed.hostname, parsed.port, seconds, i,
+                                          clients, run, start) for i in range(clients)])
+    finally:
+        _REQUESTS = []
+    late = max(late for late, _ in results)
+    samples = [s for _, r in results for s in r]
     summary: dict = {}
     for tag in sorted({t for _, _, t in samples}):
         ok = [s for s, status, t in samples if t == tag and status == 200]
@@ -94,7 +110,8 @@ def load(url: str, requests: list[tuple], clients: int, seconds: float,
             "errors": sum(1 for _, status, t in samples if t == tag and status != 200),
             "p50_ms": 1000 * (percentile(ok, 0.5) or 0),
             "p95_ms": 1000 * (percentile(ok, 0.95) or 0),
-            "p99_ms": 1000 * (percentile(ok, 0.99) or 0)}
+            "p99_ms": 1000 * (percentile(ok, 0.99) or 0),
+            "late_start_ms": 1000 * late}
     return summary
 
 
@@ -446,8 +463,12 @@ def run(stores: dict[int, Path], work: Path, seconds: float, mix_seconds: float,
 
 def _refused(figures: dict) -> str:
     """How many answers were not 200 (a time limit's 503, a 404), which the rates and
-    percentiles leave out."""
-    return f"; {figures['errors']} not 200" if figures.get("errors") else ""
+    percentiles leave out; and a client that started after the window opened (its process
+    was late: the rate is then low)."""
+    note = f"; {figures['errors']} not 200" if figures.get("errors") else ""
+    if figures.get("late_start_ms", 0) >= 10:
+        note += f"; a client started {figures['late_start_ms']:.0f} ms late"
+    return note
 
 
 def report(results: dict, info: dict, command: str) -> str:
