@@ -477,8 +477,9 @@ def report(results: dict, info: dict, command: str) -> str:
              "", "    " + command, "",
              f"Machine: {info['cpu']}, {info['cores']} cores, {info['memory_gib']} GiB; Python "
              f"{info['python']}, pyoxigraph {info['pyoxigraph']}, {info['oxigraph_server']}. "
-             "`rivalry serve` with its defaults (2 workers kept "
-             f"ready, up to twice the cores: {2 * info['cores']}, the store in memory, every "
+             f"`rivalry serve` with its defaults ({info['cores'] + 1} workers kept ready, one "
+             f"more than the cores, up to twice the cores: {2 * info['cores']}, the store in "
+             "memory, every "
              "limit on, the response cache and its "
              "warm-up); `oxigraph serve` in memory, as shipped, on the same quads; the servers "
              "take turns; every client keeps its connection alive. The point lookups, the "

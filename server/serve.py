@@ -168,6 +168,14 @@ async def _column(front: Any, query: str) -> list[str]:
             if line.strip()]
 
 
+def workers(settings: dict[str, Any]) -> int:
+    """The worker processes kept ready: the setting, or one more than the CPU cores when it
+    is 0. One more than the cores: a worker's answer passes through the front before the
+    worker is free again, and with a worker per core a core idled meanwhile while requests
+    waited (docs/serving.md, "Workers")."""
+    return settings["workers"] or (os.cpu_count() or 1) + 1
+
+
 def max_workers(settings: dict[str, Any]) -> int:
     """The most worker processes at once: the setting, or twice the CPU cores when it is 0.
     Queries are CPU-bound: more at once than the cores can run only share them out
@@ -201,7 +209,7 @@ def run(settings: dict[str, Any], sock: socket.socket) -> None:
                                        close_fds=[sock.fileno()], shortcut=shortcut,
                                        offline=offline)
     front_app = create_app(settings)  # for rendering the front's own errors; no store
-    pool = WorkerPool(control, zygote_pid, workers=settings["workers"],
+    pool = WorkerPool(control, zygote_pid, workers=workers(settings),
                       max_workers=max_workers(settings),
                       worker_memory_mb=settings["worker_memory_mb"])
     if settings["sparql_endpoint"]:

@@ -77,10 +77,10 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("host", "127.0.0.1", "Interface `rivalry serve` listens on."),
     Setting("port", 8000, "Port `rivalry serve` listens on.",
             minimum=1),
-    Setting("workers", 2,
+    Setting("workers", 0,
             "Worker processes `rivalry serve` keeps ready to answer requests, one request "
-            "each at a time.",
-            minimum=1),
+            "each at a time. 0: one more than the machine's CPU cores.",
+            minimum=0),
     Setting("max_workers", 0,
             "Most worker processes at once: when every worker is busy and one has been on its "
             "request for 50 ms (a slow query), more are started, up to this number; beyond "

@@ -395,8 +395,10 @@ class WorkerPool:
         self.load_error: str | None = None
         self.stats = PoolStats()
         self._control_lock = asyncio.Lock()
-        #: requests waiting for a worker, first come first woken (`_wake_one`)
-        self._waiters: collections.deque[asyncio.Future[None]] = collections.deque()
+        #: requests waiting for a worker, with the frame to send it, first come first
+        #: served (`_hand_over`, `_wake_one`)
+        self._waiters: collections.deque[tuple[asyncio.Future[Worker | None], bytes]] = \
+            collections.deque()
         self._spawning = 0
         self.reloading = False
         self.closing = False
@@ -481,8 +483,8 @@ class WorkerPool:
                 if not self.closing and self.on_broken is not None:
                     self.on_broken(f"cannot start a worker: the zygote process is gone ({e})")
                 return
-            self.idle.append(worker)
-            self._wake_one()
+            if not self._hand_over(worker):
+                self.idle.append(worker)
 
     async def _retire(self, worker: Worker) -> None:
         self.all.discard(worker)
@@ -522,24 +524,25 @@ class WorkerPool:
             self.idle.remove(worker)
             await self._retire(worker)
 
-    async def acquire(self, deadline: float) -> Worker:
+    async def acquire(self, deadline: float, message: bytes) -> tuple[Worker, bool]:
         """An idle worker of the current generation; when all are busy, a new one if the
         pool may grow and a busy one has been on its request for `spawn_after` seconds;
-        otherwise waits for one (until `deadline`, or until a busy one has been on its
-        request that long)."""
+        otherwise waits (until `deadline`, or until a busy one has been on its request
+        that long) for `release` to hand it a worker, to which `release` has then already
+        sent `message` (the request's frame). Returns the worker and whether it was."""
         waited = False
         while True:
             while self.idle:
                 worker = self.idle.pop()
                 if worker.alive and worker.generation == self.generation:
-                    return worker
+                    return worker, False
                 await self._retire(worker)
             now = time.monotonic()
             until = deadline
             if self._room():
                 started = [w.busy_since for w in self.all if w.busy_since is not None]
                 if not started or now - min(started) >= self.spawn_after:
-                    return await self.spawn()
+                    return await self.spawn(), False
                 until = min(deadline, min(started) + self.spawn_after)
             if not waited:
                 self.stats.waits += 1
@@ -547,30 +550,41 @@ class WorkerPool:
             timeout = until - now
             if timeout <= 0:
                 raise TimeoutError
-            waiter = asyncio.get_running_loop().create_future()
-            self._waiters.append(waiter)
-            woken = False
+            waiter: asyncio.Future[Worker | None] = asyncio.get_running_loop().create_future()
+            entry = (waiter, message)
+            self._waiters.append(entry)
             try:
                 # asyncio.timeout rather than wait_for: no task is created per wait
                 async with asyncio.timeout(timeout):
                     await waiter
-                woken = True
             except TimeoutError:
-                if until >= deadline:
+                if not (waiter.done() and not waiter.cancelled()) and until >= deadline:
                     raise TimeoutError from None
+            except BaseException:
+                # cancelled while waiting: a worker handed over meanwhile runs a request
+                # no one will read the answer of
+                given = waiter.result() if waiter.done() and not waiter.cancelled() else None
+                if given is not None:
+                    given.kill()
+                    await self.release(given)
+                raise
             finally:
                 if not waiter.done():
-                    waiter.cancel()  # (ending the wait, the timeout cancels it too)
-                if waiter.cancelled():
-                    if waiter in self._waiters:
-                        self._waiters.remove(waiter)
-                elif not woken:  # woken as the wait ended otherwise: the wake goes on
-                    self._wake_one()
+                    waiter.cancel()
+                if entry in self._waiters:
+                    self._waiters.remove(entry)
+            if waiter.done() and not waiter.cancelled():
+                given = waiter.result()
+                if given is not None:  # handed over, the request sent: it runs on it
+                    return given, True
+            # woken without a worker (one was started into `idle`), or the time to think
+            # of starting one has come: look again
 
     async def release(self, worker: Worker) -> None:
         worker.busy_since = None
         slow, moved = worker.slow, worker.moved
         worker.slow = worker.moved = False
+        handed = False
         if not worker.alive:
             self.all.discard(worker)
         elif worker.generation < self.generation or (slow and not moved):
@@ -585,17 +599,39 @@ class WorkerPool:
         else:
             if worker.served % MEMORY_CHECK_EVERY == 0:  # later, off the answer's path
                 asyncio.get_running_loop().create_task(self._measure(worker))
-            self.idle.append(worker)
-            if slow:
+            if slow:  # the pool may have grown for it: back to `workers` first
+                self.idle.append(worker)
                 await self._shrink()
+            else:
+                handed = self._hand_over(worker)
+                if not handed:
+                    self.idle.append(worker)
         if not self.closing and self._short() and self._room():
             asyncio.get_running_loop().create_task(self.fill())
-        self._wake_one()
+        if not handed:
+            self._wake_one()
+
+    def _hand_over(self, worker: Worker) -> bool:
+        """Give a worker that is free straight to the request that has waited longest for
+        one, sending it that request at once: the worker starts on it now rather than
+        when the waiting request's coroutine next runs, after whatever the event loop
+        does first (the response just answered, other connections' requests). False when
+        no request waits."""
+        while self._waiters:
+            waiter, message = self._waiters.popleft()
+            if not waiter.done():
+                worker.busy_since = time.monotonic()
+                worker.served += 1
+                worker.writer.write(message)
+                waiter.set_result(worker)
+                return True
+        return False
 
     def _wake_one(self) -> None:
-        """A worker is free: wake the request that has waited longest for one, if any."""
+        """A worker may be had (one was added to `idle`, or the pool has room for one):
+        wake the request that has waited longest, if any, to look again."""
         while self._waiters:
-            waiter = self._waiters.popleft()
+            waiter, _ = self._waiters.popleft()
             if not waiter.done():
                 waiter.set_result(None)
                 return
@@ -605,15 +641,18 @@ class WorkerPool:
         Raises TimeoutError past the deadline (the worker is killed) and WorkerLost when
         the worker ends without an answer."""
         deadline = time.monotonic() + seconds
-        worker = await self.acquire(deadline)
-        worker.busy_since = time.monotonic()
-        worker.served += 1
+        message = frame(("request", environ, body))
+        worker, sent = await self.acquire(deadline, message)
+        if not sent:
+            worker.busy_since = time.monotonic()
+            worker.served += 1
         watcher = asyncio.get_running_loop().call_later(self.slow_after, self._renice, worker)
         try:
             # asyncio.timeout rather than wait_for: no task is created per request
             async with asyncio.timeout_at(asyncio.get_running_loop().time()
                                           + max(deadline - time.monotonic(), 0)):
-                worker.writer.write(frame(("request", environ, body)))
+                if not sent:
+                    worker.writer.write(message)
                 if worker.writer.transport.get_write_buffer_size():
                     await worker.writer.drain()
                 message = await read_message(worker.reader)
@@ -630,6 +669,11 @@ class WorkerPool:
             raise WorkerLost("its worker process ended without an answer: it ran out of "
                              "the memory a request may use (setting request_memory_bytes) "
                              "or failed") from None
+        except BaseException:
+            # cancelled: the answer is never read here, and the next request sent to
+            # this worker would read it as its own
+            worker.kill()
+            raise
         finally:
             watcher.cancel()
             await self.release(worker)

@@ -19,17 +19,20 @@ from rivalry.server.workers import Reply, WorkerPool, private_memory_mb, start_z
 
 
 def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
-    """Says which process and thread answered, at what priority; /sleep first sleeps."""
+    """Says which process and thread answered, at what priority, when it started (its
+    clock's seconds) and the query string it got; /sleep first sleeps."""
+    started = time.time()
     if environ["PATH_INFO"] == "/sleep":
         time.sleep(float(environ["QUERY_STRING"]))
     thread = threading.get_native_id()
-    body = json.dumps({"pid": os.getpid(), "thread": thread,
+    body = json.dumps({"pid": os.getpid(), "thread": thread, "started": started,
+                       "query": environ["QUERY_STRING"],
                        "nice": os.getpriority(os.PRIO_PROCESS, thread)}).encode()
     start_response("200 OK", [("Content-Type", "application/json")])
     return [body]
 
 
-def answer(reply: Reply) -> dict[str, int]:
+def answer(reply: Reply) -> dict[str, Any]:
     assert reply.status == "200 OK"
     return json.loads(reply.body)
 
@@ -201,6 +204,15 @@ def test_max_workers_is_twice_the_cores_unless_set() -> None:
     assert max_workers({"max_workers": 3}) == 3
 
 
+def test_workers_kept_ready_are_one_more_than_the_cores_unless_set() -> None:
+    from rivalry.server.serve import workers
+    from rivalry.server.settings import load_settings
+
+    assert load_settings(environ={})["workers"] == 0
+    assert workers({"workers": 0}) == (os.cpu_count() or 1) + 1
+    assert workers({"workers": 2}) == 2
+
+
 def test_requests_waiting_for_the_only_worker_are_answered_in_turn_or_time_out() -> None:
     """A pool that may not grow: requests wait for its one worker and are answered first
     come, first served; one whose deadline passes while it waits gets TimeoutError and
@@ -232,3 +244,110 @@ def test_requests_waiting_for_the_only_worker_are_answered_in_turn_or_time_out()
     assert order == [0, 1, 2, 3]
     assert isinstance(outcomes[4], TimeoutError) and outcomes[:4] == [None] * 4
     assert waiting == 0 and after["pid"] > 0
+
+
+def test_a_freed_worker_starts_on_the_request_waiting_longest_at_once() -> None:
+    """When a worker is done and requests wait, the pool sends it the one that has waited
+    longest as it takes the worker back, not when that request's coroutine next runs:
+    here the event loop is held up for 0.5 s right after the first answer (as the front is
+    while it writes a response), and the waiting request has started meanwhile."""
+    zygote, control = start_zygote(lambda: app, lambda _: "build", 0, [])
+    loop = asyncio.new_event_loop()
+    p = WorkerPool(control, zygote, workers=1, max_workers=1, slow_after=5)
+
+    async def scenario() -> tuple[float, dict[str, Any], dict[str, Any]]:
+        await p.wait_ready()
+        await p.fill()
+
+        async def first() -> float:
+            await p.call(request("/sleep", "0.2"), b"", 10)
+            time.sleep(0.5)  # the event loop, held up
+            return time.time()
+
+        async def waiting() -> dict[str, Any]:
+            await asyncio.sleep(0.05)  # once the first has the worker
+            return answer(await p.call(request("/"), b"", 10))
+
+        held_until, second = await asyncio.gather(first(), waiting())
+        after = answer(await p.call(request("/"), b"", 10))
+        return held_until, second, after
+
+    try:
+        held_until, second, after = loop.run_until_complete(scenario())
+    finally:
+        loop.run_until_complete(p.close())
+        loop.close()
+    assert second["started"] < held_until - 0.3
+    assert after["pid"] == second["pid"] and p.stats.waits == 1
+
+
+def test_a_request_cancelled_while_it_runs_leaves_no_answer_for_the_next() -> None:
+    """A request whose coroutine is cancelled while its worker runs it (its answer will
+    never be read): the worker is replaced, so that the next request on it does not read
+    the cancelled one's answer as its own."""
+    zygote, control = start_zygote(lambda: app, lambda _: "build", 0, [])
+    loop = asyncio.new_event_loop()
+    p = WorkerPool(control, zygote, workers=1, max_workers=1, slow_after=5)
+
+    async def scenario() -> list[Any]:
+        await p.wait_ready()
+        await p.fill()
+        running = asyncio.ensure_future(p.call(request("/sleep", "0.2"), b"", 10))
+        await asyncio.sleep(0.05)
+        running.cancel()
+        outcome = (await asyncio.gather(running, return_exceptions=True))[0]
+        await asyncio.sleep(0.3)  # the cancelled request's answer would be in by now
+        after = answer(await p.call(request("/", "after"), b"", 10))
+        return [outcome, after]
+
+    try:
+        outcome, after = loop.run_until_complete(scenario())
+    finally:
+        loop.run_until_complete(p.close())
+        loop.close()
+    assert isinstance(outcome, asyncio.CancelledError)
+    assert after["query"] == "after" and p.stats.spawned == 2
+
+
+def test_a_request_cancelled_as_a_worker_is_handed_to_it_leaves_the_pool_whole() -> None:
+    """A waiting request cancelled right after a worker was handed to it, its request sent
+    (the cancellation lands before its coroutine runs): the worker is replaced; one
+    cancelled while it still waits leaves the queue. The pool answers afterwards."""
+    zygote, control = start_zygote(lambda: app, lambda _: "build", 0, [])
+    loop = asyncio.new_event_loop()
+    p = WorkerPool(control, zygote, workers=1, max_workers=1, slow_after=5)
+
+    async def scenario() -> list[Any]:
+        await p.wait_ready()
+        await p.fill()
+        first = asyncio.ensure_future(p.call(request("/sleep", "0.3"), b"", 10))
+        await asyncio.sleep(0.05)
+        handed = asyncio.ensure_future(p.call(request("/sleep", "0.2"), b"", 10))
+        await asyncio.sleep(0.05)
+        gone = asyncio.ensure_future(p.call(request("/"), b"", 10))
+        await asyncio.sleep(0.05)
+        gone.cancel()  # still waiting: leaves the queue
+        hand_over = p._hand_over
+
+        def hand_over_then_cancel(worker: Any) -> bool:
+            given = hand_over(worker)
+            if given:
+                handed.cancel()
+            return given
+
+        p._hand_over = hand_over_then_cancel  # type: ignore[method-assign]
+        answered = answer(await first)
+        p._hand_over = hand_over  # type: ignore[method-assign]
+        outcomes = await asyncio.gather(gone, handed, return_exceptions=True)
+        await asyncio.sleep(0.3)  # the handed request's answer would be in by now
+        after = answer(await p.call(request("/", "after"), b"", 10))
+        return [answered, outcomes, after, len(p._waiters), len(p.all)]
+
+    try:
+        answered, outcomes, after, waiting, workers = loop.run_until_complete(scenario())
+    finally:
+        loop.run_until_complete(p.close())
+        loop.close()
+    assert all(isinstance(o, asyncio.CancelledError) for o in outcomes)
+    assert after["query"] == "after" and after["pid"] != answered["pid"]
+    assert waiting == 0 and workers == 1
