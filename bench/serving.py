@@ -463,10 +463,10 @@ def run(stores: dict[int, Path], work: Path, seconds: float, mix_seconds: float,
 
 def _refused(figures: dict) -> str:
     """How many answers were not 200 (a time limit's 503, a 404), which the rates and
-    percentiles leave out; and a client that started after the window opened (its process
-    was late: the rate is then low)."""
+    percentiles leave out; and a client that started 0.1 s or more after the window opened
+    (its process was late: the rate is then low)."""
     note = f"; {figures['errors']} not 200" if figures.get("errors") else ""
-    if figures.get("late_start_ms", 0) >= 10:
+    if figures.get("late_start_ms", 0) >= 100:
         note += f"; a client started {figures['late_start_ms']:.0f} ms late"
     return note
 
