@@ -553,30 +553,36 @@ class WorkerPool:
             waiter: asyncio.Future[Worker | None] = asyncio.get_running_loop().create_future()
             entry = (waiter, message)
             self._waiters.append(entry)
+            timed_out = False
             try:
                 # asyncio.timeout rather than wait_for: no task is created per wait
                 async with asyncio.timeout(timeout):
                     await waiter
             except TimeoutError:
-                if not (waiter.done() and not waiter.cancelled()) and until >= deadline:
-                    raise TimeoutError from None
+                timed_out = True
             except BaseException:
                 # cancelled while waiting: a worker handed over meanwhile runs a request
-                # no one will read the answer of
-                given = waiter.result() if waiter.done() and not waiter.cancelled() else None
-                if given is not None:
-                    given.kill()
-                    await self.release(given)
+                # no one will read the answer of; a wake meanwhile goes on to the next
+                if waiter.done() and not waiter.cancelled():
+                    given = waiter.result()
+                    if given is None:
+                        self._wake_one()
+                    else:
+                        given.kill()
+                        await self.release(given)
                 raise
             finally:
                 if not waiter.done():
                     waiter.cancel()
                 if entry in self._waiters:
                     self._waiters.remove(entry)
-            if waiter.done() and not waiter.cancelled():
-                given = waiter.result()
-                if given is not None:  # handed over, the request sent: it runs on it
-                    return given, True
+            given = None if waiter.cancelled() else waiter.result()
+            if given is not None:  # handed over, the request sent: it runs on it
+                return given, True
+            if timed_out and until >= deadline:
+                if not waiter.cancelled():  # woken as the time ran out: the wake goes on
+                    self._wake_one()
+                raise TimeoutError
             # woken without a worker (one was started into `idle`), or the time to think
             # of starting one has come: look again
 
