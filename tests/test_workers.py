@@ -9,7 +9,7 @@ import json
 import os
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
 import pytest
@@ -131,6 +131,7 @@ def test_a_request_behind_quick_ones_waits_and_one_behind_a_long_one_gets_a_work
     """All workers busy: a request behind requests of a few milliseconds waits for one of
     them (a worker more would only share the cores out), one behind a request that has
     run `spawn_after` seconds (0.05 s here) gets a new worker instead of waiting for it."""
+
     async def scenario(p: WorkerPool) -> list[Any]:
         quick = await asyncio.gather(*[p.call(request("/sleep", "0.005"), b"", 10)
                                        for _ in range(6)])
@@ -153,6 +154,7 @@ def test_replacements_for_slow_requests_stay_within_max_workers(
         pool: Callable[..., Any]) -> None:
     """Three slow requests at once, on a pool of one worker that may grow to three: each
     slow worker would want a replacement, but the pool never holds more than three."""
+
     async def scenario(p: WorkerPool) -> list[int]:
         sizes: list[int] = []
 
@@ -213,17 +215,31 @@ def test_workers_kept_ready_are_one_more_than_the_cores_unless_set() -> None:
     assert workers({"workers": 2}) == 2
 
 
-def test_requests_waiting_for_the_only_worker_are_answered_in_turn_or_time_out() -> None:
-    """A pool that may not grow: requests wait for its one worker and are answered first
-    come, first served; one whose deadline passes while it waits gets TimeoutError and
-    leaves no one waiting behind it (a later request is answered)."""
+def on_one_worker(scenario: Callable[[WorkerPool], Awaitable[Any]]) -> tuple[Any, WorkerPool]:
+    """Runs `scenario` against a pool of one worker that may not grow (slow after 5 s);
+    returns what it returned, and the pool (closed by then)."""
     zygote, control = start_zygote(lambda: app, lambda _: "build", 0, [])
     loop = asyncio.new_event_loop()
     p = WorkerPool(control, zygote, workers=1, max_workers=1, slow_after=5)
 
-    async def scenario() -> list[Any]:
+    async def run() -> Any:
         await p.wait_ready()
         await p.fill()
+        return await scenario(p)
+
+    try:
+        return loop.run_until_complete(run()), p
+    finally:
+        loop.run_until_complete(p.close())
+        loop.close()
+
+
+def test_requests_waiting_for_the_only_worker_are_answered_in_turn_or_time_out() -> None:
+    """A pool that may not grow: requests wait for its one worker and are answered first
+    come, first served; one whose deadline passes while it waits gets TimeoutError and
+    leaves no one waiting behind it (a later request is answered)."""
+
+    async def scenario(p: WorkerPool) -> list[Any]:
         order: list[int] = []
 
         async def one(i: int, seconds: float) -> None:
@@ -236,11 +252,7 @@ def test_requests_waiting_for_the_only_worker_are_answered_in_turn_or_time_out()
         after = answer(await p.call(request("/"), b"", 10))
         return [order, outcomes, waiting, after]
 
-    try:
-        order, outcomes, waiting, after = loop.run_until_complete(scenario())
-    finally:
-        loop.run_until_complete(p.close())
-        loop.close()
+    (order, outcomes, waiting, after), _ = on_one_worker(scenario)
     assert order == [0, 1, 2, 3]
     assert isinstance(outcomes[4], TimeoutError) and outcomes[:4] == [None] * 4
     assert waiting == 0 and after["pid"] > 0
@@ -251,13 +263,8 @@ def test_a_freed_worker_starts_on_the_request_waiting_longest_at_once() -> None:
     longest as it takes the worker back, not when that request's coroutine next runs:
     here the event loop is held up for 0.5 s right after the first answer (as the front is
     while it writes a response), and the waiting request has started meanwhile."""
-    zygote, control = start_zygote(lambda: app, lambda _: "build", 0, [])
-    loop = asyncio.new_event_loop()
-    p = WorkerPool(control, zygote, workers=1, max_workers=1, slow_after=5)
 
-    async def scenario() -> tuple[float, dict[str, Any], dict[str, Any]]:
-        await p.wait_ready()
-        await p.fill()
+    async def scenario(p: WorkerPool) -> tuple[float, dict[str, Any], dict[str, Any]]:
 
         async def first() -> float:
             await p.call(request("/sleep", "0.2"), b"", 10)
@@ -272,11 +279,7 @@ def test_a_freed_worker_starts_on_the_request_waiting_longest_at_once() -> None:
         after = answer(await p.call(request("/"), b"", 10))
         return held_until, second, after
 
-    try:
-        held_until, second, after = loop.run_until_complete(scenario())
-    finally:
-        loop.run_until_complete(p.close())
-        loop.close()
+    (held_until, second, after), p = on_one_worker(scenario)
     assert second["started"] < held_until - 0.3
     assert after["pid"] == second["pid"] and p.stats.waits == 1
 
@@ -285,13 +288,8 @@ def test_a_request_cancelled_while_it_runs_leaves_no_answer_for_the_next() -> No
     """A request whose coroutine is cancelled while its worker runs it (its answer will
     never be read): the worker is replaced, so that the next request on it does not read
     the cancelled one's answer as its own."""
-    zygote, control = start_zygote(lambda: app, lambda _: "build", 0, [])
-    loop = asyncio.new_event_loop()
-    p = WorkerPool(control, zygote, workers=1, max_workers=1, slow_after=5)
 
-    async def scenario() -> list[Any]:
-        await p.wait_ready()
-        await p.fill()
+    async def scenario(p: WorkerPool) -> list[Any]:
         running = asyncio.ensure_future(p.call(request("/sleep", "0.2"), b"", 10))
         await asyncio.sleep(0.05)
         running.cancel()
@@ -300,11 +298,7 @@ def test_a_request_cancelled_while_it_runs_leaves_no_answer_for_the_next() -> No
         after = answer(await p.call(request("/", "after"), b"", 10))
         return [outcome, after]
 
-    try:
-        outcome, after = loop.run_until_complete(scenario())
-    finally:
-        loop.run_until_complete(p.close())
-        loop.close()
+    (outcome, after), p = on_one_worker(scenario)
     assert isinstance(outcome, asyncio.CancelledError)
     assert after["query"] == "after" and p.stats.spawned == 2
 
@@ -313,13 +307,8 @@ def test_a_request_cancelled_as_a_worker_is_handed_to_it_leaves_the_pool_whole()
     """A waiting request cancelled right after a worker was handed to it, its request sent
     (the cancellation lands before its coroutine runs): the worker is replaced; one
     cancelled while it still waits leaves the queue. The pool answers afterwards."""
-    zygote, control = start_zygote(lambda: app, lambda _: "build", 0, [])
-    loop = asyncio.new_event_loop()
-    p = WorkerPool(control, zygote, workers=1, max_workers=1, slow_after=5)
 
-    async def scenario() -> list[Any]:
-        await p.wait_ready()
-        await p.fill()
+    async def scenario(p: WorkerPool) -> list[Any]:
         first = asyncio.ensure_future(p.call(request("/sleep", "0.3"), b"", 10))
         await asyncio.sleep(0.05)
         handed = asyncio.ensure_future(p.call(request("/sleep", "0.2"), b"", 10))
@@ -343,11 +332,7 @@ def test_a_request_cancelled_as_a_worker_is_handed_to_it_leaves_the_pool_whole()
         after = answer(await p.call(request("/", "after"), b"", 10))
         return [answered, outcomes, after, len(p._waiters), len(p.all)]
 
-    try:
-        answered, outcomes, after, waiting, workers = loop.run_until_complete(scenario())
-    finally:
-        loop.run_until_complete(p.close())
-        loop.close()
+    (answered, outcomes, after, waiting, workers), _ = on_one_worker(scenario)
     assert all(isinstance(o, asyncio.CancelledError) for o in outcomes)
     assert after["query"] == "after" and after["pid"] != answered["pid"]
     assert waiting == 0 and workers == 1
