@@ -17,6 +17,7 @@ import sys
 import threading
 import time
 import urllib.parse
+from collections.abc import Iterator
 from pathlib import Path
 
 from harness import Server, free_port, percentile, wait_http
@@ -199,6 +200,7 @@ def compare(store: Path, work: Path, clients: list[int], seconds: float,
                     load(server.url, requests[:50], n, warm, unique)
                     window = seconds if workload == "point lookups" else mix_seconds
                     before = cpu_seconds(server) if name == "rivalry" else None
+                    had = server_pids(server) if name == "rivalry" else set()
                     figures = load(server.url, requests, n, window, unique)[workload]
                     if before is not None and workload == "point lookups":
                         after = cpu_seconds(server)
@@ -206,6 +208,10 @@ def compare(store: Path, work: Path, clients: list[int], seconds: float,
                         results["costs"].setdefault("rivalry_cpu_ms", {})[str(n)] = {
                             part: 1000 * (after[part] - before[part]) / answered
                             for part in before}
+                        # a worker started during the load copies pages of the graph
+                        # as its first queries touch them: its lookups cost more
+                        results["costs"].setdefault("rivalry_new_processes", {})[str(n)] = \
+                            len(server_pids(server) - had)
                     results.setdefault(workload, {}).setdefault(str(n), {})[name] = figures
         finally:
             server.stop()
@@ -255,14 +261,10 @@ def sequential_ms(url: str, path: str, points: list[str], n: int = 1000) -> dict
     return out
 
 
-def cpu_seconds(server: Server) -> dict[str, float]:
-    """CPU seconds used so far by `rivalry serve`'s front and by its other processes (the
-    zygote and the workers), from /proc: every process of the server's process group,
-    with what its children that have ended used (a worker the pool retired, whose zygote
-    has reaped it)."""
+def _group(server: Server) -> Iterator[tuple[int, list[str]]]:
+    """Each process of `rivalry serve`'s process group (the front, the zygote and the
+    workers) and the fields of its /proc stat from the state on."""
     front = server.process.pid
-    tick = os.sysconf("SC_CLK_TCK")
-    out = {"front": 0.0, "workers": 0.0}
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
             continue
@@ -271,13 +273,27 @@ def cpu_seconds(server: Server) -> dict[str, float]:
                 fields = f.read().rsplit(")", 1)[1].split()
         except OSError:
             continue
-        if int(fields[2]) != front:  # the process group (fields from the state on)
-            continue
+        if int(fields[2]) == front:  # its process group
+            yield int(entry), fields
+
+
+def cpu_seconds(server: Server) -> dict[str, float]:
+    """CPU seconds used so far by `rivalry serve`'s front and by its other processes (the
+    zygote and the workers): each with what its children that have ended used (a worker
+    the pool retired, whose zygote has reaped it)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    out = {"front": 0.0, "workers": 0.0}
+    for pid, fields in _group(server):
         used = (int(fields[11]) + int(fields[12])) / tick  # utime + stime
         ended = (int(fields[13]) + int(fields[14])) / tick  # cutime + cstime: reaped children
-        out["front" if int(entry) == front else "workers"] += used
+        out["front" if pid == server.process.pid else "workers"] += used
         out["workers"] += ended
     return out
+
+
+def server_pids(server: Server) -> set[int]:
+    """The processes of `rivalry serve` but the front: the zygote and the workers."""
+    return {pid for pid, _ in _group(server) if pid != server.process.pid}
 
 
 def pages(store: Path, work: Path, clients: int, seconds: float) -> dict:
@@ -541,7 +557,11 @@ def costs_lines(costs: dict | None) -> list[str]:
              f"time: rivalry {r['lookup_ms']:.2f} ms per lookup and {r['ask_ms']:.2f} ms per "
              f"`ASK {{}}`; Oxigraph server {o['lookup_ms']:.2f} ms and {o['ask_ms']:.2f} ms."]
     for clients, parts in costs.get("rivalry_cpu_ms", {}).items():
+        started = costs.get("rivalry_new_processes", {}).get(clients)
         lines.append(f"Under the point-lookup load with {clients} clients, rivalry's CPU per "
                      f"request: front {parts['front']:.2f} ms, workers "
-                     f"{parts['workers']:.2f} ms.")
+                     f"{parts['workers']:.2f} ms" + (
+                         "." if started is None else
+                         f"; worker processes started during it (alive at its end): "
+                         f"{started}."))
     return lines
