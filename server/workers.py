@@ -626,12 +626,17 @@ class WorkerPool:
         while self._waiters:
             waiter, message = self._waiters.popleft()
             if not waiter.done():
-                worker.busy_since = time.monotonic()
-                worker.served += 1
-                worker.writer.write(message)
+                self._start(worker, message)
                 waiter.set_result(worker)
                 return True
         return False
+
+    @staticmethod
+    def _start(worker: Worker, message: bytes) -> None:
+        """Send a worker a request's frame: it is busy from now."""
+        worker.busy_since = time.monotonic()
+        worker.served += 1
+        worker.writer.write(message)
 
     def _wake_one(self) -> None:
         """A worker may be had (one was added to `idle`, or the pool has room for one):
@@ -649,16 +654,13 @@ class WorkerPool:
         deadline = time.monotonic() + seconds
         message = frame(("request", environ, body))
         worker, sent = await self.acquire(deadline, message)
-        if not sent:
-            worker.busy_since = time.monotonic()
-            worker.served += 1
         watcher = asyncio.get_running_loop().call_later(self.slow_after, self._renice, worker)
         try:
             # asyncio.timeout rather than wait_for: no task is created per request
             async with asyncio.timeout_at(asyncio.get_running_loop().time()
                                           + max(deadline - time.monotonic(), 0)):
                 if not sent:
-                    worker.writer.write(message)
+                    self._start(worker, message)
                 if worker.writer.transport.get_write_buffer_size():
                     await worker.writer.drain()
                 message = await read_message(worker.reader)
